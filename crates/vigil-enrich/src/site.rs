@@ -1,0 +1,317 @@
+//! The site file (`shared/CONTRACT.md`): one serde tree, unknown keys refused, every key optional.
+
+use chrono::{NaiveTime, Weekday};
+use chrono_tz::Tz;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error("cannot read site file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("site file {path}: {msg}")]
+    Invalid { path: PathBuf, msg: String },
+}
+
+/// The file as written: every key optional.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteFile {
+    #[serde(default)]
+    pub site: SiteSection,
+    #[serde(default)]
+    pub geoip: GeoipSection,
+    #[serde(default)]
+    pub inventory: InventorySection,
+    #[serde(default)]
+    pub allow: AllowSection,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSection {
+    /// Display name of the institution.
+    pub name: Option<String>,
+    /// ISO 3166-1 alpha-2 codes; traffic elsewhere is "foreign".
+    #[serde(default)]
+    pub home_countries: Vec<String>,
+    /// Internal networks; RFC 1918/4193 space when absent.
+    #[serde(default)]
+    pub internal: Vec<String>,
+    /// IANA time zone in which off-hours are judged (UTC when absent).
+    pub timezone: Option<String>,
+    /// "HH:MM-HH:MM" (08:30-18:00 when absent).
+    pub work_hours: Option<String>,
+    /// Day abbreviations (Mon–Fri when absent).
+    pub work_days: Option<Vec<String>>,
+    /// Network zones.
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<ZoneSection>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneSection {
+    pub name: String,
+    #[serde(default)]
+    pub networks: Vec<String>,
+    #[serde(default)]
+    pub critical: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoipSection {
+    /// A MaxMind-format country database; the bundled open table is used when absent.
+    pub country_db: Option<PathBuf>,
+    /// A MaxMind-format ASN database.
+    pub asn_db: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventorySection {
+    /// CMDB export: ip, name, owner, role, environment, decommission, privileged.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowSection {
+    /// Known-good domains (a name and all its subdomains).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Known-good networks.
+    #[serde(default)]
+    pub networks: Vec<String>,
+}
+
+/// A zone, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Zone {
+    pub name: String,
+    pub networks: Vec<IpNet>,
+    pub critical: bool,
+}
+
+/// The site, resolved and validated.
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub name: String,
+    pub home_countries: Vec<[u8; 2]>,
+    pub internal: Vec<IpNet>,
+    /// True when `internal` came from the file, false when it is the RFC 1918/4193 default.
+    pub internal_configured: bool,
+    pub tz: Tz,
+    pub work_start: NaiveTime,
+    pub work_end: NaiveTime,
+    pub work_days: Vec<Weekday>,
+    pub zones: Vec<Zone>,
+    pub allow_domains: Vec<String>,
+    pub allow_networks: Vec<IpNet>,
+    /// Paths in the file, resolved against the file's own directory.
+    pub country_db: Option<PathBuf>,
+    pub asn_db: Option<PathBuf>,
+    pub inventory_file: Option<PathBuf>,
+}
+
+const DEFAULT_INTERNAL: [&str; 5] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fe80::/10"];
+
+impl Default for Site {
+    fn default() -> Self {
+        Site::resolve(SiteFile::default(), Path::new(".")).expect("the default site is valid")
+    }
+}
+
+impl Site {
+    pub fn load(path: &Path) -> Result<Site, SiteError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SiteError::Read { path: path.to_path_buf(), source })?;
+        Site::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Site, SiteError> {
+        let file: SiteFile =
+            toml::from_str(text).map_err(|e| SiteError::Invalid { path: path.to_path_buf(), msg: e.to_string() })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Site::resolve(file, base).map_err(|msg| SiteError::Invalid { path: path.to_path_buf(), msg })
+    }
+
+    /// Validates the file's values; relative paths are taken from `base`.
+    pub fn resolve(f: SiteFile, base: &Path) -> Result<Site, String> {
+        let s = f.site;
+        let nets = |v: &[String], what: &str| -> Result<Vec<IpNet>, String> {
+            v.iter()
+                .map(|n| parse_net(n).ok_or_else(|| format!("{what}: {n:?} is not a network (CIDR) or address")))
+                .collect()
+        };
+        let internal_configured = !s.internal.is_empty();
+        let internal = if internal_configured {
+            nets(&s.internal, "site.internal")?
+        } else {
+            DEFAULT_INTERNAL.iter().map(|n| n.parse().expect("valid default")).collect()
+        };
+        let home_countries = s
+            .home_countries
+            .iter()
+            .map(|c| {
+                let b = c.trim().to_ascii_uppercase().into_bytes();
+                if b.len() == 2 && b.iter().all(u8::is_ascii_uppercase) {
+                    Ok([b[0], b[1]])
+                } else {
+                    Err(format!("site.home_countries: {c:?} is not an ISO 3166-1 alpha-2 code"))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let tz: Tz = match &s.timezone {
+            Some(t) => t.parse().map_err(|_| format!("site.timezone: {t:?} is not an IANA time zone"))?,
+            None => chrono_tz::UTC,
+        };
+        let wh = s.work_hours.as_deref().unwrap_or("08:30-18:00");
+        let (ws, we) = wh
+            .split_once('-')
+            .and_then(|(a, b)| {
+                Some((NaiveTime::parse_from_str(a.trim(), "%H:%M").ok()?, NaiveTime::parse_from_str(b.trim(), "%H:%M").ok()?))
+            })
+            .ok_or_else(|| format!("site.work_hours: {wh:?} is not HH:MM-HH:MM"))?;
+        let work_days = match &s.work_days {
+            Some(d) => d
+                .iter()
+                .map(|x| x.parse::<Weekday>().map_err(|_| format!("site.work_days: {x:?} is not a day name")))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
+        };
+        let mut zones = Vec::new();
+        for z in &s.zones {
+            if z.name.is_empty() {
+                return Err("site.zone: a zone needs a name".into());
+            }
+            zones.push(Zone { name: z.name.clone(), networks: nets(&z.networks, &format!("zone {}", z.name))?, critical: z.critical });
+        }
+        let allow_networks = nets(&f.allow.networks, "allow.networks")?;
+        let allow_domains = f.allow.domains.iter().map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase()).collect();
+        let rel = |p: Option<PathBuf>| p.map(|p| if p.is_absolute() { p } else { base.join(p) });
+        Ok(Site {
+            name: s.name.unwrap_or_else(|| "unnamed site".into()),
+            home_countries,
+            internal,
+            internal_configured,
+            tz,
+            work_start: ws,
+            work_end: we,
+            work_days,
+            zones,
+            allow_domains,
+            allow_networks,
+            country_db: rel(f.geoip.country_db),
+            asn_db: rel(f.geoip.asn_db),
+            inventory_file: rel(f.inventory.file),
+        })
+    }
+
+    pub fn is_internal(&self, ip: IpAddr) -> bool {
+        self.internal.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The most specific zone holding `ip`.
+    pub fn zone(&self, ip: IpAddr) -> Option<&Zone> {
+        self.zones
+            .iter()
+            .filter_map(|z| z.networks.iter().filter(|n| n.contains(&ip)).map(|n| n.prefix_len()).max().map(|l| (l, z)))
+            .max_by_key(|(l, _)| *l)
+            .map(|(_, z)| z)
+    }
+
+    /// Whether `name` (a DNS name) is `d` or below `d` for some allowlisted domain `d`.
+    pub fn is_allowed_domain(&self, name: &str) -> bool {
+        let n = name.trim_end_matches('.').to_ascii_lowercase();
+        self.allow_domains.iter().any(|d| n == *d || (n.len() > d.len() && n.ends_with(d.as_str()) && n.as_bytes()[n.len() - d.len() - 1] == b'.'))
+    }
+
+    pub fn is_allowed_ip(&self, ip: IpAddr) -> bool {
+        self.allow_networks.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// "10.0.0.0/8" or a bare address (a host network).
+pub fn parse_net(s: &str) -> Option<IpNet> {
+    let s = s.trim();
+    s.parse::<IpNet>().ok().or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+[site]
+name = "Example Corp"
+home_countries = ["CN"]
+internal = ["10.0.0.0/8", "192.168.0.0/16"]
+timezone = "Asia/Shanghai"
+work_hours = "08:30-18:00"
+work_days = ["Mon", "Tue", "Wed", "Thu", "Fri"]
+
+[[site.zone]]
+name = "core"
+networks = ["10.20.1.0/24"]
+critical = true
+
+[[site.zone]]
+name = "office"
+networks = ["10.0.0.0/8"]
+
+[geoip]
+country_db = "geo/country.mmdb"
+
+[inventory]
+file = "assets.csv"
+
+[allow]
+domains = ["backup.example.cn"]
+networks = ["203.0.113.0/24"]
+"#;
+
+    #[test]
+    fn the_contract_example_parses() {
+        let s = Site::parse(EXAMPLE, Path::new("/etc/vigil/site.toml")).unwrap();
+        assert_eq!(s.name, "Example Corp");
+        assert_eq!(s.home_countries, vec![*b"CN"]);
+        assert!(s.is_internal("10.1.2.3".parse().unwrap()));
+        assert!(!s.is_internal("172.16.0.1".parse().unwrap()), "internal is as configured, not the default");
+        assert_eq!(s.zone("10.20.1.5".parse().unwrap()).unwrap().name, "core", "most specific zone wins");
+        assert_eq!(s.zone("10.9.9.9".parse().unwrap()).unwrap().name, "office");
+        assert!(s.zone("8.8.8.8".parse().unwrap()).is_none());
+        assert_eq!(s.tz, chrono_tz::Asia::Shanghai);
+        assert_eq!(s.country_db.as_deref(), Some(Path::new("/etc/vigil/geo/country.mmdb")));
+        assert!(s.is_allowed_domain("backup.example.cn"));
+        assert!(s.is_allowed_domain("a.backup.example.cn."));
+        assert!(!s.is_allowed_domain("evilbackup.example.cn"));
+        assert!(s.is_allowed_ip("203.0.113.9".parse().unwrap()));
+    }
+
+    #[test]
+    fn defaults_assume_private_space_is_internal() {
+        let s = Site::default();
+        assert!(!s.internal_configured);
+        assert!(s.is_internal("172.20.0.1".parse().unwrap()));
+        assert!(s.is_internal("fd00::1".parse().unwrap()));
+        assert!(!s.is_internal("8.8.8.8".parse().unwrap()));
+        assert!(s.home_countries.is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_bad_value() {
+        for (text, needle) in [
+            ("[site]\ninternal = [\"10.0.0.0/33\"]", "10.0.0.0/33"),
+            ("[site]\ntimezone = \"Mars/Olympus\"", "Mars/Olympus"),
+            ("[site]\nhome_countries = [\"CHN\"]", "CHN"),
+            ("[site]\nwork_hours = \"9-5\"", "9-5"),
+            ("[site]\nbogus = 1", "bogus"),
+        ] {
+            let e = Site::parse(text, Path::new("s.toml")).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e} should mention {needle}");
+        }
+    }
+}
