@@ -1,0 +1,299 @@
+//! The connection archive: every Conn record Vigil has seen, as plain Parquet files (zstd) under
+//! `DATA/archive/conn/date=YYYY-MM-DD/hour=HH/part-*.parquet` — Hive-style partitions that
+//! DuckDB, pandas, Spark and DataFusion open directly.
+//!
+//! Writes are append-only and atomic: a part file is written under a temporary name, synced, and
+//! renamed into place, so a crash leaves either the whole part or nothing (stray temporary files
+//! are removed on open). Appends are idempotent by content: a record whose key (event time and
+//! five-tuple) is already in its hour partition is not written again, so re-reading the same input
+//! never duplicates records.
+
+mod schema;
+
+pub use schema::{conn_schema, conns_to_batch, key_of};
+
+use arrow_array::{Array, RecordBatch, UInt16Array, UInt8Array, StringArray, TimestampNanosecondArray};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use vigil_model::Conn;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("archive {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("archive file {path}: {msg}")]
+    Parquet { path: PathBuf, msg: String },
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> ArchiveError + '_ {
+    move |source| ArchiveError::Io { path: path.to_path_buf(), source }
+}
+
+fn pq(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> ArchiveError + '_ {
+    move |e| ArchiveError::Parquet { path: path.to_path_buf(), msg: e.to_string() }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AppendStats {
+    pub written: u64,
+    pub duplicates: u64,
+    pub files: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RetainStats {
+    pub files_removed: u64,
+    pub bytes_removed: u64,
+}
+
+pub struct Archive {
+    root: PathBuf,
+}
+
+impl Archive {
+    /// Opens (creating) the archive under `data_dir/archive/conn`.
+    pub fn open(data_dir: &Path) -> Result<Archive, ArchiveError> {
+        let root = data_dir.join("archive").join("conn");
+        std::fs::create_dir_all(&root).map_err(io(&root))?;
+        let a = Archive { root };
+        // A crash between write and rename leaves a temporary file: it was never committed.
+        for f in a.files_matching(|n| n.starts_with(".tmp-"))? {
+            let _ = std::fs::remove_file(f);
+        }
+        Ok(a)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn partition_dir(&self, hour_start_secs: i64) -> PathBuf {
+        let t = chrono::DateTime::from_timestamp(hour_start_secs, 0).unwrap_or_default();
+        self.root.join(format!("date={}", t.format("%Y-%m-%d"))).join(format!("hour={}", t.format("%H")))
+    }
+
+    /// Appends records, skipping those already archived. Each hour partition gets one new part
+    /// file per call (none when everything was already there).
+    pub fn append(&self, conns: &[Conn]) -> Result<AppendStats, ArchiveError> {
+        let mut by_hour: BTreeMap<i64, Vec<&Conn>> = BTreeMap::new();
+        for c in conns {
+            by_hour.entry(c.ts.secs().div_euclid(3600) * 3600).or_default().push(c);
+        }
+        let mut stats = AppendStats::default();
+        for (hour, mut recs) in by_hour {
+            let dir = self.partition_dir(hour);
+            let mut seen = if dir.exists() { self.keys_in(&dir)? } else { HashSet::new() };
+            recs.retain(|c| {
+                let fresh = seen.insert(key_of(c));
+                if !fresh {
+                    stats.duplicates += 1;
+                }
+                fresh
+            });
+            if recs.is_empty() {
+                continue;
+            }
+            recs.sort_by_key(|c| c.ts);
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+            let batch = conns_to_batch(&recs);
+            // The part name is derived from its content, so the same records always land in the
+            // same file name (and a retried write after a crash replaces, never duplicates).
+            let first = key_of(recs[0]);
+            let last = key_of(recs[recs.len() - 1]);
+            let name = format!("part-{:016x}-{:016x}-{}.parquet", first, last, recs.len());
+            self.write_atomic(&dir, &name, &batch)?;
+            stats.written += recs.len() as u64;
+            stats.files += 1;
+        }
+        Ok(stats)
+    }
+
+    fn write_atomic(&self, dir: &Path, name: &str, batch: &RecordBatch) -> Result<(), ArchiveError> {
+        let tmp = dir.join(format!(".tmp-{name}"));
+        let dst = dir.join(name);
+        let file = File::create(&tmp).map_err(io(&tmp))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(pq(&tmp))?))
+            .set_max_row_group_row_count(Some(256 * 1024))
+            // Sorted event times compress to almost nothing as deltas.
+            .set_column_dictionary_enabled(ColumnPath::from("ts"), false)
+            .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED)
+            .build();
+        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(pq(&tmp))?;
+        w.write(batch).map_err(pq(&tmp))?;
+        let file = w.into_inner().map_err(pq(&tmp))?;
+        file.sync_all().map_err(io(&tmp))?;
+        drop(file);
+        std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
+        // Make the rename itself durable.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Keys of every record already in a partition (reads only the key columns).
+    fn keys_in(&self, dir: &Path) -> Result<HashSet<u64>, ArchiveError> {
+        let mut keys = HashSet::new();
+        for f in list_parts(dir)? {
+            for batch in read_columns(&f, &["ts", "orig_h", "orig_p", "resp_h", "resp_p", "proto"])? {
+                let ts = col::<TimestampNanosecondArray>(&batch, 0, &f)?;
+                let oh = col::<StringArray>(&batch, 1, &f)?;
+                let op = col::<UInt16Array>(&batch, 2, &f)?;
+                let rh = col::<StringArray>(&batch, 3, &f)?;
+                let rp = col::<UInt16Array>(&batch, 4, &f)?;
+                let pr = col::<UInt8Array>(&batch, 5, &f)?;
+                for i in 0..batch.num_rows() {
+                    keys.insert(schema::key_parts(ts.value(i), oh.value(i), op.value(i), rh.value(i), rp.value(i), pr.value(i)));
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    fn files_matching(&self, pred: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, ArchiveError> {
+        let mut out = Vec::new();
+        walk(&self.root, &mut out, 0).map_err(io(&self.root))?;
+        out.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&pred));
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every committed part file, oldest partition first.
+    pub fn parts(&self) -> Result<Vec<PathBuf>, ArchiveError> {
+        self.files_matching(|n| n.starts_with("part-") && n.ends_with(".parquet"))
+    }
+
+    /// Number of archived records (from Parquet footers, no data read).
+    pub fn count(&self) -> Result<u64, ArchiveError> {
+        let mut n = 0u64;
+        for f in self.parts()? {
+            let file = File::open(&f).map_err(io(&f))?;
+            let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(&f))?;
+            n += b.metadata().file_metadata().num_rows().max(0) as u64;
+        }
+        Ok(n)
+    }
+
+    pub fn size_bytes(&self) -> Result<u64, ArchiveError> {
+        let mut n = 0;
+        for f in self.parts()? {
+            n += std::fs::metadata(&f).map_err(io(&f))?.len();
+        }
+        Ok(n)
+    }
+
+    /// Retention: drops whole hour partitions older than `max_age_s` before `now_s` (event
+    /// time), then the oldest partitions until the archive is at most `max_bytes`.
+    pub fn retain(&self, now_s: i64, max_age_s: Option<i64>, max_bytes: Option<u64>) -> Result<RetainStats, ArchiveError> {
+        let mut st = RetainStats::default();
+        let parts = self.parts()?;
+        let mut sized: Vec<(PathBuf, u64, i64)> = Vec::new();
+        for p in parts {
+            let len = std::fs::metadata(&p).map_err(io(&p))?.len();
+            let hour = partition_hour(&p).unwrap_or(i64::MAX);
+            sized.push((p, len, hour));
+        }
+        sized.sort_by_key(|(p, _, h)| (*h, p.clone()));
+        let mut total: u64 = sized.iter().map(|(_, l, _)| l).sum();
+        for (p, len, hour) in &sized {
+            let too_old = max_age_s.is_some_and(|a| *hour + 3600 <= now_s - a);
+            let too_big = max_bytes.is_some_and(|m| total > m);
+            if !(too_old || too_big) {
+                continue;
+            }
+            std::fs::remove_file(p).map_err(io(p))?;
+            total -= len;
+            st.files_removed += 1;
+            st.bytes_removed += len;
+            if let Some(d) = p.parent() {
+                let _ = std::fs::remove_dir(d);
+                if let Some(dd) = d.parent() {
+                    let _ = std::fs::remove_dir(dd);
+                }
+            }
+        }
+        Ok(st)
+    }
+}
+
+fn col<'a, T: 'static>(b: &'a RecordBatch, i: usize, f: &Path) -> Result<&'a T, ArchiveError> {
+    b.column(i)
+        .as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(|| ArchiveError::Parquet { path: f.to_path_buf(), msg: format!("column {i} has an unexpected type") })
+}
+
+/// Reads the named columns of one part file.
+pub fn read_columns(f: &Path, names: &[&str]) -> Result<Vec<RecordBatch>, ArchiveError> {
+    let file = File::open(f).map_err(io(f))?;
+    let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(f))?;
+    let schema = b.parquet_schema();
+    let mut idx = Vec::new();
+    for n in names {
+        let i = (0..schema.num_columns())
+            .find(|&i| schema.column(i).name() == *n)
+            .ok_or_else(|| ArchiveError::Parquet { path: f.to_path_buf(), msg: format!("no column {n}") })?;
+        idx.push(i);
+    }
+    let mask = ProjectionMask::leaves(schema, idx.clone());
+    let reader = b.with_projection(mask).build().map_err(pq(f))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| ArchiveError::Parquet { path: f.to_path_buf(), msg: e.to_string() })?;
+        // Projection keeps file order; put the columns in the order asked for.
+        let fields: Vec<usize> = names
+            .iter()
+            .map(|n| batch.schema().index_of(n).unwrap_or(0))
+            .collect();
+        let b2 = batch.project(&fields).map_err(|e| ArchiveError::Parquet { path: f.to_path_buf(), msg: e.to_string() })?;
+        out.push(b2);
+    }
+    Ok(out)
+}
+
+fn list_parts(dir: &Path) -> Result<Vec<PathBuf>, ArchiveError> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io(dir))? {
+        let p = e.map_err(io(dir))?.path();
+        if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("part-") && n.ends_with(".parquet")) {
+            v.push(p);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) -> std::io::Result<()> {
+    if depth > 4 {
+        return Ok(());
+    }
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            walk(&e.path(), out, depth + 1)?;
+        } else if ft.is_file() {
+            out.push(e.path());
+        }
+    }
+    Ok(())
+}
+
+/// Start of the hour a part file's partition covers, from its `date=`/`hour=` directories.
+fn partition_hour(p: &Path) -> Option<i64> {
+    let hour = p.parent()?.file_name()?.to_str()?.strip_prefix("hour=")?.parse::<u32>().ok()?;
+    let date = p.parent()?.parent()?.file_name()?.to_str()?.strip_prefix("date=")?;
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    Some(d.and_hms_opt(hour, 0, 0)?.and_utc().timestamp())
+}
+
+#[cfg(test)]
+mod tests;

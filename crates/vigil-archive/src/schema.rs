@@ -1,0 +1,194 @@
+//! The archive's columns: Zeek conn.log fields plus the application metadata analysts hunt with
+//! (SNI, JA4, DNS query, HTTP host and user agent, SSH banners, entropy). Addresses are stored as
+//! text so any Parquet reader can filter on them; repeated values dictionary-encode to a few bits.
+
+use arrow_array::builder::{BooleanBuilder, Float32Builder, Float64Builder, StringBuilder, UInt16Builder, UInt64Builder, UInt8Builder};
+use arrow_array::{ArrayRef, RecordBatch, TimestampNanosecondArray};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use std::sync::{Arc, OnceLock};
+use vigil_model::{proto_name, Conn};
+
+pub fn conn_schema() -> Arc<Schema> {
+    static S: OnceLock<Arc<Schema>> = OnceLock::new();
+    S.get_or_init(|| {
+        let s = |n: &str| Field::new(n, DataType::Utf8, true);
+        let u64f = |n: &str| Field::new(n, DataType::UInt64, true);
+        Arc::new(Schema::new(vec![
+            Field::new("ts", DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())), false),
+            Field::new("orig_h", DataType::Utf8, false),
+            Field::new("orig_p", DataType::UInt16, false),
+            Field::new("resp_h", DataType::Utf8, false),
+            Field::new("resp_p", DataType::UInt16, false),
+            Field::new("proto", DataType::UInt8, false),
+            s("transport"),
+            s("service"),
+            Field::new("duration", DataType::Float64, true),
+            u64f("orig_bytes"),
+            u64f("resp_bytes"),
+            s("conn_state"),
+            s("history"),
+            u64f("missed_bytes"),
+            u64f("orig_pkts"),
+            u64f("orig_ip_bytes"),
+            u64f("resp_pkts"),
+            u64f("resp_ip_bytes"),
+            Field::new("open", DataType::Boolean, false),
+            s("source"),
+            s("server_name"),
+            Field::new("tls_version", DataType::UInt16, true),
+            s("ja4"),
+            s("dns_query"),
+            Field::new("dns_qtype", DataType::UInt16, true),
+            s("http_host"),
+            s("http_user_agent"),
+            s("ssh_client"),
+            s("ssh_server"),
+            Field::new("orig_entropy", DataType::Float32, true),
+            Field::new("resp_entropy", DataType::Float32, true),
+        ]))
+    })
+    .clone()
+}
+
+/// The identity of a record for de-duplication: event time and five-tuple.
+pub fn key_of(c: &Conn) -> u64 {
+    key_parts(c.ts.0, &c.orig_h.to_string(), c.orig_p, &c.resp_h.to_string(), c.resp_p, c.proto)
+}
+
+/// FNV-1a over the key fields, as text where they are stored as text, so that the key computed
+/// from a record and the key computed from its archived columns agree.
+pub fn key_parts(ts: i64, orig_h: &str, orig_p: u16, resp_h: &str, resp_p: u16, proto: u8) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: &[u8]| {
+        for &x in b {
+            h ^= x as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0x1f;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    eat(&ts.to_le_bytes());
+    eat(orig_h.as_bytes());
+    eat(&orig_p.to_le_bytes());
+    eat(resp_h.as_bytes());
+    eat(&resp_p.to_le_bytes());
+    eat(&[proto]);
+    h
+}
+
+pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
+    let n = conns.len();
+    let ts = TimestampNanosecondArray::from(conns.iter().map(|c| c.ts.0).collect::<Vec<_>>()).with_timezone("UTC");
+    let mut orig_h = StringBuilder::with_capacity(n, n * 12);
+    let mut orig_p = UInt16Builder::with_capacity(n);
+    let mut resp_h = StringBuilder::with_capacity(n, n * 12);
+    let mut resp_p = UInt16Builder::with_capacity(n);
+    let mut proto = UInt8Builder::with_capacity(n);
+    let mut transport = StringBuilder::new();
+    let mut service = StringBuilder::new();
+    let mut duration = Float64Builder::with_capacity(n);
+    let mut ob = UInt64Builder::with_capacity(n);
+    let mut rb = UInt64Builder::with_capacity(n);
+    let mut state = StringBuilder::new();
+    let mut history = StringBuilder::new();
+    let mut missed = UInt64Builder::with_capacity(n);
+    let mut op = UInt64Builder::with_capacity(n);
+    let mut oip = UInt64Builder::with_capacity(n);
+    let mut rp = UInt64Builder::with_capacity(n);
+    let mut rip = UInt64Builder::with_capacity(n);
+    let mut open = BooleanBuilder::with_capacity(n);
+    let mut source = StringBuilder::new();
+    let mut sni = StringBuilder::new();
+    let mut tls_version = UInt16Builder::with_capacity(n);
+    let mut ja4 = StringBuilder::new();
+    let mut dnsq = StringBuilder::new();
+    let mut dnst = UInt16Builder::with_capacity(n);
+    let mut hhost = StringBuilder::new();
+    let mut ua = StringBuilder::new();
+    let mut sshc = StringBuilder::new();
+    let mut sshs = StringBuilder::new();
+    let mut oe = Float32Builder::with_capacity(n);
+    let mut re = Float32Builder::with_capacity(n);
+    for c in conns {
+        orig_h.append_value(c.orig_h.to_string());
+        orig_p.append_value(c.orig_p);
+        resp_h.append_value(c.resp_h.to_string());
+        resp_p.append_value(c.resp_p);
+        proto.append_value(c.proto);
+        transport.append_value(proto_name(c.proto));
+        service.append_option(c.service.as_deref());
+        duration.append_option(c.duration);
+        ob.append_option(c.orig_bytes);
+        rb.append_option(c.resp_bytes);
+        state.append_value(c.conn_state.as_str());
+        history.append_value(&c.history);
+        missed.append_value(c.missed_bytes);
+        op.append_value(c.orig_pkts);
+        oip.append_value(c.orig_ip_bytes);
+        rp.append_value(c.resp_pkts);
+        rip.append_value(c.resp_ip_bytes);
+        open.append_value(c.open);
+        source.append_value(serde_plain(&c.source));
+        let tls = c.app.tls.as_deref();
+        sni.append_option(c.server_name());
+        tls_version.append_option(tls.and_then(|t| t.version));
+        ja4.append_option(tls.and_then(|t| t.ja4.as_deref()));
+        let dns = c.app.dns.first();
+        dnsq.append_option(dns.and_then(|d| d.query.as_deref()));
+        dnst.append_option(dns.and_then(|d| d.qtype));
+        let http = c.app.http.first();
+        hhost.append_option(http.and_then(|h| h.host.as_deref()));
+        ua.append_option(http.and_then(|h| h.user_agent.as_deref()));
+        let ssh = c.app.ssh.as_deref();
+        sshc.append_option(ssh.and_then(|s| s.client.as_deref()));
+        sshs.append_option(ssh.and_then(|s| s.server.as_deref()));
+        oe.append_option(c.app.orig_entropy);
+        re.append_option(c.app.resp_entropy);
+    }
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(ts),
+        Arc::new(orig_h.finish()),
+        Arc::new(orig_p.finish()),
+        Arc::new(resp_h.finish()),
+        Arc::new(resp_p.finish()),
+        Arc::new(proto.finish()),
+        Arc::new(transport.finish()),
+        Arc::new(service.finish()),
+        Arc::new(duration.finish()),
+        Arc::new(ob.finish()),
+        Arc::new(rb.finish()),
+        Arc::new(state.finish()),
+        Arc::new(history.finish()),
+        Arc::new(missed.finish()),
+        Arc::new(op.finish()),
+        Arc::new(oip.finish()),
+        Arc::new(rp.finish()),
+        Arc::new(rip.finish()),
+        Arc::new(open.finish()),
+        Arc::new(source.finish()),
+        Arc::new(sni.finish()),
+        Arc::new(tls_version.finish()),
+        Arc::new(ja4.finish()),
+        Arc::new(dnsq.finish()),
+        Arc::new(dnst.finish()),
+        Arc::new(hhost.finish()),
+        Arc::new(ua.finish()),
+        Arc::new(sshc.finish()),
+        Arc::new(sshs.finish()),
+        Arc::new(oe.finish()),
+        Arc::new(re.finish()),
+    ];
+    RecordBatch::try_new(conn_schema(), cols).expect("columns match the schema by construction")
+}
+
+fn serde_plain(s: &vigil_model::Source) -> &'static str {
+    use vigil_model::Source::*;
+    match s {
+        Pcap => "pcap",
+        Live => "live",
+        Zeek => "zeek",
+        Suricata => "suricata",
+        Netflow => "netflow",
+        Simulated => "simulated",
+    }
+}
