@@ -171,6 +171,27 @@ impl Archive {
         self.files_matching(|n| n.starts_with("part-") && n.ends_with(".parquet"))
     }
 
+    /// Records whose event time is at or after `since`, rebuilt as `Conn`s with the fields the
+    /// archive keeps (used by `vigil watch` to restore its detector window after a restart).
+    pub fn read_since(&self, since: vigil_model::Timestamp) -> Result<Vec<Conn>, ArchiveError> {
+        let first_hour = since.secs().div_euclid(3600) * 3600;
+        let mut out = Vec::new();
+        for f in self.parts()? {
+            if partition_hour(&f).is_some_and(|h| h < first_hour) {
+                continue;
+            }
+            let file = File::open(&f).map_err(io(&f))?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(&f))?.build().map_err(pq(&f))?;
+            for batch in reader {
+                let batch = batch.map_err(|e| ArchiveError::Parquet { path: f.clone(), msg: e.to_string() })?;
+                schema::batch_to_conns(&batch, since, &mut out)
+                    .map_err(|msg| ArchiveError::Parquet { path: f.clone(), msg })?;
+            }
+        }
+        out.sort_by_key(|c| c.ts);
+        Ok(out)
+    }
+
     /// Number of archived records (from Parquet footers, no data read).
     pub fn count(&self) -> Result<u64, ArchiveError> {
         let mut n = 0u64;

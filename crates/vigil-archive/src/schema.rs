@@ -181,6 +181,93 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
     RecordBatch::try_new(conn_schema(), cols).expect("columns match the schema by construction")
 }
 
+/// Rebuilds `Conn`s from an archive batch (rows before `since` skipped).
+pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut Vec<Conn>) -> Result<(), String> {
+    use arrow_array::{Array, BooleanArray, Float32Array, Float64Array, StringArray, UInt16Array, UInt64Array, UInt8Array};
+    use vigil_model::{ConnState, DnsTxn, HttpTxn, SshMeta, Timestamp, TlsMeta};
+    fn get<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
+        b.column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<T>())
+            .ok_or_else(|| format!("column {name} missing or of the wrong type"))
+    }
+    let ts = get::<TimestampNanosecondArray>(b, "ts")?;
+    let oh = get::<StringArray>(b, "orig_h")?;
+    let op = get::<UInt16Array>(b, "orig_p")?;
+    let rh = get::<StringArray>(b, "resp_h")?;
+    let rp = get::<UInt16Array>(b, "resp_p")?;
+    let pr = get::<UInt8Array>(b, "proto")?;
+    let service = get::<StringArray>(b, "service")?;
+    let duration = get::<Float64Array>(b, "duration")?;
+    let ob = get::<UInt64Array>(b, "orig_bytes")?;
+    let rb = get::<UInt64Array>(b, "resp_bytes")?;
+    let state = get::<StringArray>(b, "conn_state")?;
+    let history = get::<StringArray>(b, "history")?;
+    let missed = get::<UInt64Array>(b, "missed_bytes")?;
+    let opk = get::<UInt64Array>(b, "orig_pkts")?;
+    let oip = get::<UInt64Array>(b, "orig_ip_bytes")?;
+    let rpk = get::<UInt64Array>(b, "resp_pkts")?;
+    let rip = get::<UInt64Array>(b, "resp_ip_bytes")?;
+    let open = get::<BooleanArray>(b, "open")?;
+    let sni = get::<StringArray>(b, "server_name")?;
+    let tv = get::<UInt16Array>(b, "tls_version")?;
+    let ja4 = get::<StringArray>(b, "ja4")?;
+    let dq = get::<StringArray>(b, "dns_query")?;
+    let dt = get::<UInt16Array>(b, "dns_qtype")?;
+    let hh = get::<StringArray>(b, "http_host")?;
+    let ua = get::<StringArray>(b, "http_user_agent")?;
+    let sc = get::<StringArray>(b, "ssh_client")?;
+    let ss = get::<StringArray>(b, "ssh_server")?;
+    let oe = get::<Float32Array>(b, "orig_entropy")?;
+    let re = get::<Float32Array>(b, "resp_entropy")?;
+    let s = |a: &StringArray, i: usize| if a.is_null(i) { None } else { Some(a.value(i).to_string()) };
+    let u = |a: &UInt64Array, i: usize| if a.is_null(i) { None } else { Some(a.value(i)) };
+    let u16o = |a: &UInt16Array, i: usize| if a.is_null(i) { None } else { Some(a.value(i)) };
+    let f32o = |a: &Float32Array, i: usize| if a.is_null(i) { None } else { Some(a.value(i)) };
+    for i in 0..b.num_rows() {
+        let t = Timestamp(ts.value(i));
+        if t < since {
+            continue;
+        }
+        let (Ok(orig_h), Ok(resp_h)) = (oh.value(i).parse(), rh.value(i).parse()) else {
+            return Err(format!("row {i}: unparsable address"));
+        };
+        let mut c = Conn::new(t, orig_h, op.value(i), resp_h, rp.value(i), pr.value(i));
+        c.service = s(service, i);
+        c.duration = if duration.is_null(i) { None } else { Some(duration.value(i)) };
+        c.orig_bytes = u(ob, i);
+        c.resp_bytes = u(rb, i);
+        c.conn_state = ConnState::parse(state.value(i)).unwrap_or_default();
+        c.history = history.value(i).to_string();
+        c.missed_bytes = missed.value(i);
+        c.orig_pkts = opk.value(i);
+        c.orig_ip_bytes = oip.value(i);
+        c.resp_pkts = rpk.value(i);
+        c.resp_ip_bytes = rip.value(i);
+        c.open = open.value(i);
+        let sni_v = s(sni, i);
+        if sni_v.is_some() || !ja4.is_null(i) || !tv.is_null(i) {
+            // server_name holds the TLS SNI or, failing that, the HTTP host.
+            let from_http = !hh.is_null(i) && sni_v.as_deref() == Some(hh.value(i));
+            c.app.tls = (!from_http || !ja4.is_null(i)).then(|| {
+                Box::new(TlsMeta { server_name: if from_http { None } else { sni_v.clone() }, version: u16o(tv, i), ja4: s(ja4, i), ..Default::default() })
+            });
+        }
+        if !dq.is_null(i) || !dt.is_null(i) {
+            c.app.dns.push(DnsTxn { ts: t, query: s(dq, i), qtype: u16o(dt, i), ..Default::default() });
+        }
+        if !hh.is_null(i) || !ua.is_null(i) {
+            c.app.http.push(HttpTxn { ts: t, host: s(hh, i), user_agent: s(ua, i), ..Default::default() });
+        }
+        if !sc.is_null(i) || !ss.is_null(i) {
+            c.app.ssh = Some(Box::new(SshMeta { client: s(sc, i), server: s(ss, i), ..Default::default() }));
+        }
+        c.app.orig_entropy = f32o(oe, i);
+        c.app.resp_entropy = f32o(re, i);
+        out.push(c);
+    }
+    Ok(())
+}
+
 fn serde_plain(s: &vigil_model::Source) -> &'static str {
     use vigil_model::Source::*;
     match s {

@@ -88,3 +88,21 @@ fn retention_drops_old_partitions_then_oldest_by_size() {
     let last_hour = newest.div_euclid(3600) * 3600;
     assert!(a.parts().unwrap().iter().any(|p| partition_hour(p) == Some(last_hour)));
 }
+
+#[test]
+fn records_read_back_as_conns_since_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Archive::open(dir.path()).unwrap();
+    let conns: Vec<Conn> = (0..180).map(|i| conn(i, 5)).collect();
+    a.append(&conns).unwrap();
+    let since = conns[100].ts;
+    let back = a.read_since(since).unwrap();
+    assert_eq!(back.len(), 80);
+    let (orig, got) = (&conns[100], &back[0]);
+    assert_eq!((got.ts, got.orig_h, got.orig_p, got.resp_h, got.resp_p), (orig.ts, orig.orig_h, orig.orig_p, orig.resp_h, orig.resp_p));
+    assert_eq!(got.orig_bytes, orig.orig_bytes);
+    assert_eq!(got.history, orig.history);
+    assert_eq!(got.conn_state, orig.conn_state);
+    assert_eq!(got.server_name(), Some("c2.example"));
+    assert_eq!(got.app.tls.as_ref().unwrap().ja4, orig.app.tls.as_ref().unwrap().ja4);
+}
