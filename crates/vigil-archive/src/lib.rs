@@ -192,6 +192,22 @@ impl Archive {
         Ok(out)
     }
 
+    /// The latest event time archived (reads the `ts` column of the newest partition only).
+    pub fn newest(&self) -> Result<Option<vigil_model::Timestamp>, ArchiveError> {
+        let parts = self.parts()?;
+        let Some(last_hour) = parts.iter().filter_map(|p| partition_hour(p)).max() else {
+            return Ok(None);
+        };
+        let mut best: Option<i64> = None;
+        for p in parts.iter().filter(|p| partition_hour(p) == Some(last_hour)) {
+            for b in read_columns(p, &["ts"])? {
+                let ts = col::<TimestampNanosecondArray>(&b, 0, p)?;
+                best = ts.iter().flatten().chain(best).max();
+            }
+        }
+        Ok(best.map(vigil_model::Timestamp))
+    }
+
     /// Number of archived records (from Parquet footers, no data read).
     pub fn count(&self) -> Result<u64, ArchiveError> {
         let mut n = 0u64;

@@ -95,6 +95,7 @@ fn records_read_back_as_conns_since_a_time() {
     let a = Archive::open(dir.path()).unwrap();
     let conns: Vec<Conn> = (0..180).map(|i| conn(i, 5)).collect();
     a.append(&conns).unwrap();
+    assert_eq!(a.newest().unwrap(), Some(conns[179].ts));
     let since = conns[100].ts;
     let back = a.read_since(since).unwrap();
     assert_eq!(back.len(), 80);
