@@ -2,6 +2,21 @@
 //! [`Finding`]s that explain themselves (figures in `evidence`, a plain `summary`, ATT&CK ids).
 //! State is kept per internal host, so the work partitions by host.
 
+pub mod beacon;
+pub mod dns_tunnel;
+pub mod dormant;
+pub mod exfil;
+pub mod foreign_admin;
+pub mod graph;
+pub mod ioc;
+pub mod lateral;
+pub mod long_conn;
+pub mod prevalence;
+pub mod scan;
+pub mod springboard;
+pub mod unmanaged;
+pub mod util;
+
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding};
 
@@ -15,7 +30,41 @@ pub trait Detector: Send {
 
 /// Every detector with its default settings.
 pub fn all_detectors() -> Vec<Box<dyn Detector>> {
-    Vec::new()
+    let mut v: Vec<Box<dyn Detector>> = Vec::new();
+    v.extend(espionage_detectors(&util::Tuning::default(), None));
+    v.extend(movement_detectors());
+    v
+}
+
+/// The movement detectors (springboard chains, lateral movement, dormant and unmanaged
+/// devices) with their default settings.
+pub fn movement_detectors() -> Vec<Box<dyn Detector>> {
+    vec![
+        Box::new(springboard::SpringboardDetector::default()),
+        Box::new(lateral::LateralDetector::default()),
+        Box::new(dormant::DormantDetector::default()),
+        Box::new(unmanaged::UnmanagedDetector::default()),
+    ]
+}
+
+/// The espionage detectors (beacon, exfiltration, rotating destinations, long connection, DNS
+/// tunnel, inbound scan, foreign admin access, and IOC matching when a set is given) with the
+/// site's noise-control settings.
+pub fn espionage_detectors(tuning: &util::Tuning, iocs: Option<std::sync::Arc<ioc::IocSet>>) -> Vec<Box<dyn Detector>> {
+    let t = || tuning.clone();
+    let mut v: Vec<Box<dyn Detector>> = vec![
+        Box::new(beacon::BeaconDetector::new(beacon::BeaconConfig::default(), t())),
+        Box::new(exfil::ExfilDetector::new(exfil::ExfilConfig::default(), t())),
+        Box::new(exfil::RotatingDetector::new(exfil::ExfilConfig::default(), t())),
+        Box::new(long_conn::LongConnDetector::new(long_conn::LongConnConfig::default(), t())),
+        Box::new(dns_tunnel::DnsTunnelDetector::new(dns_tunnel::DnsTunnelConfig::default(), t())),
+        Box::new(scan::ScanDetector::new(scan::ScanConfig::default(), t())),
+        Box::new(foreign_admin::ForeignAdminDetector::new(foreign_admin::ForeignAdminConfig::default(), t())),
+    ];
+    if let Some(set) = iocs {
+        v.push(Box::new(ioc::IocDetector::new(set, t())));
+    }
+    v
 }
 
 /// Runs every detector over `conns` and returns the findings ranked by score.

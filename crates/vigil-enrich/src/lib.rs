@@ -4,6 +4,27 @@
 
 pub mod site;
 mod context;
+pub mod export;
+pub mod geo;
+pub mod inventory;
+pub mod rir;
 
-pub use context::{Context, GeoInfo};
+pub use context::{Context, is_builtin_admin_port};
+pub use geo::{Geo, GeoInfo};
+pub use inventory::{Asset, CmdbRecord, EdgeHistory, Inventory};
 pub use site::{Site, SiteError, SiteFile, Zone};
+
+use std::path::PathBuf;
+
+/// Errors from loading context: databases, tables and the inventory file.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a usable MaxMind DB: {msg}")]
+    Mmdb { path: PathBuf, msg: String },
+    #[error("range table: {0}")]
+    Table(String),
+    #[error("inventory {path}: {msg}")]
+    Inventory { path: PathBuf, msg: String },
+}

@@ -49,6 +49,10 @@ pub struct SiteSection {
     /// Network zones.
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneSection>,
+    /// Extra TCP ports that carry administration at this site (added to the built-in list:
+    /// SSH, Telnet, RDP, SMB, WinRM, RPC, VNC and the common database ports).
+    #[serde(default)]
+    pub admin_ports: Vec<u16>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -59,6 +63,12 @@ pub struct ZoneSection {
     pub networks: Vec<String>,
     #[serde(default)]
     pub critical: bool,
+    /// Trust level 0 (internet-like) to 3 (crown jewels); derived from `critical`, `kind` and
+    /// the zone's name when absent.
+    pub trust: Option<u8>,
+    /// What the zone is: "core", "dmz", "edge", "office", "test", "admin", "guest", "iot", ...
+    /// (the zone's name is used when absent).
+    pub kind: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -86,6 +96,16 @@ pub struct AllowSection {
     /// Known-good networks.
     #[serde(default)]
     pub networks: Vec<String>,
+    /// Known-good autonomous systems (numbers, e.g. 4134).
+    #[serde(default)]
+    pub asns: Vec<u32>,
+    /// Known-good TLS client fingerprints (JA4 strings).
+    #[serde(default)]
+    pub ja4: Vec<String>,
+    /// Hosts or networks whose administration of other hosts is expected (jump hosts, admin
+    /// workstations, backup and monitoring servers): their admin sessions score lower.
+    #[serde(default)]
+    pub admin_sources: Vec<String>,
 }
 
 /// A zone, resolved.
@@ -94,6 +114,62 @@ pub struct Zone {
     pub name: String,
     pub networks: Vec<IpNet>,
     pub critical: bool,
+    /// 0 (internet-like) ..= 3 (critical), see [`Zone::trust`].
+    pub trust: u8,
+    /// Lower-case kind ("test", "edge", "core", ...), the name when the file gives none.
+    pub kind: String,
+}
+
+/// Trust level of anything outside the site's internal networks.
+pub const TRUST_EXTERNAL: u8 = 0;
+/// Trust level of internal addresses in no zone.
+pub const TRUST_DEFAULT: u8 = 2;
+/// The highest trust level: critical zones.
+pub const TRUST_CRITICAL: u8 = 3;
+
+impl Zone {
+    /// A zone whose trust and kind are derived from its name and criticality.
+    pub fn new(name: &str, networks: Vec<IpNet>, critical: bool) -> Zone {
+        let kind = name.trim().to_ascii_lowercase();
+        let trust = derive_trust(&kind, critical);
+        Zone { name: name.to_string(), networks, critical, trust, kind }
+    }
+    /// The zone's trust level (0 = internet-like, 3 = critical).
+    pub fn trust(&self) -> u8 {
+        self.trust
+    }
+    /// Test, lab, development and staging networks: where forgotten devices live.
+    pub fn is_test(&self) -> bool {
+        kind_matches(&self.kind, &["test", "lab", "dev", "staging", "qa", "sandbox"])
+    }
+    /// Internet-facing equipment: VPN concentrators, firewalls, DMZ servers.
+    pub fn is_edge(&self) -> bool {
+        kind_matches(&self.kind, &["edge", "dmz", "perimeter", "vpn", "border"])
+    }
+    /// Networks of devices that never administer anything (printers, cameras, IoT, guests).
+    pub fn is_device_net(&self) -> bool {
+        kind_matches(&self.kind, &["iot", "printer", "camera", "cctv", "guest", "wifi", "ot", "ics", "voip"])
+    }
+    /// Networks from which administration is expected (jump hosts, management).
+    pub fn is_admin(&self) -> bool {
+        kind_matches(&self.kind, &["admin", "mgmt", "management", "jump", "bastion", "noc", "soc"])
+    }
+}
+
+/// Whether a zone kind (or name) contains one of the words as a whole token ("test-lab",
+/// "dmz1" and "branch_dmz" match "dmz"-like words; "contest" does not match "test").
+fn kind_matches(kind: &str, words: &[&str]) -> bool {
+    kind.split(|c: char| !c.is_ascii_alphabetic()).any(|tok| words.contains(&tok))
+}
+
+fn derive_trust(kind: &str, critical: bool) -> u8 {
+    if critical || kind_matches(kind, &["core", "critical", "datacenter", "database", "finance", "scada", "ics"]) {
+        return TRUST_CRITICAL;
+    }
+    if kind_matches(kind, &["edge", "dmz", "perimeter", "vpn", "border", "guest", "wifi", "iot", "test", "lab", "dev", "staging", "qa", "sandbox", "printer", "camera", "cctv"]) {
+        return 1;
+    }
+    TRUST_DEFAULT
 }
 
 /// The site, resolved and validated.
@@ -111,6 +187,14 @@ pub struct Site {
     pub zones: Vec<Zone>,
     pub allow_domains: Vec<String>,
     pub allow_networks: Vec<IpNet>,
+    /// Known-good autonomous systems.
+    pub allow_asns: Vec<u32>,
+    /// Known-good JA4 client fingerprints, lower case.
+    pub allow_ja4: Vec<String>,
+    /// Hosts expected to administer others (jump hosts, backup, monitoring).
+    pub admin_sources: Vec<IpNet>,
+    /// Site-specific admin ports, beyond the built-in list.
+    pub admin_ports: Vec<u16>,
     /// Paths in the file, resolved against the file's own directory.
     pub country_db: Option<PathBuf>,
     pub asn_db: Option<PathBuf>,
@@ -187,8 +271,21 @@ impl Site {
             if z.name.is_empty() {
                 return Err("site.zone: a zone needs a name".into());
             }
-            zones.push(Zone { name: z.name.clone(), networks: nets(&z.networks, &format!("zone {}", z.name))?, critical: z.critical });
+            let mut zone = Zone::new(&z.name, nets(&z.networks, &format!("zone {}", z.name))?, z.critical);
+            if let Some(k) = &z.kind {
+                zone.kind = k.trim().to_ascii_lowercase();
+                zone.trust = derive_trust(&zone.kind, z.critical);
+            }
+            if let Some(t) = z.trust {
+                if t > TRUST_CRITICAL {
+                    return Err(format!("zone {}: trust {t} is out of range 0..=3", z.name));
+                }
+                zone.trust = t;
+            }
+            zones.push(zone);
         }
+        let admin_sources = nets(&f.allow.admin_sources, "allow.admin_sources")?;
+        let allow_ja4 = f.allow.ja4.iter().map(|j| j.trim().to_ascii_lowercase()).collect();
         let allow_networks = nets(&f.allow.networks, "allow.networks")?;
         let allow_domains = f.allow.domains.iter().map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase()).collect();
         let rel = |p: Option<PathBuf>| p.map(|p| if p.is_absolute() { p } else { base.join(p) });
@@ -204,6 +301,10 @@ impl Site {
             zones,
             allow_domains,
             allow_networks,
+            allow_asns: f.allow.asns,
+            allow_ja4,
+            admin_sources,
+            admin_ports: s.admin_ports,
             country_db: rel(f.geoip.country_db),
             asn_db: rel(f.geoip.asn_db),
             inventory_file: rel(f.inventory.file),
@@ -231,6 +332,30 @@ impl Site {
 
     pub fn is_allowed_ip(&self, ip: IpAddr) -> bool {
         self.allow_networks.iter().any(|n| n.contains(&ip))
+    }
+
+    pub fn is_allowed_asn(&self, asn: u32) -> bool {
+        self.allow_asns.contains(&asn)
+    }
+
+    pub fn is_allowed_ja4(&self, ja4: &str) -> bool {
+        let j = ja4.trim();
+        self.allow_ja4.iter().any(|a| a.eq_ignore_ascii_case(j))
+    }
+
+    /// Whether `ip` is a declared admin source (jump host, backup or monitoring server).
+    pub fn is_admin_source(&self, ip: IpAddr) -> bool {
+        self.admin_sources.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Trust level of an address: its zone's, [`TRUST_DEFAULT`] for internal addresses in no
+    /// zone, [`TRUST_EXTERNAL`] outside.
+    pub fn trust(&self, ip: IpAddr) -> u8 {
+        match self.zone(ip) {
+            Some(z) => z.trust,
+            None if self.is_internal(ip) => TRUST_DEFAULT,
+            None => TRUST_EXTERNAL,
+        }
     }
 }
 

@@ -1,8 +1,32 @@
 //! Application protocol parsers. Pure functions over byte slices: no I/O, no logging, no panics,
 //! every loop bounded. The flow table feeds each connection's first payload bytes into an
 //! [`AppSession`], which detects the protocol by content (not port) and fills [`AppMeta`].
+//!
+//! | protocol | detection | module |
+//! |---|---|---|
+//! | TLS (incl. SSLv2-format hellos) | record header `16 03 0x` from the originator | [`tls`], [`cert`], [`fingerprint`] |
+//! | QUIC v1/v2/draft-29 Initial | long header with a known version (UDP) | [`quic`] |
+//! | DNS, mDNS, LLMNR, NetBIOS-NS | a parseable message (strict off the usual ports); TCP with a length prefix | [`dns`] |
+//! | HTTP/1.x (and 0.9) | request line `METHOD SP URI SP HTTP/1.x` | [`http`] |
+//! | SSH | `SSH-` banner from either side | [`ssh`] |
+//! | SOCKS 4/5, RDP negotiation, STARTTLS (SMTP, IMAP, POP3, FTP), HTTP CONNECT | their handshakes, then the tunnelled protocol is detected again | [`socks`], [`tunnel`] |
+//!
+//! Anything else only gets the byte entropy of each side ([`entropy`]).
+//!
+//! [`AppMeta`]: vigil_model::AppMeta
 
+pub mod cert;
+pub mod dns;
 pub mod entropy;
+pub mod fingerprint;
+pub mod http;
+pub mod quic;
+mod reader;
 mod session;
+pub mod socks;
+pub mod ssh;
+pub mod tls;
+pub mod tunnel;
 
+pub use fingerprint::{ja3, ja3s, ja4, TlsTransport};
 pub use session::AppSession;

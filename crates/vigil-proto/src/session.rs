@@ -1,10 +1,58 @@
-//! The seam between the flow table and the protocol parsers.
+//! The seam between the flow table and the protocol parsers: [`AppSession`] detects the
+//! application protocol from content (ports only break ties for DNS), buffers the first bytes of
+//! each direction until it can decide (bounded), then replays them into the chosen parser.
 
+use crate::dns::{looks_like_dns, DnsTracker};
 use crate::entropy::EntropyMeter;
-use vigil_model::{AppMeta, Timestamp};
+use crate::http::{detect_request, HttpConn};
+use crate::quic::{looks_like_quic_initial, QuicConn};
+use crate::socks::{detect_greeting, Socks};
+use crate::tunnel::{detect_rdp, detect_starttls, Prefix, RdpPrefix, StartTls, TextProto};
+use crate::ssh::SshConn;
+use crate::tls::{looks_like_sslv2_hello, looks_like_tls_record, TlsConn};
+use vigil_model::{AppMeta, Timestamp, PROTO_TCP, PROTO_UDP};
 
 /// Bytes of each side examined for entropy.
 const ENTROPY_BYTES: u32 = 4096;
+/// Bytes per direction buffered while the protocol is undecided.
+const DETECT_BYTES: usize = 16 * 1024;
+/// UDP datagrams examined before giving up on detection.
+const DETECT_DATAGRAMS: u32 = 8;
+/// Ports where DNS-format messages are expected (DNS, mDNS, LLMNR, NetBIOS name service), so
+/// detection can be less strict.
+const DNS_PORTS: [u16; 4] = [53, 5353, 5355, 137];
+/// NetBIOS name service: DNS message format with encoded names (Zeek logs it in dns.log).
+const NBNS_PORT: u16 = 137;
+
+#[derive(Debug)]
+enum Parser {
+    Undecided,
+    /// Nothing recognised; only entropy is measured.
+    Unknown,
+    Tls(Box<TlsConn>),
+    Dns(Box<DnsTracker>),
+    /// HTTP, and the session inside a tunnel opened by CONNECT.
+    Http(Box<HttpConn>, Option<Box<AppSession>>),
+    Ssh(Box<SshConn>),
+    Quic(Box<QuicConn>),
+    /// A cleartext prefix (SOCKS, RDP negotiation, STARTTLS), then a session for the
+    /// tunnelled stream.
+    Tunnel(Box<Prefix>, Box<AppSession>),
+}
+
+/// What detection concluded for a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Tls,
+    Ssh,
+    Http,
+    DnsTcp,
+    Socks(u8),
+    Rdp,
+    StartTls(TextProto),
+    NeedMore,
+    No,
+}
 
 /// Per-connection application parser state.
 ///
@@ -20,6 +68,15 @@ pub struct AppSession {
     orig_entropy: EntropyMeter,
     resp_entropy: EntropyMeter,
     meta: AppMeta,
+    parser: Parser,
+    /// Bytes of each direction seen while undecided (TCP), for detection and replay.
+    pending: [Vec<u8>; 2],
+    /// Arrival order of the pending bytes: (from_orig, ts, length).
+    pending_order: Vec<(bool, Timestamp, usize)>,
+    gapped: [bool; 2],
+    datagrams: u32,
+    /// This session parses the stream inside a SOCKS tunnel (no further nesting).
+    tunnelled: bool,
 }
 
 impl AppSession {
@@ -31,32 +88,509 @@ impl AppSession {
             orig_entropy: EntropyMeter::new(ENTROPY_BYTES),
             resp_entropy: EntropyMeter::new(ENTROPY_BYTES),
             meta: AppMeta::default(),
+            parser: if proto == PROTO_TCP || proto == PROTO_UDP { Parser::Undecided } else { Parser::Unknown },
+            pending: [Vec::new(), Vec::new()],
+            pending_order: Vec::new(),
+            gapped: [false; 2],
+            datagrams: 0,
+            tunnelled: false,
         }
     }
 
-    pub fn on_data(&mut self, from_orig: bool, _ts: Timestamp, data: &[u8]) {
-        let _ = (self.proto, self.orig_p, self.resp_p);
+    fn dns_port(&self) -> bool {
+        DNS_PORTS.contains(&self.orig_p) || DNS_PORTS.contains(&self.resp_p)
+    }
+
+    pub fn on_data(&mut self, from_orig: bool, ts: Timestamp, data: &[u8]) {
         if from_orig {
             self.orig_entropy.feed(data);
         } else {
             self.resp_entropy.feed(data);
         }
+        if data.is_empty() {
+            return;
+        }
+        if matches!(self.parser, Parser::Undecided) {
+            if self.proto == PROTO_UDP {
+                self.detect_udp(from_orig, data);
+            } else {
+                self.detect_tcp(from_orig, ts, data);
+                return; // detect_tcp replays the data into the chosen parser
+            }
+        }
+        self.dispatch(from_orig, ts, data);
     }
 
-    pub fn on_gap(&mut self, _from_orig: bool, _len: u64) {}
+    fn dispatch(&mut self, from_orig: bool, ts: Timestamp, data: &[u8]) {
+        let udp = self.proto == PROTO_UDP;
+        match &mut self.parser {
+            Parser::Undecided | Parser::Unknown => {}
+            Parser::Tls(t) => t.feed(from_orig, data),
+            Parser::Dns(d) => {
+                if udp {
+                    d.on_message(ts, data);
+                } else {
+                    d.on_tcp(from_orig, ts, data);
+                }
+            }
+            Parser::Http(h, inner) => {
+                let rest = h.feed(from_orig, ts, data);
+                if h.tunnel && !rest.is_empty() {
+                    let (proto, o, r) = (self.proto, self.orig_p, self.resp_p);
+                    inner
+                        .get_or_insert_with(|| {
+                            let mut s = AppSession::new(proto, o, r);
+                            s.tunnelled = true;
+                            Box::new(s)
+                        })
+                        .on_data(from_orig, ts, rest);
+                }
+            }
+            Parser::Ssh(s) => s.feed(from_orig, data),
+            Parser::Quic(q) => q.on_datagram(from_orig, data),
+            Parser::Tunnel(prefix, inner) => {
+                for (dir, bytes) in prefix.feed(from_orig, data).unwrap_or_default() {
+                    if !bytes.is_empty() {
+                        inner.on_data(dir, ts, &bytes);
+                    }
+                }
+            }
+        }
+    }
+
+    fn detect_udp(&mut self, from_orig: bool, data: &[u8]) {
+        self.datagrams += 1;
+        if looks_like_quic_initial(data) {
+            self.parser = Parser::Quic(Box::default());
+        } else if looks_like_dns(data, !self.dns_port()) {
+            let nbns = self.orig_p == NBNS_PORT || self.resp_p == NBNS_PORT;
+            self.parser = Parser::Dns(Box::new(if nbns { DnsTracker::netbios() } else { DnsTracker::new() }));
+        } else if self.datagrams >= DETECT_DATAGRAMS || (!from_orig && self.datagrams >= 2) {
+            // Responses that are neither give no hope that later datagrams will be.
+            self.parser = Parser::Unknown;
+        }
+    }
+
+    /// A tunnel whose inner session parses what follows the prefix.
+    fn tunnel(&self, prefix: Prefix) -> Parser {
+        let mut inner = AppSession::new(self.proto, self.orig_p, self.resp_p);
+        inner.tunnelled = true;
+        Parser::Tunnel(Box::new(prefix), Box::new(inner))
+    }
+
+    fn verdict(&self) -> Verdict {
+        let [o, r] = &self.pending;
+        // The server speaks first in SSH; either side's banner decides.
+        for side in [o, r] {
+            if side.len() >= 4 && side.starts_with(b"SSH-") {
+                return Verdict::Ssh;
+            }
+        }
+        if (o.len() >= 3 && looks_like_tls_record(o)) || looks_like_sslv2_hello(o) {
+            return Verdict::Tls;
+        }
+        if o.len() < 5 && !o.is_empty() && (b"SSH-".starts_with(o) || o.len() < 3 || o[0] & 0x80 != 0) {
+            return Verdict::NeedMore;
+        }
+        if !self.tunnelled
+            && let Some(p) = detect_starttls(o, r)
+        {
+            return Verdict::StartTls(p);
+        }
+        if o.is_empty() {
+            // Only the responder has talked: wait for the originator unless it is hopeless.
+            return if r.len() >= DETECT_BYTES || self.gapped[0] { Verdict::No } else { Verdict::NeedMore };
+        }
+        let http = detect_request(o);
+        if http == Some(true) {
+            return Verdict::Http;
+        }
+        let dns = self.detect_dns_tcp(o);
+        if dns == Some(true) {
+            return Verdict::DnsTcp;
+        }
+        let socks = if self.tunnelled { Some(false) } else { detect_greeting(o) };
+        if socks == Some(true) {
+            return Verdict::Socks(o[0]);
+        }
+        let rdp = if self.tunnelled { Some(false) } else { detect_rdp(o) };
+        if rdp == Some(true) {
+            return Verdict::Rdp;
+        }
+        // Server-first text protocols: a line from each side decides STARTTLS.
+        let text = !self.tunnelled && !r.is_empty() && !o.contains(&b'\n');
+        if http == Some(false) && dns == Some(false) && socks == Some(false) && rdp == Some(false) && !text {
+            return Verdict::No;
+        }
+        if o.len() >= DETECT_BYTES || self.gapped[0] {
+            return Verdict::No;
+        }
+        Verdict::NeedMore
+    }
+
+    /// DNS over TCP: a two-byte length, then a whole plausible DNS message.
+    fn detect_dns_tcp(&self, o: &[u8]) -> Option<bool> {
+        let [a, b, ..] = o[..] else { return None };
+        let len = usize::from(u16::from_be_bytes([a, b]));
+        if len < 17 {
+            return Some(false);
+        }
+        match o.get(2..2 + len) {
+            Some(msg) => Some(looks_like_dns(msg, !self.dns_port())),
+            None => {
+                if o.len() >= 14 && !looks_like_dns_header_prefix(&o[2..]) {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn detect_tcp(&mut self, from_orig: bool, ts: Timestamp, data: &[u8]) {
+        let i = usize::from(!from_orig);
+        let room = DETECT_BYTES.saturating_sub(self.pending[i].len());
+        let take = data.len().min(room);
+        self.pending[i].extend_from_slice(&data[..take]);
+        // Consecutive segments of one direction replay as one (bounds the order list).
+        match self.pending_order.last_mut() {
+            Some((dir, _, len)) if *dir == from_orig => *len += take,
+            _ => self.pending_order.push((from_orig, ts, take)),
+        }
+        let v = self.verdict();
+        self.parser = match v {
+            Verdict::NeedMore => {
+                // A direction whose buffer is full cannot hold the rest; it is replayed only
+                // up to what was kept, so give up rather than parse a truncated stream.
+                if take < data.len() {
+                    Parser::Unknown
+                } else {
+                    return;
+                }
+            }
+            Verdict::No => Parser::Unknown,
+            Verdict::Tls => Parser::Tls(Box::new(TlsConn::new())),
+            Verdict::Ssh => Parser::Ssh(Box::new(SshConn::new())),
+            Verdict::Http => Parser::Http(Box::new(HttpConn::new()), None),
+            Verdict::DnsTcp => Parser::Dns(Box::new(DnsTracker::new())),
+            Verdict::Socks(version) => self.tunnel(Prefix::Socks(Socks::new(version))),
+            Verdict::Rdp => self.tunnel(Prefix::Rdp(RdpPrefix::default())),
+            Verdict::StartTls(p) => self.tunnel(Prefix::StartTls(StartTls::new(p))),
+        };
+        // Replay the buffered bytes in arrival order, then whatever did not fit.
+        let pending = std::mem::take(&mut self.pending);
+        let order = std::mem::take(&mut self.pending_order);
+        let mut pos = [0usize; 2];
+        for (fo, t, len) in order {
+            let k = usize::from(!fo);
+            let chunk = pending[k].get(pos[k]..pos[k] + len).unwrap_or(&[]);
+            pos[k] += len;
+            self.dispatch(fo, t, chunk);
+        }
+        if take < data.len() {
+            self.dispatch(from_orig, ts, &data[take..]);
+        }
+    }
+
+    pub fn on_gap(&mut self, from_orig: bool, len: u64) {
+        let i = usize::from(!from_orig);
+        match &mut self.parser {
+            Parser::Undecided => {
+                self.gapped[i] = true;
+                // The stream cannot be parsed past the gap; decide now on what is buffered.
+                if self.verdict() == Verdict::NeedMore || !self.pending[i].is_empty() {
+                    self.parser = Parser::Unknown;
+                }
+            }
+            Parser::Tls(t) => t.feed_gap(from_orig),
+            Parser::Dns(d) => d.on_gap(from_orig),
+            Parser::Http(h, inner) => match inner {
+                Some(i) => i.on_gap(from_orig, len),
+                None => h.on_gap(from_orig, len),
+            },
+            Parser::Ssh(s) => s.on_gap(from_orig),
+            Parser::Tunnel(prefix, inner) => {
+                if prefix.through() {
+                    inner.on_gap(from_orig, len);
+                } else {
+                    self.parser = Parser::Unknown;
+                }
+            }
+            Parser::Quic(_) | Parser::Unknown => {}
+        }
+    }
 
     pub fn done(&self) -> bool {
-        self.orig_entropy.full() && self.resp_entropy.full()
+        let parsed = match &self.parser {
+            Parser::Undecided => false,
+            Parser::Unknown => true,
+            Parser::Tls(t) => t.done(),
+            Parser::Dns(_) => false,
+            Parser::Http(h, inner) => h.done() || inner.as_ref().is_some_and(|i| i.done()),
+            Parser::Ssh(s) => s.done(),
+            Parser::Quic(q) => q.done(),
+            Parser::Tunnel(prefix, inner) => prefix.broken() || inner.done(),
+        };
+        parsed && self.orig_entropy.full() && self.resp_entropy.full()
     }
 
     /// Zeek's `service` value for what was recognised ("ssl", "dns", "http", "ssh", "quic,ssl").
     pub fn service(&self) -> Option<String> {
-        None
+        let s = match &self.parser {
+            Parser::Tls(t) if t.has_client_hello() || t.server_hello.is_some() => "ssl",
+            Parser::Dns(d) if !d.txns.is_empty() => "dns",
+            Parser::Http(h, inner) if h.recognised() => {
+                return Some(match inner.as_ref().and_then(|i| i.service()) {
+                    Some(s) => format!("http,{s}"),
+                    None => "http".to_string(),
+                });
+            }
+            Parser::Ssh(s) if s.recognised() => "ssh",
+            Parser::Quic(q) if q.has_client_hello() => "quic,ssl",
+            Parser::Quic(q) if q.version.is_some() => "quic",
+            Parser::Tunnel(prefix, inner) => {
+                let outer = prefix.name();
+                return Some(match inner.service() {
+                    Some(s) => format!("{outer},{s}"),
+                    None => outer.to_string(),
+                });
+            }
+            _ => return None,
+        };
+        Some(s.to_string())
     }
 
     pub fn finish(mut self) -> AppMeta {
         self.meta.orig_entropy = self.orig_entropy.entropy();
         self.meta.resp_entropy = self.resp_entropy.entropy();
+        match self.parser {
+            Parser::Tls(t) if t.has_client_hello() || t.server_hello.is_some() => self.meta.tls = Some(Box::new(t.meta)),
+            Parser::Quic(q) if q.has_client_hello() || q.tls.server_hello.is_some() => {
+                self.meta.tls = Some(Box::new(q.tls.meta));
+            }
+            Parser::Dns(d) => self.meta.dns = d.txns,
+            Parser::Http(h, inner) => {
+                self.meta.http = h.txns;
+                if let Some(i) = inner {
+                    let m = i.finish();
+                    self.meta.tls = m.tls;
+                    self.meta.ssh = m.ssh;
+                    self.meta.http.extend(m.http);
+                }
+            }
+            Parser::Ssh(s) if s.recognised() => self.meta.ssh = Some(Box::new(s.meta())),
+            Parser::Tunnel(_, inner) => {
+                let m = inner.finish();
+                self.meta.tls = m.tls;
+                self.meta.dns = m.dns;
+                self.meta.http = m.http;
+                self.meta.ssh = m.ssh;
+            }
+            _ => {}
+        }
         self.meta
+    }
+}
+
+/// A DNS header prefix (before the whole message arrived) that could still be a query.
+fn looks_like_dns_header_prefix(h: &[u8]) -> bool {
+    let [_, _, f1, _, q0, q1, ..] = h[..] else { return true };
+    let opcode = (f1 >> 3) & 0xf;
+    let qd = u16::from_be_bytes([q0, q1]);
+    opcode <= 6 && opcode != 3 && (1..=16).contains(&qd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::tests::{handshake, record, sample_client_hello, server_hello_body};
+
+    fn ts() -> Timestamp {
+        Timestamp::from_secs(1_700_000_000)
+    }
+
+    #[test]
+    fn tls_on_an_unusual_port_split_into_tiny_segments() {
+        let mut s = AppSession::new(PROTO_TCP, 50000, 8443);
+        let ch = record(22, &handshake(1, &sample_client_hello(Some("odd.example"), &[b"h2"])));
+        for c in ch.chunks(2) {
+            s.on_data(true, ts(), c);
+        }
+        s.on_data(false, ts(), &record(22, &handshake(2, &server_hello_body(Some(0x0304), &[]))));
+        assert_eq!(s.service().as_deref(), Some("ssl"));
+        let m = s.finish();
+        let t = m.tls.unwrap();
+        assert_eq!(t.server_name.as_deref(), Some("odd.example"));
+        assert_eq!(t.version, Some(0x0304));
+        assert!(t.ja4.unwrap().starts_with("t13d"));
+        assert_eq!(t.alpn_offered, vec!["h2"]);
+    }
+
+    #[test]
+    fn ssh_server_first_on_port_2222() {
+        let mut s = AppSession::new(PROTO_TCP, 40000, 2222);
+        s.on_data(false, ts(), b"SSH-2.0-OpenSSH_8.9\r\n");
+        s.on_data(true, ts(), b"SSH-2.0-PuTTY\r\n");
+        assert_eq!(s.service().as_deref(), Some("ssh"));
+        let m = s.finish();
+        assert_eq!(m.ssh.unwrap().client.as_deref(), Some("SSH-2.0-PuTTY"));
+    }
+
+    #[test]
+    fn http_on_port_8080_with_pipelining() {
+        let mut s = AppSession::new(PROTO_TCP, 40000, 8080);
+        s.on_data(true, ts(), b"GET /a HTTP/1.1\r\nHo");
+        s.on_data(true, ts(), b"st: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+        s.on_data(false, ts(), b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 404 NF\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(s.service().as_deref(), Some("http"));
+        let m = s.finish();
+        assert_eq!(m.http.len(), 2);
+        assert_eq!(m.http[1].status_code, Some(404));
+        assert_eq!(m.http[0].response_body_len, 2);
+    }
+
+    #[test]
+    fn dns_udp_and_tcp_framed() {
+        use crate::dns::tests::{query, response};
+        let mut s = AppSession::new(PROTO_UDP, 33333, 53);
+        s.on_data(true, Timestamp::from_secs(1), &query(5, "example.org", 1));
+        s.on_data(false, Timestamp(1_250_000_000), &response(5, "example.org"));
+        assert_eq!(s.service().as_deref(), Some("dns"));
+        let m = s.finish();
+        assert_eq!(m.dns.len(), 1);
+        assert_eq!(m.dns[0].rtt, Some(0.25));
+        let mut t = AppSession::new(PROTO_TCP, 33333, 5300);
+        let q = query(6, "tcp.example.org", 1);
+        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&q);
+        t.on_data(true, ts(), &framed[..5]);
+        t.on_data(true, ts(), &framed[5..]);
+        assert_eq!(t.service().as_deref(), Some("dns"));
+    }
+
+    #[test]
+    fn random_bytes_are_unknown_with_entropy() {
+        let mut s = AppSession::new(PROTO_TCP, 1, 2);
+        let noise: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        s.on_data(true, ts(), &noise);
+        s.on_data(false, ts(), &noise);
+        assert_eq!(s.service(), None);
+        assert!(s.done());
+        let m = s.finish();
+        assert!(m.tls.is_none() && m.http.is_empty());
+        assert!(m.orig_entropy.unwrap() > 7.0);
+    }
+
+    #[test]
+    fn tls_behind_a_socks5_proxy() {
+        let mut s = AppSession::new(PROTO_TCP, 40000, 1080);
+        s.on_data(true, ts(), &[5, 1, 0]);
+        s.on_data(false, ts(), &[5, 0]);
+        let mut req = vec![5, 1, 0, 1, 10, 0, 0, 1, 1, 187];
+        req.extend(record(22, &handshake(1, &sample_client_hello(Some("inner.example"), &[]))));
+        s.on_data(true, ts(), &req);
+        s.on_data(false, ts(), &[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(s.service().as_deref(), Some("socks,ssl"));
+        s.on_data(false, ts(), &record(22, &handshake(2, &server_hello_body(None, &[]))));
+        assert_eq!(s.service().as_deref(), Some("socks,ssl"));
+        let m = s.finish();
+        assert_eq!(m.tls.unwrap().server_name.as_deref(), Some("inner.example"));
+    }
+
+    #[test]
+    fn tls_through_an_http_connect_proxy() {
+        let mut s = AppSession::new(PROTO_TCP, 40000, 3128);
+        s.on_data(true, ts(), b"CONNECT inner.example:443 HTTP/1.1\r\nHost: inner.example:443\r\n\r\n");
+        s.on_data(false, ts(), b"HTTP/1.1 200 Connection established\r\n\r\n");
+        s.on_data(true, ts(), &record(22, &handshake(1, &sample_client_hello(Some("inner.example"), &[b"h2"]))));
+        assert_eq!(s.service().as_deref(), Some("http,ssl"));
+        let m = s.finish();
+        assert_eq!(m.http.len(), 1);
+        assert_eq!(m.tls.unwrap().server_name.as_deref(), Some("inner.example"));
+    }
+
+    #[test]
+    fn udp_noise_gives_up() {
+        let mut s = AppSession::new(PROTO_UDP, 5000, 6000);
+        for _ in 0..10 {
+            s.on_data(true, ts(), b"hello there, not dns");
+        }
+        assert!(matches!(s.parser, Parser::Unknown));
+    }
+
+    /// Deterministic xorshift generator, so failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// Mutated versions of valid streams of every protocol, cut into random segments with
+    /// random gaps, must never panic and must keep the session's state bounded.
+    #[test]
+    fn mutated_streams_never_panic() {
+        use crate::dns::tests::{query, response};
+        let mut ch_srv = record(22, &handshake(2, &server_hello_body(Some(0x0304), &[1; 32])));
+        ch_srv.extend(record(20, &[1]));
+        let seeds: Vec<(u8, u16, Vec<u8>, Vec<u8>)> = vec![
+            (PROTO_TCP, 443, record(22, &handshake(1, &sample_client_hello(Some("a.example"), &[b"h2"]))), ch_srv),
+            (PROTO_UDP, 53, query(1, "x.example", 1), response(1, "x.example")),
+            (
+                PROTO_TCP,
+                80,
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".to_vec(),
+                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc".to_vec(),
+            ),
+            (PROTO_TCP, 22, b"SSH-2.0-a\r\n\x00\x00\x00\x0c\x04\x14abcdefghij".to_vec(), b"SSH-2.0-b\r\n".to_vec()),
+            (PROTO_TCP, 1080, vec![5, 1, 0, 5, 1, 0, 3, 1, b'h', 0, 80], vec![5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
+            (PROTO_UDP, 443, {
+                let mut q = vec![0xc3, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0x44, 0x9e];
+                q.extend(std::iter::repeat_n(0x5a, 1200));
+                q
+            }, vec![0xc0, 0, 0, 0, 1, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0x40, 0x20, 1, 2, 3]),
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..3000 {
+            let (proto, port, o, r) = &seeds[round % seeds.len()];
+            let mut streams = [o.clone(), r.clone()];
+            for st in &mut streams {
+                for _ in 0..rng.below(4) {
+                    if st.is_empty() {
+                        break;
+                    }
+                    let i = rng.below(st.len());
+                    match rng.below(4) {
+                        0 => st[i] = rng.next() as u8,
+                        1 => st.truncate(i),
+                        2 => st.insert(i, rng.next() as u8),
+                        _ => st[i] ^= 0x80,
+                    }
+                }
+            }
+            let mut s = AppSession::new(*proto, 40000, *port);
+            for (dir, st) in streams.iter().enumerate() {
+                let mut pos = 0;
+                while pos < st.len() {
+                    let n = 1 + rng.below(64);
+                    let end = (pos + n).min(st.len());
+                    if rng.below(50) == 0 && *proto == PROTO_TCP {
+                        s.on_gap(dir == 0, n as u64);
+                    }
+                    s.on_data(dir == 0, ts(), &st[pos..end]);
+                    pos = end;
+                }
+            }
+            let _ = s.done();
+            let _ = s.service();
+            let m = s.finish();
+            assert!(m.dns.len() <= 256 && m.http.len() <= 256);
+        }
     }
 }

@@ -1,6 +1,9 @@
 //! The `vigil` binary: argument parsing and wiring only; the work happens in the library crates.
 
 mod cmd;
+mod metrics;
+mod output;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -15,11 +18,33 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     // One variant per subcommand; each lives in its own module under cmd/.
+    /// Offline analysis: read every input, run every detector, print the findings ranked by score.
+    Hunt(cmd::hunt::Args),
+    /// Continuous operation: spool directories and a NetFlow collector, detectors over a sliding window, alerts.
+    Watch(cmd::watch::Args),
+    /// Zeek-compatible logs (conn, ssl, dns, http, ssh) from captures, into a directory.
+    Conn(cmd::conn::Args),
+    /// The asset inventory learnt from traffic, merged with the CMDB: list or export (table, JSON, CSV).
+    Assets(cmd::assets::Args),
+    /// Credential hygiene: find plaintext password tables and admin-tool secrets in files.
+    Creds(cmd::creds::Args),
+    /// Simulate a site: realistic capture with planted espionage storylines, site file, inventory, ground truth.
+    Simulate(cmd::simulate::Args),
+    /// Score findings (JSON lines) against a simulation's ground truth: recall per kind, precision.
+    Eval(cmd::eval::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Hunt(a) => cmd::hunt::run(a),
+        Command::Watch(a) => cmd::watch::run(a),
+        Command::Conn(a) => cmd::conn::run(a),
+        Command::Assets(a) => cmd::assets::run(a),
+        Command::Creds(a) => cmd::creds::run(a),
+        Command::Simulate(a) => cmd::simulate::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => cmd::report_error(&e),

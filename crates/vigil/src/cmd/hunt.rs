@@ -75,49 +75,63 @@ pub fn load_context(site: Option<&Path>) -> Result<Context> {
     Ok(Context::new(site))
 }
 
-/// What a path holds, judged by its bytes.
-enum InputKind {
-    Capture,
-    Log,
-}
-
-fn sniff(path: &Path) -> Option<InputKind> {
-    if vigil_capture::is_capture(path) {
-        Some(InputKind::Capture)
-    } else if vigil_import::sniff(path).is_some() {
-        Some(InputKind::Log)
-    } else {
-        None
+/// Reads every input into Conn records (sorted by start time) and any findings the inputs carry
+/// themselves (Suricata alerts). A named file that is neither a capture nor a known log is an
+/// error naming it. A directory is read as a whole: its captures through the packet engine, its
+/// logs through the importers (which join Zeek logs of one directory by uid); other files in it
+/// are listed as skipped.
+pub fn read_inputs(inputs: &[PathBuf], progress: bool) -> Result<(Vec<Conn>, Vec<Finding>, HuntStats)> {
+    let mut stats = HuntStats::default();
+    let mut conns = Vec::new();
+    let mut findings = Vec::new();
+    let mut engine = vigil_flow::Engine::new(vigil_flow::EngineConfig::default());
+    if progress {
+        crate::progress::attach(&mut engine);
     }
-}
-
-/// Every file to read, with its kind. A named file that is neither is an error naming it; files
-/// inside a directory that are neither are skipped and listed.
-fn plan(inputs: &[PathBuf], stats: &mut HuntStats) -> Result<Vec<(PathBuf, InputKind)>> {
-    let mut plan = Vec::new();
     for input in inputs {
         let meta = std::fs::metadata(input).with_context(|| format!("cannot read {}", input.display()))?;
         if meta.is_dir() {
             let mut files = Vec::new();
             walk(input, &mut files, 0)?;
             files.sort();
-            for f in files {
-                match sniff(&f) {
-                    Some(k) => plan.push((f, k)),
-                    None => stats.skipped_files.push(f.display().to_string()),
+            let mut has_logs = false;
+            for f in &files {
+                if vigil_capture::is_capture(f) {
+                    stats.capture_files += 1;
+                    engine.ingest_path(f, &mut |c| conns.push(c)).with_context(|| format!("{}", f.display()))?;
+                }
+                if vigil_import::sniff(f).is_some() {
+                    has_logs = true;
+                    stats.log_files += 1;
+                } else if !vigil_capture::is_capture(f) {
+                    stats.skipped_files.push(f.display().to_string());
                 }
             }
-        } else {
-            match sniff(input) {
-                Some(k) => plan.push((input.clone(), k)),
-                None => bail!(
-                    "{}: not a capture (pcap/pcapng), Zeek log, Suricata EVE or NetFlow/IPFIX file",
-                    input.display()
-                ),
+            if has_logs {
+                let s = vigil_import::import_path(input, &mut |c| conns.push(c), &mut |f| findings.push(f))
+                    .with_context(|| format!("{}", input.display()))?;
+                stats.import.push(serde_json::to_value(&s).unwrap_or_default());
             }
+        } else if vigil_capture::is_capture(input) && vigil_import::sniff(input).is_none() {
+            stats.capture_files += 1;
+            engine.ingest_path(input, &mut |c| conns.push(c)).with_context(|| format!("{}", input.display()))?;
+        } else if vigil_import::sniff(input).is_some() {
+            stats.log_files += 1;
+            let s = vigil_import::import_path(input, &mut |c| conns.push(c), &mut |f| findings.push(f))
+                .with_context(|| format!("{}", input.display()))?;
+            stats.import.push(serde_json::to_value(&s).unwrap_or_default());
+        } else {
+            bail!("{}: not a capture (pcap/pcapng), Zeek log, Suricata EVE or NetFlow/IPFIX file", input.display());
         }
     }
-    Ok(plan)
+    let es = engine.finish(&mut |c| conns.push(c));
+    if stats.capture_files > 0 {
+        eprintln!("{es}");
+        stats.engine = serde_json::to_value(&es).ok();
+    }
+    conns.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.uid.cmp(&b.uid)));
+    stats.conns = conns.len() as u64;
+    Ok((conns, findings, stats))
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
@@ -131,46 +145,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
         let p = entry.path();
         if ft.is_dir() {
             walk(&p, out, depth + 1)?;
-        } else if ft.is_file() || (ft.is_symlink() && p.is_file()) {
+        } else if ft.is_file() {
             out.push(p);
         }
     }
     Ok(())
-}
-
-/// Reads every input into Conn records (sorted by start time) and any findings the inputs carry
-/// themselves (Suricata alerts).
-pub fn read_inputs(inputs: &[PathBuf], progress: bool) -> Result<(Vec<Conn>, Vec<Finding>, HuntStats)> {
-    let mut stats = HuntStats::default();
-    let plan = plan(inputs, &mut stats)?;
-    let mut conns = Vec::new();
-    let mut findings = Vec::new();
-    let mut engine = vigil_flow::Engine::new(vigil_flow::EngineConfig::default());
-    if progress {
-        crate::progress::attach(&mut engine);
-    }
-    for (path, kind) in &plan {
-        match kind {
-            InputKind::Capture => {
-                stats.capture_files += 1;
-                engine.ingest_path(path, &mut |c| conns.push(c)).with_context(|| format!("{}", path.display()))?;
-            }
-            InputKind::Log => {
-                stats.log_files += 1;
-                let s = vigil_import::import_path(path, &mut |c| conns.push(c), &mut |f| findings.push(f))
-                    .with_context(|| format!("{}", path.display()))?;
-                stats.import.push(serde_json::to_value(&s).unwrap_or_default());
-            }
-        }
-    }
-    let es = engine.finish(&mut |c| conns.push(c));
-    if stats.capture_files > 0 {
-        eprintln!("{es}");
-        stats.engine = serde_json::to_value(&es).ok();
-    }
-    conns.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.uid.cmp(&b.uid)));
-    stats.conns = conns.len() as u64;
-    Ok((conns, findings, stats))
 }
 
 pub fn run(args: Args) -> Result<()> {

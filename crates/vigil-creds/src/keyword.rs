@@ -1,0 +1,550 @@
+//! Secrets written next to a keyword: `password=…`, `"db_pass": "…"`, `PW:…`, `密码：…`,
+//! `aws_secret_access_key = …`, and passwords on command lines (`mysql -p…`, `sshpass -p`,
+//! `curl -u user:pass`, `net user NAME PASS`, …) as left in shell histories and scripts.
+
+use crate::hit::{Category, Hit};
+use crate::secret;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::Regex;
+use std::sync::OnceLock;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Class {
+    /// User-chosen passwords: short values with any characters are fine.
+    Password,
+    /// Machine secrets: must look random.
+    Secret,
+    /// `…key`: only with an identifier that says what key, and a random value.
+    Key,
+}
+
+/// (keyword, class, needs a non-lowercase character before it, is CJK/Korean)
+const KEYWORDS: &[(&str, Class, bool)] = &[
+    ("password", Class::Password, false),
+    ("passwort", Class::Password, false),
+    ("passwd", Class::Password, false),
+    ("passphrase", Class::Password, false),
+    ("paasword", Class::Password, false),
+    ("passworsd", Class::Password, false),
+    ("pasword", Class::Password, false),
+    ("passwrd", Class::Password, false),
+    ("pssword", Class::Password, false),
+    ("psword", Class::Password, false),
+    ("psswrd", Class::Password, false),
+    ("pswrd", Class::Password, false),
+    ("paswrd", Class::Password, false),
+    ("paswd", Class::Password, false),
+    ("psswd", Class::Password, false),
+    ("pswd", Class::Password, false),
+    ("pass", Class::Password, true),
+    ("pwd", Class::Password, true),
+    ("pw", Class::Password, true),
+    ("contraseña", Class::Password, false),
+    ("mot_de_passe", Class::Password, false),
+    ("密码", Class::Password, false),
+    ("密碼", Class::Password, false),
+    ("口令", Class::Password, false),
+    ("비밀번호", Class::Password, false),
+    ("비번", Class::Password, false),
+    ("암호", Class::Password, false),
+    ("패스워드", Class::Password, false),
+    ("パスワード", Class::Password, false),
+    ("secret", Class::Secret, false),
+    ("token", Class::Secret, false),
+    ("credential", Class::Secret, false),
+    ("credentials", Class::Secret, false),
+    ("apikey", Class::Secret, false),
+    ("api_key", Class::Secret, false),
+    ("api-key", Class::Secret, false),
+    ("auth", Class::Secret, true),
+    ("bearer", Class::Secret, false),
+    ("pat", Class::Secret, true),
+    ("sk", Class::Secret, true),
+    ("key", Class::Key, false),
+    ("秘钥", Class::Secret, false),
+    ("密钥", Class::Secret, false),
+];
+
+fn matcher() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        #[allow(clippy::expect_used)]
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(KEYWORDS.iter().map(|k| k.0))
+            .expect("keyword automaton builds")
+    })
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The separator between a keyword and its value.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Sep {
+    Assign,
+    Colon,
+    Compare,
+    Space,
+    Prose,
+}
+
+/// Identifier words around a `key` keyword that make it a credential key, not a map key.
+fn key_identifier_ok(ident: &str) -> bool {
+    let l = ident.to_ascii_lowercase();
+    const GOOD: &[&str] = &[
+        "api", "secret", "access", "private", "license", "account", "master", "auth", "client", "app", "signing",
+        "encryption", "sk", "ak", "x-api", "subscription", "service", "server", "shared", "admin", "consumer", "io_",
+        "dev", "developer", "stripe", "fb", "facebook", "mapbox", "sendgrid", "storage",
+    ];
+    let base = l.trim_end_matches(['s']).trim_end_matches("key").trim_end_matches(['_', '-', '.']);
+    !base.is_empty() && GOOD.iter().any(|g| base.ends_with(g) || base.contains(&format!("{g}_")) || base.contains(g))
+}
+
+/// Scans `text` for keyword-assigned secrets.
+pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
+    let bytes = text.as_bytes();
+    for m in matcher().find_iter(text) {
+        let (kw, class, needs_boundary) = KEYWORDS[m.pattern().as_usize()];
+        let (s, e) = (m.start(), m.end());
+        let ascii_kw = kw.is_ascii();
+        // Left: the identifier the keyword ends.
+        let line_start = text[..s].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[e..].find('\n').map_or(text.len(), |i| e + i);
+        let before = &text[line_start..s];
+        let prev = before.chars().next_back();
+        if ascii_kw && needs_boundary && prev.is_some_and(|c| c.is_ascii_lowercase()) {
+            continue;
+        }
+        let ident_start = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| is_ident(*c) || *c == '-' || *c == '.')
+            .last()
+            .map_or(s, |(i, _)| line_start + i);
+        // Right: the keyword must end the identifier (a plural `s` or digits may follow).
+        let mut i = e;
+        if ascii_kw {
+            while i < line_end && (bytes[i] == b's' || bytes[i] == b'S' || bytes[i].is_ascii_digit()) && i - e < 3 {
+                i += 1;
+            }
+            // `token_value`, `passwordValue`: the value of the secret, still the secret.
+            for suffix in ["_value", "value", "_val", "_str"] {
+                if text.get(i..i + suffix.len()).is_some_and(|t| t.eq_ignore_ascii_case(suffix)) && i + suffix.len() <= line_end
+                    && !text.get(i + suffix.len()..line_end).unwrap_or("").starts_with(|c: char| is_ident(c))
+                {
+                    i += suffix.len();
+                    break;
+                }
+            }
+            if i < line_end && (is_ident(bytes[i] as char)) {
+                continue;
+            }
+            if i + 1 < line_end && (bytes[i] == b'.' || bytes[i] == b'-') && (bytes[i + 1] as char).is_ascii_alphabetic() {
+                continue;
+            }
+        }
+        let ident = &text[ident_start..i];
+        if class == Class::Key && !key_identifier_ok(ident) {
+            continue;
+        }
+        // Identifier prefixes that name something other than a secret.
+        let il = ident.to_ascii_lowercase();
+        // uuencoded lines look like anything.
+        let line = &text[line_start..line_end];
+        let symbols = line.chars().filter(|c| "!\"#$%&'()*+,-./:<>?@[\\]^`".contains(*c)).count();
+        if line.len() == 61 && line.starts_with('M') && !line.chars().any(|c| c.is_ascii_lowercase()) && symbols >= 8 {
+            continue;
+        }
+        // XML element: <password>value</password>
+        let attrs_end = if prev == Some('<') && text[i..line_end].starts_with([' ', '>']) { text[i..line_end].find('>').map(|p| i + p) } else { None };
+        if let Some(gt) = attrs_end {
+            let vs = gt + 1;
+            let ve = text[vs..line_end].find('<').map_or(line_end, |p| vs + p);
+            let v = text[vs..ve].trim();
+            if class == Class::Password && secret::plausible_password(v, false) && !secret::is_code_fragment(v) {
+                out.push(Hit::new("password_assignment", Category::Password, 0.75, v, vs, ve));
+            } else if class != Class::Password && secret::plausible_token(v) {
+                out.push(Hit::new("secret_assignment", Category::GenericSecret, 0.55, v, vs, ve));
+            }
+            continue;
+        }
+        if il.contains("encrypted") || il.contains("sealed") {
+            continue;
+        }
+        if il.contains("public") || il.contains("_id") && class != Class::Password || il.ends_with("tokens") || il.contains("csrf")
+            || il.contains("xsrf") || il.starts_with("no_") || il.contains("format")
+            || il.contains("length") || il.contains("policy") || il.contains("hash") && class != Class::Password
+        {
+            continue;
+        }
+        let Some((sep, vstart)) = parse_separator(text, i, line_end, ascii_kw) else { continue };
+        let Some((mut value, mut quoted, mut vs, mut ve)) = parse_value(text, vstart, line_end) else { continue };
+        // Typed declarations: `val password: String = "…"`, `passwd: str = "…"`.
+        if sep == Sep::Colon && !quoted && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '<' || c == '>') {
+            let after = text[ve..line_end].trim_start();
+            if let Some(rest) = after.strip_prefix('=').filter(|r| !r.starts_with('=')) {
+                let start = line_end - rest.len();
+                let start = start + (rest.len() - rest.trim_start().len());
+                if let Some((v2, q2, s2, e2)) = parse_value(text, start, line_end) {
+                    (value, quoted, vs, ve) = (v2, q2, s2, e2);
+                }
+            }
+        }
+        if !accept(class, sep, value, quoted, ident) {
+            continue;
+        }
+        let (detector, cat, conf) = match class {
+            Class::Password => {
+                let mut c: f64 = match sep {
+                    Sep::Assign | Sep::Colon => 0.75,
+                    Sep::Compare => 0.6,
+                    Sep::Space | Sep::Prose => 0.55,
+                };
+                if secret::class_count(value) >= 3 {
+                    c += 0.1;
+                }
+                if quoted {
+                    c += 0.05;
+                }
+                ("password_assignment", Category::Password, c)
+            }
+            Class::Secret | Class::Key => {
+                let e = secret::entropy(value);
+                let mut c = 0.45 + ((e - 3.0) / 4.0).clamp(0.0, 0.35);
+                // Kilobyte-long values under a secret-ish key are ciphertexts and certificates
+                // far more often than secrets.
+                if value.len() > 256 {
+                    c = 0.35;
+                }
+                let cat = if il.contains("aws") || il.contains("azure") || il.contains("aliyun") || il.contains("alibaba")
+                    || il.contains("tencent") || il.contains("huawei") || il.contains("hwcloud") || il.contains("_sk")
+                    || il == "sk" || il.contains("secret_access") || il.contains("accesskey")
+                {
+                    Category::CloudKey
+                } else {
+                    Category::GenericSecret
+                };
+                ("secret_assignment", cat, c)
+            }
+        };
+        out.push(Hit::new(detector, cat, conf, value, vs, ve));
+    }
+    scan_command_lines(text, out);
+}
+
+fn parse_separator(text: &str, mut i: usize, line_end: usize, ascii_kw: bool) -> Option<(Sep, usize)> {
+    let b = text.as_bytes();
+    // Closing quotes/brackets of a JSON key or a subscript: "password": / ['password'] =
+    let mut closed_quote = false;
+    while i < line_end && matches!(b[i], b'"' | b'\'' | b'`' | b']' | b'\\') {
+        // A literal `\t` inside a string is whitespace, not an escaped quote.
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b't') {
+            break;
+        }
+        closed_quote = true;
+        i += 1;
+    }
+    // <add key="DbPassword" value="…"/>
+    let rest0 = &text[i..line_end];
+    let trimmed = rest0.trim_start();
+    if closed_quote && (trimmed.starts_with("value=") || trimmed.starts_with("Value=")) {
+        let j = i + (rest0.len() - trimmed.len()) + 6;
+        return Some((Sep::Assign, j));
+    }
+    let ws_start = i;
+    while i < line_end && (b[i] == b' ' || b[i] == b'\t' || (b[i] == b'\\' && b.get(i + 1) == Some(&b't'))) {
+        i += if b[i] == b'\\' { 2 } else { 1 };
+    }
+    let had_space = i > ws_start;
+    let rest = &text[i..line_end];
+    let (sep, len) = if rest.starts_with(":=") || rest.starts_with("=>") || rest.starts_with("->") {
+        (Sep::Assign, 2)
+    } else if rest.starts_with("===") || rest.starts_with("!==") {
+        (Sep::Compare, 3)
+    } else if rest.starts_with("==") || rest.starts_with("!=") {
+        (Sep::Compare, 2)
+    } else if rest.starts_with('=') {
+        (Sep::Assign, 1)
+    } else if rest.starts_with("::") {
+        return None;
+    } else if rest.starts_with(':') {
+        (Sep::Colon, 1)
+    } else if rest.starts_with('：') {
+        (Sep::Colon, '：'.len_utf8())
+    } else if rest.starts_with("is ") || rest.starts_with("is:") {
+        (Sep::Prose, 2)
+    } else if let Some(c) = rest.chars().next().filter(|c| ['는', '은', '为', '是', '為'].contains(c)) {
+        (Sep::Prose, c.len_utf8())
+    } else if !ascii_kw && !had_space && rest.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) {
+        // Korean/Chinese keywords glued to the value: `비번은…` handled above, `密码Abc123` here.
+        (Sep::Prose, 0)
+    } else if had_space && !closed_quote {
+        (Sep::Space, 0)
+    } else {
+        return None;
+    };
+    i += len;
+    while i < line_end && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    // `password: = x`, `password is: x`
+    if i < line_end && (b[i] == b':' || b[i] == b'=') && sep != Sep::Compare {
+        i += 1;
+        while i < line_end && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+    }
+    Some((sep, i))
+}
+
+/// The value after the separator: quoted (up to the closing quote) or bare (up to whitespace
+/// or punctuation that ends values in code and prose).
+fn parse_value(text: &str, start: usize, line_end: usize) -> Option<(&str, bool, usize, usize)> {
+    if start >= line_end {
+        return None;
+    }
+    let rest = &text[start..line_end];
+    // Language prefixes of string literals: r"…", b'…', @"…", L"…", u8"…", f"…"
+    let mut off = 0;
+    for p in ["u8", "r", "b", "@", "L", "u", "f"] {
+        if rest.starts_with(p) && rest[p.len()..].starts_with(['"', '\'']) {
+            off = p.len();
+            break;
+        }
+    }
+    let r = &rest[off..];
+    // Escaped quotes inside a string literal: "pw=\"secret\""
+    for q in ["\\\"", "\\'"] {
+        if let Some(body) = r.strip_prefix(q) {
+            let end = body.find(q)?;
+            let vs = start + off + 2;
+            return Some((&body[..end], true, vs, vs + end));
+        }
+    }
+    // HTML-escaped quotes: token=&quot;…&quot;
+    if let Some(body) = r.strip_prefix("&quot;") {
+        let end = body.find("&quot;")?;
+        let vs = start + off + 6;
+        return Some((&body[..end], true, vs, vs + end));
+    }
+    let first = r.chars().next()?;
+    if matches!(first, '"' | '\'' | '`') {
+        let body = &r[1..];
+        let mut end = None;
+        let mut esc = false;
+        for (i, c) in body.char_indices() {
+            if esc {
+                esc = false;
+                continue;
+            }
+            if c == '\\' {
+                esc = true;
+                continue;
+            }
+            if c == first {
+                end = Some(i);
+                break;
+            }
+        }
+        let end = end?;
+        let v = &body[..end];
+        let vs = start + off + 1;
+        return Some((v, true, vs, vs + end));
+    }
+    let mut end = rest.len();
+    for (i, c) in rest.char_indices() {
+        if c.is_whitespace() || matches!(c, ',' | ';' | '"' | '\'' | '<' | '>' | '`' | ')' | ']' | '}' | '&' | '，' | '；' | '）') {
+            end = i;
+            break;
+        }
+    }
+    let v = &rest[..end];
+    if v.is_empty() {
+        return None;
+    }
+    Some((v, false, start, start + end))
+}
+
+fn accept(class: Class, sep: Sep, v: &str, quoted: bool, ident: &str) -> bool {
+    if secret::is_placeholder(v) || (quoted && secret::is_code_fragment(v)) {
+        return false;
+    }
+    // A literal compared with a secret variable is the secret.
+    let class = if sep == Sep::Compare { Class::Password } else { class };
+    if !quoted && secret::is_code_reference(v) {
+        return false;
+    }
+    if sep == Sep::Compare && !quoted {
+        return false;
+    }
+    let il = ident.to_ascii_lowercase();
+    let vl = v.to_ascii_lowercase();
+    // The value names the thing again (`password: passwordField`, `"token": "token_url"`).
+    if secret::is_identifier_like(v) && !v.chars().any(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    if vl.starts_with("http://") || vl.starts_with("https://") || vl.starts_with("file:") || vl.starts_with("/") && !quoted {
+        return false;
+    }
+    match class {
+        Class::Password => {
+            let strict = matches!(sep, Sep::Space | Sep::Prose) && !quoted;
+            if !secret::plausible_password(v, strict) {
+                return false;
+            }
+            // Bare lowercase words after a colon are usually prose or enum values.
+            if !quoted && sep == Sep::Colon && secret::is_plain_word(v) {
+                return false;
+            }
+            if il.contains("hash") || il.contains("_file") || il.contains("file_") || il.contains("path") || il.contains("prompt") {
+                return false;
+            }
+            // Number-only values after a space are ports and counts; addresses and e-mail
+            // addresses after a space are the account, not its password.
+            if strict && (v.chars().all(|c| c.is_ascii_digit()) || v.contains('@') && v.contains('.') || looks_like_address(v)) {
+                return false;
+            }
+            true
+        }
+        Class::Secret | Class::Key => {
+            if matches!(sep, Sep::Space | Sep::Prose) {
+                // Only CLI-style flags (`--token X`) take a space before a machine secret.
+                if !(il.starts_with('-') || ident.starts_with("--")) {
+                    return false;
+                }
+            }
+            if secret::is_fake(v) {
+                return false;
+            }
+            if class == Class::Key && (v.len() < 16 || secret::entropy(v) < 3.2) {
+                return false;
+            }
+            secret::plausible_token(v)
+        }
+    }
+}
+
+/// `10.0.0.1`, `10.0.0.1:22`, `host.example.com:8080`
+fn looks_like_address(v: &str) -> bool {
+    let host = v.split(':').next().unwrap_or(v);
+    let ipv4 = host.split('.').count() == 4 && host.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit()));
+    ipv4 || (host.contains('.') && host.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-') && host.split('.').next_back().is_some_and(|t| t.len() >= 2 && t.chars().all(|c| c.is_ascii_lowercase())))
+}
+
+struct CliRule {
+    re: Regex,
+    /// Quoted prose values: any non-placeholder word of 3+ characters counts.
+    lenient: bool,
+    /// capture group with the password; the optional account group.
+    group: usize,
+    account: Option<usize>,
+}
+
+fn cli_rules() -> &'static [CliRule] {
+    static R: OnceLock<Vec<CliRule>> = OnceLock::new();
+    R.get_or_init(|| {
+        let mk = |p: &str, group: usize, account: Option<usize>| {
+            #[allow(clippy::expect_used)]
+            let re = Regex::new(p).expect("cli regex compiles");
+            CliRule { re, lenient: p.contains("is\\s+"), group, account }
+        };
+        vec![
+            // mysql -uroot -pSecret (the password glued to -p; `-p` alone prompts).
+            mk(r"(?i)\b(?:mysql|mysqldump|mysqladmin|mariadb|mysqlimport|mysqlshow)\b[^\n]*?\s-p([^\s'\x22-][^\s]*|'[^'\n]+'|\x22[^\x22\n]+\x22)", 1, None),
+            mk(r"\bsshpass\s+-p\s*('[^'\n]+'|\x22[^\x22\n]+\x22|\S+)", 1, None),
+            mk(r"(?i)\bcurl\b[^\n]*?\s(?:-u|--user)\s*['\x22]?([^\s:'\x22]+):([^\s'\x22]+)", 2, Some(1)),
+            mk(r"(?i)-passin\s+['\x22]?pass:([^\s'\x22]+)", 1, None),
+            mk(r"(?i)ConvertTo-SecureString\s+(?:-String\s+)?['\x22]([^'\x22\n]+)['\x22]\s+-AsPlainText", 1, None),
+            mk(r"(?i)\bnet\s+user\s+([^\s/]+)\s+([^\s/*][^\s]*)", 2, Some(1)),
+            mk(r"(?i)\b(?:psexec(?:\.exe)?|paexec|winexe|sqlcmd|osql|bcp|plink(?:\.exe)?|pscp(?:\.exe)?|ldapsearch|ldapmodify|ldapadd|redis-cli|hydra|wmic)\b[^\n]*?\s(?:-p|-pw|-P|-w|-a|/password:)\s+('[^'\n]+'|\x22[^\x22\n]+\x22|[^\s-][^\s]*)", 1, None),
+            mk(r"(?i)\b(?:xfreerdp|wlfreerdp)\b[^\n]*?\s[/-]p:('[^'\n]+'|\x22[^\x22\n]+\x22|\S+)", 1, None),
+            mk(r"(?i)\bsmbclient\b[^\n]*?\s-U\s*['\x22]?([^\s%'\x22]+)%([^\s'\x22]+)", 2, Some(1)),
+            mk(r"(?i)\bdocker\s+login\b[^\n]*?\s-p\s+('[^'\n]+'|\x22[^\x22\n]+\x22|\S+)", 1, None),
+            mk(r"(?i)\bhtpasswd\s+-[a-zA-Z]*b[a-zA-Z]*\s+\S+\s+(\S+)\s+(\S+)", 2, Some(1)),
+            mk(r"(?i)\b(?:PGPASSWORD|MYSQL_PWD|SSHPASS|REDISCLI_AUTH)=('[^'\n]+'|\x22[^\x22\n]+\x22|\S+)", 1, None),
+            mk(r"(?i)-(?:User|Username)\s+\S+\s+-Password\s+('[^'\n]+'|\x22[^\x22\n]+\x22|[^\s$][^\s]*)", 1, None),
+            mk(r"(?i)ConvertTo-SecureString\s+(?:-\w+\s+)*\\?['\x22]?([^\s'\x22\\]{4,})", 1, None),
+            // SQL: CREATE/ALTER USER … IDENTIFIED BY 'x', PASSWORD 'x', PASSWORD('x').
+            mk(r"(?i)\bIDENTIFIED\s+(?:WITH\s+'?\w+'?\s+)?BY\s+('[^'\n]+'|\x22[^\x22\n]+\x22|[A-Za-z0-9!@#%^*_+=.~-]+)", 1, None),
+            mk(r"(?i)\bPASSWORD\s*\(\s*('[^'\n]+'|\x22[^\x22\n]+\x22)\s*\)", 1, None),
+            mk(r"(?i)\bLOGIN\s+PASSWORD\s+([A-Za-z0-9!@#%^*_+=.~-]+)", 1, None),
+            // .NET / LDAP constructors taking user and password literals.
+            mk(r"(?i)NetworkCredential\(\s*\x22([^\x22\n]*)\x22\s*,\s*\x22([^\x22\n]+)\x22", 2, Some(1)),
+            mk(r"(?i)DirectoryEntry\(\s*\x22[^\x22\n]*\x22\s*,\s*\x22([^\x22\n]*)\x22\s*,\s*\x22([^\x22\n]+)\x22", 2, Some(1)),
+            // Prose: "the password for user 'postgres' is 'admin'".
+            mk(r"(?i)\bpassword\b[^.\n]{0,40}?\bis\s+(\x22[^\x22\n]{3,64}\x22|'[^'\n]{3,64}')", 1, None),
+            // Defaults of environment look-ups: getenv("DB_PASS", "x"), os.environ.get("PW") or "x".
+            mk(r"(?i)(?:getenv|environ\.get|env\.get|getProperty)\(\s*\\?['\x22]?[A-Za-z_]*(?:PASS|PWD|SECRET|TOKEN|KEY|CEKPET)[A-Za-z_]*\\?['\x22]?\s*,\s*b?\\?['\x22]([^'\x22\\\n]{4,})\\?['\x22]", 1, None),
+            mk(r"(?i)(?:getenv|environ\.get|env\.get)\(\s*['\x22][A-Za-z_]*(?:PASS|PWD|SECRET|TOKEN)[A-Za-z_]*['\x22]\s*\)\s*(?:or|\|\||\?\?)\s*['\x22]([^'\x22\n]{4,})['\x22]", 1, None),
+        ]
+    })
+}
+
+/// Passwords passed on command lines.
+pub fn scan_command_lines(text: &str, out: &mut Vec<Hit>) {
+    for r in cli_rules() {
+        for c in r.re.captures_iter(text) {
+            let Some(m) = c.get(r.group) else { continue };
+            let raw = m.as_str();
+            let (v, vs) = if raw.len() >= 2 && (raw.starts_with('\'') || raw.starts_with('"')) {
+                (&raw[1..raw.len() - 1], m.start() + 1)
+            } else {
+                (raw, m.start())
+            };
+            let plausible = if r.lenient { v.chars().count() >= 3 && !v.contains(' ') } else { secret::plausible_password(v, false) };
+            if v.starts_with('$') || v.starts_with('%') || secret::is_placeholder(v) || !plausible || secret::is_code_fragment(v) {
+                continue;
+            }
+            if v.chars().all(|c| c.is_ascii_digit()) && v.len() < 6 {
+                continue;
+            }
+            let account = r.account.and_then(|g| c.get(g)).map(|m| m.as_str());
+            out.push(Hit::new("command_line_password", Category::Password, 0.8, v, vs, vs + v.len()).with_account(account));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets(text: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        scan_keywords(text, &mut v);
+        v.into_iter().map(|h| h.secret).collect()
+    }
+
+    #[test]
+    fn assignments_in_many_syntaxes() {
+        assert_eq!(secrets("password=2bkJgtJDiLcq1t"), ["2bkJgtJDiLcq1t"]);
+        assert_eq!(secrets(r#""password":"Prl23Db#@""#), ["Prl23Db#@"]);
+        assert_eq!(secrets("MYSQL_DATABASE_PASSWORD=2IWJD88FH4Y;"), ["2IWJD88FH4Y"]);
+        assert_eq!(secrets("数据库密码：Abc@12345"), ["Abc@12345"]);
+        assert_eq!(secrets("비번은Prl23Db#@"), ["Prl23Db#@"]);
+        assert_eq!(secrets("aws_secret_access_key = J38YmIgn7dH6cw4W+yqoRgjsFsWvysFjfVcpCh7O"), ["J38YmIgn7dH6cw4W+yqoRgjsFsWvysFjfVcpCh7O"]);
+    }
+
+    #[test]
+    fn decoys_are_not_secrets() {
+        assert!(secrets("Passwords must be at least 8 characters long.").is_empty());
+        assert!(secrets("password = ${DB_PASSWORD}").is_empty());
+        assert!(secrets("password: <password>").is_empty());
+        assert!(secrets("password = os.environ['PW']").is_empty());
+        assert!(secrets("passengers: [\"quickBrown\"]").is_empty());
+        assert!(secrets("pwdump=n0NeKreD").is_empty());
+        assert!(secrets("if (password == null) return;").is_empty());
+        assert!(secrets("password = \"abc\"").is_empty());
+        assert!(secrets("monkey = 8f3kdl29fjs93jdka93kd").is_empty());
+    }
+
+    #[test]
+    fn command_lines() {
+        let mut v = Vec::new();
+        scan_command_lines("mysql -uroot -pS3cretPw db\nsshpass -p 'Xy9!kLm2' ssh root@h\ncurl -u admin:Pa55w0rd! http://x\nssh -p 2222 host", &mut v);
+        let s: Vec<_> = v.iter().map(|h| h.secret.as_str()).collect();
+        assert_eq!(s, ["S3cretPw", "Xy9!kLm2", "Pa55w0rd!"]);
+    }
+}

@@ -1,0 +1,289 @@
+//! Password tables: a header row naming hosts/addresses/accounts and passwords (in English,
+//! Chinese, Korean, Japanese) and the rows under it, in CSV/TSV, pipe or space-aligned text,
+//! spreadsheets and document tables (both arrive here as tab-separated lines). Browser and
+//! password-manager exports are the same shape with well-known headers.
+
+use crate::hit::{is_admin_account, Category, Hit, TableStats};
+use crate::secret;
+use std::collections::HashSet;
+
+const MAX_ROWS: usize = 1_000_000;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Col {
+    Password,
+    User,
+    Host,
+    Other,
+}
+
+fn norm(cell: &str) -> String {
+    cell.trim()
+        .trim_matches(|c: char| c == '"' || c == '\'' || c == '*' || c == ':' || c == '：' || c == '#' || c.is_whitespace())
+        .to_lowercase()
+}
+
+fn classify(cell: &str) -> Col {
+    let c = norm(cell);
+    if c.is_empty() || c.chars().count() > 40 {
+        return Col::Other;
+    }
+    const NOT: &[&str] = &[
+        "hash", "policy", "expir", "change", "date", "time", "length", "strength", "reset", "hint", "age", "过期", "策略",
+        "修改", "长度", "复杂", "要求", "规则", "rule", "require", "last", "history", "count", "type", "salt",
+    ];
+    if NOT.iter().any(|n| c.contains(n)) {
+        return Col::Other;
+    }
+    const PW: &[&str] = &["password", "passwd", "passwort", "密码", "口令", "密碼", "비밀번호", "패스워드", "パスワード", "passcode", "secret"];
+    if PW.iter().any(|p| c.contains(p)) || matches!(c.as_str(), "pwd" | "pass" | "pw" | "암호" | "비번" | "login_password" | "p/w") {
+        return Col::Password;
+    }
+    const USER: &[&str] = &[
+        "user", "username", "user name", "login", "login name", "account", "id", "uid", "userid", "user id", "email",
+        "e-mail", "用户", "用户名", "账号", "帐号", "账户", "帐户", "帳號", "登录名", "登录账号", "登陆账号", "管理员", "아이디",
+        "계정", "사용자", "ユーザー", "ユーザ名", "アカウント", "login_username", "login name", "benutzer", "title", "name",
+    ];
+    if USER.contains(&c.as_str()) || c.ends_with("username") || c.ends_with("用户名") || c.ends_with("账号") || c.ends_with("帐号") || c.ends_with("account") {
+        return Col::User;
+    }
+    const HOST: &[&str] = &[
+        "host", "hostname", "host name", "ip", "ip address", "ipaddr", "ip addr", "server", "server name", "address", "url",
+        "uri", "login_uri", "web site", "website", "domain", "origin", "服务器", "主机", "地址", "ip地址", "域名", "网址", "主机名",
+        "设备", "设备ip", "服务器ip", "服务器地址", "管理地址", "登录地址", "链接", "서버", "호스트", "주소", "ホスト", "サーバー",
+        "database", "db", "system", "系统", "系统名称", "port", "端口", "location", "signon_realm", "hostname/ip",
+    ];
+    if HOST.contains(&c.as_str()) || c.ends_with("ip") || c.ends_with("地址") || c.ends_with("url") || c.ends_with("服务器") || c.ends_with("主机") || c.ends_with("host") {
+        return Col::Host;
+    }
+    Col::Other
+}
+
+fn split_csv(line: &str, delim: char) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut inq = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if inq {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    cur.push('"');
+                    chars.next();
+                } else {
+                    inq = false;
+                }
+            } else {
+                cur.push(c);
+            }
+        } else if c == '"' && cur.trim().is_empty() {
+            cur.clear();
+            inq = true;
+        } else if c == delim {
+            out.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(c);
+        }
+        if out.len() > 512 {
+            break;
+        }
+    }
+    out.push(cur);
+    out
+}
+
+fn split_spaces(line: &str) -> Vec<String> {
+    line.split("  ").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+fn split(line: &str, delim: char) -> Vec<String> {
+    match delim {
+        ',' | ';' | '\t' => split_csv(line, delim),
+        '|' => {
+            let t = line.trim().trim_start_matches('|').trim_end_matches('|');
+            t.split('|').map(|s| s.trim().to_string()).collect()
+        }
+        _ => split_spaces(line),
+    }
+}
+
+fn is_separator_row(line: &str) -> bool {
+    let t = line.trim();
+    !t.is_empty() && t.chars().all(|c| matches!(c, '|' | '-' | ':' | '+' | '=' | ' ' | '\t'))
+}
+
+/// Known export headers: Chrome, Firefox, Bitwarden, LastPass, KeePass, 1Password, Safari.
+fn export_kind(cols: &[String]) -> Option<&'static str> {
+    let l: Vec<String> = cols.iter().map(|c| norm(c)).collect();
+    let has = |s: &str| l.iter().any(|c| c == s);
+    if has("login_password") && has("login_username") {
+        return Some("Bitwarden export");
+    }
+    if has("httprealm") && has("formactionorigin") {
+        return Some("Firefox export");
+    }
+    if has("grouping") && has("extra") && has("password") {
+        return Some("LastPass export");
+    }
+    if (has("login name") || has("web site")) && has("password") && (has("account") || has("group")) {
+        return Some("KeePass export");
+    }
+    if has("url") && has("username") && has("password") && (has("name") || has("note") || has("notes") || has("title") || has("otpauth")) {
+        return Some("browser/password-manager export");
+    }
+    None
+}
+
+/// Scans line-oriented text for password tables.
+pub fn scan_tables(text: &str, out: &mut Vec<Hit>) {
+    // Byte offsets of line starts, for reporting.
+    let lines: Vec<(usize, &str)> = {
+        let mut v = Vec::new();
+        let mut off = 0usize;
+        for l in text.split('\n') {
+            v.push((off, l.trim_end_matches('\r')));
+            off = off.saturating_add(l.len() + 1);
+            if v.len() > MAX_ROWS {
+                break;
+            }
+        }
+        v
+    };
+    let mut i = 0;
+    while i < lines.len() {
+        let (off, line) = lines[i];
+        i += 1;
+        if line.len() > 4096 {
+            continue;
+        }
+        let Some((delim, header)) = header_of(line) else { continue };
+        let kinds: Vec<Col> = header.iter().map(|c| classify(c)).collect();
+        let Some(pw_col) = kinds.iter().position(|k| *k == Col::Password) else { continue };
+        let user_col = kinds.iter().position(|k| *k == Col::User);
+        let host_col = kinds.iter().position(|k| *k == Col::Host);
+        let mut stats = TableStats { columns: header.clone(), ..Default::default() };
+        let mut hosts = HashSet::new();
+        let mut first_secret: Option<(String, usize)> = None;
+        let mut first_admin: Option<String> = None;
+        let mut end = off + line.len();
+        while i < lines.len() {
+            let (roff, row) = lines[i];
+            if row.trim().is_empty() {
+                break;
+            }
+            if is_separator_row(row) {
+                i += 1;
+                continue;
+            }
+            if delim != ' ' && !row.contains(delim) {
+                break;
+            }
+            let cells = split(row, delim);
+            if cells.len() < 2 {
+                break;
+            }
+            // A second header ends this table.
+            if cells.iter().any(|c| classify(c) == Col::Password) && header_of(row).is_some() {
+                break;
+            }
+            i += 1;
+            stats.rows += 1;
+            end = roff + row.len();
+            let pw = cells.get(pw_col).map(|s| s.trim()).unwrap_or("");
+            let pw_ok = pw.chars().count() >= 3 && !secret::is_placeholder(pw) && !pw.chars().any(|c| c.is_control());
+            if pw_ok {
+                stats.rows_with_password += 1;
+                if first_secret.is_none() {
+                    let pos = row.find(pw).map_or(roff, |p| roff + p);
+                    first_secret = Some((pw.to_string(), pos));
+                }
+            }
+            if let Some(u) = user_col.and_then(|c| cells.get(c))
+                && is_admin_account(u)
+            {
+                stats.admin_accounts += 1;
+                if first_admin.is_none() {
+                    first_admin = Some(u.trim().to_string());
+                }
+            }
+            if let Some(h) = host_col.and_then(|c| cells.get(c)) {
+                let h = h.trim();
+                if !h.is_empty() && hosts.len() < 100_000 {
+                    hosts.insert(h.to_lowercase());
+                }
+            }
+        }
+        stats.hosts = hosts.len();
+        let Some((secret, _)) = first_secret else { continue };
+        let export = export_kind(&header);
+        if user_col.is_none() && host_col.is_none() && export.is_none() {
+            continue;
+        }
+        let (detector, cat) = if export.is_some() {
+            ("password_export", Category::PasswordExport)
+        } else {
+            ("password_table", Category::PasswordTable)
+        };
+        let confidence = if stats.rows_with_password >= 2 { 0.95 } else { 0.8 };
+        let mut h = Hit::new(detector, cat, confidence, &secret, off, end.max(off)).with_account(first_admin.as_deref());
+        if let Some(e) = export {
+            h = h.with_note(e);
+        }
+        h.table = Some(stats);
+        out.push(h);
+    }
+}
+
+/// Is this line a table header? Returns the delimiter and the cells.
+fn header_of(line: &str) -> Option<(char, Vec<String>)> {
+    for d in ['\t', ',', '|', ';', ' '] {
+        if d != ' ' && !line.contains(d) {
+            continue;
+        }
+        let cells = split(line, d);
+        if cells.len() < 2 || cells.len() > 64 {
+            continue;
+        }
+        let kinds: Vec<Col> = cells.iter().map(|c| classify(c)).collect();
+        let pw = kinds.iter().filter(|k| **k == Col::Password).count();
+        let ctx = kinds.iter().filter(|k| matches!(k, Col::User | Col::Host)).count();
+        // Most header cells must be short labels, not sentences.
+        let labels = cells.iter().filter(|c| c.trim().chars().count() <= 30).count();
+        if pw >= 1 && ctx >= 1 && labels == cells.len() {
+            return Some((d, cells));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_table_with_admin_rows() {
+        let t = "服务器,用户名,密码,备注\n10.1.1.1,root,Xy#2024abc,邮件\n10.1.1.2,administrator,Qw!98765,AD\n10.1.1.3,bob,,空\n";
+        let mut v = Vec::new();
+        scan_tables(t, &mut v);
+        assert_eq!(v.len(), 1);
+        let s = v[0].table.as_ref().unwrap();
+        assert_eq!((s.rows, s.rows_with_password, s.admin_accounts, s.hosts), (3, 2, 2, 3));
+    }
+
+    #[test]
+    fn empty_template_and_placeholders_are_not_tables() {
+        let mut v = Vec::new();
+        scan_tables("host,user,password\n", &mut v);
+        scan_tables("host,user,password\nweb1,admin,<password>\nweb2,root,xxxx\n", &mut v);
+        scan_tables("Password policy,Length\nadmins,14\n", &mut v);
+        assert!(v.is_empty());
+    }
+
+    #[test]
+    fn browser_export_is_recognised() {
+        let mut v = Vec::new();
+        scan_tables("name,url,username,password,note\nmail,https://mail.example.cn,zhang,Mail#2023!,\n", &mut v);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].category, Category::PasswordExport);
+    }
+}

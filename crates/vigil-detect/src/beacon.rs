@@ -1,0 +1,565 @@
+//! `beacon`: a trojan calling home. Connections from each internal host are grouped three ways —
+//! by destination address, by the name asked for (TLS SNI / HTTP Host, which also catches
+//! beacons through a web proxy), and by client TLS fingerprint (JA4) plus the destination's
+//! ASN or country, so a controller that rotates addresses without a stable name still forms one
+//! group. Each group is scored for regularity with RITA v5's method (Bowley skew and MAD of the
+//! intervals and of the sizes, a 24-bin connection histogram over the window, and its coverage
+//! / consistency), reimplemented in [`crate::util`], and additionally with a *time-boxed* score
+//! that judges coverage and flatness only over the hours and days the pair is active, so a
+//! beacon that runs 02:00–05:00 every night is not penalised for its silent days. Overlapping
+//! groupings of the same host are merged into one finding per host and controller.
+
+use crate::prevalence::Prevalence;
+use crate::util::{self, HistParams, Tuning};
+use crate::Detector;
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use vigil_enrich::Context;
+use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
+
+/// Settings of the beacon detector.
+#[derive(Debug, Clone)]
+pub struct BeaconConfig {
+    /// Fewest distinct connection times for a group to be scored (RITA: 4).
+    pub min_conns: usize,
+    /// Fewest connections and active days for the time-boxed score.
+    pub timeboxed_min_conns: usize,
+    pub timeboxed_min_days: usize,
+    /// Findings below this score are not reported.
+    pub report_threshold: f64,
+    /// A destination contacted by at least this many hosts and this share of hosts is a service.
+    pub common_min_hosts: usize,
+    pub common_min_share: f64,
+    /// Records kept in memory; later records are counted in `dropped`.
+    pub max_records: usize,
+    pub hist: HistParams,
+}
+
+impl Default for BeaconConfig {
+    fn default() -> Self {
+        BeaconConfig {
+            min_conns: 4,
+            timeboxed_min_conns: 12,
+            timeboxed_min_days: 2,
+            report_threshold: 0.45,
+            common_min_hosts: 3,
+            common_min_share: 0.3,
+            max_records: 5_000_000,
+            hist: HistParams::default(),
+        }
+    }
+}
+
+const NONE: u32 = u32::MAX;
+const F_ENC: u8 = 1;
+const F_WEB: u8 = 2;
+
+#[derive(Debug, Clone, Copy)]
+struct Rec {
+    ts: Timestamp,
+    sent: u64,
+    recv: u64,
+    dst: IpAddr,
+    name: u32,
+    fp: u32,
+    flags: u8,
+}
+
+#[derive(Debug, Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    strs: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = u32::try_from(self.strs.len()).unwrap_or(NONE);
+        if i == NONE {
+            return NONE;
+        }
+        self.ids.insert(s.to_string(), i);
+        self.strs.push(s.to_string());
+        i
+    }
+    fn get(&self, i: u32) -> &str {
+        self.strs.get(i as usize).map_or("", String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    Ip(IpAddr),
+    Name(u32),
+    Fp(u32),
+}
+
+/// Scores of one group, kept for the evidence.
+#[derive(Debug, Clone, Default)]
+pub struct BeaconScores {
+    pub timestamp: f64,
+    pub data_size: f64,
+    pub duration: f64,
+    pub histogram: f64,
+    pub rita_total: f64,
+    pub timeboxed_duration: f64,
+    pub timeboxed_histogram: f64,
+    pub timeboxed_total: f64,
+    pub interval_mode_s: i64,
+    pub interval_mode_count: i64,
+    pub interval_skew: f64,
+    pub interval_mad_s: f64,
+    pub size_mode: i64,
+    pub size_skew: f64,
+    pub size_mad: f64,
+    pub active_days: usize,
+    pub span_days: usize,
+    pub active_hours: Vec<u32>,
+}
+
+/// Scores a list of connection times (Unix seconds) and sizes, within a window from `dmin` to
+/// `dmax`, with local-time offsets given by `local_offset(ts) -> seconds east of UTC`.
+/// Returns None when there are too few distinct connection times.
+pub fn score_series(
+    ts: &[i64],
+    sizes: &[f64],
+    dmin: i64,
+    dmax: i64,
+    cfg: &BeaconConfig,
+    local_offset: &dyn Fn(i64) -> i64,
+) -> Option<BeaconScores> {
+    let mut distinct = ts.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < cfg.min_conns.max(4) {
+        return None;
+    }
+    let t = util::timestamp_score(ts).ok()?;
+    let (ds, size_skew, size_mad, sd) = util::data_size_score(sizes).ok()?;
+    let tsf: Vec<f64> = ts.iter().map(|&x| x as f64).collect();
+    let (first, last) = (*distinct.first()?, *distinct.last()?);
+    let (mut hist_s, mut dur_s) = (0.0, 0.0);
+    if dmax > dmin
+        && let Ok((_, bars, run, hs)) = util::histogram_score(dmin as f64, dmax as f64, &tsf, &cfg.hist)
+    {
+        hist_s = hs;
+        if let Ok((_, _, d)) =
+            util::duration_score(dmin as f64, dmax as f64, first as f64, last as f64, bars, run, cfg.hist.duration_min_bars, cfg.hist.duration_ideal_bars)
+        {
+            dur_s = d;
+        }
+    }
+    let rita = util::weighted_score(&[(t.score, 0.25), (ds, 0.25), (dur_s, 0.25), (hist_s, 0.25)]).unwrap_or(0.0);
+
+    // Time-boxed: judge the pair only over its own active days and hours (site local time).
+    let mut per_day: HashMap<i64, u32> = HashMap::new();
+    let mut cells: HashMap<(i64, u32), u64> = HashMap::new();
+    for &x in ts {
+        let local = x.saturating_add(local_offset(x));
+        let day = local.div_euclid(86_400);
+        let hour = (local.rem_euclid(86_400) / 3600) as u32;
+        *per_day.entry(day).or_default() |= 1u32 << hour.min(23);
+        *cells.entry((day, hour)).or_default() += 1;
+    }
+    let active_days = per_day.len();
+    let (dfirst, dlast) = (per_day.keys().min().copied().unwrap_or(0), per_day.keys().max().copied().unwrap_or(0));
+    let span_days = usize::try_from(dlast.saturating_sub(dfirst).saturating_add(1)).unwrap_or(usize::MAX);
+    let mut hour_days = [0usize; 24];
+    for mask in per_day.values() {
+        for (h, n) in hour_days.iter_mut().enumerate() {
+            if mask & (1 << h) != 0 {
+                *n += 1;
+            }
+        }
+    }
+    let modal: u32 = (0..24).filter(|&h| hour_days[h] * 2 >= active_days.max(1)).fold(0, |m, h| m | (1 << h));
+    let active_hours: Vec<u32> = (0..24u32).filter(|h| modal & (1 << h) != 0).collect();
+    let (mut tb_dur, mut tb_hist, mut tb_total) = (0.0, 0.0, 0.0);
+    if ts.len() >= cfg.timeboxed_min_conns && active_days >= cfg.timeboxed_min_days && modal != 0 {
+        let coverage = active_days as f64 / span_days.max(1) as f64;
+        let consistency = per_day
+            .values()
+            .map(|m| {
+                let inter = (m & modal).count_ones() as f64;
+                let uni = (m | modal).count_ones() as f64;
+                if uni > 0.0 { inter / uni } else { 0.0 }
+            })
+            .sum::<f64>()
+            / active_days as f64;
+        tb_dur = util::round3(util::clamp01(coverage * consistency));
+        // Flatness of the per-hour counts over the active cells (the first and last active
+        // hour of each day are partial; leave them out when the box is wide enough).
+        let mut counts: Vec<i64> = Vec::new();
+        let inner: Vec<u32> = if active_hours.len() >= 4 {
+            active_hours.get(1..active_hours.len() - 1).map(<[u32]>::to_vec).unwrap_or_default()
+        } else {
+            active_hours.clone()
+        };
+        for d in per_day.keys() {
+            for h in &inner {
+                counts.push(cells.get(&(*d, *h)).copied().unwrap_or(0).min(i64::MAX as u64) as i64);
+            }
+        }
+        tb_hist = util::cv_score(&counts).unwrap_or(0.0);
+        tb_total = util::weighted_score(&[(t.score, 0.25), (ds, 0.25), (tb_dur, 0.25), (tb_hist, 0.25)]).unwrap_or(0.0);
+    }
+    Some(BeaconScores {
+        timestamp: t.score,
+        data_size: ds,
+        duration: dur_s,
+        histogram: hist_s,
+        rita_total: rita,
+        timeboxed_duration: tb_dur,
+        timeboxed_histogram: tb_hist,
+        timeboxed_total: tb_total,
+        interval_mode_s: t.intervals.mode,
+        interval_mode_count: t.intervals.mode_count,
+        interval_skew: util::round3(t.skew),
+        interval_mad_s: t.mad,
+        size_mode: sd.mode,
+        size_skew: util::round3(size_skew),
+        size_mad,
+        active_days,
+        span_days,
+        active_hours,
+    })
+}
+
+/// The beacon detector.
+#[derive(Debug, Default)]
+pub struct BeaconDetector {
+    cfg: BeaconConfig,
+    tuning: Tuning,
+    hosts: HashMap<IpAddr, Vec<Rec>>,
+    names: Interner,
+    fps: Interner,
+    internal_hosts: Prevalence,
+    records: usize,
+    dmin: Option<Timestamp>,
+    dmax: Option<Timestamp>,
+    /// Records not kept because `max_records` was reached.
+    pub dropped: u64,
+}
+
+struct Candidate {
+    host: IpAddr,
+    key: Key,
+    idx: Vec<u32>,
+    scores: BeaconScores,
+    base: f64,
+    score: f64,
+    prevalence_hosts: usize,
+    prevalence_share: f64,
+    also: Vec<String>,
+}
+
+impl BeaconDetector {
+    pub fn new(cfg: BeaconConfig, tuning: Tuning) -> Self {
+        BeaconDetector { cfg, tuning, ..Default::default() }
+    }
+
+    fn key_str(&self, k: Key) -> String {
+        match k {
+            Key::Ip(ip) => format!("ip:{ip}"),
+            Key::Name(n) => format!("name:{}", self.names.get(n)),
+            Key::Fp(f) => format!("ja4:{}", self.fps.get(f)),
+        }
+    }
+}
+
+fn overlap(a: &[u32], b: &[u32]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+        match x.cmp(y) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+impl Detector for BeaconDetector {
+    fn name(&self) -> &'static str {
+        "beacon"
+    }
+
+    fn observe(&mut self, c: &Conn, ctx: &Context) {
+        self.dmin = Some(self.dmin.map_or(c.ts, |d| d.min(c.ts)));
+        self.dmax = Some(self.dmax.map_or(c.ts, |d| d.max(c.ts)));
+        if !ctx.is_internal(c.orig_h) {
+            return;
+        }
+        self.internal_hosts.add_host(c.orig_h);
+        if util::is_noise_addr(c.resp_h) || c.resp_p == 53 || c.service.as_deref().is_some_and(|s| s.contains("dns")) {
+            return;
+        }
+        let external = !ctx.is_internal(c.resp_h);
+        let name = c.server_name().map(|n| n.trim_end_matches('.').to_ascii_lowercase());
+        // Inside-to-inside traffic only counts when it names an outside service (a proxy).
+        if !external && name.is_none() {
+            return;
+        }
+        if self.records >= self.cfg.max_records {
+            self.dropped += 1;
+            return;
+        }
+        let name_id = name.as_deref().map_or(NONE, |n| self.names.id(n));
+        let ja4 = c.app.tls.as_ref().and_then(|t| t.ja4.as_deref());
+        let fp = match (ja4, external) {
+            (Some(j), true) => {
+                let g = ctx.geo(c.resp_h);
+                match (g.asn, g.country) {
+                    (Some(a), _) => self.fps.id(&format!("{j}|AS{a}")),
+                    (None, Some(cc)) => self.fps.id(&format!("{j}|{}", String::from_utf8_lossy(&cc))),
+                    _ => NONE,
+                }
+            }
+            _ => NONE,
+        };
+        let mut flags = 0;
+        if c.is_encrypted() {
+            flags |= F_ENC;
+        }
+        if c.app.tls.is_some() || !c.app.http.is_empty() {
+            flags |= F_WEB;
+        }
+        self.records += 1;
+        self.hosts.entry(c.orig_h).or_default().push(Rec {
+            ts: c.ts,
+            sent: util::sent_bytes(c),
+            recv: util::recv_bytes(c),
+            dst: c.resp_h,
+            name: name_id,
+            fp,
+            flags,
+        });
+    }
+
+    fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
+        let (Some(dmin), Some(dmax)) = (self.dmin, self.dmax) else { return Vec::new() };
+        let (dmin_s, dmax_s) = (dmin.secs(), dmax.secs());
+        // Prevalence of each grouping key across hosts.
+        let mut prev = Prevalence::new();
+        let mut hosts: Vec<IpAddr> = self.hosts.keys().copied().collect();
+        hosts.sort();
+        let mut groups_by_host: Vec<(IpAddr, HashMap<Key, Vec<u32>>)> = Vec::new();
+        for h in &hosts {
+            let Some(recs) = self.hosts.get(h) else { continue };
+            let mut g: HashMap<Key, Vec<u32>> = HashMap::new();
+            for (i, r) in recs.iter().enumerate() {
+                let i = u32::try_from(i).unwrap_or(u32::MAX);
+                if !ctx.is_internal(r.dst) {
+                    g.entry(Key::Ip(r.dst)).or_default().push(i);
+                }
+                if r.name != NONE {
+                    g.entry(Key::Name(r.name)).or_default().push(i);
+                }
+                if r.fp != NONE {
+                    g.entry(Key::Fp(r.fp)).or_default().push(i);
+                }
+            }
+            for k in g.keys() {
+                prev.add(&self.key_str(*k), *h);
+            }
+            groups_by_host.push((*h, g));
+        }
+        for h in &hosts {
+            prev.add_host(*h);
+        }
+        let total_hosts = self.internal_hosts.total_hosts().max(prev.total_hosts());
+
+        let offset = |x: i64| i64::from(ctx.offset_at(Timestamp::from_secs(x)).local_minus_utc());
+        let mut cands: Vec<Candidate> = Vec::new();
+        for (h, g) in groups_by_host {
+            let Some(recs) = self.hosts.get(&h) else { continue };
+            let mut keys: Vec<(Key, Vec<u32>)> = g.into_iter().collect();
+            keys.sort_by_key(|(k, _)| self.key_str(*k));
+            for (k, idx) in keys {
+                if idx.len() < self.cfg.min_conns {
+                    continue;
+                }
+                // A fingerprint group must span several addresses, else the address group says it.
+                if let Key::Fp(_) = k {
+                    let ips: BTreeSet<IpAddr> = idx.iter().filter_map(|&i| recs.get(i as usize)).map(|r| r.dst).collect();
+                    if ips.len() < 2 {
+                        continue;
+                    }
+                    // An application talking to many named services of one provider (a browser
+                    // and a CDN) is not a controller hiding behind changing addresses.
+                    let names: BTreeSet<u32> = idx.iter().filter_map(|&i| recs.get(i as usize)).map(|r| r.name).filter(|&n| n != NONE).collect();
+                    let named = idx.iter().filter_map(|&i| recs.get(i as usize)).filter(|r| r.name != NONE).count();
+                    if names.len() > 3 && named * 2 > idx.len() {
+                        continue;
+                    }
+                }
+                let rs: Vec<&Rec> = idx.iter().filter_map(|&i| recs.get(i as usize)).collect();
+                let allowed = rs.iter().any(|r| {
+                    let name = (r.name != NONE).then(|| self.names.get(r.name));
+                    let ja4 = (r.fp != NONE).then(|| self.fps.get(r.fp).split('|').next().unwrap_or(""));
+                    self.tuning.is_allowed(ctx, r.dst, name, ja4)
+                });
+                if allowed {
+                    continue;
+                }
+                let ts: Vec<i64> = rs.iter().map(|r| r.ts.secs()).collect();
+                let sizes: Vec<f64> = rs.iter().map(|r| r.sent as f64).collect();
+                let Some(s) = score_series(&ts, &sizes, dmin_s, dmax_s, &self.cfg, &offset) else { continue };
+                let base = s.rita_total.max(s.timeboxed_total);
+                let n = rs.len() as f64;
+                let confidence = 0.6 + 0.4 * util::ramp(n, 4.0, 30.0);
+                let ks = self.key_str(k);
+                let ph = prev.hosts_for(&ks);
+                let pshare = if total_hosts == 0 { 0.0 } else { ph as f64 / total_hosts as f64 };
+                let common = ph >= self.cfg.common_min_hosts && pshare >= self.cfg.common_min_share;
+                // Regular sizes and a long presence alone are not a beacon: the timing must be
+                // regular too, so an irregular timestamp score halves the result.
+                let periodic = 0.5 + 0.5 * util::ramp(s.timestamp, 0.3, 0.8);
+                let mut score = base * confidence * periodic;
+                let foreign = rs.first().and_then(|r| ctx.is_foreign(r.dst));
+                if foreign == Some(true) {
+                    score += 0.05;
+                }
+                // A service most hosts use: at most "low", whatever its regularity.
+                if common {
+                    score *= 0.45;
+                }
+                let score = util::round3(util::clamp01(score));
+                if score < self.cfg.report_threshold {
+                    continue;
+                }
+                cands.push(Candidate { host: h, key: k, idx, scores: s, base, score, prevalence_hosts: ph, prevalence_share: pshare, also: Vec::new() });
+            }
+        }
+        // One finding per host and controller: merge groupings that share most connections.
+        cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.host.cmp(&b.host)).then_with(|| self.key_str(a.key).cmp(&self.key_str(b.key))));
+        let mut kept: Vec<Candidate> = Vec::new();
+        for c in cands {
+            let dup = kept.iter_mut().find(|k| k.host == c.host && overlap(&k.idx, &c.idx) * 2 >= k.idx.len().min(c.idx.len()));
+            match dup {
+                Some(k) => k.also.push(self.key_str(c.key)),
+                None => kept.push(c),
+            }
+        }
+        let mut out = Vec::new();
+        for c in kept {
+            let Some(recs) = self.hosts.get(&c.host) else { continue };
+            let rs: Vec<&Rec> = c.idx.iter().filter_map(|&i| recs.get(i as usize)).collect();
+            let key = self.key_str(c.key);
+            let id = Finding::stable_id(FindingKind::Beacon, &[&c.host.to_string(), &key]);
+            if self.tuning.is_suppressed(&id) {
+                continue;
+            }
+            out.push(self.render(ctx, &c, &rs, key, id));
+        }
+        out
+    }
+}
+
+impl BeaconDetector {
+    fn render(&self, ctx: &Context, c: &Candidate, rs: &[&Rec], key: String, id: String) -> Finding {
+        let first = rs.iter().map(|r| r.ts).min().unwrap_or_default();
+        let last = rs.iter().map(|r| r.ts).max().unwrap_or_default();
+        let ips: BTreeSet<IpAddr> = rs.iter().map(|r| r.dst).collect();
+        let names: BTreeSet<&str> = rs.iter().filter(|r| r.name != NONE).map(|r| self.names.get(r.name)).collect();
+        let fps: BTreeSet<&str> = rs.iter().filter(|r| r.fp != NONE).map(|r| self.fps.get(r.fp)).collect();
+        let sent: u64 = rs.iter().map(|r| r.sent).fold(0, u64::saturating_add);
+        let recv: u64 = rs.iter().map(|r| r.recv).fold(0, u64::saturating_add);
+        let encrypted = rs.iter().filter(|r| r.flags & F_ENC != 0).count() * 2 > rs.len();
+        let web = rs.iter().any(|r| r.flags & F_WEB != 0);
+        let off = rs.iter().filter(|r| ctx.is_off_hours(r.ts)).count() as f64 / rs.len().max(1) as f64;
+        let via_proxy: Vec<String> = ips.iter().filter(|ip| ctx.is_internal(**ip)).map(ToString::to_string).collect();
+        let countries: BTreeSet<String> = ips.iter().filter_map(|ip| util::country_str(ctx, *ip)).collect();
+        let asns: BTreeSet<u32> = ips.iter().filter_map(|ip| ctx.geo(*ip).asn).collect();
+        let target = match (names.iter().next(), ips.len()) {
+            (Some(n), _) if names.len() == 1 => (*n).to_string(),
+            (Some(n), _) => format!("{n} and {} other names", names.len() - 1),
+            (None, 1) => ips.iter().next().map(ToString::to_string).unwrap_or_default(),
+            (None, k) => format!("{k} addresses sharing one TLS fingerprint"),
+        };
+        let via = if via_proxy.is_empty() { String::new() } else { format!(" through proxy {}", via_proxy.join(", ")) };
+        let s = &c.scores;
+        let pattern = if s.timeboxed_total > s.rita_total && s.active_hours.len() < 20 {
+            format!(
+                ", active only {:02}:00–{:02}:59 local on {} of {} days",
+                s.active_hours.first().copied().unwrap_or(0),
+                s.active_hours.last().copied().unwrap_or(23),
+                s.active_days,
+                s.span_days
+            )
+        } else {
+            String::new()
+        };
+        let summary = format!(
+            "{} called {}{} {} times at a regular interval of about {}{} between {} and {} — the pattern of malware checking in with its controller.",
+            c.host,
+            target,
+            via,
+            rs.len(),
+            util::human_secs(s.interval_mode_s as f64),
+            pattern,
+            util::site_time_short(ctx, first),
+            util::site_time_short(ctx, last),
+        );
+        let mut attack = vec![if web { "T1071.001" } else { "T1095" }.to_string()];
+        if encrypted {
+            attack.push("T1573".into());
+        }
+        let mut dst: Vec<String> = ips.iter().take(20).map(ToString::to_string).collect();
+        dst.extend(names.iter().take(10).map(|n| (*n).to_string()));
+        let evidence = json!({
+            "grouped_by": key,
+            "also_grouped_by": c.also,
+            "connections": rs.len(),
+            "interval_mode_s": s.interval_mode_s,
+            "interval_mode_count": s.interval_mode_count,
+            "interval_skew": s.interval_skew,
+            "interval_mad_s": s.interval_mad_s,
+            "size_mode_bytes": s.size_mode,
+            "size_skew": s.size_skew,
+            "size_mad_bytes": s.size_mad,
+            "scores": {
+                "timestamp": s.timestamp, "data_size": s.data_size, "duration": s.duration, "histogram": s.histogram,
+                "rita_total": s.rita_total, "timeboxed_duration": s.timeboxed_duration,
+                "timeboxed_histogram": s.timeboxed_histogram, "timeboxed_total": s.timeboxed_total,
+                "base": c.base, "final": c.score,
+            },
+            "active_days": s.active_days,
+            "span_days": s.span_days,
+            "active_local_hours": s.active_hours,
+            "off_hours_share": util::round3(off),
+            "bytes_sent": sent,
+            "bytes_received": recv,
+            "encrypted": encrypted,
+            "dst_ips": ips.iter().take(50).map(ToString::to_string).collect::<Vec<_>>(),
+            "names": names,
+            "ja4": fps,
+            "countries": countries,
+            "asns": asns,
+            "via_proxy": via_proxy,
+            "prevalence_hosts": c.prevalence_hosts,
+            "prevalence_share": util::round3(c.prevalence_share),
+        });
+        Finding {
+            id,
+            kind: FindingKind::Beacon,
+            severity: Severity::from_score(c.score),
+            score: c.score,
+            src: c.host.to_string(),
+            dst,
+            path: Vec::new(),
+            first_seen: util::site_time(ctx, first),
+            last_seen: util::site_time(ctx, last),
+            attack,
+            summary,
+            evidence,
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! `dns_tunnel`: data or commands smuggled in DNS names (iodine, dnscat2, DNS-based C2).
+//! For each client and registered domain (the name below its public suffix, judged with a
+//! compact embedded list of the multi-label suffixes that matter in practice), it counts unique
+//! subdomains, their length and character entropy, the share of TXT/NULL/CNAME/MX queries
+//! (tunnels prefer record types that carry more data), and whether the client ever connected
+//! to an address the domain resolved to (a tunnel needs none).
+//!
+//! Blame goes to the client, not the resolver that forwards its queries: an internal host that
+//! answers other internal hosts' queries (or queries without recursion, as a resolver does)
+//! is a resolver; its outside queries for a domain are dropped when the internal clients that
+//! asked are also visible, and reported with a note when only the resolver→outside leg is seen.
+
+use crate::util::{self, Tuning};
+use crate::Detector;
+use serde_json::json;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use vigil_enrich::Context;
+use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
+
+/// Multi-label public suffixes (a compact subset of the Public Suffix List: country
+/// second-level registries and the hosting suffixes where each customer gets a subdomain).
+const MULTI_LABEL_SUFFIXES: &[&str] = &[
+    "co.uk", "org.uk", "ac.uk", "gov.uk", "net.uk", "me.uk", "ltd.uk", "plc.uk", "com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "ac.cn",
+    "com.hk", "net.hk", "org.hk", "edu.hk", "gov.hk", "com.tw", "net.tw", "org.tw", "edu.tw", "gov.tw", "com.au", "net.au", "org.au",
+    "edu.au", "gov.au", "asn.au", "co.nz", "org.nz", "net.nz", "govt.nz", "co.jp", "ne.jp", "or.jp", "ac.jp", "go.jp", "ad.jp", "co.kr",
+    "or.kr", "ne.kr", "go.kr", "ac.kr", "com.sg", "net.sg", "org.sg", "edu.sg", "gov.sg", "com.my", "net.my", "org.my", "gov.my",
+    "co.id", "or.id", "ac.id", "go.id", "co.in", "net.in", "org.in", "gov.in", "ac.in", "firm.in", "co.th", "in.th", "ac.th", "go.th",
+    "com.vn", "net.vn", "org.vn", "gov.vn", "edu.vn", "com.ph", "net.ph", "org.ph", "gov.ph", "com.pk", "net.pk", "org.pk", "gov.pk",
+    "com.br", "net.br", "org.br", "gov.br", "edu.br", "com.ar", "net.ar", "org.ar", "gob.ar", "com.mx", "org.mx", "gob.mx", "net.mx",
+    "com.co", "net.co", "org.co", "gov.co", "com.pe", "gob.pe", "com.ve", "com.ec", "com.uy", "com.tr", "net.tr", "org.tr", "gov.tr",
+    "edu.tr", "com.ua", "net.ua", "org.ua", "gov.ua", "com.ru", "net.ru", "org.ru", "co.za", "org.za", "gov.za", "ac.za", "web.za",
+    "com.eg", "gov.eg", "com.sa", "gov.sa", "com.ng", "gov.ng", "co.ke", "or.ke", "co.il", "org.il", "gov.il", "ac.il", "com.pl",
+    "net.pl", "org.pl", "gov.pl", "co.at", "or.at", "gv.at", "ac.at", "com.es", "org.es", "gob.es", "com.pt", "gov.pt", "com.gr",
+    "gov.gr", "co.hu", "gov.it", "edu.it", "com.kz", "gov.kz", "com.ir", "co.ir", "ac.ir", "gov.ir", "com.qa", "gov.qa", "com.kw",
+    "com.bd", "gov.bd", "com.lk", "gov.lk", "com.np", "com.mm", "com.kh", "com.la", "com.mo", "github.io", "gitlab.io", "herokuapp.com",
+    "appspot.com", "blogspot.com", "azurewebsites.net", "cloudapp.net", "cloudfront.net", "s3.amazonaws.com", "elasticbeanstalk.com",
+    "firebaseapp.com", "web.app", "pages.dev", "workers.dev", "vercel.app", "netlify.app", "ngrok.io", "ngrok-free.app", "duckdns.org",
+    "dyndns.org", "no-ip.biz", "ddns.net", "glitch.me", "repl.co", "onrender.com", "fly.dev", "trycloudflare.com",
+];
+
+/// The registered domain of `name`: one label below its public suffix ("a.b.example.co.uk" →
+/// "example.co.uk"). Names that are a bare suffix are returned whole.
+pub fn registered_domain(name: &str) -> String {
+    let n = name.trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = n.split('.').filter(|l| !l.is_empty()).collect();
+    if labels.len() <= 2 {
+        return labels.join(".");
+    }
+    // Longest matching multi-label suffix, else the last label (the TLD).
+    let mut suffix_labels = 1;
+    for k in (2..=3).rev() {
+        if labels.len() > k {
+            let tail = labels.get(labels.len() - k..).map(|t| t.join(".")).unwrap_or_default();
+            if MULTI_LABEL_SUFFIXES.contains(&tail.as_str()) {
+                suffix_labels = k;
+                break;
+            }
+        }
+    }
+    let keep = (suffix_labels + 1).min(labels.len());
+    labels.get(labels.len() - keep..).map(|t| t.join(".")).unwrap_or_default()
+}
+
+/// The raw bytes of a name as rendered by Zeek and Vigil's logs, where bytes outside printable
+/// ASCII appear as `\xNN`.
+pub fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'\\' && b.get(i + 1) == Some(&b'x') {
+            let hex = b.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+            if let Some(v) = hex {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// Whether a name's bytes are all hostname characters (letters, digits, hyphen, underscore,
+/// dot). Tunnels that use raw 8-bit labels (iodine's base128) fail this.
+pub fn is_hostname_bytes(b: &[u8]) -> bool {
+    b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// A subdomain that is a reversed IPv4 address (`4.3.2.1`, optionally below a zone label such
+/// as `zen`) or a run of IPv6 nibbles: how anti-spam and reputation services are queried.
+pub fn looks_like_reputation_lookup(sub: &str) -> bool {
+    let labels: Vec<&str> = sub.split('.').filter(|l| !l.is_empty()).collect();
+    let numeric = labels.iter().take_while(|l| l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit())).count();
+    let nibbles = labels.iter().take_while(|l| l.len() == 1 && l.bytes().all(|b| b.is_ascii_hexdigit())).count();
+    numeric == 4 || nibbles >= 16
+}
+
+/// Shannon entropy (bits per character) of a string, over its unescaped bytes.
+pub fn entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    let mut n = 0u32;
+    for b in unescape(s).into_iter().filter(|&b| b != b'.') {
+        if let Some(c) = counts.get_mut(b as usize) {
+            *c += 1;
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    let n = f64::from(n);
+    counts.iter().filter(|&&c| c > 0).map(|&c| f64::from(c) / n).map(|p| -p * p.log2()).sum()
+}
+
+#[derive(Debug, Clone)]
+pub struct DnsTunnelConfig {
+    /// Fewest unique subdomains under one registered domain to be judged.
+    pub min_unique: usize,
+    pub report_threshold: f64,
+    pub common_min_hosts: usize,
+    pub common_min_share: f64,
+    pub max_pairs: usize,
+    pub max_unique_per_pair: usize,
+    pub max_contacts: usize,
+}
+
+impl Default for DnsTunnelConfig {
+    fn default() -> Self {
+        DnsTunnelConfig {
+            min_unique: 30,
+            report_threshold: 0.4,
+            common_min_hosts: 3,
+            common_min_share: 0.3,
+            max_pairs: 1_000_000,
+            max_unique_per_pair: 50_000,
+            max_contacts: 5_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Agg {
+    queries: u64,
+    unique: HashSet<u64>,
+    len_sum: u64,
+    max_len: usize,
+    entropy_sum: f64,
+    /// Unique names carrying bytes that are not hostname characters.
+    binary: u64,
+    /// Unique names shaped like a reversed address (DNSBL and reputation lookups).
+    reputation: u64,
+    data_types: u64,
+    null_types: u64,
+    nxdomain: u64,
+    resolved: HashSet<IpAddr>,
+    servers: BTreeSet<IpAddr>,
+    first: Timestamp,
+    last: Timestamp,
+    examples: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct DnsTunnelDetector {
+    cfg: DnsTunnelConfig,
+    tuning: Tuning,
+    pairs: HashMap<(IpAddr, String), Agg>,
+    contacts: HashSet<(IpAddr, IpAddr)>,
+    resolvers: HashSet<IpAddr>,
+    clients: HashSet<IpAddr>,
+    pub dropped: u64,
+}
+
+impl DnsTunnelDetector {
+    pub fn new(cfg: DnsTunnelConfig, tuning: Tuning) -> Self {
+        DnsTunnelDetector { cfg, tuning, ..Default::default() }
+    }
+}
+
+fn hash_str(s: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+impl Detector for DnsTunnelDetector {
+    fn name(&self) -> &'static str {
+        "dns_tunnel"
+    }
+
+    fn observe(&mut self, c: &Conn, ctx: &Context) {
+        if c.app.dns.is_empty() {
+            if ctx.is_internal(c.orig_h) && self.contacts.len() < self.cfg.max_contacts {
+                self.contacts.insert((c.orig_h, c.resp_h));
+            }
+            return;
+        }
+        if !ctx.is_internal(c.orig_h) {
+            return;
+        }
+        if ctx.is_internal(c.resp_h) && c.resp_h != c.orig_h {
+            self.resolvers.insert(c.resp_h);
+        }
+        for t in &c.app.dns {
+            if !t.rd && !ctx.is_internal(c.resp_h) {
+                // Iterative queries to the outside: this host is itself a resolver.
+                self.resolvers.insert(c.orig_h);
+            }
+            let Some(q) = t.query.as_deref() else { continue };
+            let q = q.trim_end_matches('.').to_ascii_lowercase();
+            // PTR lookups and service discovery names are not tunnels.
+            if q.ends_with(".arpa") || q.ends_with(".local") || q.is_empty() {
+                continue;
+            }
+            let reg = registered_domain(&q);
+            let sub = q.strip_suffix(reg.as_str()).unwrap_or("").trim_end_matches('.');
+            let key = (c.orig_h, reg);
+            if !self.pairs.contains_key(&key) && self.pairs.len() >= self.cfg.max_pairs {
+                self.dropped += 1;
+                continue;
+            }
+            self.clients.insert(c.orig_h);
+            let a = self.pairs.entry(key).or_insert_with(|| Agg { first: t.ts, last: t.ts, ..Default::default() });
+            a.queries += 1;
+            a.first = a.first.min(t.ts);
+            a.last = a.last.max(t.ts);
+            a.servers.insert(c.resp_h);
+            if !sub.is_empty() && a.unique.len() < self.cfg.max_unique_per_pair && a.unique.insert(hash_str(sub)) {
+                let raw = unescape(sub);
+                a.len_sum = a.len_sum.saturating_add(raw.len() as u64);
+                a.max_len = a.max_len.max(raw.len());
+                a.entropy_sum += entropy(sub);
+                if !is_hostname_bytes(&raw) {
+                    a.binary += 1;
+                }
+                if looks_like_reputation_lookup(sub) {
+                    a.reputation += 1;
+                }
+                if a.examples.len() < 5 {
+                    a.examples.push(q.clone());
+                }
+            }
+            if matches!(t.qtype, Some(5 | 10 | 15 | 16)) {
+                a.data_types += 1;
+            }
+            // NULL and the experimental/private types have no use in ordinary clients.
+            if matches!(t.qtype, Some(10 | 65280..=65534)) {
+                a.null_types += 1;
+            }
+            if t.rcode == Some(3) {
+                a.nxdomain += 1;
+            }
+            for ans in &t.answers {
+                if a.resolved.len() < 256
+                    && let Ok(ip) = ans.parse::<IpAddr>()
+                {
+                    a.resolved.insert(ip);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
+        // Clients (not resolvers) per registered domain: for prevalence and for blame.
+        let mut domain_clients: HashMap<&str, usize> = HashMap::new();
+        for (h, d) in self.pairs.keys() {
+            if !self.resolvers.contains(h) {
+                *domain_clients.entry(d.as_str()).or_default() += 1;
+            }
+        }
+        let total_clients = self.clients.iter().filter(|h| !self.resolvers.contains(h)).count().max(1);
+        let mut keys: Vec<&(IpAddr, String)> = self.pairs.keys().collect();
+        keys.sort();
+        let mut out = Vec::new();
+        for k in keys {
+            let Some(a) = self.pairs.get(k) else { continue };
+            let (host, dom) = (k.0, k.1.as_str());
+            let u = a.unique.len();
+            if u < self.cfg.min_unique || self.tuning.allow_domains.iter().any(|d| util::domain_is_under(dom, d)) || ctx.site.is_allowed_domain(dom) {
+                continue;
+            }
+            let is_resolver = self.resolvers.contains(&host);
+            let asked_by = domain_clients.get(dom).copied().unwrap_or(0);
+            if is_resolver && asked_by > 0 {
+                // The internal clients that asked carry the finding.
+                continue;
+            }
+            let mean_len = a.len_sum as f64 / u as f64;
+            let mean_ent = a.entropy_sum / u as f64;
+            let data_share = a.data_types as f64 / a.queries.max(1) as f64;
+            let binary_share = a.binary as f64 / u as f64;
+            let null_share = a.null_types as f64 / a.queries.max(1) as f64;
+            let followed = a.resolved.iter().any(|ip| self.contacts.contains(&(host, *ip)));
+            let no_follow = if followed { 0.0 } else { 1.0 };
+            let mut score = 0.35 * util::ramp((u as f64).log10(), (self.cfg.min_unique as f64).log10(), 3.0)
+                + 0.2 * util::ramp(mean_len, 10.0, 40.0)
+                + 0.15 * util::ramp(mean_ent, 2.5, 4.0).max(binary_share)
+                + 0.15 * util::ramp(data_share, 0.05, 0.5)
+                + 0.15 * no_follow
+                + 0.1 * util::ramp(null_share, 0.05, 0.3);
+            // Anti-spam and reputation lookups: many unique names, never followed, but shaped
+            // like reversed addresses.
+            let reputation = a.reputation * 10 >= (u as u64) * 8;
+            if reputation {
+                score *= 0.5;
+            }
+            let common = !is_resolver && asked_by >= self.cfg.common_min_hosts && asked_by as f64 / total_clients as f64 >= self.cfg.common_min_share;
+            if common {
+                score *= 0.5;
+            }
+            let score = util::round3(util::clamp01(score));
+            if score < self.cfg.report_threshold {
+                continue;
+            }
+            let id = Finding::stable_id(FindingKind::DnsTunnel, &[&host.to_string(), dom]);
+            if self.tuning.is_suppressed(&id) {
+                continue;
+            }
+            let who = if is_resolver {
+                format!("{host} (a DNS resolver; only its queries to the outside are visible, not the internal client that asked)")
+            } else {
+                host.to_string()
+            };
+            let summary = format!(
+                "{who} looked up {u} different names under {dom} (average {mean_len:.0} characters, {mean_ent:.1} bits of entropy each){}{} — data or commands are likely being carried inside DNS queries.",
+                if data_share >= 0.05 { format!(", {:.0}% of them TXT/NULL/CNAME/MX", data_share * 100.0) } else { String::new() },
+                if followed { "" } else { ", and never connected to any address they resolved to" },
+            );
+            let mut dst: Vec<String> = a.servers.iter().take(5).map(ToString::to_string).collect();
+            dst.push(dom.to_string());
+            out.push(Finding {
+                id,
+                kind: FindingKind::DnsTunnel,
+                severity: Severity::from_score(score),
+                score,
+                src: host.to_string(),
+                dst,
+                path: Vec::new(),
+                first_seen: util::site_time(ctx, a.first),
+                last_seen: util::site_time(ctx, a.last),
+                attack: vec!["T1071.004".into(), "T1572".into(), "T1048.003".into()],
+                summary,
+                evidence: json!({
+                    "registered_domain": dom,
+                    "queries": a.queries,
+                    "unique_subdomains": u,
+                    "mean_subdomain_length": util::round3(mean_len),
+                    "max_subdomain_length": a.max_len,
+                    "mean_entropy_bits": util::round3(mean_ent),
+                    "non_hostname_share": util::round3(binary_share),
+                    "txt_null_cname_mx_share": util::round3(data_share),
+                    "null_or_private_type_share": util::round3(null_share),
+                    "nxdomain": a.nxdomain,
+                    "resolved_addresses": a.resolved.len(),
+                    "connected_to_resolved": followed,
+                    "resolvers": a.servers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "src_is_resolver": is_resolver,
+                    "resolver_leg_only": is_resolver,
+                    "clients_asking_domain": asked_by,
+                    "damped_as_common": common,
+                    "damped_as_reputation_lookups": reputation,
+                    "examples": a.examples,
+                }),
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registered_domains_respect_multi_label_suffixes() {
+        assert_eq!(registered_domain("a.b.example.com"), "example.com");
+        assert_eq!(registered_domain("x.y.example.co.uk."), "example.co.uk");
+        assert_eq!(registered_domain("t1.data.evil.com.cn"), "evil.com.cn");
+        assert_eq!(registered_domain("abc.someone.github.io"), "someone.github.io");
+        assert_eq!(registered_domain("example.com"), "example.com");
+        assert_eq!(registered_domain("com"), "com");
+        assert_eq!(registered_domain(""), "");
+        assert_eq!(registered_domain("...."), "");
+    }
+
+    #[test]
+    fn entropy_separates_random_from_words() {
+        assert!(entropy("aaaaaaa") < 0.01);
+        assert!(entropy("mail") < 2.1);
+        assert!(entropy("x7f3k9q2m4z8w1v6b5n0") > 4.0);
+        assert_eq!(entropy(""), 0.0);
+        assert_eq!(unescape("a\\xe4b\\xZZ\\x4"), vec![b'a', 0xe4, b'b', b'\\', b'x', b'Z', b'Z', b'\\', b'x', b'4']);
+        assert!(is_hostname_bytes(b"mail-01.example_x"));
+        assert!(looks_like_reputation_lookup("4.3.2.1.zen"));
+        assert!(looks_like_reputation_lookup("b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4"));
+        assert!(!looks_like_reputation_lookup("x7f3k9q2.data"));
+        assert!(!is_hostname_bytes(&[b'a', 0xe4]));
+    }
+}

@@ -1,0 +1,311 @@
+//! `dormant_device`: a device that stayed silent for days (or only produced background chatter:
+//! DHCP, mDNS, NetBIOS and LLMNR name queries, SSDP, NTP, ICMP) and then starts initiating
+//! sessions. Attackers like such devices: nobody looks at them and nobody misses them.
+//!
+//! The silence is measured inside the window (the longest gap between sessions a host
+//! started) and, where the store kept an inventory from earlier runs, from the host's
+//! `last_initiated` time to its first session in this window. The wake-up is scored by how long
+//! the silence lasted, what the device did on waking (admin ports, many destinations, critical
+//! zones, foreign destinations), the hour, and what the CMDB says (decommissioned, test). A
+//! laptop back from a holiday that opens the usual web sessions at 09:00 stays low.
+
+use crate::Detector;
+use crate::graph::{admin_service, attack_ids, host_label, r3, zone_label};
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use vigil_enrich::Context;
+use vigil_enrich::inventory::is_background;
+use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
+
+#[derive(Clone, Debug)]
+pub struct DormantConfig {
+    /// Silence (days) after which starting sessions is a wake-up.
+    pub min_silence_days: f64,
+    /// Seconds after waking whose sessions describe what the device did.
+    pub wake_window_secs: i64,
+    /// Sessions kept per host and hosts followed.
+    pub max_per_host: usize,
+    pub max_hosts: usize,
+}
+
+impl Default for DormantConfig {
+    fn default() -> Self {
+        DormantConfig { min_silence_days: 4.0, wake_window_secs: 3600, max_per_host: 20_000, max_hosts: 200_000 }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Start {
+    ts: Timestamp,
+    dst: IpAddr,
+    port: u16,
+    admin: bool,
+}
+
+#[derive(Default)]
+struct HostLog {
+    starts: Vec<Start>,
+    background: Vec<Timestamp>,
+}
+
+pub struct DormantDetector {
+    cfg: DormantConfig,
+    hosts: HashMap<IpAddr, HostLog>,
+    pub dropped: u64,
+}
+
+impl Default for DormantDetector {
+    fn default() -> Self {
+        DormantDetector::new(DormantConfig::default())
+    }
+}
+
+impl DormantDetector {
+    pub fn new(cfg: DormantConfig) -> Self {
+        DormantDetector { cfg, hosts: HashMap::new(), dropped: 0 }
+    }
+}
+
+impl Detector for DormantDetector {
+    fn name(&self) -> &'static str {
+        "dormant_device"
+    }
+
+    fn observe(&mut self, c: &Conn, ctx: &Context) {
+        if !ctx.is_internal(c.orig_h) {
+            return;
+        }
+        if !self.hosts.contains_key(&c.orig_h) && self.hosts.len() >= self.cfg.max_hosts {
+            self.dropped += 1;
+            return;
+        }
+        let log = self.hosts.entry(c.orig_h).or_default();
+        if is_background(c) {
+            if log.background.len() < self.cfg.max_per_host {
+                log.background.push(c.ts);
+            }
+            return;
+        }
+        if log.starts.len() >= self.cfg.max_per_host {
+            self.dropped += 1;
+            return;
+        }
+        log.starts.push(Start { ts: c.ts, dst: c.resp_h, port: c.resp_p, admin: admin_service(c, ctx).is_some() });
+    }
+
+    fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
+        let mut hosts: Vec<IpAddr> = self.hosts.keys().copied().collect();
+        hosts.sort();
+        let mut out = Vec::new();
+        for h in hosts {
+            let Some(log) = self.hosts.get_mut(&h) else { continue };
+            log.starts.sort_by_key(|s| s.ts);
+            log.background.sort();
+            if let Some(f) = judge(&self.cfg, h, log, ctx) {
+                out.push(f);
+            }
+        }
+        out
+    }
+}
+
+fn judge(cfg: &DormantConfig, h: IpAddr, log: &HostLog, ctx: &Context) -> Option<Finding> {
+    let first = log.starts.first()?;
+    let min_gap = cfg.min_silence_days * 86_400.0;
+    // The longest silence: before the window (history) or between two sessions in it.
+    let mut best: Option<(Timestamp, usize, bool)> = None; // (silence start, index of wake, from history)
+    let mut best_gap = 0.0;
+    if let Some(last) = ctx.asset(h).and_then(|a| a.last_initiated) {
+        let gap = first.ts.since(last);
+        if gap >= min_gap {
+            best = Some((last, 0, true));
+            best_gap = gap;
+        }
+    }
+    for (i, w) in log.starts.windows(2).enumerate() {
+        let gap = w[1].ts.since(w[0].ts);
+        if gap >= min_gap && gap > best_gap {
+            best = Some((w[0].ts, i + 1, false));
+            best_gap = gap;
+        }
+    }
+    let (quiet_from, wi, from_history) = best?;
+    let wake = log.starts.get(wi)?;
+    let wake_end = Timestamp(wake.ts.0.saturating_add(cfg.wake_window_secs.saturating_mul(Timestamp::NANOS_PER_SEC)));
+    let woke: Vec<&Start> = log.starts.get(wi..)?.iter().take_while(|s| s.ts <= wake_end).collect();
+    let dsts: BTreeSet<IpAddr> = woke.iter().map(|s| s.dst).collect();
+    let admin: BTreeSet<u16> = woke.iter().filter(|s| s.admin).map(|s| s.port).collect();
+    let external: Vec<IpAddr> = dsts.iter().copied().filter(|d| !ctx.is_internal(*d)).collect();
+    let foreign: Vec<IpAddr> = external.iter().copied().filter(|d| ctx.is_foreign(*d) == Some(true)).collect();
+    let critical = dsts.iter().filter(|d| ctx.is_critical(**d)).count();
+    let bg_during = log.background.iter().filter(|b| **b > quiet_from && **b < wake.ts).count();
+    let off_hours = ctx.is_off_hours(wake.ts);
+    let cmdb = ctx.inventory.cmdb(h);
+    let decommissioned = cmdb.is_some_and(|c| c.is_decommissioned_at(wake.ts));
+    let test = cmdb.is_some_and(|c| c.is_test()) || ctx.zone(h).is_some_and(|z| z.is_test());
+    let days = best_gap / 86_400.0;
+
+    let mut score = 0.35 + 0.15 * ((days - cfg.min_silence_days) / (30.0 - cfg.min_silence_days)).clamp(0.0, 1.0);
+    let mut why = vec![format!("silent for {days:.1} days")];
+    if !admin.is_empty() {
+        score += 0.1;
+        why.push("woke up using admin ports".into());
+    }
+    if dsts.len() >= 5 {
+        score += 0.1;
+        why.push(format!("{} destinations within the hour", dsts.len()));
+    }
+    if critical > 0 {
+        score += 0.05;
+    }
+    if !foreign.is_empty() {
+        score += 0.05;
+        why.push("foreign destinations".into());
+    }
+    if off_hours {
+        score += 0.1;
+        why.push("woke outside work hours".into());
+    }
+    if decommissioned {
+        score += 0.15;
+        why.push("decommissioned in the CMDB".into());
+    }
+    if test {
+        score += 0.05;
+    }
+    let score = r3(score.clamp(0.0, 1.0));
+    let mut attack = vec!["T1078".to_string()];
+    for s in woke.iter().filter(|s| s.admin) {
+        match s.port {
+            22 => attack.push("T1021.004".into()),
+            3389 => attack.push("T1021.001".into()),
+            445 | 139 => attack.push("T1021.002".into()),
+            5985 | 5986 => attack.push("T1021.006".into()),
+            _ => {}
+        }
+    }
+    let last = woke.last().map(|s| s.ts).unwrap_or(wake.ts);
+    let summary = format!(
+        "{} was silent for {:.1} days{} and then started {} session{} to {} host{}{}",
+        host_label(h, ctx),
+        days,
+        if bg_during > 0 { " (only background chatter)" } else { "" },
+        woke.len(),
+        if woke.len() == 1 { "" } else { "s" },
+        dsts.len(),
+        if dsts.len() == 1 { "" } else { "s" },
+        if off_hours { ", outside work hours" } else { "" }
+    );
+    let to_iso = |t: Timestamp| t.to_offset(ctx.offset_at(t)).to_rfc3339();
+    Some(Finding {
+        id: Finding::stable_id(FindingKind::DormantDevice, &[&h.to_string(), &wake.ts.secs().to_string()]),
+        kind: FindingKind::DormantDevice,
+        severity: Severity::from_score(score),
+        score,
+        src: h.to_string(),
+        dst: dsts.iter().take(50).map(|d| host_label(*d, ctx)).collect(),
+        path: Vec::new(),
+        first_seen: wake.ts.to_offset(ctx.offset_at(wake.ts)),
+        last_seen: last.to_offset(ctx.offset_at(last)),
+        attack: attack_ids(attack),
+        summary,
+        evidence: json!({
+            "silent_days": r3(days),
+            "silent_since": to_iso(quiet_from),
+            "silence_from_history": from_history,
+            "woke_at": to_iso(wake.ts),
+            "woke_local_hour": ctx.local_hour(wake.ts),
+            "background_during_silence": bg_during,
+            "sessions_after_waking": woke.len(),
+            "destinations": dsts.len(),
+            "admin_ports": admin,
+            "external_destinations": external.iter().take(20).map(|d| d.to_string()).collect::<Vec<_>>(),
+            "foreign_destinations": foreign.len(),
+            "critical_destinations": critical,
+            "zone": zone_label(h, ctx),
+            "decommissioned": decommissioned,
+            "test_device": test,
+            "reasons": why,
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::testutil::*;
+    use vigil_model::PROTO_UDP;
+
+    const DAY: i64 = 86_400;
+
+    fn site() -> Context {
+        ctx_from(
+            "[site]\ninternal=[\"10.0.0.0/8\"]\ntimezone=\"Asia/Shanghai\"\nhome_countries=[\"CN\"]\n[[site.zone]]\nname=\"core\"\nnetworks=[\"10.3.0.0/16\"]\ncritical=true\n",
+        )
+    }
+
+    fn dhcp(t: i64, h: &str) -> Conn {
+        let mut c = Conn::new(Timestamp::from_secs(t), ip(h), 68, ip("10.0.0.1"), 67, PROTO_UDP);
+        c.resp_pkts = 1;
+        c
+    }
+
+    fn run(ctx: &Context, conns: &[Conn]) -> Vec<Finding> {
+        let mut d = DormantDetector::default();
+        for c in conns {
+            d.observe(c, ctx);
+        }
+        d.finish(ctx)
+    }
+
+    #[test]
+    fn a_camera_silent_for_weeks_that_starts_ssh_at_night_is_high() {
+        let ctx = site();
+        let t0 = NIGHT - 30 * DAY;
+        let mut conns = vec![tcp(t0, "10.5.0.9", "10.0.0.20", 554, 5.0)];
+        for d in 1..30 {
+            conns.push(dhcp(t0 + d * DAY, "10.5.0.9"));
+        }
+        for i in 0..6 {
+            conns.push(tcp(NIGHT + i * 30, "10.5.0.9", &format!("10.3.0.{}", i + 1), 22, 10.0));
+        }
+        let f = run(&ctx, &conns);
+        assert_eq!(f.len(), 1);
+        let f = &f[0];
+        assert_eq!(f.src, "10.5.0.9");
+        assert!(f.score >= 0.75, "{}", f.score);
+        assert_eq!(f.evidence["background_during_silence"], 29);
+        assert_eq!(f.evidence["destinations"], 6);
+        assert!((f.evidence["silent_days"].as_f64().unwrap() - 30.0).abs() < 0.01);
+        assert!(f.attack.contains(&"T1021.004".to_string()));
+    }
+
+    #[test]
+    fn silence_known_from_the_stored_inventory_counts() {
+        let mut inv = vigil_enrich::Inventory::default();
+        inv.observe(&tcp(NIGHT - 60 * DAY, "10.5.0.10", "10.0.0.20", 443, 1.0));
+        let ctx = site().with_inventory(inv);
+        let f = run(&ctx, &[tcp(NIGHT, "10.5.0.10", "10.3.0.1", 3389, 100.0)]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].evidence["silence_from_history"], true);
+        assert!((f[0].evidence["silent_days"].as_f64().unwrap() - 60.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_laptop_back_from_holiday_in_work_hours_stays_low_and_daily_users_are_quiet() {
+        let ctx = site();
+        let mut conns = vec![tcp(WORK - 9 * DAY, "10.2.0.8", "93.184.216.34", 443, 10.0)];
+        conns.push(tcp(WORK, "10.2.0.8", "93.184.216.34", 443, 10.0));
+        conns.push(tcp(WORK + 60, "10.2.0.8", "10.0.0.53", 53, 0.1));
+        let f = run(&ctx, &conns);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].severity < Severity::Medium, "{:?}", f[0]);
+        // A host active every day is never dormant.
+        let daily: Vec<Conn> = (0..20).map(|d| tcp(WORK + d * DAY, "10.2.0.9", "10.3.0.1", 22, 5.0)).collect();
+        assert!(run(&ctx, &daily).is_empty());
+        // Three days off is not long enough.
+        let short = vec![tcp(WORK, "10.2.0.10", "10.3.0.1", 22, 5.0), tcp(WORK + 3 * DAY, "10.2.0.10", "10.3.0.1", 22, 5.0)];
+        assert!(run(&ctx, &short).is_empty());
+    }
+}

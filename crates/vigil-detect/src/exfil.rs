@@ -1,0 +1,487 @@
+//! `exfiltration` and `rotating_destinations`: data leaving the site.
+//!
+//! `exfiltration` sums what each internal host uploads to each outside address and judges the
+//! volume against the host's own baseline (its daily upload to everything else) and against
+//! its peers (the median host's upload in the window); the upload/download ratio; and the
+//! context that makes an upload suspicious: off-hours or non-work days in the site zone, a
+//! foreign destination, encryption, a destination no other host uses, a critical source zone.
+//! Domestic or allow-listed destinations and regular, recurring uploads to a destination of
+//! unknown country (scheduled backups) are damped.
+//!
+//! `rotating_destinations` looks for one host sending similar encrypted uploads to a
+//! different, previously unseen outside address each night or session — an exfiltration tool
+//! that hops between rented servers so no one address stands out.
+
+use crate::prevalence::Prevalence;
+use crate::util::{self, Tuning};
+use crate::Detector;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use vigil_enrich::Context;
+use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
+
+/// Settings of the exfiltration and rotating-destination detectors.
+#[derive(Debug, Clone)]
+pub struct ExfilConfig {
+    /// Least upload to one destination in the window to be judged.
+    pub min_bytes: u64,
+    /// Upload must be at least this multiple of the download.
+    pub min_up_down_ratio: f64,
+    /// Findings below this score are not reported.
+    pub report_threshold: f64,
+    /// Least upload per connection for a rotating-destination session.
+    pub rotating_min_session_bytes: u64,
+    /// Fewest distinct destinations (each on its own day or session) for rotation.
+    pub rotating_min_destinations: usize,
+    pub common_min_hosts: usize,
+    pub common_min_share: f64,
+    /// Destinations tracked per host; beyond it the smallest are not tracked.
+    pub max_dsts_per_host: usize,
+}
+
+impl Default for ExfilConfig {
+    fn default() -> Self {
+        ExfilConfig {
+            min_bytes: 2_000_000,
+            min_up_down_ratio: 2.0,
+            report_threshold: 0.4,
+            rotating_min_session_bytes: 100_000,
+            rotating_min_destinations: 3,
+            common_min_hosts: 3,
+            common_min_share: 0.3,
+            max_dsts_per_host: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct DstAgg {
+    sent: u64,
+    recv: u64,
+    conns: u64,
+    first: Timestamp,
+    last: Timestamp,
+    off_sent: u64,
+    enc_sent: u64,
+    enc_conns: u64,
+    name: Option<String>,
+    /// Upload per local day.
+    days: BTreeMap<i64, u64>,
+    /// Local hours of the uploads (bitmask), to recognise a schedule.
+    hours: u32,
+}
+
+#[derive(Debug, Default)]
+struct HostAgg {
+    dsts: HashMap<IpAddr, DstAgg>,
+    total_sent: u64,
+    days: BTreeSet<i64>,
+    dropped: u64,
+}
+
+/// Shared state of both detectors: per host, per outside destination.
+#[derive(Debug, Default)]
+struct Uploads {
+    hosts: HashMap<IpAddr, HostAgg>,
+    prev: Prevalence,
+}
+
+impl Uploads {
+    fn observe(&mut self, c: &Conn, ctx: &Context, max_dsts: usize) {
+        if !ctx.is_internal(c.orig_h) {
+            return;
+        }
+        self.prev.add_host(c.orig_h);
+        if !util::outbound(ctx, c) {
+            return;
+        }
+        let sent = util::sent_bytes(c);
+        let recv = util::recv_bytes(c);
+        let local = c.ts.secs().saturating_add(i64::from(ctx.offset_at(c.ts).local_minus_utc()));
+        let day = local.div_euclid(86_400);
+        let hour = (local.rem_euclid(86_400) / 3600) as u32;
+        let name = c.server_name().map(|n| n.trim_end_matches('.').to_ascii_lowercase());
+        self.prev.add(&format!("ip:{}", c.resp_h), c.orig_h);
+        if let Some(n) = &name {
+            self.prev.add(&format!("name:{n}"), c.orig_h);
+        }
+        let h = self.hosts.entry(c.orig_h).or_default();
+        h.total_sent = h.total_sent.saturating_add(sent);
+        h.days.insert(day);
+        if !h.dsts.contains_key(&c.resp_h) && h.dsts.len() >= max_dsts {
+            h.dropped += 1;
+            return;
+        }
+        let d = h.dsts.entry(c.resp_h).or_insert_with(|| DstAgg { first: c.ts, last: c.ts, ..Default::default() });
+        d.sent = d.sent.saturating_add(sent);
+        d.recv = d.recv.saturating_add(recv);
+        d.conns += 1;
+        d.first = d.first.min(c.ts);
+        d.last = d.last.max(c.end());
+        if ctx.is_off_hours(c.ts) {
+            d.off_sent = d.off_sent.saturating_add(sent);
+        }
+        if c.is_encrypted() {
+            d.enc_sent = d.enc_sent.saturating_add(sent);
+            d.enc_conns += 1;
+        }
+        if d.name.is_none() {
+            d.name = name;
+        }
+        if sent > 0 {
+            let e = d.days.entry(day).or_default();
+            *e = e.saturating_add(sent);
+            d.hours |= 1 << hour.min(23);
+        }
+    }
+
+    fn allowed(&self, tuning: &Tuning, ctx: &Context, ip: IpAddr, d: &DstAgg) -> bool {
+        tuning.is_allowed(ctx, ip, d.name.as_deref(), None)
+    }
+
+    fn common(&self, cfg: &ExfilConfig, ip: IpAddr, d: &DstAgg) -> bool {
+        self.prev.is_common(&format!("ip:{ip}"), cfg.common_min_hosts, cfg.common_min_share)
+            || d.name.as_ref().is_some_and(|n| self.prev.is_common(&format!("name:{n}"), cfg.common_min_hosts, cfg.common_min_share))
+    }
+
+    fn hosts_using(&self, ip: IpAddr, d: &DstAgg) -> usize {
+        let a = self.prev.hosts_for(&format!("ip:{ip}"));
+        let b = d.name.as_ref().map_or(0, |n| self.prev.hosts_for(&format!("name:{n}")));
+        a.max(b)
+    }
+}
+
+fn median_u64(mut v: Vec<u64>) -> u64 {
+    v.sort_unstable();
+    let n = v.len();
+    if n == 0 {
+        return 0;
+    }
+    if n % 2 == 1 { v.get(n / 2).copied().unwrap_or(0) } else { (v.get(n / 2 - 1).copied().unwrap_or(0) / 2).saturating_add(v.get(n / 2).copied().unwrap_or(0) / 2) }
+}
+
+/// The exfiltration detector.
+#[derive(Debug, Default)]
+pub struct ExfilDetector {
+    cfg: ExfilConfig,
+    tuning: Tuning,
+    up: Uploads,
+}
+
+impl ExfilDetector {
+    pub fn new(cfg: ExfilConfig, tuning: Tuning) -> Self {
+        ExfilDetector { cfg, tuning, up: Uploads::default() }
+    }
+}
+
+impl Detector for ExfilDetector {
+    fn name(&self) -> &'static str {
+        "exfiltration"
+    }
+
+    fn observe(&mut self, c: &Conn, ctx: &Context) {
+        self.up.observe(c, ctx, self.cfg.max_dsts_per_host);
+    }
+
+    fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
+        // Peers: hosts of the same zone when the zone has at least 3 of them, else all hosts.
+        let all_median = median_u64(self.up.hosts.values().map(|h| h.total_sent).collect());
+        let mut by_zone: HashMap<String, Vec<u64>> = HashMap::new();
+        for (ip, h) in &self.up.hosts {
+            if let Some(z) = ctx.zone(*ip) {
+                by_zone.entry(z.name.clone()).or_default().push(h.total_sent);
+            }
+        }
+        let window_start = self.up.hosts.values().flat_map(|h| h.dsts.values().map(|d| d.first)).min().unwrap_or_default();
+        let mut out = Vec::new();
+        let mut hosts: Vec<&IpAddr> = self.up.hosts.keys().collect();
+        hosts.sort();
+        for host in hosts {
+            let Some(h) = self.up.hosts.get(host) else { continue };
+            let zone_peers = ctx.zone(*host).and_then(|z| by_zone.get(&z.name).map(|v| (z.name.clone(), v))).filter(|(_, v)| v.len() >= 3);
+            let (peer_group, peers, peer_median) = match zone_peers {
+                Some((name, v)) => (format!("zone {name}"), v.len(), median_u64(v.clone())),
+                None => ("all hosts".to_string(), self.up.hosts.len(), all_median),
+            };
+            let mut dsts: Vec<(&IpAddr, &DstAgg)> = h.dsts.iter().collect();
+            dsts.sort_by_key(|(ip, _)| **ip);
+            for (ip, d) in dsts {
+                if d.sent < self.cfg.min_bytes || (d.sent as f64) < self.cfg.min_up_down_ratio * d.recv as f64 {
+                    continue;
+                }
+                if self.up.allowed(&self.tuning, ctx, *ip, d) {
+                    continue;
+                }
+                let sent = d.sent as f64;
+                let v = util::ramp(sent.log10(), (self.cfg.min_bytes.max(1) as f64).log10(), 9.0);
+                let a = sent / (sent + d.recv as f64).max(1.0);
+                let dst_days = d.days.len().max(1) as f64;
+                let other_daily = h.total_sent.saturating_sub(d.sent) as f64 / h.days.len().max(1) as f64;
+                let b_self = util::ramp((sent / dst_days / (other_daily + 1e6)).log2(), 0.0, 4.0);
+                let b_peer = if peers >= 3 { util::ramp((sent / (peer_median as f64 + 1e6)).log2(), 0.0, 4.0) } else { b_self };
+                let b = b_self.max(b_peer);
+                let core = 0.35 * v + 0.25 * a + 0.4 * b;
+                let foreign = ctx.is_foreign(*ip);
+                let f = match foreign {
+                    Some(true) => 1.0,
+                    None => 0.5,
+                    Some(false) => 0.0,
+                };
+                let o = d.off_sent as f64 / sent.max(1.0);
+                let e = d.enc_sent as f64 / sent.max(1.0);
+                let using = self.up.hosts_using(*ip, d);
+                let r = match using {
+                    0 | 1 => 1.0,
+                    2 => 0.5,
+                    _ => 0.0,
+                };
+                let zone = ctx.zone(*host);
+                let crit = if zone.is_some_and(|z| z.critical) { 1.0 } else { 0.0 };
+                let context = 0.35 * f + 0.2 * o + 0.15 * e + 0.2 * r + 0.1 * crit;
+                let mut score = core * (0.4 + 0.6 * context);
+                // A recurring upload at the same hours on several days is a schedule: a backup
+                // unless the destination is known to be abroad (then: scheduled exfiltration).
+                let upload_days = d.days.len();
+                let scheduled = upload_days >= 3 && d.hours.count_ones() <= 3;
+                let mut damped = Vec::new();
+                if foreign == Some(false) {
+                    score *= 0.6;
+                    damped.push("domestic destination");
+                } else if foreign.is_none() && scheduled {
+                    score *= 0.55;
+                    damped.push("regular schedule to a destination of unknown country");
+                }
+                if self.up.common(&self.cfg, *ip, d) {
+                    score *= 0.5;
+                    damped.push("destination used by many hosts");
+                }
+                let score = util::round3(util::clamp01(score));
+                if score < self.cfg.report_threshold {
+                    continue;
+                }
+                let id = Finding::stable_id(FindingKind::Exfiltration, &[&host.to_string(), &ip.to_string()]);
+                if self.tuning.is_suppressed(&id) {
+                    continue;
+                }
+                let country = util::country_str(ctx, *ip);
+                let geo = ctx.geo(*ip);
+                let where_ = match (&country, foreign) {
+                    (Some(cc), Some(true)) => format!(" in {cc} (abroad)"),
+                    (Some(cc), _) => format!(" in {cc}"),
+                    _ => String::new(),
+                };
+                let target = d.name.as_ref().map_or_else(|| ip.to_string(), |n| format!("{n} ({ip})"));
+                let summary = format!(
+                    "{host} uploaded {}{} to {target}{where_}{} over {} day(s), while it sends about {} a day elsewhere; check what was sent and whether this transfer is authorised.",
+                    util::human_bytes(d.sent),
+                    if e >= 0.5 { " encrypted" } else { "" },
+                    if o >= 0.5 { " mostly outside working hours" } else { "" },
+                    upload_days.max(1),
+                    util::human_bytes(other_daily.round() as u64),
+                );
+                let mut attack = vec!["T1041".to_string()];
+                if e >= 0.5 {
+                    attack.push("T1048.002".into());
+                }
+                if scheduled {
+                    attack.push("T1029".into());
+                }
+                let mut dst = vec![ip.to_string()];
+                if let Some(n) = &d.name {
+                    dst.push(n.clone());
+                }
+                out.push(Finding {
+                    id,
+                    kind: FindingKind::Exfiltration,
+                    severity: Severity::from_score(score),
+                    score,
+                    src: host.to_string(),
+                    dst,
+                    path: Vec::new(),
+                    first_seen: util::site_time(ctx, d.first),
+                    last_seen: util::site_time(ctx, d.last),
+                    attack,
+                    summary,
+                    evidence: json!({
+                        "bytes_sent": d.sent,
+                        "bytes_received": d.recv,
+                        "connections": d.conns,
+                        "upload_share": util::round3(a),
+                        "host_daily_upload_elsewhere": other_daily.round() as u64,
+                        "peer_median_upload": peer_median,
+                        "peers": peers,
+                        "peer_group": peer_group,
+                        "first_contact_after_window_start_s": d.first.since(window_start).round(),
+                        "vs_own_baseline": util::round3(b_self),
+                        "vs_peers": util::round3(b_peer),
+                        "off_hours_share": util::round3(o),
+                        "encrypted_share": util::round3(e),
+                        "country": country,
+                        "asn": geo.asn,
+                        "as_org": geo.as_org,
+                        "foreign": foreign,
+                        "hosts_using_destination": using,
+                        "zone": zone.map(|z| z.name.clone()),
+                        "critical_zone": crit > 0.0,
+                        "upload_days": upload_days,
+                        "scheduled": scheduled,
+                        "damped_because": damped,
+                        "score_volume": util::round3(v),
+                        "score_context": util::round3(context),
+                    }),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The rotating-destinations detector.
+#[derive(Debug, Default)]
+pub struct RotatingDetector {
+    cfg: ExfilConfig,
+    tuning: Tuning,
+    up: Uploads,
+}
+
+impl RotatingDetector {
+    pub fn new(cfg: ExfilConfig, tuning: Tuning) -> Self {
+        RotatingDetector { cfg, tuning, up: Uploads::default() }
+    }
+}
+
+impl Detector for RotatingDetector {
+    fn name(&self) -> &'static str {
+        "rotating_destinations"
+    }
+
+    fn observe(&mut self, c: &Conn, ctx: &Context) {
+        // Only encrypted uploads of some size are sessions worth tracking.
+        if util::sent_bytes(c) >= self.cfg.rotating_min_session_bytes && c.is_encrypted() {
+            self.up.observe(c, ctx, self.cfg.max_dsts_per_host);
+        } else if ctx.is_internal(c.orig_h) {
+            self.up.prev.add_host(c.orig_h);
+            if util::outbound(ctx, c) {
+                // Still count prevalence: a destination others use is not "unseen".
+                self.up.prev.add(&format!("ip:{}", c.resp_h), c.orig_h);
+            }
+        }
+    }
+
+    fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let mut hosts: Vec<&IpAddr> = self.up.hosts.keys().collect();
+        hosts.sort();
+        for host in hosts {
+            let Some(h) = self.up.hosts.get(host) else { continue };
+            // Destinations used by this host alone, on a single day, uploading more than fetching.
+            let mut sessions: Vec<(Timestamp, IpAddr, &DstAgg, i64)> = h
+                .dsts
+                .iter()
+                .filter(|(ip, d)| {
+                    d.days.len() == 1
+                        && d.sent > d.recv
+                        && self.up.hosts_using(**ip, d) <= 1
+                        && ctx.is_foreign(**ip) != Some(false)
+                        && !self.up.allowed(&self.tuning, ctx, **ip, d)
+                })
+                .filter_map(|(ip, d)| Some((d.first, *ip, d, *d.days.keys().next()?)))
+                .collect();
+            sessions.sort_by_key(|s| (s.0, s.1));
+            // One new destination per day or session (sessions at least 4 h apart).
+            let mut picked: Vec<(Timestamp, IpAddr, &DstAgg, i64)> = Vec::new();
+            for s in sessions {
+                if picked.last().is_none_or(|p| s.3 != p.3 && s.0.since(p.0) >= 4.0 * 3600.0) {
+                    picked.push(s);
+                }
+            }
+            if picked.len() < self.cfg.rotating_min_destinations {
+                continue;
+            }
+            // Similar sizes: within a factor of 3 of the median.
+            let med = median_u64(picked.iter().map(|p| p.2.sent).collect()) as f64;
+            picked.retain(|p| {
+                let s = p.2.sent as f64;
+                s >= med / 3.0 && s <= med * 3.0
+            });
+            if picked.len() < self.cfg.rotating_min_destinations {
+                continue;
+            }
+            // One service behind many addresses (the same name each time) is not rotation.
+            let names: BTreeSet<&str> = picked.iter().filter_map(|p| p.2.name.as_deref()).collect();
+            let named = picked.iter().filter(|p| p.2.name.is_some()).count();
+            if named >= 2 && names.len() * 2 <= named {
+                continue;
+            }
+            let n = picked.len();
+            let foreign_all = picked.iter().all(|p| ctx.is_foreign(p.1) == Some(true));
+            let off = picked.iter().filter(|p| ctx.is_off_hours(p.0)).count() * 2 > n;
+            let mut score = 0.6 + 0.1 * (n.saturating_sub(3).min(2) as f64);
+            if foreign_all {
+                score += 0.1;
+            } else {
+                score -= 0.05;
+            }
+            if off {
+                score += 0.05;
+            }
+            let score = util::round3(util::clamp01(score));
+            if score < self.cfg.report_threshold {
+                continue;
+            }
+            let ips: Vec<String> = picked.iter().map(|p| p.1.to_string()).collect();
+            let id = Finding::stable_id(FindingKind::RotatingDestinations, &[&host.to_string(), &ips.join(",")]);
+            if self.tuning.is_suppressed(&id) {
+                continue;
+            }
+            let total: u64 = picked.iter().map(|p| p.2.sent).fold(0, u64::saturating_add);
+            let countries: BTreeSet<String> = picked.iter().filter_map(|p| util::country_str(ctx, p.1)).collect();
+            let first = picked.first().map(|p| p.0).unwrap_or_default();
+            let last = picked.iter().map(|p| p.2.last).max().unwrap_or_default();
+            let rows: Vec<serde_json::Value> = picked
+                .iter()
+                .map(|p| {
+                    json!({
+                        "dst": p.1.to_string(),
+                        "name": p.2.name,
+                        "first_seen": util::site_time(ctx, p.0).to_rfc3339(),
+                        "bytes_sent": p.2.sent,
+                        "bytes_received": p.2.recv,
+                        "country": util::country_str(ctx, p.1),
+                        "off_hours": ctx.is_off_hours(p.0),
+                    })
+                })
+                .collect();
+            let summary = format!(
+                "{host} sent similar encrypted uploads ({} in total) to {n} different never-before-seen outside addresses, a new one each {}{} — the habit of exfiltration tools that hop between rented servers.",
+                util::human_bytes(total),
+                if off { "night" } else { "session" },
+                if countries.is_empty() { String::new() } else { format!(" (countries: {})", countries.iter().cloned().collect::<Vec<_>>().join(", ")) },
+            );
+            let mut dst = ips.clone();
+            dst.extend(names.iter().map(|s| (*s).to_string()));
+            out.push(Finding {
+                id,
+                kind: FindingKind::RotatingDestinations,
+                severity: Severity::from_score(score),
+                score,
+                src: host.to_string(),
+                dst,
+                path: Vec::new(),
+                first_seen: util::site_time(ctx, first),
+                last_seen: util::site_time(ctx, last),
+                attack: vec!["T1041".into(), "T1048.002".into(), "T1029".into()],
+                summary,
+                evidence: json!({
+                    "destinations": rows,
+                    "bytes_sent_total": total,
+                    "median_upload": med as u64,
+                    "all_foreign": foreign_all,
+                    "mostly_off_hours": off,
+                }),
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,553 @@
+//! `lateral_movement`: one internal host reaching out to others with the protocols used to take
+//! them over: SMB, RDP, WinRM, SSH, MS-RPC/DCOM (135 and the dynamic ports it hands out) and
+//! database ports.
+//!
+//! Per source host it counts distinct destinations and services, failed attempts (REJ, S0,
+//! RSTR before any exchange: guessing which hosts answer or which credentials work), edges new
+//! against the stored history, and the PsExec pattern visible in connection records: an SMB
+//! session that uploads a file followed by RPC to the same host (service creation), or an SMB
+//! session on which DCE-RPC was detected. Sources that should not administer anything (test,
+//! edge, guest and device networks; printers, cameras) weigh more. Declared admin sources,
+//! periodic monitoring polls and backup-like bulk pulls weigh less, so that normal
+//! administration stays below medium.
+
+use crate::Detector;
+use crate::graph::{AdminService, Edge, attack_ids, edge_known, host_label, r3, zone_label};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+use vigil_enrich::Context;
+use vigil_model::{Conn, Finding, FindingKind, PROTO_TCP, Severity, Timestamp};
+
+#[derive(Clone, Debug)]
+pub struct LateralConfig {
+    /// Distinct destinations at which fan-out alone is reported.
+    pub min_fanout: usize,
+    /// SMB upload (bytes from the source) that counts as a file copy.
+    pub upload_bytes: u64,
+    /// Seconds between an SMB upload and RPC to the same host for the PsExec pattern.
+    pub psexec_secs: f64,
+    /// Admin edges kept per source host (beyond, counted and dropped).
+    pub max_edges_per_source: usize,
+    /// Source hosts followed.
+    pub max_sources: usize,
+    /// Findings below this score are not reported.
+    pub min_score: f64,
+}
+
+impl Default for LateralConfig {
+    fn default() -> Self {
+        LateralConfig { min_fanout: 3, upload_bytes: 20_000, psexec_secs: 120.0, max_edges_per_source: 20_000, max_sources: 200_000, min_score: 0.3 }
+    }
+}
+
+pub struct LateralDetector {
+    cfg: LateralConfig,
+    by_src: HashMap<IpAddr, Vec<Edge>>,
+    /// Pairs that spoke to the RPC endpoint mapper: their later high-port sessions are RPC.
+    epmap: HashSet<(IpAddr, IpAddr)>,
+    pub dropped: u64,
+}
+
+impl Default for LateralDetector {
+    fn default() -> Self {
+        LateralDetector::new(LateralConfig::default())
+    }
+}
+
+impl LateralDetector {
+    pub fn new(cfg: LateralConfig) -> Self {
+        LateralDetector { cfg, by_src: HashMap::new(), epmap: HashSet::new(), dropped: 0 }
+    }
+}
+
+#[derive(Default)]
+struct DestStat {
+    services: BTreeSet<AdminService>,
+    ports: BTreeSet<u16>,
+    ok: u32,
+    failed: u32,
+    first: Option<Timestamp>,
+    starts: BTreeMap<u16, Vec<f64>>,
+    upload: u64,
+    pulled_big: u32,
+    psexec: bool,
+    dce_rpc_on_smb: bool,
+}
+
+impl Detector for LateralDetector {
+    fn name(&self) -> &'static str {
+        "lateral_movement"
+    }
+
+    fn observe(&mut self, c: &Conn, ctx: &Context) {
+        if c.proto != PROTO_TCP || c.orig_h == c.resp_h || !ctx.is_internal(c.orig_h) || !ctx.is_internal(c.resp_h) {
+            return;
+        }
+        let mut e = Edge::from_conn(c, ctx);
+        if e.service == Some(AdminService::Rpc) && c.resp_p == 135 {
+            if self.epmap.len() < 1_000_000 {
+                self.epmap.insert((c.orig_h, c.resp_h));
+            }
+        } else if e.service.is_none() && c.resp_p >= 49152 && self.epmap.contains(&(c.orig_h, c.resp_h)) {
+            // The endpoint mapper handed out a dynamic port: DCOM/RPC proper.
+            e.service = Some(AdminService::Rpc);
+        }
+        if e.service.is_none() {
+            return;
+        }
+        if !self.by_src.contains_key(&e.src) && self.by_src.len() >= self.cfg.max_sources {
+            self.dropped += 1;
+            return;
+        }
+        let v = self.by_src.entry(e.src).or_default();
+        if v.len() >= self.cfg.max_edges_per_source {
+            self.dropped += 1;
+            return;
+        }
+        v.push(e);
+    }
+
+    fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
+        for v in self.by_src.values_mut() {
+            v.sort_by_key(|e| e.ts);
+        }
+        let mut srcs: Vec<IpAddr> = self.by_src.keys().copied().collect();
+        srcs.sort();
+        srcs.into_iter().filter_map(|s| self.judge(s, ctx)).collect()
+    }
+}
+
+fn cv(xs: &[f64]) -> Option<f64> {
+    if xs.len() < 3 {
+        return None;
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    if mean <= 0.0 {
+        return None;
+    }
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    Some(var.sqrt() / mean)
+}
+
+impl LateralDetector {
+    fn judge(&self, src: IpAddr, ctx: &Context) -> Option<Finding> {
+        let edges = self.by_src.get(&src)?;
+        let mut dests: BTreeMap<IpAddr, DestStat> = BTreeMap::new();
+        for e in edges {
+            let d = dests.entry(e.dst).or_default();
+            if let Some(s) = e.service {
+                d.services.insert(s);
+            }
+            d.ports.insert(e.port);
+            d.first = Some(d.first.map_or(e.ts, |f| f.min(e.ts)));
+            let st = d.starts.entry(e.port).or_default();
+            if st.len() < 10_000 {
+                st.push(e.ts.as_secs_f64());
+            }
+            if e.ok {
+                d.ok += 1;
+                if e.resp_bytes >= 1_000_000 {
+                    d.pulled_big += 1;
+                }
+            } else if e.failed {
+                d.failed += 1;
+            }
+            if e.service == Some(AdminService::Smb) && e.ok {
+                d.upload = d.upload.saturating_add(e.orig_bytes);
+                if e.app.as_deref().is_some_and(|a| a.contains("dce_rpc") || a.contains("dcerpc")) && e.orig_bytes >= self.cfg.upload_bytes {
+                    d.dce_rpc_on_smb = true;
+                }
+            }
+        }
+        // PsExec-like: an SMB upload to a host, then RPC to it (svcctl through the endpoint
+        // mapper or a named pipe) within the window.
+        let mut rpc_at: HashMap<IpAddr, Vec<Timestamp>> = HashMap::new();
+        for r in edges.iter().filter(|r| r.service == Some(AdminService::Rpc) && r.ok) {
+            rpc_at.entry(r.dst).or_default().push(r.ts);
+        }
+        for e in edges.iter().filter(|e| e.service == Some(AdminService::Smb) && e.ok && e.orig_bytes >= self.cfg.upload_bytes) {
+            // Sorted by time (edges are): a binary search finds the nearest RPC session.
+            let rpc_follows = rpc_at.get(&e.dst).is_some_and(|ts| {
+                let i = ts.partition_point(|t| t.since(e.ts) < -self.cfg.psexec_secs);
+                ts.get(i).is_some_and(|t| t.since(e.ts).abs() <= self.cfg.psexec_secs)
+            });
+            if rpc_follows && let Some(d) = dests.get_mut(&e.dst) {
+                d.psexec = true;
+            }
+        }
+        let fanout = dests.len();
+        let psexec: Vec<IpAddr> = dests.iter().filter(|(_, d)| d.psexec || d.dce_rpc_on_smb).map(|(ip, _)| *ip).collect();
+        let uploads: Vec<IpAddr> = dests.iter().filter(|(_, d)| d.upload >= 5 * self.cfg.upload_bytes).map(|(ip, _)| *ip).collect();
+        let failed_dests = dests.values().filter(|d| d.ok == 0 && d.failed > 0).count();
+        let ok_dests = dests.values().filter(|d| d.ok > 0).count();
+        let services: BTreeSet<AdminService> = dests.values().flat_map(|d| d.services.iter().copied()).collect();
+        let zone = ctx.zone(src);
+        let asset = ctx.asset(src);
+        let unusual = zone.is_some_and(|z| z.is_test() || z.is_edge() || z.is_device_net())
+            || asset.is_some_and(|a| ["printer", "camera", "ics", "voip", "embedded"].iter().any(|h| a.has_device_hint(h)))
+            || asset.and_then(|a| a.cmdb.as_ref()).is_some_and(|c| c.is_test());
+        let critical_targets = dests.keys().filter(|d| ctx.is_critical(**d)).count();
+        let critical_ok = dests.iter().filter(|(ip, d)| d.ok > 0 && ctx.is_critical(**ip)).count();
+        if fanout < self.cfg.min_fanout && psexec.is_empty() && !(unusual && critical_ok > 0) {
+            return None;
+        }
+
+        // Newness against history (None: no history to judge by).
+        let mut known_n = 0;
+        let mut new_n = 0;
+        for e in edges.iter().filter(|e| e.ok) {
+            match edge_known(ctx, e.src, e.dst, e.port) {
+                Some(true) => known_n += 1,
+                Some(false) => new_n += 1,
+                None => {}
+            }
+        }
+        let judged = known_n + new_n;
+        let new_ratio = if judged > 0 { new_n as f64 / judged as f64 } else { 0.0 };
+        // Monitoring: most destinations polled at a steady interval.
+        let periodic = dests
+            .values()
+            .filter(|d| {
+                d.starts.values().any(|s| {
+                    let gaps: Vec<f64> = s.windows(2).map(|w| w[1] - w[0]).filter(|g| *g > 0.0).collect();
+                    gaps.len() >= 3 && cv(&gaps).is_some_and(|c| c < 0.25)
+                })
+            })
+            .count();
+        let monitoring = fanout >= 2 && periodic * 10 >= fanout * 6;
+        let ok_sessions = edges.iter().filter(|e| e.ok).count();
+        let big_pulls: u32 = dests.values().map(|d| d.pulled_big).sum();
+        let backup_like = ok_sessions > 0 && (big_pulls as usize) * 10 >= ok_sessions * 8 && failed_dests * 10 <= fanout && psexec.is_empty() && services.len() == 1;
+        let off_n = edges.iter().filter(|e| ctx.is_off_hours(e.ts)).count();
+        let off_hours = off_n * 2 > edges.len();
+        let admin_src = ctx.is_admin_source(src);
+        let rpc_dcom = services.contains(&AdminService::Rpc);
+
+        let mut score = 0.15 + 0.3 * ramp(fanout as f64, 1.0, 8.0);
+        let mut why: Vec<String> = Vec::new();
+        let fail_ratio = failed_dests as f64 / fanout.max(1) as f64;
+        if failed_dests >= 2 {
+            score += 0.2 * fail_ratio + 0.05;
+            why.push(format!("{failed_dests} of {fanout} hosts refused or did not answer"));
+        }
+        if judged > 0 && new_n > 0 {
+            score += 0.15 * new_ratio;
+            why.push(format!("{new_n} of {judged} sessions on edges never seen before"));
+        }
+        if !psexec.is_empty() {
+            score += 0.3;
+            why.push("file upload over SMB followed by remote service control (PsExec pattern)".into());
+        } else if !uploads.is_empty() {
+            score += 0.1;
+            why.push("files copied over SMB".into());
+        }
+        if rpc_dcom {
+            score += 0.05;
+        }
+        if services.len() >= 2 {
+            score += 0.05;
+        }
+        if unusual {
+            score += 0.15;
+            why.push("source should not administer other hosts".into());
+        }
+        if critical_targets > 0 && !admin_src {
+            score += 0.1;
+            why.push(format!("{critical_targets} targets in critical zones"));
+        }
+        if off_hours {
+            score += 0.1;
+            why.push("off hours".into());
+        }
+        if admin_src {
+            score -= 0.3;
+            why.push("declared admin source".into());
+        }
+        if monitoring {
+            score -= 0.25;
+            why.push("steady polling (monitoring)".into());
+        }
+        if backup_like {
+            score -= 0.15;
+            why.push("bulk pulls without failures (backup-like)".into());
+        }
+        if judged > 0 && new_n == 0 {
+            score -= 0.15;
+            why.push("every edge seen before".into());
+        }
+        if !off_hours && failed_dests == 0 && !unusual && psexec.is_empty() {
+            score -= 0.05;
+        }
+        let score = r3(score.clamp(0.0, 1.0));
+        if score < self.cfg.min_score {
+            return None;
+        }
+
+        // Path: the source, then onward movement from a destination it reached (a chain), or
+        // the destinations in order of first contact.
+        let mut order: Vec<(Timestamp, IpAddr)> = dests.iter().filter_map(|(ip, d)| d.first.map(|f| (f, *ip))).collect();
+        order.sort();
+        let mut path = vec![src];
+        let mut cur = src;
+        let mut since = edges.first().map(|e| e.ts).unwrap_or_default();
+        while path.len() < 6 {
+            let next = self
+                .by_src
+                .get(&cur)
+                .and_then(|v| {
+                    // Bounded: the first few hundred sessions after `since` are enough to find
+                    // the hop; a host with thousands is fan-out, reported as such.
+                    let start = v.partition_point(|e| e.ts < since);
+                    v.get(start..).unwrap_or(&[]).iter().take(500).find(|e| {
+                        e.ok && !path.contains(&e.dst)
+                            && self.by_src.get(&e.dst).is_some_and(|n| {
+                                let i = n.partition_point(|x| x.ts < e.ts);
+                                n.get(i..).unwrap_or(&[]).iter().take_while(|x| x.ts.since(e.ts) <= 3600.0).any(|x| x.ok)
+                            })
+                    })
+                });
+            match next {
+                Some(e) => {
+                    path.push(e.dst);
+                    cur = e.dst;
+                    since = e.ts;
+                }
+                None => break,
+            }
+        }
+        if path.len() > 1 {
+            // Close the chain with the last host's first onward destination.
+            if let Some(e) = self.by_src.get(&cur).and_then(|v| v.iter().find(|e| e.ok && e.ts >= since && !path.contains(&e.dst))) {
+                path.push(e.dst);
+            }
+        } else {
+            path.extend(order.iter().map(|(_, ip)| *ip).take(20));
+        }
+
+        let first = edges.first()?.ts;
+        let last = edges.iter().map(|e| e.end).max()?;
+        let mut attack: Vec<String> = services.iter().map(|s| s.attack().to_string()).collect();
+        if !psexec.is_empty() {
+            attack.push("T1569.002".into());
+            attack.push("T1570".into());
+        } else if !uploads.is_empty() {
+            attack.push("T1570".into());
+        }
+        if ok_dests > 0 {
+            attack.push("T1078".into());
+        }
+        if failed_dests >= 3 {
+            attack.push("T1046".into());
+        }
+        let svc_names: Vec<&str> = services.iter().map(|s| s.as_str()).collect();
+        let summary = format!(
+            "{} ({}) used {} against {} internal host{} ({} reached, {} refused){}{}",
+            host_label(src, ctx),
+            zone_label(src, ctx),
+            svc_names.join("/"),
+            fanout,
+            if fanout == 1 { "" } else { "s" },
+            ok_dests,
+            failed_dests,
+            if psexec.is_empty() { "" } else { ", copying a file and starting a remote service" },
+            if off_hours { ", mostly outside work hours" } else { "" }
+        );
+        let dst: Vec<String> = order.iter().take(50).map(|(_, ip)| host_label(*ip, ctx)).collect();
+        let per_dest: Vec<_> = dests
+            .iter()
+            .take(50)
+            .map(|(ip, d)| {
+                json!({"host": ip.to_string(), "zone": zone_label(*ip, ctx), "services": d.services.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                       "ports": d.ports, "ok": d.ok, "failed": d.failed, "smb_upload_bytes": d.upload, "psexec_pattern": d.psexec || d.dce_rpc_on_smb})
+            })
+            .collect();
+        Some(Finding {
+            id: Finding::stable_id(FindingKind::LateralMovement, &[&src.to_string()]),
+            kind: FindingKind::LateralMovement,
+            severity: Severity::from_score(score),
+            score,
+            src: src.to_string(),
+            dst,
+            path: path.iter().map(|p| p.to_string()).collect(),
+            first_seen: first.to_offset(ctx.offset_at(first)),
+            last_seen: last.to_offset(ctx.offset_at(last)),
+            attack: attack_ids(attack),
+            summary,
+            evidence: json!({
+                "fanout": fanout,
+                "reached": ok_dests,
+                "failed_hosts": failed_dests,
+                "sessions": edges.len(),
+                "services": svc_names,
+                "new_edge_ratio": if judged > 0 { Some(r3(new_ratio)) } else { None },
+                "psexec_targets": psexec.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                "smb_upload_targets": uploads.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                "critical_targets": critical_targets,
+                "source_zone": zone_label(src, ctx),
+                "unusual_source": unusual,
+                "admin_source": admin_src,
+                "periodic_targets": periodic,
+                "backup_like": backup_like,
+                "off_hours_sessions": off_n,
+                "destinations": per_dest,
+                "reasons": why,
+            }),
+        })
+    }
+}
+
+fn ramp(x: f64, lo: f64, hi: f64) -> f64 {
+    if x <= lo {
+        0.0
+    } else if x >= hi {
+        1.0
+    } else {
+        (x - lo) / (hi - lo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::testutil::*;
+
+    fn site() -> Context {
+        ctx_from(
+            r#"[site]
+internal = ["10.0.0.0/8"]
+timezone = "Asia/Shanghai"
+[[site.zone]]
+name = "office"
+networks = ["10.2.0.0/16"]
+[[site.zone]]
+name = "test-lab"
+networks = ["10.7.0.0/16"]
+[[site.zone]]
+name = "core"
+networks = ["10.3.0.0/16"]
+critical = true
+[allow]
+admin_sources = ["10.2.9.9"]
+"#,
+        )
+    }
+
+    fn run(ctx: &Context, conns: &[Conn]) -> Vec<Finding> {
+        let mut d = LateralDetector::default();
+        for c in conns {
+            d.observe(c, ctx);
+        }
+        d.finish(ctx)
+    }
+
+    #[test]
+    fn psexec_sweep_from_a_workstation_at_night_is_high() {
+        let ctx = site();
+        let mut conns = Vec::new();
+        let t = NIGHT;
+        for i in 0..8 {
+            let dst = format!("10.3.0.{}", 10 + i);
+            if i % 3 == 2 {
+                conns.push(failed_tcp(t + i * 5, "10.2.0.44", &dst, 445));
+                continue;
+            }
+            let mut smb = tcp(t + i * 5, "10.2.0.44", &dst, 445, 4.0);
+            smb.orig_bytes = Some(350_000); // the service binary
+            conns.push(smb);
+            conns.push(tcp(t + i * 5 + 2, "10.2.0.44", &dst, 135, 0.5));
+            conns.push(tcp(t + i * 5 + 3, "10.2.0.44", &dst, 49_700, 1.0));
+        }
+        let f = run(&ctx, &conns);
+        assert_eq!(f.len(), 1);
+        let f = &f[0];
+        assert_eq!(f.src, "10.2.0.44");
+        assert!(f.score >= 0.75, "{}", f.score);
+        assert_eq!(f.evidence["fanout"], 8);
+        assert_eq!(f.evidence["failed_hosts"], 2);
+        assert_eq!(f.evidence["psexec_targets"].as_array().unwrap().len(), 6);
+        for id in ["T1021.002", "T1021.003", "T1569.002", "T1570"] {
+            assert!(f.attack.contains(&id.to_string()), "{id} in {:?}", f.attack);
+        }
+        assert_eq!(f.path[0], "10.2.0.44");
+    }
+
+    #[test]
+    fn a_chain_of_hops_is_reported_in_order() {
+        let ctx = site();
+        let t = NIGHT;
+        let conns = vec![
+            tcp(t, "10.2.0.5", "10.2.0.6", 3389, 600.0),
+            tcp(t + 120, "10.2.0.6", "10.2.0.7", 5985, 60.0),
+            tcp(t + 200, "10.2.0.7", "10.3.0.1", 22, 60.0),
+            tcp(t + 10, "10.2.0.5", "10.2.0.8", 3389, 10.0),
+            tcp(t + 20, "10.2.0.5", "10.2.0.9", 3389, 10.0),
+        ];
+        let f = run(&ctx, &conns);
+        let f = f.iter().find(|f| f.src == "10.2.0.5").expect("finding for the first host");
+        assert_eq!(f.path, vec!["10.2.0.5", "10.2.0.6", "10.2.0.7", "10.3.0.1"]);
+    }
+
+    #[test]
+    fn a_test_device_reaching_the_core_is_reported_even_alone() {
+        let ctx = site();
+        let f = run(&ctx, &[tcp(NIGHT, "10.7.0.3", "10.3.0.5", 1433, 30.0)]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].evidence["unusual_source"], true);
+        // The same single session from an office host is not lateral movement.
+        assert!(run(&ctx, &[tcp(NIGHT, "10.2.0.3", "10.3.0.5", 1433, 30.0)]).is_empty());
+    }
+
+    #[test]
+    fn backup_server_fan_out_at_night_stays_below_medium() {
+        let ctx = site();
+        let mut conns = Vec::new();
+        for i in 0..25 {
+            let mut c = tcp(NIGHT + i * 300, "10.3.0.200", &format!("10.2.1.{}", i + 1), 445, 240.0);
+            c.resp_bytes = Some(80_000_000);
+            conns.push(c);
+        }
+        let f = run(&ctx, &conns);
+        assert!(f.iter().all(|f| f.severity < Severity::Medium), "{f:#?}");
+    }
+
+    #[test]
+    fn monitoring_polls_stay_below_medium() {
+        let ctx = site();
+        let mut conns = Vec::new();
+        for round in 0..12 {
+            for h in 0..15 {
+                conns.push(tcp(NIGHT + round * 300 + h, "10.3.0.250", &format!("10.2.2.{}", h + 1), 135, 0.2));
+                conns.push(tcp(NIGHT + round * 300 + h + 1, "10.3.0.250", &format!("10.2.2.{}", h + 1), 22, 0.5));
+            }
+        }
+        let f = run(&ctx, &conns);
+        assert!(f.iter().all(|f| f.severity < Severity::Medium), "{f:#?}");
+    }
+
+    #[test]
+    fn admin_workstation_in_work_hours_stays_below_medium() {
+        let ctx = site();
+        let conns: Vec<Conn> = (0..6).map(|i| tcp(WORK + i * 600, "10.2.9.9", &format!("10.3.0.{}", i + 1), 3389, 500.0)).collect();
+        let f = run(&ctx, &conns);
+        assert!(f.iter().all(|f| f.severity < Severity::Medium), "{f:#?}");
+        // The same fan-out from an ordinary office host at night is reported at medium or more.
+        let conns: Vec<Conn> = (0..6).map(|i| tcp(NIGHT + i * 60, "10.2.0.77", &format!("10.3.0.{}", i + 1), 3389, 500.0)).collect();
+        let f = run(&ctx, &conns);
+        assert!(f.iter().any(|f| f.severity >= Severity::Medium), "{f:#?}");
+    }
+
+    #[test]
+    fn known_edges_lower_the_score() {
+        let conns: Vec<Conn> = (0..5).map(|i| tcp(NIGHT + i * 60, "10.2.0.77", &format!("10.3.0.{}", i + 1), 22, 50.0)).collect();
+        let mut hist = vigil_enrich::EdgeHistory::default();
+        for i in 0..5 {
+            hist.record(ip("10.2.0.77"), ip(&format!("10.3.0.{}", i + 1)), 22, vigil_model::Timestamp::from_secs(NIGHT - 86_400 * 7));
+        }
+        let known = run(&site().with_history(hist), &conns);
+        let unjudged = run(&site(), &conns);
+        let ks = known.first().map_or(0.0, |f| f.score);
+        assert!(ks < unjudged[0].score, "{ks} vs {}", unjudged[0].score);
+    }
+}

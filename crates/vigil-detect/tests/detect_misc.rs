@@ -1,0 +1,198 @@
+//! Long connections, DNS tunnels, inbound scans and foreign admin access on synthetic streams:
+//! true positives and benign look-alikes (push-notification sessions on many hosts, domestic
+//! admin SSH in hours, web browsing with follow-up connections, a resolver forwarding its
+//! clients' queries, ordinary inbound web sessions) staying below medium.
+
+mod common;
+use common::*;
+use vigil_detect::dns_tunnel::{DnsTunnelConfig, DnsTunnelDetector};
+use vigil_detect::foreign_admin::{ForeignAdminConfig, ForeignAdminDetector};
+use vigil_detect::long_conn::{LongConnConfig, LongConnDetector};
+use vigil_detect::scan::{ScanConfig, ScanDetector};
+use vigil_detect::util::Tuning;
+use vigil_detect::Detector;
+use vigil_enrich::Context;
+use vigil_model::{Conn, ConnState, Finding, FindingKind, SshMeta};
+
+fn run(det: &mut dyn Detector, conns: &[Conn], ctx: &Context) -> Vec<Finding> {
+    for c in conns {
+        det.observe(c, ctx);
+    }
+    let mut f = det.finish(ctx);
+    Finding::rank(&mut f);
+    f
+}
+
+#[test]
+fn long_sessions_abroad_versus_shared_push_services() {
+    let ctx = geo_ctx();
+    let mut conns = Vec::new();
+    let mut c = tcp(MON as f64, "10.1.0.5", "185.10.4.4", 4444, 300_000, 900_000);
+    c.duration = Some(10.0 * 3600.0);
+    c.open = true;
+    c.conn_state = ConnState::S1;
+    conns.push(c);
+    for h in 0..10u8 {
+        let mut c = with_tls(tcp(MON as f64, &format!("10.1.0.{}", 20 + h), "45.33.1.1", 5223, 50_000, 80_000), "push.example", None);
+        c.duration = Some(8.0 * 3600.0);
+        conns.push(c);
+    }
+    // Two hours of SSH to a domestic server.
+    let mut c = tcp(MON as f64 + 3600.0, "10.1.0.6", "1.192.9.9", 22, 200_000, 3_000_000);
+    c.duration = Some(7200.0);
+    conns.push(c);
+    let f = run(&mut LongConnDetector::new(LongConnConfig::default(), Tuning::default()), &conns, &ctx);
+    let top = &f[0];
+    assert_eq!((top.kind, top.src.as_str()), (FindingKind::LongConnection, "10.1.0.5"));
+    assert!(top.score >= 0.65, "{}", top.score);
+    assert_eq!(top.evidence["still_open"], true);
+    assert!(top.summary.contains("still open"), "{}", top.summary);
+    for x in f.iter().skip(1) {
+        assert!(x.score < 0.5, "benign long session at {}: {}", x.score, x.summary);
+    }
+}
+
+fn b32(rng: &mut Rng, n: usize) -> String {
+    const A: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    (0..n).map(|_| A[rng.below(32) as usize] as char).collect()
+}
+
+#[test]
+fn dns_tunnel_is_blamed_on_the_client_not_the_forwarding_resolver() {
+    let ctx = shanghai();
+    let mut rng = Rng(9);
+    let mut conns = Vec::new();
+    for i in 0..400 {
+        let q = format!("{}.{}.t.tun-evil.com", b32(&mut rng, 50), b32(&mut rng, 12));
+        let t = (MON + i * 20) as f64;
+        conns.push(dns(t, "10.1.0.7", "10.0.0.53", &q, 16, &[]));
+        // The resolver forwards the same question to the outside.
+        conns.push(dns(t + 0.01, "10.0.0.53", "8.8.8.8", &q, 16, &[]));
+    }
+    // Browsing: many names under one news site, each resolved and then visited.
+    for i in 0..60 {
+        let q = format!("img{i}.cdn.news.example");
+        let a = format!("93.184.216.{}", i + 1);
+        conns.push(dns((MON + i * 60) as f64, "10.1.0.8", "10.0.0.53", &q, 1, &[a.as_str()]));
+        conns.push(tcp((MON + i * 60) as f64 + 0.2, "10.1.0.8", &a, 443, 800, 90_000));
+    }
+    // Only the resolver's leg is visible for another domain.
+    for i in 0..200 {
+        let q = format!("{}.x.badtun.net", b32(&mut rng, 40));
+        conns.push(dns((MON + 10_000 + i * 7) as f64, "10.0.0.53", "8.8.4.4", &q, 10, &[]));
+    }
+    // A mail server checking senders against a DNS blocklist: reversed addresses, no follow-up.
+    for i in 0..150u64 {
+        let q = format!("{}.{}.{}.{}.zen.spamhaus.org", rng.below(250), rng.below(250), i % 250, 1 + rng.below(250));
+        conns.push(dns((MON + 20_000 + i as i64 * 9) as f64, "10.1.0.25", "10.0.0.53", &q, 1, &["127.0.0.2"]));
+    }
+    let f = run(&mut DnsTunnelDetector::new(DnsTunnelConfig::default(), Tuning::default()), &shuffle_sort(conns), &ctx);
+    assert!(f.iter().all(|x| x.evidence["registered_domain"] != "spamhaus.org" || x.score < 0.5), "{f:#?}");
+    let client = f.iter().find(|x| x.evidence["registered_domain"] == "tun-evil.com").expect("tunnel found");
+    assert_eq!(client.src, "10.1.0.7", "blamed on the client");
+    assert!(client.score >= 0.75, "{}", client.score);
+    assert_eq!(client.evidence["unique_subdomains"], 400);
+    assert!(client.attack.contains(&"T1071.004".to_string()));
+    assert_eq!(f.iter().filter(|x| x.evidence["registered_domain"] == "tun-evil.com").count(), 1, "no second finding on the resolver");
+    let leg = f.iter().find(|x| x.evidence["registered_domain"] == "badtun.net").expect("resolver-only leg reported");
+    assert_eq!(leg.src, "10.0.0.53");
+    assert_eq!(leg.evidence["resolver_leg_only"], true);
+    assert!(leg.summary.contains("resolver"), "{}", leg.summary);
+    assert!(f.iter().all(|x| x.evidence["registered_domain"] != "news.example" || x.score < 0.5), "{f:#?}");
+}
+
+fn probe(ts: f64, src: &str, dst: &str, port: u16) -> Conn {
+    let mut c = tcp(ts, src, dst, port, 0, 0);
+    c.conn_state = ConnState::REJ;
+    c.duration = Some(0.0);
+    c.history = "Sr".into();
+    c
+}
+
+#[test]
+fn horizontal_scan_then_use_from_the_same_network_escalates() {
+    let ctx = shanghai();
+    let mut conns: Vec<Conn> = (0..200).map(|i| probe((MON + i) as f64, "46.166.151.160", &format!("10.0.1.{}", i + 1), 3389)).collect();
+    // Ordinary inbound web sessions from many clients.
+    for i in 0..300 {
+        conns.push(tcp((MON + i * 10) as f64, &format!("93.184.{}.{}", i % 7, i % 200 + 1), "10.0.0.80", 443, 900, 40_000));
+    }
+    let base = run(&mut ScanDetector::new(ScanConfig::default(), Tuning::default()), &conns, &ctx);
+    assert_eq!(base.len(), 1, "{base:#?}");
+    let s = &base[0];
+    assert_eq!((s.kind, s.src.as_str()), (FindingKind::InboundScan, "46.166.151.160"));
+    assert_eq!(s.evidence["port_most_swept"], "3389/tcp");
+    assert_eq!(s.evidence["max_hosts_on_one_port"], 200);
+    assert!(s.score < 0.75);
+    // Later, a neighbour address logs into one of the scanned hosts.
+    let mut follow = tcp((MON + 4000) as f64, "46.166.151.99", "10.0.1.77", 3389, 50_000, 900_000);
+    follow.duration = Some(900.0);
+    conns.push(follow);
+    let esc = run(&mut ScanDetector::new(ScanConfig::default(), Tuning::default()), &conns, &ctx);
+    assert_eq!(esc.len(), 1);
+    assert!(esc[0].score >= s.score + 0.29, "{} vs {}", esc[0].score, s.score);
+    assert!(esc[0].severity > s.severity);
+    assert!(esc[0].summary.contains("10.0.1.77:3389/tcp"), "{}", esc[0].summary);
+    assert_eq!(esc[0].id, s.id, "same scanner, same finding id");
+}
+
+#[test]
+fn vertical_scan_and_quiet_internal_browsing() {
+    let ctx = shanghai();
+    let mut conns: Vec<Conn> = (1..=1000).map(|p| probe((MON + p as i64) as f64, "185.10.5.5", "10.0.0.9", p)).collect();
+    // A browser opening idle connections to 80 web servers (established, no payload).
+    for i in 0..80 {
+        let mut c = tcp((MON + i) as f64, "10.1.0.4", &format!("45.33.9.{}", i + 1), 443, 0, 0);
+        c.conn_state = ConnState::RSTO;
+        conns.push(c);
+    }
+    let f = run(&mut ScanDetector::new(ScanConfig::default(), Tuning::default()), &conns, &ctx);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].evidence["scan_type"], "vertical");
+    assert_eq!(f[0].evidence["max_ports_on_one_host"], 1000);
+    assert!(f[0].score >= 0.6);
+}
+
+#[test]
+fn internal_host_sweeping_the_lan_is_reported() {
+    let ctx = shanghai();
+    let conns: Vec<Conn> = (0..60).map(|i| probe((MON + i) as f64, "10.1.0.66", &format!("10.0.2.{}", i + 1), 445)).collect();
+    let f = run(&mut ScanDetector::new(ScanConfig::default(), Tuning::default()), &conns, &ctx);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].evidence["internal_source"], true);
+    assert!(f[0].attack.contains(&"T1046".to_string()));
+    assert!(f[0].summary.starts_with("Internal host 10.1.0.66"));
+}
+
+#[test]
+fn foreign_rdp_at_night_versus_domestic_and_failed_ssh() {
+    let ctx = geo_ctx();
+    let mut conns = Vec::new();
+    // 03:00 Shanghai = 19:00 UTC the previous day.
+    let mut rdp = tcp((MON - 5 * 3600) as f64, "185.10.2.2", "10.20.1.5", 3389, 2_000_000, 6_000_000);
+    rdp.duration = Some(7200.0);
+    conns.push(rdp);
+    // Domestic administrator over SSH in working hours.
+    let mut ssh = tcp((MON + 2 * 3600) as f64, "1.192.3.3", "10.0.0.22", 22, 40_000, 200_000);
+    ssh.duration = Some(1800.0);
+    conns.push(ssh);
+    // Failed SSH logins from abroad are not access.
+    let mut bad = tcp((MON + 2 * 3600) as f64, "45.33.3.3", "10.0.0.22", 22, 3000, 3000);
+    bad.app.ssh = Some(Box::new(SshMeta { auth_success: Some(false), ..Default::default() }));
+    conns.push(bad);
+    let f = run(&mut ForeignAdminDetector::new(ForeignAdminConfig::default(), Tuning::default()), &conns, &ctx);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let x = &f[0];
+    assert_eq!((x.kind, x.src.as_str()), (FindingKind::ForeignAdminAccess, "10.20.1.5"));
+    assert!(x.score >= 0.9, "{}", x.score);
+    assert_eq!(x.evidence["countries"], serde_json::json!(["RU"]));
+    assert!(x.attack.contains(&"T1021.001".to_string()));
+    assert!(x.summary.contains("abroad (RU)") && x.summary.contains("outside working hours"), "{}", x.summary);
+
+    // Without home countries: SSH from the internet in hours stays below medium.
+    let plain = shanghai();
+    let mut ssh = tcp((MON + 2 * 3600) as f64, "45.33.3.4", "10.0.0.22", 22, 40_000, 200_000);
+    ssh.duration = Some(1800.0);
+    let f = run(&mut ForeignAdminDetector::new(ForeignAdminConfig::default(), Tuning::default()), &[ssh], &plain);
+    assert!(f.iter().all(|x| x.score < 0.5), "{f:#?}");
+}

@@ -1,0 +1,248 @@
+//! `Conn` → log rows, and [`ConnLogs`], which writes all five logs of a run into a directory.
+
+use super::names::{cipher_name, curve_name, tls_version_name};
+use super::{CONN, DNS, Format, HTTP, LogSpec, LogWriter, SSH, SSL, Val};
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use vigil_model::{Conn, DnsTxn, HttpTxn, dns_qtype_name, dns_rcode_name, proto_name};
+
+fn id_vals(c: &Conn, v: &mut Vec<Val>) {
+    v.push(Val::Addr(c.orig_h));
+    v.push(Val::Port(c.orig_p));
+    v.push(Val::Addr(c.resp_h));
+    v.push(Val::Port(c.resp_p));
+}
+
+fn nonempty(s: &str) -> Val {
+    if s.is_empty() { Val::Unset } else { Val::Str(s.to_string()) }
+}
+
+/// One conn.log row.
+pub fn conn_values(c: &Conn) -> Vec<Val> {
+    let mut v = Vec::with_capacity(CONN.fields.len());
+    v.push(Val::Time(c.ts));
+    v.push(Val::Str(c.uid.clone()));
+    id_vals(c, &mut v);
+    v.push(Val::Str(proto_name(c.proto).to_string()));
+    v.push(Val::opt_str(c.service.as_deref().filter(|s| !s.is_empty())));
+    v.push(c.duration.map_or(Val::Unset, Val::Interval));
+    v.push(Val::opt_count(c.orig_bytes));
+    v.push(Val::opt_count(c.resp_bytes));
+    v.push(Val::Str(c.conn_state.as_str().to_string()));
+    v.push(Val::opt_bool(c.local_orig));
+    v.push(Val::opt_bool(c.local_resp));
+    v.push(Val::Count(c.missed_bytes));
+    v.push(nonempty(&c.history));
+    v.push(Val::Count(c.orig_pkts));
+    v.push(Val::Count(c.orig_ip_bytes));
+    v.push(Val::Count(c.resp_pkts));
+    v.push(Val::Count(c.resp_ip_bytes));
+    v.push(if c.tunnel_parents.is_empty() { Val::Unset } else { Val::List(c.tunnel_parents.clone()) });
+    v.push(Val::Count(c.proto as u64));
+    v.push(nonempty(&c.community_id));
+    v
+}
+
+/// The ssl.log row, if the connection carried a TLS (or QUIC) handshake.
+pub fn ssl_values(c: &Conn) -> Option<Vec<Val>> {
+    let t = c.app.tls.as_deref()?;
+    let mut v = Vec::with_capacity(SSL.fields.len());
+    v.push(Val::Time(c.ts));
+    v.push(Val::Str(c.uid.clone()));
+    id_vals(c, &mut v);
+    v.push(t.version.map_or(Val::Unset, |x| Val::Str(tls_version_name(x))));
+    v.push(t.cipher.map_or(Val::Unset, |x| Val::Str(cipher_name(x))));
+    v.push(t.curve.map_or(Val::Unset, |x| Val::Str(curve_name(x))));
+    v.push(Val::opt_str(t.server_name.as_deref()));
+    v.push(Val::Bool(t.resumed));
+    v.push(Val::Unset);
+    v.push(Val::opt_str(t.alpn.as_deref()));
+    v.push(Val::Bool(t.established));
+    v.push(Val::Unset);
+    v.push(if t.cert_chain_sha256.is_empty() { Val::Unset } else { Val::List(t.cert_chain_sha256.clone()) });
+    v.push(Val::Unset);
+    v.push(match (&t.cert, &t.server_name) {
+        (Some(cert), Some(sni)) => Val::Bool(cert.san_dns.iter().any(|n| name_matches(n, sni))),
+        _ => Val::Unset,
+    });
+    v.push(Val::opt_str(t.ja4.as_deref()));
+    v.push(Val::opt_str(t.ja3.as_deref()));
+    v.push(Val::opt_str(t.ja3s.as_deref()));
+    Some(v)
+}
+
+/// Certificate name matching as TLS clients do: exact, or one leftmost `*` label.
+fn name_matches(pattern: &str, host: &str) -> bool {
+    let p = pattern.to_ascii_lowercase();
+    let h = host.to_ascii_lowercase();
+    match p.strip_prefix("*.") {
+        Some(rest) => h.split_once('.').is_some_and(|(first, tail)| !first.is_empty() && tail == rest),
+        None => p == h,
+    }
+}
+
+fn qclass_name(c: u16) -> String {
+    match c {
+        1 => "C_INTERNET".to_string(),
+        3 => "C_CHAOS".to_string(),
+        4 => "C_HESIOD".to_string(),
+        254 => "C_NONE".to_string(),
+        255 => "C_ANY".to_string(),
+        _ => format!("qclass-{c}"),
+    }
+}
+
+/// One dns.log row per transaction.
+pub fn dns_values(c: &Conn, d: &DnsTxn) -> Vec<Val> {
+    let mut v = Vec::with_capacity(DNS.fields.len());
+    v.push(Val::Time(d.ts));
+    v.push(Val::Str(c.uid.clone()));
+    id_vals(c, &mut v);
+    v.push(Val::Str(proto_name(c.proto).to_string()));
+    v.push(Val::Count(d.trans_id as u64));
+    v.push(d.rtt.map_or(Val::Unset, Val::Interval));
+    v.push(Val::opt_str(d.query.as_deref()));
+    v.push(d.qclass.map_or(Val::Unset, |x| Val::Count(x as u64)));
+    v.push(d.qclass.map_or(Val::Unset, |x| Val::Str(qclass_name(x))));
+    v.push(d.qtype.map_or(Val::Unset, |x| Val::Count(x as u64)));
+    v.push(d.qtype.map_or(Val::Unset, |x| Val::Str(dns_qtype_name(x))));
+    v.push(d.rcode.map_or(Val::Unset, |x| Val::Count(x as u64)));
+    v.push(d.rcode.map_or(Val::Unset, |x| Val::Str(dns_rcode_name(x))));
+    v.push(Val::Bool(d.aa));
+    v.push(Val::Bool(d.tc));
+    v.push(Val::Bool(d.rd));
+    v.push(Val::Bool(d.ra));
+    v.push(Val::Count(d.z as u64));
+    v.push(if d.answers.is_empty() { Val::Unset } else { Val::List(d.answers.clone()) });
+    v.push(if d.ttls.is_empty() { Val::Unset } else { Val::Intervals(d.ttls.clone()) });
+    v.push(Val::Bool(d.rejected));
+    v
+}
+
+/// One http.log row per request/response pair (`depth` from 1).
+pub fn http_values(c: &Conn, h: &HttpTxn, depth: u64) -> Vec<Val> {
+    let mut v = Vec::with_capacity(HTTP.fields.len());
+    v.push(Val::Time(h.ts));
+    v.push(Val::Str(c.uid.clone()));
+    id_vals(c, &mut v);
+    v.push(Val::Count(depth));
+    v.push(Val::opt_str(h.method.as_deref()));
+    v.push(Val::opt_str(h.host.as_deref()));
+    v.push(Val::opt_str(h.uri.as_deref()));
+    v.push(Val::opt_str(h.referrer.as_deref()));
+    v.push(Val::opt_str(h.version.as_deref()));
+    v.push(Val::opt_str(h.user_agent.as_deref()));
+    v.push(Val::Unset);
+    v.push(Val::Count(h.request_body_len));
+    v.push(Val::Count(h.response_body_len));
+    v.push(h.status_code.map_or(Val::Unset, |x| Val::Count(x as u64)));
+    v.push(Val::opt_str(h.status_msg.as_deref()));
+    v.push(Val::Unset);
+    v.push(Val::Unset);
+    v.push(Val::List(Vec::new()));
+    for _ in 0..3 {
+        v.push(Val::Unset);
+    }
+    for ct in [&h.req_content_type, &h.resp_content_type] {
+        v.push(Val::Unset);
+        v.push(Val::Unset);
+        v.push(ct.as_deref().map_or(Val::Unset, |t| Val::List(vec![t.to_string()])));
+    }
+    v
+}
+
+/// The ssh.log row, if the connection was SSH.
+pub fn ssh_values(c: &Conn) -> Option<Vec<Val>> {
+    let s = c.app.ssh.as_deref()?;
+    let mut v = Vec::with_capacity(SSH.fields.len());
+    v.push(Val::Time(c.ts));
+    v.push(Val::Str(c.uid.clone()));
+    id_vals(c, &mut v);
+    v.push(s.version.map_or(Val::Unset, |x| Val::Count(x as u64)));
+    v.push(Val::opt_bool(s.auth_success));
+    v.push(Val::Count(s.auth_attempts as u64));
+    v.push(Val::Unset);
+    v.push(Val::opt_str(s.client.as_deref()));
+    v.push(Val::opt_str(s.server.as_deref()));
+    v.push(Val::opt_str(s.cipher_alg.as_deref()));
+    v.push(Val::opt_str(s.mac_alg.as_deref()));
+    v.push(Val::Unset);
+    v.push(Val::opt_str(s.kex_alg.as_deref()));
+    v.push(Val::opt_str(s.host_key_alg.as_deref()));
+    v.push(Val::Unset);
+    v.push(Val::opt_str(s.hassh.as_deref()));
+    v.push(Val::opt_str(s.hassh_server.as_deref()));
+    Some(v)
+}
+
+/// The five logs of one run, written into a directory. A log file is created with its first
+/// record, as Zeek does (no empty logs).
+pub struct ConnLogs {
+    dir: PathBuf,
+    format: Format,
+    conn: Option<LogWriter<BufWriter<File>>>,
+    ssl: Option<LogWriter<BufWriter<File>>>,
+    dns: Option<LogWriter<BufWriter<File>>>,
+    http: Option<LogWriter<BufWriter<File>>>,
+    ssh: Option<LogWriter<BufWriter<File>>>,
+    pub written: [u64; 5],
+}
+
+fn writer<'a>(
+    slot: &'a mut Option<LogWriter<BufWriter<File>>>,
+    dir: &Path,
+    spec: &'static LogSpec,
+    format: Format,
+) -> io::Result<&'a mut LogWriter<BufWriter<File>>> {
+    if slot.is_none() {
+        let path = dir.join(format!("{}.log", spec.path));
+        let f = File::create(&path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        *slot = Some(LogWriter::new(BufWriter::new(f), spec, format));
+    }
+    slot.as_mut().ok_or_else(|| io::Error::other("log writer missing"))
+}
+
+impl ConnLogs {
+    /// Prepares writing into `dir` (created if missing).
+    pub fn create(dir: &Path, format: Format) -> io::Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+        Ok(ConnLogs { dir: dir.to_path_buf(), format, conn: None, ssl: None, dns: None, http: None, ssh: None, written: [0; 5] })
+    }
+
+    /// Writes the connection to conn.log and its application records to the other logs.
+    pub fn write(&mut self, c: &Conn) -> io::Result<()> {
+        let (dir, fmt) = (self.dir.clone(), self.format);
+        writer(&mut self.conn, &dir, &CONN, fmt)?.write(c.ts, &conn_values(c))?;
+        self.written[0] += 1;
+        if let Some(v) = ssl_values(c) {
+            writer(&mut self.ssl, &dir, &SSL, fmt)?.write(c.ts, &v)?;
+            self.written[1] += 1;
+        }
+        for d in &c.app.dns {
+            writer(&mut self.dns, &dir, &DNS, fmt)?.write(d.ts, &dns_values(c, d))?;
+            self.written[2] += 1;
+        }
+        for (i, h) in c.app.http.iter().enumerate() {
+            writer(&mut self.http, &dir, &HTTP, fmt)?.write(h.ts, &http_values(c, h, i as u64 + 1))?;
+            self.written[3] += 1;
+        }
+        if let Some(v) = ssh_values(c) {
+            writer(&mut self.ssh, &dir, &SSH, fmt)?.write(c.ts, &v)?;
+            self.written[4] += 1;
+        }
+        Ok(())
+    }
+
+    /// Closes every log; returns the paths written.
+    pub fn finish(self) -> io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for (w, spec) in [(self.conn, &CONN), (self.ssl, &SSL), (self.dns, &DNS), (self.http, &HTTP), (self.ssh, &SSH)] {
+            if let Some(w) = w {
+                w.finish()?;
+                out.push(self.dir.join(format!("{}.log", spec.path)));
+            }
+        }
+        Ok(out)
+    }
+}

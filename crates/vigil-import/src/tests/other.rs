@@ -1,0 +1,168 @@
+use super::mutations;
+use crate::stats::ImportStats;
+use crate::{argus, nfdump, pcap, sniff_bytes, util, Collector, CollectorConfig, Format, ImportOptions};
+use std::collections::HashMap;
+use std::time::Duration;
+use vigil_model::ConnState;
+
+#[test]
+fn sniff_recognises_by_content() {
+    assert_eq!(sniff_bytes(b"#separator \\x09\n#fields\tts\n"), Some(Format::ZeekTsv));
+    assert_eq!(sniff_bytes(b"\n{\"event_type\":\"flow\"}\n"), Some(Format::SuricataEve));
+    assert_eq!(sniff_bytes(b"{\"_path\":\"conn\"}\n"), Some(Format::ZeekJson));
+    assert_eq!(sniff_bytes(b"StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport\n"), Some(Format::ArgusBinetflow));
+    assert_eq!(sniff_bytes(&[0x0c, 0xa5, 1, 0]), Some(Format::Nfdump));
+    assert_eq!(sniff_bytes(b"hello world"), None);
+    assert_eq!(sniff_bytes(b"{\"a\":1}"), None);
+    assert_eq!(sniff_bytes(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]), None, "captures are decided by their packets");
+}
+
+#[test]
+fn argus_rows() {
+    let hdr = "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,sTos,dTos,TotPkts,TotBytes,SrcBytes,SrcPkts,Label";
+    let cols: HashMap<String, usize> = hdr.split(',').enumerate().map(|(i, n)| (n.to_string(), i)).collect();
+    let o = ImportOptions::default();
+    let c = argus::conn_from_line(&cols, "2018/12/18 14:00:00.527012,0.699716,tcp,216.73.23.146,52798,   ->,147.32.81.58,445,S_RA,0,0,2,134,70,1,", ',', &o).unwrap();
+    assert_eq!(c.conn_state, ConnState::REJ);
+    assert_eq!((c.orig_pkts, c.resp_pkts, c.orig_ip_bytes, c.resp_ip_bytes), (1, 1, 70, 64));
+    assert_eq!(c.ts.secs(), 1545141600);
+    let c = argus::conn_from_line(&cols, "2018/12/18 14:00:00,1,icmp,10.0.0.1,0x0008,  ->,10.0.0.2,0x0000,ECO,0,0,2,196,98,1,", ',', &o).unwrap();
+    assert_eq!((c.orig_p, c.resp_p, c.conn_state), (8, 0, ConnState::SF));
+    assert!(argus::conn_from_line(&cols, "2018/05/10 10:52:47,0,man,0,0,,0,0,STA,,,0,0,0,0,", ',', &o).is_err());
+    assert!(argus::conn_from_line(&cols, "garbage", ',', &o).is_err());
+    // Hostile: SrcBytes above TotBytes, missing columns.
+    let c = argus::conn_from_line(&cols, "2018/12/18 14:00:00,1,udp,10.0.0.1,1,->,10.0.0.2,2,CON,0,0,1,10,99999", ',', &o).unwrap();
+    assert_eq!((c.orig_ip_bytes, c.resp_ip_bytes), (10, 0));
+}
+
+/// An nfdump layout-1 file with one IPv4 TCP record (32-bit counters) and one junk block.
+fn nfdump_file() -> Vec<u8> {
+    let mut b = vec![];
+    b.extend_from_slice(&0xA50Cu16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&2u32.to_le_bytes());
+    b.extend_from_slice(&[0; 128]);
+    b.extend_from_slice(&[0; 136]);
+    let mut rec = vec![];
+    rec.extend_from_slice(&10u16.to_le_bytes());
+    rec.extend_from_slice(&48u16.to_le_bytes());
+    rec.extend_from_slice(&0u16.to_le_bytes()); // flags: v4, 32-bit counters
+    rec.extend_from_slice(&0u16.to_le_bytes());
+    rec.extend_from_slice(&100u16.to_le_bytes());
+    rec.extend_from_slice(&200u16.to_le_bytes());
+    rec.extend_from_slice(&1_600_000_000u32.to_le_bytes());
+    rec.extend_from_slice(&1_600_000_001u32.to_le_bytes());
+    rec.extend_from_slice(&[0, 0x12, 6, 0]);
+    rec.extend_from_slice(&443u16.to_le_bytes());
+    rec.extend_from_slice(&50000u16.to_le_bytes());
+    rec.extend_from_slice(&[0; 4]);
+    rec.extend_from_slice(&u32::from(std::net::Ipv4Addr::new(1, 1, 1, 1)).to_le_bytes());
+    rec.extend_from_slice(&u32::from(std::net::Ipv4Addr::new(10, 0, 0, 1)).to_le_bytes());
+    rec.extend_from_slice(&3u32.to_le_bytes());
+    rec.extend_from_slice(&180u32.to_le_bytes());
+    rec.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&(rec.len() as u32).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b.extend_from_slice(&rec);
+    b.extend_from_slice(&5u32.to_le_bytes());
+    b.extend_from_slice(&1000u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b
+}
+
+#[test]
+fn nfdump_records_and_hostile_files() {
+    let f = nfdump_file();
+    let mut s = ImportStats::default();
+    let mut out = vec![];
+    nfdump::parse(&f, &mut s, &mut out).unwrap();
+    assert_eq!(out.len(), 1);
+    let r = &out[0];
+    assert_eq!((r.src.to_string().as_str(), r.sport, r.dport, r.packets, r.bytes, r.tcp_flags), ("1.1.1.1", 443, 50000, 3, 180, 0x12));
+    assert_eq!(r.start.0, 1_600_000_000_100_000_000);
+    assert_eq!(s.skipped.get("nfdump: block longer than the file"), Some(&1));
+    let mut lzo = f.clone();
+    lzo[4] = 1;
+    assert!(matches!(nfdump::parse(&lzo, &mut s, &mut out), Err(nfdump::NfdumpError::Compressed(1))));
+    for m in mutations(&f) {
+        let _ = nfdump::parse(&m, &mut s, &mut out);
+    }
+}
+
+#[test]
+fn udp_frames_of_each_link_type() {
+    let payload = b"xyz";
+    let ip = |proto: u8, frag: u16| {
+        let mut v = vec![0x45, 0, 0, 31, 0, 0, (frag >> 8) as u8, frag as u8, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        v.extend_from_slice(&[0x13, 0x88, 0x08, 0x07, 0, 11, 0, 0]);
+        v.extend_from_slice(payload);
+        v
+    };
+    let mut eth = vec![0; 12];
+    eth.extend_from_slice(&[0x81, 0x00, 0, 5, 0x08, 0x00]);
+    eth.extend(ip(17, 0));
+    let u = pcap::udp_of_frame(1, &eth).unwrap();
+    assert_eq!((u.sport, u.dport, u.payload), (5000, 2055, &payload[..]));
+    assert_eq!(pcap::udp_of_frame(101, &ip(17, 0)).unwrap().payload, payload);
+    assert_eq!(pcap::udp_of_frame(101, &ip(6, 0)).unwrap_err(), pcap::NotUdp::OtherProtocol);
+    assert_eq!(pcap::udp_of_frame(101, &ip(17, 0x2000)).unwrap_err(), pcap::NotUdp::Fragment);
+    assert_eq!(pcap::udp_of_frame(999, &eth).unwrap_err(), pcap::NotUdp::UnknownLinkType);
+    for m in mutations(&eth) {
+        let _ = pcap::udp_of_frame(1, &m);
+        let _ = pcap::udp_of_frame(113, &m);
+        let _ = pcap::udp_of_frame(276, &m);
+        let _ = pcap::udp_of_frame(0, &m);
+    }
+}
+
+#[test]
+fn community_id_for_icmp_is_direction_free() {
+    let a = "10.0.0.1".parse().unwrap();
+    let b = "10.0.0.2".parse().unwrap();
+    assert_eq!(util::community_id(a, 8, b, 0, 1), util::community_id(b, 0, a, 0, 1));
+}
+
+#[test]
+fn collector_receives_over_loopback() {
+    let c = Collector::bind("127.0.0.1:0".parse().unwrap(), CollectorConfig::default()).unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // One v5 datagram: a TCP exchange in both directions → one stitched Conn.
+    let mut p = vec![0, 5, 0, 2];
+    p.extend_from_slice(&10_000u32.to_be_bytes());
+    p.extend_from_slice(&1_700_000_000u32.to_be_bytes());
+    p.extend_from_slice(&[0; 12]);
+    for (s, d, sp, dp, fl) in [([10, 0, 0, 1], [10, 0, 0, 2], 40000u16, 22u16, 0x1bu8), ([10, 0, 0, 2], [10, 0, 0, 1], 22, 40000, 0x1b)] {
+        p.extend_from_slice(&s);
+        p.extend_from_slice(&d);
+        p.extend_from_slice(&[0; 8]);
+        p.extend_from_slice(&5u32.to_be_bytes());
+        p.extend_from_slice(&500u32.to_be_bytes());
+        p.extend_from_slice(&9000u32.to_be_bytes());
+        p.extend_from_slice(&9500u32.to_be_bytes());
+        p.extend_from_slice(&sp.to_be_bytes());
+        p.extend_from_slice(&dp.to_be_bytes());
+        p.extend_from_slice(&[0, fl, 6, 0]);
+        p.extend_from_slice(&[0; 8]);
+    }
+    sock.send_to(&p, c.local_addr()).unwrap();
+    sock.send_to(b"garbage", c.local_addr()).unwrap();
+    let conn = c.recv_timeout(Duration::from_secs(10)).expect("a stitched conn");
+    assert_eq!((conn.orig_p, conn.resp_p, conn.orig_pkts, conn.resp_pkts), (40000, 22, 5, 5));
+    assert_eq!(conn.conn_state, ConnState::SF);
+    assert_eq!(conn.source, vigil_model::Source::Netflow);
+    // Wait for the garbage datagram to be counted, then stop.
+    for _ in 0..100 {
+        if c.stats().malformed > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (rest, s) = c.shutdown();
+    assert!(rest.is_empty());
+    assert_eq!((s.datagrams, s.flow_records, s.conns, s.datagrams_dropped), (2, 2, 1, 0));
+    assert_eq!(s.malformed, 1);
+}

@@ -1,0 +1,173 @@
+use crate::zeek::{read_log, Joiner, LogKind};
+use crate::{import_path, sniff, Format, ImportOptions};
+use crate::stats::ImportStats;
+use std::io::Write;
+use vigil_model::{ConnState, Conn};
+
+const CONN_HDR: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n";
+
+fn write(dir: &std::path::Path, name: &str, body: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn gz(dir: &std::path::Path, name: &str, body: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    let mut e = flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast());
+    e.write_all(body.as_bytes()).unwrap();
+    e.finish().unwrap();
+    p
+}
+
+fn all(p: &std::path::Path) -> (ImportStats, Vec<Conn>) {
+    let mut v = vec![];
+    let s = import_path(p, &mut |c| v.push(c), &mut |_| {}).unwrap();
+    (s, v)
+}
+
+#[test]
+fn columns_are_read_by_name_in_any_order_with_extra_columns() {
+    let d = tempfile::tempdir().unwrap();
+    // Reordered columns, an unknown one, Stratosphere labels, unset and empty values.
+    let body = format!(
+        "{CONN_HDR}#fields\tid.resp_p\tlabel\tuid\tts\tid.orig_h\tid.orig_p\tid.resp_h\tproto\tconn_state\torig_bytes\ttunnel_parents\tservice\tfoo\n\
+         443\tMalicious\tCabc\t1600000000.5\t10.0.0.1\t5555\t1.2.3.4\ttcp\tSF\t-\t(empty)\t-\tbar\n"
+    );
+    let p = write(d.path(), "whatever.txt", &body);
+    assert_eq!(sniff(&p), Some(Format::ZeekTsv));
+    let (s, v) = all(&p);
+    assert_eq!(v.len(), 1, "{s}");
+    let c = &v[0];
+    assert_eq!((c.uid.as_str(), c.orig_p, c.resp_p, c.proto), ("Cabc", 5555, 443, 6));
+    assert_eq!(c.conn_state, ConnState::SF);
+    assert_eq!(c.orig_bytes, None);
+    assert!(c.tunnel_parents.is_empty());
+    assert_eq!(c.service, None);
+    assert_eq!(c.ts.0, 1_600_000_000_500_000_000);
+    assert!(c.community_id.starts_with("1:"));
+}
+
+#[test]
+fn custom_separators_and_escapes() {
+    let d = tempfile::tempdir().unwrap();
+    let body = "#separator |\n#set_separator|;\n#empty_field|EMPTY\n#unset_field|NONE\n#path|conn\n\
+                #fields|ts|uid|id.orig_h|id.orig_p|id.resp_h|id.resp_p|proto|tunnel_parents|history\n\
+                1.0|C1|10.0.0.1|1|10.0.0.2|2|udp|Ca;Cb|D\\x7cd\n";
+    let p = write(d.path(), "c.log", body);
+    let (_, v) = all(&p);
+    assert_eq!(v[0].tunnel_parents, vec!["Ca", "Cb"]);
+    assert_eq!(v[0].history, "D|d");
+}
+
+#[test]
+fn json_lines_with_iso_time_and_wrong_types() {
+    let d = tempfile::tempdir().unwrap();
+    let body = r#"{"_path":"conn","ts":"2018-03-24T17:15:20.615923Z","uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":1,"id.resp_h":"10.0.0.2","id.resp_p":80,"proto":"tcp","orig_bytes":"12","resp_bytes":[1],"duration":-3}
+{"_path":"conn","ts":1.0,"uid":"C2","id.orig_h":"not-an-ip","id.orig_p":1,"id.resp_h":"10.0.0.2","id.resp_p":80,"proto":"tcp"}
+{"_path":"conn","ts":1.0,"uid":"C3","id.orig_h":"10.0.0.1","id.orig_p":70000,"id.resp_h":"10.0.0.2","id.resp_p":80,"proto":"tcp"}
+[1,2,3]
+"#;
+    let p = write(d.path(), "conn.json", body);
+    assert_eq!(sniff(&p), Some(Format::ZeekJson));
+    let (s, v) = all(&p);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].ts.0, 1_521_911_720_615_923_000);
+    assert_eq!(v[0].orig_bytes, Some(12));
+    assert_eq!(v[0].resp_bytes, None);
+    assert_eq!(v[0].duration, None);
+    assert_eq!(s.skipped.get("zeek conn: missing ts or five-tuple"), Some(&2));
+    assert_eq!(s.skipped.get("zeek json: not a JSON object"), Some(&1));
+}
+
+#[test]
+fn nested_json_and_zoneless_iso_time() {
+    let d = tempfile::tempdir().unwrap();
+    let body = r#"{"_path":"conn","ts":"2024-01-01T00:00:01.5","uid":"C1","id":{"orig_h":"10.0.0.1","orig_p":1,"resp_h":"10.0.0.2","resp_p":80},"proto":"tcp"}
+"#;
+    let p = write(d.path(), "conn.json", body);
+    let (_, v) = all(&p);
+    assert_eq!(v.len(), 1);
+    assert_eq!((v[0].orig_p, v[0].resp_p, v[0].ts.0), (1, 80, 1_704_067_201_500_000_000));
+}
+
+#[test]
+fn directory_join_with_rotated_gz_logs() {
+    let d = tempfile::tempdir().unwrap();
+    let conn_fields = "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\n";
+    gz(d.path(), "conn.2024-01-01-00-00-00.log.gz", &format!("{CONN_HDR}{conn_fields}1.0\tC1\t10.0.0.1\t1000\t1.1.1.1\t443\ttcp\tssl\n"));
+    write(d.path(), "conn.log", &format!("{CONN_HDR}{conn_fields}2.0\tC2\t10.0.0.1\t1001\t8.8.8.8\t53\tudp\tdns\n3.0\tC4\t10.0.0.1\t22\t10.0.0.9\t22\ttcp\t-\n"));
+    write(
+        d.path(),
+        "ssl.log",
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tssl\n\
+         #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tversion\tcipher\tcurve\tserver_name\testablished\tja3\tja4\tcert_chain_fps\n\
+         1.1\tC1\t10.0.0.1\t1000\t1.1.1.1\t443\tTLSv13\tTLS_AES_128_GCM_SHA256\tx25519\texample.com\tT\tabc\tt13d1516h2_8daaf6152771_e5627efa2ab1\taaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n\
+         9.0\tC3\t10.0.0.7\t999\t1.1.1.1\t443\tTLSv12\t-\t-\torphan.example\tF\t-\t-\t(empty)\n",
+    );
+    write(
+        d.path(),
+        "x509.log",
+        r#"{"_path":"x509","ts":1.0,"fingerprint":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","certificate.subject":"CN=example.com","certificate.issuer":"CN=example.com","san.dns":["example.com"]}
+"#,
+    );
+    write(d.path(), "dns.log", r#"{"_path":"dns","ts":2.0,"uid":"C2","id.orig_h":"10.0.0.1","id.orig_p":1001,"id.resp_h":"8.8.8.8","id.resp_p":53,"proto":"udp","trans_id":7,"query":"example.com","qtype":1,"rcode":0,"answers":["1.2.3.4"],"TTLs":[60.0],"RD":true}
+"#);
+    write(d.path(), "ssh.log", "#separator \\x09\n#path\tssh\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tclient\tserver\tauth_success\thassh\thasshServer\n3.1\tC4\t10.0.0.1\t22\t10.0.0.9\t22\tSSH-2.0-OpenSSH_9.0\tSSH-2.0-dropbear\tT\tec7378c1a92f5a8dde7e8b7a1ddf33d1\tb12d2871a1189eff20364cf5333619ee\n");
+    let (s, v) = all(d.path());
+    assert_eq!(v.len(), 4, "{s}");
+    assert_eq!((s.app_joined, s.app_orphans), (3, 1));
+    let by = |uid: &str| v.iter().find(|c| c.uid == uid).unwrap();
+    let t = by("C1").app.tls.as_ref().unwrap();
+    assert_eq!(t.server_name.as_deref(), Some("example.com"));
+    assert_eq!((t.version, t.cipher, t.curve), (Some(0x0304), Some(0x1301), Some(29)));
+    assert!(t.ja4.as_deref().unwrap().starts_with("t13"));
+    assert!(t.cert.as_ref().unwrap().self_signed);
+    assert_eq!(t.cert.as_ref().unwrap().san_dns, vec!["example.com"]);
+    let dns = &by("C2").app.dns[0];
+    assert_eq!((dns.query.as_deref(), dns.trans_id, dns.rd), (Some("example.com"), 7, true));
+    let ssh = by("C4").app.ssh.as_ref().unwrap();
+    assert_eq!(ssh.auth_success, Some(true));
+    assert_eq!(ssh.hassh_server.as_deref(), Some("b12d2871a1189eff20364cf5333619ee"));
+    // The orphan ssl record is its own connection, not lost.
+    let o = by("C3");
+    assert_eq!(o.app.tls.as_ref().unwrap().server_name.as_deref(), Some("orphan.example"));
+    assert_eq!(o.service.as_deref(), Some("ssl"));
+}
+
+#[test]
+fn join_map_is_bounded() {
+    let opts = ImportOptions { max_pending_app: 10, ..Default::default() };
+    let d = tempfile::tempdir().unwrap();
+    let mut body = String::from("#separator \\x09\n#path\thttp\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\thost\n");
+    for i in 0..100 {
+        body.push_str(&format!("{i}.0\tC{i}\t10.0.0.1\t{}\t1.1.1.1\t80\th{i}\n", 1000 + i));
+    }
+    let p = write(d.path(), "http.log", &body);
+    let mut j = Joiner::new(&opts);
+    let mut stats = ImportStats::default();
+    let mut n = 0;
+    read_log(&p, &mut stats, |k, r, st| j.row(k, r, st, &mut |_| n += 1)).unwrap();
+    // 90 emitted at once when the map was full, 10 held.
+    assert_eq!(n, 90);
+    j.finish(&mut stats, &mut |_| n += 1);
+    assert_eq!(n, 100);
+    assert_eq!(stats.skipped.get("zeek join map full: app record emitted unjoined"), Some(&90));
+}
+
+#[test]
+fn hostile_lines_never_panic() {
+    let d = tempfile::tempdir().unwrap();
+    let mut body = String::from(CONN_HDR);
+    body.push_str("#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n");
+    for junk in ["\\x", "\\xZZ", "\t\t\t\t\t\t\t\t\t\t", "1e400\tC\t::1\t1\t::2\t2\ttcp", "-1\tC\t1.1.1.1\t-5\t2.2.2.2\t2\ttcp", "\u{fffd}\u{0}"] {
+        body.push_str(junk);
+        body.push('\n');
+    }
+    body.push_str("#fields\n1\t2\n");
+    let p = write(d.path(), "conn.log", &body);
+    let (s, v) = all(&p);
+    assert!(v.is_empty(), "{v:?}");
+    assert_eq!(s.records, 7);
+    assert!(LogKind::Conn < LogKind::OpenConn);
+}

@@ -1,0 +1,232 @@
+//! Small helpers shared by every importer: Community ID v1, stable uids, the RFC 1918/4193
+//! "internal address" heuristic and a Zeek-like `conn_state` from TCP flags (for sources that
+//! only carry flags, such as NetFlow and Suricata flow events).
+
+use base64::Engine;
+use sha1::{Digest, Sha1};
+use std::net::IpAddr;
+use vigil_model::{ConnState, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP};
+
+/// Community ID v1 (seed 0) of a flow, "1:base64(sha1(...))".
+pub fn community_id(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> String {
+    // ICMP "ports" are type and the type of the matching reply, so both directions hash the same.
+    let (mut sp, mut dp, mut one_way) = (sport, dport, false);
+    if proto == PROTO_ICMP || proto == PROTO_ICMPV6 {
+        let t = sport as u8;
+        let code = dport;
+        let reply = if proto == PROTO_ICMP {
+            match t {
+                8 => Some(0),
+                0 => Some(8),
+                13 => Some(14),
+                14 => Some(13),
+                15 => Some(16),
+                16 => Some(15),
+                10 => Some(9),
+                9 => Some(10),
+                17 => Some(18),
+                18 => Some(17),
+                _ => None,
+            }
+        } else {
+            match t {
+                128 => Some(129),
+                129 => Some(128),
+                133 => Some(134),
+                134 => Some(133),
+                135 => Some(136),
+                136 => Some(135),
+                130 => Some(131),
+                131 => Some(130),
+                144 => Some(145),
+                145 => Some(144),
+                146 => Some(147),
+                147 => Some(146),
+                _ => None,
+            }
+        };
+        sp = t as u16;
+        match reply {
+            Some(r) => dp = r,
+            None => {
+                dp = code;
+                one_way = true;
+            }
+        }
+    }
+    let has_ports = matches!(proto, PROTO_TCP | PROTO_UDP | PROTO_SCTP | PROTO_ICMP | PROTO_ICMPV6);
+    let swap = !one_way && (dst, dp) < (src, sp);
+    let (a, ap, b, bp) = if swap { (dst, dp, src, sp) } else { (src, sp, dst, dp) };
+    let mut h = Sha1::new();
+    h.update(0u16.to_be_bytes());
+    match a {
+        IpAddr::V4(v) => h.update(v.octets()),
+        IpAddr::V6(v) => h.update(v.octets()),
+    }
+    match b {
+        IpAddr::V4(v) => h.update(v.octets()),
+        IpAddr::V6(v) => h.update(v.octets()),
+    }
+    h.update([proto, 0]);
+    if has_ports {
+        h.update(ap.to_be_bytes());
+        h.update(bp.to_be_bytes());
+    }
+    format!("1:{}", base64::engine::general_purpose::STANDARD.encode(h.finalize()))
+}
+
+/// A Zeek-style uid ("C" + base62) derived from the record's identity, so importing the same
+/// input twice yields the same uids.
+pub fn stable_uid(parts: &[&[u8]]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for &b in *p {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    const ALPHA: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut s = String::with_capacity(18);
+    s.push('C');
+    let mut x = h;
+    for _ in 0..11 {
+        s.push(ALPHA[(x % 62) as usize] as char);
+        x /= 62;
+    }
+    s
+}
+
+/// Seconds from `b` to `a` without overflow, whatever the (attacker-chosen) timestamps.
+pub fn secs_between(a: vigil_model::Timestamp, b: vigil_model::Timestamp) -> f64 {
+    (a.0 as i128 - b.0 as i128) as f64 / 1e9
+}
+
+/// RFC 1918 / RFC 4193 / link-local / loopback: the default notion of "internal" when no site
+/// file says otherwise (the same default the CLI documents).
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => v.is_private() || v.is_loopback() || v.is_link_local() || {
+            let o = v.octets();
+            o[0] == 100 && (o[1] & 0xc0) == 64 // CGNAT 100.64/10
+        },
+        IpAddr::V6(v) => {
+            let s = v.segments();
+            (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80 || v.is_loopback()
+        }
+    }
+}
+
+/// TCP flag bits as NetFlow/IPFIX `tcpControlBits` and Suricata `tcp_flags` carry them.
+pub const FIN: u8 = 0x01;
+pub const SYN: u8 = 0x02;
+pub const RST: u8 = 0x04;
+pub const ACK: u8 = 0x10;
+
+/// Zeek's conn_state from the OR of TCP flags seen in each direction: the best a flow summary
+/// allows (no ordering), erring toward the weaker state.
+pub fn conn_state_from_flags(proto: u8, orig: u8, resp: u8, resp_pkts: u64) -> ConnState {
+    if proto != PROTO_TCP {
+        return if resp_pkts > 0 { ConnState::SF } else { ConnState::S0 };
+    }
+    if orig == 0 && resp == 0 {
+        return ConnState::OTH;
+    }
+    let o_syn = orig & SYN != 0;
+    let r_syn = resp & SYN != 0;
+    if o_syn && resp_pkts == 0 {
+        return if orig & RST != 0 { ConnState::RSTOS0 } else if orig & FIN != 0 { ConnState::SH } else { ConnState::S0 };
+    }
+    if o_syn && !r_syn && resp & RST != 0 {
+        return ConnState::REJ;
+    }
+    if !o_syn {
+        return if r_syn && resp & RST != 0 { ConnState::RSTRH } else if r_syn && resp & FIN != 0 { ConnState::SHR } else { ConnState::OTH };
+    }
+    if !r_syn {
+        return ConnState::OTH;
+    }
+    if orig & RST != 0 {
+        return ConnState::RSTO;
+    }
+    if resp & RST != 0 {
+        return ConnState::RSTR;
+    }
+    match (orig & FIN != 0, resp & FIN != 0) {
+        (true, true) => ConnState::SF,
+        (true, false) => ConnState::S2,
+        (false, true) => ConnState::S3,
+        (false, false) => ConnState::S1,
+    }
+}
+
+/// Zeek-like history letters from per-direction TCP flags (upper case originator).
+pub fn history_from_flags(orig: u8, resp: u8, orig_pkts: u64, resp_pkts: u64) -> String {
+    let mut h = String::new();
+    if orig & SYN != 0 {
+        h.push('S');
+    }
+    if resp & SYN != 0 && resp & ACK != 0 {
+        h.push('h');
+    }
+    if orig & ACK != 0 {
+        h.push('A');
+    }
+    if orig_pkts > 1 || (orig_pkts > 0 && orig & SYN == 0) {
+        h.push('D');
+    }
+    if resp_pkts > 1 || (resp_pkts > 0 && resp & SYN == 0) {
+        h.push('d');
+    }
+    if orig & FIN != 0 {
+        h.push('F');
+    }
+    if resp & FIN != 0 {
+        h.push('f');
+    }
+    if orig & RST != 0 {
+        h.push('R');
+    }
+    if resp & RST != 0 {
+        h.push('r');
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn community_id_matches_spec_examples() {
+        // From the Community ID spec's baseline (tcp, seed 0).
+        let a: IpAddr = "128.232.110.120".parse().unwrap();
+        let b: IpAddr = "66.35.250.204".parse().unwrap();
+        assert_eq!(community_id(a, 34855, b, 80, 6), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+        assert_eq!(community_id(b, 80, a, 34855, 6), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+    }
+
+    #[test]
+    fn states_from_flags() {
+        assert_eq!(conn_state_from_flags(6, SYN, 0, 0), ConnState::S0);
+        assert_eq!(conn_state_from_flags(6, SYN, RST | ACK, 1), ConnState::REJ);
+        assert_eq!(conn_state_from_flags(6, SYN | ACK | FIN, SYN | ACK | FIN, 3), ConnState::SF);
+        assert_eq!(conn_state_from_flags(6, SYN | ACK | RST, SYN | ACK, 3), ConnState::RSTO);
+        assert_eq!(conn_state_from_flags(17, 0, 0, 1), ConnState::SF);
+    }
+
+    #[test]
+    fn internal_heuristic() {
+        assert!(is_internal("10.1.2.3".parse().unwrap()));
+        assert!(is_internal("fd00::1".parse().unwrap()));
+        assert!(!is_internal("8.8.8.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn uids_are_stable_and_distinct() {
+        assert_eq!(stable_uid(&[b"a", b"b"]), stable_uid(&[b"a", b"b"]));
+        assert_ne!(stable_uid(&[b"ab"]), stable_uid(&[b"a", b"b"]));
+        assert!(stable_uid(&[b"x"]).starts_with('C'));
+    }
+}

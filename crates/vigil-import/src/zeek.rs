@@ -1,0 +1,935 @@
+//! Zeek logs → `Conn`. TSV (columns read by their `#fields` name, so any Zeek version's column
+//! set works and extra columns such as Stratosphere's `label` are ignored) and JSON lines
+//! (epoch or ISO 8601 `ts`). Within one directory, ssl/quic/dns/http/ssh records are held by uid
+//! in a bounded map and attached to their conn record as it streams past; x509 records are
+//! found through `cert_chain_fps` (Zeek ≥ 4) or `cert_chain_fuids` (older). Application records
+//! whose conn never appears become their own `Conn`, so nothing read is lost.
+
+use crate::input;
+use crate::stats::ImportStats;
+use crate::util::{community_id, stable_uid};
+use crate::{ImportError, ImportOptions};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use vigil_model::{
+    AppMeta, CertMeta, Conn, ConnState, DnsTxn, HttpTxn, Source, SshMeta, Timestamp, TlsMeta, PROTO_ICMP, PROTO_ICMPV6,
+    PROTO_TCP, PROTO_UDP,
+};
+
+/// Zeek log types this importer uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogKind {
+    X509,
+    Ssl,
+    Quic,
+    Dns,
+    Http,
+    Ssh,
+    Conn,
+    /// RITA's `open_conn`: connections still open when the log rotated.
+    OpenConn,
+    Other,
+}
+
+impl LogKind {
+    fn from_path(p: &str) -> Option<LogKind> {
+        Some(match p {
+            "conn" => LogKind::Conn,
+            "open_conn" => LogKind::OpenConn,
+            "ssl" | "open_ssl" => LogKind::Ssl,
+            "quic" => LogKind::Quic,
+            "dns" | "open_dns" => LogKind::Dns,
+            "http" | "open_http" => LogKind::Http,
+            "ssh" => LogKind::Ssh,
+            "x509" => LogKind::X509,
+            "" => return None,
+            _ => LogKind::Other,
+        })
+    }
+
+    /// Guesses the log type from its columns, for JSON logs written without `_path`.
+    fn from_fields(mut has: impl FnMut(&str) -> bool) -> LogKind {
+        if has("conn_state") || has("orig_ip_bytes") {
+            LogKind::Conn
+        } else if has("certificate.subject") || has("certificate.serial") {
+            LogKind::X509
+        } else if has("cipher") || has("cert_chain_fuids") || has("cert_chain_fps") || has("ssl_history") {
+            LogKind::Ssl
+        } else if has("query") && (has("qtype") || has("qtype_name") || has("trans_id")) {
+            LogKind::Dns
+        } else if has("method") && (has("uri") || has("user_agent")) {
+            LogKind::Http
+        } else if has("auth_success") || has("kex_alg") || has("hassh") {
+            LogKind::Ssh
+        } else {
+            LogKind::Other
+        }
+    }
+}
+
+/// Columns read for every conn record: looked up by a `match` on the name instead of hashing it,
+/// which keeps column-by-name reading as fast as reading by position.
+const HOT: [&str; 24] = [
+    "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration", "orig_bytes",
+    "resp_bytes", "conn_state", "local_orig", "local_resp", "missed_bytes", "history", "orig_pkts", "orig_ip_bytes",
+    "resp_pkts", "resp_ip_bytes", "tunnel_parents", "community_id", "orig_l2_addr", "resp_l2_addr",
+];
+
+fn hot_slot(name: &str) -> Option<usize> {
+    Some(match name {
+        "ts" => 0,
+        "uid" => 1,
+        "id.orig_h" => 2,
+        "id.orig_p" => 3,
+        "id.resp_h" => 4,
+        "id.resp_p" => 5,
+        "proto" => 6,
+        "service" => 7,
+        "duration" => 8,
+        "orig_bytes" => 9,
+        "resp_bytes" => 10,
+        "conn_state" => 11,
+        "local_orig" => 12,
+        "local_resp" => 13,
+        "missed_bytes" => 14,
+        "history" => 15,
+        "orig_pkts" => 16,
+        "orig_ip_bytes" => 17,
+        "resp_pkts" => 18,
+        "resp_ip_bytes" => 19,
+        "tunnel_parents" => 20,
+        "community_id" => 21,
+        "orig_l2_addr" => 22,
+        "resp_l2_addr" => 23,
+        _ => return None,
+    })
+}
+
+/// The header lines of a TSV log.
+#[derive(Clone, Debug)]
+pub struct TsvHeader {
+    sep: String,
+    set_sep: String,
+    empty: String,
+    unset: String,
+    pub path: Option<String>,
+    pub fields: Vec<String>,
+    index: HashMap<String, usize>,
+    /// Column of each [`HOT`] name.
+    hot: [Option<usize>; HOT.len()],
+}
+
+impl Default for TsvHeader {
+    fn default() -> Self {
+        TsvHeader {
+            sep: "\t".into(),
+            set_sep: ",".into(),
+            empty: "(empty)".into(),
+            unset: "-".into(),
+            path: None,
+            fields: Vec::new(),
+            index: HashMap::new(),
+            hot: [None; HOT.len()],
+        }
+    }
+}
+
+/// Decodes Zeek's `\xHH` escapes (used in header values and for non-printable bytes in fields).
+fn unescape(s: &str) -> Cow<'_, str> {
+    // Most fields have no backslash at all: one byte scan decides.
+    if !s.as_bytes().contains(&b'\\') || !s.contains("\\x") {
+        return Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b.get(i + 1) == Some(&b'x') {
+            let hex = b.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+            if let Some(v) = hex {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+impl TsvHeader {
+    /// Applies one `#` header line. Returns false when the line is not a header directive.
+    pub fn apply(&mut self, line: &str) -> bool {
+        let Some(rest) = line.strip_prefix('#') else { return false };
+        if let Some(v) = rest.strip_prefix("separator ") {
+            let v = unescape(v.trim());
+            if !v.is_empty() {
+                self.sep = v.into_owned();
+            }
+            return true;
+        }
+        let (key, val) = match rest.split_once(self.sep.as_str()) {
+            Some(kv) => kv,
+            None => (rest, ""),
+        };
+        match key {
+            "set_separator" => self.set_sep = unescape(val).into_owned(),
+            "empty_field" => self.empty = val.to_string(),
+            "unset_field" => self.unset = val.to_string(),
+            "path" => self.path = Some(val.to_string()),
+            "fields" => {
+                self.fields = val.split(self.sep.as_str()).map(str::to_string).collect();
+                self.index = self.fields.iter().enumerate().map(|(i, f)| (f.clone(), i)).collect();
+                self.hot = [None; HOT.len()];
+                for (slot, name) in HOT.iter().enumerate() {
+                    self.hot[slot] = self.index.get(*name).copied();
+                }
+            }
+            _ => {}
+        }
+        true
+    }
+    pub fn kind(&self) -> LogKind {
+        self.path
+            .as_deref()
+            .and_then(LogKind::from_path)
+            .unwrap_or_else(|| LogKind::from_fields(|f| self.index.contains_key(f)))
+    }
+}
+
+/// A JSON field by its Zeek name: flat (`"id.orig_h"`, Zeek's default) or nested
+/// (`"id": {"orig_h": ..}`, as some pipelines rewrite it).
+fn json_field<'m>(m: &'m Map<String, Value>, name: &str) -> Option<&'m Value> {
+    if let Some(v) = m.get(name) {
+        return Some(v);
+    }
+    let (head, rest) = name.split_once('.')?;
+    json_field(m.get(head)?.as_object()?, rest)
+}
+
+/// One log record, TSV or JSON, read by column name.
+pub enum Row<'a> {
+    Tsv { h: &'a TsvHeader, vals: Vec<&'a str> },
+    Json(&'a Map<String, Value>),
+}
+
+impl<'a> Row<'a> {
+    /// The field as text; `None` when absent or unset. JSON numbers and booleans are rendered.
+    pub fn str(&self, name: &str) -> Option<Cow<'a, str>> {
+        match self {
+            Row::Tsv { h, vals } => {
+                let col = match hot_slot(name) {
+                    Some(slot) => h.hot[slot]?,
+                    None => *h.index.get(name)?,
+                };
+                let v = *vals.get(col)?;
+                if v == h.unset {
+                    None
+                } else if v == h.empty {
+                    Some(Cow::Borrowed(""))
+                } else {
+                    Some(unescape(v))
+                }
+            }
+            Row::Json(m) => match json_field(m, name)? {
+                Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+                Value::Number(n) => Some(Cow::Owned(n.to_string())),
+                Value::Bool(b) => Some(Cow::Borrowed(if *b { "T" } else { "F" })),
+                _ => None,
+            },
+        }
+    }
+    /// Non-empty text.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.str(name).filter(|s| !s.is_empty()).map(Cow::into_owned)
+    }
+    pub fn list(&self, name: &str) -> Vec<String> {
+        match self {
+            Row::Tsv { h, .. } => match self.str(name) {
+                Some(s) if !s.is_empty() => s.split(h.set_sep.as_str()).map(|x| unescape(x).into_owned()).collect(),
+                _ => Vec::new(),
+            },
+            Row::Json(m) => match json_field(m, name) {
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+                Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
+                _ => Vec::new(),
+            },
+        }
+    }
+    pub fn u64(&self, name: &str) -> Option<u64> {
+        if let Row::Json(m) = self
+            && let Some(Value::Number(n)) = m.get(name) {
+                return n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64));
+            }
+        self.str(name)?.trim().parse().ok()
+    }
+    pub fn f64(&self, name: &str) -> Option<f64> {
+        if let Row::Json(m) = self
+            && let Some(Value::Number(n)) = m.get(name) {
+                return n.as_f64().filter(|f| f.is_finite());
+            }
+        self.str(name)?.trim().parse::<f64>().ok().filter(|f| f.is_finite())
+    }
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.str(name)?.as_ref() {
+            "T" | "true" | "1" => Some(true),
+            "F" | "false" | "0" => Some(false),
+            _ => None,
+        }
+    }
+    /// Epoch seconds (number or text) or ISO 8601 (Zeek JSON with `JSON::TS_ISO8601`).
+    pub fn time(&self, name: &str) -> Option<Timestamp> {
+        if let Some(f) = self.f64(name) {
+            return (f.abs() < 1e11).then(|| Timestamp::from_secs_f64(f));
+        }
+        let s = self.str(name)?;
+        let s = s.trim();
+        chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| Timestamp::from(d.with_timezone(&chrono::Utc)))
+            // No zone: Zeek writes UTC.
+            .or_else(|| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|d| Timestamp::from(d.and_utc())))
+    }
+    pub fn addr(&self, name: &str) -> Option<IpAddr> {
+        self.str(name)?.trim().parse().ok()
+    }
+    pub fn port(&self, name: &str) -> Option<u16> {
+        u16::try_from(self.u64(name)?).ok()
+    }
+}
+
+/// The five-tuple and time every Zeek log record carries.
+#[derive(Clone, Copy, Debug)]
+struct Ident {
+    ts: Timestamp,
+    orig_h: IpAddr,
+    orig_p: u16,
+    resp_h: IpAddr,
+    resp_p: u16,
+}
+
+fn ident(r: &Row) -> Option<Ident> {
+    Some(Ident {
+        ts: r.time("ts")?,
+        orig_h: r.addr("id.orig_h")?,
+        orig_p: r.port("id.orig_p")?,
+        resp_h: r.addr("id.resp_h")?,
+        resp_p: r.port("id.resp_p")?,
+    })
+}
+
+fn proto_num(name: &str, v6: bool) -> u8 {
+    match name {
+        "tcp" => PROTO_TCP,
+        "udp" => PROTO_UDP,
+        "icmp" if v6 => PROTO_ICMPV6,
+        "icmp" => PROTO_ICMP,
+        _ => 0,
+    }
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split([':', '-']);
+    for o in out.iter_mut() {
+        *o = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// Builds a `Conn` from a conn.log record; `None` when the five-tuple or ts is missing.
+pub fn conn_from_row(r: &Row, open: bool) -> Option<Conn> {
+    let id = ident(r)?;
+    let v6 = id.orig_h.is_ipv6();
+    let proto = r.str("proto").map(|p| proto_num(&p, v6)).unwrap_or(0);
+    let mut c = Conn::new(id.ts, id.orig_h, id.orig_p, id.resp_h, id.resp_p, proto);
+    c.source = Source::Zeek;
+    c.open = open;
+    c.uid = r.text("uid").unwrap_or_else(|| {
+        stable_uid(&[id.ts.0.to_le_bytes().as_slice(), id.orig_h.to_string().as_bytes(), &id.orig_p.to_le_bytes(), id.resp_h.to_string().as_bytes(), &id.resp_p.to_le_bytes()])
+    });
+    c.service = r.text("service");
+    c.duration = r.f64("duration").filter(|d| *d >= 0.0);
+    c.orig_bytes = r.u64("orig_bytes");
+    c.resp_bytes = r.u64("resp_bytes");
+    c.conn_state = r.str("conn_state").and_then(|s| ConnState::parse(&s)).unwrap_or(ConnState::OTH);
+    c.local_orig = r.bool("local_orig");
+    c.local_resp = r.bool("local_resp");
+    c.missed_bytes = r.u64("missed_bytes").unwrap_or(0);
+    c.history = r.text("history").unwrap_or_default();
+    c.orig_pkts = r.u64("orig_pkts").unwrap_or(0);
+    c.orig_ip_bytes = r.u64("orig_ip_bytes").unwrap_or(0);
+    c.resp_pkts = r.u64("resp_pkts").unwrap_or(0);
+    c.resp_ip_bytes = r.u64("resp_ip_bytes").unwrap_or(0);
+    c.tunnel_parents = r.list("tunnel_parents");
+    c.orig_l2_addr = r.str("orig_l2_addr").and_then(|s| parse_mac(&s));
+    c.resp_l2_addr = r.str("resp_l2_addr").and_then(|s| parse_mac(&s));
+    c.vlan = r.u64("vlan").and_then(|v| u16::try_from(v).ok());
+    c.inner_vlan = r.u64("inner_vlan").and_then(|v| u16::try_from(v).ok());
+    c.community_id = match r.text("community_id") {
+        Some(s) => s,
+        None => community_id(c.orig_h, c.orig_p, c.resp_h, c.resp_p, c.proto),
+    };
+    Some(c)
+}
+
+/// TLS version names as Zeek prints them.
+pub fn tls_version(s: &str) -> Option<u16> {
+    Some(match s {
+        "SSLv2" => 0x0002,
+        "SSLv3" => 0x0300,
+        "TLSv10" => 0x0301,
+        "TLSv11" => 0x0302,
+        "TLSv12" => 0x0303,
+        "TLSv13" => 0x0304,
+        "DTLSv10" => 0xfeff,
+        "DTLSv12" => 0xfefd,
+        "DTLSv13" => 0xfefc,
+        _ => {
+            // Drafts: "TLSv13-draft23" → 0x7f17.
+            let d = s.strip_prefix("TLSv13-draft")?;
+            0x7f00 | d.parse::<u8>().ok()? as u16
+        }
+    })
+}
+
+/// Named groups as Zeek prints them.
+pub fn tls_curve(s: &str) -> Option<u16> {
+    Some(match s {
+        "secp256r1" => 23,
+        "secp384r1" => 24,
+        "secp521r1" => 25,
+        "x25519" => 29,
+        "x448" => 30,
+        "ffdhe2048" => 256,
+        "ffdhe3072" => 257,
+        "X25519Kyber768Draft00" => 0x6399,
+        "X25519MLKEM768" => 0x11ec,
+        _ => return None,
+    })
+}
+
+/// IANA code points of the cipher suites seen in practice, by the names Zeek prints.
+pub fn tls_cipher(s: &str) -> Option<u16> {
+    Some(match s {
+        "TLS_AES_128_GCM_SHA256" => 0x1301,
+        "TLS_AES_256_GCM_SHA384" => 0x1302,
+        "TLS_CHACHA20_POLY1305_SHA256" => 0x1303,
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" => 0xc02b,
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384" => 0xc02c,
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" => 0xc02f,
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" => 0xc030,
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256" => 0xcca8,
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256" => 0xcca9,
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA" => 0xc013,
+        "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA" => 0xc014,
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256" => 0xc027,
+        "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384" => 0xc028,
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA" => 0xc009,
+        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA" => 0xc00a,
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256" => 0xc023,
+        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384" => 0xc024,
+        "TLS_RSA_WITH_AES_128_CBC_SHA" => 0x002f,
+        "TLS_RSA_WITH_AES_256_CBC_SHA" => 0x0035,
+        "TLS_RSA_WITH_AES_128_CBC_SHA256" => 0x003c,
+        "TLS_RSA_WITH_AES_256_CBC_SHA256" => 0x003d,
+        "TLS_RSA_WITH_AES_128_GCM_SHA256" => 0x009c,
+        "TLS_RSA_WITH_AES_256_GCM_SHA384" => 0x009d,
+        "TLS_RSA_WITH_RC4_128_SHA" => 0x0005,
+        "TLS_RSA_WITH_RC4_128_MD5" => 0x0004,
+        "TLS_RSA_WITH_3DES_EDE_CBC_SHA" => 0x000a,
+        "TLS_DHE_RSA_WITH_AES_128_CBC_SHA" => 0x0033,
+        "TLS_DHE_RSA_WITH_AES_256_CBC_SHA" => 0x0039,
+        "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256" => 0x009e,
+        "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384" => 0x009f,
+        _ => return None,
+    })
+}
+
+fn tls_from_row(r: &Row, quic: bool) -> TlsMeta {
+    let mut t = TlsMeta {
+        version: r.str("version").and_then(|v| tls_version(&v)),
+        cipher: r.str("cipher").and_then(|v| tls_cipher(&v)),
+        curve: r.str("curve").and_then(|v| tls_curve(&v)),
+        server_name: r.text("server_name"),
+        alpn: r.text("next_protocol"),
+        resumed: r.bool("resumed").unwrap_or(false),
+        established: r.bool("established").unwrap_or(false),
+        quic,
+        ja4: r.text("ja4"),
+        ja3: r.text("ja3"),
+        ja3s: r.text("ja3s"),
+        ..Default::default()
+    };
+    if quic {
+        t.alpn_offered = r.list("client_protocol");
+        if t.version.is_none() {
+            t.version = Some(0x0304);
+        }
+    }
+    t.cert_chain_sha256 = r.list("cert_chain_fps").into_iter().filter(|f| f.len() == 64).collect();
+    // Zeek before 4 put the leaf's names in ssl.log itself.
+    if let Some(subject) = r.text("subject") {
+        let issuer = r.text("issuer").unwrap_or_default();
+        t.cert = Some(CertMeta { self_signed: subject == issuer, subject, issuer, ..Default::default() });
+    }
+    t
+}
+
+fn x509_from_row(r: &Row) -> CertMeta {
+    let subject = r.text("certificate.subject").unwrap_or_default();
+    let issuer = r.text("certificate.issuer").unwrap_or_default();
+    CertMeta {
+        self_signed: !subject.is_empty() && subject == issuer,
+        serial: r.text("certificate.serial").unwrap_or_default(),
+        not_before: r.time("certificate.not_valid_before"),
+        not_after: r.time("certificate.not_valid_after"),
+        san_dns: r.list("san.dns"),
+        sha256: r.text("fingerprint").filter(|f| f.len() == 64).unwrap_or_default(),
+        key_alg: r.text("certificate.key_alg"),
+        key_length: r.u64("certificate.key_length").and_then(|v| u32::try_from(v).ok()),
+        subject,
+        issuer,
+    }
+}
+
+fn dns_from_row(r: &Row, ts: Timestamp) -> DnsTxn {
+    let flag = |n: &str| r.bool(n).unwrap_or(false);
+    DnsTxn {
+        ts,
+        trans_id: r.u64("trans_id").and_then(|v| u16::try_from(v).ok()).unwrap_or(0),
+        rtt: r.f64("rtt"),
+        query: r.text("query"),
+        qclass: r.u64("qclass").and_then(|v| u16::try_from(v).ok()),
+        qtype: r.u64("qtype").and_then(|v| u16::try_from(v).ok()),
+        rcode: r.u64("rcode").and_then(|v| u16::try_from(v).ok()),
+        aa: flag("AA"),
+        tc: flag("TC"),
+        rd: flag("RD"),
+        ra: flag("RA"),
+        z: r.u64("Z").and_then(|v| u8::try_from(v).ok()).unwrap_or(0),
+        answers: r.list("answers"),
+        ttls: r.list("TTLs").iter().filter_map(|t| t.parse::<f64>().ok()).collect(),
+        rejected: flag("rejected"),
+    }
+}
+
+fn http_from_row(r: &Row, ts: Timestamp) -> HttpTxn {
+    HttpTxn {
+        ts,
+        method: r.text("method"),
+        host: r.text("host"),
+        uri: r.text("uri"),
+        referrer: r.text("referrer"),
+        version: r.text("version"),
+        user_agent: r.text("user_agent"),
+        request_body_len: r.u64("request_body_len").unwrap_or(0),
+        response_body_len: r.u64("response_body_len").unwrap_or(0),
+        status_code: r.u64("status_code").and_then(|v| u16::try_from(v).ok()),
+        status_msg: r.text("status_msg"),
+        server: r.text("server"),
+        req_content_type: r.list("orig_mime_types").into_iter().next(),
+        resp_content_type: r.list("resp_mime_types").into_iter().next(),
+    }
+}
+
+fn ssh_from_row(r: &Row) -> SshMeta {
+    SshMeta {
+        version: r.u64("version").and_then(|v| u8::try_from(v).ok()),
+        client: r.text("client"),
+        server: r.text("server"),
+        hassh: r.text("hassh"),
+        hassh_server: r.text("hasshServer").or_else(|| r.text("hassh_server")),
+        hassh_algorithms: r.text("hasshAlgorithms").or_else(|| r.text("hassh_algorithms")),
+        hassh_server_algorithms: r.text("hasshServerAlgorithms").or_else(|| r.text("hassh_server_algorithms")),
+        cipher_alg: r.text("cipher_alg"),
+        mac_alg: r.text("mac_alg"),
+        kex_alg: r.text("kex_alg"),
+        host_key_alg: r.text("host_key_alg"),
+        auth_success: r.bool("auth_success"),
+        auth_attempts: r.u64("auth_attempts").and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+    }
+}
+
+/// Application records waiting for their conn record.
+struct Pending {
+    id: Ident,
+    proto: u8,
+    app: AppMeta,
+    services: Vec<&'static str>,
+    /// Application records merged into this one (same uid).
+    records: u64,
+}
+
+/// The join state of one directory of logs.
+pub struct Joiner<'o> {
+    opts: &'o ImportOptions,
+    pending: HashMap<String, Pending>,
+    certs: HashMap<String, CertMeta>,
+    /// Keyed hashes of the conn uids seen (the keyed hash makes collisions unforgeable, so the
+    /// set itself can skip re-hashing).
+    seen_uids: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
+    uid_hasher: RandomState,
+    /// Check conn uids for duplicates: only needed when several conn logs are read together.
+    pub dedupe: bool,
+}
+
+/// Hasher for values that are already keyed hashes.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+impl<'o> Joiner<'o> {
+    pub fn new(opts: &'o ImportOptions) -> Self {
+        Joiner { opts, pending: HashMap::new(), certs: HashMap::new(), seen_uids: HashSet::default(), uid_hasher: RandomState::new(), dedupe: false }
+    }
+
+    /// Handles one parsed record of a log of type `kind`.
+    pub fn row(&mut self, kind: LogKind, r: &Row, stats: &mut ImportStats, out: &mut dyn FnMut(Conn)) {
+        match kind {
+            LogKind::Conn | LogKind::OpenConn => {
+                let Some(mut c) = conn_from_row(r, kind == LogKind::OpenConn) else {
+                    stats.skip("zeek conn: missing ts or five-tuple");
+                    return;
+                };
+                // The same uid twice in one directory is one connection logged twice (a labelled
+                // copy beside the original, or an open_conn later closed): keep the first.
+                if !self.dedupe {
+                } else if self.seen_uids.len() < self.opts.max_pending_app.saturating_mul(4) {
+                    if !self.seen_uids.insert(self.uid_hasher.hash_one(c.uid.as_str())) {
+                        stats.skip("zeek conn: duplicate uid");
+                        return;
+                    }
+                } else {
+                    stats.skip("zeek conn: duplicate check disabled (uid set full)");
+                }
+                let joined = if self.pending.is_empty() { None } else { self.pending.remove(&c.uid) };
+                if let Some(p) = joined {
+                    merge_app(&mut c.app, p.app);
+                    if c.service.is_none() && !p.services.is_empty() {
+                        c.service = Some(p.services.join(","));
+                    }
+                    stats.app_joined += p.records;
+                }
+                stats.conns += 1;
+                out(c);
+            }
+            LogKind::X509 => {
+                let cert = x509_from_row(r);
+                if self.certs.len() >= self.opts.max_pending_app {
+                    stats.dropped += 1;
+                    stats.skip("zeek x509: certificate map full");
+                    return;
+                }
+                if !cert.sha256.is_empty() {
+                    self.certs.insert(cert.sha256.clone(), cert.clone());
+                }
+                if let Some(fuid) = r.text("id") {
+                    self.certs.insert(fuid, cert);
+                }
+            }
+            LogKind::Ssl | LogKind::Quic | LogKind::Dns | LogKind::Http | LogKind::Ssh => {
+                let Some(id) = ident(r) else {
+                    stats.skip("zeek app log: missing ts or five-tuple");
+                    return;
+                };
+                let mut app = AppMeta::default();
+                let (service, proto) = match kind {
+                    LogKind::Ssl | LogKind::Quic => {
+                        let mut t = tls_from_row(r, kind == LogKind::Quic);
+                        let refs: Vec<String> = if t.cert_chain_sha256.is_empty() { r.list("cert_chain_fuids") } else { t.cert_chain_sha256.clone() };
+                        if let Some(leaf) = refs.first().and_then(|k| self.certs.get(k)) {
+                            t.cert = Some(leaf.clone());
+                        }
+                        if t.cert_chain_sha256.is_empty() {
+                            t.cert_chain_sha256 = refs.iter().filter_map(|k| self.certs.get(k)).map(|c| c.sha256.clone()).filter(|s| !s.is_empty()).collect();
+                        }
+                        app.tls = Some(Box::new(t));
+                        if kind == LogKind::Quic { ("quic", PROTO_UDP) } else { ("ssl", PROTO_TCP) }
+                    }
+                    LogKind::Dns => {
+                        app.dns.push(dns_from_row(r, id.ts));
+                        let p = r.str("proto").map(|p| proto_num(&p, false)).filter(|p| *p != 0).unwrap_or(PROTO_UDP);
+                        ("dns", p)
+                    }
+                    LogKind::Http => {
+                        app.http.push(http_from_row(r, id.ts));
+                        ("http", PROTO_TCP)
+                    }
+                    _ => {
+                        app.ssh = Some(Box::new(ssh_from_row(r)));
+                        ("ssh", PROTO_TCP)
+                    }
+                };
+                let uid = r.text("uid").unwrap_or_default();
+                if uid.is_empty() {
+                    stats.app_orphans += 1;
+                    stats.conns += 1;
+                    out(orphan_conn(String::new(), Pending { id, proto, app, services: vec![service], records: 1 }));
+                    return;
+                }
+                if let Some(p) = self.pending.get_mut(&uid) {
+                    merge_app(&mut p.app, app);
+                    if !p.services.contains(&service) {
+                        p.services.push(service);
+                    }
+                    p.records += 1;
+                    return;
+                }
+                let p = Pending { id, proto, app, services: vec![service], records: 1 };
+                if self.pending.len() >= self.opts.max_pending_app {
+                    // Bounded memory: emit it now, unjoined, rather than hold it.
+                    stats.skip("zeek join map full: app record emitted unjoined");
+                    stats.app_orphans += 1;
+                    stats.conns += 1;
+                    out(orphan_conn(uid, p));
+                    return;
+                }
+                self.pending.insert(uid, p);
+            }
+            LogKind::Other => {}
+        }
+    }
+
+    /// Emits every application record whose conn never appeared, as its own `Conn`.
+    pub fn finish(&mut self, stats: &mut ImportStats, out: &mut dyn FnMut(Conn)) {
+        let mut rest: Vec<(String, Pending)> = self.pending.drain().collect();
+        // Deterministic output order.
+        rest.sort_by(|a, b| a.1.id.ts.cmp(&b.1.id.ts).then_with(|| a.0.cmp(&b.0)));
+        for (uid, p) in rest {
+            stats.app_orphans += p.records;
+            stats.conns += 1;
+            out(orphan_conn(uid, p));
+        }
+        self.certs.clear();
+        self.seen_uids.clear();
+    }
+}
+
+fn merge_app(into: &mut AppMeta, from: AppMeta) {
+    if from.tls.is_some() {
+        into.tls = from.tls;
+    }
+    if from.ssh.is_some() {
+        into.ssh = from.ssh;
+    }
+    // Bounded: a hostile log repeating one uid cannot grow a connection without limit.
+    const MAX_TXNS: usize = 256;
+    for d in from.dns {
+        if into.dns.len() < MAX_TXNS {
+            into.dns.push(d);
+        }
+    }
+    for h in from.http {
+        if into.http.len() < MAX_TXNS {
+            into.http.push(h);
+        }
+    }
+}
+
+fn orphan_conn(uid: String, p: Pending) -> Conn {
+    let id = p.id;
+    let mut c = Conn::new(id.ts, id.orig_h, id.orig_p, id.resp_h, id.resp_p, p.proto);
+    c.source = Source::Zeek;
+    c.uid = if uid.is_empty() {
+        stable_uid(&[id.ts.0.to_le_bytes().as_slice(), id.orig_h.to_string().as_bytes(), &id.orig_p.to_le_bytes(), id.resp_h.to_string().as_bytes(), &id.resp_p.to_le_bytes()])
+    } else {
+        uid
+    };
+    c.service = Some(p.services.join(","));
+    c.community_id = community_id(c.orig_h, c.orig_p, c.resp_h, c.resp_p, c.proto);
+    if let Some(t) = &p.app.tls
+        && t.established {
+            c.conn_state = ConnState::S1;
+        }
+    c.app = p.app;
+    c
+}
+
+/// Reads one log file (TSV or JSON, gzip'd or not), calling `f` with each record.
+pub fn read_log(
+    path: &Path,
+    stats: &mut ImportStats,
+    f: impl FnMut(LogKind, &Row, &mut ImportStats),
+) -> Result<(), ImportError> {
+    let reader = input::open(path)?;
+    read_log_from(path, reader, kind_from_name(path), stats, f)
+}
+
+/// Imports Zeek log bytes (one log, TSV or JSON) held in memory: for tests and fuzzing.
+pub fn import_bytes(data: &[u8], opts: &ImportOptions, stats: &mut ImportStats, out: &mut dyn FnMut(Conn)) {
+    let mut j = Joiner::new(opts);
+    let reader: Box<dyn std::io::BufRead + Send> = Box::new(std::io::Cursor::new(data.to_vec()));
+    // Reading from memory cannot fail.
+    let _ = read_log_from(Path::new("-"), reader, None, stats, |k, row, st| j.row(k, row, st, out));
+    j.finish(stats, out);
+}
+
+/// [`read_log`] over an open reader; `name_kind` is the log type the file name suggests.
+pub fn read_log_from(
+    path: &Path,
+    reader: Box<dyn std::io::BufRead + Send>,
+    name_kind: Option<LogKind>,
+    stats: &mut ImportStats,
+    mut f: impl FnMut(LogKind, &Row, &mut ImportStats),
+) -> Result<(), ImportError> {
+    let mut header = TsvHeader::default();
+    let mut json_kind: Option<LogKind> = None;
+    let mut saw_json = false;
+    input::for_each_line(path, reader, |line| {
+        let Some(line) = line else {
+            stats.skip("zeek: line too long");
+            return;
+        };
+        if line.is_empty() {
+            return;
+        }
+        // Some writers indent the first header line; a data row never starts with '#'.
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('#') {
+            let line = trimmed;
+            // A new header block (logs concatenated across rotations) restarts the column set.
+            if line.starts_with("#separator") {
+                header = TsvHeader::default();
+            }
+            header.apply(line);
+            return;
+        }
+        stats.records += 1;
+        if line.starts_with('{') {
+            saw_json = true;
+            let m = match serde_json::from_str::<Value>(line) {
+                Ok(Value::Object(m)) => m,
+                _ => {
+                    stats.skip("zeek json: not a JSON object");
+                    return;
+                }
+            };
+            let kind = match m.get("_path").and_then(Value::as_str).and_then(LogKind::from_path) {
+                Some(k) => k,
+                None => *json_kind.get_or_insert_with(|| name_kind.unwrap_or_else(|| LogKind::from_fields(|k| m.contains_key(k)))),
+            };
+            f(kind, &Row::Json(&m), stats);
+            return;
+        }
+        if header.fields.is_empty() {
+            stats.skip(if saw_json { "zeek json: not a JSON object" } else { "zeek tsv: record before #fields header" });
+            return;
+        }
+        let kind = header.kind();
+        let vals: Vec<&str> = match header.sep.as_bytes() {
+            [c] if c.is_ascii() => line.split(*c as char).collect(),
+            _ => line.split(header.sep.as_str()).collect(),
+        };
+        // Logs this crate does not use are counted, not checked.
+        if vals.len() != header.fields.len() && kind != LogKind::Other {
+            // Columns are read by name, so a row with missing trailing columns (a writer that
+            // declared a field it never wrote, or a cut line) is still usable when its
+            // five-tuple parses; the record is kept and the defect counted.
+            stats.warn("zeek tsv: column count differs from #fields");
+        }
+        f(kind, &Row::Tsv { h: &header, vals }, stats);
+    })
+}
+
+/// The log type a file holds, from its header (`#path`, `_path`, columns), else its name.
+pub fn file_kind(path: &Path) -> LogKind {
+    let head = input::head(path, 32 * 1024).unwrap_or_default();
+    let text = String::from_utf8_lossy(&head);
+    let mut h = TsvHeader::default();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            h.apply(line);
+            if !h.fields.is_empty() && h.path.is_some() {
+                break;
+            }
+            continue;
+        }
+        if line.starts_with('{') {
+            if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(line) {
+                if let Some(k) = m.get("_path").and_then(Value::as_str).and_then(LogKind::from_path) {
+                    return k;
+                }
+                return kind_from_name(path).unwrap_or_else(|| LogKind::from_fields(|k| m.contains_key(k)));
+            }
+            continue;
+        }
+        break;
+    }
+    if h.path.is_some() || !h.fields.is_empty() {
+        return h.kind();
+    }
+    kind_from_name(path).unwrap_or(LogKind::Other)
+}
+
+/// `conn.2024-01-01-00-00-00.log.gz` → conn. Only a fallback: content decides first.
+fn kind_from_name(path: &Path) -> Option<LogKind> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.split('.').next()?;
+    match LogKind::from_path(stem) {
+        Some(LogKind::Other) | None => None,
+        k => k,
+    }
+}
+
+/// Imports a set of Zeek log files (normally one directory) with the uid join.
+pub fn import_logs(
+    files: &[PathBuf],
+    opts: &ImportOptions,
+    stats: &mut ImportStats,
+    out: &mut dyn FnMut(Conn),
+) -> Result<(), ImportError> {
+    let mut by_kind: Vec<(LogKind, &PathBuf)> = files.iter().map(|f| (file_kind(f), f)).collect();
+    // Certificates, then application records, then conns stream past and pick them up.
+    by_kind.sort();
+    let mut j = Joiner::new(opts);
+    j.dedupe = by_kind.iter().filter(|(k, _)| matches!(k, LogKind::Conn | LogKind::OpenConn)).count() > 1;
+    let single = files.len() == 1;
+    for (kind, f) in by_kind {
+        let r = read_log(f, stats, |k, row, st| {
+            let k = if k == LogKind::Other { kind } else { k };
+            j.row(k, row, st, out)
+        });
+        match r {
+            Ok(()) => stats.file(if is_json(f) { "zeek_json" } else { "zeek_tsv" }),
+            Err(e) if single => return Err(e),
+            Err(e) => {
+                stats.files_skipped.insert(f.display().to_string(), e.to_string());
+            }
+        }
+    }
+    j.finish(stats, out);
+    Ok(())
+}
+
+fn is_json(path: &Path) -> bool {
+    input::head(path, 4096)
+        .map(|h| h.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
+        .unwrap_or(false)
+}
+

@@ -1,0 +1,1 @@
+//! Phishing triage.

@@ -1,0 +1,298 @@
+//! `vigil watch`: continuous operation. Sources (a spool directory that sensors rotate capture
+//! files and logs into, and a NetFlow/IPFIX collector) feed the same Conn stream as `hunt`; the
+//! records go to the archive, the detectors run over a sliding window of event time, findings go
+//! to the store and the alert outputs.
+//!
+//! Crash safety: a spool file is marked done in the store only after its records are committed
+//! to the archive, and the archive and the findings are both idempotent by content. A kill at any
+//! point therefore re-reads at most the file in progress, and re-reading it adds nothing twice.
+
+use crate::cmd::hunt::{self, StoreArgs};
+use crate::metrics::{self, Metrics};
+use anyhow::{Context as _, Result};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use vigil_alert::{AlertPolicy, Alerter, Sink, SinkConfig, SyslogTransport};
+use vigil_model::{Conn, Finding, Severity};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Site file (TOML).
+    #[arg(long)]
+    pub site: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Directory that sensors rotate capture files, Zeek logs or EVE files into (repeatable).
+    #[arg(long)]
+    pub spool: Vec<PathBuf>,
+    /// Listen for NetFlow v5/v9/IPFIX export packets on this UDP address (e.g. 0.0.0.0:2055).
+    #[arg(long)]
+    pub netflow: Option<SocketAddr>,
+    /// Run the detectors every this many seconds of event time.
+    #[arg(long, default_value_t = 600)]
+    pub window: i64,
+    /// Detectors look back this many seconds of event time.
+    #[arg(long, default_value_t = 7 * 86_400)]
+    pub lookback: i64,
+    /// Most records kept in the detector window (oldest dropped first, and counted).
+    #[arg(long, default_value_t = 5_000_000)]
+    pub max_records: usize,
+    /// Seconds between looks at the spool directories.
+    #[arg(long, default_value_t = 2.0)]
+    pub poll: f64,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9184).
+    #[arg(long)]
+    pub metrics: Option<SocketAddr>,
+    /// Append alerts as JSON lines to this file (rotated at 64 MiB).
+    #[arg(long)]
+    pub alert_jsonl: Option<PathBuf>,
+    /// Send alerts to this syslog collector (host:port, UDP; `tcp://host:port` for TCP).
+    #[arg(long)]
+    pub alert_syslog: Option<String>,
+    /// Use CEF inside the syslog messages.
+    #[arg(long)]
+    pub alert_cef: bool,
+    /// POST alerts to this http:// URL.
+    #[arg(long)]
+    pub alert_webhook: Option<String>,
+    /// Print alerts on standard output as JSON lines.
+    #[arg(long)]
+    pub alert_stdout: bool,
+    /// Lowest severity that raises an alert.
+    #[arg(long, default_value = "medium")]
+    pub alert_min_severity: String,
+    /// Process what the spool directories hold now, run the detectors once, and exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+const CHECKPOINT: &str = "watch.files";
+const ALERT_STATE: &str = "watch.alerts";
+
+/// A spool file already ingested: its size and modification time when it was.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Done {
+    size: u64,
+    mtime: i64,
+}
+
+fn file_sig(p: &Path) -> Option<Done> {
+    let m = std::fs::metadata(p).ok()?;
+    let mtime = m.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    Some(Done { size: m.len(), mtime })
+}
+
+fn sinks(args: &Args) -> Result<Vec<SinkConfig>> {
+    let mut v = Vec::new();
+    if let Some(p) = &args.alert_jsonl {
+        v.push(SinkConfig::Jsonl { path: p.clone(), max_bytes: 64 << 20, keep: 5 });
+    }
+    if let Some(a) = &args.alert_syslog {
+        let (transport, address) = match a.strip_prefix("tcp://") {
+            Some(rest) => (SyslogTransport::Tcp, rest.to_string()),
+            None => (SyslogTransport::Udp, a.strip_prefix("udp://").unwrap_or(a).to_string()),
+        };
+        v.push(SinkConfig::Syslog { address, transport, cef: args.alert_cef, app_name: "vigil".into() });
+    }
+    if let Some(u) = &args.alert_webhook {
+        let dl = args.store.dir().join("webhook-dead-letter.jsonl");
+        v.push(SinkConfig::Webhook { url: u.clone(), retries: 5, backoff_ms: 500, dead_letter: dl });
+    }
+    if args.alert_stdout {
+        v.push(SinkConfig::Stdout);
+    }
+    Ok(v)
+}
+
+pub fn run(args: Args) -> Result<()> {
+    anyhow::ensure!(!args.spool.is_empty() || args.netflow.is_some(), "vigil watch needs a source: --spool DIR or --netflow ADDR");
+    anyhow::ensure!(args.window > 0 && args.lookback > 0, "--window and --lookback must be positive");
+    let min_sev = Severity::parse(&args.alert_min_severity)
+        .with_context(|| format!("--alert-min-severity {:?}: use info, low, medium, high or critical", args.alert_min_severity))?;
+    let ctx = hunt::load_context(args.site.as_deref())?;
+    let dir = args.store.dir();
+    let mut store = vigil_store::Store::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))?;
+    let archive = vigil_archive::Archive::open(&dir).with_context(|| format!("opening the archive in {}", dir.display()))?;
+    let m = Arc::new(Metrics::default());
+    if let Some(addr) = args.metrics {
+        let bound = metrics::serve(addr, m.clone()).with_context(|| format!("metrics endpoint on {addr}"))?;
+        eprintln!("metrics on http://{bound}/metrics");
+    }
+    let sink_list: Vec<Box<dyn Sink>> = sinks(&args)?.iter().map(vigil_alert::build_sink).collect::<Result<_, _>>()?;
+    let saved = store.get_state(ALERT_STATE)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    let mut alerter = Alerter::new(AlertPolicy { min_severity: min_sev, ..AlertPolicy::default() }, sink_list).with_state(saved);
+
+    let mut done: BTreeMap<String, Done> =
+        store.get_state(CHECKPOINT)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+
+    // Restore the detector window from the archive, so a restart resumes where it stopped.
+    let mut window: VecDeque<Conn> = VecDeque::new();
+    let newest = archive.newest()?;
+    if let Some(newest) = newest {
+        let restored = archive.read_since(newest.add_secs_f64(-(args.lookback as f64)))?;
+        eprintln!("resumed: {} records in the detector window, {} spool files already done", restored.len(), done.len());
+        window.extend(restored);
+    }
+    let mut next_run: Option<i64> = window.back().map(|c| c.ts.secs().div_euclid(args.window) * args.window + args.window);
+
+    let collector = match args.netflow {
+        Some(addr) => Some(vigil_import::Collector::bind(addr, vigil_import::collector::CollectorConfig::default()).with_context(|| format!("NetFlow collector on {addr}"))?),
+        None => None,
+    };
+    let mut pending_sizes: BTreeMap<PathBuf, u64> = BTreeMap::new();
+    loop {
+        let mut fresh: Vec<Conn> = Vec::new();
+        let mut alerts_from_inputs: Vec<Finding> = Vec::new();
+        // 1. Spool files that are complete (size unchanged since the last look, or --once).
+        for spool in &args.spool {
+            let mut files = Vec::new();
+            list(spool, &mut files, 0);
+            files.sort();
+            for f in files {
+                let key = f.display().to_string();
+                let Some(sig) = file_sig(&f) else { continue };
+                if done.get(&key) == Some(&sig) {
+                    continue;
+                }
+                if !args.once && pending_sizes.get(&f) != Some(&sig.size) {
+                    pending_sizes.insert(f.clone(), sig.size);
+                    continue;
+                }
+                pending_sizes.remove(&f);
+                let mut conns = Vec::new();
+                match ingest_file(&f, &mut conns, &mut alerts_from_inputs, &m) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        done.insert(key, sig);
+                        continue;
+                    }
+                    Err(e) => {
+                        eprintln!("vigil watch: {e:#}");
+                        m.decode_errors.fetch_add(1, Ordering::Relaxed);
+                        done.insert(key, sig);
+                        store.put_state(CHECKPOINT, &serde_json::to_value(&done)?)?;
+                        continue;
+                    }
+                }
+                // Commit order matters: archive first, then the checkpoint.
+                archive.append(&conns).with_context(|| format!("archiving records of {}", f.display()))?;
+                m.records.fetch_add(conns.len() as u64, Ordering::Relaxed);
+                m.files.fetch_add(1, Ordering::Relaxed);
+                done.insert(key, sig);
+                store.put_state(CHECKPOINT, &serde_json::to_value(&done)?)?;
+                fresh.extend(conns);
+            }
+        }
+        // 2. NetFlow records received since the last look.
+        if let Some(c) = &collector {
+            let mut got = Vec::new();
+            while let Some(conn) = c.recv_timeout(Duration::ZERO) {
+                got.push(conn);
+                if got.len() >= 1_000_000 {
+                    break;
+                }
+            }
+            if !got.is_empty() {
+                archive.append(&got)?;
+                m.records.fetch_add(got.len() as u64, Ordering::Relaxed);
+                fresh.extend(got);
+            }
+            let cs = c.stats();
+            m.drops.store(cs.datagrams_dropped, Ordering::Relaxed);
+            m.packets.store(cs.datagrams, Ordering::Relaxed);
+        }
+        fresh.sort_by_key(|c| c.ts);
+        let newest = fresh.last().map(|c| c.ts.secs());
+        window.extend(fresh);
+        // Keep the window bounded by event time and by count.
+        if let Some(last) = window.back().map(|c| c.ts) {
+            let horizon = last.add_secs_f64(-(args.lookback as f64));
+            while window.front().is_some_and(|c| c.ts < horizon) {
+                window.pop_front();
+            }
+        }
+        while window.len() > args.max_records {
+            window.pop_front();
+            m.drops.fetch_add(1, Ordering::Relaxed);
+        }
+        m.queue_depth.store(window.len() as u64, Ordering::Relaxed);
+        // 3. Detectors, when event time crossed a window boundary (and always at the end of --once).
+        let due = match (newest, next_run) {
+            (Some(n), Some(t)) => n >= t,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if due || args.once || !alerts_from_inputs.is_empty() {
+            let (slice_a, slice_b) = window.as_slices();
+            let mut findings = vigil_detect::run_all(slice_a.iter().chain(slice_b.iter()), &ctx);
+            findings.extend(alerts_from_inputs);
+            Finding::rank(&mut findings);
+            store.upsert_findings(&findings)?;
+            for f in &findings {
+                m.add_findings(f.kind.as_str(), 1);
+            }
+            let st = alerter.offer(&findings);
+            m.alerts_failed.store(alerter.failures.values().sum(), Ordering::Relaxed);
+            store.put_state(ALERT_STATE, &serde_json::to_value(alerter.state())?)?;
+            m.windows.fetch_add(1, Ordering::Relaxed);
+            eprintln!(
+                "window: {} records, {} findings ({} new alerts, {} updated, {} repeats held back)",
+                window.len(),
+                findings.len(),
+                st.new,
+                st.updated,
+                st.suppressed
+            );
+            if let Some(n) = newest.or_else(|| window.back().map(|c| c.ts.secs())) {
+                next_run = Some(n.div_euclid(args.window) * args.window + args.window);
+            }
+        }
+        if args.once {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_secs_f64(args.poll.clamp(0.05, 3600.0)));
+    }
+}
+
+/// Reads one spool file. Ok(false) when it is neither a capture nor a known log (skipped).
+fn ingest_file(f: &Path, conns: &mut Vec<Conn>, findings: &mut Vec<Finding>, m: &Metrics) -> Result<bool> {
+    if vigil_capture::is_capture(f) && vigil_import::sniff(f).is_none() {
+        let mut engine = vigil_flow::Engine::new(vigil_flow::EngineConfig::default());
+        engine.ingest_path(f, &mut |c| conns.push(c)).with_context(|| format!("{}", f.display()))?;
+        let st = engine.finish(&mut |c| conns.push(c));
+        m.packets.fetch_add(st.packets, Ordering::Relaxed);
+        m.bytes.fetch_add(st.bytes, Ordering::Relaxed);
+        m.decode_errors.fetch_add(st.decode_errors + st.truncated_records, Ordering::Relaxed);
+        Ok(true)
+    } else if vigil_import::sniff(f).is_some() {
+        vigil_import::import_path(f, &mut |c| conns.push(c), &mut |x| findings.push(x)).with_context(|| format!("{}", f.display()))?;
+        Ok(true)
+    } else {
+        Ok(false)
+    }
+}
+
+fn list(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) {
+    if depth > 8 {
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        let p = e.path();
+        // Sensors write into temporary names and rename when done; skip those in progress.
+        let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.ends_with(".tmp") || n.ends_with(".part"));
+        if hidden {
+            continue;
+        }
+        if ft.is_dir() {
+            list(&p, out, depth + 1);
+        } else if ft.is_file() {
+            out.push(p);
+        }
+    }
+}
