@@ -28,11 +28,15 @@ fn classify(cell: &str) -> Col {
     if c.is_empty() || c.chars().count() > 40 {
         return Col::Other;
     }
-    const NOT: &[&str] = &[
-        "hash", "policy", "expir", "change", "date", "time", "length", "strength", "reset", "hint", "age", "过期", "策略",
-        "修改", "长度", "复杂", "要求", "规则", "rule", "require", "last", "history", "count", "type", "salt",
+    // Columns *about* passwords (policy tables, audit exports), not holding them. English
+    // terms match whole words (so `account` is not `count`), CJK terms anywhere.
+    const NOT_WORDS: &[&str] = &[
+        "hash", "hashed", "policy", "expiry", "expires", "expiration", "changed", "change", "date", "time", "length",
+        "strength", "reset", "hint", "age", "rule", "rules", "required", "requirement", "last", "history", "count",
+        "type", "salt", "complexity", "min", "max", "minimum", "maximum", "days",
     ];
-    if NOT.iter().any(|n| c.contains(n)) {
+    const NOT_CJK: &[&str] = &["过期", "策略", "修改", "长度", "复杂", "要求", "规则", "次数", "有效期", "日期", "时间"];
+    if c.split(|ch: char| !ch.is_alphanumeric() || !ch.is_ascii()).any(|w| NOT_WORDS.contains(&w)) || NOT_CJK.iter().any(|n| c.contains(n)) {
         return Col::Other;
     }
     const PW: &[&str] = &["password", "passwd", "passwort", "密码", "口令", "密碼", "비밀번호", "패스워드", "パスワード", "passcode", "secret"];
@@ -198,7 +202,10 @@ pub fn scan_tables(text: &str, out: &mut Vec<Hit>) {
                     first_secret = Some((pw.to_string(), pos));
                 }
             }
-            if let Some(u) = user_col.and_then(|c| cells.get(c))
+            // `账号/密码` or `user/password` in one column: the account is before the slash.
+            let combined = user_col.is_none() && header.get(pw_col).is_some_and(|h| h.contains('/')) && pw.contains('/');
+            let account = user_col.and_then(|c| cells.get(c)).map(String::as_str).or(if combined { pw.split('/').next() } else { None });
+            if let Some(u) = account
                 && is_admin_account(u)
             {
                 stats.admin_accounts += 1;

@@ -46,6 +46,11 @@ pub struct LateralDetector {
     by_src: HashMap<IpAddr, Vec<Edge>>,
     /// Pairs that spoke to the RPC endpoint mapper: their later high-port sessions are RPC.
     epmap: HashSet<(IpAddr, IpAddr)>,
+    /// Pairs (source, target) with a successful admin session: a later session from the
+    /// target back to the source is a candidate callback.
+    admin_pairs: HashSet<(IpAddr, IpAddr)>,
+    /// Sessions from a target back to its administrator, keyed by (administrator, target).
+    callbacks: HashMap<(IpAddr, IpAddr), Vec<Callback>>,
     pub dropped: u64,
 }
 
@@ -57,8 +62,21 @@ impl Default for LateralDetector {
 
 impl LateralDetector {
     pub fn new(cfg: LateralConfig) -> Self {
-        LateralDetector { cfg, by_src: HashMap::new(), epmap: HashSet::new(), dropped: 0 }
+        LateralDetector { cfg, by_src: HashMap::new(), epmap: HashSet::new(), admin_pairs: HashSet::new(), callbacks: HashMap::new(), dropped: 0 }
     }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Callback {
+    ts: Timestamp,
+    port: u16,
+    bytes_to_admin: u64,
+}
+
+/// Ports on which a host normally calls a peer that administers it (name service, Kerberos,
+/// time, directory, file sharing): a session back on these is not a callback.
+fn infrastructure_port(p: u16) -> bool {
+    matches!(p, 53 | 88 | 123 | 135 | 137..=139 | 389 | 445 | 464 | 636 | 3268 | 3269)
 }
 
 #[derive(Default)]
@@ -73,6 +91,9 @@ struct DestStat {
     pulled_big: u32,
     psexec: bool,
     dce_rpc_on_smb: bool,
+    /// The target connected back to the source soon after being administered (a reverse
+    /// shell or stager after remote execution): port of the first such session.
+    callback: Option<Callback>,
 }
 
 impl Detector for LateralDetector {
@@ -85,6 +106,12 @@ impl Detector for LateralDetector {
             return;
         }
         let mut e = Edge::from_conn(c, ctx);
+        if e.ok && e.service.is_none() && !infrastructure_port(c.resp_p) && self.admin_pairs.contains(&(c.resp_h, c.orig_h)) {
+            let v = self.callbacks.entry((c.resp_h, c.orig_h)).or_default();
+            if v.len() < 64 {
+                v.push(Callback { ts: c.ts, port: c.resp_p, bytes_to_admin: c.resp_bytes() });
+            }
+        }
         if e.service == Some(AdminService::Rpc) && c.resp_p == 135 {
             if self.epmap.len() < 1_000_000 {
                 self.epmap.insert((c.orig_h, c.resp_h));
@@ -99,6 +126,9 @@ impl Detector for LateralDetector {
         if !self.by_src.contains_key(&e.src) && self.by_src.len() >= self.cfg.max_sources {
             self.dropped += 1;
             return;
+        }
+        if e.ok && self.admin_pairs.len() < 1_000_000 {
+            self.admin_pairs.insert((e.src, e.dst));
         }
         let v = self.by_src.entry(e.src).or_default();
         if v.len() >= self.cfg.max_edges_per_source {
@@ -177,6 +207,16 @@ impl LateralDetector {
                 d.psexec = true;
             }
         }
+        // Callbacks: the target started a session to this source on a non-infrastructure port
+        // while the admin session lasted or within the PsExec window after it.
+        for e in edges.iter().filter(|e| e.ok && e.service.is_some_and(AdminService::is_control)) {
+            let Some(cbs) = self.callbacks.get(&(src, e.dst)) else { continue };
+            let hit = cbs.iter().find(|cb| cb.ts >= e.ts && cb.ts.since(e.end) <= self.cfg.psexec_secs);
+            if let (Some(cb), Some(d)) = (hit, dests.get_mut(&e.dst)) {
+                d.callback.get_or_insert(*cb);
+            }
+        }
+        let callbacks: Vec<(IpAddr, Callback)> = dests.iter().filter_map(|(ip, d)| d.callback.map(|c| (*ip, c))).collect();
         let fanout = dests.len();
         let psexec: Vec<IpAddr> = dests.iter().filter(|(_, d)| d.psexec || d.dce_rpc_on_smb).map(|(ip, _)| *ip).collect();
         let uploads: Vec<IpAddr> = dests.iter().filter(|(_, d)| d.upload >= 5 * self.cfg.upload_bytes).map(|(ip, _)| *ip).collect();
@@ -190,7 +230,7 @@ impl LateralDetector {
             || asset.and_then(|a| a.cmdb.as_ref()).is_some_and(|c| c.is_test());
         let critical_targets = dests.keys().filter(|d| ctx.is_critical(**d)).count();
         let critical_ok = dests.iter().filter(|(ip, d)| d.ok > 0 && ctx.is_critical(**ip)).count();
-        if fanout < self.cfg.min_fanout && psexec.is_empty() && !(unusual && critical_ok > 0) {
+        if fanout < self.cfg.min_fanout && psexec.is_empty() && callbacks.is_empty() && !(unusual && critical_ok > 0) {
             return None;
         }
 
@@ -243,6 +283,10 @@ impl LateralDetector {
             score += 0.1;
             why.push("files copied over SMB".into());
         }
+        if !callbacks.is_empty() {
+            score += 0.35;
+            why.push(format!("{} administered host(s) connected back to the source on port {} (reverse shell or stager)", callbacks.len(), callbacks[0].1.port));
+        }
         if rpc_dcom {
             score += 0.05;
         }
@@ -277,7 +321,7 @@ impl LateralDetector {
             score -= 0.15;
             why.push("every edge seen before".into());
         }
-        if !off_hours && failed_dests == 0 && !unusual && psexec.is_empty() {
+        if !off_hours && failed_dests == 0 && !unusual && psexec.is_empty() && callbacks.is_empty() {
             score -= 0.05;
         }
         let score = r3(score.clamp(0.0, 1.0));
@@ -338,6 +382,10 @@ impl LateralDetector {
         if ok_dests > 0 {
             attack.push("T1078".into());
         }
+        if !callbacks.is_empty() {
+            // Remote execution that started a program calling home.
+            attack.push(if services.contains(&AdminService::Smb) || rpc_dcom { "T1569.002" } else { "T1059" }.into());
+        }
         if failed_dests >= 3 {
             attack.push("T1046".into());
         }
@@ -351,7 +399,13 @@ impl LateralDetector {
             if fanout == 1 { "" } else { "s" },
             ok_dests,
             failed_dests,
-            if psexec.is_empty() { "" } else { ", copying a file and starting a remote service" },
+            if !psexec.is_empty() {
+                ", copying a file and starting a remote service"
+            } else if !callbacks.is_empty() {
+                ", and a target connected back to it"
+            } else {
+                ""
+            },
             if off_hours { ", mostly outside work hours" } else { "" }
         );
         let dst: Vec<String> = order.iter().take(50).map(|(_, ip)| host_label(*ip, ctx)).collect();
@@ -383,6 +437,7 @@ impl LateralDetector {
                 "services": svc_names,
                 "new_edge_ratio": if judged > 0 { Some(r3(new_ratio)) } else { None },
                 "psexec_targets": psexec.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                "callbacks": callbacks.iter().map(|(ip, c)| json!({"from": ip.to_string(), "port": c.port, "start": c.ts.to_offset(ctx.offset_at(c.ts)).to_rfc3339(), "bytes_sent_back": c.bytes_to_admin})).collect::<Vec<_>>(),
                 "smb_upload_targets": uploads.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
                 "critical_targets": critical_targets,
                 "source_zone": zone_label(src, ctx),
@@ -471,6 +526,31 @@ admin_sources = ["10.2.9.9"]
             assert!(f.attack.contains(&id.to_string()), "{id} in {:?}", f.attack);
         }
         assert_eq!(f.path[0], "10.2.0.44");
+    }
+
+    #[test]
+    fn a_target_calling_back_after_smb_is_reported() {
+        let ctx = site();
+        // PsExec-style: SMB into the target, which then connects back to the attacker's
+        // listener on 4444 and pulls a payload.
+        let mut back = tcp(NIGHT + 3, "10.2.0.31", "10.2.0.50", 4444, 120.0);
+        back.resp_bytes = Some(400_000);
+        let conns = vec![tcp(NIGHT, "10.2.0.50", "10.2.0.31", 445, 5.0), back.clone()];
+        let f = run(&ctx, &conns);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].src, "10.2.0.50");
+        assert!(f[0].severity >= Severity::Medium, "{}", f[0].score);
+        assert_eq!(f[0].evidence["callbacks"][0]["port"], 4444);
+        assert!(f[0].attack.contains(&"T1569.002".to_string()));
+        // A session back to the administrator's file share or DNS is not a callback; nor is
+        // one long after.
+        let mut dns = back.clone();
+        dns.resp_p = 445;
+        let mut late = back;
+        late.ts = vigil_model::Timestamp::from_secs(NIGHT + 3600);
+        for other in [dns, late] {
+            assert!(run(&ctx, &[tcp(NIGHT, "10.2.0.50", "10.2.0.31", 445, 5.0), other]).is_empty());
+        }
     }
 
     #[test]

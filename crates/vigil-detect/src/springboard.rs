@@ -45,6 +45,8 @@ pub struct SpringboardDetector {
     /// Admin sessions between internal hosts, by source.
     onward: HashMap<IpAddr, Vec<Edge>>,
     recurrence: Recurrence,
+    /// Index of the last entry session per (origin, destination), for merging repeats.
+    last_entry: HashMap<(IpAddr, IpAddr), usize>,
     stored: usize,
     pub dropped: u64,
 }
@@ -57,7 +59,15 @@ impl Default for SpringboardDetector {
 
 impl SpringboardDetector {
     pub fn new(cfg: SpringboardConfig) -> Self {
-        SpringboardDetector { cfg, inbound: HashMap::new(), onward: HashMap::new(), recurrence: Recurrence::default(), stored: 0, dropped: 0 }
+        SpringboardDetector {
+            cfg,
+            inbound: HashMap::new(),
+            onward: HashMap::new(),
+            recurrence: Recurrence::default(),
+            last_entry: HashMap::new(),
+            stored: 0,
+            dropped: 0,
+        }
     }
 
     fn keep(&mut self) -> bool {
@@ -101,8 +111,28 @@ impl Detector for SpringboardDetector {
         // lands on a jump host from a lower-trust zone).
         let entry = !src_internal || e.service.is_some();
         let onward = src_internal && e.service.is_some();
-        if entry && self.keep() {
-            self.inbound.entry(e.dst).or_default().push(e.clone());
+        if entry {
+            // A client's repeated sessions to the same host within the window are one visit:
+            // merge them (keeps a busy public server's entries small).
+            let list = self.inbound.entry(e.dst).or_default();
+            let merged = match self.last_entry.get(&(e.src, e.dst)).and_then(|i| list.get_mut(*i)) {
+                Some(prev) if prev.port == e.port && e.ts >= prev.ts && e.ts.since(prev.end) <= self.cfg.window_secs => {
+                    prev.end = prev.end.max(e.end);
+                    prev.orig_bytes = prev.orig_bytes.saturating_add(e.orig_bytes);
+                    prev.resp_bytes = prev.resp_bytes.saturating_add(e.resp_bytes);
+                    true
+                }
+                _ => false,
+            };
+            if !merged {
+                if self.stored >= self.cfg.max_edges {
+                    self.dropped += 1;
+                } else {
+                    self.stored += 1;
+                    self.last_entry.insert((e.src, e.dst), list.len());
+                    list.push(e.clone());
+                }
+            }
         }
         if onward && self.keep() {
             self.onward.entry(e.src).or_default().push(e);

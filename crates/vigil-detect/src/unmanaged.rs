@@ -33,6 +33,8 @@ struct Activity {
     first: Option<Timestamp>,
     last: Option<Timestamp>,
     initiated: u64,
+    /// Sessions the host answered (a rogue server is active too).
+    served: u64,
     critical_dsts: BTreeSet<IpAddr>,
     critical_admin: BTreeSet<(IpAddr, u16)>,
     admin_sessions: u64,
@@ -67,7 +69,19 @@ impl Detector for UnmanagedDetector {
     }
 
     fn observe(&mut self, c: &Conn, ctx: &Context) {
-        if !ctx.is_internal(c.orig_h) || is_background(c) {
+        if is_background(c) {
+            return;
+        }
+        if ctx.is_internal(c.resp_h) && succeeded(c) && (self.hosts.contains_key(&c.resp_h) || self.hosts.len() < self.cfg.max_hosts) {
+            let a = self.hosts.entry(c.resp_h).or_default();
+            a.first = Some(a.first.map_or(c.ts, |f| f.min(c.ts)));
+            a.last = Some(a.last.map_or(c.end(), |l| l.max(c.end())));
+            a.served = a.served.saturating_add(1);
+            if a.mac.is_none() {
+                a.mac = c.resp_l2_addr;
+            }
+        }
+        if !ctx.is_internal(c.orig_h) {
             return;
         }
         if !self.hosts.contains_key(&c.orig_h) && self.hosts.len() >= self.cfg.max_hosts {
@@ -113,6 +127,9 @@ impl UnmanagedDetector {
     fn judge(&self, h: IpAddr, ctx: &Context) -> Option<Finding> {
         let a = self.hosts.get(&h)?;
         let first = a.first?;
+        if a.initiated == 0 && a.served == 0 {
+            return None;
+        }
         let last = a.last.unwrap_or(first);
         let cmdb = ctx.inventory.cmdb(h);
         let absent = ctx.inventory.has_cmdb() && cmdb.is_none();
@@ -177,12 +194,13 @@ impl UnmanagedDetector {
             "a device missing from the inventory"
         };
         let summary = format!(
-            "{} ({}) is {} and started {} session{}{}",
+            "{} ({}) is {} and started {} session{} (answered {}){}",
             host_label(h, ctx),
             zone_label(h, ctx),
             what,
             a.initiated,
             if a.initiated == 1 { "" } else { "s" },
+            a.served,
             if critical_access { format!(", reaching {} host(s) in critical zones", a.critical_dsts.len()) } else { String::new() }
         );
         let mut dst: Vec<String> = a.critical_dsts.iter().map(|d| host_label(*d, ctx)).collect();
@@ -209,6 +227,7 @@ impl UnmanagedDetector {
                 "zone": zone_label(h, ctx),
                 "test_zone": zone_test,
                 "sessions": a.initiated,
+                "sessions_answered": a.served,
                 "admin_sessions": a.admin_sessions,
                 "critical_hosts": a.critical_dsts.len(),
                 "critical_admin": a.critical_admin.iter().map(|(ip, p)| format!("{ip}:{p}")).collect::<Vec<_>>(),
@@ -275,6 +294,9 @@ mod tests {
         assert!(by["10.2.0.66"].severity >= Severity::Medium);
         assert_eq!(by["10.2.0.99"].severity, Severity::Low);
         assert_eq!(by["10.2.0.99"].attack, vec!["T1200"]);
+        // A device that only answers (a rogue server) is active too; 10.3.0.1 is in the CMDB.
+        let f = run(&ctx, &[tcp(WORK, "10.2.0.5", "10.2.0.123", 22, 5.0), tcp(WORK, "10.2.0.5", "10.3.0.1", 22, 5.0)]);
+        assert_eq!(f.iter().map(|f| f.src.as_str()).collect::<Vec<_>>(), vec!["10.2.0.123"]);
     }
 
     #[test]

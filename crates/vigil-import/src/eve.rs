@@ -529,6 +529,17 @@ fn flow_conn(m: &Map<String, Value>, t: Tuple, opts: &ImportOptions, rev: Option
         c.inner_vlan = v.get(1).and_then(Value::as_u64).and_then(|x| u16::try_from(x).ok());
     }
     c.community_id = text(m, &["community_id"]).unwrap_or_else(|| community_id(t.src, t.sport, t.dst, t.dport, t.proto));
+    let mac = |k: &str| {
+        let v = s(m, &["ether", k])?;
+        let mut out = [0u8; 6];
+        let mut parts = v.split(':');
+        for o in out.iter_mut() {
+            *o = u8::from_str_radix(parts.next()?, 16).ok()?;
+        }
+        parts.next().is_none().then_some(out)
+    };
+    c.orig_l2_addr = mac("src_mac");
+    c.resp_l2_addr = mac("dest_mac");
     c.local_orig = Some(opts.is_internal(t.src));
     c.local_resp = Some(opts.is_internal(t.dst));
     let fid = n(m, &["flow_id"]).unwrap_or(0);

@@ -12,6 +12,7 @@
 
 pub mod argus;
 pub mod collector;
+pub mod decompress;
 pub mod eve;
 mod input;
 pub mod netflow;
@@ -240,10 +241,12 @@ fn import_dir_files(
     findings: &mut dyn FnMut(Finding),
 ) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
+    // Symlinked files are followed (log directories often link the current logs); symlinked
+    // directories are not (loops).
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
         .map(|e| e.path())
+        .filter(|p| std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false))
         .collect();
     files.sort();
     let mut groups: std::collections::BTreeMap<Format, Vec<PathBuf>> = Default::default();

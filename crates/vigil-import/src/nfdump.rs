@@ -1,4 +1,4 @@
-//! nfdump binary files → `Conn`, both layouts, uncompressed blocks:
+//! nfdump binary files → `Conn`, both layouts:
 //! - layout 1 (nfdump 1.6): header, statistics record, data blocks of typed records; flow
 //!   records (`CommonRecordType`, 10) hold the five-tuple, times, counters and TCP flags up
 //!   front, with optional extensions after (skipped by the record's own size);
@@ -6,8 +6,9 @@
 //!   flow, IPv4/IPv6 addresses, reverse counters...); unknown elements are skipped by length.
 //!
 //! nfdump records are unidirectional (unless they carry reverse counters), so they go through
-//! the same stitcher as NetFlow. Compressed blocks (LZO, BZ2, LZ4, ZSTD) are refused with a
-//! typed error naming the `nfdump` command that decompresses them.
+//! the same stitcher as NetFlow. LZO and LZ4 blocks (nfdump `-z`, `-y`) are decompressed
+//! ([`crate::decompress`]); BZ2 and ZSTD are refused with a typed error naming the `nfdump`
+//! command that rewrites the file uncompressed.
 
 use crate::input;
 use crate::netflow::{FlowRecord, Stitcher};
@@ -51,7 +52,9 @@ impl std::fmt::Display for NfdumpError {
         match self {
             NfdumpError::NotNfdump => write!(f, "not an nfdump file"),
             NfdumpError::UnsupportedLayout(v) => write!(f, "nfdump layout version {v} is not supported (only 1)"),
-            NfdumpError::Compressed(fl) => write!(f, "compressed nfdump blocks (flags {fl:#x}) are not supported; run `nfdump -r IN -w OUT -z=0`"),
+            NfdumpError::Compressed(fl) => {
+                write!(f, "nfdump compression {fl:#x} (BZ2/ZSTD) is not supported; rewrite uncompressed with `nfdump -r IN -w OUT`")
+            }
             NfdumpError::Truncated => write!(f, "nfdump header truncated"),
         }
     }
@@ -71,9 +74,12 @@ pub fn parse(b: &[u8], stats: &mut ImportStats, out: &mut Vec<FlowRecord>) -> Re
     }
     let flags = le32(b, 4).ok_or(NfdumpError::Truncated)?;
     // Bits: 0x1 LZO, 0x8 BZ2, 0x10 LZ4, 0x20 ZSTD; 0x2 (anonymised) and 0x4 (catalog) are harmless.
-    if flags & (0x1 | 0x8 | 0x10 | 0x20) != 0 {
-        return Err(NfdumpError::Compressed(flags));
-    }
+    let codec = match flags & (0x1 | 0x8 | 0x10 | 0x20) {
+        0 => Codec::None,
+        0x1 => Codec::Lzo,
+        0x10 => Codec::Lz4,
+        _ => return Err(NfdumpError::Compressed(flags)),
+    };
     let blocks = le32(b, 8).ok_or(NfdumpError::Truncated)?;
     let mut pos = HEADER_LEN + STAT_LEN;
     if b.len() < pos {
@@ -94,7 +100,10 @@ pub fn parse(b: &[u8], stats: &mut ImportStats, out: &mut Vec<FlowRecord>) -> Re
             break;
         };
         if id == 2 {
-            parse_block(block, nrec, stats, out);
+            match inflate(codec, block) {
+                Ok(b) => parse_block(&b, nrec, stats, out),
+                Err(_) => stats.skip("nfdump: block does not decompress"),
+            }
         } else {
             stats.skip("nfdump: block type other than 2 skipped");
         }
@@ -133,9 +142,12 @@ fn parse_block(block: &[u8], nrec: u32, stats: &mut ImportStats, out: &mut Vec<F
 /// Layout 2: a 40-byte header (compression at 16, block count at 36), then blocks of type 3.
 fn parse_v2(b: &[u8], stats: &mut ImportStats, out: &mut Vec<FlowRecord>) -> Result<(), NfdumpError> {
     let compression = *b.get(16).ok_or(NfdumpError::Truncated)?;
-    if compression != 0 {
-        return Err(NfdumpError::Compressed(compression as u32));
-    }
+    let codec = match compression {
+        0 => Codec::None,
+        1 => Codec::Lzo,
+        3 => Codec::Lz4,
+        c => return Err(NfdumpError::Compressed(c as u32)),
+    };
     let blocks = le32(b, 36).ok_or(NfdumpError::Truncated)?;
     let mut pos = 40usize;
     // Each block advances pos by at least its 12-byte header.
@@ -154,7 +166,10 @@ fn parse_v2(b: &[u8], stats: &mut ImportStats, out: &mut Vec<FlowRecord>) -> Res
             }
         };
         if id == 3 {
-            parse_block_v3(block, nrec, stats, out);
+            match inflate(codec, block) {
+                Ok(b) => parse_block_v3(&b, nrec, stats, out),
+                Err(_) => stats.skip("nfdump: block does not decompress"),
+            }
         } else {
             stats.skip("nfdump: block type other than 3 skipped");
         }
@@ -167,6 +182,24 @@ fn parse_v2(b: &[u8], stats: &mut ImportStats, out: &mut Vec<FlowRecord>) -> Res
 }
 
 const V3_RECORD: u16 = 11;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Codec {
+    None,
+    Lzo,
+    Lz4,
+}
+
+/// Largest decompressed block accepted (nfdump writes at most 5 MiB blocks).
+const MAX_BLOCK: usize = 16 << 20;
+
+fn inflate(codec: Codec, block: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, crate::decompress::DecompressError> {
+    Ok(match codec {
+        Codec::None => std::borrow::Cow::Borrowed(block),
+        Codec::Lzo => std::borrow::Cow::Owned(crate::decompress::lzo1x(block, MAX_BLOCK)?),
+        Codec::Lz4 => std::borrow::Cow::Owned(crate::decompress::lz4_block(block, MAX_BLOCK)?),
+    })
+}
 
 fn parse_block_v3(block: &[u8], nrec: u32, stats: &mut ImportStats, out: &mut Vec<FlowRecord>) {
     let mut p = 0usize;

@@ -73,10 +73,10 @@ impl LogKind {
 
 /// Columns read for every conn record: looked up by a `match` on the name instead of hashing it,
 /// which keeps column-by-name reading as fast as reading by position.
-const HOT: [&str; 24] = [
+const HOT: [&str; 26] = [
     "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration", "orig_bytes",
     "resp_bytes", "conn_state", "local_orig", "local_resp", "missed_bytes", "history", "orig_pkts", "orig_ip_bytes",
-    "resp_pkts", "resp_ip_bytes", "tunnel_parents", "community_id", "orig_l2_addr", "resp_l2_addr",
+    "resp_pkts", "resp_ip_bytes", "tunnel_parents", "community_id", "orig_l2_addr", "resp_l2_addr", "vlan", "inner_vlan",
 ];
 
 fn hot_slot(name: &str) -> Option<usize> {
@@ -105,6 +105,8 @@ fn hot_slot(name: &str) -> Option<usize> {
         "community_id" => 21,
         "orig_l2_addr" => 22,
         "resp_l2_addr" => 23,
+        "vlan" => 24,
+        "inner_vlan" => 25,
         _ => return None,
     })
 }
@@ -214,29 +216,66 @@ fn json_field<'m>(m: &'m Map<String, Value>, name: &str) -> Option<&'m Value> {
 
 /// One log record, TSV or JSON, read by column name.
 pub enum Row<'a> {
-    Tsv { h: &'a TsvHeader, vals: Vec<&'a str> },
+    /// A TSV line and the byte span of each of its fields.
+    Tsv { h: &'a TsvHeader, line: &'a str, spans: &'a [(usize, usize)] },
     Json(&'a Map<String, Value>),
 }
 
-impl<'a> Row<'a> {
-    /// The field as text; `None` when absent or unset. JSON numbers and booleans are rendered.
-    pub fn str(&self, name: &str) -> Option<Cow<'a, str>> {
+/// A column: by name, or by its [`HOT`] slot (no name matching on the hot path).
+#[derive(Clone, Copy, Debug)]
+pub enum Col<'n> {
+    Name(&'n str),
+    Hot(usize),
+}
+
+impl<'n> From<&'n str> for Col<'n> {
+    fn from(n: &'n str) -> Self {
+        Col::Name(n)
+    }
+}
+
+impl<'n> Col<'n> {
+    fn name(self) -> &'n str {
         match self {
-            Row::Tsv { h, vals } => {
-                let col = match hot_slot(name) {
-                    Some(slot) => h.hot[slot]?,
-                    None => *h.index.get(name)?,
-                };
-                let v = *vals.get(col)?;
-                if v == h.unset {
-                    None
-                } else if v == h.empty {
-                    Some(Cow::Borrowed(""))
-                } else {
-                    Some(unescape(v))
-                }
-            }
-            Row::Json(m) => match json_field(m, name)? {
+            Col::Name(n) => n,
+            Col::Hot(s) => HOT.get(s).copied().unwrap_or(""),
+        }
+    }
+}
+
+impl<'a> Row<'a> {
+    /// The TSV field as written (no unescaping), `None` when absent or unset; JSON: `None`.
+    fn tsv_raw(&self, c: Col) -> Option<&'a str> {
+        let Row::Tsv { h, line, spans } = self else { return None };
+        let col = match c {
+            Col::Hot(slot) => (*h.hot.get(slot)?)?,
+            Col::Name(name) => match hot_slot(name) {
+                Some(slot) => h.hot[slot]?,
+                None => *h.index.get(name)?,
+            },
+        };
+        let &(a, b) = spans.get(col)?;
+        let v = line.get(a..b)?;
+        if v == h.unset {
+            None
+        } else if v == h.empty {
+            Some("")
+        } else {
+            Some(v)
+        }
+    }
+    fn json(&self, c: Col) -> Option<&'a Value> {
+        match self {
+            Row::Json(m) => json_field(m, c.name()),
+            Row::Tsv { .. } => None,
+        }
+    }
+    /// The field as text; `None` when absent or unset. JSON numbers and booleans are rendered.
+    pub fn str<'n>(&self, c: impl Into<Col<'n>>) -> Option<Cow<'a, str>> {
+        let c = c.into();
+        match self {
+            Row::Tsv { .. } => self.tsv_raw(c).map(unescape),
+            Row::Json(_) => match self.json(c)? {
                 Value::String(s) => Some(Cow::Borrowed(s.as_str())),
                 Value::Number(n) => Some(Cow::Owned(n.to_string())),
                 Value::Bool(b) => Some(Cow::Borrowed(if *b { "T" } else { "F" })),
@@ -244,17 +283,26 @@ impl<'a> Row<'a> {
             },
         }
     }
-    /// Non-empty text.
-    pub fn text(&self, name: &str) -> Option<String> {
-        self.str(name).filter(|s| !s.is_empty()).map(Cow::into_owned)
-    }
-    pub fn list(&self, name: &str) -> Vec<String> {
+    /// Numbers and flags never carry escapes: the text as written, trimmed only when needed.
+    fn plain<'n>(&self, c: impl Into<Col<'n>>) -> Option<Cow<'a, str>> {
+        let c = c.into();
         match self {
-            Row::Tsv { h, .. } => match self.str(name) {
+            Row::Tsv { .. } => self.tsv_raw(c).map(Cow::Borrowed),
+            Row::Json(_) => self.str(c),
+        }
+    }
+    /// Non-empty text.
+    pub fn text<'n>(&self, c: impl Into<Col<'n>>) -> Option<String> {
+        self.str(c).filter(|s| !s.is_empty()).map(Cow::into_owned)
+    }
+    pub fn list<'n>(&self, c: impl Into<Col<'n>>) -> Vec<String> {
+        let c = c.into();
+        match self {
+            Row::Tsv { h, .. } => match self.tsv_raw(c) {
                 Some(s) if !s.is_empty() => s.split(h.set_sep.as_str()).map(|x| unescape(x).into_owned()).collect(),
                 _ => Vec::new(),
             },
-            Row::Json(m) => match json_field(m, name) {
+            Row::Json(_) => match self.json(c) {
                 Some(Value::Array(a)) => a
                     .iter()
                     .filter_map(|v| match v {
@@ -268,33 +316,36 @@ impl<'a> Row<'a> {
             },
         }
     }
-    pub fn u64(&self, name: &str) -> Option<u64> {
-        if let Row::Json(m) = self
-            && let Some(Value::Number(n)) = m.get(name) {
-                return n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64));
-            }
-        self.str(name)?.trim().parse().ok()
+    pub fn u64<'n>(&self, c: impl Into<Col<'n>>) -> Option<u64> {
+        let c = c.into();
+        if let Some(Value::Number(n)) = self.json(c) {
+            return n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64));
+        }
+        let s = self.plain(c)?;
+        s.parse().ok().or_else(|| s.trim().parse().ok())
     }
-    pub fn f64(&self, name: &str) -> Option<f64> {
-        if let Row::Json(m) = self
-            && let Some(Value::Number(n)) = m.get(name) {
-                return n.as_f64().filter(|f| f.is_finite());
-            }
-        self.str(name)?.trim().parse::<f64>().ok().filter(|f| f.is_finite())
+    pub fn f64<'n>(&self, c: impl Into<Col<'n>>) -> Option<f64> {
+        let c = c.into();
+        if let Some(Value::Number(n)) = self.json(c) {
+            return n.as_f64().filter(|f| f.is_finite());
+        }
+        let s = self.plain(c)?;
+        s.parse::<f64>().ok().or_else(|| s.trim().parse::<f64>().ok()).filter(|f| f.is_finite())
     }
-    pub fn bool(&self, name: &str) -> Option<bool> {
-        match self.str(name)?.as_ref() {
+    pub fn bool<'n>(&self, c: impl Into<Col<'n>>) -> Option<bool> {
+        match self.plain(c)?.as_ref() {
             "T" | "true" | "1" => Some(true),
             "F" | "false" | "0" => Some(false),
             _ => None,
         }
     }
     /// Epoch seconds (number or text) or ISO 8601 (Zeek JSON with `JSON::TS_ISO8601`).
-    pub fn time(&self, name: &str) -> Option<Timestamp> {
-        if let Some(f) = self.f64(name) {
+    pub fn time<'n>(&self, c: impl Into<Col<'n>>) -> Option<Timestamp> {
+        let c = c.into();
+        if let Some(f) = self.f64(c) {
             return (f.abs() < 1e11).then(|| Timestamp::from_secs_f64(f));
         }
-        let s = self.str(name)?;
+        let s = self.str(c)?;
         let s = s.trim();
         chrono::DateTime::parse_from_rfc3339(s)
             .ok()
@@ -302,13 +353,42 @@ impl<'a> Row<'a> {
             // No zone: Zeek writes UTC.
             .or_else(|| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|d| Timestamp::from(d.and_utc())))
     }
-    pub fn addr(&self, name: &str) -> Option<IpAddr> {
-        self.str(name)?.trim().parse().ok()
+    pub fn addr<'n>(&self, c: impl Into<Col<'n>>) -> Option<IpAddr> {
+        let s = self.plain(c)?;
+        s.parse().ok().or_else(|| s.trim().parse().ok())
     }
-    pub fn port(&self, name: &str) -> Option<u16> {
-        u16::try_from(self.u64(name)?).ok()
+    pub fn port<'n>(&self, c: impl Into<Col<'n>>) -> Option<u16> {
+        u16::try_from(self.u64(c)?).ok()
     }
 }
+
+// The hot columns by slot, for the conn fast path.
+const C_TS: Col<'static> = Col::Hot(0);
+const C_UID: Col<'static> = Col::Hot(1);
+const C_ID_ORIG_H: Col<'static> = Col::Hot(2);
+const C_ID_ORIG_P: Col<'static> = Col::Hot(3);
+const C_ID_RESP_H: Col<'static> = Col::Hot(4);
+const C_ID_RESP_P: Col<'static> = Col::Hot(5);
+const C_PROTO: Col<'static> = Col::Hot(6);
+const C_SERVICE: Col<'static> = Col::Hot(7);
+const C_DURATION: Col<'static> = Col::Hot(8);
+const C_ORIG_BYTES: Col<'static> = Col::Hot(9);
+const C_RESP_BYTES: Col<'static> = Col::Hot(10);
+const C_CONN_STATE: Col<'static> = Col::Hot(11);
+const C_LOCAL_ORIG: Col<'static> = Col::Hot(12);
+const C_LOCAL_RESP: Col<'static> = Col::Hot(13);
+const C_MISSED_BYTES: Col<'static> = Col::Hot(14);
+const C_HISTORY: Col<'static> = Col::Hot(15);
+const C_ORIG_PKTS: Col<'static> = Col::Hot(16);
+const C_ORIG_IP_BYTES: Col<'static> = Col::Hot(17);
+const C_RESP_PKTS: Col<'static> = Col::Hot(18);
+const C_RESP_IP_BYTES: Col<'static> = Col::Hot(19);
+const C_TUNNEL_PARENTS: Col<'static> = Col::Hot(20);
+const C_COMMUNITY_ID: Col<'static> = Col::Hot(21);
+const C_ORIG_L2_ADDR: Col<'static> = Col::Hot(22);
+const C_RESP_L2_ADDR: Col<'static> = Col::Hot(23);
+const C_VLAN: Col<'static> = Col::Hot(24);
+const C_INNER_VLAN: Col<'static> = Col::Hot(25);
 
 /// The five-tuple and time every Zeek log record carries.
 #[derive(Clone, Copy, Debug)]
@@ -322,11 +402,11 @@ struct Ident {
 
 fn ident(r: &Row) -> Option<Ident> {
     Some(Ident {
-        ts: r.time("ts")?,
-        orig_h: r.addr("id.orig_h")?,
-        orig_p: r.port("id.orig_p")?,
-        resp_h: r.addr("id.resp_h")?,
-        resp_p: r.port("id.resp_p")?,
+        ts: r.time(C_TS)?,
+        orig_h: r.addr(C_ID_ORIG_H)?,
+        orig_p: r.port(C_ID_ORIG_P)?,
+        resp_h: r.addr(C_ID_RESP_H)?,
+        resp_p: r.port(C_ID_RESP_P)?,
     })
 }
 
@@ -353,32 +433,32 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
 pub fn conn_from_row(r: &Row, open: bool) -> Option<Conn> {
     let id = ident(r)?;
     let v6 = id.orig_h.is_ipv6();
-    let proto = r.str("proto").map(|p| proto_num(&p, v6)).unwrap_or(0);
+    let proto = r.str(C_PROTO).map(|p| proto_num(&p, v6)).unwrap_or(0);
     let mut c = Conn::new(id.ts, id.orig_h, id.orig_p, id.resp_h, id.resp_p, proto);
     c.source = Source::Zeek;
     c.open = open;
-    c.uid = r.text("uid").unwrap_or_else(|| {
+    c.uid = r.text(C_UID).unwrap_or_else(|| {
         stable_uid(&[id.ts.0.to_le_bytes().as_slice(), id.orig_h.to_string().as_bytes(), &id.orig_p.to_le_bytes(), id.resp_h.to_string().as_bytes(), &id.resp_p.to_le_bytes()])
     });
-    c.service = r.text("service");
-    c.duration = r.f64("duration").filter(|d| *d >= 0.0);
-    c.orig_bytes = r.u64("orig_bytes");
-    c.resp_bytes = r.u64("resp_bytes");
-    c.conn_state = r.str("conn_state").and_then(|s| ConnState::parse(&s)).unwrap_or(ConnState::OTH);
-    c.local_orig = r.bool("local_orig");
-    c.local_resp = r.bool("local_resp");
-    c.missed_bytes = r.u64("missed_bytes").unwrap_or(0);
-    c.history = r.text("history").unwrap_or_default();
-    c.orig_pkts = r.u64("orig_pkts").unwrap_or(0);
-    c.orig_ip_bytes = r.u64("orig_ip_bytes").unwrap_or(0);
-    c.resp_pkts = r.u64("resp_pkts").unwrap_or(0);
-    c.resp_ip_bytes = r.u64("resp_ip_bytes").unwrap_or(0);
-    c.tunnel_parents = r.list("tunnel_parents");
-    c.orig_l2_addr = r.str("orig_l2_addr").and_then(|s| parse_mac(&s));
-    c.resp_l2_addr = r.str("resp_l2_addr").and_then(|s| parse_mac(&s));
-    c.vlan = r.u64("vlan").and_then(|v| u16::try_from(v).ok());
-    c.inner_vlan = r.u64("inner_vlan").and_then(|v| u16::try_from(v).ok());
-    c.community_id = match r.text("community_id") {
+    c.service = r.text(C_SERVICE);
+    c.duration = r.f64(C_DURATION).filter(|d| *d >= 0.0);
+    c.orig_bytes = r.u64(C_ORIG_BYTES);
+    c.resp_bytes = r.u64(C_RESP_BYTES);
+    c.conn_state = r.str(C_CONN_STATE).and_then(|s| ConnState::parse(&s)).unwrap_or(ConnState::OTH);
+    c.local_orig = r.bool(C_LOCAL_ORIG);
+    c.local_resp = r.bool(C_LOCAL_RESP);
+    c.missed_bytes = r.u64(C_MISSED_BYTES).unwrap_or(0);
+    c.history = r.text(C_HISTORY).unwrap_or_default();
+    c.orig_pkts = r.u64(C_ORIG_PKTS).unwrap_or(0);
+    c.orig_ip_bytes = r.u64(C_ORIG_IP_BYTES).unwrap_or(0);
+    c.resp_pkts = r.u64(C_RESP_PKTS).unwrap_or(0);
+    c.resp_ip_bytes = r.u64(C_RESP_IP_BYTES).unwrap_or(0);
+    c.tunnel_parents = r.list(C_TUNNEL_PARENTS);
+    c.orig_l2_addr = r.str(C_ORIG_L2_ADDR).and_then(|s| parse_mac(&s));
+    c.resp_l2_addr = r.str(C_RESP_L2_ADDR).and_then(|s| parse_mac(&s));
+    c.vlan = r.u64(C_VLAN).and_then(|v| u16::try_from(v).ok());
+    c.inner_vlan = r.u64(C_INNER_VLAN).and_then(|v| u16::try_from(v).ok());
+    c.community_id = match r.text(C_COMMUNITY_ID) {
         Some(s) => s,
         None => community_id(c.orig_h, c.orig_p, c.resp_h, c.resp_p, c.proto),
     };
@@ -801,6 +881,8 @@ pub fn read_log_from(
     let mut header = TsvHeader::default();
     let mut json_kind: Option<LogKind> = None;
     let mut saw_json = false;
+    // Field spans of the current TSV line, reused across lines.
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(32);
     input::for_each_line(path, reader, |line| {
         let Some(line) = line else {
             stats.skip("zeek: line too long");
@@ -842,18 +924,36 @@ pub fn read_log_from(
             return;
         }
         let kind = header.kind();
-        let vals: Vec<&str> = match header.sep.as_bytes() {
-            [c] if c.is_ascii() => line.split(*c as char).collect(),
-            _ => line.split(header.sep.as_str()).collect(),
-        };
+        spans.clear();
+        match header.sep.as_bytes() {
+            // An ASCII separator byte is always a char boundary.
+            [c] if c.is_ascii() => {
+                let mut start = 0;
+                for (i, &b) in line.as_bytes().iter().enumerate() {
+                    if b == *c {
+                        spans.push((start, i));
+                        start = i + 1;
+                    }
+                }
+                spans.push((start, line.len()));
+            }
+            _ => {
+                let mut start = 0;
+                for (i, m) in line.match_indices(header.sep.as_str()) {
+                    spans.push((start, i));
+                    start = i + m.len();
+                }
+                spans.push((start, line.len()));
+            }
+        }
         // Logs this crate does not use are counted, not checked.
-        if vals.len() != header.fields.len() && kind != LogKind::Other {
+        if spans.len() != header.fields.len() && kind != LogKind::Other {
             // Columns are read by name, so a row with missing trailing columns (a writer that
             // declared a field it never wrote, or a cut line) is still usable when its
             // five-tuple parses; the record is kept and the defect counted.
             stats.warn("zeek tsv: column count differs from #fields");
         }
-        f(kind, &Row::Tsv { h: &header, vals }, stats);
+        f(kind, &Row::Tsv { h: &header, line, spans: &spans }, stats);
     })
 }
 

@@ -327,6 +327,25 @@ fn export_pcaps_decode_and_match_tshark() {
             let unbuffered = import_counting(&merged, false);
             let ours = unbuffered.flow_records + unbuffered.options_records;
             assert!(ours <= s.flow_records + s.options_records);
+            // Field-level: the addresses of every record, as tshark decodes them.
+            let mut dec = Decoder::new(DecoderConfig { max_buffered_sets: 0, ..Default::default() });
+            let mut recs = Vec::new();
+            let rd = std::io::BufReader::new(std::fs::File::open(&merged).unwrap());
+            vigil_import::pcap::for_each_udp(&merged, rd, &mut ImportStats::default(), false, |u, _| dec.decode(u.src, u.payload, &mut recs))
+                .unwrap();
+            let mut ours_addr: (Vec<String>, Vec<String>) = (
+                recs.iter().filter(|r| !r.src.is_unspecified()).map(|r| r.src.to_string()).collect(),
+                recs.iter().filter(|r| !r.dst.is_unspecified()).map(|r| r.dst.to_string()).collect(),
+            );
+            let mut theirs_addr = (Vec::new(), Vec::new());
+            for (a, b) in tshark_addresses_per_frame(&merged, *port) {
+                theirs_addr.0.extend(a);
+                theirs_addr.1.extend(b);
+            }
+            for v in [&mut ours_addr.0, &mut ours_addr.1, &mut theirs_addr.0, &mut theirs_addr.1] {
+                v.sort();
+            }
+            assert_eq!(ours_addr, theirs_addr, "{names:?}: record addresses vs tshark");
             assert_eq!(ours, theirs, "{names:?}: records vs tshark\n{s}");
         }
     }

@@ -18,7 +18,6 @@ const EXECUTABLE: &[&str] = &["exe", "scr", "pif", "com", "cpl", "msi", "msp", "
 const SCRIPT: &[&str] = &["js", "jse", "vbs", "vbe", "hta", "ps1", "psm1", "bat", "cmd", "wsf", "wsh", "sct", "chm", "xll", "py", "sh"];
 const SHORTCUT: &[&str] = &["lnk", "url", "scf", "library-ms", "settingcontent-ms", "searchconnector-ms"];
 const DISK_IMAGE: &[&str] = &["iso", "img", "vhd", "vhdx", "udf"];
-const ARCHIVE: &[&str] = &["zip", "rar", "7z", "gz", "tgz", "tar", "cab", "ace", "arj", "xz", "bz2", "z"];
 const DOCUMENT: &[&str] = &["doc", "docx", "docm", "dot", "dotm", "xls", "xlsx", "xlsm", "xlsb", "xlam", "ppt", "pptx", "pptm", "rtf", "pdf", "txt", "jpg", "jpeg", "png", "gif", "mp3", "mp4", "htm", "html", "csv", "odt"];
 const MACRO_EXT: &[&str] = &["docm", "dotm", "xlsm", "xltm", "xlam", "pptm", "potm", "ppam", "ppsm"];
 const BIDI: &[char] = &['\u{202E}', '\u{202D}', '\u{202A}', '\u{202B}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{200F}'];

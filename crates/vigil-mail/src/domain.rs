@@ -265,6 +265,11 @@ pub fn domain_of(addr: &str) -> Option<String> {
     (!d.is_empty()).then_some(d)
 }
 
+/// The last label of a host name, lower-case.
+pub fn tld_of(host: &str) -> &str {
+    host.trim_end_matches('.').rsplit('.').next().unwrap_or_default()
+}
+
 /// True when `s` looks like an IPv4/IPv6 literal host (also the `[…]` and decimal forms).
 pub fn is_ip_literal(host: &str) -> bool {
     let h = host.trim_matches(|c| c == '[' || c == ']');

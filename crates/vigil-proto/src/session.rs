@@ -198,7 +198,16 @@ impl AppSession {
             return Verdict::StartTls(p);
         }
         if o.is_empty() {
-            // Only the responder has talked: wait for the originator unless it is hopeless.
+            // Only the responder has talked. A ServerHello or an HTTP response first means the
+            // originator's direction is missing from the capture (asymmetric routing), since
+            // in both protocols the client speaks first: parse what the server says.
+            if matches!(r.as_slice(), [0x16, 3, 0..=4, _, _, 2, ..]) {
+                return Verdict::Tls;
+            }
+            if r.len() >= 12 && r.starts_with(b"HTTP/1.") && r.get(8) == Some(&b' ') {
+                return Verdict::Http;
+            }
+            // Otherwise wait for the originator unless it is hopeless.
             return if r.len() >= DETECT_BYTES || self.gapped[0] { Verdict::No } else { Verdict::NeedMore };
         }
         let http = detect_request(o);
@@ -218,7 +227,8 @@ impl AppSession {
             return Verdict::Rdp;
         }
         // Server-first text protocols: a line from each side decides STARTTLS.
-        let text = !self.tunnelled && !r.is_empty() && !o.contains(&b'\n');
+        let greeting = [&b"220"[..], b"* OK", b"* PREAUTH", b"+OK"].iter().any(|g| r.starts_with(g));
+        let text = !self.tunnelled && greeting && !o.contains(&b'\n');
         if http == Some(false) && dns == Some(false) && socks == Some(false) && rdp == Some(false) && !text {
             return Verdict::No;
         }
@@ -507,6 +517,20 @@ mod tests {
         let m = s.finish();
         assert_eq!(m.http.len(), 1);
         assert_eq!(m.tls.unwrap().server_name.as_deref(), Some("inner.example"));
+    }
+
+    #[test]
+    fn server_side_only_capture() {
+        let mut s = AppSession::new(PROTO_TCP, 40000, 443);
+        s.on_data(false, ts(), &record(22, &handshake(2, &server_hello_body(Some(0x0304), &[]))));
+        assert_eq!(s.service().as_deref(), Some("ssl"));
+        let t = s.finish().tls.unwrap();
+        assert_eq!(t.version, Some(0x0304));
+        assert!(t.ja3s.is_some() && t.ja4.is_none());
+        let mut h = AppSession::new(PROTO_TCP, 40000, 80);
+        h.on_data(false, ts(), b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 2\r\n\r\nok");
+        assert_eq!(h.service().as_deref(), Some("http"));
+        assert_eq!(h.finish().http[0].server.as_deref(), Some("x"));
     }
 
     #[test]

@@ -102,12 +102,14 @@ struct Direction {
     broken: bool,
 }
 
-/// Zeek's authentication heuristic over the sizes of the server's first encrypted packets
-/// (one per TCP segment in practice): the first is SSH_MSG_SERVICE_ACCEPT; a later, smaller
-/// one is SSH_MSG_USERAUTH_SUCCESS (1-byte payload against 17), anything else a failure.
+/// Zeek's authentication heuristic over the sizes of the server's encrypted packets (one per
+/// TCP segment in practice): the first is SSH_MSG_SERVICE_ACCEPT, the next is taken as the size
+/// of SSH_MSG_USERAUTH_FAILURE; each later packet of that size is a failed attempt, and one 16
+/// bytes smaller than SERVICE_ACCEPT is SSH_MSG_USERAUTH_SUCCESS (1-byte payload against 17).
 #[derive(Debug, Default)]
 struct AuthGuess {
     service_accept: Option<usize>,
+    failure: Option<usize>,
     segments: u32,
     attempts: u32,
     success: bool,
@@ -123,8 +125,14 @@ impl AuthGuess {
             self.service_accept = Some(len);
             return;
         };
-        self.attempts += 1;
-        if len < accept {
+        let Some(failure) = self.failure else {
+            self.failure = Some(len);
+            return;
+        };
+        if len == failure {
+            self.attempts += 1;
+        } else if len.checked_add(16) == Some(accept) {
+            self.attempts += 1;
             self.success = true;
         }
     }
@@ -244,10 +252,8 @@ impl SshConn {
                 d.packet.clear();
             }
         }
-        // Encrypted bytes in the same segment as the server's NEWKEYS.
-        if d.newkeys && !from_orig && !data.is_empty() {
-            self.auth.on_server_segment(data.len());
-        }
+        // Encrypted bytes sharing a segment with NEWKEYS are not counted (as in Zeek, whose
+        // heuristic starts with the first fully encrypted segment).
     }
 
     /// SshMeta from what was seen.
@@ -361,10 +367,13 @@ mod tests {
         let newkeys = [0, 0, 0, 12, 10, 21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         s.feed(true, &newkeys);
         s.feed(false, &newkeys);
-        // Encrypted server packets: SERVICE_ACCEPT (52 bytes), a failure (68), success (36).
-        s.feed(false, &[0u8; 52]);
-        s.feed(false, &[0u8; 68]);
+        // Encrypted server packets: SERVICE_ACCEPT (52 bytes), the first failure (68, which
+        // sets the failure size), another failure, a banner (100), then success (52 - 16).
+        for len in [52, 68, 68, 100] {
+            s.feed(false, &vec![0u8; len]);
+        }
         assert!(!s.done());
+        assert_eq!((s.meta().auth_success, s.meta().auth_attempts), (Some(false), 1));
         s.feed(false, &[0u8; 36]);
         assert!(s.done());
         let m = s.meta();

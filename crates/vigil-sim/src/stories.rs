@@ -129,7 +129,7 @@ fn beacon(st: &mut Stage<'_, '_>) {
     let e = ext_at(c2, cc, &name, p);
     let server = p.server_spec(&name, false, ("R11", "Let's Encrypt"), self_signed, None, Some(cc));
     let mut t = start;
-    let mut last_lookup = i64::MIN;
+    let mut last_lookup = i64::MIN / 2;
     while t < start + (span * US as f64) as i64 {
         let local_h = ((t - p.start_us) / US).rem_euclid(86_400) as f64 / 3600.0;
         if !(sleeps_at_night && local_h < 7.0) {

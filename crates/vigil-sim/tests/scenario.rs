@@ -24,19 +24,19 @@ fn fold(mut a: u32) -> u16 {
 
 #[test]
 fn same_seed_is_byte_identical_and_seeds_differ() {
-    let (a, sa, site_a, assets_a) = generate(11, 2, 60);
-    let (b, sb, site_b, assets_b) = generate(11, 2, 60);
+    let (a, sa, site_a, assets_a) = generate(11, 1, 60);
+    let (b, sb, site_b, assets_b) = generate(11, 1, 60);
     assert!(a == b, "same seed, same bytes");
     assert_eq!(sa.truth, sb.truth);
     assert_eq!((site_a, assets_a), (site_b, assets_b));
-    let (c, sc, _, _) = generate(12, 2, 60);
+    let (c, sc, _, _) = generate(12, 1, 60);
     assert!(a != c, "another seed, another capture");
     assert_ne!(sa.truth, sc.truth);
 }
 
 #[test]
 fn packets_are_time_ordered_with_valid_checksums() {
-    let (pcap, s, _, _) = generate(5, 2, 60);
+    let (pcap, s, _, _) = generate(5, 1, 60);
     let recs = read_pcap(&pcap);
     assert_eq!(recs.len() as u64, s.packets);
     assert!(recs.windows(2).all(|w| w[0].ts_us <= w[1].ts_us), "non-decreasing timestamps");
@@ -69,7 +69,7 @@ fn packets_are_time_ordered_with_valid_checksums() {
 
 #[test]
 fn every_tcp_stream_has_consistent_sequence_numbers() {
-    let (pcap, _, _, _) = generate(6, 2, 60);
+    let (pcap, _, _, _) = generate(6, 1, 60);
     // Per direction of a 4-tuple: next expected sequence number and highest ACK sent.
     let mut next: HashMap<(Ipv4Addr, u16, Ipv4Addr, u16), u32> = HashMap::new();
     let (mut streams, mut data_segments) = (0, 0);
@@ -126,7 +126,7 @@ fn dns_name_bytes(name: &str) -> Vec<u8> {
 
 #[test]
 fn truth_is_consistent_with_the_capture() {
-    let (pcap, s, _, _) = generate(21, 7, 80);
+    let (pcap, s, _, _) = generate(21, 5, 60);
     let recs = read_pcap(&pcap);
     let mut seen: BTreeSet<String> = BTreeSet::new();
     for r in &recs {
@@ -148,7 +148,7 @@ fn truth_is_consistent_with_the_capture() {
         FindingKind::ForeignAdminAccess,
         FindingKind::UnmanagedDevice,
     ] {
-        assert!(kinds.contains(&k), "a 7-day scenario plants {k}");
+        assert!(kinds.contains(&k), "a 5-day scenario plants {k}");
     }
     for t in &s.truth.items {
         assert!(t.first_seen <= t.last_seen && t.first_seen >= s.truth.start, "{}: window inside the capture", t.storyline);
@@ -184,7 +184,7 @@ fn storyline_variants_follow_the_seed() {
     let mut per_story: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut c2: BTreeSet<String> = BTreeSet::new();
     for seed in 30..35 {
-        let (_, s, _, _) = generate(seed, 3, 60);
+        let (_, s, _, _) = generate(seed, 2, 60);
         for t in &s.truth.items {
             per_story.entry(format!("{}/{}", t.storyline, t.kind)).or_default().insert(t.description.clone());
             if t.kind == FindingKind::Beacon {
@@ -200,7 +200,7 @@ fn storyline_variants_follow_the_seed() {
 
 #[test]
 fn site_file_and_inventory_describe_the_site() {
-    let (pcap, s, site, assets) = generate(8, 2, 60);
+    let (pcap, s, site, assets) = generate(8, 1, 60);
     let parsed = vigil_enrich::site::Site::parse(&site, std::path::Path::new("site.toml")).expect("the site file is valid");
     assert_eq!(parsed.home_countries, vec![*b"CN"]);
     assert_eq!(parsed.tz, chrono_tz::Asia::Shanghai);

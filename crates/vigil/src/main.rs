@@ -20,6 +20,8 @@ enum Command {
     // One variant per subcommand; each lives in its own module under cmd/.
     /// Offline analysis: read every input, run every detector, print the findings ranked by score.
     Hunt(cmd::hunt::Args),
+    /// Simulate a site with an espionage operation in it, hunt it, and show the findings.
+    Demo(cmd::demo::Args),
     /// Continuous operation: spool directories and a NetFlow collector, detectors over a sliding window, alerts.
     Watch(cmd::watch::Args),
     /// Zeek-compatible logs (conn, ssl, dns, http, ssh) from captures, into a directory.
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         Command::Hunt(a) => cmd::hunt::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Watch(a) => cmd::watch::run(a),
         Command::Conn(a) => cmd::conn::run(a),
         Command::Assets(a) => cmd::assets::run(a),

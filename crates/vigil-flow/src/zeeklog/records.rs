@@ -246,3 +246,78 @@ impl ConnLogs {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_model::{SshMeta, Timestamp, TlsMeta};
+
+    fn sample() -> Conn {
+        let mut c = Conn::new(Timestamp::from_secs(1_600_000_000), "10.0.0.1".parse().unwrap(), 40000, "93.184.216.34".parse().unwrap(), 443, 6);
+        c.uid = "CtestUid1".into();
+        c.community_id = "1:abc=".into();
+        c.history = "ShADadFf".into();
+        c.conn_state = vigil_model::ConnState::SF;
+        c.duration = Some(1.5);
+        c.orig_bytes = Some(10);
+        c.resp_bytes = Some(20);
+        c.service = Some("ssl".into());
+        c.app.tls = Some(Box::new(TlsMeta {
+            version: Some(0x0303),
+            cipher: Some(0xc02f),
+            curve: Some(29),
+            server_name: Some("evil\texample.com".into()),
+            established: true,
+            ja4: Some("t13d1516h2_8daaf6152771_e5627efa2ab1".into()),
+            ja3: Some("ja3hash".into()),
+            ..TlsMeta::default()
+        }));
+        c.app.dns.push(DnsTxn { ts: c.ts, trans_id: 7, query: Some("a.example".into()), qclass: Some(1), qtype: Some(1), rcode: Some(0), answers: vec!["1.2.3.4".into()], ttls: vec![60.0], ..DnsTxn::default() });
+        c.app.http.push(HttpTxn { ts: c.ts, method: Some("GET".into()), host: Some("example.com".into()), uri: Some("/".into()), status_code: Some(200), ..HttpTxn::default() });
+        c.app.ssh = Some(Box::new(SshMeta { version: Some(2), client: Some("SSH-2.0-OpenSSH_8.9".into()), hassh: Some("h1".into()), hassh_server: Some("h2".into()), ..SshMeta::default() }));
+        c
+    }
+
+    #[test]
+    fn every_log_row_matches_its_columns() {
+        let c = sample();
+        assert_eq!(conn_values(&c).len(), CONN.fields.len());
+        assert_eq!(ssl_values(&c).unwrap().len(), SSL.fields.len());
+        assert_eq!(dns_values(&c, &c.app.dns[0]).len(), DNS.fields.len());
+        assert_eq!(http_values(&c, &c.app.http[0], 1).len(), HTTP.fields.len());
+        assert_eq!(ssh_values(&c).unwrap().len(), SSH.fields.len());
+    }
+
+    #[test]
+    fn conn_logs_write_all_five_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut logs = ConnLogs::create(dir.path(), Format::Tsv).unwrap();
+        logs.write(&sample()).unwrap();
+        let files = logs.finish().unwrap();
+        assert_eq!(files.len(), 5);
+        let ssl = std::fs::read_to_string(dir.path().join("ssl.log")).unwrap();
+        let row = ssl.lines().find(|l| !l.starts_with('#')).unwrap();
+        let cols: Vec<&str> = row.split('\t').collect();
+        assert_eq!(cols.len(), SSL.fields.len());
+        assert_eq!(&cols[6..10], &["TLSv12", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "x25519", "evil\\x09example.com"]);
+        assert_eq!(cols[18], "t13d1516h2_8daaf6152771_e5627efa2ab1");
+        let conn = std::fs::read_to_string(dir.path().join("conn.log")).unwrap();
+        let row = conn.lines().find(|l| !l.starts_with('#')).unwrap();
+        assert_eq!(
+            row,
+            "1600000000.000000\tCtestUid1\t10.0.0.1\t40000\t93.184.216.34\t443\ttcp\tssl\t1.500000\t10\t20\tSF\t-\t-\t0\tShADadFf\t0\t0\t0\t0\t-\t6\t1:abc="
+        );
+        let dns = std::fs::read_to_string(dir.path().join("dns.log")).unwrap();
+        assert!(dns.contains("\ta.example\t1\tC_INTERNET\t1\tA\t0\tNOERROR\tF\tF\tF\tF\t0\t1.2.3.4\t60.000000\tF"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut logs = ConnLogs::create(dir.path(), Format::Json).unwrap();
+        logs.write(&sample()).unwrap();
+        logs.finish().unwrap();
+        let line = std::fs::read_to_string(dir.path().join("ssh.log")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(v["hasshServer"], "h2");
+        assert_eq!(v["id.resp_p"], 443);
+        assert!(v.get("host_key").is_none());
+    }
+}

@@ -17,7 +17,7 @@ fn run(lines: &[&str], opts: &ImportOptions) -> (ImportStats, Vec<Conn>, Vec<Fin
 const TLS: &str = r#"{"timestamp":"2024-01-01T10:00:00.100000+0000","flow_id":42,"event_type":"tls","src_ip":"10.0.0.5","src_port":50000,"dest_ip":"93.184.216.34","dest_port":443,"proto":"TCP","tls":{"sni":"example.com","version":"TLS 1.3","ja3":{"hash":"aaa"},"ja4":"t13d1516h2_8daaf6152771_e5627efa2ab1","subject":"CN=example.com","issuerdn":"CN=CA","notafter":"2030-01-01T00:00:00"}}"#;
 const DNS_V3_Q: &str = r#"{"timestamp":"2024-01-01T10:00:00.000000+0000","flow_id":43,"event_type":"dns","src_ip":"10.0.0.5","src_port":40000,"dest_ip":"10.0.0.1","dest_port":53,"proto":"UDP","dns":{"version":3,"type":"request","id":9,"queries":[{"rrname":"example.com","rrtype":"AAAA"}]}}"#;
 const DNS_V3_A: &str = r#"{"timestamp":"2024-01-01T10:00:00.020000+0000","flow_id":43,"event_type":"dns","src_ip":"10.0.0.1","src_port":53,"dest_ip":"10.0.0.5","dest_port":40000,"proto":"UDP","dns":{"version":3,"type":"response","id":9,"rcode":"NXDOMAIN","queries":[{"rrname":"example.com","rrtype":"AAAA"}],"answers":[]}}"#;
-const FLOW: &str = r#"{"timestamp":"2024-01-01T10:01:00.000000+0000","flow_id":42,"event_type":"flow","src_ip":"10.0.0.5","src_port":50000,"dest_ip":"93.184.216.34","dest_port":443,"proto":"TCP","app_proto":"tls","flow":{"pkts_toserver":10,"pkts_toclient":8,"bytes_toserver":1200,"bytes_toclient":9000,"start":"2024-01-01T10:00:00.000000+0000","end":"2024-01-01T10:00:30.000000+0000","state":"closed"},"tcp":{"tcp_flags_ts":"1b","tcp_flags_tc":"1b"},"community_id":"1:abc"}"#;
+const FLOW: &str = r#"{"timestamp":"2024-01-01T10:01:00.000000+0000","flow_id":42,"event_type":"flow","src_ip":"10.0.0.5","src_port":50000,"dest_ip":"93.184.216.34","dest_port":443,"proto":"TCP","app_proto":"tls","flow":{"pkts_toserver":10,"pkts_toclient":8,"bytes_toserver":1200,"bytes_toclient":9000,"start":"2024-01-01T10:00:00.000000+0000","end":"2024-01-01T10:00:30.000000+0000","state":"closed"},"tcp":{"tcp_flags_ts":"1b","tcp_flags_tc":"1b"},"community_id":"1:abc","ether":{"src_mac":"00:11:22:33:44:55","dest_mac":"zz"}}"#;
 const ALERT: &str = r#"{"timestamp":"2024-01-01T10:00:01.000000+0100","flow_id":42,"event_type":"alert","src_ip":"93.184.216.34","src_port":443,"dest_ip":"10.0.0.5","dest_port":50000,"proto":"TCP","alert":{"action":"allowed","gid":1,"signature_id":2000001,"rev":3,"signature":"ET MALWARE test","category":"A Network Trojan was detected","severity":1,"metadata":{"mitre_technique_id":["T1071"]}}}"#;
 
 #[test]
@@ -30,6 +30,8 @@ fn flow_joins_tls_and_alert_becomes_finding() {
     assert_eq!((conn.orig_pkts, conn.resp_ip_bytes), (10, 9000));
     assert_eq!(conn.conn_state, vigil_model::ConnState::SF);
     assert_eq!(conn.community_id, "1:abc");
+    assert_eq!(conn.orig_l2_addr, Some([0, 0x11, 0x22, 0x33, 0x44, 0x55]));
+    assert_eq!(conn.resp_l2_addr, None);
     let t = conn.app.tls.as_ref().unwrap();
     assert_eq!((t.server_name.as_deref(), t.version, t.ja3.as_deref()), (Some("example.com"), Some(0x0304), Some("aaa")));
     assert!(t.ja4.is_some() && t.cert.as_ref().unwrap().not_after.is_some());

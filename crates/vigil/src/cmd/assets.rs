@@ -84,3 +84,33 @@ pub fn run(a: Args) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmdb_only_export_is_spreadsheet_safe_and_json_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("assets.csv"),
+            "ip,name,owner,environment,decommission,privileged\n10.1.2.3,=cmd|' /C calc'!A0,@ops,test,2024-01-31,yes\n",
+        )
+        .unwrap();
+        let site = dir.path().join("site.toml");
+        std::fs::write(&site, "[inventory]\nfile = \"assets.csv\"\n").unwrap();
+        let out = dir.path().join("out.csv");
+        run(Args { site: Some(site.clone()), format: Some(AssetFormat::Csv), output: Some(out.clone()), observed_only: false, inputs: vec![] }).unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.starts_with("10.1.2.3,'=cmd|"), "name cell defused: {row}");
+        assert!(row.contains(",'@ops,test,2024-01-31,"), "owner cell defused: {row}");
+        assert!(!text.lines().any(|l| l.starts_with('=') || l.contains(",=") || l.contains(",@")), "{text}");
+        let js = dir.path().join("out.json");
+        run(Args { site: Some(site), format: Some(AssetFormat::Json), output: Some(js.clone()), observed_only: false, inputs: vec![] }).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(js).unwrap()).unwrap();
+        assert_eq!(v[0]["environment"], "test");
+        assert_eq!(v[0]["privileged"], true);
+        assert_eq!(v[0]["observed"], false);
+    }
+}

@@ -183,3 +183,16 @@ fn scan(a: ScanArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_paths_name_the_share() {
+        assert_eq!(share_of(Path::new("\\\\fs01\\ops\\it\\pw.xlsx")).as_deref(), Some("\\\\fs01\\ops"));
+        assert_eq!(share_of(Path::new("//fs01/ops/it")).as_deref(), Some("//fs01/ops"));
+        assert_eq!(share_of(Path::new("/home/x")), None);
+        assert!(!host_name().is_empty());
+    }
+}

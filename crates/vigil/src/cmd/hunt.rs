@@ -72,7 +72,7 @@ pub fn load_context(site: Option<&Path>) -> Result<Context> {
         Some(p) => Site::load(p)?,
         None => Site::default(),
     };
-    Ok(Context::new(site))
+    Ok(Context::load(site)?)
 }
 
 /// Reads every input into Conn records (sorted by start time) and any findings the inputs carry

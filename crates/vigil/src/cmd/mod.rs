@@ -4,6 +4,7 @@ pub mod assets;
 pub mod conn;
 pub mod creds;
 pub mod eval;
+pub mod demo;
 pub mod hunt;
 pub mod simulate;
 pub mod watch;

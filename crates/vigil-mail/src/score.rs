@@ -1,0 +1,516 @@
+//! Signals and their combination. Each signal carries a hand-set weight in 0–1, read as "the
+//! probability this trait alone makes the message phishing"; the score is their noisy-OR,
+//! `1 − Π(1 − wᵢ)`, so independent weak traits add up while no single weak trait (a Reply-To
+//! elsewhere, one lure word) can reach the threshold. Mail to administrators is raised by
+//! `1 − (1 − s)^ADMIN_EXPONENT`. The weights and threshold are documented in `docs/MAIL.md`.
+
+use crate::attach::AttachSignal;
+use crate::auth::{AuthResult, SigCheck};
+use crate::html::{self, HtmlFacts};
+use crate::{domain, lure, MailConfig, Person};
+use serde::Serialize;
+
+/// A message scoring at or above this is reported as phishing.
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
+/// Exponent applied to the miss probability for mail to administrators (> 1 raises the score).
+pub const ADMIN_EXPONENT: f64 = 1.4;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Signal {
+    pub name: &'static str,
+    pub weight: f64,
+    pub detail: String,
+}
+
+impl Signal {
+    pub fn new(name: &'static str, weight: f64, detail: impl Into<String>) -> Self {
+        Signal { name, weight, detail: detail.into() }
+    }
+}
+
+/// Noisy-OR of the weights, in 0..1.
+pub fn combine(signals: &[Signal]) -> f64 {
+    let miss: f64 = signals.iter().map(|s| 1.0 - s.weight.clamp(0.0, 0.99)).product();
+    (1.0 - miss).clamp(0.0, 1.0)
+}
+
+pub fn raise_for_admin(s: f64) -> f64 {
+    (1.0 - (1.0 - s).powf(ADMIN_EXPONENT)).clamp(0.0, 1.0)
+}
+
+pub fn short(s: &str, n: usize) -> String {
+    let t: String = s.chars().filter(|c| !c.is_control()).take(n).collect();
+    if s.chars().count() > n { format!("{t}…") } else { t }
+}
+
+/// Everything the signals look at.
+pub struct Input<'a> {
+    pub from_name: &'a str,
+    pub from_addr: &'a str,
+    pub reply_to: &'a str,
+    pub return_path: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub recipients: &'a [String],
+    pub html: &'a [HtmlFacts],
+    pub html_attachment: &'a [HtmlFacts],
+    pub attach: &'a [AttachSignal],
+    pub auth_results: &'a [AuthResult],
+    pub signatures: &'a [SigCheck],
+    pub dkim_domains: &'a [String],
+    pub list_mail: bool,
+    pub has_message_id: bool,
+    pub has_date: bool,
+    pub header_count: usize,
+    pub parts: usize,
+    pub config: &'a MailConfig,
+    pub directory: &'a [Person],
+}
+
+/// Brands phishing imitates most, with the registrable labels they really send from. A brand
+/// in the display name with a sender domain outside its labels is impersonation.
+const BRANDS: &[(&str, &[&str])] = &[
+    ("microsoft", &["microsoft", "outlook", "office", "office365", "live", "hotmail", "microsoftonline", "sharepoint", "onmicrosoft", "msn", "azure", "windows", "skype", "bing", "xbox", "linkedin"]),
+    ("office 365", &["microsoft", "office", "office365", "outlook", "onmicrosoft"]),
+    ("outlook", &["microsoft", "outlook", "office", "live", "hotmail"]),
+    ("onedrive", &["microsoft", "onedrive", "live", "sharepoint"]),
+    ("sharepoint", &["microsoft", "sharepoint", "onmicrosoft"]),
+    ("google", &["google", "gmail", "googlemail", "youtube", "googlegroups"]),
+    ("gmail", &["google", "gmail", "googlemail"]),
+    ("apple", &["apple", "icloud", "me", "mac"]),
+    ("icloud", &["apple", "icloud"]),
+    ("amazon", &["amazon", "amazonses", "aws", "amazonaws"]),
+    ("paypal", &["paypal", "paypal-communications"]),
+    ("netflix", &["netflix"]),
+    ("facebook", &["facebook", "facebookmail", "meta", "fb"]),
+    ("instagram", &["instagram", "facebookmail", "meta"]),
+    ("whatsapp", &["whatsapp", "facebookmail", "meta"]),
+    ("linkedin", &["linkedin"]),
+    ("dropbox", &["dropbox", "dropboxmail"]),
+    ("docusign", &["docusign"]),
+    ("adobe", &["adobe", "adobesign", "echosign"]),
+    ("dhl", &["dhl"]),
+    ("fedex", &["fedex"]),
+    ("ups", &["ups"]),
+    ("usps", &["usps"]),
+    ("wells fargo", &["wellsfargo"]),
+    ("chase", &["chase", "jpmorgan"]),
+    ("bank of america", &["bankofamerica", "bofa"]),
+    ("hsbc", &["hsbc"]),
+    ("santander", &["santander"]),
+    ("itaú", &["itau"]),
+    ("itau", &["itau"]),
+    ("bradesco", &["bradesco"]),
+    ("caixa", &["caixa"]),
+    ("banco do brasil", &["bb", "bancodobrasil"]),
+    ("nubank", &["nubank"]),
+    ("mercado pago", &["mercadopago", "mercadolibre", "mercadolivre"]),
+    ("metamask", &["metamask", "consensys"]),
+    ("trust wallet", &["trustwallet"]),
+    ("coinbase", &["coinbase"]),
+    ("binance", &["binance"]),
+    ("ledger", &["ledger"]),
+    ("kraken", &["kraken"]),
+    ("proton", &["proton", "protonmail"]),
+    ("yahoo", &["yahoo", "yahoo-inc"]),
+    ("zoom", &["zoom"]),
+    ("github", &["github"]),
+    ("gitlab", &["gitlab"]),
+    ("npm", &["npmjs", "github"]),
+    ("docker", &["docker"]),
+    ("alibaba", &["alibaba", "aliyun", "alipay", "taobao"]),
+    ("aliyun", &["aliyun", "alibaba"]),
+    ("tencent", &["tencent", "qq", "wechat", "weixin"]),
+    ("wechat", &["wechat", "weixin", "tencent", "qq"]),
+    ("支付宝", &["alipay", "alibaba"]),
+    ("微信", &["wechat", "weixin", "tencent", "qq"]),
+    ("腾讯", &["tencent", "qq"]),
+    ("阿里", &["alibaba", "aliyun", "alipay"]),
+    ("工商银行", &["icbc"]),
+    ("建设银行", &["ccb"]),
+    ("招商银行", &["cmbchina"]),
+    ("webmail", &[]),
+];
+
+/// Display names that claim to be the institution's IT staff or mail system.
+const IT_ROLES: &[&str] = &[
+    "administrator", "admin", "it support", "it department", "it service", "it-service", "it help", "helpdesk", "help desk",
+    "service desk", "servicedesk", "mail server", "email server", "mail administrator", "mail admin", "postmaster",
+    "mailer-daemon", "mail delivery", "security team", "account team", "system", "webmaster", "technical support",
+    "tech support", "support team", "管理员", "信息中心", "网络中心", "系统", "运维", "技术支持",
+];
+
+const FREEMAIL: &[&str] = &[
+    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "aol.com", "mail.ru", "yandex.ru",
+    "yandex.com", "qq.com", "163.com", "126.com", "sina.com", "sohu.com", "gmx.com", "gmx.de", "gmx.net", "web.de",
+    "proton.me", "protonmail.com", "icloud.com", "zoho.com", "mail.com", "inbox.ru", "bk.ru", "list.ru", "yeah.net",
+];
+
+/// Free hosting and form services phishing kits live on; legitimate corporate mail rarely
+/// links there for a sign-in.
+const FREE_HOSTING: &[&str] = &[
+    "web.app", "firebaseapp.com", "firebasestorage.googleapis.com", "ipfs.io", "dweb.link", "r2.dev", "pages.dev", "workers.dev",
+    "000webhostapp.com", "weebly.com", "wixsite.com", "glitch.me", "herokuapp.com", "ngrok.io", "ngrok-free.app",
+    "trycloudflare.com", "azurewebsites.net", "web.core.windows.net", "blob.core.windows.net", "storage.googleapis.com",
+    "sites.google.com", "forms.gle", "translate.goog", "duckdns.org", "github.io", "notion.site", "square.site",
+    "jotform.com", "formspree.io", "typeform.com", "godaddysites.com", "webflow.io", "vercel.app", "netlify.app",
+    "surge.sh", "replit.dev", "repl.co", "mybluehost.me", "blogspot.com", "s3.amazonaws.com", "myftp.org", "servehttp.com",
+];
+
+/// TLDs with a high share of abuse in phishing feeds.
+const RISKY_TLDS: &[&str] = &[
+    "xyz", "top", "club", "online", "site", "icu", "buzz", "live", "shop", "rest", "cyou", "monster", "sbs", "cfd", "click",
+    "link", "work", "fit", "gq", "ml", "cf", "tk", "ga", "best", "bar", "quest", "lat", "beauty", "hair", "autos", "boats",
+    "mom", "skin", "makeup", "zip", "mov",
+];
+
+fn host_matches(host: &str, list: &[&str]) -> bool {
+    list.iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
+fn tld(host: &str) -> &str {
+    host.rsplit('.').next().unwrap_or_default()
+}
+
+/// Lower-case words and CJK of a display name, punctuation flattened to spaces.
+fn name_norm(s: &str) -> String {
+    let t: String = s.chars().take(200).map(|c| if c.is_alphanumeric() { c.to_lowercase().next().unwrap_or(c) } else { ' ' }).collect();
+    t.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn contains_word(hay: &str, w: &str) -> bool {
+    if !w.is_ascii() {
+        return hay.contains(w);
+    }
+    let hay_p = format!(" {hay} ");
+    hay_p.contains(&format!(" {w} "))
+}
+
+fn org_of(addr_or_domain: &str) -> String {
+    let d = domain::domain_of(addr_or_domain).unwrap_or_else(|| addr_or_domain.to_ascii_lowercase());
+    domain::registrable(&domain::normalize(&d))
+}
+
+/// Computes every signal of one message.
+pub fn signals(i: &Input<'_>) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let from_domain = domain::domain_of(i.from_addr).unwrap_or_default();
+    let from_org = if from_domain.is_empty() { String::new() } else { org_of(&from_domain) };
+    let own: Vec<String> = i.config.own_domains.iter().map(|d| d.to_ascii_lowercase()).collect();
+    let partners: Vec<String> = i.config.partner_domains.iter().map(|d| d.to_ascii_lowercase()).collect();
+    let from_is_own = own.iter().any(|d| from_org == org_of(d));
+
+    authentication(i, &from_org, from_is_own, &mut out);
+    sender(i, &from_domain, &from_org, &own, &partners, &mut out);
+    links(i, &from_org, &own, &partners, &mut out);
+    attachments(i, &mut out);
+    lures(i, &mut out);
+    out
+}
+
+fn authentication(i: &Input<'_>, from_org: &str, from_is_own: bool, out: &mut Vec<Signal>) {
+    let mut seen: Vec<&str> = Vec::new();
+    for r in i.auth_results {
+        let scale = if r.trusted { 1.0 } else { 0.5 };
+        let who = if r.trusted { "trusted" } else { "untrusted, topmost" };
+        let (name, w): (&'static str, f64) = match (r.method.as_str(), r.result.as_str()) {
+            ("dmarc", "fail") => ("dmarc_fail", 0.6),
+            ("compauth", "fail") => ("compauth_fail", 0.45),
+            ("spf", "fail") => ("spf_fail", 0.3),
+            ("spf", "softfail") => ("spf_softfail", 0.15),
+            ("dkim", "fail") => ("dkim_fail", 0.3),
+            ("arc", "fail") => ("arc_fail", 0.2),
+            _ => continue,
+        };
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        out.push(Signal::new(name, w * scale, format!("{}={} from {} ({who})", r.method, r.result, short(&r.authserv_id, 60))));
+    }
+    // Mail claiming to be from our own domain must be authenticated by our own servers.
+    if from_is_own {
+        let trusted_pass = i.auth_results.iter().any(|r| r.trusted && (r.method == "dmarc" || r.method == "dkim" || r.method == "spf") && r.result == "pass");
+        let crypto_pass = i.signatures.iter().any(|s| s.method == "dkim" && s.result == "pass" && org_of(&s.domain) == from_org);
+        if !trusted_pass && !crypto_pass && !i.config.trusted_authserv_ids.is_empty() {
+            out.push(Signal::new("own_domain_unauthenticated", 0.5, "From is one of our domains but no trusted pass"));
+        }
+    }
+    for s in i.signatures {
+        match s.result.as_str() {
+            "fail" | "permerror" => {
+                let name = if s.method == "arc" { "arc_signature_invalid" } else { "dkim_signature_invalid" };
+                out.push(Signal::new(name, 0.4, format!("{} d={} s={}: {}", s.method, short(&s.domain, 60), short(&s.selector, 40), short(&s.reason, 80))));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], partners: &[String], out: &mut Vec<Signal>) {
+    let name = name_norm(i.from_name);
+    // Lookalike and cousin domains of ours, our partners', and the big brands'.
+    if !from_domain.is_empty() {
+        if domain::has_punycode(from_domain) {
+            out.push(Signal::new("punycode_sender", 0.25, format!("sender domain {} is {}", short(from_domain, 80), short(&domain::normalize(from_domain), 80))));
+        }
+        let lab = domain::brand_label(&domain::normalize(from_domain));
+        if domain::mixed_script(&lab) {
+            out.push(Signal::new("mixed_script_sender", 0.6, format!("sender domain label {} mixes scripts", short(&lab, 60))));
+        }
+        let mut found = false;
+        for (list, who, w) in [(own, "our domain", 0.85), (partners, "partner domain", 0.75)] {
+            for d in list.iter() {
+                if let Some(l) = domain::lookalike(from_domain, d) {
+                    out.push(Signal::new("lookalike_sender_domain", w, format!("{} imitates {who} {} ({})", short(from_domain, 80), d, l.describe())));
+                    found = true;
+                    break;
+                }
+            }
+            if found {
+                break;
+            }
+        }
+    }
+    // Display name: a staff member from the directory, sent from an address that is not theirs.
+    if !name.is_empty() {
+        for p in i.directory {
+            let pn = name_norm(&p.name);
+            if pn.chars().count() >= 3
+                && (name == pn || domain::skeleton(&name) == domain::skeleton(&pn))
+                && p.email != i.from_addr
+            {
+                let w = if p.admin { 0.8 } else { 0.65 };
+                out.push(Signal::new(
+                    "staff_impersonation",
+                    w,
+                    format!("display name \"{}\" is {} ({}) but the address is {}", short(i.from_name, 60), p.email, short(&p.role, 30), short(i.from_addr, 80)),
+                ));
+                break;
+            }
+        }
+        // A brand in the display name, a sender domain that is not the brand's.
+        let brand_labels_of_sender = domain::brand_label(from_org);
+        for (brand, labels) in BRANDS {
+            if contains_word(&name, brand) {
+                let compact = brand.replace(' ', "");
+                let legit = labels.contains(&brand_labels_of_sender.as_str()) || brand_labels_of_sender.contains(&compact) || from_org.is_empty();
+                if !legit {
+                    out.push(Signal::new("brand_impersonation", 0.45, format!("display name mentions {brand} but the sender domain is {}", short(from_org, 80))));
+                }
+                break;
+            }
+        }
+        // Our own organisation's name in the display name, from elsewhere.
+        for d in own.iter().chain(partners.iter()) {
+            let lab = domain::brand_label(d);
+            if lab.chars().count() >= 4 && contains_word(&name, &lab) && org_of(d) != from_org {
+                out.push(Signal::new("org_name_impersonation", 0.5, format!("display name mentions {lab} but the sender domain is {}", short(from_org, 80))));
+                break;
+            }
+        }
+        // IT / mail-system roles from outside.
+        let from_is_own = own.iter().any(|d| org_of(d) == from_org);
+        if !from_is_own && IT_ROLES.iter().any(|r| contains_word(&name, r)) {
+            let w = if host_matches(from_domain, FREEMAIL) { 0.45 } else { 0.35 };
+            out.push(Signal::new("it_role_display_name", w, format!("display name \"{}\" claims an IT role from {}", short(i.from_name, 60), short(from_org, 80))));
+        }
+        // An address in the display name that is not the sender's ("support@bank.com <x@evil>").
+        if let Some(d) = i.from_name.split_whitespace().find_map(|w| w.contains('@').then(|| domain::domain_of(w)).flatten()) {
+            if org_of(&d) != from_org && d.contains('.') {
+                out.push(Signal::new("display_name_address_mismatch", 0.45, format!("display name shows {} but mail is from {}", short(&d, 60), short(from_org, 80))));
+            }
+        }
+        if i.from_name.chars().any(|c| matches!(c as u32, 0x1F300..=0x1FAFF | 0x2600..=0x27BF)) {
+            out.push(Signal::new("emoji_display_name", 0.1, "emoji in the display name"));
+        }
+    }
+    // Reply-To and Return-Path elsewhere.
+    if !i.reply_to.is_empty() && !from_org.is_empty() {
+        let ro = org_of(i.reply_to);
+        if ro != from_org && !ro.is_empty() {
+            let free = domain::domain_of(i.reply_to).is_some_and(|d| host_matches(&d, FREEMAIL));
+            let w = if i.list_mail { 0.05 } else if free { 0.35 } else { 0.25 };
+            out.push(Signal::new("reply_to_mismatch", w, format!("replies go to {} instead of {}", short(&ro, 80), short(from_org, 80))));
+        }
+    }
+    if !i.return_path.is_empty() && !from_org.is_empty() && !i.list_mail {
+        let ro = org_of(i.return_path);
+        let dkim_aligned = i.dkim_domains.iter().any(|d| org_of(d) == from_org);
+        if ro != from_org && !ro.is_empty() && !dkim_aligned {
+            out.push(Signal::new("return_path_mismatch", 0.1, format!("envelope sender {} not aligned with {} and no aligned DKIM signature", short(&ro, 80), short(from_org, 80))));
+        }
+    }
+    if from_domain.is_empty() {
+        out.push(Signal::new("no_sender_address", 0.15, "no usable From address"));
+    } else if RISKY_TLDS.contains(&domain::tld_of(from_domain)) {
+        out.push(Signal::new("risky_tld_sender", 0.15, format!("sender domain {} uses a TLD common in phishing", short(from_domain, 80))));
+    }
+    if !i.has_message_id {
+        out.push(Signal::new("no_message_id", 0.1, "no Message-ID header"));
+    }
+    // The recipient's own address in the subject or greeting: mass phishing "personalised" by
+    // pasting the address in ("john@acme.com: mailbox full"), rarely done by real senders.
+    for r in i.recipients.iter().take(10) {
+        if r.len() < 4 || !r.contains('@') {
+            continue;
+        }
+        let subj = i.subject.to_lowercase();
+        let local = r.split('@').next().unwrap_or_default();
+        let greet = ["dear ", "hello ", "hi ", "olá ", "hallo ", "bonjour ", "hola ", "尊敬的", "您好"];
+        let text_l: String = i.text.chars().take(4000).collect::<String>().to_lowercase();
+        if subj.contains(r.as_str()) || greet.iter().any(|g| text_l.contains(&format!("{g}{r}")) || (local.len() >= 3 && text_l.contains(&format!("{g}{local},")))) {
+            out.push(Signal::new("address_as_greeting", 0.3, format!("subject or greeting addresses the reader by mailbox ({})", short(r, 60))));
+            break;
+        }
+    }
+}
+
+fn links(i: &Input<'_>, from_org: &str, own: &[String], partners: &[String], out: &mut Vec<Signal>) {
+    let all = i.html.iter().chain(i.html_attachment.iter());
+    let mut mism = Vec::new();
+    let mut ip = None;
+    let mut shortener = None;
+    let mut free = None;
+    let mut risky = None;
+    let mut userinfo = None;
+    let mut look = None;
+    let mut pw = false;
+    let mut form_ext = None;
+    let mut smuggle = None;
+    let mut redirect = false;
+    for h in all {
+        mism.extend(h.mismatched.iter().cloned());
+        pw |= h.password_form;
+        if smuggle.is_none() {
+            smuggle = h.smuggling.clone();
+        }
+        redirect |= h.redirect;
+        for fh in &h.form_hosts {
+            if org_of(fh) != from_org && form_ext.is_none() {
+                form_ext = Some(fh.clone());
+            }
+        }
+        for l in &h.links {
+            let host = l.host.as_str();
+            if ip.is_none() && domain::is_ip_literal(host) {
+                ip = Some(host.to_string());
+            }
+            if shortener.is_none() && html::is_shortener(host) {
+                shortener = Some(host.to_string());
+            }
+            if free.is_none() && host_matches(host, FREE_HOSTING) {
+                free = Some(host.to_string());
+            }
+            if risky.is_none() && RISKY_TLDS.contains(&tld(host)) {
+                risky = Some(host.to_string());
+            }
+            if userinfo.is_none() && l.href.split("://").nth(1).is_some_and(|r| r.split(['/', '?', '#']).next().unwrap_or_default().contains('@')) {
+                userinfo = Some(host.to_string());
+            }
+            if look.is_none() {
+                for d in own.iter().chain(partners.iter()) {
+                    if let Some(k) = domain::lookalike(host, d) {
+                        look = Some(format!("{host} imitates {d} ({})", k.describe()));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if let Some((t, h)) = mism.first() {
+        out.push(Signal::new("link_text_mismatch", 0.55, format!("link shows {} but goes to {}", short(t, 80), short(h, 80))));
+    }
+    if let Some(h) = ip {
+        out.push(Signal::new("link_ip_literal", 0.4, format!("link to a bare IP address {h}")));
+    }
+    if let Some(h) = shortener {
+        out.push(Signal::new("link_shortener", 0.2, format!("shortened link via {h}")));
+    }
+    if let Some(h) = free {
+        out.push(Signal::new("free_hosting_link", 0.35, format!("link to free hosting {}", short(&h, 80))));
+    }
+    if let Some(h) = risky {
+        out.push(Signal::new("link_risky_tld", 0.2, format!("link to {}", short(&h, 80))));
+    }
+    if let Some(h) = userinfo {
+        out.push(Signal::new("link_userinfo", 0.4, format!("link hides its host after an @ ({})", short(&h, 80))));
+    }
+    if let Some(d) = look {
+        out.push(Signal::new("link_lookalike_domain", 0.75, d));
+    }
+    if pw {
+        let detail = match &form_ext {
+            Some(h) => format!("HTML form asks for a password and posts to {}", short(h, 80)),
+            None => "HTML form asks for a password".into(),
+        };
+        out.push(Signal::new("credential_form", if form_ext.is_some() { 0.7 } else { 0.55 }, detail));
+    }
+    if let Some(s) = smuggle {
+        out.push(Signal::new("html_smuggling", 0.75, s));
+    }
+    if redirect && !i.html_attachment.is_empty() {
+        out.push(Signal::new("html_attachment_redirect", 0.4, "HTML attachment redirects the browser elsewhere"));
+    }
+}
+
+fn attachments(i: &Input<'_>, out: &mut Vec<Signal>) {
+    let mut seen: Vec<&str> = Vec::new();
+    for a in i.attach {
+        let w = match a {
+            AttachSignal::Executable(_) => 0.7,
+            AttachSignal::Script(_) => 0.7,
+            AttachSignal::Shortcut(_) => 0.65,
+            AttachSignal::DiskImage(_) => 0.55,
+            AttachSignal::DoubleExtension(_) => 0.6,
+            AttachSignal::RightToLeft(_) => 0.8,
+            AttachSignal::EncryptedArchive(_) => 0.45,
+            AttachSignal::Macro(_) => 0.5,
+            AttachSignal::RemoteTemplate(_) => 0.75,
+            AttachSignal::HtmlAttachment(_) => 0.35,
+        };
+        if seen.contains(&a.name()) {
+            continue;
+        }
+        seen.push(a.name());
+        out.push(Signal::new(a.name(), w, short(a.detail(), 200)));
+    }
+}
+
+fn lures(i: &Input<'_>, out: &mut Vec<Signal>) {
+    for (cat, phrase) in lure::lures(i.text) {
+        let w = match cat {
+            "credentials" => 0.3,
+            "urgency" => 0.15,
+            "payment" => 0.1,
+            "crypto_wallet" => 0.25,
+            "prize" => 0.2,
+            "it_admin" => 0.15,
+            _ => 0.1,
+        };
+        let name: &'static str = match cat {
+            "credentials" => "lure_credentials",
+            "urgency" => "lure_urgency",
+            "payment" => "lure_payment",
+            "crypto_wallet" => "lure_crypto_wallet",
+            "prize" => "lure_prize",
+            "it_admin" => "lure_it_admin",
+            _ => "lure_other",
+        };
+        out.push(Signal::new(name, w, format!("\"{phrase}\"")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noisy_or() {
+        assert_eq!(combine(&[]), 0.0);
+        let s = combine(&[Signal::new("a", 0.5, ""), Signal::new("b", 0.5, "")]);
+        assert!((s - 0.75).abs() < 1e-9);
+        assert!(raise_for_admin(0.4) > 0.4);
+        assert!(raise_for_admin(0.0) == 0.0);
+    }
+}
