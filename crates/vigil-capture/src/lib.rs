@@ -20,6 +20,8 @@
 pub mod decode;
 mod error;
 mod file;
+#[cfg(target_os = "linux")]
+pub mod live;
 mod source;
 mod writer;
 

@@ -115,9 +115,26 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
         let line_end = text[e..].find('\n').map_or(text.len(), |i| e + i);
         let before = &text[line_start..s];
         let prev = before.chars().next_back();
-        if ascii_kw && needs_boundary && prev.is_some_and(|c| c.is_ascii_lowercase()) {
+        // Short keywords (`pass`, `pw`, `sk`, `auth`) must start a word: `MASK`, `bypass`,
+        // `ONEPASS` are not keywords; `dbPass` (camelCase) and `DB_PASS` are.
+        if ascii_kw && needs_boundary {
+            let first_upper = text[s..].starts_with(|c: char| c.is_ascii_uppercase());
+            let camel = prev.is_some_and(|c| c.is_ascii_lowercase()) && first_upper;
+            // `MYSQLPASS`, `DBPWD`: an all-caps name ending in the keyword.
+            let caps = matches!(kw, "pass" | "pwd" | "pw")
+                && prev.is_some_and(|c| c.is_ascii_uppercase())
+                && text[s..e].chars().all(|c| c.is_ascii_uppercase());
+            if prev.is_some_and(|c| c.is_ascii_alphanumeric()) && !camel && !caps {
+                continue;
+            }
+        }
+        // `pat` alone is a pattern in most code; only `ado_pat`, `GITHUB-PAT`-style names count.
+        if kw == "pat" && !matches!(prev, Some('_') | Some('-')) {
             continue;
         }
+        // A command-line flag: `--password X`, `-pw X` (dashes at the start of a word).
+        let dashes = before.len() - before.trim_end_matches('-').len();
+        let flag = dashes > 0 && before[..before.len() - dashes].chars().next_back().is_none_or(|c| c.is_whitespace() || c == '"' || c == '\'');
         let ident_start = before
             .char_indices()
             .rev()
@@ -159,7 +176,12 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
             continue;
         }
         // XML element: <password>value</password>
-        let attrs_end = if prev == Some('<') && text[i..line_end].starts_with([' ', '>']) { text[i..line_end].find('>').map(|p| i + p) } else { None };
+        let closing = format!("</{}", &text[s..i]);
+        let attrs_end = if prev == Some('<') && text[i..line_end].starts_with([' ', '>']) && text[i..line_end].contains(&closing) {
+            text[i..line_end].find('>').map(|p| i + p)
+        } else {
+            None
+        };
         if let Some(gt) = attrs_end {
             let vs = gt + 1;
             let ve = text[vs..line_end].find('<').map_or(line_end, |p| vs + p);
@@ -182,8 +204,11 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
         }
         let Some((sep, vstart)) = parse_separator(text, i, line_end, ascii_kw) else { continue };
         let Some((mut value, mut quoted, mut vs, mut ve)) = parse_value(text, vstart, line_end) else { continue };
-        // Typed declarations: `val password: String = "…"`, `passwd: str = "…"`.
+        // Typed declarations: `val password: String = "…"`, `passwd: str = "…"`; a type with
+        // no literal after it is a declaration, not a secret.
+        let mut typed = false;
         if sep == Sep::Colon && !quoted && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '<' || c == '>') {
+            typed = true;
             let after = text[ve..line_end].trim_start();
             if let Some(rest) = after.strip_prefix('=').filter(|r| !r.starts_with('=')) {
                 let start = line_end - rest.len();
@@ -192,6 +217,37 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
                     (value, quoted, vs, ve) = (v2, q2, s2, e2);
                 }
             }
+        }
+        // What follows a bare value tells code from data: `Dkim2Output {`, `Option<…>`, `f(…)`,
+        // a dotted chain naming the keyword again (`node.colon2_token`), `#ident`.
+        let next = text[ve..line_end].trim_start().chars().next();
+        if !quoted && (matches!(next, Some('{') | Some('(')) || next == Some('<') && value.chars().all(|c| c.is_ascii_alphabetic()) || value.starts_with('#') && value[1..].chars().all(|c| c.is_ascii_alphabetic() || c == '_')
+            || value.contains('.') && value.to_ascii_lowercase().contains(&kw.to_ascii_lowercase()))
+        {
+            continue;
+        }
+        if !quoted && (secret::is_type_name(value) || secret::is_snake_identifier(value) && (typed || class != Class::Password || sep == Sep::Colon || !value.chars().any(|c| c.is_ascii_lowercase()))) {
+            continue;
+        }
+        // Numbers: constants in code (`PW: u32 = 1109422304`, `SPF_PASS=-0.001`).
+        if !quoted && (typed || value.starts_with('-')) && value.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') {
+            continue;
+        }
+        // `p->token = q->token`: C member access, not an arrow separator.
+        let member_access = text[line_start..vs].match_indices("->").any(|(p, _)| {
+            text[line_start + p + 2..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        });
+        if member_access && !quoted && class != Class::Password {
+            continue;
+        }
+        // Whitespace after a short keyword is prose ("pass the test", "Pass Interference")
+        // unless the keyword is a command-line flag.
+        if matches!(sep, Sep::Space) && needs_boundary && !flag {
+            continue;
+        }
+        // Backticks after a space are markdown code spans, not string literals.
+        if matches!(sep, Sep::Space | Sep::Prose) && text.get(..vs).is_some_and(|b| b.ends_with('`')) {
+            continue;
         }
         if !accept(class, sep, value, quoted, ident) {
             continue;
@@ -355,7 +411,14 @@ fn parse_value(text: &str, start: usize, line_end: usize) -> Option<(&str, bool,
         return Some((v, true, vs, vs + end));
     }
     let mut end = rest.len();
+    let mut prev_c = ' ';
     for (i, c) in rest.char_indices() {
+        // `p->field` stays whole so that it is recognised as code.
+        let arrow = c == '>' && prev_c == '-';
+        prev_c = c;
+        if arrow {
+            continue;
+        }
         if c.is_whitespace() || matches!(c, ',' | ';' | '"' | '\'' | '<' | '>' | '`' | ')' | ']' | '}' | '&' | '，' | '；' | '）') {
             end = i;
             break;
@@ -404,7 +467,7 @@ fn accept(class: Class, sep: Sep, v: &str, quoted: bool, ident: &str) -> bool {
             }
             // Number-only values after a space are ports and counts; addresses and e-mail
             // addresses after a space are the account, not its password.
-            if strict && (v.chars().all(|c| c.is_ascii_digit()) || v.contains('@') && v.contains('.') || looks_like_address(v)) {
+            if looks_like_address(v) || strict && (v.chars().all(|c| c.is_ascii_digit()) || v.contains('@') && v.contains('.')) {
                 return false;
             }
             true
@@ -468,7 +531,7 @@ fn cli_rules() -> &'static [CliRule] {
             mk(r"(?i)-(?:User|Username)\s+\S+\s+-Password\s+('[^'\n]+'|\x22[^\x22\n]+\x22|[^\s$][^\s]*)", 1, None),
             mk(r"(?i)ConvertTo-SecureString\s+(?:-\w+\s+)*\\?['\x22]?([^\s'\x22\\]{4,})", 1, None),
             // SQL: CREATE/ALTER USER … IDENTIFIED BY 'x', PASSWORD 'x', PASSWORD('x').
-            mk(r"(?i)\bIDENTIFIED\s+(?:WITH\s+'?\w+'?\s+)?BY\s+('[^'\n]+'|\x22[^\x22\n]+\x22|[A-Za-z0-9!@#%^*_+=.~-]+)", 1, None),
+            mk(r"(?i)\b(?:CREATE|ALTER|GRANT)\b[^\n]{0,160}?\bIDENTIFIED\s+(?:WITH\s+'?\w+'?\s+)?BY\s+('[^'\n]+'|\x22[^\x22\n]+\x22|[A-Za-z0-9!@#%^*_+=.~-]+)", 1, None),
             mk(r"(?i)\bPASSWORD\s*\(\s*('[^'\n]+'|\x22[^\x22\n]+\x22)\s*\)", 1, None),
             mk(r"(?i)\bLOGIN\s+PASSWORD\s+([A-Za-z0-9!@#%^*_+=.~-]+)", 1, None),
             // .NET / LDAP constructors taking user and password literals.
@@ -514,7 +577,10 @@ mod tests {
     fn secrets(text: &str) -> Vec<String> {
         let mut v = Vec::new();
         scan_keywords(text, &mut v);
-        v.into_iter().map(|h| h.secret).collect()
+        let mut s: Vec<String> = v.into_iter().map(|h| h.secret).collect();
+        // The keyword scanner and the command-line rules may both see a flag.
+        s.dedup();
+        s
     }
 
     #[test]
@@ -538,6 +604,24 @@ mod tests {
         assert!(secrets("if (password == null) return;").is_empty());
         assert!(secrets("password = \"abc\"").is_empty());
         assert!(secrets("monkey = 8f3kdl29fjs93jdka93kd").is_empty());
+        // Code and prose seen in real source trees.
+        assert!(secrets("a user can still pass `--help` to the individual subcommands").is_empty());
+        assert!(secrets("J.Cutler pass incomplete deep middle. PENALTY Defensive Pass Interference").is_empty());
+        assert!(secrets("#define WHERE_ONEPASS_DESIRED 0x0004 /* Want to do one-pass UPDATE/DELETE */").is_empty());
+        assert!(secrets("let secret: SigningKey = SigningKey::generate(&mut csprng);").is_empty());
+        assert!(secrets("const SHUFFLE_MASK: u128 = 0x020a0700_0c01030e_050f0d08_06090b04_u128;").is_empty());
+        assert!(secrets("auth: AuthUsage,").is_empty());
+        assert!(secrets("// char *pw_passwd Encrypted password.").is_empty());
+    }
+
+    #[test]
+    fn flags_and_typed_declarations() {
+        assert_eq!(secrets("mysql -u root --password Sne3sd8AZjq"), ["Sne3sd8AZjq"]);
+        assert_eq!(secrets("plink -pw Pl1nk!pass host"), ["Pl1nk!pass"]);
+        assert_eq!(secrets("val password: String = \"exord13Paw64\""), ["exord13Paw64"]);
+        assert_eq!(secrets("<password name=\"p\">cackle!x</password>"), ["cackle!x"]);
+        assert_eq!(secrets("<add key=\"SmtpPassword\" value=\"Sm7p!pass\"/>"), ["Sm7p!pass"]);
+        assert_eq!(secrets("if creds.Secret != \"open-sesame\" {"), ["open-sesame"]);
     }
 
     #[test]

@@ -62,6 +62,18 @@ fn base62(mut n: u32, width: usize) -> String {
     String::from_utf8(v).unwrap_or_default()
 }
 
+/// Tokens padded with `AAAA…`: the part after the padding must be random.
+fn twitter_ok(s: &str) -> bool {
+    let run = s.len() - s.trim_start_matches('A').len();
+    (18..=24).contains(&run) && (s.contains('%') || s.len() >= 100) && after_padding_random(s)
+}
+
+fn after_padding_random(s: &str) -> bool {
+    let tail = s.trim_start_matches(|c: char| c.is_ascii_alphanumeric() && c != 'A').trim_start_matches('A');
+    let tail = if tail.len() < 30 { s.rsplit("AAAA").next().unwrap_or("") } else { tail };
+    tail.len() >= 30 && secret::entropy(tail) >= 3.5
+}
+
 fn aws_key_id(s: &str) -> bool {
     // The 16 characters after the prefix: upper-case base32-ish, not a run of one letter.
     let tail = s.get(4..).unwrap_or("");
@@ -167,13 +179,13 @@ fn rules() -> &'static [Rule] {
             rule("facebook_token", ApiToken, 0.75, r"\b(EAA[A-Z][A-Za-z0-9]{30,})", None),
             rule("facebook_app_token", ApiToken, 0.6, r"\b([0-9]{15,16}\|[0-9A-Za-z_\-]{27})", None),
             rule("instagram_token", ApiToken, 0.75, r"\b(IGQV[A-Za-z0-9_\-]{60,})", None),
-            rule("twitter_bearer", ApiToken, 0.75, r"\b(A{15,30}[A-Za-z0-9%]{40,})", None),
+            rule("twitter_bearer", ApiToken, 0.75, r"\b(A{15,30}[A-Za-z0-9%]{40,})", Some(twitter_ok)),
             rule("salesforce_token", ApiToken, 0.75, r"\b(00D[A-Za-z0-9]{12,15}![A-Za-z0-9_.]{20,})", None),
             rule("defined_networking_key", ApiToken, 0.8, r"\b(dnkey-[A-Z0-9]{26}-[A-Z0-9]{52})\b", None),
             rule("sonarqube_login", ApiToken, 0.7, r"(?i)sonar[._]?login\W{1,5}([0-9a-f]{40})\b", None),
             rule("vault_unseal_key", PrivateKey, 0.7, r"(?i)(?:Unseal Key [0-9]{1,2}:\s*|operator unseal\s+)([A-Za-z0-9+/]{40,}={0,2})", None),
             rule("dropbox_token", ApiToken, 0.75, r"(?:^|[^A-Za-z0-9.])(sl\.[A-Za-z0-9_\-=]{60,})", None),
-            rule("dropbox_long_term", ApiToken, 0.6, r"\b([A-Za-z0-9]{11}AAAAAAAAAA[A-Za-z0-9_\-]{43})", None),
+            rule("dropbox_long_term", ApiToken, 0.6, r"\b([A-Za-z0-9]{11}AAAAAAAAAA[A-Za-z0-9_\-]{43})", Some(after_padding_random)),
             rule("figma_token", ApiToken, 0.8, r"\b(figd_[A-Za-z0-9_\-]{38,})", None),
             rule("linear_key", ApiToken, 0.85, r"\b(lin_api_[A-Za-z0-9]{40})\b", None),
             rule("notion_token", ApiToken, 0.8, r"\b(ntn_[A-Za-z0-9]{40,}|secret_[A-Za-z0-9]{43})\b", None),

@@ -175,10 +175,36 @@ pub fn is_code_reference(v: &str) -> bool {
     if ident_chain && (t.contains('.') || t.contains('(')) && !t.chars().any(|c| c.is_ascii_digit()) {
         return true;
     }
-    if t.ends_with("()") || t.ends_with(");") || t.contains("()") {
+    if t.ends_with("()") || t.ends_with(");") || t.contains("()") || t.contains("::") || t.contains("->") || t.contains('(')
+        || t.contains("![") || t.contains("==") || t.contains('[') && t.contains(']')
+    {
         return true;
     }
     false
+}
+
+/// `snake_case`/`SCREAMING_CASE` names made of words (`nl80211_pattern_support`,
+/// `ONEPASS_OFF`, `FTS5_MAX_TOKEN_SIZE`): identifiers in code, not secrets.
+pub fn is_snake_identifier(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('_').filter(|p| !p.is_empty()).collect();
+    v.contains('_')
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && parts.len() >= 2
+        && parts.iter().filter(|p| p.chars().filter(|c| c.is_ascii_alphabetic()).count() >= 3).count() >= 2
+        && (v.chars().all(|c| !c.is_ascii_lowercase()) || v.chars().all(|c| !c.is_ascii_uppercase()))
+}
+
+/// Type names after `name:` in typed code (`u32`, `__u32`, `String`, `&str`, `Option<…>`).
+pub fn is_type_name(v: &str) -> bool {
+    let l = v.trim_start_matches('&').to_ascii_lowercase();
+    l.starts_with("__") || l.starts_with("option<") || l.starts_with("vec<") || l.contains("::") || l.ends_with('*')
+        || matches!(
+            l.as_str(),
+            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "bool" | "str"
+                | "string" | "int" | "char" | "byte" | "bytes" | "float" | "double" | "long" | "object" | "any" | "number"
+                | "secretstring" | "securestring" | "dict" | "list" | "optional" | "option" | "vec" | "box" | "result"
+                | "hashmap" | "map" | "array" | "slice" | "self" | "none" | "some" | "ok" | "err"
+        )
 }
 
 /// Plain lowercase dictionary-like words (`required`, `must`, `field`) are prose, not passwords.
@@ -223,13 +249,13 @@ pub fn plausible_password(v: &str, strict: bool) -> bool {
         return false;
     }
     // C/asm hex literals (`0x0dead1beef`) are constants, not passwords.
-    if lower.starts_with("0x") && lower.len() > 4 && lower[2..].chars().all(|c| c.is_ascii_hexdigit()) {
+    if lower.starts_with("0x") && lower.len() >= 3 && lower[2..].chars().all(|c| c.is_ascii_hexdigit()) {
         return false;
     }
     if strict {
         let (l, u, d, o) = classes(v);
         // Prose: require a mix that words do not have.
-        return n >= 6 && (l || u) && (d || o || (l && u && n >= 8)) && !v.ends_with('.') && !v.contains("://");
+        return n >= 6 && (l || u) && (d || o) && !v.ends_with('.') && !v.contains("://") && !v.contains("->") && !v.contains("::");
     }
     if is_plain_word(v) && n < 6 {
         return false;
@@ -249,7 +275,7 @@ pub fn plausible_token(v: &str) -> bool {
     if is_identifier_like(v) || v.contains("://") || v.starts_with('/') || v.starts_with("./") {
         return false;
     }
-    if is_plain_word(v) {
+    if is_plain_word(v) || is_snake_identifier(v) {
         return false;
     }
     // File names and dotted identifiers.
@@ -258,6 +284,15 @@ pub fn plausible_token(v: &str) -> bool {
         if lower.ends_with(ext) {
             return false;
         }
+    }
+    // Words glued together (`AuthUsage`, `iEnd-iStart`) are names, not secrets: machine
+    // secrets this short carry digits. E-mail addresses are accounts.
+    let wordish = v.chars().all(|c| c.is_ascii_alphanumeric() || "-_:./".contains(c));
+    if !v.chars().any(|c| c.is_ascii_digit()) && n < 20 && wordish || v.chars().all(|c| c.is_ascii_alphabetic()) && n < 32 {
+        return false;
+    }
+    if v.contains('@') && v.rsplit('@').next().is_some_and(|d| d.contains('.') && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')) {
+        return false;
     }
     let cc = class_count(v);
     let e = entropy(v);

@@ -287,6 +287,28 @@ mod tests {
     }
 
     #[test]
+    fn header_variants() {
+        let cases: [(&str, (usize, usize, usize)); 5] = [
+            ("2023年服务器密码表\n序号,系统名称,IP地址,登录账号,登录密码,备注\n1,OA,10.0.0.1,admin,Oa@2023!,\n2,邮件,10.0.0.2,root,Mail#2023,\n", (2, 2, 2)),
+            ("服务器,账号/密码\n10.0.0.1,root/Abc@1234\n10.0.0.2,admin/Qwe!7890\n", (2, 2, 2)),
+            ("| Hostname | Username | Password |\n|---|---|---|\n| web01 | root | W3b!pass99 |\n", (1, 1, 1)),
+            ("HOST            USER        PASSWORD\n10.0.0.1        root        Sp4ce!Aligned\n10.0.0.2        admin       An0ther#One\n", (2, 2, 2)),
+            // `Account` is an account column even though it contains `count`.
+            ("IP\tPort\tAccount\tPwd\n10.0.0.1\t22\troot\tTab$ep4rated\n", (1, 1, 1)),
+        ];
+        for (t, want) in cases {
+            let mut v = Vec::new();
+            scan_tables(t, &mut v);
+            assert_eq!(v.len(), 1, "{t}");
+            let s = v[0].table.as_ref().unwrap();
+            assert_eq!((s.rows, s.rows_with_password, s.admin_accounts), want, "{t}");
+        }
+        let mut v = Vec::new();
+        scan_tables("Account type\tPassword length\tExpiry\nadmins\t14\t90\n", &mut v);
+        assert!(v.is_empty());
+    }
+
+    #[test]
     fn browser_export_is_recognised() {
         let mut v = Vec::new();
         scan_tables("name,url,username,password,note\nmail,https://mail.example.cn,zhang,Mail#2023!,\n", &mut v);

@@ -157,8 +157,19 @@ pub fn score_series(
     // Time-boxed: judge the pair only over its own active days and hours (site local time).
     let mut per_day: HashMap<i64, u32> = HashMap::new();
     let mut cells: HashMap<(i64, u32), u64> = HashMap::new();
+    let mut memo: Option<(i64, i64)> = None;
     for &x in ts {
-        let local = x.saturating_add(local_offset(x));
+        // Zone offsets change rarely: convert once per hour of data.
+        let hour_key = x.div_euclid(3600);
+        let off = match memo {
+            Some((h, o)) if h == hour_key => o,
+            _ => {
+                let o = local_offset(x);
+                memo = Some((hour_key, o));
+                o
+            }
+        };
+        let local = x.saturating_add(off);
         let day = local.div_euclid(86_400);
         let hour = (local.rem_euclid(86_400) / 3600) as u32;
         *per_day.entry(day).or_default() |= 1u32 << hour.min(23);
@@ -236,7 +247,7 @@ pub struct BeaconDetector {
     hosts: HashMap<IpAddr, Vec<Rec>>,
     names: Interner,
     fps: Interner,
-    internal_hosts: Prevalence,
+    internal_hosts: Prevalence<()>,
     records: usize,
     dmin: Option<Timestamp>,
     dmax: Option<Timestamp>,
@@ -298,7 +309,9 @@ impl Detector for BeaconDetector {
             return;
         }
         self.internal_hosts.add_host(c.orig_h);
-        if util::is_noise_addr(c.resp_h) || c.resp_p == 53 || c.service.as_deref().is_some_and(|s| s.contains("dns")) {
+        // DNS, including DNS over TLS (853: Android's "private DNS" reconnects on a timer), is
+        // resolution traffic for the dns_tunnel detector, not a call-home.
+        if util::is_noise_addr(c.resp_h) || c.resp_p == 53 || c.resp_p == 853 || c.service.as_deref().is_some_and(|s| s.contains("dns")) {
             return;
         }
         let external = !ctx.is_internal(c.resp_h);
@@ -346,8 +359,9 @@ impl Detector for BeaconDetector {
     fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
         let (Some(dmin), Some(dmax)) = (self.dmin, self.dmax) else { return Vec::new() };
         let (dmin_s, dmax_s) = (dmin.secs(), dmax.secs());
-        // Prevalence of each grouping key across hosts.
-        let mut prev = Prevalence::new();
+        // Prevalence of each grouping key across hosts (each host's keys are distinct, so a
+        // count per key is the number of hosts).
+        let mut prev: HashMap<Key, usize> = HashMap::new();
         let mut hosts: Vec<IpAddr> = self.hosts.keys().copied().collect();
         hosts.sort();
         let mut groups_by_host: Vec<(IpAddr, HashMap<Key, Vec<u32>>)> = Vec::new();
@@ -367,21 +381,18 @@ impl Detector for BeaconDetector {
                 }
             }
             for k in g.keys() {
-                prev.add(&self.key_str(*k), *h);
+                *prev.entry(*k).or_default() += 1;
             }
             groups_by_host.push((*h, g));
         }
-        for h in &hosts {
-            prev.add_host(*h);
-        }
-        let total_hosts = self.internal_hosts.total_hosts().max(prev.total_hosts());
+        let total_hosts = self.internal_hosts.total_hosts().max(hosts.len());
 
         let offset = |x: i64| i64::from(ctx.offset_at(Timestamp::from_secs(x)).local_minus_utc());
         let mut cands: Vec<Candidate> = Vec::new();
         for (h, g) in groups_by_host {
             let Some(recs) = self.hosts.get(&h) else { continue };
-            let mut keys: Vec<(Key, Vec<u32>)> = g.into_iter().collect();
-            keys.sort_by_key(|(k, _)| self.key_str(*k));
+            let mut keys: Vec<(Key, Vec<u32>)> = g.into_iter().filter(|(_, idx)| idx.len() >= self.cfg.min_conns).collect();
+            keys.sort_by_cached_key(|(k, _)| self.key_str(*k));
             for (k, idx) in keys {
                 if idx.len() < self.cfg.min_conns {
                     continue;
@@ -401,10 +412,11 @@ impl Detector for BeaconDetector {
                     }
                 }
                 let rs: Vec<&Rec> = idx.iter().filter_map(|&i| recs.get(i as usize)).collect();
-                let allowed = rs.iter().any(|r| {
-                    let name = (r.name != NONE).then(|| self.names.get(r.name));
-                    let ja4 = (r.fp != NONE).then(|| self.fps.get(r.fp).split('|').next().unwrap_or(""));
-                    self.tuning.is_allowed(ctx, r.dst, name, ja4)
+                let distinct: BTreeSet<(IpAddr, u32, u32)> = rs.iter().map(|r| (r.dst, r.name, r.fp)).collect();
+                let allowed = distinct.iter().any(|&(dst, n, f)| {
+                    let name = (n != NONE).then(|| self.names.get(n));
+                    let ja4 = (f != NONE).then(|| self.fps.get(f).split('|').next().unwrap_or(""));
+                    self.tuning.is_allowed(ctx, dst, name, ja4)
                 });
                 if allowed {
                     continue;
@@ -415,8 +427,7 @@ impl Detector for BeaconDetector {
                 let base = s.rita_total.max(s.timeboxed_total);
                 let n = rs.len() as f64;
                 let confidence = 0.6 + 0.4 * util::ramp(n, 4.0, 30.0);
-                let ks = self.key_str(k);
-                let ph = prev.hosts_for(&ks);
+                let ph = prev.get(&k).copied().unwrap_or(0);
                 let pshare = if total_hosts == 0 { 0.0 } else { ph as f64 / total_hosts as f64 };
                 let common = ph >= self.cfg.common_min_hosts && pshare >= self.cfg.common_min_share;
                 // Regular sizes and a long presence alone are not a beacon: the timing must be

@@ -171,6 +171,8 @@ pub struct DnsTunnelDetector {
     pairs: HashMap<(IpAddr, String), Agg>,
     contacts: HashSet<(IpAddr, IpAddr)>,
     resolvers: HashSet<IpAddr>,
+    /// Outside servers each host queried without recursion (up to 8).
+    iterative: HashMap<IpAddr, HashSet<IpAddr>>,
     clients: HashSet<IpAddr>,
     pub dropped: u64,
 }
@@ -207,8 +209,15 @@ impl Detector for DnsTunnelDetector {
         }
         for t in &c.app.dns {
             if !t.rd && !ctx.is_internal(c.resp_h) {
-                // Iterative queries to the outside: this host is itself a resolver.
-                self.resolvers.insert(c.orig_h);
+                // Iterative (non-recursive) queries to several outside servers: this host is
+                // itself a resolver walking the authoritative servers.
+                let servers = self.iterative.entry(c.orig_h).or_default();
+                if servers.len() < 8 {
+                    servers.insert(c.resp_h);
+                }
+                if servers.len() >= 3 {
+                    self.resolvers.insert(c.orig_h);
+                }
             }
             let Some(q) = t.query.as_deref() else { continue };
             let q = q.trim_end_matches('.').to_ascii_lowercase();

@@ -80,11 +80,26 @@ struct HostAgg {
     dropped: u64,
 }
 
+/// Prevalence key: an outside address or (the hash of) a server name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum PKey {
+    Ip(IpAddr),
+    Name(u64),
+}
+
+fn name_key(n: &str) -> PKey {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    n.hash(&mut h);
+    PKey::Name(h.finish())
+}
+
 /// Shared state of both detectors: per host, per outside destination.
 #[derive(Debug, Default)]
 struct Uploads {
     hosts: HashMap<IpAddr, HostAgg>,
-    prev: Prevalence,
+    prev: Prevalence<PKey>,
+    clock: util::LocalClock,
 }
 
 impl Uploads {
@@ -98,13 +113,14 @@ impl Uploads {
         }
         let sent = util::sent_bytes(c);
         let recv = util::recv_bytes(c);
-        let local = c.ts.secs().saturating_add(i64::from(ctx.offset_at(c.ts).local_minus_utc()));
+        let (offset, off_hours) = self.clock.at(ctx, c.ts);
+        let local = c.ts.secs().saturating_add(offset);
         let day = local.div_euclid(86_400);
         let hour = (local.rem_euclid(86_400) / 3600) as u32;
         let name = c.server_name().map(|n| n.trim_end_matches('.').to_ascii_lowercase());
-        self.prev.add(&format!("ip:{}", c.resp_h), c.orig_h);
+        self.prev.add(&PKey::Ip(c.resp_h), c.orig_h);
         if let Some(n) = &name {
-            self.prev.add(&format!("name:{n}"), c.orig_h);
+            self.prev.add(&name_key(n), c.orig_h);
         }
         let h = self.hosts.entry(c.orig_h).or_default();
         h.total_sent = h.total_sent.saturating_add(sent);
@@ -119,7 +135,7 @@ impl Uploads {
         d.conns += 1;
         d.first = d.first.min(c.ts);
         d.last = d.last.max(c.end());
-        if ctx.is_off_hours(c.ts) {
+        if off_hours {
             d.off_sent = d.off_sent.saturating_add(sent);
         }
         if c.is_encrypted() {
@@ -141,13 +157,13 @@ impl Uploads {
     }
 
     fn common(&self, cfg: &ExfilConfig, ip: IpAddr, d: &DstAgg) -> bool {
-        self.prev.is_common(&format!("ip:{ip}"), cfg.common_min_hosts, cfg.common_min_share)
-            || d.name.as_ref().is_some_and(|n| self.prev.is_common(&format!("name:{n}"), cfg.common_min_hosts, cfg.common_min_share))
+        self.prev.is_common(&PKey::Ip(ip), cfg.common_min_hosts, cfg.common_min_share)
+            || d.name.as_ref().is_some_and(|n| self.prev.is_common(&name_key(n), cfg.common_min_hosts, cfg.common_min_share))
     }
 
     fn hosts_using(&self, ip: IpAddr, d: &DstAgg) -> usize {
-        let a = self.prev.hosts_for(&format!("ip:{ip}"));
-        let b = d.name.as_ref().map_or(0, |n| self.prev.hosts_for(&format!("name:{n}")));
+        let a = self.prev.hosts_for(&PKey::Ip(ip));
+        let b = d.name.as_ref().map_or(0, |n| self.prev.hosts_for(&name_key(n)));
         a.max(b)
     }
 }
@@ -364,7 +380,7 @@ impl Detector for RotatingDetector {
             self.up.prev.add_host(c.orig_h);
             if util::outbound(ctx, c) {
                 // Still count prevalence: a destination others use is not "unseen".
-                self.up.prev.add(&format!("ip:{}", c.resp_h), c.orig_h);
+                self.up.prev.add(&PKey::Ip(c.resp_h), c.orig_h);
             }
         }
     }

@@ -49,7 +49,7 @@ pub struct LongConnDetector {
     cfg: LongConnConfig,
     tuning: Tuning,
     pairs: HashMap<(IpAddr, IpAddr, u16), Pair>,
-    prev: Prevalence,
+    prev: Prevalence<(IpAddr, u16)>,
     pub dropped: u64,
 }
 
@@ -76,7 +76,7 @@ impl Detector for LongConnDetector {
         if !dur.is_finite() || dur < 60.0 {
             return;
         }
-        self.prev.add(&format!("{}:{}", c.resp_h, c.resp_p), c.orig_h);
+        self.prev.add(&(c.resp_h, c.resp_p), c.orig_h);
         let key = (c.orig_h, c.resp_h, c.resp_p);
         if !self.pairs.contains_key(&key) && self.pairs.len() >= self.cfg.max_pairs {
             self.dropped += 1;
@@ -125,7 +125,7 @@ impl Detector for LongConnDetector {
                 Some(false) => score -= 0.1,
                 None => {}
             }
-            let common = self.prev.is_common(&format!("{dst}:{port}"), self.cfg.common_min_hosts, self.cfg.common_min_share);
+            let common = self.prev.is_common(&(dst, port), self.cfg.common_min_hosts, self.cfg.common_min_share);
             if common {
                 score *= 0.5;
             }
@@ -179,7 +179,7 @@ impl Detector for LongConnDetector {
                     "encrypted": p.encrypted,
                     "country": util::country_str(ctx, dst),
                     "foreign": foreign,
-                    "hosts_using_destination": self.prev.hosts_for(&format!("{dst}:{port}")),
+                    "hosts_using_destination": self.prev.hosts_for(&(dst, port)),
                     "damped_as_common_service": common,
                 }),
             });

@@ -5,17 +5,26 @@
 //! (enough to judge "many"), and at most [`Prevalence::MAX_KEYS`] keys.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::net::IpAddr;
 
-#[derive(Debug, Default)]
-pub struct Prevalence {
+/// Hosts per destination key. Keys are typed (an address, an address and port, a name's
+/// hash...) so that counting costs no allocation per record.
+#[derive(Debug)]
+pub struct Prevalence<K = String> {
     hosts: HashSet<IpAddr>,
-    per_key: HashMap<String, HashSet<IpAddr>>,
+    per_key: HashMap<K, HashSet<IpAddr>>,
     /// Keys refused because the key table was full.
     pub dropped_keys: u64,
 }
 
-impl Prevalence {
+impl<K> Default for Prevalence<K> {
+    fn default() -> Self {
+        Prevalence { hosts: HashSet::new(), per_key: HashMap::new(), dropped_keys: 0 }
+    }
+}
+
+impl<K: Hash + Eq + Clone> Prevalence<K> {
     pub const MAX_HOSTS_PER_KEY: usize = 4096;
     pub const MAX_KEYS: usize = 2_000_000;
     pub const MAX_HOSTS: usize = 1_000_000;
@@ -32,7 +41,7 @@ impl Prevalence {
     }
 
     /// Records that `host` contacted `key`.
-    pub fn add(&mut self, key: &str, host: IpAddr) {
+    pub fn add(&mut self, key: &K, host: IpAddr) {
         self.add_host(host);
         if let Some(s) = self.per_key.get_mut(key) {
             if s.len() < Self::MAX_HOSTS_PER_KEY {
@@ -44,11 +53,11 @@ impl Prevalence {
             self.dropped_keys += 1;
             return;
         }
-        self.per_key.insert(key.to_string(), HashSet::from([host]));
+        self.per_key.insert(key.clone(), HashSet::from([host]));
     }
 
     /// Number of internal hosts that contacted `key`.
-    pub fn hosts_for(&self, key: &str) -> usize {
+    pub fn hosts_for(&self, key: &K) -> usize {
         self.per_key.get(key).map_or(0, HashSet::len)
     }
 
@@ -58,13 +67,13 @@ impl Prevalence {
     }
 
     /// Share of internal hosts that contacted `key` (0 when no host is known).
-    pub fn share(&self, key: &str) -> f64 {
+    pub fn share(&self, key: &K) -> f64 {
         let t = self.total_hosts();
         if t == 0 { 0.0 } else { self.hosts_for(key) as f64 / t as f64 }
     }
 
     /// A destination shared by at least `min_hosts` hosts and `min_share` of them: a service.
-    pub fn is_common(&self, key: &str, min_hosts: usize, min_share: f64) -> bool {
+    pub fn is_common(&self, key: &K, min_hosts: usize, min_share: f64) -> bool {
         self.hosts_for(key) >= min_hosts && self.share(key) >= min_share
     }
 }
@@ -75,19 +84,19 @@ mod tests {
 
     #[test]
     fn common_needs_both_count_and_share() {
-        let mut p = Prevalence::new();
+        let mut p: Prevalence<String> = Prevalence::new();
         for i in 1..=10u8 {
             let h = IpAddr::from([10, 0, 0, i]);
             p.add_host(h);
             if i <= 6 {
-                p.add("ntp.example", h);
+                p.add(&"ntp.example".to_string(), h);
             }
         }
-        p.add("rare.example", IpAddr::from([10, 0, 0, 1]));
-        assert_eq!(p.hosts_for("ntp.example"), 6);
-        assert!(p.is_common("ntp.example", 3, 0.3));
-        assert!(!p.is_common("rare.example", 3, 0.3));
-        assert!((p.share("rare.example") - 0.1).abs() < 1e-9);
-        assert_eq!(p.hosts_for("never"), 0);
+        p.add(&"rare.example".to_string(), IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(p.hosts_for(&"ntp.example".to_string()), 6);
+        assert!(p.is_common(&"ntp.example".to_string(), 3, 0.3));
+        assert!(!p.is_common(&"rare.example".to_string(), 3, 0.3));
+        assert!((p.share(&"rare.example".to_string()) - 0.1).abs() < 1e-9);
+        assert_eq!(p.hosts_for(&"never".to_string()), 0);
     }
 }

@@ -435,6 +435,27 @@ pub fn site_time_short(ctx: &Context, ts: Timestamp) -> String {
     site_time(ctx, ts).format("%Y-%m-%d %H:%M %:z").to_string()
 }
 
+/// Site-local time of records, cached per minute: the stream is roughly time-ordered, so one
+/// zone conversion serves many records. Returns (UTC offset in seconds, off-hours).
+#[derive(Debug, Default, Clone)]
+pub struct LocalClock {
+    minute: Option<i64>,
+    offset: i64,
+    off_hours: bool,
+}
+
+impl LocalClock {
+    pub fn at(&mut self, ctx: &Context, ts: Timestamp) -> (i64, bool) {
+        let m = ts.secs().div_euclid(60);
+        if self.minute != Some(m) {
+            self.minute = Some(m);
+            self.offset = i64::from(ctx.offset_at(ts).local_minus_utc());
+            self.off_hours = ctx.is_off_hours(ts);
+        }
+        (self.offset, self.off_hours)
+    }
+}
+
 /// Human rendering of a byte count.
 pub fn human_bytes(b: u64) -> String {
     const U: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];

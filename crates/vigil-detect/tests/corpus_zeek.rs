@@ -100,3 +100,56 @@ fn slips_port_scans() {
     assert_eq!(f[0].src, "10.0.2.112");
     assert_eq!(f[0].evidence["port_most_swept"], "80/tcp");
 }
+
+#[test]
+fn slips_ctu_sme_11_remcos_rat() {
+    let Some(data) = shared_data() else { return };
+    let dir = data.join("zeek-logs/slips/test18-malicious-ctu-sme-11-win/zeek-labeled");
+    let rows = zeek_conns(&dir, "conn.log.labeled");
+    assert!(rows.len() > 700);
+    let malicious: HashSet<(String, String)> =
+        rows.iter().filter(|(_, r)| r.get("label").is_some_and(|l| l.contains("Malicious"))).map(|(c, _)| (c.orig_h.to_string(), c.resp_h.to_string())).collect();
+    let conns: Vec<_> = rows.into_iter().map(|(c, _)| c).collect();
+    let ctx = ctx();
+    let mut all = Vec::new();
+    for mut d in espionage_detectors(&Tuning::default(), None) {
+        all.extend(run(d.as_mut(), &conns, &ctx));
+    }
+    Finding::rank(&mut all);
+    for x in &all {
+        println!("{:.3} {} {} -> {:?}: {}", x.score, x.kind, x.src, x.dst, x.summary);
+    }
+    let reported: Vec<&Finding> = all.iter().filter(|x| x.score >= 0.5).collect();
+    let tp = reported.iter().filter(|x| x.dst.iter().any(|d| malicious.contains(&(x.src.clone(), d.clone())))).count();
+    println!("RemcosRAT: {} labelled malicious pairs, {} findings ≥ medium, {} true", malicious.len(), reported.len(), tp);
+    let b = all.iter().find(|x| x.kind == FindingKind::Beacon && x.dst.contains(&"66.63.168.35".to_string())).expect("RemcosRAT C2 retry loop");
+    assert_eq!(b.src, "192.168.1.107");
+    assert!(b.score >= 0.5, "{}", b.score);
+    assert_eq!(tp, reported.len(), "precision");
+}
+
+#[test]
+fn stratosphere_android_rat_uploads() {
+    let Some(data) = shared_data() else { return };
+    let rows = zeek_conns(&data.join("zeek-logs/stratosphere/003-zeek-scenario-malicious"), "conn.log");
+    assert!(rows.len() > 300);
+    // The README labels the connections to port 1337/tcp as the RAT's.
+    let malicious: HashSet<(String, String)> = rows.iter().filter(|(c, _)| c.resp_p == 1337).map(|(c, _)| (c.orig_h.to_string(), c.resp_h.to_string())).collect();
+    let conns: Vec<_> = rows.into_iter().map(|(c, _)| c).collect();
+    let ctx = ctx();
+    let mut all = Vec::new();
+    for mut d in espionage_detectors(&Tuning::default(), None) {
+        all.extend(run(d.as_mut(), &conns, &ctx));
+    }
+    Finding::rank(&mut all);
+    for x in &all {
+        println!("{:.3} {} {} -> {:?}: {}", x.score, x.kind, x.src, x.dst, x.summary);
+    }
+    let reported: Vec<&Finding> = all.iter().filter(|x| x.score >= 0.5).collect();
+    let tp = reported.iter().filter(|x| x.dst.iter().any(|d| malicious.contains(&(x.src.clone(), d.clone())))).count();
+    println!("AndroidTester RAT: {} labelled pairs, {} findings ≥ medium, {} true", malicious.len(), reported.len(), tp);
+    let x = all.iter().find(|x| x.kind == FindingKind::Exfiltration && x.dst.contains(&"147.32.83.234".to_string())).expect("RAT upload found");
+    assert_eq!(x.src, "10.8.0.61");
+    assert!(x.score >= 0.5, "{}", x.score);
+    assert_eq!(tp, reported.len(), "precision");
+}

@@ -196,3 +196,22 @@ fn foreign_rdp_at_night_versus_domestic_and_failed_ssh() {
     let f = run(&mut ForeignAdminDetector::new(ForeignAdminConfig::default(), Tuning::default()), &[ssh], &plain);
     assert!(f.iter().all(|x| x.score < 0.5), "{f:#?}");
 }
+
+#[test]
+fn an_iterative_resolver_is_recognised_without_seeing_its_clients_ask_it() {
+    let ctx = shanghai();
+    let mut rng = Rng(21);
+    let mut conns = Vec::new();
+    for i in 0..120 {
+        let q = format!("{}.exf.tunnel-co.net", b32(&mut rng, 45));
+        // The resolver 10.0.0.9 walks authoritative servers without recursion.
+        let mut c = dns((MON + i * 30) as f64, "10.0.0.9", &format!("198.41.0.{}", 1 + i % 5), &q, 16, &[]);
+        c.app.dns[0].rd = false;
+        conns.push(c);
+        // A laptop asks the same names of some other resolver path we see.
+        conns.push(dns((MON + i * 30) as f64 - 0.01, "10.1.0.44", "8.8.8.8", &q, 16, &[]));
+    }
+    let f = run(&mut DnsTunnelDetector::new(DnsTunnelConfig::default(), Tuning::default()), &shuffle_sort(conns), &ctx);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].src, "10.1.0.44", "blamed on the client, not the iterative resolver");
+}

@@ -82,6 +82,13 @@ impl Cpe {
             if c.version.contains('{') {
                 c.version = "*".into();
             }
+            // 2.2 URIs from nmap/Recog write `6.6.1p1` where NVD writes version `6.6.1`, update `p1`.
+            if c.update == "*"
+                && let (b, Some(u)) = crate::version::split_update(&c.version)
+            {
+                c.version = b;
+                c.update = u;
+            }
             return Some(c);
         }
         None

@@ -9,5 +9,14 @@
 //! passively seen services into the same [`Service`] shape.
 
 pub mod cpe;
+pub mod ident;
+pub mod import;
+pub mod probe;
+pub mod recog;
+pub mod report;
+pub mod scan;
+pub mod scope;
 pub mod version;
 pub mod vulndb;
+
+pub use ident::Service;

@@ -218,29 +218,17 @@ fn collect_nodes(v: &Value, out: &mut Vec<CpeMatch>, depth: u32) {
 }
 
 fn max_cvss(metrics: &Value) -> Option<f64> {
-    let mut best: Option<f64> = None;
-    let mut keep = |x: Option<f64>| {
-        if let Some(x) = x.filter(|x| x.is_finite() && (0.0..=10.0).contains(x)) {
-            best = Some(best.map_or(x, |b: f64| b.max(x)));
-        }
+    let o = metrics.as_object()?;
+    let scores = |newer: bool| -> Option<f64> {
+        o.iter()
+            .filter(|(k, _)| k.starts_with("cvssMetricV2") != newer)
+            .flat_map(|(_, arr)| arr.as_array().into_iter().flatten())
+            .filter_map(|m| m.pointer("/cvssData/baseScore").and_then(Value::as_f64))
+            .filter(|x| x.is_finite() && (0.0..=10.0).contains(x))
+            .reduce(f64::max)
     };
-    if let Some(o) = metrics.as_object() {
-        // Prefer CVSS v4/v3; use v2 only if nothing newer exists.
-        for (k, arr) in o {
-            if k.starts_with("cvssMetricV2") {
-                continue;
-            }
-            for m in arr.as_array().into_iter().flatten() {
-                keep(m.pointer("/cvssData/baseScore").and_then(Value::as_f64));
-            }
-        }
-        if best.is_none() {
-            for m in o.get("cvssMetricV2").and_then(Value::as_array).into_iter().flatten() {
-                keep(m.pointer("/cvssData/baseScore").and_then(Value::as_f64));
-            }
-        }
-    }
-    best
+    // Prefer CVSS v4/v3; use v2 only if nothing newer exists.
+    scores(true).or_else(|| scores(false))
 }
 
 /// An NVD 2.0 `cve` object.

@@ -27,6 +27,11 @@ impl EngineConfig {
         self.flow.reassembly_budget = bytes;
         self
     }
+    /// Local networks (address, prefix length) for `local_orig`/`local_resp`.
+    pub fn local_nets(mut self, nets: Vec<(std::net::IpAddr, u8)>) -> Self {
+        self.flow.local_nets = nets;
+        self
+    }
     /// TCP, UDP and ICMP inactivity timeouts in seconds.
     pub fn timeouts(mut self, tcp: f64, udp: f64, icmp: f64) -> Self {
         self.flow.tcp_inactivity = tcp;
@@ -110,6 +115,9 @@ pub struct Progress {
     pub conns: u64,
 }
 
+/// A progress callback.
+pub type ProgressFn = Box<dyn FnMut(&Progress)>;
+
 /// How often (in frames) the progress callback runs.
 const PROGRESS_EVERY: u64 = 8192;
 
@@ -117,7 +125,7 @@ pub struct Engine {
     table: FlowTable,
     decoder: Decoder,
     stats: EngineStats,
-    progress: Option<Box<dyn FnMut(&Progress)>>,
+    progress: Option<ProgressFn>,
     current: PathBuf,
 }
 
@@ -132,7 +140,7 @@ impl Engine {
         }
     }
 
-    pub fn set_progress(&mut self, cb: Box<dyn FnMut(&Progress)>) {
+    pub fn set_progress(&mut self, cb: ProgressFn) {
         self.progress = Some(cb);
     }
 
@@ -179,16 +187,16 @@ impl Engine {
                 let fp = flow_packet(&pkt);
                 self.table.process(&fp, &mut counted);
             }
-            if self.stats.frames % PROGRESS_EVERY == 0 {
-                if let Some(cb) = self.progress.as_mut() {
-                    cb(&Progress {
-                        file: self.current.clone(),
-                        bytes: self.stats.bytes,
-                        packets: self.stats.packets,
-                        active_flows: self.table.len() as u64,
-                        conns: base + emitted.get(),
-                    });
-                }
+            if self.stats.frames.is_multiple_of(PROGRESS_EVERY)
+                && let Some(cb) = self.progress.as_mut()
+            {
+                cb(&Progress {
+                    file: self.current.clone(),
+                    bytes: self.stats.bytes,
+                    packets: self.stats.packets,
+                    active_flows: self.table.len() as u64,
+                    conns: base + emitted.get(),
+                });
             }
         }
         self.stats.conns = base + emitted.get();
@@ -231,7 +239,7 @@ impl Engine {
         s.fragments_reassembled = d.reassembled;
         s.fragments_dropped = d.frag_dropped + d.frag_evicted + d.frag_timeouts;
         s.tunnelled = d.tunnelled;
-        let TableStats { flows, evicted, expired, reused, peak_flows } = self.table.stats;
+        let TableStats { flows, evicted, expired, reused, peak_flows, .. } = self.table.stats;
         s.flows = flows;
         s.evicted = evicted;
         s.expired = expired;

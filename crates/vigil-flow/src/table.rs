@@ -38,6 +38,9 @@ pub struct FlowConfig {
     pub reassembly_budget: u32,
     /// Key mixed into the uid hash (uids are stable for the same key and input).
     pub uid_key: Vec<u8>,
+    /// Local networks as (address, prefix length). When non-empty, `local_orig`/`local_resp`
+    /// are filled as Zeek does with `Site::local_nets`; when empty they stay unset.
+    pub local_nets: Vec<(IpAddr, u8)>,
 }
 
 impl Default for FlowConfig {
@@ -51,6 +54,7 @@ impl Default for FlowConfig {
             max_flows: 1_000_000,
             reassembly_budget: 16 * 1024,
             uid_key: b"vigil".to_vec(),
+            local_nets: Vec::new(),
         }
     }
 }
@@ -124,6 +128,8 @@ pub struct TableStats {
     pub expired: u64,
     pub reused: u64,
     pub peak_flows: u64,
+    /// Eviction passes run (each evicts a batch).
+    pub eviction_passes: u64,
 }
 
 /// Why a record left the table.
@@ -237,7 +243,7 @@ impl FlowTable {
             None => self.create(key, p, sport, dport, parent, sink),
         };
         let budget = self.cfg.reassembly_budget;
-        let Some(f) = self.slots.get_mut(slot as usize).and_then(|f| f.as_mut()) else { return None };
+        let f = self.slots.get_mut(slot as usize).and_then(|f| f.as_mut())?;
         let dir = if p.src == f.orig_h && sport == f.orig_p { 0 } else { 1 };
         f.pkts[dir] += 1;
         f.ip_bytes[dir] += p.ip_len as u64;
@@ -282,10 +288,13 @@ impl FlowTable {
             }
         }
         let d = self.deadline_of(slot);
-        if let Some(f) = self.slots.get_mut(slot as usize).and_then(|f| f.as_mut()) {
-            if d < f.queued_at {
-                f.queued_at = d;
-                self.heap.push(Reverse((d, slot, f.generation)));
+        if let Some(f) = self.slots.get_mut(slot as usize).and_then(|f| f.as_mut())
+            && d < f.queued_at
+        {
+            f.queued_at = d;
+            self.heap.push(Reverse((d, slot, f.generation)));
+            if self.heap.len() > 2 * self.map.len() + 1024 {
+                self.compact_heap();
             }
         }
         Some(slot)
@@ -382,10 +391,11 @@ impl FlowTable {
                 if let Some(r) = t.timers.remove_at {
                     d = d.min(r);
                 }
-                if let Some(a) = t.timers.attempt_since {
-                    if matches!(t.ep[0].state, EpState::SynSent | EpState::SynAckSent) && t.ep[1].state == EpState::Inactive {
-                        d = d.min(a.saturating_add(secs_to_ns(c.tcp_attempt_delay)));
-                    }
+                if let Some(a) = t.timers.attempt_since
+                    && matches!(t.ep[0].state, EpState::SynSent | EpState::SynAckSent)
+                    && t.ep[1].state == EpState::Inactive
+                {
+                    d = d.min(a.saturating_add(secs_to_ns(c.tcp_attempt_delay)));
                 }
                 d
             }
@@ -394,6 +404,19 @@ impl FlowTable {
                 f.last.saturating_add(secs_to_ns(idle))
             }
         }
+    }
+
+    /// Drops heap entries of flows that left the table early (evicted, reused): without this a
+    /// flood would leave one stale entry per evicted flow until its old deadline.
+    fn compact_heap(&mut self) {
+        let slots = &self.slots;
+        let live: Vec<Reverse<(i64, u32, u32)>> = std::mem::take(&mut self.heap)
+            .into_iter()
+            .filter(|Reverse((t, slot, g))| {
+                matches!(slots.get(*slot as usize), Some(Some(f)) if f.generation == *g && f.queued_at == *t)
+            })
+            .collect();
+        self.heap = BinaryHeap::from(live);
     }
 
     /// Reports and removes every flow whose deadline has passed (event time).
@@ -421,6 +444,7 @@ impl FlowTable {
     /// Evicts a batch (1/16 of the cap, at least one) of the least valuable flows: one O(n) pass
     /// per batch keeps the amortised cost per new flow constant even under a flood.
     fn evict(&mut self, sink: &mut dyn FnMut(Conn)) {
+        self.stats.eviction_passes += 1;
         let n = (self.cfg.max_flows / 16).max(1);
         let mut cand: Vec<(u8, i64, u32)> = self
             .slots
@@ -447,7 +471,16 @@ impl FlowTable {
         let Some(f) = self.slots.get_mut(slot as usize).and_then(|f| f.take()) else { return };
         self.map.remove(&f.key);
         self.free.push(slot);
-        sink(to_conn(f, why));
+        sink(self.finish_conn(f, why));
+    }
+
+    fn finish_conn(&self, f: Flow, why: Exit) -> Conn {
+        let mut c = to_conn(f, why);
+        if !self.cfg.local_nets.is_empty() {
+            c.local_orig = Some(in_nets(c.orig_h, &self.cfg.local_nets));
+            c.local_resp = Some(in_nets(c.resp_h, &self.cfg.local_nets));
+        }
+        c
     }
 
     /// Reports every remaining flow (in start order) and empties the table.
@@ -460,7 +493,7 @@ impl FlowTable {
         self.heap.clear();
         all.sort_by_key(|f| (f.start, f.ordinal));
         for f in all {
-            sink(to_conn(f, Exit::EndOfInput));
+            sink(self.finish_conn(f, Exit::EndOfInput));
         }
     }
 }
@@ -517,6 +550,23 @@ fn key_for(p: &FlowPacket<'_>) -> (FlowKey, u16, u16) {
     }
 }
 
+/// Whether `ip` lies in one of the (network, prefix length) pairs.
+pub fn in_nets(ip: IpAddr, nets: &[(IpAddr, u8)]) -> bool {
+    nets.iter().any(|&(net, len)| match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let len = len.min(32) as u32;
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let len = len.min(128) as u32;
+            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    })
+}
+
 /// Renders a uid number as Zeek-style text.
 pub fn uid_text(v: u128) -> String {
     let mut s = String::with_capacity(20);
@@ -530,7 +580,7 @@ fn to_conn(f: Flow, why: Exit) -> Conn {
     c.uid = uid_text(f.uid);
     let dur_ns = f.last.saturating_sub(f.start);
     let (state, sizes, closed) = match &f.kind {
-        Kind::Tcp(t) => (tcp::conn_state(&**t, f.history.as_str()), t.sizes(), t.closed()),
+        Kind::Tcp(t) => (tcp::conn_state(t, f.history.as_str()), t.sizes(), t.closed()),
         Kind::Simple { active, bytes } => {
             let st = if f.proto == PROTO_UDP {
                 match (active[0], active[1]) {

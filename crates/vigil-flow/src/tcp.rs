@@ -139,11 +139,10 @@ impl Endpoint {
         let last = Self::full(self.last_seq, self.seq_wraps);
         let ack = Self::full(self.ack_seq, self.ack_wraps);
         let mut size = last.max(ack).saturating_sub(self.start_seq as u64);
-        if size != 0 {
-            size -= 1;
-        }
-        if self.fin_cnt > 0 && size != 0 {
-            size -= 1;
+        // The SYN octet (real or, for partial connections, faked) and the FIN octet.
+        size = size.saturating_sub(1);
+        if self.fin_cnt > 0 {
+            size = size.saturating_sub(1);
         }
         size
     }
@@ -693,10 +692,11 @@ impl TcpConn {
             if b.upper > r.last_reassem {
                 let skip = (r.last_reassem - b.seq) as usize;
                 r.last_reassem = b.upper;
-                if let Some(data) = b.data.as_deref() {
-                    if let Some(rest) = data.get(skip..) {
-                        d.feed.data(d.key, i, Timestamp(ts), rest);
-                    }
+                match b.data.as_deref().and_then(|data| data.get(skip..)) {
+                    Some(rest) => d.feed.data(d.key, i, Timestamp(ts), rest),
+                    // Bytes seen but not kept (over the budget): the parser must not splice
+                    // what follows onto what came before.
+                    None => d.feed.gap(i, b.upper - b.seq - skip as u64),
                 }
             }
         }
@@ -747,7 +747,13 @@ impl TcpConn {
             return;
         }
         // Out of order: remember the range (and the bytes while the parser still wants them).
-        let keep = d.feed.wants(i, d.key.budget) && seq < d.key.budget as u64 + 1;
+        // Bytes are kept only while the parser still wants them, inside the budget, and while
+        // the out-of-order bytes already held stay within the budget too: a flow cannot make
+        // Vigil buffer more than about one budget per direction.
+        let held: usize = r.blocks.iter().map(|b| b.data.as_ref().map_or(0, |d| d.len())).sum();
+        let keep = d.feed.wants(i, d.key.budget)
+            && seq < d.key.budget as u64 + 1
+            && held.saturating_add(data.len()) <= d.key.budget as usize;
         let mut new = Block { seq, upper, data: keep.then(|| data.to_vec().into_boxed_slice()) };
         // Merge with overlapping blocks, keeping already-stored bytes where they overlap.
         let mut idx = 0;

@@ -444,3 +444,18 @@ fn uids_are_deterministic_across_runs() {
     assert_eq!(a.len(), 2);
     assert_ne!(a[0], a[1]);
 }
+
+#[test]
+fn local_flags_follow_configured_networks() {
+    let cfg = FlowConfig { local_nets: vec![("10.0.0.0".parse().unwrap(), 8)], ..FlowConfig::default() };
+    let mut table = FlowTable::new(cfg);
+    let mut out = Vec::new();
+    let p = FlowPacket::new(Timestamp::from_secs(1), "10.1.2.3".parse().unwrap(), 5000, "8.8.8.8".parse().unwrap(), 53, 17);
+    table.process(&p, &mut |c| out.push(c));
+    table.flush(&mut |c| out.push(c));
+    assert_eq!((out[0].local_orig, out[0].local_resp), (Some(true), Some(false)));
+    // Unconfigured: unset.
+    let mut s = Sim::new(7000);
+    s.udp(true, 1);
+    assert_eq!(s.one().local_orig, None);
+}

@@ -117,14 +117,14 @@ pub fn lzo1x(input: &[u8], cap: usize) -> Result<Vec<u8>, DecompressError> {
     // state: 0 after a match with no trailing literals (or at start), 1..3 after that many
     // trailing literals, 4 after a literal run.
     let mut state: usize = 0;
-    if let Some(&first) = input.first() {
-        if first > 17 {
-            r.i = 1;
-            let t = (first - 17) as usize;
-            let lits = r.take(t)?;
-            push_lits(&mut out, lits, cap)?;
-            state = if t < 4 { t } else { 4 };
-        }
+    if let Some(&first) = input.first()
+        && first > 17
+    {
+        r.i = 1;
+        let t = (first - 17) as usize;
+        let lits = r.take(t)?;
+        push_lits(&mut out, lits, cap)?;
+        state = if t < 4 { t } else { 4 };
     }
     // Each instruction consumes at least one byte; the end marker stops the loop.
     loop {

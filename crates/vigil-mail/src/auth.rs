@@ -30,11 +30,14 @@ pub struct AuthResult {
 /// Parses one Authentication-Results value into its results.
 pub fn parse_auth_results(value: &str, trusted_ids: &[String]) -> Vec<AuthResult> {
     let v: String = value.chars().take(8192).collect();
-    let mut parts = v.split(';');
-    let id = parts.next().unwrap_or_default().split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+    let mut parts = v.split(';').peekable();
+    // The authserv-id comes first; some servers (Exchange Online) omit it and start with a
+    // result, which then is a result with an empty, never-trusted id.
+    let first_tok = parts.peek().and_then(|p| p.split_whitespace().next()).unwrap_or_default();
+    let id = if first_tok.contains('=') { String::new() } else { parts.next().unwrap_or_default().split_whitespace().next().unwrap_or_default().to_ascii_lowercase() };
     let trusted = trusted_ids.iter().any(|t| {
         let t = t.to_ascii_lowercase();
-        id == t || id.ends_with(&format!(".{t}"))
+        !id.is_empty() && (id == t || id.ends_with(&format!(".{t}")))
     });
     let mut out = Vec::new();
     for p in parts.take(32) {
@@ -164,6 +167,7 @@ fn classify(r: &DkimResult) -> (String, String) {
     match r {
         DkimResult::Pass => ("pass".into(), String::new()),
         DkimResult::None => ("none".into(), String::new()),
+        DkimResult::Neutral(e) if e.to_string().to_ascii_lowercase().contains("expired") => ("expired".into(), e.to_string()),
         DkimResult::Neutral(e) => ("neutral".into(), e.to_string()),
         DkimResult::Fail(e) | DkimResult::PermError(e) | DkimResult::TempError(e) => {
             let msg = e.to_string();
@@ -281,6 +285,11 @@ mod tests {
         assert_eq!(r[2].result, "fail");
         let r = parse_auth_results("evil.example; dmarc=pass", &["mx.example.cn".into()]);
         assert!(!r[0].trusted);
+        // Exchange Online writes no authserv-id.
+        let r = parse_auth_results("spf=softfail (sender IP is 1.2.3.4)\r\n smtp.mailfrom=x.xyz; dkim=none (message not signed)\r\n header.d=none;dmarc=fail action=none header.from=a.co.uk;compauth=fail reason=001", &[]);
+        let got: Vec<(&str, &str)> = r.iter().map(|x| (x.method.as_str(), x.result.as_str())).collect();
+        assert_eq!(got, vec![("spf", "softfail"), ("dkim", "none"), ("dmarc", "fail"), ("compauth", "fail")]);
+        assert!(r.iter().all(|x| !x.trusted && x.authserv_id.is_empty()));
     }
 
     #[test]

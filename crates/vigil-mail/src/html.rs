@@ -39,6 +39,11 @@ pub struct HtmlFacts {
     pub smuggling: Option<String>,
     /// `<meta http-equiv=refresh>` or `location.href=` redirects (typical of HTML attachments).
     pub redirect: bool,
+    /// Characters of visible text (tags, scripts and styles removed, whitespace collapsed).
+    pub visible_chars: usize,
+    /// CSS that hides content: `display:none`, `visibility:hidden`, zero/one-pixel fonts or
+    /// offsets of thousands of pixels (filler text pushed off screen to fool filters).
+    pub hidden_css: bool,
 }
 
 /// Host of a URL (`https://user@Host:443/x` → `host`), or None when there is none.
@@ -186,7 +191,10 @@ pub fn scan(html: &str) -> HtmlFacts {
         pos = gt.max(lt + 1);
         if tag_l.starts_with("<a ") || tag_l.starts_with("<a\n") || tag_l.starts_with("<a\t") || tag_l.starts_with("<area ") {
             let Some(href) = attr(tag, tag_l, "href") else { continue };
-            let close = find_ci(&lower, "</a", gt).unwrap_or(lower.len()).min(gt.saturating_add(4096));
+            // The anchor text ends at `</a`, looked for within 4 KiB only: a page of unclosed
+            // anchors must not make every anchor scan the rest of the document.
+            let window_end = gt.saturating_add(4096).min(lower.len());
+            let close = lower.as_bytes().get(gt..window_end).and_then(|w| w.windows(3).position(|x| x == b"</a")).map_or(window_end, |p| gt + p);
             let inner = html.get(gt.saturating_add(1).min(html.len())..close.max(gt.saturating_add(1)).min(html.len())).unwrap_or_default();
             let text = strip_tags(inner);
             let hl = href.trim().to_ascii_lowercase();
@@ -236,10 +244,58 @@ pub fn scan(html: &str) -> HtmlFacts {
     } else if has("new blob(") && (has(".download") || has("mssaveoropenblob")) {
         f.smuggling.get_or_insert_with(|| "script builds a Blob and triggers a download".into());
     }
+    f.visible_chars = visible_len(html, &lower);
+    f.hidden_css = ["display:none", "display: none", "visibility:hidden", "visibility: hidden", "font-size:0", "font-size: 0", "font-size:1px", "font-size: 1px"]
+        .iter()
+        .any(|p| lower.contains(p))
+        || huge_offset(&lower);
     if has("window.location.href") || has("window.location.replace(") || has("document.location.href=") {
         f.redirect = true;
     }
     f
+}
+
+/// Visible characters, ignoring tags, `<style>`/`<script>`/`<head>` content and whitespace.
+fn visible_len(html: &str, lower: &str) -> usize {
+    let mut n = 0usize;
+    let mut i = 0usize;
+    let mut in_tag = false;
+    let b = lower.as_bytes();
+    while i < b.len() {
+        if !in_tag && b[i] == b'<' {
+            for (open, close) in [("<style", "</style"), ("<script", "</script"), ("<head", "</head"), ("<!--", "-->")] {
+                if lower.get(i..).is_some_and(|r| r.starts_with(open)) {
+                    i = lower.get(i..).and_then(|r| r.find(close)).map_or(b.len(), |p| i + p);
+                    break;
+                }
+            }
+            in_tag = true;
+        } else if in_tag && b[i] == b'>' {
+            in_tag = false;
+        } else if !in_tag && !b[i].is_ascii_whitespace() && (b[i] & 0xC0) != 0x80 {
+            n += 1;
+        }
+        i += 1;
+    }
+    let _ = html;
+    n.saturating_sub(lower.matches("&nbsp;").count() * 5)
+}
+
+/// A CSS length of 1000px or more in a margin/top/left/text-indent (content moved off screen).
+fn huge_offset(lower: &str) -> bool {
+    for key in ["margin-top:", "margin-left:", "top:", "left:", "text-indent:"] {
+        let mut from = 0;
+        for _ in 0..50 {
+            let Some(p) = lower.get(from..).and_then(|s| s.find(key)) else { break };
+            let v = lower.get(from + p + key.len()..).unwrap_or_default().trim_start().trim_start_matches('-');
+            let digits: String = v.chars().take_while(|c| c.is_ascii_digit()).collect();
+            if digits.len() >= 4 && v.get(digits.len()..).is_some_and(|r| r.starts_with("px")) {
+                return true;
+            }
+            from += p + key.len();
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -271,6 +327,14 @@ mod tests {
         let f = scan(r#"<a href="data:application/octet-stream;base64,TVqQAAM" download="inv.exe">x</a>"#);
         assert!(f.smuggling.is_some());
         assert!(scan(r#"<img src="data:image/png;base64,iVBOR">"#).smuggling.is_none());
+    }
+
+    #[test]
+    fn visible_text_and_hidden_css() {
+        let f = scan("<html><head><style>p{color:red}</style></head><body><p>Hi  there</p><div style=\"margin-top: 470500px\">filler</div></body>");
+        assert_eq!(f.visible_chars, "Hitherefiller".len());
+        assert!(f.hidden_css);
+        assert!(!scan("<p style='margin-top:10px'>x</p>").hidden_css);
     }
 
     #[test]

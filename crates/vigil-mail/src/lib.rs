@@ -151,6 +151,19 @@ struct Facts {
     attach: Vec<attach::AttachSignal>,
     attachments: Vec<String>,
     parts: usize,
+    /// A text/plain body was seen (mail with only an HTML body is more often bulk or phishing).
+    has_plain: bool,
+    plain_chars: usize,
+    /// Zero-width and soft-hyphen characters, used to break up words so filters miss them.
+    invisible: usize,
+}
+
+/// Counts characters that render as nothing (raw or as HTML entities).
+fn count_invisible(s: &str) -> usize {
+    let raw = s.chars().take(1 << 20).filter(|c| matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')).count();
+    let ents = ["&#8203;", "&#x200b;", "&zwnj;", "&zwj;", "&#173;", "&shy;", "&#8204;", "&#8205;", "&#65279;"];
+    let lower = s.get(..s.len().min(1 << 20)).unwrap_or_default().to_ascii_lowercase();
+    raw + ents.iter().map(|e| lower.matches(e).count()).sum::<usize>()
 }
 
 fn push_text(t: &mut String, s: &str) {
@@ -219,6 +232,11 @@ fn gather(msg: &mail_parser::Message<'_>, f: &mut Facts, depth: u32) {
                         f.attachments.push(n.chars().take(200).collect());
                     }
                 } else {
+                    let n = t.chars().take(1 << 20).filter(|c| !c.is_whitespace()).count();
+                    f.plain_chars = f.plain_chars.saturating_add(n);
+                    // An empty or token text/plain part is no real alternative to the HTML.
+                    f.has_plain |= n >= 20;
+                    f.invisible = f.invisible.saturating_add(count_invisible(t));
                     push_text(&mut f.text, t);
                     let mut links = Vec::new();
                     html::text_links(t, &mut links);
@@ -238,6 +256,7 @@ fn gather(msg: &mail_parser::Message<'_>, f: &mut Facts, depth: u32) {
                     }
                     f.html_attachment.push(facts);
                 } else {
+                    f.invisible = f.invisible.saturating_add(count_invisible(h));
                     push_text(&mut f.text, &html_text(h));
                     f.html.push(facts);
                 }
@@ -396,6 +415,9 @@ impl Analyzer {
             has_date: msg.date().is_some(),
             header_count,
             parts: facts.parts,
+            html_only: !facts.has_plain && !facts.html.is_empty(),
+            plain_chars: facts.plain_chars,
+            invisible: facts.invisible,
             config: &self.config,
             directory: &self.directory,
         };
@@ -563,5 +585,25 @@ fn scan_file(a: &Analyzer, f: &Path, out: &mut dyn FnMut(Scanned)) {
             out(Scanned::Verdict { file, index: None, verdict: Box::new(v) })
         }
         Err(e) => out(Scanned::Skipped { file, index: None, reason: e.to_string() }),
+    }
+}
+
+impl MailConfig {
+    /// Reads the `[mail]` table of a site file (other tables are left to the site loader).
+    /// Relative paths are resolved against the site file's directory.
+    pub fn from_site_toml(text: &str, base: &Path) -> Result<MailConfig, String> {
+        #[derive(Deserialize)]
+        struct Wrapper {
+            #[serde(default)]
+            mail: Option<MailConfig>,
+        }
+        let w: Wrapper = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut c = w.mail.unwrap_or_default();
+        for p in [&mut c.directory, &mut c.dkim_keys].into_iter().flatten() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(c)
     }
 }

@@ -21,7 +21,7 @@ const CATEGORIES: &[Category] = &[
             "mailbox is full", "mailbox quota", "mailbox has exceeded", "storage is full", "storage quota", "email quota",
             "upgrade your mailbox", "mailbox upgrade", "webmail", "e-mail account", "email account", "access to your account",
             "your account has been", "account will be", "account has been locked", "account has been suspended", "kyc",
-            "two-factor", "2fa", "one-time code", "security code", "vpn", "single sign-on", "sso", "credential",
+            "create a password", "your password", "password", "two-factor", "2fa", "one-time code", "security code", "vpn", "single sign-on", "sso", "credential",
             "passwort", "konto", "senha", "conta", "contraseña", "cuenta", "mot de passe", "votre compte",
             // Chinese
             "密码", "过期", "验证", "账户", "账号", "帐号", "帐户", "冻结", "登录", "登陆", "邮箱升级", "邮箱", "升级", "认证", "身份",
@@ -70,41 +70,90 @@ const CATEGORIES: &[Category] = &[
             "onedrive", "voice message", "voicemail", "fax", "管理员", "信息中心", "网络中心", "系统通知", "系统管理员", "运维", "共享文件",
         ],
     },
+    Category {
+        name: "advance_fee",
+        phrases: &[
+            "beneficiary", "inheritance", "next of kin", "million dollars", "million usd", "compensation fund", "barrister",
+            "diplomat", "atm card", "western union", "moneygram", "united nations", "unclaimed", "fund transfer", "winning fund",
+            "consignment", "free spins", "gratis spins", "freispiele", "earn $", "per day from home", "free spins", "casino", "jackpot", "personal loan", "guaranteed profit",
+            "investment opportunity", "double your", "fundo", "herança", "transferência bancária", "beneficiário", "遗产", "中奖金额",
+            "兼职", "日赚", "刷单", "返利",
+        ],
+    },
+    Category {
+        name: "generic_greeting",
+        phrases: &[
+            "dear customer", "dear user", "dear client", "dear member", "dear valued", "dear account", "dear sir/madam",
+            "dear friend", "hello dear", "hi dear", "dear beneficiary", "valued customer", "dear email user", "dear mailbox user", "dear subscriber",
+            "caro cliente", "prezado cliente", "beste klant", "lieber kunde", "sehr geehrter kunde", "cher client", "estimado cliente",
+            "尊敬的用户", "尊敬的客户", "亲爱的用户", "尊敬的邮箱用户",
+        ],
+    },
+    Category {
+        name: "romance",
+        phrases: &[
+            "widow", "my late husband", "divine intervention", "friend request", "your friendship", "beautiful female",
+            "beautiful woman", "unmarried", "single woman", "girlfriend", "looking for a man", "ukrainian girl", "ukrainian woman",
+            "russian singles", "ragazza ucraina", "hot singles", "寂寞交友",
+        ],
+    },
+    Category {
+        name: "government",
+        phrases: &[
+            "tax refund", "irs", "hmrc", "tax office", "receita federal", "cpf", "ministério da fazenda", "court notice", "police notice",
+            "subpoena", "customs fee", "frais de douane", "税务局", "个税", "退税", "社保", "公积金", "法院传票", "公安局", "海关",
+        ],
+    },
 ];
 
-/// The lure categories found in `text` (subject and body), with the first phrase that matched.
+/// One automaton over every phrase of every category, built once: a single pass over the text
+/// instead of one search per phrase.
+fn automaton() -> &'static (aho_corasick::AhoCorasick, Vec<(usize, &'static str)>) {
+    static AC: std::sync::OnceLock<(aho_corasick::AhoCorasick, Vec<(usize, &'static str)>)> = std::sync::OnceLock::new();
+    AC.get_or_init(|| {
+        let mut pats = Vec::new();
+        for (ci, c) in CATEGORIES.iter().enumerate() {
+            for p in c.phrases {
+                pats.push((ci, *p));
+            }
+        }
+        let ac = aho_corasick::AhoCorasick::new(pats.iter().map(|(_, p)| *p)).expect("static phrase list builds");
+        (ac, pats)
+    })
+}
+
+/// The lure categories found in `text` (subject and body), with the first phrase that matched,
+/// in category order.
 pub fn lures(text: &str) -> Vec<(&'static str, &'static str)> {
     // Bounded work: the first 64 KiB of characters carry the lure if there is one.
     let t: String = text.chars().take(65_536).collect::<String>().to_lowercase();
-    let mut out = Vec::new();
-    for c in CATEGORIES {
-        if let Some(p) = c.phrases.iter().find(|p| contains_phrase(&t, p)) {
-            out.push((c.name, *p));
+    let (ac, pats) = automaton();
+    let mut found: Vec<Option<&'static str>> = vec![None; CATEGORIES.len()];
+    for m in ac.find_overlapping_iter(&t).take(100_000) {
+        let Some(&(ci, p)) = pats.get(m.pattern().as_usize()) else { continue };
+        if found.get(ci).is_some_and(|f| f.is_some()) {
+            continue;
+        }
+        if at_word_boundary(&t, m.start(), m.end(), p)
+            && let Some(slot) = found.get_mut(ci)
+        {
+            *slot = Some(p);
         }
     }
-    out
+    CATEGORIES.iter().zip(found).filter_map(|(c, f)| f.map(|p| (c.name, p))).collect()
 }
 
 /// Latin phrases must start and end on a word boundary ("vpn" not in "vpnxyz", "sso" not in
 /// "assorted"); CJK phrases have no word boundaries to respect.
-fn contains_phrase(t: &str, p: &str) -> bool {
+fn at_word_boundary(t: &str, s: usize, e: usize, p: &str) -> bool {
     if !p.is_ascii() {
-        return t.contains(p);
+        return true;
     }
-    let mut from = 0;
-    while let Some(i) = t.get(from..).and_then(|s| s.find(p)) {
-        let s = from + i;
-        let e = s + p.len();
-        let before = t.get(..s).and_then(|x| x.chars().next_back());
-        let after = t.get(e..).and_then(|x| x.chars().next());
-        let wb = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
-        // Phrases ending in a stem ("deactivat", "expir") may continue.
-        if wb(before) && (wb(after) || p.ends_with("activat")) {
-            return true;
-        }
-        from = e;
-    }
-    false
+    let before = t.get(..s).and_then(|x| x.chars().next_back());
+    let after = t.get(e..).and_then(|x| x.chars().next());
+    let wb = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+    // Phrases ending in a stem ("deactivat") may continue.
+    wb(before) && (wb(after) || p.ends_with("activat"))
 }
 
 #[cfg(test)]

@@ -63,6 +63,10 @@ pub struct Input<'a> {
     pub has_date: bool,
     pub header_count: usize,
     pub parts: usize,
+    pub html_only: bool,
+    /// Non-blank characters of the plain-text bodies.
+    pub plain_chars: usize,
+    pub invisible: usize,
     pub config: &'a MailConfig,
     pub directory: &'a [Person],
 }
@@ -129,6 +133,22 @@ const BRANDS: &[(&str, &[&str])] = &[
     ("工商银行", &["icbc"]),
     ("建设银行", &["ccb"]),
     ("招商银行", &["cmbchina"]),
+    ("la poste", &["laposte", "lapostemail"]),
+    ("laposte", &["laposte"]),
+    ("colissimo", &["laposte", "colissimo"]),
+    ("chronopost", &["chronopost"]),
+    ("postnl", &["postnl"]),
+    ("correios", &["correios"]),
+    ("dpd", &["dpd"]),
+    ("royal mail", &["royalmail"]),
+    ("canada post", &["canadapost", "postescanada"]),
+    ("australia post", &["auspost"]),
+    ("opensea", &["opensea"]),
+    ("steam", &["steampowered", "steamcommunity"]),
+    ("norton", &["norton", "nortonlifelock"]),
+    ("mcafee", &["mcafee"]),
+    ("顺丰", &["sf-express", "sf"]),
+    ("中国邮政", &["chinapost", "11185"]),
     ("webmail", &[]),
 ];
 
@@ -136,12 +156,12 @@ const BRANDS: &[(&str, &[&str])] = &[
 const IT_ROLES: &[&str] = &[
     "administrator", "admin", "it support", "it department", "it service", "it-service", "it help", "helpdesk", "help desk",
     "service desk", "servicedesk", "mail server", "email server", "mail administrator", "mail admin", "postmaster",
-    "mailer-daemon", "mail delivery", "security team", "account team", "system", "webmaster", "technical support",
+    "mailer-daemon", "mail delivery", "security team", "account team", "system administrator", "technical support",
     "tech support", "support team", "管理员", "信息中心", "网络中心", "系统", "运维", "技术支持",
 ];
 
 const FREEMAIL: &[&str] = &[
-    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "aol.com", "mail.ru", "yandex.ru",
+    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "msn.com", "aol.com", "mail.ru", "yandex.ru",
     "yandex.com", "qq.com", "163.com", "126.com", "sina.com", "sohu.com", "gmx.com", "gmx.de", "gmx.net", "web.de",
     "proton.me", "protonmail.com", "icloud.com", "zoho.com", "mail.com", "inbox.ru", "bk.ru", "list.ru", "yeah.net",
 ];
@@ -154,7 +174,15 @@ const FREE_HOSTING: &[&str] = &[
     "trycloudflare.com", "azurewebsites.net", "web.core.windows.net", "blob.core.windows.net", "storage.googleapis.com",
     "sites.google.com", "forms.gle", "translate.goog", "duckdns.org", "github.io", "notion.site", "square.site",
     "jotform.com", "formspree.io", "typeform.com", "godaddysites.com", "webflow.io", "vercel.app", "netlify.app",
-    "surge.sh", "replit.dev", "repl.co", "mybluehost.me", "blogspot.com", "s3.amazonaws.com", "myftp.org", "servehttp.com",
+    "surge.sh", "replit.dev", "repl.co", "mybluehost.me", "s3.amazonaws.com", "myftp.org", "servehttp.com",
+];
+
+/// Anchor texts that ask the reader to act (sign in, verify, open a document…).
+const CTA: &[&str] = &[
+    "click here", "verify", "verify now", "log in", "login", "sign in", "update", "update now", "confirm", "unlock", "restore",
+    "validate", "reactivate", "review", "view document", "open document", "view message", "view invoice",
+    "claim", "access", "secure", "keep password", "upgrade", "klik hier", "hier klicken", "jetzt", "clique aqui", "acessar",
+    "acesse", "haga clic", "cliquez ici", "点击", "立即", "登录", "验证", "查看",
 ];
 
 /// TLDs with a high share of abuse in phishing feeds.
@@ -188,7 +216,15 @@ fn contains_word(hay: &str, w: &str) -> bool {
 
 fn org_of(addr_or_domain: &str) -> String {
     let d = domain::domain_of(addr_or_domain).unwrap_or_else(|| addr_or_domain.to_ascii_lowercase());
-    domain::registrable(&domain::normalize(&d))
+    let r = domain::registrable(&domain::normalize(&d));
+    // One provider behind several consumer domains: a hotmail.com sender with an msn.com
+    // envelope is not a mismatch.
+    match r.as_str() {
+        "hotmail.com" | "msn.com" | "live.com" | "outlook.com" | "passport.com" => "microsoft-consumer".into(),
+        "yahoo.com" | "yahoo.co.uk" | "ymail.com" | "rocketmail.com" => "yahoo-consumer".into(),
+        "gmail.com" | "googlemail.com" => "google-consumer".into(),
+        _ => r,
+    }
 }
 
 /// Computes every signal of one message.
@@ -226,7 +262,8 @@ fn authentication(i: &Input<'_>, from_org: &str, from_is_own: bool, out: &mut Ve
             continue;
         }
         seen.push(name);
-        out.push(Signal::new(name, w * scale, format!("{}={} from {} ({who})", r.method, r.result, short(&r.authserv_id, 60))));
+        let server = if r.authserv_id.is_empty() { "an unnamed server".to_string() } else { short(&r.authserv_id, 60) };
+        out.push(Signal::new(name, w * scale, format!("{}={} from {server} ({who})", r.method, r.result)));
     }
     // Mail claiming to be from our own domain must be authenticated by our own servers.
     if from_is_own {
@@ -321,6 +358,14 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
                 out.push(Signal::new("display_name_address_mismatch", 0.45, format!("display name shows {} but mail is from {}", short(&d, 60), short(from_org, 80))));
             }
         }
+        // A display name that is itself a domain ("paypal.com <x@elsewhere>").
+        let dn = i.from_name.trim().trim_matches('"').to_ascii_lowercase();
+        if !dn.contains('@') && !dn.contains(' ') && dn.contains('.') && RISKY_TLDS.iter().chain(["com", "net", "org", "nl", "de", "br", "cn", "uk", "fr", "it", "es"].iter()).any(|t| dn.ends_with(&format!(".{t}"))) {
+            let shown = domain::registrable(&domain::normalize(&dn));
+            if !from_org.is_empty() && shown != from_org {
+                out.push(Signal::new("display_name_address_mismatch", 0.4, format!("display name shows {} but mail is from {}", short(&shown, 60), short(from_org, 80))));
+            }
+        }
         if i.from_name.chars().any(|c| matches!(c as u32, 0x1F300..=0x1FAFF | 0x2600..=0x27BF)) {
             out.push(Signal::new("emoji_display_name", 0.1, "emoji in the display name"));
         }
@@ -330,7 +375,9 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
         let ro = org_of(i.reply_to);
         if ro != from_org && !ro.is_empty() {
             let free = domain::domain_of(i.reply_to).is_some_and(|d| host_matches(&d, FREEMAIL));
-            let w = if i.list_mail { 0.05 } else if free { 0.35 } else { 0.25 };
+            // Free-mail to free-mail (hotmail → msn) is one person with two accounts.
+            let from_free = host_matches(from_domain, FREEMAIL);
+            let w = if i.list_mail { 0.05 } else if free && from_free { 0.2 } else if free { 0.35 } else { 0.25 };
             out.push(Signal::new("reply_to_mismatch", w, format!("replies go to {} instead of {}", short(&ro, 80), short(from_org, 80))));
         }
     }
@@ -343,27 +390,76 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
     }
     if from_domain.is_empty() {
         out.push(Signal::new("no_sender_address", 0.15, "no usable From address"));
+    } else if !from_domain.contains('.') || from_domain.ends_with(".local") || from_domain.ends_with(".localdomain") {
+        out.push(Signal::new("invalid_sender_domain", 0.3, format!("sender domain {} cannot exist on the Internet", short(from_domain, 60))));
+    } else if host_matches(from_domain, FREE_HOSTING) {
+        out.push(Signal::new("sender_on_free_hosting", 0.4, format!("sender domain {} is a free hosting service", short(from_domain, 60))));
     } else if RISKY_TLDS.contains(&domain::tld_of(from_domain)) {
         out.push(Signal::new("risky_tld_sender", 0.15, format!("sender domain {} uses a TLD common in phishing", short(from_domain, 80))));
     }
     if !i.has_message_id {
         out.push(Signal::new("no_message_id", 0.1, "no Message-ID header"));
     }
-    // The recipient's own address in the subject or greeting: mass phishing "personalised" by
-    // pasting the address in ("john@acme.com: mailbox full"), rarely done by real senders.
-    for r in i.recipients.iter().take(10) {
-        if r.len() < 4 || !r.contains('@') {
-            continue;
-        }
-        let subj = i.subject.to_lowercase();
-        let local = r.split('@').next().unwrap_or_default();
-        let greet = ["dear ", "hello ", "hi ", "olá ", "hallo ", "bonjour ", "hola ", "尊敬的", "您好"];
-        let text_l: String = i.text.chars().take(4000).collect::<String>().to_lowercase();
-        if subj.contains(r.as_str()) || greet.iter().any(|g| text_l.contains(&format!("{g}{r}")) || (local.len() >= 3 && text_l.contains(&format!("{g}{local},")))) {
-            out.push(Signal::new("address_as_greeting", 0.3, format!("subject or greeting addresses the reader by mailbox ({})", short(r, 60))));
-            break;
+    // A mailbox address as the greeting or in the subject ("Dear john@acme.com", "john@acme.com:
+    // mailbox full"): mass phishing "personalised" by pasting the address, rarely done by real
+    // senders, who know the reader's name.
+    if let Some(a) = address_greeting(i.subject, i.text) {
+        out.push(Signal::new("address_as_greeting", 0.3, format!("subject or greeting addresses the reader by mailbox ({})", short(&a, 60))));
+    }
+    // An organisation's name from a free-mail account ("African Union <x@gmail.com>").
+    if host_matches(from_domain, FREEMAIL) && ORG_WORDS.iter().any(|w| contains_word(&name, w)) {
+        out.push(Signal::new("organisation_from_freemail", 0.4, format!("display name \"{}\" is an organisation but the sender uses {}", short(i.from_name, 60), short(from_domain, 60))));
+    }
+    // Machine-made local parts ("renew_iKbolGjWe4y@"): bulk senders rotating addresses.
+    let local = i.from_addr.split('@').next().unwrap_or_default();
+    if case_flips(local) >= 4 {
+        out.push(Signal::new("random_sender_local_part", 0.2, format!("sender local part {} looks machine-generated", short(local, 40))));
+    }
+    // DKIM present but none aligned with From.
+    if !from_org.is_empty() && !i.dkim_domains.is_empty() && !i.dkim_domains.iter().any(|d| org_of(d) == from_org) && !i.list_mail {
+        out.push(Signal::new("dkim_unaligned", 0.1, format!("DKIM signed by {} only, not by {}", short(i.dkim_domains.first().map(String::as_str).unwrap_or_default(), 60), short(from_org, 60))));
+    }
+}
+
+/// Words that make a display name an organisation rather than a person.
+const ORG_WORDS: &[&str] = &[
+    "bank", "union", "team", "support", "department", "service", "services", "security", "office", "government", "ministry",
+    "inc", "ltd", "llc", "co", "corp", "corporation", "company", "group", "foundation", "nations", "federal", "council",
+    "administrator", "admin", "helpdesk", "customer", "account", "billing", "delivery", "post", "courier", "银行", "公司", "中心",
+];
+
+/// Lower→upper or upper→lower changes between letters after the first character.
+fn case_flips(s: &str) -> usize {
+    let letters: Vec<bool> = s.chars().take(64).filter(|c| c.is_ascii_alphabetic()).map(|c| c.is_ascii_uppercase()).collect();
+    letters.windows(2).skip(1).filter(|w| w[0] != w[1]).count()
+}
+
+/// The address used as a greeting or in the subject, if any.
+fn address_greeting(subject: &str, text: &str) -> Option<String> {
+    let token_addr = |s: &str| -> Option<String> {
+        let t = s.split_whitespace().next()?.trim_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '.' && c != '_' && c != '-');
+        let (l, d) = t.split_once('@')?;
+        (!l.is_empty() && !d.is_empty() && !d.starts_with('.')).then(|| t.to_string())
+    };
+    let subj = subject.to_lowercase();
+    if let Some(a) = subj.split(|c: char| c.is_whitespace() || c == ',' || c == ':' || c == '!').find(|w| w.contains('@') && w.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())) {
+        return Some(a.to_string());
+    }
+    let t: String = text.chars().take(4000).collect::<String>().to_lowercase();
+    for g in ["dear", "hello", "hi", "hey", "olá", "ola", "hallo", "bonjour", "hola", "beste", "caro", "prezado", "attn", "尊敬的", "您好", "亲爱的"] {
+        let mut from = 0;
+        for _ in 0..20 {
+            let Some(p) = t.get(from..).and_then(|x| x.find(g)) else { break };
+            let start = from + p;
+            let before_ok = t.get(..start).and_then(|x| x.chars().next_back()).is_none_or(|c| !c.is_alphanumeric());
+            let rest = t.get(start + g.len()..).unwrap_or_default();
+            if before_ok && let Some(a) = token_addr(rest.trim_start_matches([',', ':', ' ', '\u{a0}'])) {
+                return Some(a);
+            }
+            from = start + g.len();
         }
     }
+    None
 }
 
 fn links(i: &Input<'_>, from_org: &str, own: &[String], partners: &[String], out: &mut Vec<Signal>) {
@@ -379,6 +475,7 @@ fn links(i: &Input<'_>, from_org: &str, own: &[String], partners: &[String], out
     let mut form_ext = None;
     let mut smuggle = None;
     let mut redirect = false;
+    let mut cta = None;
     for h in all {
         mism.extend(h.mismatched.iter().cloned());
         pw |= h.password_form;
@@ -393,6 +490,12 @@ fn links(i: &Input<'_>, from_org: &str, own: &[String], partners: &[String], out
         }
         for l in &h.links {
             let host = l.host.as_str();
+            if cta.is_none() && !l.text.is_empty() && org_of(host) != from_org {
+                let t = name_norm(&l.text);
+                if t.chars().count() <= 40 && CTA.iter().any(|c| contains_word(&t, c)) {
+                    cta = Some(format!("\"{}\" links to {}", short(&l.text, 40), short(host, 80)));
+                }
+            }
             if ip.is_none() && domain::is_ip_literal(host) {
                 ip = Some(host.to_string());
             }
@@ -419,10 +522,36 @@ fn links(i: &Input<'_>, from_org: &str, own: &[String], partners: &[String], out
         }
     }
     if let Some((t, h)) = mism.first() {
-        out.push(Signal::new("link_text_mismatch", 0.55, format!("link shows {} but goes to {}", short(t, 80), short(h, 80))));
+        // Marketing redirectors also show one host and go to another; the trait becomes strong
+        // when the shown host is a brand or one of ours, or the real target is itself dubious.
+        let shown = domain::brand_label(&domain::normalize(t));
+        let shown_protected = BRANDS.iter().any(|(_, labels)| labels.contains(&shown.as_str()))
+            || own.iter().chain(partners.iter()).any(|d| domain::brand_label(d) == shown);
+        let target_dubious = domain::is_ip_literal(h) || host_matches(h, FREE_HOSTING) || RISKY_TLDS.contains(&tld(h));
+        let w = if shown_protected || target_dubious { 0.6 } else { 0.35 };
+        out.push(Signal::new("link_text_mismatch", w, format!("link shows {} but goes to {}", short(t, 80), short(h, 80))));
+    }
+    if let Some(l) = cta {
+        out.push(Signal::new("call_to_action_offsite", 0.2, l));
+    }
+    if i.html_only {
+        out.push(Signal::new("html_only_body", 0.12, "HTML body without a plain-text alternative"));
+    }
+    // Little to read and something to click: the message is a button, not a letter.
+    let visible: usize = i.html.iter().map(|h| h.visible_chars).sum::<usize>() + i.plain_chars;
+    let links: usize = i.html.iter().map(|h| h.links.len()).sum();
+    if links > 0 && visible < 600 && i.html.iter().any(|h| !h.links.is_empty() && h.links.iter().any(|l| !l.text.is_empty() || h.visible_chars < 600)) && i.html_only {
+        let w = if visible < 60 { 0.4 } else { 0.3 };
+        out.push(Signal::new("text_poor_html", w, format!("{visible} characters of visible text around {links} link(s)")));
+    }
+    if i.html.iter().any(|h| h.hidden_css) && i.html.iter().any(|h| !h.links.is_empty()) {
+        out.push(Signal::new("hidden_content", 0.15, "CSS hides part of the content (display:none, zero-size fonts or off-screen offsets)"));
+    }
+    if i.invisible >= 3 {
+        out.push(Signal::new("invisible_characters", 0.3, format!("{} zero-width or soft-hyphen characters break up the words", i.invisible)));
     }
     if let Some(h) = ip {
-        out.push(Signal::new("link_ip_literal", 0.4, format!("link to a bare IP address {h}")));
+        out.push(Signal::new("link_ip_literal", 0.3, format!("link to a bare IP address {h}")));
     }
     if let Some(h) = shortener {
         out.push(Signal::new("link_shortener", 0.2, format!("shortened link via {h}")));
@@ -478,6 +607,9 @@ fn attachments(i: &Input<'_>, out: &mut Vec<Signal>) {
 }
 
 fn lures(i: &Input<'_>, out: &mut Vec<Signal>) {
+    // A lure is short and to the point; in a long newsletter or digest the same words are
+    // incidental, so their weight is halved past a few thousand characters.
+    let long = i.text.chars().count() > 4000;
     for (cat, phrase) in lure::lures(i.text) {
         let w = match cat {
             "credentials" => 0.3,
@@ -486,6 +618,10 @@ fn lures(i: &Input<'_>, out: &mut Vec<Signal>) {
             "crypto_wallet" => 0.25,
             "prize" => 0.2,
             "it_admin" => 0.15,
+            "advance_fee" => 0.3,
+            "generic_greeting" => 0.15,
+            "romance" => 0.3,
+            "government" => 0.25,
             _ => 0.1,
         };
         let name: &'static str = match cat {
@@ -495,8 +631,13 @@ fn lures(i: &Input<'_>, out: &mut Vec<Signal>) {
             "crypto_wallet" => "lure_crypto_wallet",
             "prize" => "lure_prize",
             "it_admin" => "lure_it_admin",
+            "advance_fee" => "lure_advance_fee",
+            "generic_greeting" => "lure_generic_greeting",
+            "romance" => "lure_romance",
+            "government" => "lure_government",
             _ => "lure_other",
         };
+        let w = if long { w * 0.5 } else { w };
         out.push(Signal::new(name, w, format!("\"{phrase}\"")));
     }
 }

@@ -5,6 +5,6 @@ fn main() {
     let hosts = a.get(3).and_then(|s| s.parse().ok()).unwrap_or(300);
     let t = std::time::Instant::now();
     let cfg = vigil_sim::SimConfig { seed, days, hosts, ..Default::default() };
-    let s = vigil_sim::Scenario::generate(&cfg, std::path::Path::new("/tmp/simout")).unwrap();
+    let s = vigil_sim::Scenario::generate(&cfg, std::path::Path::new(&std::env::var("SIMOUT").unwrap_or("/tmp/simout".into()))).unwrap();
     eprintln!("{} packets, {} bytes, {} items in {:?}", s.packets, s.bytes, s.truth.items.len(), t.elapsed());
 }

@@ -26,6 +26,13 @@ impl Quiet {
     }
 }
 
+/// A staff account name (pinyin surname.given) for host `h`'s regular user.
+fn staff_user(h: usize) -> String {
+    const SURNAMES: [&str; 12] = ["wang", "li", "zhang", "liu", "chen", "yang", "zhao", "huang", "zhou", "wu", "xu", "sun"];
+    const GIVEN: [&str; 12] = ["wei", "fang", "na", "min", "jing", "lei", "qiang", "yan", "jun", "hua", "tao", "ying"];
+    format!("{}.{}{}", SURNAMES[h % 12], GIVEN[(h / 12) % 12], if h >= 144 { (h / 144).to_string() } else { String::new() })
+}
+
 const CHROME_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
 
 pub fn plan(p: &mut Planner<'_>, quiet: &Quiet) {
@@ -195,7 +202,7 @@ fn workday(p: &mut Planner<'_>, h: usize, day: u32, admin: bool) {
             let fs = fss[p.rng.gen_range(0..2)];
             let f = p.flow_in(h, fs, 445);
             let (sn, ws) = (p.host(fs).name.to_uppercase(), p.host(h).name.to_uppercase());
-            let user = format!("u{:04}", h);
+            let user = staff_user(h);
             p.push(t, f, Outcome::Closed, App::Smb { server_name: sn, share: "Public", user, workstation: ws, auth_ok: true });
         }
     }
@@ -256,6 +263,17 @@ fn server_day(p: &mut Planner<'_>, h: usize, day: u32) {
     let (from, to) = (p.at(day, 0.0), p.at(day + 1, 0.0));
     let host = p.host(h);
     if host.role == Role::Firewall || host.role == Role::VpnGateway {
+        // Appliances keep time and ship their logs to the monitoring server.
+        ntp(p, h, from, to, 1024);
+        let mon = p.site.find("mon01");
+        let name = host.name.clone();
+        for t in periodic(p, from, to, 300, 5) {
+            let mut f = p.flow_in(h, mon, 514);
+            f.c.port = 514;
+            let stamp = chrono::DateTime::from_timestamp(t / US + crate::world::UTC_OFFSET_S, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S+08:00");
+            let payload = format!("<134>1 {stamp} {name} system - - - heartbeat: sessions={} cpu={}%", p.rng.gen_range(0..40), p.rng.gen_range(2..30)).into_bytes();
+            p.push(t, f, Outcome::Closed, App::Datagram { payload });
+        }
         return;
     }
     ntp(p, h, from, to, 1024);
@@ -357,6 +375,10 @@ fn vpn_users(p: &mut Planner<'_>, day: u32, work: bool) {
         let ip = svc.visitors_cn[p.rng.gen_range(0..svc.visitors_cn.len())];
         let t = p.at_rand(day, 18.5, 23.0);
         let f = p.flow_from_outside(ip, "CN", vpn, 443);
+        // The appliance checks the user's credentials against the directory (LDAPS).
+        let dc = p.site.find("dc01");
+        let ex = p.rounds(2, (200, 800), (200, 2_000), (1_000, 20_000));
+        p.tls_in(t + 600_000, vpn, dc, 636, ClientProfile::OpenSsl, ex, Prelude::None);
         let name = "vpn.jhri.example.cn".to_string();
         let server = p.server_spec(&name, false, ("GeoTrust CN RSA CA G1", "DigiCert Inc"), false, None, None);
         let nr = p.rng.gen_range(10..40);

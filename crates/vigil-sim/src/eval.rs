@@ -11,8 +11,10 @@
 //!   unmanaged_device (chains through the same hosts), exfiltration ↔ rotating_destinations,
 //!   long_connection → exfiltration / springboard / beacon, dormant_device ↔
 //!   unmanaged_device, foreign_admin_access → inbound_scan / springboard (a foreign session to
-//!   the edge), ioc_match → any storyline. For related kinds the finding must name any host of
-//!   the item (key host, dst or path). Everything else at ≥ medium is a false positive.
+//!   the edge), ioc_match → any storyline. For related kinds the finding must name the item's
+//!   key host (in src, dst or path), or have its `src` on the item's path; naming a popular
+//!   server the item also touched is not enough. Everything else at ≥ medium is a false
+//!   positive.
 //! - Findings below medium are not counted either way.
 //! - Hosts are compared as strings after dropping any " (name)" suffix, so `dst` entries
 //!   like `10.1.0.25 (mail01)` match.
@@ -104,7 +106,7 @@ fn matches_same_kind(f: &Finding, t: &TruthItem, slack: Duration) -> bool {
 
 fn matches_related(f: &Finding, t: &TruthItem, slack: Duration) -> bool {
     related(f.kind, t.kind)
-        && (names(f, &t.key_host) || t.dst.iter().chain(&t.path).any(|h| names(f, bare(h))))
+        && (names(f, &t.key_host) || t.path.iter().any(|h| bare(h) == bare(&f.src)))
         && overlaps(f, t, slack)
 }
 
@@ -262,6 +264,8 @@ mod tests {
             finding(FindingKind::Exfiltration, Severity::Critical, "203.0.113.5", &["10.20.1.31 (db02)"], "2026-03-04T02:10:00+08:00", "2026-03-04T02:30:00+08:00"),
             // Related kind: long_connection on the exfil host is not a false positive.
             finding(FindingKind::LongConnection, Severity::Medium, "10.20.1.31", &[], "2026-03-04T02:10:00+08:00", "2026-03-04T02:30:00+08:00"),
+            // Related kind naming only the item's destination (a popular server): a false positive.
+            finding(FindingKind::LongConnection, Severity::Medium, "10.30.1.9", &["203.0.113.5"], "2026-03-04T02:10:00+08:00", "2026-03-04T02:30:00+08:00"),
             // Low severity false alarm: ignored for precision.
             finding(FindingKind::DnsTunnel, Severity::Low, "10.30.1.22", &[], "2026-03-04T02:10:00+08:00", "2026-03-04T02:30:00+08:00"),
         ];
@@ -270,10 +274,11 @@ mod tests {
         assert_eq!(r.found, 2);
         assert_eq!(r.misses.len(), 1);
         assert_eq!(r.misses[0].kind, FindingKind::RotatingDestinations);
-        assert_eq!(r.findings_considered, 4);
+        assert_eq!(r.findings_considered, 5);
         assert_eq!(r.true_positives, 3);
-        assert_eq!(r.false_positives.len(), 1);
+        assert_eq!(r.false_positives.len(), 2);
         assert_eq!(r.false_positives[0].kind, FindingKind::Beacon);
+        assert_eq!(r.false_positives[1].src, "10.30.1.9");
         let beacon = r.per_kind.iter().find(|k| k.kind == FindingKind::Beacon).unwrap();
         assert_eq!((beacon.recall, beacon.precision), (1.0, 0.5));
         assert!((r.recall - 2.0 / 3.0).abs() < 1e-9);

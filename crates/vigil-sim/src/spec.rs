@@ -108,6 +108,10 @@ pub enum App {
     },
     /// ARP request from the client for the server's address, and the reply.
     Arp,
+    /// One datagram from client to server (syslog and the like).
+    Datagram {
+        payload: Vec<u8>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -332,6 +336,7 @@ pub fn render(spec: &Spec) -> Vec<Pkt> {
             }
             out
         }
+        App::Datagram { payload } => vec![Pkt::full(t0, wire::udp_frame(&f.c, &f.s, rng.r#gen(), payload))],
         App::Arp => vec![
             Pkt::full(t0, wire::arp_frame(f.c.mac, f.c.ip, None, f.s.ip)),
             Pkt::full(t0 + 300, wire::arp_frame(f.s.mac, f.s.ip, Some(f.c.mac), f.c.ip)),

@@ -30,10 +30,14 @@ enum Command {
     Assets(cmd::assets::Args),
     /// Credential hygiene: find plaintext password tables and admin-tool secrets in files.
     Creds(cmd::creds::Args),
+    /// Phishing triage: judge mail (.eml, mbox, Maildir) aimed at administrators and explain each verdict.
+    Mail(cmd::mail::Args),
     /// Simulate a site: realistic capture with planted espionage storylines, site file, inventory, ground truth.
     Simulate(cmd::simulate::Args),
     /// Score findings (JSON lines) against a simulation's ground truth: recall per kind, precision.
     Eval(cmd::eval::Args),
+    /// Our own exposure as mapping platforms see it: scope-checked scan or nmap/masscan import, CVE/KEV/EPSS patch list.
+    Exposure(cmd::exposure::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,8 +49,10 @@ fn main() -> ExitCode {
         Command::Conn(a) => cmd::conn::run(a),
         Command::Assets(a) => cmd::assets::run(a),
         Command::Creds(a) => cmd::creds::run(a),
+        Command::Mail(a) => cmd::mail::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Exposure(a) => cmd::exposure::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

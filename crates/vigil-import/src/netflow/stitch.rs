@@ -13,6 +13,28 @@ use vigil_model::{Conn, Source, Timestamp};
 
 type Key = (IpAddr, u16, IpAddr, u16, u8);
 
+/// ICMP carries type/code instead of ports: a request and its reply (echo 8/0, timestamp
+/// 13/14, ICMPv6 echo 128/129, neighbour solicitation 135/136...) share one key, the smaller
+/// type of the pair; other messages keep their own type.
+fn icmp_pair(proto: u8, t: u16) -> u16 {
+    let pairs: &[(u16, u16)] = match proto {
+        vigil_model::PROTO_ICMP => &[(0, 8), (13, 14), (15, 16), (17, 18), (9, 10)],
+        vigil_model::PROTO_ICMPV6 => &[(128, 129), (133, 134), (135, 136), (130, 131)],
+        _ => return t,
+    };
+    pairs.iter().find(|(a, b)| t == *a || t == *b).map_or(t, |(a, _)| *a)
+}
+
+/// The record's own key and the key its reverse direction would have.
+fn keys(r: &FlowRecord) -> (Key, Key) {
+    if r.proto == vigil_model::PROTO_ICMP || r.proto == vigil_model::PROTO_ICMPV6 {
+        let k = icmp_pair(r.proto, r.sport);
+        ((r.src, k, r.dst, 0, r.proto), (r.dst, k, r.src, 0, r.proto))
+    } else {
+        ((r.src, r.sport, r.dst, r.dport, r.proto), (r.dst, r.dport, r.src, r.sport, r.proto))
+    }
+}
+
 /// Pairs opposite-direction flow records into connections.
 pub struct Stitcher {
     window_ns: i64,
@@ -38,7 +60,7 @@ impl Stitcher {
         if r.biflow || self.max_pending == 0 || self.window_ns == 0 {
             emit(conn_from_pair(&r, None, opts), stats, out);
         } else {
-            let rev: Key = (r.dst, r.dport, r.src, r.sport, r.proto);
+            let (key, rev) = keys(&r);
             let matched = match self.pending.get(&rev) {
                 Some((_, p)) => (r.start.0 as i128 - p.start.0 as i128).abs() <= self.window_ns as i128 || overlaps(p, &r),
                 None => false,
@@ -50,7 +72,6 @@ impl Stitcher {
                     emit(conn_from_pair(&a, Some(&b), opts), stats, out);
                 }
             } else {
-                let key: Key = (r.src, r.sport, r.dst, r.dport, r.proto);
                 self.seq += 1;
                 let end = r.end;
                 if let Some((_, old)) = self.pending.insert(key, (self.seq, r)) {

@@ -336,3 +336,30 @@ fn dual_family_templates_pick_the_family_in_use() {
     assert_eq!((out[0].src, out[0].dst), (ip("2001:db8::1"), ip("2001:db8::2")));
     assert_eq!((out[1].src, out[1].dst), (ip("10.0.0.1"), ip("10.0.0.2")));
 }
+
+#[test]
+fn icmp_echo_request_and_reply_are_one_conn() {
+    let opts = ImportOptions::default();
+    let mut st = Stitcher::new(60.0, 100);
+    let mut stats = ImportStats::default();
+    let mut out = vec![];
+    let mut req = FlowRecord::new(ip("10.0.0.1"), ip("8.8.8.8"), 8, 0, 1);
+    req.start = Timestamp::from_secs(100);
+    req.end = req.start;
+    req.packets = 3;
+    let mut rep = FlowRecord::new(ip("8.8.8.8"), ip("10.0.0.1"), 0, 0, 1);
+    rep.start = Timestamp::from_secs(100).add_secs_f64(0.01);
+    rep.end = rep.start;
+    rep.packets = 3;
+    // An unreachable from the same host is not the echo's reply.
+    let mut unreach = FlowRecord::new(ip("8.8.8.8"), ip("10.0.0.1"), 3, 1, 1);
+    unreach.start = Timestamp::from_secs(101);
+    unreach.end = unreach.start;
+    for r in [rep, unreach, req] {
+        st.push(r, &opts, &mut stats, &mut |c| out.push(c));
+    }
+    st.finish(&opts, &mut stats, &mut |c| out.push(c));
+    assert_eq!(out.len(), 2);
+    let echo = out.iter().find(|c| c.resp_pkts > 0).unwrap();
+    assert_eq!((echo.orig_h, echo.orig_p, echo.resp_p, echo.orig_pkts, echo.resp_pkts), (ip("10.0.0.1"), 8, 0, 3, 3));
+}

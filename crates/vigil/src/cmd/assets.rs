@@ -43,7 +43,7 @@ pub fn run(a: Args) -> Result<()> {
     let ctx = Context::load(site).context("loading the site's databases and inventory")?;
     let mut inv = ctx.inventory.clone();
     if !a.inputs.is_empty() {
-        let (conns, _findings, _stats) = super::hunt::read_inputs(&a.inputs, false)?;
+        let (conns, _findings, _stats) = super::hunt::read_inputs(&a.inputs, &ctx.site, false)?;
         for c in &conns {
             inv.observe(c);
         }

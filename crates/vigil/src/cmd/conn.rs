@@ -30,6 +30,9 @@ pub fn run(args: Args) -> Result<()> {
         if !input.exists() {
             bail!("{}: no such file or directory", input.display());
         }
+        if input.is_dir() && vigil_capture::capture_files(input).map(|f| f.is_empty()).unwrap_or(false) {
+            bail!("{}: no pcap or pcapng files in this directory", input.display());
+        }
     }
     let format = if args.json { Format::Json } else { Format::Tsv };
     let mut logs = ConnLogs::create(&args.output, format).with_context(|| format!("cannot write logs to {}", args.output.display()))?;
@@ -59,7 +62,8 @@ pub fn run(args: Args) -> Result<()> {
         }
     };
     for input in &args.inputs {
-        engine.ingest_path(input, &mut sink).with_context(|| format!("{}", input.display()))?;
+        // The engine's errors already name the file.
+        engine.ingest_path(input, &mut sink)?;
     }
     let stats = engine.finish(&mut sink);
     if let Some(bar) = bar {

@@ -64,7 +64,7 @@ pub fn run(mut args: Args) -> Result<()> {
 
     let ctx = hunt::load_context(Some(&scenario.site_file))?;
     let progress = chatty && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (conns, mut findings, stats) = hunt::read_inputs(std::slice::from_ref(&scenario.pcap), progress)?;
+    let (conns, mut findings, stats) = hunt::read_inputs(std::slice::from_ref(&scenario.pcap), &ctx.site, progress)?;
     say(format!("Hunting {} connection records with every detector…", conns.len()));
     findings.extend(vigil_detect::run_all(&conns, &ctx));
     Finding::rank(&mut findings);

@@ -80,8 +80,13 @@ pub fn load_context(site: Option<&Path>) -> Result<Context> {
 /// error naming it. A directory is read as a whole: its captures through the packet engine, its
 /// logs through the importers (which join Zeek logs of one directory by uid); other files in it
 /// are listed as skipped.
-pub fn read_inputs(inputs: &[PathBuf], progress: bool) -> Result<(Vec<Conn>, Vec<Finding>, HuntStats)> {
+pub fn read_inputs(inputs: &[PathBuf], site: &Site, progress: bool) -> Result<(Vec<Conn>, Vec<Finding>, HuntStats)> {
     let mut stats = HuntStats::default();
+    let internal = site.internal.clone();
+    let opts = vigil_import::ImportOptions {
+        internal: Some(Box::new(move |ip| internal.iter().any(|n| n.contains(&ip)))),
+        ..Default::default()
+    };
     let mut conns = Vec::new();
     let mut findings = Vec::new();
     let mut engine = vigil_flow::Engine::new(vigil_flow::EngineConfig::default());
@@ -96,19 +101,20 @@ pub fn read_inputs(inputs: &[PathBuf], progress: bool) -> Result<(Vec<Conn>, Vec
             files.sort();
             let mut has_logs = false;
             for f in &files {
-                if vigil_capture::is_capture(f) {
-                    stats.capture_files += 1;
-                    engine.ingest_path(f, &mut |c| conns.push(c)).with_context(|| format!("{}", f.display()))?;
-                }
+                // A capture of NetFlow/IPFIX export packets is evidence of the flows it carries,
+                // not of the export traffic itself: the importer reads it.
                 if vigil_import::sniff(f).is_some() {
                     has_logs = true;
                     stats.log_files += 1;
-                } else if !vigil_capture::is_capture(f) {
+                } else if vigil_capture::is_capture(f) {
+                    stats.capture_files += 1;
+                    engine.ingest_path(f, &mut |c| conns.push(c)).with_context(|| format!("{}", f.display()))?;
+                } else {
                     stats.skipped_files.push(f.display().to_string());
                 }
             }
             if has_logs {
-                let s = vigil_import::import_path(input, &mut |c| conns.push(c), &mut |f| findings.push(f))
+                let s = vigil_import::import_path_with(input, &opts, &mut |c| conns.push(c), &mut |f| findings.push(f))
                     .with_context(|| format!("{}", input.display()))?;
                 stats.import.push(serde_json::to_value(&s).unwrap_or_default());
             }
@@ -117,7 +123,7 @@ pub fn read_inputs(inputs: &[PathBuf], progress: bool) -> Result<(Vec<Conn>, Vec
             engine.ingest_path(input, &mut |c| conns.push(c)).with_context(|| format!("{}", input.display()))?;
         } else if vigil_import::sniff(input).is_some() {
             stats.log_files += 1;
-            let s = vigil_import::import_path(input, &mut |c| conns.push(c), &mut |f| findings.push(f))
+            let s = vigil_import::import_path_with(input, &opts, &mut |c| conns.push(c), &mut |f| findings.push(f))
                 .with_context(|| format!("{}", input.display()))?;
             stats.import.push(serde_json::to_value(&s).unwrap_or_default());
         } else {
@@ -158,7 +164,7 @@ pub fn run(args: Args) -> Result<()> {
         eprintln!("note: no home country configured (site file), so no traffic is judged foreign");
     }
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (conns, mut findings, stats) = read_inputs(&args.inputs, progress)?;
+    let (conns, mut findings, stats) = read_inputs(&args.inputs, &ctx.site, progress)?;
     if let Some(dir) = &args.emit_conn {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         vigil_flow::zeeklog::write_all(dir, &conns, false).with_context(|| format!("writing logs to {}", dir.display()))?;

@@ -5,7 +5,9 @@ pub mod conn;
 pub mod creds;
 pub mod eval;
 pub mod demo;
+pub mod exposure;
 pub mod hunt;
+pub mod mail;
 pub mod simulate;
 pub mod watch;
 

@@ -68,6 +68,23 @@ pub struct Args {
     /// Process what the spool directories hold now, run the detectors once, and exit.
     #[arg(long)]
     pub once: bool,
+    /// Capture live from this network interface (Linux AF_PACKET ring; needs CAP_NET_RAW).
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+    /// Capture filter for --interface: a tcpdump expression (compiled with `tcpdump -ddd`, which
+    /// must be installed) or the numeric program `tcpdump -ddd EXPR` prints.
+    #[arg(long, value_name = "EXPR", requires = "interface")]
+    pub bpf: Option<String>,
+    /// Share --interface with other `vigil watch` processes of this AF_PACKET fanout group.
+    #[arg(long, value_name = "ID", requires = "interface")]
+    pub fanout_group: Option<u16>,
+    /// When started as root, stay root after the capture socket is open (by default Vigil
+    /// switches to --user, handing it the store directory first).
+    #[arg(long)]
+    pub keep_privileges: bool,
+    /// Unprivileged user to switch to once the capture socket is open.
+    #[arg(long, default_value = "nobody")]
+    pub user: String,
 }
 
 const CHECKPOINT: &str = "watch.files";
@@ -109,7 +126,10 @@ fn sinks(args: &Args) -> Result<Vec<SinkConfig>> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    anyhow::ensure!(!args.spool.is_empty() || args.netflow.is_some(), "vigil watch needs a source: --spool DIR or --netflow ADDR");
+    anyhow::ensure!(
+        !args.spool.is_empty() || args.netflow.is_some() || args.interface.is_some(),
+        "vigil watch needs a source: --spool DIR, --netflow ADDR or --interface IF"
+    );
     anyhow::ensure!(args.window > 0 && args.lookback > 0, "--window and --lookback must be positive");
     let min_sev = Severity::parse(&args.alert_min_severity)
         .with_context(|| format!("--alert-min-severity {:?}: use info, low, medium, high or critical", args.alert_min_severity))?;
@@ -141,6 +161,10 @@ pub fn run(args: Args) -> Result<()> {
 
     let collector = match args.netflow {
         Some(addr) => Some(vigil_import::Collector::bind(addr, vigil_import::collector::CollectorConfig::default()).with_context(|| format!("NetFlow collector on {addr}"))?),
+        None => None,
+    };
+    let mut live = match &args.interface {
+        Some(iface) => Some(live::start(iface, &args, &dir)?),
         None => None,
     };
     let mut pending_sizes: BTreeMap<PathBuf, u64> = BTreeMap::new();
@@ -204,6 +228,15 @@ pub fn run(args: Args) -> Result<()> {
             let cs = c.stats();
             m.drops.store(cs.datagrams_dropped, Ordering::Relaxed);
             m.packets.store(cs.datagrams, Ordering::Relaxed);
+        }
+        // 2b. Connections finished by the live capture since the last look.
+        if let Some(l) = live.as_mut() {
+            let got = l.drain(&m)?;
+            if !got.is_empty() {
+                archive.append(&got)?;
+                m.records.fetch_add(got.len() as u64, Ordering::Relaxed);
+                fresh.extend(got);
+            }
         }
         fresh.sort_by_key(|c| c.ts);
         let newest = fresh.last().map(|c| c.ts.secs());
@@ -294,5 +327,157 @@ fn list(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) {
         } else if ft.is_file() {
             out.push(p);
         }
+    }
+}
+
+/// Live capture for `--interface`: a thread reads the AF_PACKET ring, decodes and runs its own
+/// flow engine, and hands finished connections to the main loop through a bounded queue (a slow
+/// main loop makes the ring fill up, and the kernel counts the drops).
+mod live {
+    use super::Args;
+    use crate::metrics::Metrics;
+    use anyhow::{Context as _, Result};
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
+    use std::time::Duration;
+    use vigil_capture::live::{LiveCapture, LiveConfig, drop_privileges};
+    use vigil_model::Conn;
+
+    #[derive(Default)]
+    struct Counters {
+        packets: AtomicU64,
+        bytes: AtomicU64,
+        decode_errors: AtomicU64,
+        kernel_drops: AtomicU64,
+    }
+
+    pub(super) struct Live {
+        rx: Receiver<Conn>,
+        counters: Arc<Counters>,
+        reported: [u64; 4],
+        stop: Arc<AtomicBool>,
+    }
+
+    pub(super) fn start(iface: &str, args: &Args, store_dir: &Path) -> Result<Live> {
+        let cfg = LiveConfig { bpf: args.bpf.clone(), fanout_group: args.fanout_group, ..LiveConfig::default() };
+        let mut cap = LiveCapture::open(iface, &cfg).with_context(|| format!("live capture on {iface}"))?;
+        if !args.keep_privileges && is_root() {
+            hand_over(store_dir, &args.user).with_context(|| format!("handing {} to user {}", store_dir.display(), args.user))?;
+            drop_privileges(&args.user).with_context(|| format!("dropping privileges to {} (or use --keep-privileges)", args.user))?;
+            eprintln!("capturing on {iface}; now running as {}", args.user);
+        }
+        let (tx, rx) = sync_channel::<Conn>(65_536);
+        let counters = Arc::new(Counters::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, st) = (counters.clone(), stop.clone());
+        std::thread::Builder::new().name("vigil-capture".into()).spawn(move || {
+            let mut dec = vigil_capture::Decoder::new();
+            let mut engine = vigil_flow::Engine::new(vigil_flow::EngineConfig::default());
+            let mut send = |conn: Conn| {
+                // The main loop went away: nothing more to do with it.
+                let _ = tx.send(conn);
+            };
+            let mut n: u64 = 0;
+            while !st.load(Ordering::Relaxed) {
+                match cap.next_frame(Duration::from_millis(200)) {
+                    Ok(Some(frame)) => {
+                        c.bytes.fetch_add(frame.data.len() as u64, Ordering::Relaxed);
+                        match dec.decode(&frame) {
+                            Ok(Some(pkt)) => {
+                                c.packets.fetch_add(1, Ordering::Relaxed);
+                                engine.process_packet(&pkt, &mut send);
+                            }
+                            Ok(None) => {}
+                            Err(_) => {
+                                c.decode_errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        eprintln!("vigil watch: {e}");
+                        break;
+                    }
+                }
+                n += 1;
+                if n.is_multiple_of(4096) {
+                    c.kernel_drops.store(cap.stats().kernel_drops, Ordering::Relaxed);
+                }
+            }
+            c.kernel_drops.store(cap.stats().kernel_drops, Ordering::Relaxed);
+            engine.finish(&mut send);
+        })?;
+        Ok(Live { rx, counters, reported: [0; 4], stop })
+    }
+
+    impl Live {
+        /// Connections finished since the last call; the capture counters go into the metrics.
+        pub(super) fn drain(&mut self, m: &Metrics) -> Result<Vec<Conn>> {
+            let mut got = Vec::new();
+            loop {
+                match self.rx.try_recv() {
+                    Ok(c) => {
+                        got.push(c);
+                        if got.len() >= 1_000_000 {
+                            break;
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    // What it finished is still returned; the next call reports the stop.
+                    Err(TryRecvError::Disconnected) if got.is_empty() => anyhow::bail!("the live capture stopped"),
+                    Err(TryRecvError::Disconnected) => break,
+                }
+            }
+            // The shared metrics are sums over every source: add what grew since the last call.
+            let c = &self.counters;
+            let now = [&c.packets, &c.bytes, &c.decode_errors, &c.kernel_drops].map(|a| a.load(Ordering::Relaxed));
+            let dest = [&m.packets, &m.bytes, &m.decode_errors, &m.drops];
+            for ((d, n), r) in dest.iter().zip(now).zip(self.reported.iter_mut()) {
+                d.fetch_add(n.saturating_sub(*r), Ordering::Relaxed);
+                *r = n;
+            }
+            Ok(got)
+        }
+    }
+
+    impl Drop for Live {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn is_root() -> bool {
+        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+    }
+
+    /// Gives the store directory to `user`, as tcpdump -Z does with its output files: after the
+    /// switch Vigil must still append to the archive and the store.
+    fn hand_over(dir: &Path, user: &str) -> Result<()> {
+        let (uid, gid) = lookup(user)?;
+        chown_tree(dir, uid, gid, 0)
+    }
+
+    fn lookup(user: &str) -> Result<(u32, u32)> {
+        let text = std::fs::read_to_string("/etc/passwd").context("reading /etc/passwd")?;
+        for line in text.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() >= 4 && f[0] == user {
+                return Ok((f[2].parse().context("uid")?, f[3].parse().context("gid")?));
+            }
+        }
+        anyhow::bail!("no user named {user} in /etc/passwd")
+    }
+
+    fn chown_tree(p: &Path, uid: u32, gid: u32, depth: u32) -> Result<()> {
+        anyhow::ensure!(depth <= 16, "{}: directory tree too deep", p.display());
+        std::os::unix::fs::lchown(p, Some(uid), Some(gid)).with_context(|| format!("chown {}", p.display()))?;
+        if std::fs::symlink_metadata(p)?.is_dir() {
+            for e in std::fs::read_dir(p)?.flatten() {
+                chown_tree(&e.path(), uid, gid, depth + 1)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Traffic-engine benchmark: vigil conn (all application metadata on) against the peers on the
+# same capture, in the same run: nfpcapd (flows only), argus (flows only), tshark (full
+# dissection to conn-like output), Suricata when installed.
+#
+#   bench/engine.sh [PCAP]      default: /tmp/vigil-bench.pcap (built by shared/bench/make-bench-pcap.sh)
+#
+# Prints, per tool: wall and CPU seconds, Gbit/s and packets/s per CPU-second, peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PCAP=${1:-/tmp/vigil-bench.pcap}
+if [ ! -f "$PCAP" ]; then
+    ../shared/bench/make-bench-pcap.sh "$PCAP" "${BENCH_MIB:-1024}"
+fi
+cargo build --profile perf -p vigil >/dev/null
+VIGIL=${CARGO_TARGET_DIR:-target}/perf/vigil
+BYTES=$(stat -c %s "$PCAP")
+PKTS=$(capinfos -Mc "$PCAP" | awk -F'\t|: *' '/Number of packets/ {gsub(/[^0-9]/,"",$NF); print $NF}')
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+run() {
+    local name=$1; shift
+    local t="$OUT/$name.time"
+    if ! /usr/bin/time -f '%e %U %S %M' -o "$t" "$@" >/dev/null 2>"$OUT/$name.err"; then
+        echo "$name: failed ($(tail -1 "$OUT/$name.err"))"; return
+    fi
+    read -r wall user sys rss <"$t"
+    awk -v n="$name" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v b="$BYTES" -v p="$PKTS" 'BEGIN {
+        cpu = u + s; if (cpu <= 0) cpu = 0.001;
+        printf "%-10s wall %7.2fs  cpu %7.2fs  %6.2f Gbit/s/cpu-s  %7.2f Mpkt/s/cpu-s  peak %6.0f MiB\n",
+            n, w, cpu, b * 8 / cpu / 1e9, p / cpu / 1e6, r / 1024 }'
+}
+
+echo "capture: $PCAP ($BYTES bytes, $PKTS packets)"
+run vigil "$VIGIL" conn --output "$OUT/vigil" "$PCAP"
+command -v nfpcapd >/dev/null && { mkdir -p "$OUT/nf"; run nfpcapd nfpcapd -r "$PCAP" -w "$OUT/nf"; }
+command -v argus >/dev/null && run argus argus -r "$PCAP" -w "$OUT/argus.out"
+command -v tshark >/dev/null && run tshark tshark -n -r "$PCAP" -q -z conv,tcp
+command -v suricata >/dev/null && run suricata suricata -r "$PCAP" -l "$OUT" -k none

@@ -1,0 +1,132 @@
+//! The binary as users and scripts see it: exit codes, the findings JSON of the contract,
+//! idempotent storage, the demo.
+
+use assert_cmd::Command;
+use std::path::Path;
+use vigil_model::{Finding, FindingKind};
+
+fn vigil() -> Command {
+    Command::cargo_bin("vigil").expect("the vigil binary is built")
+}
+
+/// A small simulated scenario (shared by the tests of this file).
+fn scenario(dir: &Path, seed: u64) -> vigil_sim::Scenario {
+    let cfg = vigil_sim::SimConfig { seed, days: 2, hosts: 60, ..vigil_sim::SimConfig::default() };
+    vigil_sim::Scenario::generate(&cfg, dir).expect("simulation runs")
+}
+
+fn parse_jsonl(out: &[u8]) -> Vec<Finding> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str::<Finding>(l).unwrap_or_else(|e| panic!("not a finding ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn unreadable_or_foreign_input_is_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("notes.txt");
+    std::fs::write(&junk, "just some words\n").unwrap();
+    let out = vigil().args(["hunt", "--no-store"]).arg(&junk).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("notes.txt") && err.lines().count() == 1, "{err}");
+
+    let missing = dir.path().join("nope.pcap");
+    let out = vigil().args(["hunt", "--no-store"]).arg(&missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.pcap"));
+
+    let bad_site = dir.path().join("site.toml");
+    std::fs::write(&bad_site, "[site]\ntimezone = \"Nowhere/Else\"\n").unwrap();
+    let out = vigil().args(["hunt", "--no-store", "--site"]).arg(&bad_site).arg(&junk).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Nowhere/Else"));
+}
+
+#[test]
+fn a_truncated_capture_is_counted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(&dir.path().join("sim"), 11);
+    let bytes = std::fs::read(&s.pcap).unwrap();
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3 + 7]).unwrap();
+    let out = vigil().args(["hunt", "--no-store", "--format", "jsonl"]).arg(&cut).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1 truncated/damaged records"), "{err}");
+}
+
+#[test]
+fn hunt_jsonl_follows_the_contract_and_is_idempotent_in_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(&dir.path().join("sim"), 5);
+    let data = dir.path().join("data");
+    let run = || {
+        vigil()
+            .args(["hunt", "--format", "jsonl", "--site"])
+            .arg(&s.site_file)
+            .arg("--data")
+            .arg(&data)
+            .arg(&s.pcap)
+            .output()
+            .unwrap()
+    };
+    let a = run();
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    // Every line is a finding with every contract field.
+    for line in String::from_utf8_lossy(&a.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for k in ["id", "kind", "severity", "score", "src", "dst", "path", "first_seen", "last_seen", "attack", "summary", "evidence"] {
+            assert!(v.get(k).is_some(), "missing {k}: {line}");
+        }
+        assert!(v["evidence"].is_object());
+        let score = v["score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score));
+        // RFC 3339 with the site's offset (Asia/Shanghai).
+        assert!(v["first_seen"].as_str().unwrap().ends_with("+08:00"), "{line}");
+    }
+    let fa = parse_jsonl(&a.stdout);
+    assert!(!fa.is_empty(), "the scenario's storylines raise findings");
+    assert!(fa.windows(2).all(|w| w[0].score >= w[1].score), "ranked by score");
+    let b = run();
+    let fb = parse_jsonl(&b.stdout);
+    let ids = |v: &[Finding]| v.iter().map(|f| f.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&fa), ids(&fb), "ids are stable for the same input");
+    let store = vigil_store::Store::open(&data).unwrap();
+    let stored = store.findings(None, None).unwrap();
+    assert_eq!(stored.len(), fa.len(), "re-reading the input did not duplicate findings");
+    assert!(stored.iter().all(|f| f.times_seen == 2));
+}
+
+#[test]
+fn demo_runs_and_prints_only_findings_in_jsonl() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil()
+        .args(["demo", "--days", "2", "--scale", "0.3", "--seed", "3", "--format", "jsonl", "--output"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let f = parse_jsonl(&out.stdout);
+    assert!(f.iter().any(|f| f.kind == FindingKind::Beacon), "the planted beacon is found");
+    assert!(dir.path().join("data/vigil.db").exists(), "the demo used the embedded store");
+    assert!(dir.path().join("truth.json").exists());
+}
+
+#[test]
+fn closed_stdout_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(&dir.path().join("sim"), 9);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vigil"))
+        .args(["hunt", "--no-store", "--format", "jsonl", "--site"])
+        .arg(&s.site_file)
+        .arg(&s.pcap)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
