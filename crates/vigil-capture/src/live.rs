@@ -316,7 +316,7 @@ impl LiveCapture {
         if !cfg.block_size.is_power_of_two() || cfg.block_size < page || cfg.block_count == 0 {
             return Err(unsupported(iface, "ring block size must be a power of two of at least 4096, with at least one block"));
         }
-        if cfg.frame_size < 256 || cfg.frame_size > cfg.block_size || cfg.frame_size % 16 != 0 {
+        if cfg.frame_size < 256 || cfg.frame_size > cfg.block_size || !cfg.frame_size.is_multiple_of(16) {
             return Err(unsupported(iface, "ring frame size must be a multiple of 16 between 256 and the block size"));
         }
         let ring_len = (cfg.block_size as usize)

@@ -511,7 +511,7 @@ fn cli_rules() -> &'static [CliRule] {
     R.get_or_init(|| {
         let mk = |p: &str, group: usize, account: Option<usize>| {
             #[allow(clippy::expect_used)]
-            let re = Regex::new(p).expect("cli regex compiles");
+            let re = Regex::new(&p.replace(r"\b", r"(?-u:\b)")).expect("cli regex compiles");
             CliRule { re, lenient: p.contains("is\\s+"), group, account }
         };
         vec![

@@ -19,7 +19,8 @@ struct Rule {
 fn rule(name: &'static str, category: Category, confidence: f64, pat: &str, check: Option<fn(&str) -> bool>) -> Rule {
     // The patterns are constants of this module, tested below: a failure is a programming error.
     #[allow(clippy::expect_used)]
-    let re = Regex::new(pat).expect("built-in rule regex compiles");
+    // ASCII word boundaries: Unicode `\b` keeps the fast DFA engines off non-ASCII text.
+    let re = Regex::new(&pat.replace(r"\b", r"(?-u:\b)")).expect("built-in rule regex compiles");
     Rule { name, category, confidence, re, check }
 }
 
@@ -246,9 +247,26 @@ fn rules() -> &'static [Rule] {
     })
 }
 
+/// All rule patterns at once: one pass tells which rules can match at all.
+fn rule_set() -> &'static regex::RegexSet {
+    static SET: OnceLock<regex::RegexSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        #[allow(clippy::expect_used)]
+        regex::RegexSetBuilder::new(rules().iter().map(|r| r.re.as_str()))
+            .size_limit(64 << 20)
+            .dfa_size_limit(64 << 20)
+            .build()
+            .expect("rule set builds")
+    })
+}
+
 /// Runs every shaped-token rule over `text`.
 pub fn scan_tokens(text: &str, out: &mut Vec<Hit>) {
-    for r in rules() {
+    let candidates = rule_set().matches(text);
+    for (idx, r) in rules().iter().enumerate() {
+        if !candidates.matched(idx) {
+            continue;
+        }
         for caps in r.re.captures_iter(text) {
             let Some(m) = caps.get(1) else { continue };
             let s = m.as_str();
@@ -278,7 +296,7 @@ pub fn scan_url_credentials(text: &str, out: &mut Vec<Hit>) {
     static RE: OnceLock<Regex> = OnceLock::new();
     #[allow(clippy::expect_used)]
     let re = RE.get_or_init(|| {
-        Regex::new(r"\b([A-Za-z][A-Za-z0-9+.\-]{1,20})://([^\s:/@?#'\x22<>{}$]{0,128}):([^\s/'\x22<>]{1,200}?)@([A-Za-z0-9][A-Za-z0-9.\-_]*)")
+        Regex::new(r"(?-u:\b)([A-Za-z][A-Za-z0-9+.\-]{1,20})://([^\s:/@?#'\x22<>{}$]{0,128}):([^\s/'\x22<>]{1,200}?)@([A-Za-z0-9][A-Za-z0-9.\-_]*)")
             .expect("url regex compiles")
     });
     for c in re.captures_iter(text) {

@@ -138,8 +138,23 @@ fn export_kind(cols: &[String]) -> Option<&'static str> {
     None
 }
 
+/// Words one of which every header row must contain: a cheap filter before splitting cells.
+fn header_hint() -> &'static aho_corasick::AhoCorasick {
+    static AC: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    AC.get_or_init(|| {
+        #[allow(clippy::expect_used)]
+        aho_corasick::AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(["pass", "pwd", "pw", "secret", "密码", "口令", "密碼", "비밀번호", "비번", "암호", "패스워드", "パスワード", "p/w"])
+            .expect("header hint automaton builds")
+    })
+}
+
 /// Scans line-oriented text for password tables.
 pub fn scan_tables(text: &str, out: &mut Vec<Hit>) {
+    if !header_hint().is_match(text) {
+        return;
+    }
     // Byte offsets of line starts, for reporting.
     let lines: Vec<(usize, &str)> = {
         let mut v = Vec::new();
@@ -157,7 +172,7 @@ pub fn scan_tables(text: &str, out: &mut Vec<Hit>) {
     while i < lines.len() {
         let (off, line) = lines[i];
         i += 1;
-        if line.len() > 4096 {
+        if line.len() > 4096 || !header_hint().is_match(line) {
             continue;
         }
         let Some((delim, header)) = header_of(line) else { continue };

@@ -31,6 +31,15 @@ pub struct BeaconConfig {
     /// A destination contacted by at least this many hosts and this share of hosts is a service.
     pub common_min_hosts: usize,
     pub common_min_share: f64,
+    /// A destination that at least this many hosts call on a similar period (within
+    /// `cohort_period_tolerance` of each other) is a service too — NTP, update or telemetry
+    /// clients share one schedule — even when those hosts are a small share of a large site.
+    pub cohort_min_hosts: usize,
+    pub cohort_period_tolerance: f64,
+    /// An internal address counts as a forward proxy (so beacons through it are seen) when
+    /// clients name at least this many distinct outside services through it, or use explicit
+    /// proxy requests (CONNECT, absolute URIs). Other inside-to-inside polling is monitoring.
+    pub proxy_min_names: usize,
     /// Records kept in memory; later records are counted in `dropped`.
     pub max_records: usize,
     pub hist: HistParams,
@@ -45,6 +54,9 @@ impl Default for BeaconConfig {
             report_threshold: 0.45,
             common_min_hosts: 3,
             common_min_share: 0.3,
+            cohort_min_hosts: 5,
+            cohort_period_tolerance: 0.15,
+            proxy_min_names: 4,
             max_records: 5_000_000,
             hist: HistParams::default(),
         }
@@ -112,6 +124,10 @@ pub struct BeaconScores {
     pub interval_mode_count: i64,
     pub interval_skew: f64,
     pub interval_mad_s: f64,
+    /// Median interval between distinct connection times, and the MAD as a share of it: a
+    /// timer keeps this small (±30 % jitter gives about 0.15); traffic at random times does not.
+    pub interval_median_s: f64,
+    pub interval_mad_ratio: f64,
     pub size_mode: i64,
     pub size_skew: f64,
     pub size_mad: f64,
@@ -138,6 +154,14 @@ pub fn score_series(
         return None;
     }
     let t = util::timestamp_score(ts).ok()?;
+    let intervals: Vec<f64> = distinct.windows(2).filter_map(|w| Some(w.get(1)?.saturating_sub(*w.first()?) as f64)).collect();
+    let interval_median = util::median_sorted(&{
+        let mut v = intervals;
+        v.sort_by(f64::total_cmp);
+        v
+    })
+    .unwrap_or(0.0);
+    let mad_ratio = if interval_median >= 1.0 { t.mad / interval_median } else { 0.0 };
     let (ds, size_skew, size_mad, sd) = util::data_size_score(sizes).ok()?;
     let tsf: Vec<f64> = ts.iter().map(|&x| x as f64).collect();
     let (first, last) = (*distinct.first()?, *distinct.last()?);
@@ -230,6 +254,8 @@ pub fn score_series(
         interval_mode_count: t.intervals.mode_count,
         interval_skew: util::round3(t.skew),
         interval_mad_s: t.mad,
+        interval_median_s: interval_median,
+        interval_mad_ratio: util::round3(mad_ratio),
         size_mode: sd.mode,
         size_skew: util::round3(size_skew),
         size_mad,
@@ -248,11 +274,43 @@ pub struct BeaconDetector {
     names: Interner,
     fps: Interner,
     internal_hosts: Prevalence<()>,
+    /// Evidence that an internal destination is a forward proxy: names asked of it (capped)
+    /// and whether any request was in explicit proxy form.
+    proxies: HashMap<IpAddr, ProxyEvidence>,
     records: usize,
     dmin: Option<Timestamp>,
     dmax: Option<Timestamp>,
     /// Records not kept because `max_records` was reached.
     pub dropped: u64,
+}
+
+#[derive(Debug, Default)]
+struct ProxyEvidence {
+    names: BTreeSet<u32>,
+    explicit: bool,
+}
+
+/// Most internal destinations tracked as possible proxies; most names kept per destination.
+const MAX_PROXY_DSTS: usize = 100_000;
+const MAX_PROXY_NAMES: usize = 32;
+
+/// An explicit forward-proxy request: `CONNECT host:port` or an absolute-form URI.
+fn explicit_proxy(c: &Conn) -> bool {
+    c.app.http.iter().any(|h| {
+        h.method.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"))
+            || h.uri.as_deref().is_some_and(|u| {
+                let u = u.as_bytes();
+                u.get(..7).is_some_and(|p| p.eq_ignore_ascii_case(b"http://")) || u.get(..8).is_some_and(|p| p.eq_ignore_ascii_case(b"https://"))
+            })
+    })
+}
+
+/// Scored group before the prevalence judgement.
+struct Scored {
+    host: IpAddr,
+    key: Key,
+    idx: Vec<u32>,
+    scores: BeaconScores,
 }
 
 struct Candidate {
@@ -264,12 +322,18 @@ struct Candidate {
     score: f64,
     prevalence_hosts: usize,
     prevalence_share: f64,
+    /// Hosts calling the same destination on a similar period (this one included).
+    cohort_hosts: usize,
     also: Vec<String>,
 }
 
 impl BeaconDetector {
     pub fn new(cfg: BeaconConfig, tuning: Tuning) -> Self {
         BeaconDetector { cfg, tuning, ..Default::default() }
+    }
+
+    fn is_proxy(&self, ip: IpAddr) -> bool {
+        self.proxies.get(&ip).is_some_and(|e| e.explicit || e.names.len() >= self.cfg.proxy_min_names)
     }
 
     fn key_str(&self, k: Key) -> String {
@@ -325,6 +389,13 @@ impl Detector for BeaconDetector {
             return;
         }
         let name_id = name.as_deref().map_or(NONE, |n| self.names.id(n));
+        if !external && (self.proxies.contains_key(&c.resp_h) || self.proxies.len() < MAX_PROXY_DSTS) {
+            let e = self.proxies.entry(c.resp_h).or_default();
+            if name_id != NONE && e.names.len() < MAX_PROXY_NAMES {
+                e.names.insert(name_id);
+            }
+            e.explicit |= explicit_proxy(c);
+        }
         let ja4 = c.app.tls.as_ref().and_then(|t| t.ja4.as_deref());
         let fp = match (ja4, external) {
             (Some(j), true) => {
@@ -370,6 +441,11 @@ impl Detector for BeaconDetector {
             let mut g: HashMap<Key, Vec<u32>> = HashMap::new();
             for (i, r) in recs.iter().enumerate() {
                 let i = u32::try_from(i).unwrap_or(u32::MAX);
+                // Inside-to-inside polling (a monitoring server checking web servers) is not a
+                // call-home: an internal destination counts only when it is a forward proxy.
+                if ctx.is_internal(r.dst) && !self.is_proxy(r.dst) {
+                    continue;
+                }
                 if !ctx.is_internal(r.dst) {
                     g.entry(Key::Ip(r.dst)).or_default().push(i);
                 }
@@ -388,7 +464,7 @@ impl Detector for BeaconDetector {
         let total_hosts = self.internal_hosts.total_hosts().max(hosts.len());
 
         let offset = |x: i64| i64::from(ctx.offset_at(Timestamp::from_secs(x)).local_minus_utc());
-        let mut cands: Vec<Candidate> = Vec::new();
+        let mut scored: Vec<Scored> = Vec::new();
         for (h, g) in groups_by_host {
             let Some(recs) = self.hosts.get(&h) else { continue };
             let mut keys: Vec<(Key, Vec<u32>)> = g.into_iter().filter(|(_, idx)| idx.len() >= self.cfg.min_conns).collect();
@@ -424,30 +500,48 @@ impl Detector for BeaconDetector {
                 let ts: Vec<i64> = rs.iter().map(|r| r.ts.secs()).collect();
                 let sizes: Vec<f64> = rs.iter().map(|r| r.sent as f64).collect();
                 let Some(s) = score_series(&ts, &sizes, dmin_s, dmax_s, &self.cfg, &offset) else { continue };
-                let base = s.rita_total.max(s.timeboxed_total);
-                let n = rs.len() as f64;
-                let confidence = 0.6 + 0.4 * util::ramp(n, 4.0, 30.0);
-                let ph = prev.get(&k).copied().unwrap_or(0);
-                let pshare = if total_hosts == 0 { 0.0 } else { ph as f64 / total_hosts as f64 };
-                let common = ph >= self.cfg.common_min_hosts && pshare >= self.cfg.common_min_share;
-                // Regular sizes and a long presence alone are not a beacon: the timing must be
-                // regular too, so an irregular timestamp score halves the result.
-                let periodic = 0.5 + 0.5 * util::ramp(s.timestamp, 0.3, 0.8);
-                let mut score = base * confidence * periodic;
-                let foreign = rs.first().and_then(|r| ctx.is_foreign(r.dst));
-                if foreign == Some(true) {
-                    score += 0.05;
-                }
-                // A service most hosts use: at most "low", whatever its regularity.
-                if common {
-                    score *= 0.45;
-                }
-                let score = util::round3(util::clamp01(score));
-                if score < self.cfg.report_threshold {
-                    continue;
-                }
-                cands.push(Candidate { host: h, key: k, idx, scores: s, base, score, prevalence_hosts: ph, prevalence_share: pshare, also: Vec::new() });
+                scored.push(Scored { host: h, key: k, idx, scores: s });
             }
+        }
+        // Periods of every host's group per key, to find cohorts of hosts on one schedule.
+        let mut periods: HashMap<Key, Vec<f64>> = HashMap::new();
+        for x in &scored {
+            periods.entry(x.key).or_default().push(x.scores.interval_median_s);
+        }
+        let tol = self.cfg.cohort_period_tolerance.max(0.0);
+        let mut cands: Vec<Candidate> = Vec::new();
+        for Scored { host: h, key: k, idx, scores: s } in scored {
+            let Some(recs) = self.hosts.get(&h) else { continue };
+            let rs: Vec<&Rec> = idx.iter().filter_map(|&i| recs.get(i as usize)).collect();
+            let base = s.rita_total.max(s.timeboxed_total);
+            let n = rs.len() as f64;
+            let confidence = 0.6 + 0.4 * util::ramp(n, 4.0, 30.0);
+            let ph = prev.get(&k).copied().unwrap_or(0);
+            let pshare = if total_hosts == 0 { 0.0 } else { ph as f64 / total_hosts as f64 };
+            let p0 = s.interval_median_s;
+            let cohort = periods.get(&k).map_or(0, |v| v.iter().filter(|&&p| (p - p0).abs() <= tol * p0.abs().max(1.0) + 1.0).count());
+            let common = (ph >= self.cfg.common_min_hosts && pshare >= self.cfg.common_min_share) || cohort >= self.cfg.cohort_min_hosts;
+            // Regular sizes and a long presence alone are not a beacon: the timing must be
+            // regular too, so an irregular timestamp score halves the result. RITA's MAD score
+            // is linear and lenient (intervals spread by 40 % of their median still score 0.6),
+            // so the spread itself must also be that of a timer: a mail server delivering to a
+            // peer a few times a day at random hours is not one.
+            let regular = util::ramp(s.timestamp, 0.3, 0.8).min(1.0 - util::ramp(s.interval_mad_ratio, 0.25, 0.5));
+            let periodic = 0.5 + 0.5 * regular;
+            let mut score = base * confidence * periodic;
+            let foreign = rs.first().and_then(|r| ctx.is_foreign(r.dst));
+            if foreign == Some(true) {
+                score += 0.05;
+            }
+            // A service most hosts use: at most "low", whatever its regularity.
+            if common {
+                score *= 0.45;
+            }
+            let score = util::round3(util::clamp01(score));
+            if score < self.cfg.report_threshold {
+                continue;
+            }
+            cands.push(Candidate { host: h, key: k, idx, scores: s, base, score, prevalence_hosts: ph, prevalence_share: pshare, cohort_hosts: cohort, also: Vec::new() });
         }
         // One finding per host and controller: merge groupings that share most connections.
         cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.host.cmp(&b.host)).then_with(|| self.key_str(a.key).cmp(&self.key_str(b.key))));
@@ -533,6 +627,8 @@ impl BeaconDetector {
             "interval_mode_count": s.interval_mode_count,
             "interval_skew": s.interval_skew,
             "interval_mad_s": s.interval_mad_s,
+            "interval_median_s": s.interval_median_s,
+            "interval_mad_ratio": s.interval_mad_ratio,
             "size_mode_bytes": s.size_mode,
             "size_skew": s.size_skew,
             "size_mad_bytes": s.size_mad,
@@ -557,6 +653,7 @@ impl BeaconDetector {
             "via_proxy": via_proxy,
             "prevalence_hosts": c.prevalence_hosts,
             "prevalence_share": util::round3(c.prevalence_share),
+            "same_period_hosts": c.cohort_hosts,
         });
         Finding {
             id,

@@ -148,6 +148,16 @@ impl Detector for LateralDetector {
     }
 }
 
+/// A CMDB role naming an administration host: "admin workstation", "jump host", "bastion",
+/// "PAW" (privileged access workstation). Matched on whole words, case-insensitively.
+fn cmdb_admin_role(role: Option<&str>) -> bool {
+    role.is_some_and(|r| {
+        r.to_ascii_lowercase()
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|t| matches!(t, "admin" | "administration" | "jump" | "jumphost" | "bastion" | "paw"))
+    })
+}
+
 fn cv(xs: &[f64]) -> Option<f64> {
     if xs.len() < 3 {
         return None;
@@ -163,6 +173,7 @@ fn cv(xs: &[f64]) -> Option<f64> {
 
 impl LateralDetector {
     fn judge(&self, src: IpAddr, ctx: &Context) -> Option<Finding> {
+        let asset = ctx.asset(src);
         let edges = self.by_src.get(&src)?;
         let mut dests: BTreeMap<IpAddr, DestStat> = BTreeMap::new();
         for e in edges {
@@ -224,7 +235,6 @@ impl LateralDetector {
         let ok_dests = dests.values().filter(|d| d.ok > 0).count();
         let services: BTreeSet<AdminService> = dests.values().flat_map(|d| d.services.iter().copied()).collect();
         let zone = ctx.zone(src);
-        let asset = ctx.asset(src);
         let unusual = zone.is_some_and(|z| z.is_test() || z.is_edge() || z.is_device_net())
             || asset.is_some_and(|a| ["printer", "camera", "ics", "voip", "embedded"].iter().any(|h| a.has_device_hint(h)))
             || asset.and_then(|a| a.cmdb.as_ref()).is_some_and(|c| c.is_test());
@@ -256,13 +266,18 @@ impl LateralDetector {
                 })
             })
             .count();
-        let monitoring = fanout >= 2 && periodic * 10 >= fanout * 6;
+        // One destination counts too: an application server querying its database every hour
+        // is as steady as a monitoring server polling many hosts.
+        let monitoring = periodic > 0 && periodic * 10 >= fanout * 6;
         let ok_sessions = edges.iter().filter(|e| e.ok).count();
         let big_pulls: u32 = dests.values().map(|d| d.pulled_big).sum();
         let backup_like = ok_sessions > 0 && (big_pulls as usize) * 10 >= ok_sessions * 8 && failed_dests * 10 <= fanout && psexec.is_empty() && services.len() == 1;
         let off_n = edges.iter().filter(|e| ctx.is_off_hours(e.ts)).count();
         let off_hours = off_n * 2 > edges.len();
-        let admin_src = ctx.is_admin_source(src);
+        // Declared in the site file, in an admin zone, or recorded in the CMDB as an
+        // administration host (admin workstation, jump host, bastion): administering many
+        // hosts in work hours is its job.
+        let admin_src = ctx.is_admin_source(src) || asset.and_then(|a| a.cmdb.as_ref()).is_some_and(|c| cmdb_admin_role(c.role.as_deref()));
         let rpc_dcom = services.contains(&AdminService::Rpc);
 
         let mut score = 0.15 + 0.3 * ramp(fanout as f64, 1.0, 8.0);
@@ -616,6 +631,28 @@ admin_sources = ["10.2.9.9"]
         let conns: Vec<Conn> = (0..6).map(|i| tcp(NIGHT + i * 60, "10.2.0.77", &format!("10.3.0.{}", i + 1), 3389, 500.0)).collect();
         let f = run(&ctx, &conns);
         assert!(f.iter().any(|f| f.severity >= Severity::Medium), "{f:#?}");
+    }
+
+    #[test]
+    fn cmdb_admin_workstations_and_steady_app_to_database_queries_stay_below_medium() {
+        assert!(cmdb_admin_role(Some("admin-workstation")) && cmdb_admin_role(Some("Jump Host")) && !cmdb_admin_role(Some("administrative assistant")));
+        let ctx = site();
+        let (rows, _) = vigil_enrich::inventory::read_cmdb_csv(
+            "ip,name,owner,role,environment,decommission,privileged\n10.2.0.50,adm-ws01,it-ops,admin-workstation,production,,true\n".as_bytes(),
+            std::path::Path::new("cmdb.csv"),
+        )
+        .unwrap();
+        let mut inv = vigil_enrich::Inventory::for_site(&ctx.site);
+        inv.import_cmdb(rows);
+        let ctx = ctx.with_inventory(inv);
+        let conns: Vec<Conn> = (0..10).map(|i| tcp(WORK + i * 600, "10.2.0.50", &format!("10.3.0.{}", i + 1), 22, 300.0)).collect();
+        let f = run(&ctx, &conns);
+        assert!(f.iter().all(|f| f.severity < Severity::Medium), "{f:#?}");
+        // A lab application server querying one critical database every hour,
+        // day and night.
+        let conns: Vec<Conn> = (0..72).map(|i| tcp(NIGHT + i * 3600, "10.7.0.31", "10.3.0.1", 5432, 2.0)).collect();
+        let f = run(&ctx, &conns);
+        assert!(f.iter().all(|f| f.severity < Severity::Medium), "{f:#?}");
     }
 
     #[test]

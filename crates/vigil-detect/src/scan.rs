@@ -4,7 +4,11 @@
 //! `src` is the scanner. Severity rises when, after the scan, a real session (payload both
 //! ways) from the same /24 (/48 for IPv6) or the same ASN reaches a service that was scanned:
 //! the scan found something and someone used it. Internal sources scanning are reported too
-//! (network discovery from inside is a step of lateral movement).
+//! (network discovery from inside is a step of lateral movement), but not the site's own
+//! infrastructure: a DHCP server's offers and acknowledgements go to every client, and a
+//! monitoring server pings the same hosts around the clock. A sweep touches each target a few
+//! times; an internal source that returns to the same targets again and again over hours is
+//! polling them, not discovering them.
 
 use crate::util::{self, Tuning};
 use crate::Detector;
@@ -22,11 +26,22 @@ pub struct ScanConfig {
     pub max_sources: usize,
     pub max_targets_per_source: usize,
     pub max_sessions: usize,
+    /// An internal source whose probes average at least this many per target, spread over at
+    /// least `polling_min_span_s`, is polling its targets (monitoring), not sweeping them.
+    pub polling_min_repeats: f64,
+    pub polling_min_span_s: i64,
 }
 
 impl Default for ScanConfig {
     fn default() -> Self {
-        ScanConfig { min_targets: 10, max_sources: 200_000, max_targets_per_source: 200_000, max_sessions: 2_000_000 }
+        ScanConfig {
+            min_targets: 10,
+            max_sources: 200_000,
+            max_targets_per_source: 200_000,
+            max_sessions: 2_000_000,
+            polling_min_repeats: 10.0,
+            polling_min_span_s: 6 * 3600,
+        }
     }
 }
 
@@ -43,6 +58,12 @@ fn pkey_str(k: u32) -> String {
         PROTO_ICMP | PROTO_ICMPV6 => "icmp-echo".into(),
         p => format!("{}/{p}", k & 0xffff),
     }
+}
+
+/// A datagram from a service's own port to its clients' port — a DHCP server's offer or
+/// acknowledgement (67 → 68, DHCPv6 547 → 546) — is the service answering, not a probe.
+fn service_reply(c: &Conn) -> bool {
+    c.proto == PROTO_UDP && matches!((c.orig_p, c.resp_p), (67, 68) | (547, 546))
 }
 
 fn net_of(ip: IpAddr) -> IpNet {
@@ -95,6 +116,9 @@ impl Detector for ScanDetector {
         let icmp = matches!(c.proto, PROTO_ICMP | PROTO_ICMPV6);
         // ICMP: only echo requests (type 8, or 128 for v6) are probes.
         if icmp && !(c.orig_p == 8 || c.orig_p == 128) {
+            return;
+        }
+        if service_reply(c) {
             return;
         }
         let sent = util::sent_bytes(c);
@@ -156,11 +180,16 @@ impl Detector for ScanDetector {
             if self.tuning.is_allowed(ctx, *src, None, None) {
                 continue;
             }
+            let internal = ctx.is_internal(*src);
+            let repeats = s.probes as f64 / s.targets.len().max(1) as f64;
+            let span_s = s.last.secs().saturating_sub(s.first.secs());
+            if internal && !s.full && repeats >= self.cfg.polling_min_repeats && span_s >= self.cfg.polling_min_span_s {
+                continue;
+            }
             let horizontal = hcount >= self.cfg.min_targets;
             let vertical = vcount >= self.cfg.min_targets;
             let sh = util::ramp((hcount as f64).log10(), 1.0, 2.7);
             let sv = util::ramp((vcount as f64).log10(), 1.0, 3.0);
-            let internal = ctx.is_internal(*src);
             let mut score = 0.3 + 0.35 * sh.max(sv);
             if internal {
                 score += 0.15;

@@ -3,8 +3,9 @@
 //! lab equipment (by CMDB environment or by zone) with sessions into critical zones: the
 //! forgotten test device with broad permissions.
 //!
-//! Absence alone is low; access to critical zones, administration protocols, a privileged CMDB
-//! flag and off-hours activity raise it. Without a CMDB only the test-device rule applies.
+//! Absence alone is low, and so is a test device using an ordinary service (HTTPS to a code
+//! server) in a critical zone; access to critical zones, administration protocols, a privileged
+//! CMDB flag and off-hours activity raise it. Without a CMDB only the test-device rule applies.
 
 use crate::Detector;
 use crate::graph::{admin_service, attack_ids, host_label, r3, succeeded, zone_label};
@@ -149,7 +150,10 @@ impl UnmanagedDetector {
             why.push(format!("decommissioned on {}", cmdb.and_then(|c| c.decommission).map(|d| d.to_string()).unwrap_or_default()));
         }
         if test_with_access {
-            score = score.max(0.55);
+            // Test and CI machines routinely use ordinary services in critical zones (pulling
+            // code over HTTPS): alone that is worth a look (low). Administration protocols into
+            // those zones are what a forgotten test box with broad permissions is abused for.
+            score = score.max(if a.critical_admin.is_empty() { 0.4 } else { 0.55 });
             why.push("test device with sessions into critical zones".into());
         }
         if absent {
@@ -312,5 +316,13 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].src, "10.7.0.4");
         assert!(f[0].severity >= Severity::Medium);
+    }
+
+    #[test]
+    fn test_device_only_using_an_ordinary_service_in_a_critical_zone_is_low() {
+        let ctx = ctx_from(SITE);
+        let f = run(&ctx, &[tcp(WORK, "10.7.0.4", "10.3.0.1", 443, 30.0)]);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].severity, Severity::Low, "{f:#?}");
     }
 }

@@ -150,6 +150,60 @@ fn ntp_and_update_checks_on_many_hosts_stay_below_medium() {
 }
 
 #[test]
+fn a_time_service_used_by_a_small_share_of_a_large_site_stays_below_medium() {
+    let ctx = shanghai();
+    let mut rng = Rng(5);
+    // 80 hosts; only 8 of them (10 %) keep time with this server, all on its 1024 s schedule.
+    let mut conns = browsing(&mut rng, MON, 24, 80);
+    for h in 0..8u8 {
+        let host = format!("10.1.0.{}", 10 + h);
+        let mut t = MON as f64 + rng.below(1024) as f64;
+        while t < (MON + 24 * 3600) as f64 {
+            conns.push(udp(t, &host, "203.0.113.88", 123, 48, 48));
+            t += 1024.0;
+        }
+    }
+    let f = run(&shuffle_sort(conns), &ctx, Tuning::default());
+    for x in &f {
+        assert!(x.score < 0.5, "time service raised to {}: {}", x.score, x.summary);
+    }
+    let ntp: Vec<&Finding> = f.iter().filter(|x| x.dst.contains(&"203.0.113.88".to_string())).collect();
+    assert!(ntp.iter().all(|x| x.evidence["same_period_hosts"].as_u64().unwrap_or(0) >= 5), "{ntp:#?}");
+}
+
+#[test]
+fn mail_delivery_to_one_peer_at_random_hours_is_not_a_beacon() {
+    let ctx = shanghai();
+    let mut rng = Rng(21);
+    let mut conns = Vec::new();
+    for day in 0..4i64 {
+        for _ in 0..4 {
+            // 07:00-23:00 Shanghai = 23:00-15:00 UTC of the day before.
+            let t = (MON + day * 86_400 - 3600) as f64 + rng.below(16 * 3600) as f64;
+            conns.push(tcp(t, "10.0.0.25", "198.51.100.25", 25, 1000 + rng.below(8000), 300));
+        }
+    }
+    let f = run(&shuffle_sort(conns), &ctx, Tuning::default());
+    assert!(f.iter().all(|x| x.score < 0.5), "{f:#?}");
+}
+
+#[test]
+fn a_monitoring_server_polling_internal_web_servers_is_not_a_beacon() {
+    let ctx = shanghai();
+    let mut conns = Vec::new();
+    for (i, srv) in ["10.0.0.10", "10.0.0.11", "10.0.0.12"].iter().enumerate() {
+        let name = format!("www{i}.corp.example");
+        let mut t = MON as f64 + 60.0 * i as f64;
+        while t < (MON + 72 * 3600) as f64 {
+            conns.push(with_http(tcp(t, "10.1.0.70", srv, 80, 120, 300), &name, "/healthz"));
+            t += 1800.0;
+        }
+    }
+    let f = run(&shuffle_sort(conns), &ctx, Tuning::default());
+    assert!(f.is_empty(), "{f:#?}");
+}
+
+#[test]
 fn a_proxied_beacon_is_grouped_by_http_host() {
     let ctx = shanghai();
     let mut rng = Rng(11);

@@ -165,6 +165,44 @@ fn internal_host_sweeping_the_lan_is_reported() {
 }
 
 #[test]
+fn dhcp_replies_and_monitoring_pings_are_not_scans() {
+    let ctx = shanghai();
+    let mut conns = Vec::new();
+    // The DHCP server answers 80 clients (67 -> 68/udp, one-way datagrams).
+    for i in 0..80 {
+        let mut c = udp((MON + i * 30) as f64, "10.0.0.2", &format!("10.0.3.{}", i + 1), 68, 300, 0);
+        c.orig_p = 67;
+        c.conn_state = ConnState::S0;
+        conns.push(c);
+    }
+    // A monitoring server pings 20 servers every 5 minutes for a day.
+    for k in 0..288 {
+        for i in 0..20 {
+            let mut c = udp((MON + k * 300 + i) as f64, "10.0.0.70", &format!("10.0.4.{}", i + 1), 0, 0, 0);
+            c.proto = vigil_model::PROTO_ICMP;
+            c.orig_p = 8;
+            c.conn_state = ConnState::OTH;
+            conns.push(c);
+        }
+    }
+    let f = run(&mut ScanDetector::new(ScanConfig::default(), Tuning::default()), &conns, &ctx);
+    assert!(f.is_empty(), "{f:#?}");
+    // One ping sweep over 60 addresses by the same host is still a sweep.
+    let sweep: Vec<Conn> = (0..60)
+        .map(|i| {
+            let mut c = udp((MON + i) as f64, "10.0.0.70", &format!("10.0.5.{}", i + 1), 0, 0, 0);
+            c.proto = vigil_model::PROTO_ICMP;
+            c.orig_p = 8;
+            c.conn_state = ConnState::OTH;
+            c
+        })
+        .collect();
+    let f = run(&mut ScanDetector::new(ScanConfig::default(), Tuning::default()), &sweep, &ctx);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].evidence["port_most_swept"], "icmp-echo");
+}
+
+#[test]
 fn foreign_rdp_at_night_versus_domestic_and_failed_ssh() {
     let ctx = geo_ctx();
     let mut conns = Vec::new();

@@ -49,10 +49,10 @@ pub fn import_scan(data: &[u8]) -> Result<Imported, ImportError> {
     Err(ImportError::Unknown)
 }
 
-fn attr_map(e: &quick_xml::events::BytesStart<'_>) -> HashMap<String, String> {
+fn attr_map(e: &quick_xml::events::BytesStart<'_>, d: quick_xml::encoding::Decoder) -> HashMap<String, String> {
     e.attributes()
         .filter_map(Result::ok)
-        .filter_map(|a| Some((String::from_utf8_lossy(a.key.as_ref()).into_owned(), a.unescape_value().ok()?.into_owned())))
+        .filter_map(|a| Some((String::from_utf8_lossy(a.key.as_ref()).into_owned(), a.decode_and_unescape_value(d).ok()?.into_owned())))
         .collect()
 }
 
@@ -84,7 +84,7 @@ pub fn parse_nmap_xml(data: &[u8]) -> Result<Imported, ImportError> {
             Event::Eof => break,
             Event::Start(e) | Event::Empty(e) => {
                 let name = e.name().as_ref().to_vec();
-                let a = attr_map(&e);
+                let a = attr_map(&e, r.decoder());
                 match name.as_slice() {
                     b"nmaprun" if a.get("scanner").is_some_and(|s| s == "masscan") => out.format = "masscan-xml",
                     b"host" => {
@@ -119,7 +119,6 @@ pub fn parse_nmap_xml(data: &[u8]) -> Result<Imported, ImportError> {
                     }
                     _ => {}
                 }
-                if name == b"port" && matches!(ev_is_empty(&r), true) {}
             }
             Event::Text(t) if in_cpe => cpe_text.push_str(&t.unescape().unwrap_or_default()),
             Event::End(e) => match e.name().as_ref() {
@@ -176,10 +175,6 @@ pub fn parse_nmap_xml(data: &[u8]) -> Result<Imported, ImportError> {
     Ok(out)
 }
 
-fn ev_is_empty<R>(_r: &quick_xml::Reader<R>) -> bool {
-    false
-}
-
 fn apply_nmap_service(s: &mut Service, a: &HashMap<String, String>) {
     s.service = a.get("name").cloned();
     if a.get("tunnel").is_some_and(|t| t == "ssl") {
@@ -201,6 +196,17 @@ fn apply_nmap_service(s: &mut Service, a: &HashMap<String, String>) {
     }
     if let Some(b) = a.get("banner") {
         s.banner = Some(b.clone());
+    }
+    // Unrecognised by nmap but the raw SSH banner is in its service fingerprint.
+    if s.product.is_none()
+        && let Some(fp) = a.get("servicefp")
+        && let Some(i) = fp.find("SSH-")
+    {
+        let raw: String = fp[i..].chars().take_while(|c| *c != '"').take(256).collect();
+        let line = raw.replace("\\.", ".").replace("\\x20", " ").replace("\\-", "-");
+        let line = line.split("\\r").next().unwrap_or("").to_string();
+        identify_ssh(s, &line);
+        s.banner = Some(line);
     }
 }
 
@@ -290,7 +296,7 @@ fn finish(by: HashMap<(IpAddr, u16), Service>) -> Vec<Service> {
     for s in &mut v {
         fill_cpe(s);
     }
-    v.sort_by(|a, b| (a.ip, a.port).cmp(&(b.ip, b.port)));
+    v.sort_by_key(|s| (s.ip, s.port));
     v
 }
 

@@ -169,7 +169,7 @@ pub fn classify_banner(data: &[u8]) -> Option<(&'static str, String)> {
 /// sent instead (`Host … is not allowed`), which carries no version.
 pub fn parse_mysql_handshake(data: &[u8]) -> Option<String> {
     let len = usize::from(*data.first()?) | usize::from(*data.get(1)?) << 8 | usize::from(*data.get(2)?) << 16;
-    if len < 2 || len > 0xffff || *data.get(3)? != 0 {
+    if !(2..=0xffff).contains(&len) || *data.get(3)? != 0 {
         return None;
     }
     let payload = data.get(4..)?;
@@ -443,7 +443,7 @@ pub fn probe_port(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeCo
             break;
         }
     }
-    if obs.protocol.as_deref() == Some("http") && cfg.portal_paths {
+    if obs.protocol.as_deref() == Some("http") && cfg.portal_paths && !answers_anything(c, addr, host, cfg) {
         for path in PORTAL_PATHS {
             if let Ok(resp) = exchange(c, addr, cfg, &http_request(host, path), cfg.read_timeout, http_done)
                 && let Some(h) = parse_http_response(&resp)
@@ -457,6 +457,15 @@ pub fn probe_port(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeCo
         obs.protocol = Some("unknown".into());
     }
     obs
+}
+
+/// A catch-all web server answers every path, so a portal path answering proves nothing there:
+/// ask for a path no product uses first.
+fn answers_anything(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConfig) -> bool {
+    match exchange(c, addr, cfg, &http_request(host, "/vigil-control-7f3a9c/none.html"), cfg.read_timeout, http_done) {
+        Ok(resp) => parse_http_response(&resp).is_none_or(|h| (200..400).contains(&h.status)),
+        Err(_) => true,
+    }
 }
 
 fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConfig, obs: &mut Observation) -> bool {

@@ -136,12 +136,13 @@ impl Database {
         let mut in_desc = false;
         let mut in_example: Option<Example> = None;
         let xml_err = |e: String| RecogError::Xml { file: file.to_string(), reason: e };
+        let decoder = r.decoder();
         let attrs = |e: &quick_xml::events::BytesStart<'_>| -> HashMap<String, String> {
             e.attributes()
                 .filter_map(Result::ok)
                 .filter_map(|a| {
                     let k = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-                    let v = a.unescape_value().ok()?.into_owned();
+                    let v = a.decode_and_unescape_value(decoder).ok()?.into_owned();
                     Some((k, v))
                 })
                 .collect()

@@ -217,7 +217,7 @@ pub fn scan(
             PortState::Filtered => out.filtered += 1,
         }
     }
-    out.services.sort_by(|a, b| (a.ip, a.port).cmp(&(b.ip, b.port)));
+    out.services.sort_by_key(|s| (s.ip, s.port));
     out.connections = guarded.attempts.load(Ordering::Relaxed);
     out.elapsed = start.elapsed();
     Ok(out)

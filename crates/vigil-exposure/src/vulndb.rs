@@ -277,7 +277,6 @@ pub fn parse_cve5(v: &Value) -> Option<CveRecord> {
         for a in c.get("affected").and_then(Value::as_array).into_iter().flatten() {
             let (Some(vendor), Some(product)) = (s(a, "vendor"), s(a, "product")) else { continue };
             let base = Cpe::for_app(&norm(&vendor), &norm(&product), None);
-            let default_affected = a.get("defaultStatus").and_then(Value::as_str) == Some("affected");
             for ver in a.get("versions").and_then(Value::as_array).into_iter().flatten() {
                 if ver.get("status").and_then(Value::as_str) != Some("affected") {
                     continue;
@@ -299,7 +298,6 @@ pub fn parse_cve5(v: &Value) -> Option<CveRecord> {
                 };
                 rec.matches.push(m);
             }
-            let _ = default_affected;
         }
         for cpes in c.get("cpes").and_then(Value::as_array).into_iter().flatten() {
             if let Some(cp) = cpes.as_str().and_then(Cpe::parse)
@@ -588,9 +586,11 @@ impl VulnDb {
         for &i in idx {
             let Some(rec) = self.cves.get(i) else { continue };
             let hit = rec.matches.iter().find(|m| {
-                same_product(&m.criteria.vendor, &m.criteria.product, vendor, product) && m.criteria.part != "h" && m.matches_version(ver)
-                    // An unversioned "any version" entry is too weak to claim a specific CVE.
-                    && !(m.criteria.version == "*" && !m.has_range())
+                // An unversioned "any version" entry is too weak to claim a specific CVE.
+                (m.has_range() || m.criteria.version != "*")
+                    && m.criteria.part != "h"
+                    && same_product(&m.criteria.vendor, &m.criteria.product, vendor, product)
+                    && m.matches_version(ver)
             });
             let Some(m) = hit else { continue };
             let kev = self.kev.get(&rec.id);
@@ -706,6 +706,26 @@ mod tests {
         let (ok, bad) = parse_epss_csv("#model_version:x\ncve,epss,percentile\nCVE-1-1,0.5,0.9\nbroken\nCVE-2-2,7,0.1\n", &mut map);
         assert_eq!((ok, bad), (1, 2));
         assert_eq!(map["CVE-1-1"].epss, 0.5);
+    }
+
+    #[test]
+    fn cve5_and_osv_records_match() {
+        let cve5: Value = serde_json::from_str(r#"{"dataType":"CVE_RECORD","cveMetadata":{"cveId":"CVE-2099-0001"},
+          "containers":{"cna":{"affected":[{"vendor":"Acme","product":"Widget Server","versions":[
+            {"version":"2.0","lessThan":"2.4.1","status":"affected","versionType":"semver"},
+            {"version":"3.1","status":"affected"}]}],
+          "metrics":[{"cvssV3_1":{"baseScore":8.8}}]}}}"#).unwrap();
+        let osv: Value = serde_json::from_str(r#"{"id":"GHSA-x","aliases":["CVE-2099-0002"],"affected":[{"package":{"ecosystem":"PyPI","name":"widget"},
+          "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.5"}]}]}]}"#).unwrap();
+        let mut db = VulnDb::new();
+        db.load_json(&cve5);
+        db.load_json(&osv);
+        assert_eq!(db.len(), 2);
+        assert_eq!(db.cve("CVE-2099-0001").unwrap().cvss, Some(8.8));
+        let hit = |v: &str| db.match_product("acme", "widget_server", v, None).len();
+        assert_eq!((hit("2.0"), hit("2.4.0"), hit("2.4.1"), hit("1.9"), hit("3.1"), hit("3.2")), (1, 1, 0, 0, 1, 0));
+        assert_eq!(db.match_product("*", "widget", "1.4", None).len(), 1);
+        assert!(db.match_product("*", "widget", "1.5", None).is_empty());
     }
 
     #[test]

@@ -150,11 +150,13 @@ pub fn damerau(a: &str, b: &str) -> usize {
     let (n, m) = (a.len(), b.len());
     let w = m + 1;
     let mut d = vec![0usize; (n + 1) * w];
-    for i in 0..=n {
-        d[i * w] = i;
+    for (i, row) in d.chunks_mut(w).enumerate() {
+        if let Some(first) = row.first_mut() {
+            *first = i;
+        }
     }
-    for j in 0..=m {
-        d[j] = j;
+    for (j, cell) in d.iter_mut().take(w).enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         for j in 1..=m {
@@ -225,7 +227,7 @@ pub fn lookalike(candidate: &str, protected: &str) -> Option<Lookalike> {
     if plab.chars().count() < 3 {
         return None;
     }
-    if clab.chars().any(|c| !c.is_ascii()) && mixed_script(&clab) && skeleton(&clab) == skeleton(&plab) {
+    if !clab.is_ascii() && mixed_script(&clab) && skeleton(&clab) == skeleton(&plab) {
         return Some(Lookalike::MixedScript);
     }
     if clab != plab && skeleton(&clab) == skeleton(&plab) {
@@ -248,7 +250,7 @@ pub fn lookalike(candidate: &str, protected: &str) -> Option<Lookalike> {
         let rest = rest.trim_matches(|c: char| c == '-' || c == '.' || c.is_ascii_digit());
         let parts: Vec<&str> = rest.split('-').filter(|p| !p.is_empty()).collect();
         if !parts.is_empty() && parts.iter().all(|p| COMBO_WORDS.contains(p))
-            || COMBO_WORDS.iter().any(|w| rest == *w)
+            || COMBO_WORDS.contains(&rest)
             || cand.contains(&format!("{plab}-"))
             || cand.contains(&format!("-{plab}"))
         {

@@ -353,10 +353,11 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
             out.push(Signal::new("it_role_display_name", w, format!("display name \"{}\" claims an IT role from {}", short(i.from_name, 60), short(from_org, 80))));
         }
         // An address in the display name that is not the sender's ("support@bank.com <x@evil>").
-        if let Some(d) = i.from_name.split_whitespace().find_map(|w| w.contains('@').then(|| domain::domain_of(w)).flatten()) {
-            if org_of(&d) != from_org && d.contains('.') {
-                out.push(Signal::new("display_name_address_mismatch", 0.45, format!("display name shows {} but mail is from {}", short(&d, 60), short(from_org, 80))));
-            }
+        if let Some(d) = i.from_name.split_whitespace().find_map(|w| w.contains('@').then(|| domain::domain_of(w)).flatten())
+            && org_of(&d) != from_org
+            && d.contains('.')
+        {
+            out.push(Signal::new("display_name_address_mismatch", 0.45, format!("display name shows {} but mail is from {}", short(&d, 60), short(from_org, 80))));
         }
         // A display name that is itself a domain ("paypal.com <x@elsewhere>").
         let dn = i.from_name.trim().trim_matches('"').to_ascii_lowercase();
@@ -541,7 +542,7 @@ fn links(i: &Input<'_>, from_org: &str, own: &[String], partners: &[String], out
     let visible: usize = i.html.iter().map(|h| h.visible_chars).sum::<usize>() + i.plain_chars;
     let links: usize = i.html.iter().map(|h| h.links.len()).sum();
     if links > 0 && visible < 600 && i.html.iter().any(|h| !h.links.is_empty() && h.links.iter().any(|l| !l.text.is_empty() || h.visible_chars < 600)) && i.html_only {
-        let w = if visible < 60 { 0.4 } else { 0.3 };
+        let w = if visible < 60 { 0.4 } else { 0.35 };
         out.push(Signal::new("text_poor_html", w, format!("{visible} characters of visible text around {links} link(s)")));
     }
     if i.html.iter().any(|h| h.hidden_css) && i.html.iter().any(|h| !h.links.is_empty()) {

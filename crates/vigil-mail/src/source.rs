@@ -82,6 +82,12 @@ pub fn read_capped(path: &Path, cap: u64) -> Result<(Vec<u8>, bool), SourceError
     Ok((buf, truncated))
 }
 
+/// True when the file at `path` starts like mail (a header line or an mbox `From ` line).
+pub fn file_looks_like_mail(path: &Path) -> Result<bool, SourceError> {
+    let (head, _) = read_capped(path, 4096)?;
+    Ok(looks_like_mail(&head))
+}
+
 /// True when the bytes start like an mbox (`From ` envelope line).
 pub fn is_mbox(data: &[u8]) -> bool {
     data.starts_with(b"From ")
@@ -98,7 +104,11 @@ pub fn looks_like_mail(data: &[u8]) -> bool {
     let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
     let line = head.get(..line_end).unwrap_or_default();
     match line.iter().position(|&b| b == b':') {
-        Some(c) if c > 0 => line.get(..c).is_some_and(|n| n.iter().all(|b| b.is_ascii_graphic() && *b != b':')),
+        // RFC 822's obsolete syntax allows blanks between the field name and the colon.
+        Some(c) if c > 0 => line.get(..c).is_some_and(|n| {
+            let n = n.trim_ascii_end();
+            !n.is_empty() && n.iter().all(|b| b.is_ascii_graphic() && *b != b':')
+        }),
         _ => false,
     }
 }
@@ -149,5 +159,7 @@ mod tests {
         assert!(looks_like_mail(b"From x Thu"));
         assert!(!looks_like_mail(b"\x89PNG\r\n"));
         assert!(!looks_like_mail(b"hello world"));
+        assert!(looks_like_mail(b"Fro :x <a@b>\n"));
+        assert!(!looks_like_mail(b" : x\n"));
     }
 }

@@ -87,10 +87,10 @@ fn phishing_pot_detection_and_ham_false_positives() {
         spam_flag as f64 * 100.0 / spam.max(1) as f64
     );
     assert!(ham >= 150, "ham set has {ham} messages");
-    // Floors at what the detector achieves (docs/MAIL.md): 85 % of phishing_pot (target 95 %,
+    // Floors at what the detector achieves (docs/MAIL.md): 86 % of phishing_pot (target 95 %,
     // not met: much of the set is generic scam spam with no phishing mechanics), and the 1 %
     // false-positive target on ham, which is met.
-    assert!(hit * 100 >= 85 * pot.len(), "detection {detection:.3} below the 85 % floor");
+    assert!(hit * 100 >= 86 * pot.len(), "detection {detection:.3} below the 86 % floor");
     assert!(ham_fp * 100 <= ham, "ham false-positive rate {fp:.3} above 1 %");
 }
 
@@ -100,6 +100,7 @@ fn parser_corpus_reads_without_error() {
     let a = Analyzer::new(MailConfig::default()).unwrap();
     let mut n = 0;
     let mut compared = 0;
+    let mut errors = Vec::new();
     for sub in ["rfc", "malformed"] {
         for f in files_with_ext(&mail.join("parser-corpus").join(sub), "eml") {
             let raw = std::fs::read(&f).unwrap();
@@ -107,6 +108,9 @@ fn parser_corpus_reads_without_error() {
             // a header block must yield a verdict.
             let r = a.analyze(&raw);
             n += 1;
+            if let Err(e) = &r {
+                errors.push(format!("{}: {e}", f.display()));
+            }
             let json = f.with_extension("json");
             let Ok(expected) = std::fs::read_to_string(&json) else { continue };
             let Ok(exp) = serde_json::from_str::<serde_json::Value>(&expected) else { continue };
@@ -132,8 +136,9 @@ fn parser_corpus_reads_without_error() {
             }
         }
     }
-    println!("parser corpus: {n} messages read, {compared} fields compared with the expected parse");
+    println!("parser corpus: {n} messages read, {} errors {errors:?}, {compared} fields compared with the expected parse", errors.len());
     assert!(n >= 20);
+    assert!(errors.is_empty(), "{errors:?}");
     assert!(compared >= 10);
 }
 
@@ -156,7 +161,7 @@ fn dkim_and_arc_samples_verify_offline() {
             println!("{}: {:?}", f.display(), checks.iter().map(|c| (c.method, c.domain.clone(), c.result.clone())).collect::<Vec<_>>());
             if sub == "dkim" {
                 dkim_total += 1;
-                let last = checks.iter().filter(|c| c.method == "dkim").next_back().expect("a DKIM result");
+                let last = checks.iter().rfind(|c| c.method == "dkim").expect("a DKIM result");
                 assert!(last.result == "pass" || last.result == "expired", "{}: {:?}", f.display(), last);
                 dkim_pass += usize::from(last.result == "pass");
             } else {

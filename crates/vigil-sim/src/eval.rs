@@ -125,15 +125,14 @@ pub fn score_with_slack(truth: &[TruthItem], findings: &[Finding], slack: Durati
     for t in truth {
         entry(&mut per, t.kind);
         let found = findings.iter().any(|f| matches_same_kind(f, t, slack));
-        let e = per.get_mut(&t.kind).map(|e| {
+        if let Some(e) = per.get_mut(&t.kind) {
             e.truth_items += 1;
-            e
-        });
-        if found {
-            found_total += 1;
-            if let Some(e) = e {
+            if found {
                 e.found += 1;
             }
+        }
+        if found {
+            found_total += 1;
         } else {
             misses.push(Miss { storyline: t.storyline.clone(), kind: t.kind, key_host: t.key_host.clone(), first_seen: t.first_seen.to_rfc3339() });
         }

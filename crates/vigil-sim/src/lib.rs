@@ -136,7 +136,7 @@ impl Scenario {
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let mut site = world::SiteModel::build(cfg.hosts.max(60), start_unix, &mut rng);
         let svc = world::Services::new(&mut rng);
-        let plan_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_0f_7a11_c0de);
+        let plan_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005e_ed0f_7a11_c0de);
         let (specs, tags, drafts, decommission) = {
             let mut p = planner::Planner::new(&site, &svc, plan_rng, start_us, cfg.days);
             let (drafts, quiet) = stories::plan(&mut p);

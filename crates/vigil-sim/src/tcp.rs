@@ -324,11 +324,10 @@ pub(crate) mod tests {
             next[me] = Some(seq.wrapping_add(consumed));
         }
         let last = pkts.last().map(|p| fields(p, client));
-        if let Some((_, _, _, flags, _)) = last {
-            if flags & TCP_RST == 0 && next[0].is_some() && next[1].is_some() && acked[0].is_some() && acked[1].is_some() {
-                assert_eq!(acked[0], next[1], "client acknowledged all the server sent");
-                assert_eq!(acked[1], next[0], "server acknowledged all the client sent");
-            }
+        let complete = next.iter().chain(&acked).all(Option::is_some);
+        if last.is_some_and(|(_, _, _, flags, _)| flags & TCP_RST == 0) && complete {
+            assert_eq!(acked[0], next[1], "client acknowledged all the server sent");
+            assert_eq!(acked[1], next[0], "server acknowledged all the client sent");
         }
     }
 

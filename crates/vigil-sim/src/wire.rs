@@ -70,6 +70,7 @@ fn eth(out: &mut Vec<u8>, dst: [u8; 6], src: [u8; 6], ethertype: u16) {
 }
 
 /// Appends an IPv4 header for a payload of `payload_len` bytes.
+#[allow(clippy::too_many_arguments)]
 fn ipv4(out: &mut Vec<u8>, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, ttl: u8, id: u16, df: bool, payload_len: usize) {
     let start = out.len();
     let total = (IP_HDR + payload_len) as u16;
@@ -98,7 +99,7 @@ pub fn tcp_frame(from: &Endpoint, to: &Endpoint, ip_id: u16, seq: u32, ack: u32,
 /// checksum is that of the segment with the unstored bytes taken as zero.
 #[allow(clippy::too_many_arguments)]
 pub fn tcp_frame_snapped(from: &Endpoint, to: &Endpoint, ip_id: u16, seq: u32, ack: u32, flags: u8, window: u16, options: &[u8], payload: &[u8], wire_len: usize) -> Vec<u8> {
-    debug_assert!(options.len() % 4 == 0 && options.len() <= 40);
+    debug_assert!(options.len().is_multiple_of(4) && options.len() <= 40);
     debug_assert!(wire_len >= payload.len());
     let tcp_len = TCP_HDR + options.len() + wire_len;
     let mut out = Vec::with_capacity(ETH_HDR + IP_HDR + tcp_len);

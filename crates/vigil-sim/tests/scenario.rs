@@ -102,10 +102,8 @@ fn every_tcp_stream_has_consistent_sequence_numbers() {
         }
         let expect = *next.get(&me).unwrap_or_else(|| panic!("segment without a SYN: {me:?}"));
         assert_eq!(seq, expect, "{me:?}: no gap, no retransmission");
-        if flags & 0x10 != 0 {
-            if let Some(&t) = next.get(&them) {
-                assert!(t.wrapping_sub(ack) < 1 << 30, "{me:?}: ACK {ack} beyond what was sent ({t})");
-            }
+        if let Some(&t) = next.get(&them).filter(|_| flags & 0x10 != 0) {
+            assert!(t.wrapping_sub(ack) < 1 << 30, "{me:?}: ACK {ack} beyond what was sent ({t})");
         }
         if len > 0 {
             data_segments += 1;

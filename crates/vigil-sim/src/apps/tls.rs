@@ -415,10 +415,8 @@ fn certificate_chain(sni: &str, server: &ServerSpec, rng: &mut ChaCha8Rng) -> Ve
     }
     let wildcard = cn.split_once('.').map(|(_, rest)| format!("*.{rest}"));
     let mut names: Vec<&str> = vec![cn];
-    if let Some(w) = &wildcard {
-        if w.matches('.').count() >= 2 {
-            names.push(w);
-        }
+    if let Some(w) = wildcard.as_deref().filter(|w| w.matches('.').count() >= 2) {
+        names.push(w);
     }
     let leaf = CertSpec {
         subject_cn: cn,

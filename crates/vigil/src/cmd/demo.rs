@@ -66,7 +66,11 @@ pub fn run(mut args: Args) -> Result<()> {
     let progress = chatty && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (conns, mut findings, stats) = hunt::read_inputs(std::slice::from_ref(&scenario.pcap), &ctx.site, progress)?;
     say(format!("Hunting {} connection records with every detector…", conns.len()));
+    let (ctx, newer) = crate::cmd::restore_history(&args.store, ctx, conns.first().map(|c| c.ts))?;
     findings.extend(vigil_detect::run_all(&conns, &ctx));
+    if newer {
+        crate::cmd::save_history(&args.store, &ctx, &conns)?;
+    }
     Finding::rank(&mut findings);
     let inputs = vec![scenario.pcap.display().to_string()];
     crate::cmd::store_findings(&args.store, "demo", &inputs, &findings, &serde_json::to_value(&stats)?)?;

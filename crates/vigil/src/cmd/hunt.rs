@@ -169,7 +169,11 @@ pub fn run(args: Args) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         vigil_flow::zeeklog::write_all(dir, &conns, false).with_context(|| format!("writing logs to {}", dir.display()))?;
     }
+    let (ctx, newer) = crate::cmd::restore_history(&args.store, ctx, conns.first().map(|c| c.ts))?;
     findings.extend(vigil_detect::run_all(&conns, &ctx));
+    if newer {
+        crate::cmd::save_history(&args.store, &ctx, &conns)?;
+    }
     Finding::rank(&mut findings);
     for f in &stats.skipped_files {
         eprintln!("skipped (not a capture or known log): {}", output::terminal_safe(f));

@@ -95,8 +95,12 @@ fn config(a: &ScanArgs) -> Result<MailConfig> {
 
 fn scan(a: ScanArgs) -> Result<()> {
     for p in &a.paths {
-        if std::fs::metadata(p).is_err() {
+        let Ok(meta) = std::fs::metadata(p) else {
             bail!("{}: no such file or directory", output::terminal_safe(&p.display().to_string()));
+        };
+        // A file named on the command line must be mail; inside directories, other files are skipped.
+        if meta.is_file() && !vigil_mail::source::file_looks_like_mail(p)? {
+            bail!("{}: not a mail message, mbox or Maildir", output::terminal_safe(&p.display().to_string()));
         }
     }
     let analyzer = Analyzer::new(config(&a)?)?;

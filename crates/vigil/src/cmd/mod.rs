@@ -35,6 +35,59 @@ pub fn store_findings(
     Ok(())
 }
 
+const INVENTORY_KEY: &str = "inventory";
+const HISTORY_KEY: &str = "edge_history";
+
+/// Gives the detectors what earlier runs learnt (the asset inventory and who talked to whom),
+/// so they can say "new edge" or "silent for 41 days". History counts only when it ends before
+/// this input begins: re-reading the same input must give the same findings, not judge them
+/// against themselves. Returns whether the input is newer than the history (then it is saved).
+pub fn restore_history(
+    store: &hunt::StoreArgs,
+    ctx: vigil_enrich::Context,
+    first_ts: Option<vigil_model::Timestamp>,
+) -> Result<(vigil_enrich::Context, bool)> {
+    if store.no_store || first_ts.is_none() {
+        return Ok((ctx, false));
+    }
+    let dir = store.dir();
+    if !dir.join("vigil.db").exists() {
+        return Ok((ctx, true));
+    }
+    let s = vigil_store::Store::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))?;
+    let hist: Option<vigil_enrich::EdgeHistory> = s.get_state(HISTORY_KEY)?.and_then(|v| serde_json::from_value(v).ok());
+    let inv: Option<vigil_enrich::Inventory> = s.get_state(INVENTORY_KEY)?.and_then(|v| serde_json::from_value(v).ok());
+    match hist {
+        None => Ok((ctx, true)),
+        Some(h) if h.span().is_some_and(|(_, end)| Some(end) < first_ts) => {
+            let ctx = match inv {
+                Some(i) => ctx.with_inventory(i),
+                None => ctx,
+            };
+            Ok((ctx.with_history(h), true))
+        }
+        Some(_) => Ok((ctx, false)),
+    }
+}
+
+/// Saves the inventory and edge history grown by this input's records.
+pub fn save_history(store: &hunt::StoreArgs, ctx: &vigil_enrich::Context, conns: &[vigil_model::Conn]) -> Result<()> {
+    if store.no_store {
+        return Ok(());
+    }
+    let mut inv = ctx.inventory.clone();
+    let mut hist = ctx.history.clone();
+    for c in conns {
+        inv.observe(c);
+        hist.observe(c);
+    }
+    let dir = store.dir();
+    let mut s = vigil_store::Store::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))?;
+    s.put_state(INVENTORY_KEY, &serde_json::to_value(&inv)?)?;
+    s.put_state(HISTORY_KEY, &serde_json::to_value(&hist)?)?;
+    Ok(())
+}
+
 /// Writes findings in the chosen format to `--output` or standard output.
 pub fn emit(findings: &[Finding], format: Option<Format>, output: Option<&Path>, title: &str) -> Result<()> {
     match output {
