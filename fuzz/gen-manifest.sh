@@ -38,6 +38,13 @@ for extra in mail exposure; do
 done
 cat <<'MID'
 
+# The same dev profile as the main workspace, so CI can share its build directory.
+[profile.dev]
+debug = "line-tables-only"
+
+[profile.dev.package."*"]
+opt-level = 1
+
 [profile.release]
 debug = 1
 

@@ -36,6 +36,9 @@ pub struct BeaconConfig {
     /// clients share one schedule — even when those hosts are a small share of a large site.
     pub cohort_min_hosts: usize,
     pub cohort_period_tolerance: f64,
+    /// A destination that this many hosts call on a timer, whatever their periods (servers
+    /// every 17 min, workstations every 2 h), is a service as well.
+    pub service_min_hosts: usize,
     /// An internal address counts as a forward proxy (so beacons through it are seen) when
     /// clients name at least this many distinct outside services through it, or use explicit
     /// proxy requests (CONNECT, absolute URIs). Other inside-to-inside polling is monitoring.
@@ -56,6 +59,7 @@ impl Default for BeaconConfig {
             common_min_share: 0.3,
             cohort_min_hosts: 5,
             cohort_period_tolerance: 0.15,
+            service_min_hosts: 10,
             proxy_min_names: 4,
             max_records: 5_000_000,
             hist: HistParams::default(),
@@ -324,6 +328,8 @@ struct Candidate {
     prevalence_share: f64,
     /// Hosts calling the same destination on a similar period (this one included).
     cohort_hosts: usize,
+    /// Hosts calling the same destination on any timer.
+    timer_hosts: usize,
     also: Vec<String>,
 }
 
@@ -519,8 +525,11 @@ impl Detector for BeaconDetector {
             let ph = prev.get(&k).copied().unwrap_or(0);
             let pshare = if total_hosts == 0 { 0.0 } else { ph as f64 / total_hosts as f64 };
             let p0 = s.interval_median_s;
-            let cohort = periods.get(&k).map_or(0, |v| v.iter().filter(|&&p| (p - p0).abs() <= tol * p0.abs().max(1.0) + 1.0).count());
-            let common = (ph >= self.cfg.common_min_hosts && pshare >= self.cfg.common_min_share) || cohort >= self.cfg.cohort_min_hosts;
+            let same_key = periods.get(&k).map_or(&[][..], Vec::as_slice);
+            let cohort = same_key.iter().filter(|&&p| (p - p0).abs() <= tol * p0.abs().max(1.0) + 1.0).count();
+            let common = (ph >= self.cfg.common_min_hosts && pshare >= self.cfg.common_min_share)
+                || cohort >= self.cfg.cohort_min_hosts
+                || same_key.len() >= self.cfg.service_min_hosts;
             // Regular sizes and a long presence alone are not a beacon: the timing must be
             // regular too, so an irregular timestamp score halves the result. RITA's MAD score
             // is linear and lenient (intervals spread by 40 % of their median still score 0.6),
@@ -541,7 +550,7 @@ impl Detector for BeaconDetector {
             if score < self.cfg.report_threshold {
                 continue;
             }
-            cands.push(Candidate { host: h, key: k, idx, scores: s, base, score, prevalence_hosts: ph, prevalence_share: pshare, cohort_hosts: cohort, also: Vec::new() });
+            cands.push(Candidate { host: h, key: k, idx, scores: s, base, score, prevalence_hosts: ph, prevalence_share: pshare, cohort_hosts: cohort, timer_hosts: same_key.len(), also: Vec::new() });
         }
         // One finding per host and controller: merge groupings that share most connections.
         cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.host.cmp(&b.host)).then_with(|| self.key_str(a.key).cmp(&self.key_str(b.key))));
@@ -654,6 +663,7 @@ impl BeaconDetector {
             "prevalence_hosts": c.prevalence_hosts,
             "prevalence_share": util::round3(c.prevalence_share),
             "same_period_hosts": c.cohort_hosts,
+            "timer_hosts": c.timer_hosts,
         });
         Finding {
             id,

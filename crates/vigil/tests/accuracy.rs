@@ -13,8 +13,8 @@ use vigil_model::{Finding, FindingKind, Severity};
 
 /// (seed, days): short enough to stay quick in a debug build, long enough for the periodicity
 /// and baseline detectors to see several days (and for the exfiltration storyline to rotate
-/// over three nights).
-const RUNS: &[(u64, u32)] = &[(3, 4), (7, 4), (11, 4), (23, 4)];
+/// over three nights); one week-long run plants the dormant device (≥ 4 silent days).
+const RUNS: &[(u64, u32)] = &[(3, 4), (7, 4), (11, 4), (23, 4), (42, 7)];
 /// Fraction of the default 200-host site.
 const SCALE: f64 = 0.5;
 const MIN_RECALL: f64 = 0.9;

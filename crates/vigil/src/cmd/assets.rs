@@ -104,7 +104,7 @@ mod tests {
         let text = std::fs::read_to_string(&out).unwrap();
         let row = text.lines().nth(1).unwrap();
         assert!(row.starts_with("10.1.2.3,'=cmd|"), "name cell defused: {row}");
-        assert!(row.contains(",'@ops,test,2024-01-31,"), "owner cell defused: {row}");
+        assert!(row.contains(",'@ops,,test,2024-01-31,"), "owner cell defused (role empty): {row}");
         assert!(!text.lines().any(|l| l.starts_with('=') || l.contains(",=") || l.contains(",@")), "{text}");
         let js = dir.path().join("out.json");
         run(Args { site: Some(site), format: Some(AssetFormat::Json), output: Some(js.clone()), observed_only: false, inputs: vec![] }).unwrap();
