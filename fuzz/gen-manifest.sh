@@ -21,6 +21,7 @@ cargo-fuzz = true
 
 [dependencies]
 libfuzzer-sys = "0.4"
+serde_json = "1"
 vigil-model = { path = "../crates/vigil-model" }
 vigil-capture = { path = "../crates/vigil-capture" }
 vigil-flow = { path = "../crates/vigil-flow" }

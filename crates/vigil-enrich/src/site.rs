@@ -27,6 +27,14 @@ pub struct SiteFile {
     pub inventory: InventorySection,
     #[serde(default)]
     pub allow: AllowSection,
+    /// Phishing triage settings for `vigil mail scan` (own and partner domains, trusted
+    /// receiving servers, staff directory…); read and validated by vigil-mail.
+    #[serde(default)]
+    pub mail: Option<toml::Table>,
+    /// Alert outputs of `vigil watch`, one `[[alert]]` table each (`type = "jsonl" | "syslog" |
+    /// "webhook" | "stdout"`); read and validated by vigil-alert.
+    #[serde(default)]
+    pub alert: Vec<toml::Table>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -414,6 +422,15 @@ networks = ["203.0.113.0/24"]
         assert!(s.is_allowed_domain("a.backup.example.cn."));
         assert!(!s.is_allowed_domain("evilbackup.example.cn"));
         assert!(s.is_allowed_ip("203.0.113.9".parse().unwrap()));
+    }
+
+    #[test]
+    fn mail_and_alert_tables_are_accepted_for_their_crates() {
+        let text = "[mail]\nown_domains = [\"example.cn\"]\n\n[[alert]]\ntype = \"stdout\"\n\n[[alert]]\ntype = \"jsonl\"\npath = \"a.jsonl\"\n";
+        Site::parse(text, Path::new("s.toml")).unwrap();
+        let f: SiteFile = toml::from_str(text).unwrap();
+        assert_eq!(f.alert.len(), 2);
+        assert!(f.mail.unwrap().contains_key("own_domains"));
     }
 
     #[test]

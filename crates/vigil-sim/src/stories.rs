@@ -348,7 +348,9 @@ fn exfiltration(st: &mut Stage<'_, '_>) {
     let list: Vec<String> = plan.iter().map(|(_, cc, ip, mb)| format!("{mb} MB to {ip} ({cc})")).collect();
     let desc = format!("{} uploads at 02:00–05:00 on {} nights: {}", p.host(host).name, plan.len(), list.join(", "));
     let mut items = vec![Draft { storyline: "exfiltration", kind: FindingKind::Exfiltration, key_host: st.ip(host), dst: dst.clone(), path: vec![], description: desc.clone() }];
-    if plan.len() >= 2 {
+    // Rotation needs at least three destinations (as `rotating_destinations` documents): a
+    // second address on a second night is a change of server, not a pattern.
+    if plan.len() >= 3 {
         items.push(Draft { storyline: "exfiltration", kind: FindingKind::RotatingDestinations, key_host: st.ip(host), dst, path: vec![], description: desc });
     }
     st.begin(items);

@@ -160,11 +160,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
 
 pub fn run(args: Args) -> Result<()> {
     let ctx = load_context(args.site.as_deref())?;
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (conns, mut findings, stats) = read_inputs(&args.inputs, &ctx.site, progress)?;
     if ctx.site.home_countries.is_empty() {
         eprintln!("note: no home country configured (site file), so no traffic is judged foreign");
     }
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (conns, mut findings, stats) = read_inputs(&args.inputs, &ctx.site, progress)?;
     if let Some(dir) = &args.emit_conn {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         vigil_flow::zeeklog::write_all(dir, &conns, false).with_context(|| format!("writing logs to {}", dir.display()))?;

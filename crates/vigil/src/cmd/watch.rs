@@ -105,6 +105,17 @@ fn file_sig(p: &Path) -> Option<Done> {
 
 fn sinks(args: &Args) -> Result<Vec<SinkConfig>> {
     let mut v = Vec::new();
+    // [[alert]] tables of the site file first, then the command-line ones.
+    if let Some(site) = &args.site {
+        let text = std::fs::read_to_string(site).with_context(|| format!("cannot read site file {}", site.display()))?;
+        let file: vigil_enrich::SiteFile = toml::from_str(&text).with_context(|| format!("site file {}", site.display()))?;
+        for (i, t) in file.alert.into_iter().enumerate() {
+            let cfg: SinkConfig = toml::Value::Table(t)
+                .try_into()
+                .with_context(|| format!("site file {}: [[alert]] number {}", site.display(), i + 1))?;
+            v.push(cfg);
+        }
+    }
     if let Some(p) = &args.alert_jsonl {
         v.push(SinkConfig::Jsonl { path: p.clone(), max_bytes: 64 << 20, keep: 5 });
     }
