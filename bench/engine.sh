@@ -12,8 +12,11 @@ PCAP=${1:-/tmp/vigil-bench.pcap}
 if [ ! -f "$PCAP" ]; then
     ../shared/bench/make-bench-pcap.sh "$PCAP" "${BENCH_MIB:-1024}"
 fi
-cargo build --profile perf -p vigil >/dev/null
-VIGIL=${CARGO_TARGET_DIR:-target}/perf/vigil
+# VIGIL=path/to/vigil uses an existing build instead of building the perf profile.
+if [ -z "${VIGIL:-}" ]; then
+    cargo build --profile perf -p vigil >/dev/null
+    VIGIL=${CARGO_TARGET_DIR:-target}/perf/vigil
+fi
 BYTES=$(stat -c %s "$PCAP")
 PKTS=$(capinfos -Mc "$PCAP" | awk -F'\t|: *' '/Number of packets/ {gsub(/[^0-9]/,"",$NF); print $NF}')
 OUT=$(mktemp -d)
