@@ -130,3 +130,27 @@ fn closed_stdout_is_not_an_error() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn creds_findings_go_to_the_store_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let share = dir.path().join("share");
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::write(
+        share.join("servers.csv"),
+        "host,ip,user,password\nmail01,10.1.0.25,root,Zx9!kq2Lw7\nmail02,10.1.0.26,administrator,Qp4#Tr8vNm\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    for _ in 0..2 {
+        let out = vigil().args(["creds", "scan", "--format", "jsonl", "--data"]).arg(&data).arg(&share).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let f = parse_jsonl(&out.stdout);
+        assert!(f.iter().any(|f| f.kind == FindingKind::CredentialExposure), "the password table is found");
+        // The secret is never printed whole.
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("Zx9!kq2Lw7"));
+    }
+    let stored = vigil_store::Store::open(&data).unwrap().findings(Some(FindingKind::CredentialExposure), None).unwrap();
+    assert!(!stored.is_empty());
+    assert!(stored.iter().all(|f| f.times_seen == 2), "a second scan updates, never duplicates");
+}

@@ -78,6 +78,8 @@ pub struct ScanArgs {
     /// Worker threads (default: one per CPU).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    #[command(flatten)]
+    pub store: crate::cmd::hunt::StoreArgs,
     /// Files and directories to scan.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -135,6 +137,10 @@ fn scan(a: ScanArgs) -> Result<()> {
     let rep = vigil_creds::walk::scan_paths_with(&a.paths, &opts, &wopts);
     let src = a.src.clone().or_else(|| a.paths.first().and_then(|p| share_of(p))).unwrap_or_else(host_name);
     let findings = report::to_findings(&rep.findings, &src, &mtime_of);
+    // Into the same store as every other finding (triage, dashboard, reports).
+    let inputs: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
+    let stats = serde_json::json!({"files_scanned": rep.files_scanned, "bytes_scanned": rep.bytes_scanned, "findings": findings.len()});
+    crate::cmd::store_findings(&a.store, "creds scan", &inputs, &findings, &stats)?;
 
     let mut err = std::io::stderr().lock();
     for i in rep.problems() {
