@@ -2,77 +2,18 @@
 //! "internal address" heuristic and a Zeek-like `conn_state` from TCP flags (for sources that
 //! only carry flags, such as NetFlow and Suricata flow events).
 
-use base64::Engine;
-use sha1::{Digest, Sha1};
 use std::net::IpAddr;
-use vigil_model::{ConnState, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP};
+use vigil_model::{ConnState, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP};
 
-/// Community ID v1 (seed 0) of a flow, "1:base64(sha1(...))".
+/// Community ID v1 (seed 0) of a flow, "1:base64(sha1(...))". For ICMP, `sport` is the type
+/// and `dport` the code, as in Zeek; the shared implementation maps them to port equivalents.
 pub fn community_id(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> String {
-    // ICMP "ports" are type and the type of the matching reply, so both directions hash the same.
-    let (mut sp, mut dp, mut one_way) = (sport, dport, false);
+    use vigil_model::community_id::{community_id_v1, icmp_ports};
     if proto == PROTO_ICMP || proto == PROTO_ICMPV6 {
-        let t = sport as u8;
-        let code = dport;
-        let reply = if proto == PROTO_ICMP {
-            match t {
-                8 => Some(0),
-                0 => Some(8),
-                13 => Some(14),
-                14 => Some(13),
-                15 => Some(16),
-                16 => Some(15),
-                10 => Some(9),
-                9 => Some(10),
-                17 => Some(18),
-                18 => Some(17),
-                _ => None,
-            }
-        } else {
-            match t {
-                128 => Some(129),
-                129 => Some(128),
-                133 => Some(134),
-                134 => Some(133),
-                135 => Some(136),
-                136 => Some(135),
-                130 => Some(131),
-                131 => Some(130),
-                144 => Some(145),
-                145 => Some(144),
-                146 => Some(147),
-                147 => Some(146),
-                _ => None,
-            }
-        };
-        sp = t as u16;
-        match reply {
-            Some(r) => dp = r,
-            None => {
-                dp = code;
-                one_way = true;
-            }
-        }
+        let (sp, dp, one_way) = icmp_ports(proto == PROTO_ICMPV6, sport as u8, dport as u8);
+        return community_id_v1(0, src, dst, proto, sp, dp, one_way);
     }
-    let has_ports = matches!(proto, PROTO_TCP | PROTO_UDP | PROTO_SCTP | PROTO_ICMP | PROTO_ICMPV6);
-    let swap = !one_way && (dst, dp) < (src, sp);
-    let (a, ap, b, bp) = if swap { (dst, dp, src, sp) } else { (src, sp, dst, dp) };
-    let mut h = Sha1::new();
-    h.update(0u16.to_be_bytes());
-    match a {
-        IpAddr::V4(v) => h.update(v.octets()),
-        IpAddr::V6(v) => h.update(v.octets()),
-    }
-    match b {
-        IpAddr::V4(v) => h.update(v.octets()),
-        IpAddr::V6(v) => h.update(v.octets()),
-    }
-    h.update([proto, 0]);
-    if has_ports {
-        h.update(ap.to_be_bytes());
-        h.update(bp.to_be_bytes());
-    }
-    format!("1:{}", base64::engine::general_purpose::STANDARD.encode(h.finalize()))
+    community_id_v1(0, src, dst, proto, sport, dport, false)
 }
 
 /// A Zeek-style uid ("C" + base62) derived from the record's identity, so importing the same
