@@ -113,6 +113,8 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
     if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
         return ExitCode::SUCCESS;
     }
-    eprintln!("vigil: {e:#}");
+    // Error chains carry file names and input text: escaped so they cannot drive the terminal,
+    // and kept on one line.
+    eprintln!("vigil: {}", output::terminal_safe(&format!("{e:#}")));
     ExitCode::from(2)
 }
