@@ -65,7 +65,7 @@ fn secs_to_ns(s: f64) -> i64 {
 
 /// Canonical 5-tuple: the lower (address, port) end first, except for one-way ICMP messages,
 /// which Zeek keys by direction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
     a: IpAddr,
     b: IpAddr,
@@ -73,6 +73,30 @@ pub struct FlowKey {
     pb: u16,
     proto: u8,
     one_way: bool,
+}
+
+/// One `write` of the packed key instead of the derived field-by-field hashing: the keyed
+/// SipHash stays (flow keys are attacker-chosen, so the table must resist hash flooding), but
+/// its per-call overhead was paid a dozen times per packet.
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        fn addr(ip: IpAddr) -> [u8; 16] {
+            match ip {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+                IpAddr::V6(v6) => v6.octets(),
+            }
+        }
+        let mut buf = [0u8; 40];
+        buf[..16].copy_from_slice(&addr(self.a));
+        buf[16..32].copy_from_slice(&addr(self.b));
+        buf[32..34].copy_from_slice(&self.pa.to_le_bytes());
+        buf[34..36].copy_from_slice(&self.pb.to_le_bytes());
+        buf[36] = self.proto;
+        buf[37] = self.one_way as u8;
+        // Tells a v4 address from its v4-mapped v6 twin (they compare unequal).
+        buf[38] = (self.a.is_ipv4() as u8) | ((self.b.is_ipv4() as u8) << 1);
+        state.write(&buf);
+    }
 }
 
 impl FlowKey {

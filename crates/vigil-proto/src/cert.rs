@@ -128,9 +128,53 @@ pub fn parse_certificate(der: &[u8]) -> Option<CertMeta> {
     Some(meta)
 }
 
+/// Certificates remembered per thread by [`parse_certificate_cached`]. Servers send the same
+/// leaf on every connection, so most handshakes hit; when full the cache starts over, which
+/// bounds memory against a flood of distinct certificates.
+const CERT_CACHE_MAX: usize = 4096;
+
+thread_local! {
+    static CERT_CACHE: std::cell::RefCell<std::collections::HashMap<[u8; 32], Option<CertMeta>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// [`parse_certificate`] with a per-thread cache keyed by the certificate's SHA-256 (which the
+/// caller has already computed for the chain). The same answer as parsing, without the X.509
+/// parse for a certificate seen before, as Zeek's certificate cache does.
+pub fn parse_certificate_cached(der: &[u8], sha256: &[u8; 32]) -> Option<CertMeta> {
+    if let Some(hit) = CERT_CACHE.with(|c| c.borrow().get(sha256).cloned()) {
+        return hit;
+    }
+    let meta = parse_certificate(der);
+    CERT_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CERT_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(*sha256, meta.clone());
+    });
+    meta
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_parse_equals_direct_parse() {
+        let der = include_bytes!("../testdata/cert-selfsigned.der");
+        let digest: [u8; 32] = Sha256::digest(der).into();
+        let direct = parse_certificate(der);
+        assert!(direct.is_some());
+        assert_eq!(parse_certificate_cached(der, &digest), direct);
+        // Second call is served from the cache, same answer.
+        assert_eq!(parse_certificate_cached(der, &digest), direct);
+        // Garbage is remembered as unparseable, never as someone else's certificate.
+        let junk = [0x30u8, 0x03, 0x02, 0x01, 0x05];
+        let jd: [u8; 32] = Sha256::digest(junk).into();
+        assert_eq!(parse_certificate_cached(&junk, &jd), None);
+        assert_eq!(parse_certificate_cached(&junk, &jd), None);
+    }
 
     #[test]
     fn integer_bit_lengths() {

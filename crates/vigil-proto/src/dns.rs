@@ -75,7 +75,8 @@ pub struct DnsMessage {
 /// Reads a possibly compressed name starting at `pos` in `msg`; returns the name and the
 /// position just after it (after the first pointer, if any).
 pub fn read_name(msg: &[u8], pos: usize) -> Result<(String, usize), DnsError> {
-    let mut out = String::new();
+    // Most names fit: one allocation instead of a doubling series per name.
+    let mut out = String::with_capacity(64);
     let mut p = pos;
     let mut end = None;
     let mut jumps = 0;
@@ -103,7 +104,10 @@ pub fn read_name(msg: &[u8], pos: usize) -> Result<(String, usize), DnsError> {
                         if (0x21..0x7f).contains(&b) {
                             out.push(b.to_ascii_lowercase() as char);
                         } else {
-                            out.push_str(&format!("\\x{b:02x}"));
+                            const HEX: &[u8; 16] = b"0123456789abcdef";
+                            out.push_str("\\x");
+                            out.push(HEX[usize::from(b >> 4)] as char);
+                            out.push(HEX[usize::from(b & 15)] as char);
                         }
                     }
                     if out.len() > MAX_NAME_CHARS {

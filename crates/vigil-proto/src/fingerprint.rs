@@ -56,8 +56,20 @@ fn ja4_alpn(alpn: &[Vec<u8>]) -> String {
     }
 }
 
+/// `0a0b,1301,...`: four lower-case hex digits per value, written into one buffer (this runs
+/// for every ClientHello, so no per-element strings).
 fn hex4_list(v: impl Iterator<Item = u16>) -> String {
-    v.map(|x| format!("{x:04x}")).collect::<Vec<_>>().join(",")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(128);
+    for (i, x) in v.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        for shift in [12u16, 8, 4, 0] {
+            out.push(HEX[usize::from((x >> shift) & 15)] as char);
+        }
+    }
+    out
 }
 
 /// The JA4 raw (sorted, unhashed) parts: prefix, ciphers, extensions[_sigalgs].
@@ -103,8 +115,16 @@ pub fn ja4_raw(ch: &ClientHello, transport: TlsTransport) -> String {
     format!("{a}_{b}_{c}")
 }
 
-fn dec_list<T: ToString>(v: impl Iterator<Item = T>) -> String {
-    v.map(|x| x.to_string()).collect::<Vec<_>>().join("-")
+fn dec_list<T: std::fmt::Display>(v: impl Iterator<Item = T>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(128);
+    for (i, x) in v.enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        let _ = write!(out, "{x}");
+    }
+    out
 }
 
 /// JA3: the string "version,ciphers,extensions,groups,point_formats" and its MD5.

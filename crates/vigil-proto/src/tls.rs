@@ -3,7 +3,7 @@
 //! ([`TlsConn`]) that reassembles handshake messages split across records and TCP segments with
 //! bounded buffers and fills [`TlsMeta`].
 
-use crate::cert::parse_certificate;
+use crate::cert::parse_certificate_cached;
 use crate::fingerprint::{ja3, ja3s, ja4, TlsTransport};
 use crate::reader::{u16_list, Reader};
 use sha2::{Digest, Sha256};
@@ -544,9 +544,10 @@ impl TlsConn {
     }
 
     fn apply_chain(&mut self, chain: &[&[u8]]) {
-        self.meta.cert_chain_sha256 = chain.iter().map(|c| hex::encode(Sha256::digest(c))).collect();
-        if let Some(leaf) = chain.first() {
-            self.meta.cert = parse_certificate(leaf);
+        let digests: Vec<[u8; 32]> = chain.iter().map(|c| Sha256::digest(c).into()).collect();
+        self.meta.cert_chain_sha256 = digests.iter().map(hex::encode).collect();
+        if let (Some(leaf), Some(d)) = (chain.first(), digests.first()) {
+            self.meta.cert = parse_certificate_cached(leaf, d);
         }
     }
 

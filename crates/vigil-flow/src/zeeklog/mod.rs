@@ -13,6 +13,8 @@ mod records;
 pub use names::{cipher_name, curve_name, tls_version_name};
 pub use records::{ConnLogs, conn_values, dns_values, http_values, ssh_values, ssl_values};
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -30,9 +32,10 @@ pub fn write_all(dir: &Path, conns: &[Conn], json: bool) -> io::Result<Vec<PathB
 
 /// One log column value.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Val {
+pub enum Val<'a> {
     Unset,
-    Str(String),
+    /// Borrowed from the record where possible: writing a log allocates nothing per field.
+    Str(Cow<'a, str>),
     Count(u64),
     Int(i64),
     Double(f64),
@@ -42,19 +45,25 @@ pub enum Val {
     Addr(IpAddr),
     Port(u16),
     /// Zeek `set[string]` / `vector[string]`.
-    List(Vec<String>),
+    List(Cow<'a, [String]>),
     /// Zeek `vector[interval]`.
     Intervals(Vec<f64>),
 }
 
-impl Val {
-    pub fn opt_str(s: Option<&str>) -> Val {
-        s.map_or(Val::Unset, |s| Val::Str(s.to_string()))
+impl<'a> Val<'a> {
+    pub fn opt_str(s: Option<&'a str>) -> Val<'a> {
+        s.map_or(Val::Unset, |s| Val::Str(Cow::Borrowed(s)))
     }
-    pub fn opt_count(v: Option<u64>) -> Val {
+    pub fn str(s: &'a str) -> Val<'a> {
+        Val::Str(Cow::Borrowed(s))
+    }
+    pub fn owned(s: String) -> Val<'a> {
+        Val::Str(Cow::Owned(s))
+    }
+    pub fn opt_count(v: Option<u64>) -> Val<'a> {
         v.map_or(Val::Unset, Val::Count)
     }
-    pub fn opt_bool(v: Option<bool>) -> Val {
+    pub fn opt_bool(v: Option<bool>) -> Val<'a> {
         v.map_or(Val::Unset, Val::Bool)
     }
 }
@@ -103,11 +112,12 @@ pub fn escape_tsv(s: &str, in_set: bool, out: &mut String) {
     for ch in s.chars() {
         let c = ch as u32;
         if c < 0x20 || c == 0x7f || ch == '\\' || (in_set && ch == ',') {
-            out.push_str(&format!("\\x{c:02x}"));
+            push_hex_escape(c as u8, out);
         } else if (0x80..0xa0).contains(&c) {
             // C1 control characters are as invisible as C0 ones.
-            for b in ch.to_string().bytes() {
-                out.push_str(&format!("\\x{b:02x}"));
+            let mut buf = [0u8; 4];
+            for &b in ch.encode_utf8(&mut buf).as_bytes() {
+                push_hex_escape(b, out);
             }
         } else {
             out.push(ch);
@@ -115,8 +125,59 @@ pub fn escape_tsv(s: &str, in_set: bool, out: &mut String) {
     }
 }
 
+/// `\xNN`, lower-case hex, as Zeek writes it.
+fn push_hex_escape(b: u8, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push_str("\\x");
+    out.push(HEX[(b >> 4) as usize] as char);
+    out.push(HEX[(b & 15) as usize] as char);
+}
+
 fn fmt6(v: f64) -> String {
-    if v.is_finite() { format!("{v:.6}") } else { "0.000000".to_string() }
+    let mut s = String::new();
+    push_fmt6(v, &mut s);
+    s
+}
+
+/// Zeek's fixed six decimals, appended in place.
+fn push_fmt6(v: f64, out: &mut String) {
+    if v.is_finite() {
+        let _ = write!(out, "{v:.6}");
+    } else {
+        out.push_str("0.000000");
+    }
+}
+
+/// Zeek's `time`: seconds with six decimals, from integer nanoseconds (no float rounding).
+fn push_time(t: Timestamp, out: &mut String) {
+    let us = t.0.div_euclid(1_000);
+    out.push_str(itoa::Buffer::new().format(us.div_euclid(1_000_000)));
+    out.push('.');
+    let frac = us.rem_euclid(1_000_000);
+    let mut b = itoa::Buffer::new();
+    let digits = b.format(frac);
+    for _ in digits.len()..6 {
+        out.push('0');
+    }
+    out.push_str(digits);
+}
+
+/// An address as `Display` writes it; IPv4 (most rows) without the formatting machinery.
+fn push_addr(a: IpAddr, out: &mut String) {
+    match a {
+        IpAddr::V4(v4) => {
+            let mut b = itoa::Buffer::new();
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(b.format(o));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 impl<W: Write> LogWriter<W> {
@@ -141,7 +202,7 @@ impl<W: Write> LogWriter<W> {
     }
 
     /// Writes one record; `ts` is its event time (used for `#open`/`#close`).
-    pub fn write(&mut self, ts: Timestamp, vals: &[Val]) -> io::Result<()> {
+    pub fn write(&mut self, ts: Timestamp, vals: &[Val<'_>]) -> io::Result<()> {
         if !self.started {
             self.started = true;
             self.header(ts)?;
@@ -156,47 +217,52 @@ impl<W: Write> LogWriter<W> {
         self.out.write_all(self.line.as_bytes())
     }
 
-    fn render_tsv(&mut self, vals: &[Val]) {
+    fn render_tsv(&mut self, vals: &[Val<'_>]) {
+        let line = &mut self.line;
         for (i, v) in vals.iter().enumerate() {
             if i > 0 {
-                self.line.push('\t');
+                line.push('\t');
             }
             match v {
-                Val::Unset => self.line.push('-'),
-                Val::Str(s) if s.is_empty() => self.line.push_str("(empty)"),
-                Val::Str(s) => escape_tsv(s, false, &mut self.line),
-                Val::Count(c) => self.line.push_str(&c.to_string()),
-                Val::Int(c) => self.line.push_str(&c.to_string()),
-                Val::Double(d) | Val::Interval(d) => self.line.push_str(&fmt6(*d)),
-                Val::Time(t) => self.line.push_str(&t.zeek()),
-                Val::Bool(b) => self.line.push(if *b { 'T' } else { 'F' }),
-                Val::Addr(a) => self.line.push_str(&a.to_string()),
-                Val::Port(p) => self.line.push_str(&p.to_string()),
-                Val::List(l) if l.is_empty() => self.line.push_str("(empty)"),
+                Val::Unset => line.push('-'),
+                Val::Str(s) if s.is_empty() => line.push_str("(empty)"),
+                Val::Str(s) => escape_tsv(s, false, line),
+                Val::Count(c) => line.push_str(itoa::Buffer::new().format(*c)),
+                Val::Int(c) => line.push_str(itoa::Buffer::new().format(*c)),
+                Val::Double(d) | Val::Interval(d) => push_fmt6(*d, line),
+                Val::Time(t) => push_time(*t, line),
+                Val::Bool(b) => line.push(if *b { 'T' } else { 'F' }),
+                Val::Addr(a) => push_addr(*a, line),
+                Val::Port(p) => line.push_str(itoa::Buffer::new().format(*p)),
+                Val::List(l) if l.is_empty() => line.push_str("(empty)"),
                 Val::List(l) => {
                     for (j, s) in l.iter().enumerate() {
                         if j > 0 {
-                            self.line.push(',');
+                            line.push(',');
                         }
-                        escape_tsv(s, true, &mut self.line);
+                        escape_tsv(s, true, line);
                     }
                 }
-                Val::Intervals(l) if l.is_empty() => self.line.push_str("(empty)"),
+                Val::Intervals(l) if l.is_empty() => line.push_str("(empty)"),
                 Val::Intervals(l) => {
-                    let parts: Vec<String> = l.iter().map(|d| fmt6(*d)).collect();
-                    self.line.push_str(&parts.join(","));
+                    for (j, d) in l.iter().enumerate() {
+                        if j > 0 {
+                            line.push(',');
+                        }
+                        push_fmt6(*d, line);
+                    }
                 }
             }
         }
     }
 
-    fn render_json(&mut self, vals: &[Val]) {
+    fn render_json(&mut self, vals: &[Val<'_>]) {
         self.line.push('{');
         let mut first = true;
         for ((name, _), v) in self.spec.fields.iter().zip(vals) {
             let rendered = match v {
                 Val::Unset => continue,
-                Val::Str(s) => serde_json::Value::from(s.as_str()).to_string(),
+                Val::Str(s) => serde_json::Value::from(s.as_ref()).to_string(),
                 Val::Count(c) => c.to_string(),
                 Val::Int(c) => c.to_string(),
                 Val::Double(d) | Val::Interval(d) => fmt6(*d),
@@ -204,7 +270,7 @@ impl<W: Write> LogWriter<W> {
                 Val::Bool(b) => b.to_string(),
                 Val::Addr(a) => format!("\"{a}\""),
                 Val::Port(p) => p.to_string(),
-                Val::List(l) => serde_json::Value::from(l.clone()).to_string(),
+                Val::List(l) => serde_json::Value::from(l.to_vec()).to_string(),
                 Val::Intervals(l) => format!("[{}]", l.iter().map(|d| fmt6(*d)).collect::<Vec<_>>().join(",")),
             };
             if !first {
@@ -403,12 +469,32 @@ mod tests {
     }
 
     #[test]
+    fn fast_formatters_equal_the_standard_ones() {
+        for ns in [0i64, 1, 999, 1_000, 1_300_000_000_123_456_789, -1, -1_500_000_000, i64::MAX, i64::MIN] {
+            let mut s = String::new();
+            push_time(Timestamp(ns), &mut s);
+            assert_eq!(s, Timestamp(ns).zeek(), "{ns}");
+        }
+        for a in ["0.0.0.0", "10.1.22.255", "255.255.255.255", "::", "2001:db8::1", "::ffff:1.2.3.4", "fe80::1:2:3:4"] {
+            let ip: IpAddr = a.parse().unwrap();
+            let mut s = String::new();
+            push_addr(ip, &mut s);
+            assert_eq!(s, ip.to_string());
+        }
+        let mut s = String::new();
+        for b in [0u8, 9, 0x1f, 0x7f, 0xff] {
+            push_hex_escape(b, &mut s);
+        }
+        assert_eq!(s, "\\x00\\x09\\x1f\\x7f\\xff");
+    }
+
+    #[test]
     fn tsv_header_rows_and_close() {
         static T: LogSpec = LogSpec { path: "t", fields: &[("ts", "time"), ("n", "count"), ("s", "set[string]"), ("b", "bool")] };
         let mut w = LogWriter::new(Vec::new(), &T, Format::Tsv);
         let ts = Timestamp::from_secs(1_300_000_000);
-        w.write(ts, &[Val::Time(ts), Val::Count(3), Val::List(vec![]), Val::Unset]).unwrap();
-        w.write(ts, &[Val::Time(ts), Val::Unset, Val::List(vec!["a".into(), "b,c".into()]), Val::Bool(true)]).unwrap();
+        w.write(ts, &[Val::Time(ts), Val::Count(3), Val::List(Cow::Owned(vec![])), Val::Unset]).unwrap();
+        w.write(ts, &[Val::Time(ts), Val::Unset, Val::List(Cow::Owned(vec!["a".into(), "b,c".into()])), Val::Bool(true)]).unwrap();
         let out = String::from_utf8(w.finish().unwrap()).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "#separator \\x09");

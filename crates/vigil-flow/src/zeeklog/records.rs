@@ -2,34 +2,35 @@
 
 use super::names::{cipher_name, curve_name, tls_version_name};
 use super::{CONN, DNS, Format, HTTP, LogSpec, LogWriter, SSH, SSL, Val};
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use vigil_model::{Conn, DnsTxn, HttpTxn, dns_qtype_name, dns_rcode_name, proto_name};
 
-fn id_vals(c: &Conn, v: &mut Vec<Val>) {
+fn id_vals(c: &Conn, v: &mut Vec<Val<'_>>) {
     v.push(Val::Addr(c.orig_h));
     v.push(Val::Port(c.orig_p));
     v.push(Val::Addr(c.resp_h));
     v.push(Val::Port(c.resp_p));
 }
 
-fn nonempty(s: &str) -> Val {
-    if s.is_empty() { Val::Unset } else { Val::Str(s.to_string()) }
+fn nonempty(s: &str) -> Val<'_> {
+    if s.is_empty() { Val::Unset } else { Val::str(s) }
 }
 
 /// One conn.log row.
-pub fn conn_values(c: &Conn) -> Vec<Val> {
+pub fn conn_values(c: &Conn) -> Vec<Val<'_>> {
     let mut v = Vec::with_capacity(CONN.fields.len());
     v.push(Val::Time(c.ts));
-    v.push(Val::Str(c.uid.clone()));
+    v.push(Val::str(&c.uid));
     id_vals(c, &mut v);
-    v.push(Val::Str(proto_name(c.proto).to_string()));
+    v.push(Val::str(proto_name(c.proto)));
     v.push(Val::opt_str(c.service.as_deref().filter(|s| !s.is_empty())));
     v.push(c.duration.map_or(Val::Unset, Val::Interval));
     v.push(Val::opt_count(c.orig_bytes));
     v.push(Val::opt_count(c.resp_bytes));
-    v.push(Val::Str(c.conn_state.as_str().to_string()));
+    v.push(Val::str(c.conn_state.as_str()));
     v.push(Val::opt_bool(c.local_orig));
     v.push(Val::opt_bool(c.local_resp));
     v.push(Val::Count(c.missed_bytes));
@@ -38,29 +39,29 @@ pub fn conn_values(c: &Conn) -> Vec<Val> {
     v.push(Val::Count(c.orig_ip_bytes));
     v.push(Val::Count(c.resp_pkts));
     v.push(Val::Count(c.resp_ip_bytes));
-    v.push(if c.tunnel_parents.is_empty() { Val::Unset } else { Val::List(c.tunnel_parents.clone()) });
+    v.push(if c.tunnel_parents.is_empty() { Val::Unset } else { Val::List(Cow::Borrowed(&c.tunnel_parents)) });
     v.push(Val::Count(c.proto as u64));
     v.push(nonempty(&c.community_id));
     v
 }
 
 /// The ssl.log row, if the connection carried a TLS (or QUIC) handshake.
-pub fn ssl_values(c: &Conn) -> Option<Vec<Val>> {
+pub fn ssl_values(c: &Conn) -> Option<Vec<Val<'_>>> {
     let t = c.app.tls.as_deref()?;
     let mut v = Vec::with_capacity(SSL.fields.len());
     v.push(Val::Time(c.ts));
-    v.push(Val::Str(c.uid.clone()));
+    v.push(Val::str(&c.uid));
     id_vals(c, &mut v);
-    v.push(t.version.map_or(Val::Unset, |x| Val::Str(tls_version_name(x))));
-    v.push(t.cipher.map_or(Val::Unset, |x| Val::Str(cipher_name(x))));
-    v.push(t.curve.map_or(Val::Unset, |x| Val::Str(curve_name(x))));
+    v.push(t.version.map_or(Val::Unset, |x| Val::owned(tls_version_name(x))));
+    v.push(t.cipher.map_or(Val::Unset, |x| Val::owned(cipher_name(x))));
+    v.push(t.curve.map_or(Val::Unset, |x| Val::owned(curve_name(x))));
     v.push(Val::opt_str(t.server_name.as_deref()));
     v.push(Val::Bool(t.resumed));
     v.push(Val::Unset);
     v.push(Val::opt_str(t.alpn.as_deref()));
     v.push(Val::Bool(t.established));
     v.push(Val::Unset);
-    v.push(if t.cert_chain_sha256.is_empty() { Val::Unset } else { Val::List(t.cert_chain_sha256.clone()) });
+    v.push(if t.cert_chain_sha256.is_empty() { Val::Unset } else { Val::List(Cow::Borrowed(&t.cert_chain_sha256)) });
     v.push(Val::Unset);
     v.push(match (&t.cert, &t.server_name) {
         (Some(cert), Some(sni)) => Val::Bool(cert.san_dns.iter().any(|n| name_matches(n, sni))),
@@ -94,37 +95,37 @@ fn qclass_name(c: u16) -> String {
 }
 
 /// One dns.log row per transaction.
-pub fn dns_values(c: &Conn, d: &DnsTxn) -> Vec<Val> {
+pub fn dns_values<'a>(c: &'a Conn, d: &'a DnsTxn) -> Vec<Val<'a>> {
     let mut v = Vec::with_capacity(DNS.fields.len());
     v.push(Val::Time(d.ts));
-    v.push(Val::Str(c.uid.clone()));
+    v.push(Val::str(&c.uid));
     id_vals(c, &mut v);
-    v.push(Val::Str(proto_name(c.proto).to_string()));
+    v.push(Val::str(proto_name(c.proto)));
     v.push(Val::Count(d.trans_id as u64));
     v.push(d.rtt.map_or(Val::Unset, Val::Interval));
     v.push(Val::opt_str(d.query.as_deref()));
     v.push(d.qclass.map_or(Val::Unset, |x| Val::Count(x as u64)));
-    v.push(d.qclass.map_or(Val::Unset, |x| Val::Str(qclass_name(x))));
+    v.push(d.qclass.map_or(Val::Unset, |x| Val::owned(qclass_name(x))));
     v.push(d.qtype.map_or(Val::Unset, |x| Val::Count(x as u64)));
-    v.push(d.qtype.map_or(Val::Unset, |x| Val::Str(dns_qtype_name(x))));
+    v.push(d.qtype.map_or(Val::Unset, |x| Val::owned(dns_qtype_name(x))));
     v.push(d.rcode.map_or(Val::Unset, |x| Val::Count(x as u64)));
-    v.push(d.rcode.map_or(Val::Unset, |x| Val::Str(dns_rcode_name(x))));
+    v.push(d.rcode.map_or(Val::Unset, |x| Val::owned(dns_rcode_name(x))));
     v.push(Val::Bool(d.aa));
     v.push(Val::Bool(d.tc));
     v.push(Val::Bool(d.rd));
     v.push(Val::Bool(d.ra));
     v.push(Val::Count(d.z as u64));
-    v.push(if d.answers.is_empty() { Val::Unset } else { Val::List(d.answers.clone()) });
+    v.push(if d.answers.is_empty() { Val::Unset } else { Val::List(Cow::Borrowed(&d.answers)) });
     v.push(if d.ttls.is_empty() { Val::Unset } else { Val::Intervals(d.ttls.clone()) });
     v.push(Val::Bool(d.rejected));
     v
 }
 
 /// One http.log row per request/response pair (`depth` from 1).
-pub fn http_values(c: &Conn, h: &HttpTxn, depth: u64) -> Vec<Val> {
+pub fn http_values<'a>(c: &'a Conn, h: &'a HttpTxn, depth: u64) -> Vec<Val<'a>> {
     let mut v = Vec::with_capacity(HTTP.fields.len());
     v.push(Val::Time(h.ts));
-    v.push(Val::Str(c.uid.clone()));
+    v.push(Val::str(&c.uid));
     id_vals(c, &mut v);
     v.push(Val::Count(depth));
     v.push(Val::opt_str(h.method.as_deref()));
@@ -140,24 +141,24 @@ pub fn http_values(c: &Conn, h: &HttpTxn, depth: u64) -> Vec<Val> {
     v.push(Val::opt_str(h.status_msg.as_deref()));
     v.push(Val::Unset);
     v.push(Val::Unset);
-    v.push(Val::List(Vec::new()));
+    v.push(Val::List(Cow::Owned(Vec::new())));
     for _ in 0..3 {
         v.push(Val::Unset);
     }
     for ct in [&h.req_content_type, &h.resp_content_type] {
         v.push(Val::Unset);
         v.push(Val::Unset);
-        v.push(ct.as_deref().map_or(Val::Unset, |t| Val::List(vec![t.to_string()])));
+        v.push(ct.as_deref().map_or(Val::Unset, |t| Val::List(Cow::Owned(vec![t.to_string()]))));
     }
     v
 }
 
 /// The ssh.log row, if the connection was SSH.
-pub fn ssh_values(c: &Conn) -> Option<Vec<Val>> {
+pub fn ssh_values(c: &Conn) -> Option<Vec<Val<'_>>> {
     let s = c.app.ssh.as_deref()?;
     let mut v = Vec::with_capacity(SSH.fields.len());
     v.push(Val::Time(c.ts));
-    v.push(Val::Str(c.uid.clone()));
+    v.push(Val::str(&c.uid));
     id_vals(c, &mut v);
     v.push(s.version.map_or(Val::Unset, |x| Val::Count(x as u64)));
     v.push(Val::opt_bool(s.auth_success));
