@@ -233,6 +233,56 @@ fn remote_template_target(rels_lower: &str) -> Option<String> {
     None
 }
 
+/// Bytes of a PDF searched for link annotations.
+const MAX_PDF_SCAN: usize = 8 << 20;
+/// Links taken from one PDF.
+const MAX_PDF_LINKS: usize = 100;
+
+/// URI actions of a PDF (`/URI (https://…)` in uncompressed objects): the "open the attached
+/// invoice and click" lure puts its link in a PDF so the mail body stays clean. Literal strings
+/// with `\)` escapes are read; hex strings and compressed object streams are not.
+pub fn pdf_links(data: &[u8]) -> Vec<crate::html::Link> {
+    let mut out = Vec::new();
+    if !data.starts_with(b"%PDF") {
+        return out;
+    }
+    let d = data.get(..data.len().min(MAX_PDF_SCAN)).unwrap_or_default();
+    let mut pos = 0usize;
+    while out.len() < MAX_PDF_LINKS {
+        let Some(rel) = d.get(pos..).and_then(|r| r.windows(4).position(|w| w == b"/URI")) else { break };
+        let mut i = pos + rel + 4;
+        while d.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
+            i += 1;
+        }
+        pos = i;
+        if d.get(i) != Some(&b'(') {
+            continue;
+        }
+        i += 1;
+        let mut url = Vec::new();
+        while let Some(&c) = d.get(i) {
+            if c == b')' || url.len() >= 2048 {
+                break;
+            }
+            if c == b'\\' {
+                i += 1;
+                if let Some(&e) = d.get(i) {
+                    url.push(e);
+                }
+            } else {
+                url.push(c);
+            }
+            i += 1;
+        }
+        pos = i;
+        let href = String::from_utf8_lossy(&url).trim().to_string();
+        if let Some(host) = crate::html::url_host(&href) {
+            out.push(crate::html::Link { href, host, text: String::new() });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,5 +388,17 @@ mod tests {
         let mut v = Vec::new();
         content_signals("a.zip", &z, &mut v);
         assert_eq!(names(&v), vec!["attachment_encrypted_archive"]);
+    }
+
+    #[test]
+    fn pdf_uri_actions() {
+        let pdf = b"%PDF-1.4\n1 0 obj << /Type /Annot /A << /S /URI /URI (https://login-portal.example/o\\)wa?x=1) >> >>\nendobj\n2 0 obj << /URI(http://203.0.113.7/a) >>";
+        let l = pdf_links(pdf);
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].href, "https://login-portal.example/o)wa?x=1");
+        assert_eq!(l[1].host, "203.0.113.7");
+        assert!(pdf_links(b"/URI (https://x.example)").is_empty(), "not a PDF");
+        let unterminated = b"%PDF-1.7 /URI (https://a.example/".to_vec();
+        assert_eq!(pdf_links(&unterminated).len(), 1);
     }
 }

@@ -3,7 +3,10 @@
 //! [`Analyzer::analyze`] takes one raw RFC 5322 message and returns a [`Verdict`]: a 0–1 score
 //! combined by noisy-OR from weighted, explained signals (sender authentication, lookalike
 //! and impersonated senders, deceptive links and forms, HTML smuggling, dangerous attachments,
-//! lures in English and Chinese), raised when the recipient is an administrator.
+//! lures in English and Chinese, disguised and machine-made senders, cloud-hosted landing pages,
+//! open redirectors, callback numbers, links in attached PDFs), raised when the recipient is an
+//! administrator. With a resolver configured, SPF/DKIM/ARC/DMARC are also verified live
+//! ([`live`]); offline is the default.
 //! [`scan_paths`] reads `.eml` files, mbox files, Maildir folders and directories of them, and
 //! [`Verdict::to_finding`] turns a verdict into a `phishing` [`vigil_model::Finding`].
 //!
@@ -14,9 +17,11 @@ pub mod attach;
 pub mod auth;
 pub mod domain;
 pub mod html;
+pub mod live;
 pub mod lure;
 pub mod score;
 pub mod source;
+pub mod traits;
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
@@ -48,6 +53,8 @@ pub enum MailError {
     Keys { path: String, reason: String },
     #[error("not a mail message")]
     NotMail,
+    #[error("live authentication: {0}")]
+    Live(#[from] live::LiveError),
 }
 
 /// Site settings for mail triage; the `[mail]` table of the site file has the same keys.
@@ -68,6 +75,12 @@ pub struct MailConfig {
     pub admin_mailboxes: Vec<String>,
     /// Score at or above which a message is reported (default [`DEFAULT_THRESHOLD`]).
     pub threshold: Option<f64>,
+    /// DNS resolver for live SPF/DKIM/ARC/DMARC (`"10.0.0.53"` or `"127.0.0.1:5353"`). Unset
+    /// (the default) keeps triage offline.
+    pub resolver: Option<String>,
+    /// Per-query DNS timeout in milliseconds (default 2,000); all checks of one message get
+    /// at most four times this.
+    pub resolver_timeout_ms: Option<u64>,
 }
 
 /// One staff member from the directory.
@@ -116,6 +129,8 @@ pub struct Analyzer {
     pub config: MailConfig,
     pub directory: Vec<Person>,
     pub keys: auth::KeyStore,
+    /// Live DNS authentication, present when `config.resolver` is set.
+    pub live: Option<std::sync::Arc<live::LiveAuth>>,
 }
 
 /// What was decided about one message, with everything needed to explain it.
@@ -268,6 +283,11 @@ fn gather(msg: &mail_parser::Message<'_>, f: &mut Facts, depth: u32) {
                     attach::content_signals(&n, b, &mut f.attach);
                     f.attachments.push(n.chars().take(200).collect());
                 }
+                // Links inside an attached PDF are judged like links in the body.
+                let pdf = attach::pdf_links(b);
+                if !pdf.is_empty() {
+                    f.html_attachment.push(html::HtmlFacts { links: pdf, ..Default::default() });
+                }
                 // HTML or SVG delivered as an octet-stream attachment is still rendered by a browser.
                 let lname = n.to_ascii_lowercase();
                 if lname.ends_with(".htm") || lname.ends_with(".html") || lname.ends_with(".shtml") || lname.ends_with(".svg") {
@@ -312,6 +332,10 @@ impl Analyzer {
             let text = std::fs::read_to_string(&p).map_err(|e| MailError::Keys { path: p.display().to_string(), reason: e.to_string() })?;
             let (ks, _bad) = auth::KeyStore::parse(&text);
             a.keys = ks;
+        }
+        if let Some(r) = a.config.resolver.clone() {
+            let t = std::time::Duration::from_millis(a.config.resolver_timeout_ms.unwrap_or(2000).clamp(50, 60_000));
+            a.live = Some(std::sync::Arc::new(live::LiveAuth::new(&r, t, t.saturating_mul(4))?));
         }
         Ok(a)
     }
@@ -383,7 +407,16 @@ impl Analyzer {
                 list_mail = true;
             }
         }
-        let signatures = auth::verify_offline(raw, &self.keys);
+        let mut signatures = auth::verify_offline(raw, &self.keys);
+        if let Some(l) = &self.live {
+            // Live results are our own verification, hence trusted; DKIM and ARC are scored
+            // from the per-signature results, SPF and DMARC from these entries.
+            let o = l.verify(raw);
+            auth_results.extend(o.results.into_iter().filter(|r| r.method == "spf" || r.method == "dmarc"));
+            if !o.signatures.is_empty() {
+                signatures = o.signatures;
+            }
+        }
         let dkim_domains = auth::dkim_domains(raw);
 
         let to_admin = recipients.iter().any(|r| self.is_admin(r));
@@ -396,9 +429,24 @@ impl Analyzer {
             }
         }
 
+        let from_local_raw: String = msg
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address.as_deref())
+            .and_then(|a| a.trim().rsplit_once('@'))
+            .map(|(l, _)| l.chars().take(200).collect())
+            .unwrap_or_default();
+        let from_header_raw: String = msg
+            .headers_raw()
+            .take(5000)
+            .find(|(n, _)| n.eq_ignore_ascii_case("From"))
+            .map(|(_, v)| v.chars().take(1000).collect())
+            .unwrap_or_default();
         let input = score::Input {
             from_name: &from_name,
             from_addr: &from_addr,
+            from_local_raw: &from_local_raw,
+            from_header_raw: &from_header_raw,
             reply_to: &reply_to,
             return_path: &return_path,
             subject: &subject,
@@ -482,8 +530,12 @@ impl Verdict {
         if self.signals.iter().any(|s| s.name.starts_with("attachment_") || s.name == "html_smuggling") {
             attack.push("T1566.001".into());
         }
-        if self.signals.iter().any(|s| s.name.starts_with("link_") || s.name == "credential_form" || s.name == "free_hosting_link") {
+        if self.signals.iter().any(|s| s.name.starts_with("link_") || matches!(s.name, "credential_form" | "free_hosting_link" | "cloud_hosted_page" | "free_form_link")) {
             attack.push("T1566.002".into());
+        }
+        // Callback phishing: the lure is a phone number (spearphishing voice).
+        if self.signals.iter().any(|s| s.name == "callback_phone_lure") {
+            attack.push("T1566.004".into());
         }
         if self.signals.iter().any(|s| s.name == "html_smuggling") {
             attack.push("T1027.006".into());

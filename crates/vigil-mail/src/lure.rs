@@ -50,14 +50,15 @@ const CATEGORIES: &[Category] = &[
         name: "crypto_wallet",
         phrases: &[
             "wallet", "seed phrase", "recovery phrase", "secret phrase", "metamask", "trust wallet", "ledger", "bitcoin", "btc",
-            "ethereum", "usdt", "crypto", "airdrop", "钱包", "助记词", "比特币",
+            "ethereum", "usdt", "crypto", "airdrop", "steth", "digital assets", "withdraw your", "token claim", "钱包", "助记词", "比特币",
         ],
     },
     Category {
         name: "prize",
         phrases: &[
             "congratulations", "you have won", "you've won", "winner", "prize", "reward", "gift card", "giftcard", "free gift",
-            "claim your", "lottery", "survey", "gutschein", "gewinn", "umfrage", "prêmio", "premio", "sorteio", "中奖", "奖品",
+            "claim your", "lottery", "survey", "you've been selected", "glückwunsch", "gefeliciteerd", "félicitations",
+            "parabéns", "ausgewählt", "free shipping on all", "exclusive gift", "gratis", "geschenk", "gutschein", "gewinn", "umfrage", "prêmio", "premio", "sorteio", "中奖", "奖品",
             "领取", "礼品",
         ],
     },
@@ -75,7 +76,8 @@ const CATEGORIES: &[Category] = &[
         phrases: &[
             "beneficiary", "inheritance", "next of kin", "million dollars", "million usd", "compensation fund", "barrister",
             "diplomat", "atm card", "western union", "moneygram", "united nations", "unclaimed", "fund transfer", "winning fund",
-            "consignment", "free spins", "gratis spins", "freispiele", "earn $", "per day from home", "free spins", "casino", "jackpot", "personal loan", "guaranteed profit",
+            "consignment", "restitution", "attn: victim", "fraud victim", "victims of", "compensation payment", "donation of",
+            "selected for a donation", "you have been selected", "spende in höhe", "für eine spende", "donatie", "free spins", "gratis spins", "freispiele", "earn $", "per day from home", "free spins", "casino", "jackpot", "personal loan", "guaranteed profit",
             "investment opportunity", "double your", "fundo", "herança", "transferência bancária", "beneficiário", "遗产", "中奖金额",
             "兼职", "日赚", "刷单", "返利",
         ],
@@ -94,7 +96,19 @@ const CATEGORIES: &[Category] = &[
         phrases: &[
             "widow", "my late husband", "divine intervention", "friend request", "your friendship", "beautiful female",
             "beautiful woman", "unmarried", "single woman", "girlfriend", "looking for a man", "ukrainian girl", "ukrainian woman",
-            "russian singles", "ragazza ucraina", "hot singles", "寂寞交友",
+            "russian singles", "ragazza ucraina", "hot singles", "spannende afspraak",
+            "vreemd gaan", "gaat vreemd", "geil", "sexdate", "sex date", "flirt", "seitensprung", "single frauen", "sexy",
+            "date with me", "meet me tonight", "hookup", "寂寞交友",
+        ],
+    },
+    Category {
+        name: "extortion",
+        phrases: &[
+            "i hacked your", "hacked your computer", "hacked your device", "hacked your account", "access to your device",
+            "installed a backdoor", "installed a trojan", "installed a virus", "installed malware", "recorded you",
+            "recorded a video of you", "through your webcam", "intimate video", "compromising video", "send the video",
+            "to all your contacts", "send to your contacts", "my bitcoin wallet", "do not contact the police", "ich habe ihren computer", "ich habe ihr gerät",
+            "hackeei", "invadi seu", "黑客", "摄像头", "不雅视频", "比特币地址",
         ],
     },
     Category {

@@ -7,7 +7,7 @@
 use crate::attach::AttachSignal;
 use crate::auth::{AuthResult, SigCheck};
 use crate::html::{self, HtmlFacts};
-use crate::{domain, lure, MailConfig, Person};
+use crate::{domain, lure, traits, MailConfig, Person};
 use serde::Serialize;
 
 /// A message scoring at or above this is reported as phishing.
@@ -47,6 +47,10 @@ pub fn short(s: &str, n: usize) -> String {
 pub struct Input<'a> {
     pub from_name: &'a str,
     pub from_addr: &'a str,
+    /// The From local part with its original case (addresses are otherwise lower-cased).
+    pub from_local_raw: &'a str,
+    /// The raw From header value (styled or invisible characters survive here).
+    pub from_header_raw: &'a str,
     pub reply_to: &'a str,
     pub return_path: &'a str,
     pub subject: &'a str,
@@ -149,6 +153,42 @@ const BRANDS: &[(&str, &[&str])] = &[
     ("mcafee", &["mcafee"]),
     ("顺丰", &["sf-express", "sf"]),
     ("中国邮政", &["chinapost", "11185"]),
+    ("ebay", &["ebay"]),
+    ("walmart", &["walmart"]),
+    ("costco", &["costco"]),
+    ("best buy", &["bestbuy"]),
+    ("geek squad", &["bestbuy", "geeksquad"]),
+    ("lifelock", &["norton", "nortonlifelock", "lifelock", "gen"]),
+    ("american express", &["americanexpress", "aexp", "amex"]),
+    ("amex", &["americanexpress", "aexp", "amex"]),
+    ("mastercard", &["mastercard"]),
+    ("visa", &["visa"]),
+    ("spotify", &["spotify"]),
+    ("disney", &["disney", "disneyplus"]),
+    ("airbnb", &["airbnb"]),
+    ("booking", &["booking"]),
+    ("robinhood", &["robinhood"]),
+    ("ftx", &["ftx"]),
+    ("lido", &["lido"]),
+    ("uniswap", &["uniswap"]),
+    ("kucoin", &["kucoin"]),
+    ("bybit", &["bybit"]),
+    ("okx", &["okx"]),
+    ("crypto com", &["crypto"]),
+    ("tesla", &["tesla"]),
+    ("elon musk", &["tesla", "spacex", "x"]),
+    ("louis vuitton", &["louisvuitton", "lv"]),
+    ("adac", &["adac"]),
+    ("deutsche bahn", &["bahn", "deutschebahn", "db"]),
+    ("sparkasse", &["sparkasse"]),
+    ("ing", &["ing"]),
+    ("rabobank", &["rabobank"]),
+    ("abn amro", &["abnamro"]),
+    ("ancv", &["ancv"]),
+    ("ameli", &["ameli"]),
+    ("impots", &["impots", "gouv"]),
+    ("irs", &["irs"]),
+    ("hmrc", &["hmrc", "gov"]),
     ("webmail", &[]),
 ];
 
@@ -227,6 +267,16 @@ fn org_of(addr_or_domain: &str) -> String {
     }
 }
 
+/// "lido.fi", "paypal.com": two or more labels, an alphabetic TLD of 2–6 letters and a
+/// name label of at least 2 characters (initials like "j.r." do not qualify).
+fn looks_like_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    let tld_ok = labels.last().is_some_and(|t| (2..=6).contains(&t.len()) && t.chars().all(|c| c.is_ascii_lowercase()));
+    let name_ok = labels.len() >= 2
+        && labels.iter().rev().nth(1).is_some_and(|l| l.chars().count() >= 2 && l.chars().all(|c| c.is_alphanumeric() || c == '-'));
+    tld_ok && name_ok && labels.iter().all(|l| !l.is_empty())
+}
+
 /// Computes every signal of one message.
 pub fn signals(i: &Input<'_>) -> Vec<Signal> {
     let mut out = Vec::new();
@@ -241,6 +291,7 @@ pub fn signals(i: &Input<'_>) -> Vec<Signal> {
     links(i, &from_org, &own, &partners, &mut out);
     attachments(i, &mut out);
     lures(i, &mut out);
+    message_traits(i, &from_domain, &from_org, &mut out);
     out
 }
 
@@ -285,7 +336,9 @@ fn authentication(i: &Input<'_>, from_org: &str, from_is_own: bool, out: &mut Ve
 }
 
 fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], partners: &[String], out: &mut Vec<Signal>) {
-    let name = name_norm(i.from_name);
+    // Styled letters and invisible characters are folded away first, so "𝗠𝗶𝗰𝗿𝗼𝘀𝗼𝗳𝘁" and
+    // "M\u{E0139}icrosoft" are compared as "microsoft".
+    let name = name_norm(&traits::fold(i.from_name).text);
     // Lookalike and cousin domains of ours, our partners', and the big brands'.
     if !from_domain.is_empty() {
         if domain::has_punycode(from_domain) {
@@ -361,7 +414,7 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
         }
         // A display name that is itself a domain ("paypal.com <x@elsewhere>").
         let dn = i.from_name.trim().trim_matches('"').to_ascii_lowercase();
-        if !dn.contains('@') && !dn.contains(' ') && dn.contains('.') && RISKY_TLDS.iter().chain(["com", "net", "org", "nl", "de", "br", "cn", "uk", "fr", "it", "es"].iter()).any(|t| dn.ends_with(&format!(".{t}"))) {
+        if !dn.contains('@') && !dn.contains(' ') && looks_like_domain(&dn) {
             let shown = domain::registrable(&domain::normalize(&dn));
             if !from_org.is_empty() && shown != from_org {
                 out.push(Signal::new("display_name_address_mismatch", 0.4, format!("display name shows {} but mail is from {}", short(&shown, 60), short(from_org, 80))));
@@ -412,13 +465,22 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
         out.push(Signal::new("organisation_from_freemail", 0.4, format!("display name \"{}\" is an organisation but the sender uses {}", short(i.from_name, 60), short(from_domain, 60))));
     }
     // Machine-made local parts ("renew_iKbolGjWe4y@"): bulk senders rotating addresses.
-    let local = i.from_addr.split('@').next().unwrap_or_default();
-    if case_flips(local) >= 4 {
+    let local = if i.from_local_raw.is_empty() { i.from_addr.split('@').next().unwrap_or_default() } else { i.from_local_raw };
+    // Bulk senders rotate machine-made local parts ("JndLebIg@", "r9pcx1dtc9j2@"); the parts
+    // between separators are judged one by one so "first.last" names stay human.
+    // Only a single-token local part is judged: bounce and VERP addresses ("2.20290.44-t9bs…")
+    // are machine-made by design and say nothing about the sender.
+    if local.len() <= 24 && local.chars().all(|c| c.is_ascii_alphanumeric()) && traits::looks_random(local) {
         out.push(Signal::new("random_sender_local_part", 0.2, format!("sender local part {} looks machine-generated", short(local, 40))));
     }
     // DKIM present but none aligned with From.
     if !from_org.is_empty() && !i.dkim_domains.is_empty() && !i.dkim_domains.iter().any(|d| org_of(d) == from_org) && !i.list_mail {
-        out.push(Signal::new("dkim_unaligned", 0.1, format!("DKIM signed by {} only, not by {}", short(i.dkim_domains.first().map(String::as_str).unwrap_or_default(), 60), short(from_org, 60))));
+        // Signed only by a Microsoft 365 tenant's default domain (often a numbered trial
+        // tenant, "San19784407.onmicrosoft.com"): an organisation sending under its own name
+        // configures DKIM for it; throw-away tenants do not.
+        let tenant = i.dkim_domains.iter().all(|d| d.to_ascii_lowercase().ends_with(".onmicrosoft.com")) && !from_domain.ends_with(".onmicrosoft.com");
+        let w = if tenant { 0.25 } else { 0.1 };
+        out.push(Signal::new("dkim_unaligned", w, format!("DKIM signed by {} only, not by {}", short(i.dkim_domains.first().map(String::as_str).unwrap_or_default(), 60), short(from_org, 60))));
     }
 }
 
@@ -428,12 +490,6 @@ const ORG_WORDS: &[&str] = &[
     "inc", "ltd", "llc", "co", "corp", "corporation", "company", "group", "foundation", "nations", "federal", "council",
     "administrator", "admin", "helpdesk", "customer", "account", "billing", "delivery", "post", "courier", "银行", "公司", "中心",
 ];
-
-/// Lower→upper or upper→lower changes between letters after the first character.
-fn case_flips(s: &str) -> usize {
-    let letters: Vec<bool> = s.chars().take(64).filter(|c| c.is_ascii_alphabetic()).map(|c| c.is_ascii_uppercase()).collect();
-    letters.windows(2).skip(1).filter(|w| w[0] != w[1]).count()
-}
 
 /// The address used as a greeting or in the subject, if any.
 fn address_greeting(subject: &str, text: &str) -> Option<String> {
@@ -607,6 +663,131 @@ fn attachments(i: &Input<'_>, out: &mut Vec<Signal>) {
     }
 }
 
+/// Traits from `traits`: disguised display names, machine-made and chained sender names,
+/// throw-away tenants, cloud-hosted landing pages, open redirectors, dynamic DNS, links
+/// prefilled with the reader's address, callback lures, and the sender of a forwarded message.
+fn message_traits(i: &Input<'_>, from_domain: &str, from_org: &str, out: &mut Vec<Signal>) {
+    let name = traits::fold(i.from_name);
+    let header = traits::fold(i.from_header_raw);
+    if name.invisible >= 2 || name.styled >= 3 || header.styled >= 3 {
+        out.push(Signal::new(
+            "disguised_sender_name",
+            0.45,
+            format!("sender written with {} styled and {} invisible characters (reads \"{}\")", header.styled.max(name.styled), name.invisible, short(&header.text, 80)),
+        ));
+    }
+    // `<"support@bank.example">`: the whole address quoted as a local part shows a familiar
+    // address while the real domain (the one SPF and DMARC check) is elsewhere or absent.
+    if let Some(q) = quoted_address(i.from_header_raw) {
+        out.push(Signal::new("quoted_address_trick", 0.4, format!("From shows the address {} as a quoted local part", short(&q, 80))));
+    }
+    if !from_domain.is_empty() {
+        if let Some(n) = traits::subdomain_chain(from_domain) {
+            out.push(Signal::new("sender_subdomain_chain", 0.35, format!("sender domain {} is a chain of {n} labels", short(from_domain, 80))));
+        }
+        let label = domain::brand_label(from_org);
+        if traits::looks_random(&label) {
+            out.push(Signal::new("random_sender_domain", 0.25, format!("sender domain {} looks machine-generated", short(from_org, 80))));
+        }
+        if from_domain.ends_with(".onmicrosoft.com") {
+            out.push(Signal::new("sender_cloud_tenant", 0.35, format!("sent from a Microsoft 365 tenant's default domain {}", short(from_domain, 80))));
+        }
+    }
+    if let Some(l) = i.reply_to.split('@').next().filter(|_| i.reply_to.contains('@'))
+        && l.len() <= 24
+        && l.chars().all(|c| c.is_ascii_alphanumeric())
+        && traits::looks_random(l)
+        && org_of(i.reply_to) != from_org
+    {
+        out.push(Signal::new("random_reply_to", 0.2, format!("replies go to the machine-made mailbox {}", short(i.reply_to, 80))));
+    }
+    // Links.
+    let (mut cloud, mut redirect, mut ddns, mut carries, mut forms) = (None, None, None, None, None);
+    for h in i.html.iter().chain(i.html_attachment.iter()) {
+        for l in &h.links {
+            let host = l.host.as_str();
+            if cloud.is_none() && traits::cloud_page(&l.href, host) {
+                cloud = Some(l.href.clone());
+            }
+            if redirect.is_none()
+                && let Some(t) = traits::open_redirect(&l.href, host)
+                && org_of(&t) != from_org
+            {
+                redirect = Some(format!("{host} → {t}"));
+            }
+            if ddns.is_none() && traits::is_dynamic_dns(host) {
+                ddns = Some(host.to_string());
+            }
+            if carries.is_none() && org_of(host) != from_org && !traits::is_list_management(&l.href, &l.text) && i.recipients.iter().any(|r| traits::carries_address(&l.href, r)) {
+                carries = Some(host.to_string());
+            }
+            if forms.is_none() && host == "docs.google.com" && l.href.to_ascii_lowercase().contains("/forms/") {
+                forms = Some(host.to_string());
+            }
+        }
+    }
+    if let Some(u) = cloud {
+        out.push(Signal::new("cloud_hosted_page", 0.45, format!("link to a page published on cloud storage or a serverless endpoint: {}", short(&u, 100))));
+    }
+    if let Some(r) = redirect {
+        out.push(Signal::new("link_open_redirect", 0.35, format!("link bounces through an open redirector: {}", short(&r, 120))));
+    }
+    if let Some(h) = ddns {
+        out.push(Signal::new("link_dynamic_dns", 0.2, format!("link to a dynamic-DNS host {}", short(&h, 80))));
+    }
+    // Newsletters put the address in tracking links too; with a sign-in lure it prefills the
+    // kit's login page with the victim's mailbox.
+    let sign_in_lure = lure::lures(i.text).iter().any(|(c, _)| *c == "credentials" || *c == "it_admin");
+    if let Some(h) = carries.filter(|_| sign_in_lure) {
+        out.push(Signal::new("link_carries_recipient", 0.15, format!("a link to {} carries the reader's own address (prefilled sign-in page)", short(&h, 80))));
+    }
+    if let Some(h) = forms {
+        out.push(Signal::new("free_form_link", 0.3, format!("link to a free web form on {h}")));
+    }
+    // Callback lure: "you were charged, call this number to cancel" with (almost) nothing to
+    // click; the phishing happens on the phone.
+    let web_links = i.html.iter().flat_map(|h| h.links.iter()).filter(|l| !l.href.to_ascii_lowercase().starts_with("mailto:")).count();
+    if web_links <= 3
+        && !i.list_mail
+        && i.text.chars().count() < 6000
+        && let Some(d) = traits::callback_lure(i.text)
+    {
+        out.push(Signal::new("callback_phone_lure", 0.45, d));
+    }
+    // A user-reported (forwarded) message: judge the original sender in the body too.
+    let subj = i.subject.trim_start().to_ascii_lowercase();
+    if ["fw:", "fwd:", "wg:", "tr:", "rv:", "enc:", "doorst:", "转发"].iter().any(|p| subj.starts_with(p))
+        && let Some((fname, faddr)) = traits::forwarded_sender(i.text)
+    {
+        let fdomain = domain::domain_of(&faddr).unwrap_or_default();
+        let forg = org_of(&fdomain);
+        let fnorm = name_norm(&traits::fold(&fname).text);
+        let flabel = domain::brand_label(&forg);
+        for (brand, labels) in BRANDS {
+            if !brand.is_empty() && contains_word(&fnorm, brand) {
+                let compact = brand.replace(' ', "");
+                if !forg.is_empty() && !labels.contains(&flabel.as_str()) && !flabel.contains(&compact) {
+                    out.push(Signal::new("forwarded_brand_impersonation", 0.45, format!("forwarded mail names {brand} but came from {}", short(&forg, 80))));
+                }
+                break;
+            }
+        }
+        let flocal = faddr.split('@').next().unwrap_or_default();
+        if (flocal.len() <= 24 && flocal.chars().all(|c| c.is_ascii_alphanumeric()) && traits::looks_random(flocal)) || traits::looks_random(&flabel) || traits::subdomain_chain(&fdomain).is_some() {
+            out.push(Signal::new("forwarded_random_sender", 0.3, format!("forwarded mail came from the machine-made address {}", short(&faddr, 80))));
+        }
+    }
+}
+
+/// The quoted address inside `<"…@…">` in a raw From value, if any.
+fn quoted_address(from: &str) -> Option<String> {
+    let start = from.find("<\"")?;
+    let rest = from.get(start + 2..)?;
+    let end = rest.find('"')?;
+    let q = rest.get(..end)?;
+    q.contains('@').then(|| q.to_string())
+}
+
 fn lures(i: &Input<'_>, out: &mut Vec<Signal>) {
     // A lure is short and to the point; in a long newsletter or digest the same words are
     // incidental, so their weight is halved past a few thousand characters.
@@ -623,6 +804,7 @@ fn lures(i: &Input<'_>, out: &mut Vec<Signal>) {
             "generic_greeting" => 0.15,
             "romance" => 0.3,
             "government" => 0.25,
+            "extortion" => 0.45,
             _ => 0.1,
         };
         let name: &'static str = match cat {
@@ -636,6 +818,7 @@ fn lures(i: &Input<'_>, out: &mut Vec<Signal>) {
             "generic_greeting" => "lure_generic_greeting",
             "romance" => "lure_romance",
             "government" => "lure_government",
+            "extortion" => "lure_extortion",
             _ => "lure_other",
         };
         let w = if long { w * 0.5 } else { w };

@@ -247,3 +247,129 @@ fn site_file_mail_table() {
     assert_eq!(c.directory.unwrap(), dir.path().join("staff.csv"));
     assert!(MailConfig::from_site_toml("[mail]\nown_domain = [\"typo\"]\n", dir.path()).is_err());
 }
+
+#[test]
+fn hostile_many_parts_nested_zips_and_recipient_floods() {
+    let a = Analyzer::new(MailConfig::default()).unwrap();
+    // 20,000 sibling parts: only MAX_PARTS are examined, and a verdict comes back.
+    let mut m = String::from("From: a@b.example\r\nTo: c@d.example\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n");
+    for i in 0..20_000 {
+        m.push_str(&format!("--x\r\nContent-Type: application/octet-stream; name=\"f{i}.bin\"\r\n\r\nAAAA\r\n"));
+    }
+    m.push_str("--x--\r\n");
+    let v = a.analyze(m.as_bytes()).unwrap();
+    assert!(v.parts <= vigil_mail::MAX_PARTS + 1, "{} parts examined", v.parts);
+    assert!(v.attachments.len() <= vigil_mail::MAX_PARTS);
+
+    // A zip inside a zip, twelve levels deep, with an executable at the bottom: the archive
+    // reader stops at its nesting limit, so the executable is not reached and nothing recurses
+    // without bound.
+    let mut data = b"MZ\x90\x00 deep payload".to_vec();
+    let mut name = "payload.exe".to_string();
+    for level in 0..12 {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file(name.clone(), zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(&data).unwrap();
+        data = w.finish().unwrap().into_inner();
+        name = format!("level{level}.zip");
+    }
+    let v = a.analyze(multipart("nested.zip", "application/zip", &b64(&data)).as_bytes()).unwrap();
+    assert!(!names(&v).contains(&"attachment_executable"), "{:?}", names(&v));
+    // Two levels deep is still opened.
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("invoice.exe", zip::write::SimpleFileOptions::default()).unwrap();
+    w.write_all(b"MZ\x90\x00").unwrap();
+    let inner = w.finish().unwrap().into_inner();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("docs.zip", zip::write::SimpleFileOptions::default()).unwrap();
+    w.write_all(&inner).unwrap();
+    let outer = w.finish().unwrap().into_inner();
+    let v = a.analyze(multipart("docs.zip", "application/zip", &b64(&outer)).as_bytes()).unwrap();
+    assert!(names(&v).contains(&"attachment_executable"), "{:?}", names(&v));
+
+    // 100,000 recipients and a From line of styled and invisible characters.
+    let mut h = String::from("From: \"M\u{E0139}\u{E0139}i\u{200B}crosoft \u{1D5E6}\u{1D5FC}\u{1D5F0}\" <x@b.example>\r\nTo: ");
+    for i in 0..100_000 {
+        h.push_str(&format!("u{i}@d.example, "));
+    }
+    h.push_str("\r\nSubject: s\r\n\r\nbody");
+    let v = a.analyze(h.as_bytes()).unwrap();
+    assert!(v.to.len() <= 200, "{} recipients kept", v.to.len());
+    assert!(names(&v).contains(&"disguised_sender_name"), "{:?}", names(&v));
+    assert!(names(&v).contains(&"brand_impersonation"), "{:?}", names(&v));
+
+    // Truncated base64 and quoted-printable bodies, an unterminated HTML comment and tag.
+    let broken = "From: a@b.example\r\nSubject: x\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\nPGh0bWw+PCEtLSA8YSBocmVmPSJodHRwOi8vMS4yLjMuNC8i";
+    let v = a.analyze(broken.as_bytes()).unwrap();
+    assert!((0.0..=1.0).contains(&v.score));
+}
+
+fn plain(from: &str, subject: &str, body: &str) -> String {
+    format!("From: {from}\r\nTo: user@corp.example\r\nSubject: {subject}\r\nMessage-ID: <1@x>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\n{body}")
+}
+
+#[test]
+fn callback_lure_flags_and_ordinary_signature_does_not() {
+    let a = Analyzer::new(MailConfig::default()).unwrap();
+    let v = a
+        .analyze(plain("Billing <renewals8832@gmail.com>", "Order GS-29381 processed", "Dear Customer,\r\nYour Geek Squad membership was renewed and you will be charged $399.99 today.\r\nTo cancel or dispute, call our helpline at (888) 896 9562 within 24 hours.\r\n").as_bytes())
+        .unwrap();
+    assert!(names(&v).contains(&"callback_phone_lure"), "{:?}", names(&v));
+    assert!(names(&v).contains(&"brand_impersonation") || names(&v).contains(&"lure_generic_greeting"));
+    assert!(v.phishing, "{:.3} {:?}", v.score, names(&v));
+    assert!(v.to_finding("x.eml", None).attack.contains(&"T1566.004".to_string()));
+    // A colleague's signature with a phone number is not a lure.
+    let v = a
+        .analyze(plain("Jane Roe <jane@corp.example>", "Minutes", "Hi all,\r\nminutes attached.\r\n--\r\nJane Roe, +1 415 555 0133\r\n").as_bytes())
+        .unwrap();
+    assert!(!names(&v).contains(&"callback_phone_lure"), "{:?}", names(&v));
+    assert!(!v.phishing);
+}
+
+#[test]
+fn link_traits_redirector_cloud_page_and_prefilled_address() {
+    let a = Analyzer::new(MailConfig::default()).unwrap();
+    let html = "<p>Your mailbox password expires today.</p>\
+        <a href=\"https://translate.google.com/translate?sl=auto&amp;u=login-portal.example/owa\">Keep password</a>\
+        <a href=\"https://storage.googleapis.com/bkt/index.html#user@corp.example\">Review</a>\
+        <a href=\"https://kit.example/?email=user@corp.example\">Sign in</a>";
+    let m = format!("From: IT Service <it@helpdesk-mail.example>\r\nTo: user@corp.example\r\nSubject: Password expiry\r\nContent-Type: text/html\r\n\r\n{html}");
+    let v = a.analyze(m.as_bytes()).unwrap();
+    for s in ["link_open_redirect", "cloud_hosted_page", "link_carries_recipient"] {
+        assert!(names(&v).contains(&s), "{s} missing: {:?}", names(&v));
+    }
+    assert!(v.phishing);
+}
+
+#[test]
+fn forwarded_report_judges_the_original_sender() {
+    let a = Analyzer::new(MailConfig::default()).unwrap();
+    let body = "see below\r\n\r\n---------- Forwarded message ---------\r\nFrom: PayPal Service <srv_8xqzt@wbekhdjoobaxohdsppxrjtmpxtsyrc.example>\r\nDate: Mon, 1 Jan 2026\r\nSubject: Account limited\r\n\r\nYour account has been limited.\r\n";
+    let v = a.analyze(plain("Bob <bob@corp.example>", "Fwd: Account limited", body).as_bytes()).unwrap();
+    assert!(names(&v).contains(&"forwarded_brand_impersonation"), "{:?}", names(&v));
+    assert!(names(&v).contains(&"forwarded_random_sender"), "{:?}", names(&v));
+    // The same words in a mail that is not a forward do not trigger the forwarded signals.
+    let v = a.analyze(plain("Bob <bob@corp.example>", "Account limited", body).as_bytes()).unwrap();
+    assert!(!names(&v).iter().any(|n| n.starts_with("forwarded_")), "{:?}", names(&v));
+}
+
+#[test]
+fn extortion_and_quoted_address_tricks() {
+    let a = Analyzer::new(MailConfig::default()).unwrap();
+    let v = a
+        .analyze(plain("Henry <registweb@prevencontrol.example>", "Hi", "Hello! I hacked your computer and installed a backdoor. Send 1200 USD in bitcoin or the compromising video goes to all your contacts.").as_bytes())
+        .unwrap();
+    assert!(names(&v).contains(&"lure_extortion"), "{:?}", names(&v));
+    let v = a.analyze(plain("Centraal Beheer <\"support@cb.example\">", "Gratis set", "Vraag nu aan").as_bytes()).unwrap();
+    assert!(names(&v).contains(&"quoted_address_trick"), "{:?}", names(&v));
+}
+
+#[test]
+fn links_inside_an_attached_pdf_are_judged() {
+    let a = Analyzer::new(MailConfig::default()).unwrap();
+    let pdf = b"%PDF-1.4\n1 0 obj << /Type /Annot /Subtype /Link /A << /S /URI /URI (https://storage.googleapis.com/x/invoice.html) >> >>\nendobj\n2 0 obj << /A << /S /URI /URI (http://198.51.100.23/pay) >> >>\nendobj\n%%EOF";
+    let v = a.analyze(multipart("invoice.pdf", "application/pdf", &b64(pdf)).as_bytes()).unwrap();
+    assert!(names(&v).contains(&"cloud_hosted_page"), "{:?}", names(&v));
+    assert!(names(&v).contains(&"link_ip_literal"), "{:?}", names(&v));
+    assert!(v.link_hosts.iter().any(|h| h == "198.51.100.23"), "{:?}", v.link_hosts);
+}

@@ -87,10 +87,9 @@ fn phishing_pot_detection_and_ham_false_positives() {
         spam_flag as f64 * 100.0 / spam.max(1) as f64
     );
     assert!(ham >= 150, "ham set has {ham} messages");
-    // Floors at what the detector achieves (docs/MAIL.md): 86 % of phishing_pot (target 95 %,
-    // not met: much of the set is generic scam spam with no phishing mechanics), and the 1 %
-    // false-positive target on ham, which is met.
-    assert!(hit * 100 >= 86 * pot.len(), "detection {detection:.3} below the 86 % floor");
+    // The targets of docs/MAIL.md: at least 95 % of phishing_pot flagged, at most 1 % of ham
+    // (easy and hard) flagged.
+    assert!(hit * 100 >= 95 * pot.len(), "detection {detection:.3} below the 95 % target");
     assert!(ham_fp * 100 <= ham, "ham false-positive rate {fp:.3} above 1 %");
 }
 

@@ -47,6 +47,10 @@ pub struct ScanArgs {
     /// DKIM/ARC public keys for offline verification: lines `selector._domainkey.domain TXT-VALUE`.
     #[arg(long)]
     pub dkim_keys: Option<PathBuf>,
+    /// Verify SPF, DKIM, ARC and DMARC live against this DNS resolver (`IP` or `IP:PORT`);
+    /// without it (and without `[mail] resolver` in the site file) triage stays offline.
+    #[arg(long)]
+    pub resolver: Option<String>,
     /// Report messages scoring at or above this (0–1).
     #[arg(long)]
     pub threshold: Option<f64>,
@@ -83,6 +87,9 @@ fn config(a: &ScanArgs) -> Result<MailConfig> {
     }
     if a.dkim_keys.is_some() {
         c.dkim_keys = a.dkim_keys.clone();
+    }
+    if a.resolver.is_some() {
+        c.resolver = a.resolver.clone();
     }
     if let Some(t) = a.threshold {
         if !(0.0..=1.0).contains(&t) {
