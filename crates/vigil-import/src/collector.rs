@@ -4,13 +4,21 @@
 //! decoder — when the datagram queue is full the datagram is dropped and counted — and the
 //! decoder blocks on the consumer, so a slow consumer shows up as counted drops, never as
 //! unbounded memory.
+//!
+//! Three threads: socket → decoder → stitcher, so decoding and stitching (with `Conn`
+//! construction) of even one exporter's stream run in parallel. Throughput: the socket asks for
+//! a large kernel receive buffer (bursts are absorbed by the kernel instead of lost), datagram
+//! buffers are recycled instead of allocated per datagram, and flow records and `Conn`s cross
+//! threads in batches, so the per-record cost is the decode and the stitch, not channel or
+//! allocator traffic.
 
 use crate::netflow::{Decoder, DecoderConfig, FlowRecord, Stitcher};
 use crate::stats::ImportStats;
 use crate::ImportOptions;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, TrySendError};
+use std::collections::VecDeque;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -26,6 +34,9 @@ pub struct CollectorConfig {
     pub decoder: DecoderConfig,
     pub stitch_window_secs: f64,
     pub max_pending_flows: usize,
+    /// Kernel receive buffer (SO_RCVBUF) requested for the socket; the kernel caps it at
+    /// `net.core.rmem_max` (and reports double the value it sets). 0 keeps the system default.
+    pub recv_buffer_bytes: usize,
 }
 
 impl Default for CollectorConfig {
@@ -36,6 +47,7 @@ impl Default for CollectorConfig {
             decoder: DecoderConfig::default(),
             stitch_window_secs: 120.0,
             max_pending_flows: 500_000,
+            recv_buffer_bytes: 32 << 20,
         }
     }
 }
@@ -51,6 +63,8 @@ pub struct CollectorStats {
     pub template_misses: u64,
     pub malformed: u64,
     pub conns: u64,
+    /// Receive buffer the kernel granted the socket (bytes, as `getsockopt(SO_RCVBUF)` reports).
+    pub recv_buffer_bytes: u64,
 }
 
 #[derive(Default)]
@@ -63,7 +77,10 @@ struct Counters {
 /// A running UDP collector. Dropping it stops the threads.
 pub struct Collector {
     addr: SocketAddr,
-    conns: Receiver<Conn>,
+    conns: Receiver<Vec<Conn>>,
+    /// Conns of a received batch not yet handed out by [`Collector::recv_timeout`].
+    ready: Mutex<VecDeque<Conn>>,
+    recv_buffer: u64,
     stop: Arc<AtomicBool>,
     counters: Arc<Counters>,
     decoder_stats: Arc<Mutex<crate::netflow::DecoderStats>>,
@@ -73,10 +90,31 @@ pub struct Collector {
 /// Largest UDP payload.
 const MAX_DATAGRAM: usize = 65535;
 
+/// Conns per batch handed to the consumer.
+const CONN_BATCH: usize = 256;
+
+/// Flow records per batch from the decoder to the stitcher, and batches in flight (bounded
+/// memory: at most `FLOW_BATCHES` × `FLOW_BATCH` records wait between the two threads).
+const FLOW_BATCH: usize = 1024;
+const FLOW_BATCHES: usize = 64;
+
+/// A UDP socket with the requested receive buffer; returns it and the size the kernel granted.
+fn udp_socket(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<(UdpSocket, u64)> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if recv_buffer > 0 {
+        // Refused or capped by the kernel: the collector still works with what it gets.
+        let _ = s.set_recv_buffer_size(recv_buffer);
+    }
+    let granted = s.recv_buffer_size().map(|n| n as u64).unwrap_or(0);
+    s.bind(&addr.into())?;
+    Ok((s.into(), granted))
+}
+
 impl Collector {
     /// Binds `addr` and starts collecting.
     pub fn bind(addr: SocketAddr, cfg: CollectorConfig) -> std::io::Result<Collector> {
-        let sock = UdpSocket::bind(addr)?;
+        let (sock, recv_buffer) = udp_socket(addr, cfg.recv_buffer_bytes)?;
         // The socket thread wakes up periodically to notice a stop request.
         sock.set_read_timeout(Some(Duration::from_millis(100)))?;
         let addr = sock.local_addr()?;
@@ -84,7 +122,9 @@ impl Collector {
         let counters = Arc::new(Counters::default());
         let decoder_stats = Arc::new(Mutex::new(Default::default()));
         let (dtx, drx) = sync_channel::<(IpAddr, Vec<u8>)>(cfg.datagram_queue.max(1));
-        let (ctx, crx) = sync_channel::<Conn>(cfg.conn_queue.max(1));
+        // Emptied datagram buffers go back to the socket thread for reuse.
+        let (ptx, prx) = sync_channel::<Vec<u8>>(cfg.datagram_queue.max(1));
+        let (ctx, crx) = sync_channel::<Vec<Conn>>((cfg.conn_queue / CONN_BATCH).max(1));
 
         let (stop1, c1) = (stop.clone(), counters.clone());
         let rx_thread = std::thread::Builder::new().name("vigil-netflow-rx".into()).spawn(move || {
@@ -96,7 +136,9 @@ impl Collector {
                     Err(_) => continue,
                 };
                 c1.datagrams.fetch_add(1, Ordering::Relaxed);
-                let data = buf.get(..n).unwrap_or(&[]).to_vec();
+                let mut data = prx.try_recv().unwrap_or_default();
+                data.clear();
+                data.extend_from_slice(buf.get(..n).unwrap_or(&[]));
                 match dtx.try_send((from.ip(), data)) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => {
@@ -107,25 +149,86 @@ impl Collector {
             }
         })?;
 
-        let (stop2, c2, ds) = (stop.clone(), counters.clone(), decoder_stats.clone());
+        // Decoded flow records go to the stitching thread in batches: decoding and stitching
+        // (with `Conn` construction) run in parallel, so one exporter's stream can use two cores.
+        let (ftx, frx) = sync_channel::<Vec<FlowRecord>>(FLOW_BATCHES);
+        let (stop2, ds) = (stop.clone(), decoder_stats.clone());
+        let dec_cfg = cfg.decoder.clone();
         let dec_thread = std::thread::Builder::new().name("vigil-netflow-decode".into()).spawn(move || {
-            let opts = ImportOptions { netflow: cfg.decoder.clone(), ..Default::default() };
-            let mut dec = Decoder::new(cfg.decoder);
-            let mut st = Stitcher::new(cfg.stitch_window_secs, cfg.max_pending_flows);
-            let mut stats = ImportStats::default();
-            let mut recs: Vec<FlowRecord> = Vec::new();
-            let mut send = |c: Conn| {
-                c2.conns.fetch_add(1, Ordering::Relaxed);
-                // The consumer went away: nothing more to do with it.
-                let _ = ctx.send(c);
+            let mut dec = Decoder::new(dec_cfg);
+            let mut recs: Vec<FlowRecord> = Vec::with_capacity(FLOW_BATCH);
+            let publish = |dec: &Decoder| {
+                if let Ok(mut g) = ds.lock() {
+                    *g = dec.stats.clone();
+                }
+            };
+            // A full batch, or whatever is there when the datagram queue runs dry, goes on; the
+            // send blocks when the stitcher is behind, which backs up into counted drops.
+            let pass = |recs: &mut Vec<FlowRecord>| {
+                if recs.is_empty() {
+                    return true;
+                }
+                let b = std::mem::replace(recs, Vec::with_capacity(FLOW_BATCH));
+                ftx.send(b).is_ok()
             };
             loop {
-                match drx.recv_timeout(Duration::from_millis(200)) {
+                let next = match drx.try_recv() {
+                    Ok(x) => Ok(x),
+                    Err(_) => {
+                        if !pass(&mut recs) {
+                            break;
+                        }
+                        publish(&dec);
+                        drx.recv_timeout(Duration::from_millis(200))
+                    }
+                };
+                match next {
                     Ok((from, data)) => {
                         dec.decode(from, &data, &mut recs);
-                        recs.append(&mut dec.take_replayed());
-                        for r in recs.drain(..) {
-                            st.push(r, &opts, &mut stats, &mut send);
+                        if dec.has_replayed() {
+                            recs.append(&mut dec.take_replayed());
+                        }
+                        // Recycling is best effort: a full pool just frees the buffer.
+                        let _ = ptx.try_send(data);
+                        if recs.len() >= FLOW_BATCH && !pass(&mut recs) {
+                            break;
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        if stop2.load(Ordering::Relaxed) {
+                            break;
+                        }
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            dec.finish();
+            pass(&mut recs);
+            publish(&dec);
+        })?;
+
+        let stitch_cfg = (cfg.decoder.clone(), cfg.stitch_window_secs, cfg.max_pending_flows);
+        let c3 = counters.clone();
+        let stitch_thread = std::thread::Builder::new().name("vigil-netflow-stitch".into()).spawn(move || {
+            let (decoder, window, max_pending) = stitch_cfg;
+            let opts = ImportOptions { netflow: decoder, ..Default::default() };
+            let mut st = Stitcher::new(window, max_pending);
+            let mut stats = ImportStats::default();
+            let mut out = Batcher { tx: ctx, batch: Vec::with_capacity(CONN_BATCH), counters: c3 };
+            loop {
+                // Conn batches go out when full, and whenever the record queue runs dry, so the
+                // consumer never waits on a half-filled batch while the stitcher idles.
+                let next = match frx.try_recv() {
+                    Ok(x) => Ok(x),
+                    Err(_) => {
+                        out.flush();
+                        frx.recv_timeout(Duration::from_millis(200))
+                    }
+                };
+                match next {
+                    Ok(batch) => {
+                        for r in batch {
+                            st.push(r, &opts, &mut stats, &mut |c| out.push(c));
                         }
                     }
                     Err(RecvTimeoutError::Timeout) => {
@@ -135,25 +238,26 @@ impl Collector {
                             .duration_since(std::time::UNIX_EPOCH)
                             .map(|d| Timestamp(d.as_nanos().min(i64::MAX as u128) as i64))
                             .unwrap_or_default();
-                        st.advance(now, &opts, &mut stats, &mut send);
-                        if stop2.load(Ordering::Relaxed) {
-                            break;
-                        }
+                        st.advance(now, &opts, &mut stats, &mut |c| out.push(c));
                     }
+                    // The decoder has finished (stop requested): flush everything.
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
-                if let Ok(mut g) = ds.lock() {
-                    *g = dec.stats.clone();
-                }
             }
-            dec.finish();
-            st.finish(&opts, &mut stats, &mut send);
-            if let Ok(mut g) = ds.lock() {
-                *g = dec.stats.clone();
-            }
+            st.finish(&opts, &mut stats, &mut |c| out.push(c));
+            out.flush();
         })?;
 
-        Ok(Collector { addr, conns: crx, stop, counters, decoder_stats, threads: vec![rx_thread, dec_thread] })
+        Ok(Collector {
+            addr,
+            conns: crx,
+            ready: Mutex::new(VecDeque::new()),
+            recv_buffer,
+            stop,
+            counters,
+            decoder_stats,
+            threads: vec![rx_thread, dec_thread, stitch_thread],
+        })
     }
 
     /// The bound address (useful after binding port 0).
@@ -163,7 +267,33 @@ impl Collector {
 
     /// The next connection, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Conn> {
-        self.conns.recv_timeout(timeout).ok()
+        let mut ready = self.ready.lock().ok()?;
+        if let Some(c) = ready.pop_front() {
+            return Some(c);
+        }
+        let batch = match self.conns.try_recv() {
+            Ok(b) => b,
+            Err(_) if timeout.is_zero() => return None,
+            Err(_) => self.conns.recv_timeout(timeout).ok()?,
+        };
+        ready.extend(batch);
+        ready.pop_front()
+    }
+
+    /// The next batch of connections (at least one), waiting at most `timeout`: cheaper than
+    /// [`Collector::recv_timeout`] per record for a consumer that takes everything.
+    pub fn recv_batch(&self, timeout: Duration) -> Option<Vec<Conn>> {
+        if let Ok(mut ready) = self.ready.lock()
+            && !ready.is_empty()
+        {
+            return Some(ready.drain(..).collect());
+        }
+        let batch = match self.conns.try_recv() {
+            Ok(b) => b,
+            Err(_) if timeout.is_zero() => return None,
+            Err(_) => self.conns.recv_timeout(timeout).ok()?,
+        };
+        (!batch.is_empty()).then_some(batch)
     }
 
     /// Current counters.
@@ -177,6 +307,7 @@ impl Collector {
             template_misses: d.template_misses,
             malformed: d.malformed_packets + d.malformed_sets + d.malformed_templates,
             conns: self.counters.conns.load(Ordering::Relaxed),
+            recv_buffer_bytes: self.recv_buffer,
         }
     }
 
@@ -189,16 +320,45 @@ impl Collector {
         let threads = std::mem::take(&mut self.threads);
         for t in threads {
             while !t.is_finished() {
-                while let Ok(c) = self.conns.try_recv() {
-                    rest.push(c);
+                while let Ok(b) = self.conns.try_recv() {
+                    rest.extend(b);
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
             let _ = t.join();
         }
-        rest.extend(self.conns.try_iter());
+        if let Ok(mut ready) = self.ready.lock() {
+            let early: Vec<Conn> = ready.drain(..).collect();
+            rest.splice(0..0, early);
+        }
+        rest.extend(self.conns.try_iter().flatten());
         let s = self.stats();
         (rest, s)
+    }
+}
+
+/// Collects `Conn`s into batches for the consumer channel.
+struct Batcher {
+    tx: SyncSender<Vec<Conn>>,
+    batch: Vec<Conn>,
+    counters: Arc<Counters>,
+}
+
+impl Batcher {
+    fn push(&mut self, c: Conn) {
+        self.batch.push(c);
+        if self.batch.len() >= CONN_BATCH {
+            self.flush();
+        }
+    }
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let b = std::mem::replace(&mut self.batch, Vec::with_capacity(CONN_BATCH));
+        self.counters.conns.fetch_add(b.len() as u64, Ordering::Relaxed);
+        // The consumer went away: nothing more to do with these.
+        let _ = self.tx.send(b);
     }
 }
 

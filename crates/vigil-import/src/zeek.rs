@@ -123,6 +123,10 @@ pub struct TsvHeader {
     index: HashMap<String, usize>,
     /// Column of each [`HOT`] name.
     hot: [Option<usize>; HOT.len()],
+    /// The [`HOT`] slot of each column (`NOT_HOT` for the others), for one pass per row.
+    col_slot: Vec<u8>,
+    /// [`TsvHeader::kind`], kept current by [`TsvHeader::apply`] (read once per row).
+    kind: LogKind,
 }
 
 impl Default for TsvHeader {
@@ -136,6 +140,8 @@ impl Default for TsvHeader {
             fields: Vec::new(),
             index: HashMap::new(),
             hot: [None; HOT.len()],
+            col_slot: Vec::new(),
+            kind: LogKind::Other,
         }
     }
 }
@@ -143,7 +149,8 @@ impl Default for TsvHeader {
 /// Decodes Zeek's `\xHH` escapes (used in header values and for non-printable bytes in fields).
 fn unescape(s: &str) -> Cow<'_, str> {
     // Most fields have no backslash at all: one byte scan decides.
-    if !s.as_bytes().contains(&b'\\') || !s.contains("\\x") {
+    // (An inline scan: fields are a few bytes, shorter than a `memchr` call's set-up.)
+    if !s.bytes().any(|b| b == b'\\') || !s.contains("\\x") {
         return Cow::Borrowed(s);
     }
     let b = s.as_bytes();
@@ -191,9 +198,11 @@ impl TsvHeader {
                 for (slot, name) in HOT.iter().enumerate() {
                     self.hot[slot] = self.index.get(*name).copied();
                 }
+                self.col_slot = self.fields.iter().map(|f| hot_slot(f).and_then(|s| u8::try_from(s).ok()).unwrap_or(NOT_HOT)).collect();
             }
-            _ => {}
+            _ => return true,
         }
+        self.kind = self.kind();
         true
     }
     pub fn kind(&self) -> LogKind {
@@ -214,10 +223,54 @@ fn json_field<'m>(m: &'m Map<String, Value>, name: &str) -> Option<&'m Value> {
     json_field(m.get(head)?.as_object()?, rest)
 }
 
+/// Marks a column that is not in [`HOT`].
+const NOT_HOT: u8 = u8::MAX;
+
+/// The [`HOT`] columns of one TSV row: `None` when absent or unset, `Some("")` when empty.
+pub type HotValues<'a> = [Option<&'a str>; HOT.len()];
+
+/// One [`HOT`] column's value: `None` when unset, `""` when empty.
+#[inline]
+fn hot_value<'a>(h: &TsvHeader, line: &'a str, a: usize, b: usize) -> Option<&'a str> {
+    line.get(a..b).filter(|v| !short_eq(v, &h.unset)).map(|v| if short_eq(v, &h.empty) { "" } else { v })
+}
+
+/// Splits a row at the one-byte separator and resolves its [`HOT`] columns in the same pass,
+/// so reading a conn record costs an array index per column instead of a column lookup and
+/// marker comparison each.
+fn split_row<'a>(h: &TsvHeader, sep: u8, line: &'a str, spans: &mut Vec<(usize, usize)>, hot: &mut HotValues<'a>) {
+    for_each_field(line.as_bytes(), sep, |a, b| {
+        if let Some(&slot) = h.col_slot.get(spans.len())
+            && slot != NOT_HOT
+            && let Some(o) = hot.get_mut(slot as usize)
+        {
+            *o = hot_value(h, line, a, b);
+        }
+        spans.push((a, b));
+    });
+}
+
+/// [`split_row`]'s column resolution for rows split another way (multi-byte separators).
+fn hot_values<'a>(h: &TsvHeader, line: &'a str, spans: &[(usize, usize)], out: &mut HotValues<'a>) {
+    for (&slot, &(a, b)) in h.col_slot.iter().zip(spans) {
+        if slot != NOT_HOT
+            && let Some(o) = out.get_mut(slot as usize)
+        {
+            *o = hot_value(h, line, a, b);
+        }
+    }
+}
+
 /// One log record, TSV or JSON, read by column name.
 pub enum Row<'a> {
     /// A TSV line and the byte span of each of its fields.
-    Tsv { h: &'a TsvHeader, line: &'a str, spans: &'a [(usize, usize)] },
+    Tsv {
+        h: &'a TsvHeader,
+        line: &'a str,
+        spans: &'a [(usize, usize)],
+        /// The [`HOT`] columns' values, resolved once per row (see [`hot_values`]).
+        hot: &'a HotValues<'a>,
+    },
     Json(&'a Map<String, Value>),
 }
 
@@ -246,19 +299,19 @@ impl<'n> Col<'n> {
 impl<'a> Row<'a> {
     /// The TSV field as written (no unescaping), `None` when absent or unset; JSON: `None`.
     fn tsv_raw(&self, c: Col) -> Option<&'a str> {
-        let Row::Tsv { h, line, spans } = self else { return None };
+        let Row::Tsv { h, line, spans, hot } = self else { return None };
         let col = match c {
-            Col::Hot(slot) => (*h.hot.get(slot)?)?,
+            Col::Hot(slot) => return *hot.get(slot)?,
             Col::Name(name) => match hot_slot(name) {
-                Some(slot) => h.hot[slot]?,
+                Some(slot) => return *hot.get(slot)?,
                 None => *h.index.get(name)?,
             },
         };
         let &(a, b) = spans.get(col)?;
         let v = line.get(a..b)?;
-        if v == h.unset {
+        if short_eq(v, &h.unset) {
             None
-        } else if v == h.empty {
+        } else if short_eq(v, &h.empty) {
             Some("")
         } else {
             Some(v)
@@ -318,6 +371,10 @@ impl<'a> Row<'a> {
     }
     pub fn u64<'n>(&self, c: impl Into<Col<'n>>) -> Option<u64> {
         let c = c.into();
+        if let Row::Tsv { .. } = self {
+            let s = self.tsv_raw(c)?;
+            return fast_u64(s.as_bytes()).or_else(|| s.parse().ok()).or_else(|| s.trim().parse().ok());
+        }
         if let Some(Value::Number(n)) = self.json(c) {
             return n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64));
         }
@@ -342,8 +399,15 @@ impl<'a> Row<'a> {
     /// Epoch seconds (number or text) or ISO 8601 (Zeek JSON with `JSON::TS_ISO8601`).
     pub fn time<'n>(&self, c: impl Into<Col<'n>>) -> Option<Timestamp> {
         let c = c.into();
+        if let Row::Tsv { .. } = self
+            && let Some(t) = self.tsv_raw(c).and_then(|s| fast_epoch(s.as_bytes()))
+        {
+            return Some(t);
+        }
         if let Some(f) = self.f64(c) {
-            return (f.abs() < 1e11).then(|| Timestamp::from_secs_f64(f));
+            // Zeek prints times to the microsecond: round there, so a float parse lands on the
+            // same instant as the exact decimal path above.
+            return (f.abs() < 1e11).then(|| Timestamp::from_micros((f * 1e6).round() as i64));
         }
         let s = self.str(c)?;
         let s = s.trim();
@@ -355,11 +419,208 @@ impl<'a> Row<'a> {
     }
     pub fn addr<'n>(&self, c: impl Into<Col<'n>>) -> Option<IpAddr> {
         let s = self.plain(c)?;
+        if let Some(a) = fast_ipv4(s.as_bytes()).or_else(|| fast_ipv6(s.as_bytes())) {
+            return Some(a);
+        }
         s.parse().ok().or_else(|| s.trim().parse().ok())
     }
     pub fn port<'n>(&self, c: impl Into<Col<'n>>) -> Option<u16> {
         u16::try_from(self.u64(c)?).ok()
     }
+}
+
+/// `a == b` for the short marker strings (`-`, `(empty)`): length first, then bytes inline,
+/// instead of a `memcmp` call per field.
+#[inline]
+fn short_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// Splits `line` at every `sep` byte into `spans`, eight bytes at a time: a conn row has ~20
+/// separators a few bytes apart, where a `memchr` call per field costs more than the scan.
+#[cfg(test)]
+pub(crate) fn split_spans(line: &[u8], sep: u8, spans: &mut Vec<(usize, usize)>) {
+    for_each_field(line, sep, |a, b| spans.push((a, b)));
+}
+
+/// Calls `f(start, end)` for each `sep`-separated field of `line`, in order (see [`split_spans`]).
+#[inline]
+fn for_each_field(line: &[u8], sep: u8, mut f: impl FnMut(usize, usize)) {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let splat = u64::from_ne_bytes([sep; 8]);
+    let mut start = 0;
+    let mut i = 0;
+    let mut chunks = line.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w) ^ splat;
+        // High bit set exactly in the bytes of `x` that are zero (no borrow between bytes).
+        let mut m = !(((x & LO7) + LO7) | x | LO7);
+        while m != 0 {
+            let pos = i + (m.trailing_zeros() / 8) as usize;
+            f(start, pos);
+            start = pos + 1;
+            m &= m - 1;
+        }
+        i += 8;
+    }
+    for (j, &b) in chunks.remainder().iter().enumerate() {
+        if b == sep {
+            f(start, i + j);
+            start = i + j + 1;
+        }
+    }
+    f(start, line.len());
+}
+
+/// IPv6 in the forms Zeek prints (hex groups, one `::`); `None` for anything else (embedded
+/// IPv4, zone ids, junk), so callers fall back to `IpAddr::from_str`.
+pub(crate) fn fast_ipv6(s: &[u8]) -> Option<IpAddr> {
+    if s.len() < 2 || s.len() > 39 {
+        return None;
+    }
+    let mut head = [0u16; 8];
+    let mut tail = [0u16; 8];
+    let (mut nh, mut nt) = (0usize, 0usize);
+    let mut gap = false;
+    let mut i = 0;
+    if s.starts_with(b"::") {
+        gap = true;
+        i = 2;
+        if s.len() == 2 {
+            return Some(IpAddr::from([0u16; 8]));
+        }
+    }
+    // Each iteration consumes one group and its separator, so at most 9 iterations run.
+    loop {
+        let mut v: u32 = 0;
+        let mut digits = 0;
+        while let Some(&b) = s.get(i) {
+            let h = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                b'A'..=b'F' => b - b'A' + 10,
+                _ => break,
+            };
+            if digits == 4 {
+                return None;
+            }
+            v = (v << 4) | h as u32;
+            digits += 1;
+            i += 1;
+        }
+        if digits == 0 {
+            return None;
+        }
+        let slot = if gap { tail.get_mut(nt) } else { head.get_mut(nh) };
+        *slot? = v as u16;
+        if gap { nt += 1 } else { nh += 1 }
+        match s.get(i) {
+            None => break,
+            Some(b':') => i += 1,
+            // '.' (embedded IPv4), '%' (zone) and junk: the general parser decides.
+            Some(_) => return None,
+        }
+        if s.get(i) == Some(&b':') {
+            if gap {
+                return None;
+            }
+            gap = true;
+            i += 1;
+            if i == s.len() {
+                break;
+            }
+        } else if i == s.len() {
+            return None;
+        }
+    }
+    let n = nh + nt;
+    if (gap && n > 7) || (!gap && n != 8) {
+        return None;
+    }
+    let mut g = [0u16; 8];
+    g.get_mut(..nh)?.copy_from_slice(head.get(..nh)?);
+    g.get_mut(8 - nt..)?.copy_from_slice(tail.get(..nt)?);
+    Some(IpAddr::from(g))
+}
+
+/// Plain decimal digits (what Zeek writes for counts and ports) without `str::parse`'s sign
+/// and radix handling; `None` for anything else, so callers fall back to the general parse.
+pub(crate) fn fast_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        // ≤ 19 digits cannot overflow u64.
+        v = v * 10 + d as u64;
+    }
+    Some(v)
+}
+
+/// Epoch seconds as Zeek writes them (`1700000000.123456`) straight to nanoseconds: exact
+/// (no binary floating point in between) and cheaper than a float parse. `None` for anything
+/// else (signs, exponents, more than 9 decimals), so the caller falls back to the float parse.
+pub(crate) fn fast_epoch(s: &[u8]) -> Option<Timestamp> {
+    let (int, frac) = match memchr::memchr(b'.', s) {
+        Some(i) => (s.get(..i)?, s.get(i + 1..)?),
+        None => (s, &[][..]),
+    };
+    // Below 1e11 seconds, as the float path requires.
+    if int.len() > 11 || frac.len() > 9 {
+        return None;
+    }
+    let secs = fast_u64(int)?;
+    if secs >= 100_000_000_000 {
+        return None;
+    }
+    let mut ns = if frac.is_empty() { 0 } else { fast_u64(frac)? };
+    for _ in frac.len()..9 {
+        ns *= 10;
+    }
+    Some(Timestamp(secs as i64 * Timestamp::NANOS_PER_SEC + ns as i64))
+}
+
+/// Dotted-quad IPv4 without the general address parser; `None` for anything else (IPv6,
+/// leading zeros, junk), so callers fall back to `IpAddr::from_str`.
+pub(crate) fn fast_ipv4(s: &[u8]) -> Option<IpAddr> {
+    if s.len() < 7 || s.len() > 15 {
+        return None;
+    }
+    let mut o = [0u8; 4];
+    let mut n = 0usize;
+    let mut acc: u32 = 0;
+    let mut digits = 0u32;
+    for &b in s {
+        if b == b'.' {
+            if digits == 0 || n >= 3 {
+                return None;
+            }
+            *o.get_mut(n)? = u8::try_from(acc).ok()?;
+            n += 1;
+            acc = 0;
+            digits = 0;
+            continue;
+        }
+        let d = b.wrapping_sub(b'0');
+        // Leading zeros are ambiguous (octal in some parsers): leave them to the std parser.
+        if d > 9 || digits >= 3 || (digits == 1 && acc == 0) {
+            return None;
+        }
+        acc = acc * 10 + d as u32;
+        digits += 1;
+    }
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    o[3] = u8::try_from(acc).ok()?;
+    Some(IpAddr::from(o))
 }
 
 // The hot columns by slot, for the conn fast path.
@@ -578,6 +839,8 @@ fn x509_from_row(r: &Row) -> CertMeta {
         not_after: r.time("certificate.not_valid_after"),
         san_dns: r.list("san.dns"),
         sha256: r.text("fingerprint").filter(|f| f.len() == 64).unwrap_or_default(),
+        // Zeek before 4.x logged the SHA-1 as `fingerprint`.
+        sha1: r.text("fingerprint").filter(|f| f.len() == 40).unwrap_or_default(),
         key_alg: r.text("certificate.key_alg"),
         key_length: r.u64("certificate.key_length").and_then(|v| u32::try_from(v).ok()),
         subject,
@@ -923,20 +1186,12 @@ pub fn read_log_from(
             stats.skip(if saw_json { "zeek json: not a JSON object" } else { "zeek tsv: record before #fields header" });
             return;
         }
-        let kind = header.kind();
+        let kind = header.kind;
         spans.clear();
+        let mut hot: HotValues = [None; HOT.len()];
         match header.sep.as_bytes() {
             // An ASCII separator byte is always a char boundary.
-            [c] if c.is_ascii() => {
-                let mut start = 0;
-                for (i, &b) in line.as_bytes().iter().enumerate() {
-                    if b == *c {
-                        spans.push((start, i));
-                        start = i + 1;
-                    }
-                }
-                spans.push((start, line.len()));
-            }
+            [c] if c.is_ascii() => split_row(&header, *c, line, &mut spans, &mut hot),
             _ => {
                 let mut start = 0;
                 for (i, m) in line.match_indices(header.sep.as_str()) {
@@ -944,6 +1199,7 @@ pub fn read_log_from(
                     start = i + m.len();
                 }
                 spans.push((start, line.len()));
+                hot_values(&header, line, &spans, &mut hot);
             }
         }
         // Logs this crate does not use are counted, not checked.
@@ -953,7 +1209,7 @@ pub fn read_log_from(
             // five-tuple parses; the record is kept and the defect counted.
             stats.warn("zeek tsv: column count differs from #fields");
         }
-        f(kind, &Row::Tsv { h: &header, line, spans: &spans }, stats);
+        f(kind, &Row::Tsv { h: &header, line, spans: &spans, hot: &hot }, stats);
     })
 }
 

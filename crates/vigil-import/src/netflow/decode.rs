@@ -8,6 +8,7 @@
 use super::FlowRecord;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 use vigil_model::{Timestamp, PROTO_ICMP, PROTO_ICMPV6};
 
 /// Decoder limits and behaviour.
@@ -17,6 +18,10 @@ pub struct DecoderConfig {
     pub template_ttl_secs: u32,
     /// Templates (incl. options templates) kept per exporter and domain; more are dropped.
     pub max_templates_per_domain: usize,
+    /// Fields of all templates kept, over every exporter and domain: the bound on template
+    /// memory (a field is 8 bytes) whatever mix of domains, templates and field counts a flood
+    /// uses. Templates beyond it are dropped and counted.
+    pub max_template_fields_total: usize,
     /// Distinct (exporter, domain) pairs tracked; packets from more are dropped.
     pub max_domains: usize,
     /// Data sets held while waiting for their template.
@@ -32,6 +37,7 @@ impl Default for DecoderConfig {
         DecoderConfig {
             template_ttl_secs: 6 * 3600,
             max_templates_per_domain: 1024,
+            max_template_fields_total: 1 << 20,
             max_domains: 4096,
             max_buffered_sets: 2048,
             max_buffered_bytes: 8 << 20,
@@ -62,6 +68,26 @@ pub struct DecoderStats {
     pub dropped_packets: u64,
     /// Buffered sets evicted because the buffer was full (also counted as template misses).
     pub buffer_evictions: u64,
+    /// Template fields this decoder does not interpret (unknown or enterprise IEs), counted
+    /// once per template learnt: their bytes are skipped in every record.
+    pub unknown_fields: u64,
+}
+
+/// Sampler ids remembered per exporter and domain (real exporters use a handful).
+const MAX_SAMPLERS: usize = 256;
+
+/// Whether the decoder reads this template field (see [`Fields::set`] and `apply_options`);
+/// the others are skipped by length and counted as unknown.
+fn interpreted(f: &FieldSpec) -> bool {
+    match f.pen {
+        REVERSE_PEN => matches!(f.id, 1 | 2 | 6 | 85 | 86),
+        0 => matches!(
+            f.id,
+            1 | 2 | 4 | 6 | 7 | 8 | 11 | 12 | 21 | 22 | 27 | 28 | 32 | 34 | 48 | 50 | 56 | 57 | 58 | 80 | 85 | 86 | 139
+                | 150..=162 | 176..=179 | 231 | 232 | 243 | 254 | 298 | 299 | 302 | 305 | 306 | 323
+        ),
+        _ => false,
+    }
 }
 
 /// Enterprise number of RFC 5103 reverse information elements.
@@ -86,7 +112,8 @@ struct Template {
 
 #[derive(Default)]
 struct DomainState {
-    templates: HashMap<u16, Template>,
+    /// Shared so a data set holds its template without copying the field list.
+    templates: HashMap<u16, Arc<Template>>,
     /// Sampling interval announced in options data (exporter-wide).
     sampling: Option<u32>,
     /// Sampling interval per sampler/selector id.
@@ -118,6 +145,8 @@ pub struct Decoder {
     buffered: VecDeque<Buffered>,
     buffered_bytes: usize,
     replayed: Vec<FlowRecord>,
+    /// Fields of all templates held (see [`DecoderConfig::max_template_fields_total`]).
+    template_fields: usize,
     pub stats: DecoderStats,
 }
 
@@ -184,7 +213,15 @@ pub fn looks_like_export_packet(b: &[u8]) -> bool {
 
 impl Decoder {
     pub fn new(cfg: DecoderConfig) -> Self {
-        Decoder { cfg, domains: HashMap::new(), buffered: VecDeque::new(), buffered_bytes: 0, replayed: Vec::new(), stats: DecoderStats::default() }
+        Decoder {
+            cfg,
+            domains: HashMap::new(),
+            buffered: VecDeque::new(),
+            buffered_bytes: 0,
+            replayed: Vec::new(),
+            template_fields: 0,
+            stats: DecoderStats::default(),
+        }
     }
 
     /// Decodes one export datagram from `exporter`, appending flow records to `out`.
@@ -390,8 +427,8 @@ impl Decoder {
                     break;
                 }
                 Some(None) => {
-                    if let Some(d) = self.domains.get_mut(&key) {
-                        d.templates.remove(&tid);
+                    if let Some(old) = self.domains.get_mut(&key).and_then(|d| d.templates.remove(&tid)) {
+                        self.template_fields = self.template_fields.saturating_sub(old.fields.len());
                     }
                 }
                 Some(Some(t)) => {
@@ -401,11 +438,15 @@ impl Decoder {
                     }
                     let cap = self.cfg.max_templates_per_domain;
                     let Some(d) = self.domains.get_mut(&key) else { return };
-                    if !d.templates.contains_key(&tid) && d.templates.len() >= cap {
+                    let old_fields = d.templates.get(&tid).map(|o| o.fields.len());
+                    let total = self.template_fields.saturating_sub(old_fields.unwrap_or(0)).saturating_add(t.fields.len());
+                    if (old_fields.is_none() && d.templates.len() >= cap) || total > self.cfg.max_template_fields_total {
                         self.stats.templates_dropped += 1;
                         continue;
                     }
-                    d.templates.insert(tid, t);
+                    self.template_fields = total;
+                    self.stats.unknown_fields += t.fields.iter().filter(|f| !interpreted(f)).count() as u64;
+                    d.templates.insert(tid, Arc::new(t));
                     self.stats.templates += 1;
                     learnt.push(tid);
                 }
@@ -438,14 +479,17 @@ impl Decoder {
 
     fn data_set(&mut self, key: (IpAddr, u32), ctx: Ctx, tid: u16, content: &[u8], out: &mut Vec<FlowRecord>, may_buffer: bool) {
         let ttl = self.cfg.template_ttl_secs;
-        let template = {
+        // One domain lookup per set: the template and the domain's sampling/boot state.
+        let (template, dom) = {
             let Some(d) = self.domains.get_mut(&key) else { return };
             if let Some(t) = d.templates.get(&tid)
                 && ttl > 0 && ctx.export_secs.saturating_sub(t.learnt_at) > ttl {
-                    d.templates.remove(&tid);
+                    if let Some(old) = d.templates.remove(&tid) {
+                        self.template_fields = self.template_fields.saturating_sub(old.fields.len());
+                    }
                     self.stats.templates_expired += 1;
                 }
-            d.templates.get(&tid).cloned()
+            (d.templates.get(&tid).cloned(), DomainInfo { sampling: d.sampling, sys_init_ms: d.sys_init_ms })
         };
         let Some(t) = template else {
             if may_buffer {
@@ -455,23 +499,34 @@ impl Decoder {
             }
             return;
         };
+        let ipfix = ctx.version == 10;
         let mut r = Rd::new(content);
         // Each record consumes ≥ min_len ≥ 1 bytes; trailing bytes shorter than a record are padding.
         while r.left() >= t.min_len {
             let start = r.pos;
-            let Some(values) = read_record(&mut r, &t, ctx.version == 10) else {
-                self.stats.malformed_sets += 1;
-                break;
-            };
-            if r.pos == start {
-                break;
-            }
             if t.options {
+                let mut values = Vec::with_capacity(t.fields.len());
+                if read_record(&mut r, &t, ipfix, |f, v| values.push((f, v))).is_none() {
+                    self.stats.malformed_sets += 1;
+                    break;
+                }
+                if r.pos == start {
+                    break;
+                }
                 self.stats.options_records += 1;
                 self.apply_options(key, &values);
             } else {
+                // Fields go straight into the flow being built: no per-record allocation.
+                let mut v = Fields::default();
+                if read_record(&mut r, &t, ipfix, |f, b| v.set(f, b)).is_none() {
+                    self.stats.malformed_sets += 1;
+                    break;
+                }
+                if r.pos == start {
+                    break;
+                }
                 self.stats.records += 1;
-                match self.flow_from_values(key, ctx, &values) {
+                match self.flow_from_fields(key, &dom, ctx, &v) {
                     Some(fr) => out.push(fr),
                     None => self.stats.records_without_addresses += 1,
                 }
@@ -499,6 +554,11 @@ impl Decoder {
         }
         self.buffered_bytes += content.len();
         self.buffered.push_back(Buffered { key, template_id: tid, ctx, data: content.to_vec() });
+    }
+
+    /// Whether [`Decoder::take_replayed`] has records (a cheap check for the per-datagram path).
+    pub fn has_replayed(&self) -> bool {
+        !self.replayed.is_empty()
     }
 
     /// Records decoded late, when a template arrived for buffered sets: the caller collects them.
@@ -539,7 +599,7 @@ impl Decoder {
         if let Some(rate) = sampling_rate(interval, space) {
             match sampler {
                 Some(s) => {
-                    if d.samplers.len() < 4096 || d.samplers.contains_key(&s) {
+                    if d.samplers.len() < MAX_SAMPLERS || d.samplers.contains_key(&s) {
                         d.samplers.insert(s, rate);
                     }
                     d.sampling.get_or_insert(rate);
@@ -549,11 +609,7 @@ impl Decoder {
         }
     }
 
-    fn flow_from_values(&self, key: (IpAddr, u32), ctx: Ctx, values: &[(FieldSpec, &[u8])]) -> Option<FlowRecord> {
-        let mut v = Fields::default();
-        for (f, b) in values {
-            v.set(*f, b);
-        }
+    fn flow_from_fields(&self, key: (IpAddr, u32), dom: &DomainInfo, ctx: Ctx, v: &Fields) -> Option<FlowRecord> {
         // Templates may carry both families (Procera, some routers): an IPv6 flow then has
         // zero IPv4 fields, and the other way round.
         let v4 = v.src4.zip(v.dst4).filter(|(s, d)| !(s.is_unspecified() && d.is_unspecified()));
@@ -567,13 +623,12 @@ impl Decoder {
                 None => return None,
             },
         };
-        let d = self.domains.get(&key);
         let mut fr = FlowRecord::new(src, dst, v.sport, v.dport, v.proto);
         // Time: absolute fields first, then uptime-relative ones, then the export time.
         let export_ms = ctx.export_secs as i64 * 1000;
         let boot_ms = match ctx.uptime_ms {
             Some(up) => Some(export_ms - up as i64),
-            None => v.sys_init_ms.or(d.and_then(|d| d.sys_init_ms)),
+            None => v.sys_init_ms.or(dom.sys_init_ms),
         };
         let rel = |x: Option<u64>| -> Option<i64> {
             let x = x? as i64;
@@ -606,8 +661,9 @@ impl Decoder {
         fr.vlan = v.vlan;
         fr.inner_vlan = v.inner_vlan;
         let rate = sampling_rate(v.sampling_interval, v.sampling_space)
-            .or_else(|| v.sampler.and_then(|s| d.and_then(|d| d.samplers.get(&s).copied())))
-            .or(d.and_then(|d| d.sampling))
+            // The per-sampler map is consulted only for records naming a sampler.
+            .or_else(|| v.sampler.and_then(|s| self.domains.get(&key).and_then(|d| d.samplers.get(&s).copied())))
+            .or(dom.sampling)
             .unwrap_or(1);
         fr.sampling = rate;
         let m = if self.cfg.apply_sampling { rate as u64 } else { 1 };
@@ -650,20 +706,27 @@ fn fix_icmp(fr: &mut FlowRecord, icmp: Option<u16>) {
     fr.dport = tc & 0xff;
 }
 
-fn read_record<'a>(r: &mut Rd<'a>, t: &Template, ipfix: bool) -> Option<Vec<(FieldSpec, &'a [u8])>> {
-    let mut vals = Vec::with_capacity(t.fields.len());
-    for f in &t.fields {
-        let len = if ipfix && f.len == 0xffff {
+/// Walks one data record of template `t`, handing each field's bytes to `f`. `None` when the
+/// record runs past the end of the set.
+fn read_record<'a>(r: &mut Rd<'a>, t: &Template, ipfix: bool, mut f: impl FnMut(FieldSpec, &'a [u8])) -> Option<()> {
+    for spec in &t.fields {
+        let len = if ipfix && spec.len == 0xffff {
             match r.u8()? {
                 255 => r.u16()? as usize,
                 n => n as usize,
             }
         } else {
-            f.len as usize
+            spec.len as usize
         };
-        vals.push((*f, r.take(len)?));
+        f(*spec, r.take(len)?);
     }
-    Some(vals)
+    Some(())
+}
+
+/// The exporter-wide state a data set needs, read once per set.
+struct DomainInfo {
+    sampling: Option<u32>,
+    sys_init_ms: Option<i64>,
 }
 
 /// The information elements a flow record is built from.

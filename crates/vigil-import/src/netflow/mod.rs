@@ -83,6 +83,11 @@ fn copy_decoder_stats(d: &DecoderStats, before: &DecoderStats, stats: &mut Impor
     stats.skip_n("netflow: template dropped (per-domain cap)", d.templates_dropped - before.templates_dropped);
     stats.skip_n("netflow: data record without addresses", d.records_without_addresses - before.records_without_addresses);
     stats.skip_n("netflow: template expired", d.templates_expired - before.templates_expired);
+    let unknown = d.unknown_fields - before.unknown_fields;
+    if unknown > 0 {
+        // Not a skip: the records decode, these fields' bytes are stepped over.
+        *stats.warnings.entry("netflow: template fields not interpreted (unknown or enterprise IEs)".to_string()).or_insert(0) += unknown;
+    }
 }
 
 /// Imports raw export-datagram files or pcaps of export traffic. All files given share one

@@ -8,10 +8,60 @@ use crate::stats::ImportStats;
 use crate::util::{community_id, conn_state_from_flags, history_from_flags, stable_uid};
 use crate::ImportOptions;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::net::IpAddr;
 use vigil_model::{Conn, Source, Timestamp};
 
 type Key = (IpAddr, u16, IpAddr, u16, u8);
+
+/// A key with its keyed hash (SipHash, random per process, so flow tuples chosen by an attacker
+/// cannot be made to collide) computed once. The hash ignores direction (see [`sym_hash`]), so
+/// a record's key and its reverse share one hash computation, and the map operations after it
+/// only read the stored value; equality still compares the directed key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HKey {
+    hash: u64,
+    key: Key,
+}
+
+impl Hash for HKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Passes a precomputed hash through.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (by `HKey`); fold anything else in rather than lose it.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type PendingMap = HashMap<HKey, (u64, FlowRecord), BuildHasherDefault<Prehashed>>;
+
+/// The keyed hash of a key's endpoints as an unordered pair: equal for a key and its reverse
+/// (for ICMP too, whose reverse key swaps only the addresses), hashed as fixed-width words.
+fn sym_hash(h: &RandomState, k: &Key) -> u64 {
+    let bits = |a: IpAddr| match a {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)) | (1u128 << 127),
+        IpAddr::V6(v6) => u128::from(v6),
+    };
+    let (a, b) = (bits(k.0), bits(k.2));
+    let ports = (u64::from(k.1.min(k.3)) << 32) | (u64::from(k.1.max(k.3)) << 8) | u64::from(k.4);
+    h.hash_one((a.min(b), a.max(b), ports))
+}
 
 /// ICMP carries type/code instead of ports: a request and its reply (echo 8/0, timestamp
 /// 13/14, ICMPv6 echo 128/129, neighbour solicitation 135/136...) share one key, the smaller
@@ -39,17 +89,26 @@ fn keys(r: &FlowRecord) -> (Key, Key) {
 pub struct Stitcher {
     window_ns: i64,
     max_pending: usize,
-    pending: HashMap<Key, (u64, FlowRecord)>,
+    pending: PendingMap,
     /// Insertion order for expiry: (end time, key, sequence number).
-    order: VecDeque<(Timestamp, Key, u64)>,
+    order: VecDeque<(Timestamp, HKey, u64)>,
     seq: u64,
     watermark: Timestamp,
+    hasher: RandomState,
 }
 
 impl Stitcher {
     pub fn new(window_secs: f64, max_pending: usize) -> Self {
         let w = if window_secs.is_finite() && window_secs > 0.0 { (window_secs * 1e9) as i64 } else { 0 };
-        Stitcher { window_ns: w, max_pending, pending: HashMap::new(), order: VecDeque::new(), seq: 0, watermark: Timestamp::default() }
+        Stitcher {
+            window_ns: w,
+            max_pending,
+            pending: PendingMap::default(),
+            order: VecDeque::new(),
+            seq: 0,
+            watermark: Timestamp::default(),
+            hasher: RandomState::new(),
+        }
     }
 
     /// Takes one flow record; emits any connection it completes or that has expired.
@@ -61,6 +120,8 @@ impl Stitcher {
             emit(conn_from_pair(&r, None, opts), stats, out);
         } else {
             let (key, rev) = keys(&r);
+            let hash = sym_hash(&self.hasher, &key);
+            let (key, rev) = (HKey { hash, key }, HKey { hash, key: rev });
             let matched = match self.pending.get(&rev) {
                 Some((_, p)) => (r.start.0 as i128 - p.start.0 as i128).abs() <= self.window_ns as i128 || overlaps(p, &r),
                 None => false,
@@ -103,7 +164,7 @@ impl Stitcher {
         }
         // Bound the order queue too (stale entries of replaced keys).
         if self.order.len() > self.max_pending.saturating_mul(2).max(1024) {
-            let live: &HashMap<Key, (u64, FlowRecord)> = &self.pending;
+            let live: &PendingMap = &self.pending;
             self.order.retain(|(_, k, s)| live.get(k).is_some_and(|(x, _)| x == s));
         }
     }
@@ -178,14 +239,30 @@ pub fn conn_from_pair(a: &FlowRecord, b: Option<&FlowRecord>, opts: &ImportOptio
     c.local_orig = Some(opts.is_internal(a.src));
     c.local_resp = Some(opts.is_internal(a.dst));
     c.community_id = community_id(a.src, a.sport, a.dst, a.dport, a.proto);
-    c.uid = stable_uid(&[
-        b"netflow",
-        &start.0.to_le_bytes(),
-        a.src.to_string().as_bytes(),
-        &a.sport.to_le_bytes(),
-        a.dst.to_string().as_bytes(),
-        &a.dport.to_le_bytes(),
-        &[a.proto],
-    ]);
+    // Address octets, not their text: no formatting or allocation per record.
+    let (src, dst) = (ip_octets(a.src), ip_octets(a.dst));
+    c.uid = stable_uid(&[b"netflow", &start.0.to_le_bytes(), src.as_slice(), &a.sport.to_le_bytes(), dst.as_slice(), &a.dport.to_le_bytes(), &[a.proto]]);
     c
+}
+
+/// An address's octets (4 or 16) as one value, for hashing into a uid.
+enum Octets {
+    V4([u8; 4]),
+    V6([u8; 16]),
+}
+
+impl Octets {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Octets::V4(o) => o,
+            Octets::V6(o) => o,
+        }
+    }
+}
+
+fn ip_octets(ip: IpAddr) -> Octets {
+    match ip {
+        IpAddr::V4(a) => Octets::V4(a.octets()),
+        IpAddr::V6(a) => Octets::V6(a.octets()),
+    }
 }

@@ -363,3 +363,85 @@ fn icmp_echo_request_and_reply_are_one_conn() {
     let echo = out.iter().find(|c| c.resp_pkts > 0).unwrap();
     assert_eq!((echo.orig_h, echo.orig_p, echo.resp_p, echo.orig_pkts, echo.resp_pkts), (ip("10.0.0.1"), 8, 0, 3, 3));
 }
+
+#[test]
+fn exporter_and_domain_flood_is_bounded() {
+    let mut d = Decoder::new(DecoderConfig { max_domains: 8, ..Default::default() });
+    let mut out = vec![];
+    let t = set(2, &be(&[300, 2, 8, 4, 12, 4]));
+    // 100 observation domains of one exporter, then 100 exporters: only 8 pairs are tracked.
+    for dom in 0..100u32 {
+        d.decode(ip("192.0.2.1"), &ipfix(dom, 1, std::slice::from_ref(&t)), &mut out);
+    }
+    for last in 0..100u8 {
+        d.decode(IpAddr::V4(Ipv4Addr::new(198, 51, 100, last)), &ipfix(0, 1, std::slice::from_ref(&t)), &mut out);
+    }
+    assert_eq!(d.stats.templates, 8);
+    assert_eq!(d.stats.dropped_packets, 192);
+}
+
+#[test]
+fn template_memory_has_one_budget_across_domains() {
+    let mut d = Decoder::new(DecoderConfig { max_template_fields_total: 100, ..Default::default() });
+    let mut out = vec![];
+    // Templates of 30 fields each, spread over domains: 3 fit the 100-field budget.
+    let wide = |id: u16| {
+        let mut t = be(&[id, 30]);
+        for i in 0..30u16 {
+            t.extend(be(&[1000 + i, 4]));
+        }
+        set(2, &t)
+    };
+    for dom in 0..10u32 {
+        d.decode(ip("192.0.2.1"), &ipfix(dom, 1, &[wide(300)]), &mut out);
+    }
+    assert_eq!((d.stats.templates, d.stats.templates_dropped), (3, 7));
+    // Refreshing a held template costs nothing more; a withdrawal (field count 0) frees room.
+    d.decode(ip("192.0.2.1"), &ipfix(0, 2, &[wide(300)]), &mut out);
+    assert_eq!((d.stats.templates, d.stats.templates_dropped), (4, 7));
+    d.decode(ip("192.0.2.1"), &ipfix(1, 2, &[set(2, &be(&[300, 0]))]), &mut out);
+    d.decode(ip("192.0.2.1"), &ipfix(9, 2, &[wide(300)]), &mut out);
+    assert_eq!((d.stats.templates, d.stats.templates_dropped), (5, 7));
+    // Unknown IEs are counted once per template learnt.
+    assert_eq!(d.stats.unknown_fields, 5 * 30);
+}
+
+#[test]
+fn unknown_and_enterprise_fields_are_skipped_and_counted() {
+    let mut d = Decoder::new(DecoderConfig::default());
+    let mut out = vec![];
+    // src4, an enterprise field (PEN 9, 4 bytes), unknown IE 999 (variable length), dst4, dport.
+    let mut t = be(&[310, 5, 8, 4, 0x8000 | 77, 4]);
+    t.extend_from_slice(&9u32.to_be_bytes());
+    t.extend(be(&[999, 0xffff, 12, 4, 11, 2]));
+    let mut rec = vec![10, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef, 3, b'x', b'y', b'z', 10, 0, 0, 2];
+    rec.extend(be(&[443]));
+    d.decode(ip("192.0.2.1"), &ipfix(0, 1_700_000_000, &[set(2, &t), set(310, &rec)]), &mut out);
+    assert_eq!(out.len(), 1, "{:?}", d.stats);
+    assert_eq!((out[0].src, out[0].dst, out[0].dport), (ip("10.0.0.1"), ip("10.0.0.2"), 443));
+    assert_eq!(d.stats.unknown_fields, 2);
+    assert_eq!(d.stats.malformed_sets, 0);
+}
+
+#[test]
+fn record_longer_than_its_set_is_counted_not_read() {
+    let mut d = Decoder::new(DecoderConfig::default());
+    let mut out = vec![];
+    // One good record, then one whose variable-length field claims 300 bytes of a 9-byte rest.
+    let t = set(2, &be(&[320, 3, 8, 4, 12, 4, 96, 0xffff]));
+    let mut data = vec![10, 0, 0, 1, 10, 0, 0, 2, 1, b'a'];
+    data.extend_from_slice(&[10, 0, 0, 3, 10, 0, 0, 4, 255, 0x01, 0x2c]);
+    d.decode(ip("192.0.2.1"), &ipfix(0, 1, &[t, set(320, &data)]), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(d.stats.records, 1);
+    assert_eq!(d.stats.malformed_sets, 1);
+    // v9: a data flowset whose length runs past the datagram.
+    let mut d = Decoder::new(DecoderConfig::default());
+    let rec = v9_record([10, 0, 0, 1], [1, 1, 1, 1], 5000, 443, 3, 180, 4000, 4500, 0x1b);
+    let mut pkt = v9(0, &[v9_template(), set(256, &rec)]);
+    let n = pkt.len();
+    pkt[n - rec.len() - 2..n - rec.len()].copy_from_slice(&500u16.to_be_bytes());
+    d.decode(ip("192.0.2.1"), &pkt, &mut out);
+    assert_eq!(d.stats.malformed_sets, 1);
+    assert_eq!(d.stats.records, 1, "the whole record inside the datagram is still read");
+}

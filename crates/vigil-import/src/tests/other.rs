@@ -172,3 +172,32 @@ fn collector_receives_over_loopback() {
     assert_eq!((s.datagrams, s.flow_records, s.conns, s.datagrams_dropped), (2, 2, 1, 0));
     assert_eq!(s.malformed, 1);
 }
+
+#[test]
+fn line_reader_matches_a_plain_split_across_buffer_edges() {
+    use std::io::BufReader;
+    // CRLF, empty lines, invalid UTF-8, no final newline; read through buffers of every small
+    // size so lines straddle buffer edges in every way.
+    let mut data = Vec::new();
+    for i in 0..40 {
+        match i % 5 {
+            0 => data.extend_from_slice(format!("line {i}\r\n").as_bytes()),
+            1 => data.extend_from_slice(b"\n"),
+            2 => data.extend_from_slice(b"bad \xff\xfe bytes\n"),
+            3 => data.extend_from_slice("caf\u{e9} \u{1F600}\n".as_bytes()),
+            _ => data.extend_from_slice(b"a\tb\tc\n"),
+        }
+    }
+    data.extend_from_slice(b"tail");
+    let want: Vec<String> = data
+        .split(|&b| b == b'\n')
+        .map(|l| String::from_utf8_lossy(l).trim_end_matches('\r').to_string())
+        .collect();
+    for cap in [1usize, 2, 3, 7, 16, 64, 4096] {
+        let r: Box<dyn std::io::BufRead + Send> = Box::new(BufReader::with_capacity(cap, std::io::Cursor::new(data.clone())));
+        let mut got = Vec::new();
+        crate::input::for_each_line(std::path::Path::new("-"), r, |l| got.push(l.map(str::to_string))).unwrap();
+        let got: Vec<String> = got.into_iter().map(|l| l.expect("no line is too long")).collect();
+        assert_eq!(got, want, "buffer capacity {cap}");
+    }
+}

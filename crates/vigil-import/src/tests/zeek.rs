@@ -171,3 +171,63 @@ fn hostile_lines_never_panic() {
     assert_eq!(s.records, 7);
     assert!(LogKind::Conn < LogKind::OpenConn);
 }
+
+#[test]
+fn fast_parsers_agree_with_the_general_ones() {
+    use crate::zeek::{fast_epoch, fast_ipv4, fast_ipv6, fast_u64, split_spans};
+    use std::net::IpAddr;
+    // Addresses: every form the fast paths accept must parse to what std parses; forms they
+    // refuse must be left to std (None), never mis-parsed.
+    let addrs = [
+        "0.0.0.0", "255.255.255.255", "10.0.0.1", "192.168.1.114", "256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..2.3",
+        "1.2.3.4 ", "::", "::1", "1::", "fe80::5dd3:6bb3:7720:1e83", "ff02::1:3", "fd2d:ab8c:225:0:81d3:fd3e:7f62:aec8",
+        "2001:DB8::A:b", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "1::2::3", ":1:2", "1:2:", "12345::1",
+        "::ffff:1.2.3.4", "fe80::1%eth0", "1:2:3:4:5:6:7::", "::1:2:3:4:5:6:7", "1:2:3:4::5:6:7:8", "g::1", "", ":", ":::",
+    ];
+    for a in addrs {
+        let std: Option<IpAddr> = a.parse().ok();
+        for fast in [fast_ipv4(a.as_bytes()), fast_ipv6(a.as_bytes())].into_iter().flatten() {
+            assert_eq!(Some(fast), std, "{a}");
+        }
+    }
+    assert!(fast_ipv6(b"fe80::5dd3:6bb3:7720:1e83").is_some() && fast_ipv4(b"192.168.1.114").is_some());
+    // Numbers and times.
+    for n in ["0", "7", "1234567890123456789"] {
+        assert_eq!(fast_u64(n.as_bytes()), n.parse().ok(), "{n}");
+    }
+    // 20 digits may overflow: left to the general parse.
+    assert_eq!(fast_u64(b"18446744073709551615"), None);
+    for n in ["", "-1", "+1", "1.0", "99999999999999999999", " 1"] {
+        assert_eq!(fast_u64(n.as_bytes()), None, "{n}");
+    }
+    assert_eq!(fast_epoch(b"1700000000.123456").map(|t| t.0), Some(1_700_000_000_123_456_000));
+    assert_eq!(fast_epoch(b"1700000000").map(|t| t.0), Some(1_700_000_000_000_000_000));
+    assert_eq!(fast_epoch(b"0.5").map(|t| t.0), Some(500_000_000));
+    for t in ["1e9", "-1.0", "1.2.3", ".", "1.1234567891", "100000000000.0", "abc"] {
+        assert_eq!(fast_epoch(t.as_bytes()), None, "{t}");
+    }
+    // Field splitting: the word-at-a-time scan finds what a byte scan finds, at every offset.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for len in 0..80 {
+        let line: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                [b'\t', b'a', 0x89, 0x09 ^ 0x80, 0x08, b'\n'][(x % 6) as usize]
+            })
+            .collect();
+        let mut got = Vec::new();
+        split_spans(&line, b'\t', &mut got);
+        let mut want = Vec::new();
+        let mut start = 0;
+        for (i, &b) in line.iter().enumerate() {
+            if b == b'\t' {
+                want.push((start, i));
+                start = i + 1;
+            }
+        }
+        want.push((start, line.len()));
+        assert_eq!(got, want, "{line:?}");
+    }
+}
