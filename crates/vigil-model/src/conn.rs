@@ -279,6 +279,10 @@ pub struct CertMeta {
     pub san_dns: Vec<String>,
     pub self_signed: bool,
     pub sha256: String,
+    /// SHA-1 of the DER certificate (lower-case hex): many blocklists (abuse.ch SSLBL, older
+    /// Zeek x509 logs) still name certificates by it. Empty when unknown.
+    #[serde(default)]
+    pub sha1: String,
     pub key_alg: Option<String>,
     pub key_length: Option<u32>,
 }
