@@ -506,7 +506,7 @@ fn scan_mail(ctx: &mut Ctx, name: &str, data: &[u8], depth: u32) {
             if let Some(t) = decode_text(&p.data) {
                 let raw = String::from_utf8_lossy(data);
                 if !raw.contains(t.trim()) {
-                    let t = if p.content_type.contains("html") { strip_html(&t) } else { t };
+                    let t: std::borrow::Cow<str> = if p.content_type.contains("html") { strip_html(&t).into() } else { t };
                     scan_text_item(ctx, &pname, &t, None);
                 }
             }

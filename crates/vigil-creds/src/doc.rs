@@ -187,15 +187,16 @@ pub fn rtf_text(data: &[u8], max_out: usize) -> String {
 }
 
 /// PDF text, best effort: each content stream (FlateDecode or unfiltered) is searched for
-/// text-showing operators. Bounded by `max_inflate` decompressed bytes in total.
+/// text-showing operators. Fonts with a `/ToUnicode` CMap (what office suites write for
+/// embedded subset fonts) are decoded through it. Bounded by `max_inflate` decompressed
+/// bytes in total.
 pub fn pdf_text(data: &[u8], max_inflate: usize, max_out: usize) -> String {
     let mut out = String::new();
     let mut pos = 0usize;
     let mut budget = max_inflate;
-    let mut streams = 0;
+    let mut streams: Vec<(Option<u32>, Vec<u8>)> = Vec::new();
     while let Some(rel) = find(&data[pos..], b"stream") {
-        streams += 1;
-        if streams > 10_000 || out.len() > max_out {
+        if streams.len() > 10_000 {
             break;
         }
         let kw = pos + rel;
@@ -225,14 +226,170 @@ pub fn pdf_text(data: &[u8], max_inflate: usize, max_out: usize) -> String {
         } else {
             raw.to_vec()
         };
-        if find(&content, b"Tj").is_some() || find(&content, b"TJ").is_some() {
-            pdf_content_text(&content, &mut out, max_out);
-        }
+        streams.push((object_number_before(data, kw), content));
         if budget == 0 {
             break;
         }
     }
+    let fonts = pdf_fonts(data, &streams);
+    for (_, content) in &streams {
+        if out.len() > max_out {
+            break;
+        }
+        if find(content, b"Tj").is_some() || find(content, b"TJ").is_some() {
+            pdf_content_text(content, &fonts, &mut out, max_out);
+        }
+    }
     out
+}
+
+/// A ToUnicode CMap: character code → text, and the code width in bytes.
+#[derive(Default)]
+struct CMap {
+    map: std::collections::HashMap<u32, String>,
+    width: usize,
+}
+
+/// `N G obj` closest before `at` (the object a stream or a dictionary belongs to).
+fn object_number_before(data: &[u8], at: usize) -> Option<u32> {
+    let head = &data[at.saturating_sub(4096)..at];
+    let o = head.windows(4).rposition(|w| w == b" obj")?;
+    let before = std::str::from_utf8(&head[o.saturating_sub(24)..o]).ok()?;
+    let mut it = before.split_whitespace().rev();
+    let _gen = it.next()?;
+    it.next()?.parse().ok()
+}
+
+fn hex_bytes(h: &[u8]) -> Vec<u8> {
+    let hex: Vec<u8> = h.iter().copied().filter(u8::is_ascii_hexdigit).collect();
+    hex.chunks(2).filter_map(|p| std::str::from_utf8(p).ok().and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
+}
+
+fn code_of(b: &[u8]) -> u32 {
+    b.iter().take(4).fold(0u32, |a, x| (a << 8) | u32::from(*x))
+}
+
+fn utf16_text(b: &[u8]) -> String {
+    let (s, _) = encoding_rs::UTF_16BE.decode_without_bom_handling(b);
+    s.into_owned()
+}
+
+/// The `<…>` hex strings of a CMap section body, in order.
+fn hex_tokens(body: &[u8]) -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    let mut i = 0;
+    while let Some(p) = body[i..].iter().position(|b| *b == b'<') {
+        let s = i + p + 1;
+        let Some(e) = body[s..].iter().position(|b| *b == b'>').map(|x| s + x) else { break };
+        v.push(hex_bytes(&body[s..e]));
+        i = e + 1;
+        if v.len() > 200_000 {
+            break;
+        }
+    }
+    v
+}
+
+/// Mapping entries all CMaps of one file may hold together: a 20-byte `bfrange` expands to
+/// 65 536 entries, so the total is capped, not just each map.
+const MAX_CMAP_ENTRIES: usize = 200_000;
+
+fn parse_cmap(c: &[u8], left: &mut usize) -> CMap {
+    let mut cm = CMap::default();
+    let mut pos = 0;
+    while let Some(r) = find(&c[pos..], b"beginbf") {
+        let s = pos + r;
+        let is_range = c[s..].starts_with(b"beginbfrange");
+        let Some(e) = find(&c[s..], b"endbf").map(|x| s + x) else { break };
+        pos = e + 5;
+        let toks = hex_tokens(&c[s..e]);
+        let step = if is_range { 3 } else { 2 };
+        for t in toks.chunks(step) {
+            if t.len() < step || t[0].is_empty() {
+                continue;
+            }
+            cm.width = cm.width.max(t[0].len());
+            if is_range {
+                let (lo, hi) = (code_of(&t[0]), code_of(&t[1]));
+                let mut dst = t[2].clone();
+                for code in lo..=hi.min(lo.saturating_add(0xffff)) {
+                    if *left == 0 {
+                        break;
+                    }
+                    *left -= 1;
+                    cm.map.insert(code, utf16_text(&dst));
+                    if let Some(last) = dst.last_mut() {
+                        *last = last.wrapping_add(1);
+                    }
+                }
+            } else if *left > 0 {
+                *left -= 1;
+                cm.map.insert(code_of(&t[0]), utf16_text(&t[1]));
+            }
+            if *left == 0 {
+                cm.width = cm.width.clamp(1, 4);
+                return cm;
+            }
+        }
+    }
+    cm.width = cm.width.clamp(1, 4);
+    cm
+}
+
+/// Font resource names (`/F1`) → their ToUnicode CMap: `/ToUnicode N 0 R` inside font
+/// object M, and `/F1 M 0 R` in a resource dictionary. With a single CMap in the file and no
+/// resolvable names, every font uses it.
+fn pdf_fonts(data: &[u8], streams: &[(Option<u32>, Vec<u8>)]) -> std::collections::HashMap<Vec<u8>, std::rc::Rc<CMap>> {
+    use std::collections::HashMap;
+    use std::rc::Rc;
+    let mut cmaps: HashMap<u32, Rc<CMap>> = HashMap::new();
+    let mut lone: Option<Rc<CMap>> = None;
+    let mut left = MAX_CMAP_ENTRIES;
+    for (obj, c) in streams {
+        if left > 0 && find(c, b"begincmap").is_some() {
+            let cm = Rc::new(parse_cmap(c, &mut left));
+            lone = if cmaps.is_empty() && lone.is_none() { Some(cm.clone()) } else { None };
+            if let Some(o) = obj {
+                cmaps.insert(*o, cm);
+            }
+        }
+    }
+    let mut fonts: HashMap<u32, Rc<CMap>> = HashMap::new();
+    let mut pos = 0;
+    while let Some(r) = find(&data[pos..], b"/ToUnicode") {
+        let at = pos + r;
+        pos = at + 10;
+        let rest = std::str::from_utf8(&data[pos..(pos + 24).min(data.len())]).unwrap_or("");
+        let Some(cm) = rest.split_whitespace().next().and_then(|n| n.parse::<u32>().ok()).and_then(|n| cmaps.get(&n)) else { continue };
+        if let Some(font) = object_number_before(data, at) {
+            fonts.insert(font, cm.clone());
+        }
+        if fonts.len() > 10_000 {
+            break;
+        }
+    }
+    let mut names: HashMap<Vec<u8>, Rc<CMap>> = HashMap::new();
+    let mut i = 0;
+    while i < data.len() && names.len() < 10_000 {
+        let Some(r) = data[i..].iter().position(|b| *b == b'/') else { break };
+        let s = i + r + 1;
+        let e = s + data[s..].iter().take(64).take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'+').count();
+        i = e.max(s);
+        let rest = std::str::from_utf8(&data[e..(e + 24).min(data.len())]).unwrap_or("");
+        let mut w = rest.split_whitespace();
+        if let (Some(n), Some(_), Some(r)) = (w.next(), w.next(), w.next())
+            && r.starts_with('R')
+            && let Some(cm) = n.parse::<u32>().ok().and_then(|n| fonts.get(&n))
+        {
+            names.entry(data[s..e].to_vec()).or_insert_with(|| cm.clone());
+        }
+    }
+    if names.is_empty()
+        && let Some(cm) = lone
+    {
+        names.insert(Vec::new(), cm);
+    }
+    names
 }
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
@@ -246,22 +403,41 @@ fn memchr_find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
 
-fn pdf_content_text(c: &[u8], out: &mut String, max_out: usize) {
+fn pdf_content_text(c: &[u8], fonts: &std::collections::HashMap<Vec<u8>, std::rc::Rc<CMap>>, out: &mut String, max_out: usize) {
     let mut i = 0usize;
     let mut pending = String::new();
     let mut last_nums: Vec<f64> = Vec::new();
+    let mut last_name: Vec<u8> = Vec::new();
+    // Without resolvable names, a file's only CMap applies to every font.
+    let mut cmap: Option<&CMap> = fonts.get(&Vec::new()).map(|c| &**c);
+    let decode = |cm: &CMap, bytes: &[u8], pending: &mut String| {
+        for code in bytes.chunks(cm.width) {
+            if let Some(t) = cm.map.get(&code_of(code)) {
+                pending.push_str(t);
+            }
+        }
+    };
     while i < c.len() && out.len() < max_out {
         match c[i] {
             b'(' => {
                 let (s, ni) = pdf_literal(c, i + 1);
-                pending.push_str(&s);
+                match cmap {
+                    Some(cm) => decode(cm, &s.chars().map(|ch| ch as u32 as u8).collect::<Vec<u8>>(), &mut pending),
+                    None => pending.push_str(&s),
+                }
                 i = ni;
+            }
+            b'/' => {
+                let s = i + 1;
+                i = s + c[s..].iter().take(64).take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'+').count();
+                last_name = c[s..i].to_vec();
             }
             b'<' if c.get(i + 1) != Some(&b'<') => {
                 let e = c[i..].iter().position(|&b| b == b'>').map_or(c.len(), |p| i + p);
-                let hex: Vec<u8> = c[i + 1..e].iter().copied().filter(u8::is_ascii_hexdigit).collect();
-                let bytes: Vec<u8> = hex.chunks(2).filter_map(|p| std::str::from_utf8(p).ok().and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
-                if bytes.len() >= 2 && bytes[0] == 0xfe && bytes[1] == 0xff {
+                let bytes = hex_bytes(&c[i + 1..e]);
+                if let Some(cm) = cmap {
+                    decode(cm, &bytes, &mut pending);
+                } else if bytes.len() >= 2 && bytes[0] == 0xfe && bytes[1] == 0xff {
                     let (s, _) = encoding_rs::UTF_16BE.decode_without_bom_handling(&bytes[2..]);
                     pending.push_str(&s);
                 } else if bytes.len().is_multiple_of(2) && bytes.chunks(2).all(|p| p[0] == 0) {
@@ -315,6 +491,13 @@ fn pdf_content_text(c: &[u8], out: &mut String, max_out: usize) {
                         }
                     }
                     b"Tm" => out.push('\n'),
+                    b"Tf" => {
+                        if let Some(cm) = fonts.get(&last_name) {
+                            cmap = Some(cm);
+                        } else if !fonts.contains_key(&Vec::new()) {
+                            cmap = None;
+                        }
+                    }
                     _ => {}
                 }
                 last_nums.clear();
@@ -519,6 +702,22 @@ mod tests {
         assert!(t.contains("host\tpassword"), "{t:?}");
         assert!(t.contains("10.0.0.1\tR00t!pw9"));
         assert!(t.contains("密码"));
+    }
+
+    /// Office suites embed subset fonts whose glyph codes mean nothing without the font's
+    /// `/ToUnicode` CMap (bfchar and bfrange entries), found through `/F1 → font → CMap`.
+    #[test]
+    fn pdf_text_through_tounicode_cmaps() {
+        let pdf = b"%PDF-1.4\n1 0 obj\n<< /Length 99 >>\nstream\n/CIDInit/ProcSet findresource begin\nbegincmap\n\
+            3 beginbfchar\n<01> <0070>\n<02> <0077>\n<03> <003D>\nendbfchar\n1 beginbfrange\n<10> <19> <0030>\nendbfrange\n\
+            1 beginbfchar\n<20> <0058>\nendbfchar\nendcmap\nendstream\nendobj\n\
+            2 0 obj\n<</Type/Font/Subtype/TrueType/ToUnicode 1 0 R>>\nendobj\n3 0 obj\n<</F1 2 0 R>>\nendobj\n\
+            4 0 obj\n<< /Length 50 >>\nstream\nBT /F1 12 Tf [<010203>-20<201112>1<1314>] TJ ET\nendstream\nendobj\n%%EOF";
+        let t = pdf_text(pdf, 1 << 20, 1 << 20);
+        assert!(t.contains("pw=X1234"), "{t:?}");
+        // A hostile CMap (huge range, junk hex) stays bounded and does not panic.
+        let evil = b"%PDF-1.4\n1 0 obj\n<<>>\nstream\nbegincmap 1 beginbfrange <00> <FFFFFFFF> <00>\nendbfrange <zz> beginbfchar <>\nendstream\nendobj\n2 0 obj\n<</ToUnicode 1 0 R>>\nendobj\n/F9 2 0 R stream\nBT /F9 1 Tf <0000> Tj ET\nendstream";
+        let _ = pdf_text(evil, 1 << 20, 1 << 20);
     }
 
     #[test]

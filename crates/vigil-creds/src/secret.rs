@@ -103,6 +103,10 @@ pub fn is_placeholder(v: &str) -> bool {
     if t.chars().all(|c| matches!(c, 'x' | 'X' | '*' | '.' | '-' | '_' | '#' | '?' | '•' | '0')) {
         return true;
     }
+    // Partly masked values (`ab****yz`, `xxxx:master/…`): what is shown is not the secret.
+    if t.contains("****") || t.contains("•••") || l.starts_with("xxxx") && t[4..].starts_with(|c: char| !c.is_ascii_alphanumeric()) {
+        return true;
+    }
     const WORDS: &[&str] = &[
         "password", "passwd", "pass", "pwd", "token", "changeme", "change_me", "changeit", "change-me",
         "null", "none", "nil", "true", "false", "empty", "undefined", "example", "sample", "dummy", "fake", "test",
@@ -139,6 +143,15 @@ pub fn is_fake(v: &str) -> bool {
         .any(|m| l.contains(m))
 }
 
+/// Values stored encrypted by a framework (`ENC(…)` of Jasypt, `{cipher}…` of Spring Cloud
+/// Config, `vault:v1:…` of Vault transit, Ansible `$ANSIBLE_VAULT`): not plaintext secrets.
+pub fn is_encrypted_value(v: &str) -> bool {
+    let t = v.trim();
+    let l = t.to_ascii_lowercase();
+    (l.starts_with("enc(") && t.ends_with(')')) || l.starts_with("{cipher}") || l.starts_with("vault:v") || l.starts_with("$ansible_vault")
+        || l.starts_with("!vault")
+}
+
 /// Quoted values that are really code: concatenations, calls, paths, interpolations.
 pub fn is_code_fragment(v: &str) -> bool {
     let t = v.trim();
@@ -159,10 +172,18 @@ pub fn is_code_reference(v: &str) -> bool {
         "process.env", "os.environ", "os.getenv", "getenv(", "env.", "env(", "system.getenv", "config.", "settings.",
         "this.", "self.", "request.", "req.", "params.", "args.", "options.", "opts.", "props.", "ctx.", "context.",
         "environment.", "secrets.", "vars.", "input(", "prompt(", "getpass", "new ", "function", "lambda", "await ",
-        "null", "none", "nil", "undefined", "&", "*", "!", "string(", "str(", "std::", "$", "@", "(",
+        "null", "none", "nil", "undefined", "&", "*", "string(", "str(", "std::", "$", "\\$", "@", "(",
     ];
     if PREFIXES.iter().any(|p| l.starts_with(p)) {
         return true;
+    }
+    // `!flag`, `!obj.ready()`: a negation in code; `!Dd5G4s9` (digits, no member access) is a
+    // password that happens to start with `!`.
+    if let Some(rest) = t.strip_prefix('!') {
+        let identish = rest.chars().all(|c| c.is_ascii_alphanumeric() || "_.()".contains(c));
+        if rest.is_empty() || identish && (!rest.chars().any(|c| c.is_ascii_digit()) || rest.contains(['.', '('])) || !identish && !rest.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return true;
+        }
     }
     // identifier(.identifier)*(…) : a member access or call.
     let ident_chain = t

@@ -152,32 +152,46 @@ fn header_hint() -> &'static aho_corasick::AhoCorasick {
 
 /// Scans line-oriented text for password tables.
 pub fn scan_tables(text: &str, out: &mut Vec<Hit>) {
-    if !header_hint().is_match(text) {
-        return;
-    }
-    // Byte offsets of line starts, for reporting.
-    let lines: Vec<(usize, &str)> = {
-        let mut v = Vec::new();
-        let mut off = 0usize;
-        for l in text.split('\n') {
-            v.push((off, l.trim_end_matches('\r')));
-            off = off.saturating_add(l.len() + 1);
-            if v.len() > MAX_ROWS {
-                break;
-            }
-        }
-        v
-    };
-    let mut i = 0;
-    while i < lines.len() {
-        let (off, line) = lines[i];
-        i += 1;
-        if line.len() > 4096 || !header_hint().is_match(line) {
+    // Only lines holding a password word can be headers: visit those, found in one pass.
+    let mut consumed = 0usize;
+    let mut last_line = usize::MAX;
+    for m in header_hint().find_iter(text) {
+        if m.start() < consumed {
             continue;
         }
-        let Some((delim, header)) = header_of(line) else { continue };
+        let off = line_start(text, m.start());
+        if off == last_line {
+            continue;
+        }
+        last_line = off;
+        let (line, _) = line_at(text, off);
+        if line.len() > 4096 {
+            continue;
+        }
+        consumed = scan_table_at(text, off, line, out).max(consumed);
+    }
+}
+
+fn line_start(text: &str, at: usize) -> usize {
+    text.as_bytes().get(..at).and_then(|b| b.iter().rposition(|c| *c == b'\n')).map_or(0, |i| i + 1)
+}
+
+/// The line starting at `off` (without `\r\n`) and the offset of the next line.
+fn line_at(text: &str, off: usize) -> (&str, usize) {
+    let rest = text.get(off..).unwrap_or("");
+    match rest.find('\n') {
+        Some(i) => (rest[..i].trim_end_matches('\r'), off + i + 1),
+        None => (rest.trim_end_matches('\r'), text.len() + 1),
+    }
+}
+
+/// Tries a table whose header is the line at `off`; returns the offset up to which the text
+/// was consumed (the end of the table), or `off` when there is no table.
+fn scan_table_at(text: &str, off: usize, line: &str, out: &mut Vec<Hit>) -> usize {
+    {
+        let Some((delim, header)) = header_of(line) else { return off };
         let kinds: Vec<Col> = header.iter().map(|c| classify(c)).collect();
-        let Some(pw_col) = kinds.iter().position(|k| *k == Col::Password) else { continue };
+        let Some(pw_col) = kinds.iter().position(|k| *k == Col::Password) else { return off };
         let user_col = kinds.iter().position(|k| *k == Col::User);
         let host_col = kinds.iter().position(|k| *k == Col::Host);
         let mut stats = TableStats { columns: header.clone(), ..Default::default() };
@@ -185,13 +199,17 @@ pub fn scan_tables(text: &str, out: &mut Vec<Hit>) {
         let mut first_secret: Option<(String, usize)> = None;
         let mut first_admin: Option<String> = None;
         let mut end = off + line.len();
-        while i < lines.len() {
-            let (roff, row) = lines[i];
+        let mut next = line_at(text, off).1;
+        let mut n = 0usize;
+        while next <= text.len() && n < MAX_ROWS {
+            n += 1;
+            let roff = next;
+            let (row, after) = line_at(text, roff);
             if row.trim().is_empty() {
                 break;
             }
             if is_separator_row(row) {
-                i += 1;
+                next = after;
                 continue;
             }
             if delim != ' ' && !row.contains(delim) {
@@ -205,7 +223,7 @@ pub fn scan_tables(text: &str, out: &mut Vec<Hit>) {
             if cells.iter().any(|c| classify(c) == Col::Password) && header_of(row).is_some() {
                 break;
             }
-            i += 1;
+            next = after;
             stats.rows += 1;
             end = roff + row.len();
             let pw = cells.get(pw_col).map(|s| s.trim()).unwrap_or("");
@@ -236,10 +254,11 @@ pub fn scan_tables(text: &str, out: &mut Vec<Hit>) {
             }
         }
         stats.hosts = hosts.len();
-        let Some((secret, _)) = first_secret else { continue };
+        let consumed = end;
+        let Some((secret, _)) = first_secret else { return consumed };
         let export = export_kind(&header);
         if user_col.is_none() && host_col.is_none() && export.is_none() {
-            continue;
+            return consumed;
         }
         let (detector, cat) = if export.is_some() {
             ("password_export", Category::PasswordExport)
@@ -253,6 +272,7 @@ pub fn scan_tables(text: &str, out: &mut Vec<Hit>) {
         }
         h.table = Some(stats);
         out.push(h);
+        consumed
     }
 }
 

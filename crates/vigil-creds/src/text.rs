@@ -3,11 +3,13 @@
 
 use crate::hit::Hit;
 use crate::{keyword, pem, rules, table, tools};
+use std::borrow::Cow;
 
 /// Decodes file bytes into text. Returns `None` for binary data that cannot hold text.
-pub fn decode_text(bytes: &[u8]) -> Option<String> {
+/// Valid UTF-8 (most files) is borrowed, not copied.
+pub fn decode_text(bytes: &[u8]) -> Option<Cow<'_, str>> {
     if let Some(rest) = bytes.strip_prefix(b"\xef\xbb\xbf") {
-        return Some(String::from_utf8_lossy(rest).into_owned());
+        return Some(String::from_utf8_lossy(rest));
     }
     if bytes.starts_with(b"\xff\xfe") || bytes.starts_with(b"\xfe\xff") || looks_utf16le(bytes) {
         let (enc, skip) = if bytes.starts_with(b"\xfe\xff") {
@@ -18,22 +20,22 @@ pub fn decode_text(bytes: &[u8]) -> Option<String> {
             (encoding_rs::UTF_16LE, 0)
         };
         let (s, _) = enc.decode_without_bom_handling(bytes.get(skip..).unwrap_or(&[]));
-        return Some(s.into_owned());
+        return Some(Cow::Owned(s.into_owned()));
     }
     if is_binary(bytes) {
         return None;
     }
     match std::str::from_utf8(bytes) {
-        Ok(s) => Some(s.to_string()),
+        Ok(s) => Some(Cow::Borrowed(s)),
         Err(_) => {
             // Chinese Windows saves text and CSV as GBK/GB18030; try it before Latin.
             if let Some(s) = encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(bytes)
                 && gbk_plausible(&s)
             {
-                return Some(s.into_owned());
+                return Some(Cow::Owned(s.into_owned()));
             }
             let (s, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-            Some(s.into_owned())
+            Some(Cow::Owned(s.into_owned()))
         }
     }
 }

@@ -10,37 +10,92 @@ use base64::Engine;
 use regex::Regex;
 use std::sync::OnceLock;
 
+/// Markers of the stores, found in one pass over the text (bit i = `MARKERS[i]` occurs).
+const MARKERS: &[&str] = &[
+    "[Sessions\\",
+    "\\WinSCP 2\\Sessions\\",
+    "SimonTatham\\PuTTY\\Sessions",
+    "9bis.com\\KiTTY",
+    "ProxyPassword\\",
+    "<FileZilla",
+    "mrng:Connections",
+    "<Connections",
+    "ConfVersion",
+    "password 51:b:",
+    "[CONNECTION:AUTHENTICATION]",
+    "S:\"Password",
+    "[Passwords]",
+    "[Credentials]",
+    "<Connections Ver=",
+    "\nmachine ",
+    "Ver=",
+];
+
+fn markers(text: &str) -> u32 {
+    static AC: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
+    #[allow(clippy::expect_used)]
+    let ac = AC.get_or_init(|| {
+        aho_corasick::AhoCorasickBuilder::new()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(MARKERS)
+            .expect("marker automaton builds")
+    });
+    // A leftmost search (fast: SIMD prefilter) restarted one byte after each match start
+    // sees every marker that starts elsewhere; markers extending the one found at the same
+    // start (`<Connections` → `<Connections Ver=`) are checked directly.
+    let mut bits = 0u32;
+    let mut at = 0;
+    while at < text.len() {
+        let Some(m) = ac.find(aho_corasick::Input::new(text).span(at..text.len())) else { break };
+        at = m.start() + 1;
+        let found = MARKERS[m.pattern().as_usize()];
+        bits |= 1 << m.pattern().as_usize();
+        for (j, longer) in MARKERS.iter().enumerate() {
+            if longer.len() > found.len() && longer.starts_with(found) && text[m.start()..].starts_with(longer) {
+                bits |= 1 << j;
+            }
+        }
+    }
+    bits
+}
+
+fn has(bits: u32, marker: &str) -> bool {
+    MARKERS.iter().position(|m| *m == marker).is_some_and(|i| bits & (1 << i) != 0)
+}
+
 /// Scans `text` (from a file named `name`) for admin-tool stores.
 pub fn scan_admin_tools(name: &str, text: &str, out: &mut Vec<Hit>) {
+    let bits = markers(text);
     let lname = name.rsplit(['/', '\\', '!']).next().unwrap_or(name).to_ascii_lowercase();
-    if text.contains("[Sessions\\") || text.contains("\\WinSCP 2\\Sessions\\") || lname == "winscp.ini" {
+    let h = |m: &str| has(bits, m);
+    if h("[Sessions\\") || h("\\WinSCP 2\\Sessions\\") || lname == "winscp.ini" {
         scan_winscp(text, out);
     }
-    if text.contains("SimonTatham\\PuTTY\\Sessions") || text.contains("9bis.com\\KiTTY") || text.contains("ProxyPassword\\") {
+    if h("SimonTatham\\PuTTY\\Sessions") || h("9bis.com\\KiTTY") || h("ProxyPassword\\") {
         scan_putty(text, out);
     }
-    if text.contains("<FileZilla") || lname == "sitemanager.xml" || lname == "recentservers.xml" || lname == "filezilla.xml" {
+    if h("<FileZilla") || lname == "sitemanager.xml" || lname == "recentservers.xml" || lname == "filezilla.xml" {
         scan_filezilla(text, out);
     }
-    if text.contains("mrng:Connections") || (text.contains("<Connections") && text.contains("ConfVersion")) || lname == "confcons.xml" {
+    if h("mrng:Connections") || (h("<Connections") && h("ConfVersion")) || lname == "confcons.xml" {
         scan_mremoteng(text, out);
     }
-    if lname.ends_with(".rdp") || text.contains("password 51:b:") {
+    if lname.ends_with(".rdp") || h("password 51:b:") {
         scan_rdp(text, out);
     }
-    if lname.ends_with(".xsh") || lname.ends_with(".xfp") || text.contains("[CONNECTION:AUTHENTICATION]") {
+    if lname.ends_with(".xsh") || lname.ends_with(".xfp") || h("[CONNECTION:AUTHENTICATION]") {
         scan_xshell(text, out);
     }
-    if text.contains("S:\"Password") {
+    if h("S:\"Password") {
         scan_securecrt(text, out);
     }
-    if lname == "mobaxterm.ini" || text.contains("[Passwords]") || text.contains("[Credentials]") {
+    if lname == "mobaxterm.ini" || h("[Passwords]") || h("[Credentials]") {
         scan_mobaxterm(text, out);
     }
-    if lname.ends_with(".ncx") || text.contains("<Connections Ver=") {
+    if lname.ends_with(".ncx") || h("<Connections Ver=") {
         scan_navicat(text, out);
     }
-    if lname == ".netrc" || lname == "_netrc" || lname.ends_with(".netrc") || text.starts_with("machine ") || text.contains("\nmachine ") {
+    if lname == ".netrc" || lname == "_netrc" || lname.ends_with(".netrc") || text.starts_with("machine ") || h("\nmachine ") {
         scan_netrc(text, out);
     }
     if lname == ".pgpass" || lname == "pgpass.conf" {
@@ -52,10 +107,12 @@ pub fn scan_admin_tools(name: &str, text: &str, out: &mut Vec<Hit>) {
 /// Xshell, SecureCRT, MobaXterm)? Its `Password=` values are ciphertexts that only the
 /// store-specific scanner can judge.
 pub fn is_encrypting_store(name: &str, text: &str) -> bool {
+    let bits = markers(text);
+    let h = |m: &str| has(bits, m);
     let lname = name.rsplit(['/', '\\', '!']).next().unwrap_or(name).to_ascii_lowercase();
-    text.contains("mrng:Connections") || (text.contains("<Connections") && (text.contains("ConfVersion") || text.contains("Ver=")))
-        || text.contains("[Sessions\\") || text.contains("<FileZilla") || text.contains("S:\"Password")
-        || text.contains("[CONNECTION:AUTHENTICATION]") || lname.ends_with(".ncx") || lname == "mobaxterm.ini"
+    h("mrng:Connections") || (h("<Connections") && (h("ConfVersion") || h("Ver=")))
+        || h("[Sessions\\") || h("<FileZilla") || h("S:\"Password")
+        || h("[CONNECTION:AUTHENTICATION]") || lname.ends_with(".ncx") || lname == "mobaxterm.ini"
         || lname.ends_with(".xsh") || lname.ends_with(".xfp") || lname.ends_with(".rdp")
 }
 

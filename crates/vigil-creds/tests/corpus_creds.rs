@@ -119,10 +119,12 @@ fn credsweeper_corpus_precision_recall() {
     assert!(f_x >= FLOOR_CREDSWEEPER_F1_UNDISPUTED, "F1 {f_x:.3} fell below the floor {FLOOR_CREDSWEEPER_F1_UNDISPUTED}");
 }
 
-const FLOOR_CREDSWEEPER_F1: f64 = 0.87;
-const FLOOR_CREDSWEEPER_F1_UNDISPUTED: f64 = 0.91;
-const FLOOR_NOSEYPARKER_F1: f64 = 0.87;
-const FLOOR_NOSEYPARKER_SECRET_F1: f64 = 0.90;
+// The issue's target (F1 ≥ 0.9 on both corpora) is the floor; the secondary figures sit just
+// below what they measure.
+const FLOOR_CREDSWEEPER_F1: f64 = 0.90;
+const FLOOR_CREDSWEEPER_F1_UNDISPUTED: f64 = 0.93;
+const FLOOR_NOSEYPARKER_F1: f64 = 0.90;
+const FLOOR_NOSEYPARKER_SECRET_F1: f64 = 0.93;
 
 #[test]
 fn noseyparker_rule_examples() {
@@ -195,4 +197,40 @@ fn noseyparker_rule_examples() {
     }
     assert!(f >= FLOOR_NOSEYPARKER_F1, "F1 {f:.3} fell below the floor {FLOOR_NOSEYPARKER_F1}");
     assert!(f_s >= FLOOR_NOSEYPARKER_SECRET_F1, "F1 {f_s:.3} fell below the floor {FLOOR_NOSEYPARKER_SECRET_F1}");
+}
+
+/// The corpus's documents and archives (real files, not generated ones) are opened: legacy
+/// `.xls`, `.ods`, `.pptx`, `.docx`, PDF, RTF, e-mail, zip, tar and gzip each yield
+/// findings from inside; formats Vigil does not open (zstd, bzip2, xlsb) are reported as
+/// such, not silently passed over. (`sample.docx` holds only UUIDs, which Vigil does not
+/// report; generated docx fixtures are in `fixtures_stores.rs`.)
+#[test]
+fn corpus_documents_and_archives_are_opened() {
+    let Some(dir) = data_dir() else { return };
+    let samples = dir.join("credsweeper/samples");
+    let opts = ScanOptions::default();
+    let mut report = Vec::new();
+    let mut bad = Vec::new();
+    for name in [
+        "sample.ods", "sample.pdf", "sample.pptx", "sample.rtf", "sample.xls", "sample.xlsx", "pem_key.gz", "pem_key.tar",
+        "pem_key.zip", "test.eml", "test2.eml",
+    ] {
+        let Ok(data) = std::fs::read(samples.join(name)) else { continue };
+        let (f, issues) = scan_bytes(name, &data, &opts);
+        let dets: BTreeSet<&str> = f.iter().map(|x| x.hit.detector).collect();
+        report.push(format!("{name}: {} findings {dets:?} issues {:?}", f.len(), issues.iter().map(|i| i.kind).collect::<Vec<_>>()));
+        if f.is_empty() {
+            bad.push(name);
+        }
+    }
+    for name in ["sample.tar.zst", "bad.tar.bz2", "sample.xlsb"] {
+        let Ok(data) = std::fs::read(samples.join(name)) else { continue };
+        let (f, issues) = scan_bytes(name, &data, &opts);
+        report.push(format!("{name}: {} findings, issues {:?}", f.len(), issues.iter().map(|i| i.kind).collect::<Vec<_>>()));
+        if f.is_empty() && !issues.iter().any(|i| matches!(i.kind, vigil_creds::IssueKind::Unsupported | vigil_creds::IssueKind::Corrupt)) {
+            bad.push(name);
+        }
+    }
+    println!("{}", report.join("\n"));
+    assert!(bad.is_empty(), "not opened or not reported: {bad:?}\n{}", report.join("\n"));
 }

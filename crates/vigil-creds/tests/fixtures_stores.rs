@@ -1,6 +1,7 @@
 //! Generated fixtures: every credential store Vigil looks for, in English and Chinese, in every
-//! container (plain, zip, nested zip, tar.gz, e-mail attachment; tables also as CSV, GBK CSV,
-//! xlsx, ods-less docx, RTF and PDF) must be found by the right detector; decoys (policy text,
+//! container (plain, zip, nested zip, tar, gzip, tar.gz, e-mail attachment; tables also as CSV,
+//! GBK CSV, TSV, xlsx, ods, docx, odt, pptx, RTF and PDF) must be found by the right detector;
+//! decoys (policy text,
 //! empty templates, placeholders, documentation test vectors, encrypted keys, stores locked
 //! with a custom key) must not be reported in any container. Everything is built at test time
 //! in a temporary directory; no binary fixtures are checked in.
@@ -119,6 +120,63 @@ fn docx(paragraphs: &[&str], table: &[Vec<&str>]) -> Vec<u8> {
     zip_of(&[
         ("[Content_Types].xml", br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#),
         ("word/document.xml", doc.as_bytes()),
+    ])
+}
+
+const ODF_NS: &str = r#"xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2""#;
+
+fn odf_rows(rows: &[Vec<&str>]) -> String {
+    let mut t = String::new();
+    for row in rows {
+        t.push_str("<table:table-row>");
+        for c in row {
+            t.push_str(&format!(r#"<table:table-cell office:value-type="string"><text:p>{}</text:p></table:table-cell>"#, xml_escape(c)));
+        }
+        t.push_str("</table:table-row>");
+    }
+    t
+}
+
+/// OpenDocument package: `mimetype` first (stored), `content.xml`, a manifest.
+fn odf(mime: &str, body: &str) -> Vec<u8> {
+    let content = format!(r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NS}><office:body>{body}</office:body></office:document-content>"#);
+    let manifest = format!(r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="{mime}"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#);
+    zip_of(&[("mimetype", mime.as_bytes()), ("content.xml", content.as_bytes()), ("META-INF/manifest.xml", manifest.as_bytes())])
+}
+
+fn ods(sheet: &str, rows: &[Vec<&str>]) -> Vec<u8> {
+    odf(
+        "application/vnd.oasis.opendocument.spreadsheet",
+        &format!(r#"<office:spreadsheet><table:table table:name="{}">{}</table:table></office:spreadsheet>"#, xml_escape(sheet), odf_rows(rows)),
+    )
+}
+
+fn odt(title: &str, rows: &[Vec<&str>]) -> Vec<u8> {
+    odf(
+        "application/vnd.oasis.opendocument.text",
+        &format!(r#"<office:text><text:p>{}</text:p><table:table table:name="T1">{}</table:table></office:text>"#, xml_escape(title), odf_rows(rows)),
+    )
+}
+
+/// A one-slide presentation holding the table (DrawingML `a:tbl`).
+fn pptx(title: &str, rows: &[Vec<&str>]) -> Vec<u8> {
+    let mut tbl = String::from("<a:tbl>");
+    for row in rows {
+        tbl.push_str("<a:tr>");
+        for c in row {
+            tbl.push_str(&format!("<a:tc><a:txBody><a:p><a:r><a:t>{}</a:t></a:r></a:p></a:txBody></a:tc>", xml_escape(c)));
+        }
+        tbl.push_str("</a:tr>");
+    }
+    tbl.push_str("</a:tbl>");
+    let slide = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><p:sld xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>{}</a:t></a:r></a:p></p:txBody></p:sp><p:graphicFrame><a:graphic><a:graphicData>{tbl}</a:graphicData></a:graphic></p:graphicFrame></p:spTree></p:cSld></p:sld>"#,
+        xml_escape(title)
+    );
+    zip_of(&[
+        ("[Content_Types].xml", br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/ppt/presentation.xml" ContentType="application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"/></Types>"#),
+        ("ppt/presentation.xml", br#"<?xml version="1.0"?><p:presentation xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"/>"#),
+        ("ppt/slides/slide1.xml", slide.as_bytes()),
     ])
 }
 
@@ -274,6 +332,7 @@ fn decoys() -> Vec<(String, Vec<u8>)> {
         ("id_ed25519_enc".into(), openssh_key("aes256-ctr").into_bytes()),
         ("confCons_custom.xml".into(), format!("<mrng:Connections xmlns:mrng=\"http://mremoteng.org\" EncryptionEngine=\"AES\" BlockCipherMode=\"GCM\" KdfIterations=\"1000\" ConfVersion=\"2.6\">\n<Node Name=\"x\" Username=\"u\" Hostname=\"h\" Password=\"{custom}\" />\n</mrng:Connections>\n").into_bytes()),
         ("WinSCP_empty.ini".into(), b"[Sessions\\web]\nHostName=10.0.0.5\nUserName=deploy\n".to_vec()),
+        ("test_vectors.txt".into(), b"SLACK_TOKEN=xoxb-0000000000-0000000000000-xxxxxxxxxxxxxxxxxxxxxxxx\nTAVILY_API_KEY=tvly-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\nexample_key = sk_live_EXAMPLEEXAMPLEEXAMPLE00\naws_secret_access_key = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n".to_vec()),
         ("code.py".into(), b"password = os.environ['DB_PASSWORD']\nif password == None:\n    raise ValueError('password required')\ntoken = get_token()\n".to_vec()),
     ]
 }
@@ -291,6 +350,8 @@ fn wrappings(name: &str, data: &[u8]) -> Vec<(String, Vec<u8>)> {
         (format!("{base}.zip"), inner_zip.clone()),
         (format!("{base}.nested.zip"), zip_of(&[("inner/backup.zip", &inner_zip)])),
         (format!("{base}.tar.gz"), gz(&tar_of(&[(name, data)]))),
+        (format!("{base}.tar"), tar_of(&[(name, data)])),
+        (format!("{base}.gz"), gz(data)),
         (format!("{base}.eml"), eml_with_attachment(base, data)),
     ]
 }
@@ -329,6 +390,9 @@ fn tables_are_found_in_every_document_format_with_counts() {
             (format!("{lang}.txt"), tsv.into_bytes()),
             (format!("{lang}.xlsx"), xlsx(&[("Sheet1", &[vec!["notes"]]), ("账号", &refs)])),
             (format!("{lang}.docx"), docx(&["Server accounts / 服务器账号"], &refs)),
+            (format!("{lang}.ods"), ods("账号", &refs)),
+            (format!("{lang}.odt"), odt("Server accounts / 服务器账号", &refs)),
+            (format!("{lang}.pptx"), pptx("Server accounts / 服务器账号", &refs)),
             (format!("{lang}.rtf"), rtf_table(&refs)),
             (format!("{lang}.pdf"), pdf_lines(&rows.iter().map(|r| r.join("  ")).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>())),
         ];
@@ -340,7 +404,7 @@ fn tables_are_found_in_every_document_format_with_counts() {
                 let s = t.hit.table.as_ref().unwrap();
                 assert_eq!(s.rows_with_password, rows.len() - 1, "{wname}");
                 assert!(s.admin_accounts >= 2, "{wname}: admin accounts {}", s.admin_accounts);
-                if name.ends_with(".xlsx") {
+                if name.ends_with(".xlsx") || name.ends_with(".ods") {
                     assert_eq!(t.sheet.as_deref(), Some("账号"), "{wname}");
                     assert_eq!(t.cell.as_deref(), Some("A1"), "{wname}");
                 } else {
@@ -367,7 +431,13 @@ fn decoys_are_not_reported_in_any_container() {
     let empty: Vec<Vec<&str>> = vec![vec!["主机", "账号", "密码"]];
     let placeholder: Vec<Vec<&str>> = vec![vec!["Host", "User", "Password"], vec!["web01", "admin", "<password>"], vec!["web02", "root", "${PASSWORD}"]];
     for (n, rows) in [("empty", &empty), ("placeholder", &placeholder)] {
-        for (name, data) in [(format!("{n}.xlsx"), xlsx(&[("S", rows)])), (format!("{n}.docx"), docx(&[], rows))] {
+        for (name, data) in [
+            (format!("{n}.xlsx"), xlsx(&[("S", rows)])),
+            (format!("{n}.docx"), docx(&[], rows)),
+            (format!("{n}.ods"), ods("S", rows)),
+            (format!("{n}.odt"), odt("", rows)),
+            (format!("{n}.pptx"), pptx("", rows)),
+        ] {
             let (f, _) = scan_bytes(&name, &data, &opts);
             if !f.is_empty() {
                 bad.push(format!("{name}: {:?}", detectors(&f)));

@@ -184,6 +184,7 @@ fn mutated_inputs_never_panic() {
         zip_of(&[("xl/workbook.xml", b"<workbook/>"), ("xl/worksheets/sheet1.xml", b"<worksheet/>")]),
         b"{\\rtf1 {\\fonttbl x} host\\cell password\\cell\\row \\u23494? \\'b5\\'c7}".to_vec(),
         b"%PDF-1.4\n<< /Filter /FlateDecode >>\nstream\nx\x9c+H,..\xcf/J\x01\x00\nendstream BT (password=abc123XY) Tj [(a) -300 (b)] TJ <feff0041> Tj ET".to_vec(),
+        b"%PDF-1.4\n1 0 obj\n<<>>\nstream\nbegincmap\n2 beginbfchar\n<01> <0070>\n<02> <0077>\nendbfchar\n1 beginbfrange\n<10> <19> <0030>\nendbfrange\nendcmap\nendstream\nendobj\n2 0 obj\n<</ToUnicode 1 0 R>>\nendobj\n3 0 obj\n<</F1 2 0 R>>\nendobj\nstream\nBT /F1 9 Tf <0102> Tj [<1011>-300<1213>] TJ ET\nendstream".to_vec(),
         b"From: a\r\nTo: b\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"q\"\r\n\r\n--q\r\nContent-Transfer-Encoding: base64\r\nContent-Type: application/zip; name=a.zip\r\n\r\nUEsDBA==\r\n--q\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\npassword=3DAb=\r\nc123!\r\n--q--".to_vec(),
     ];
     let opts = ScanOptions { max_entry_bytes: 1 << 20, max_total_bytes: 4 << 20, ..ScanOptions::default() };
