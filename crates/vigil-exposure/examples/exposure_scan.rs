@@ -27,14 +27,16 @@ fn main() {
     });
     for s in &out.services {
         println!(
-            "{}:{}\t{}\t{}\t{}\t{}",
+            "{}:{}\t{}\t{}\t{}\t{}\t{}\t{}",
             s.ip.map(|i| i.to_string()).unwrap_or_default(),
             s.port,
             s.service.as_deref().unwrap_or("-"),
             s.product.as_deref().unwrap_or("-"),
             s.version.as_deref().unwrap_or("-"),
-            s.cpe.as_deref().unwrap_or("-")
+            s.cpe.as_deref().unwrap_or("-"),
+            s.http_title.as_deref().unwrap_or("-"),
+            s.tls_version.as_deref().unwrap_or("-")
         );
     }
-    eprintln!("elapsed {:.3}s, {} open, {} connections", out.elapsed.as_secs_f64(), out.open, out.connections);
+    eprintln!("{} scan: elapsed {:.3}s, {} open, {} connections", out.method, out.elapsed.as_secs_f64(), out.open, out.connections);
 }

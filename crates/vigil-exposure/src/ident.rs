@@ -33,6 +33,27 @@ pub struct Service {
     pub cert_subject: Option<String>,
     pub cert_issuer: Option<String>,
     pub cert_not_after: Option<String>,
+    #[serde(default)]
+    pub cert_not_before: Option<String>,
+    /// DNS names in the certificate's subjectAltName.
+    #[serde(default)]
+    pub cert_san: Vec<String>,
+    #[serde(default)]
+    pub cert_self_signed: bool,
+    /// The certificate's validity had ended when it was seen.
+    #[serde(default)]
+    pub cert_expired: bool,
+    /// SHA-256 of the DER certificate (hex).
+    #[serde(default)]
+    pub cert_sha256: Option<String>,
+    /// Public key algorithm and size (`rsaEncryption 2048`).
+    #[serde(default)]
+    pub cert_key: Option<String>,
+    /// Negotiated TLS version and cipher suite (full handshake).
+    #[serde(default)]
+    pub tls_version: Option<String>,
+    #[serde(default)]
+    pub tls_cipher: Option<String>,
     /// A recognised VPN / mail / admin portal (`Fortinet FortiGate SSL-VPN`, `Zimbra`, …).
     pub portal: Option<String>,
     /// Redis answered `INFO` without a password (or similar "no authentication" evidence).
@@ -220,10 +241,10 @@ pub fn identify(ip: Option<IpAddr>, port: u16, obs: &Observation, recog: &Recog)
     let mut s = Service { ip, port, transport: "tcp".into(), service: obs.protocol.clone(), source: "scan".into(), tls: obs.tls, ..Default::default() };
     s.banner = obs.banner.clone();
     if let Some(c) = &obs.cert {
-        s.cert_subject = Some(c.subject.clone());
-        s.cert_issuer = Some(c.issuer.clone());
-        s.cert_not_after = c.not_after.map(|t| t.to_utc().to_rfc3339());
+        apply_cert(&mut s, c, chrono::Utc::now());
     }
+    s.tls_version = obs.tls_version.clone();
+    s.tls_cipher = obs.tls_cipher.clone();
     match obs.protocol.as_deref() {
         Some("ssh") => {
             if let Some(b) = &obs.banner {
@@ -235,7 +256,7 @@ pub fn identify(ip: Option<IpAddr>, port: u16, obs: &Observation, recog: &Recog)
             }
         }
         Some("ftp") => identify_line(&mut s, obs, recog, "ftp.banner", r"(?i)\((vsFTPd) ([0-9][0-9.]*)\)|(ProFTPD) ([0-9][0-9.a-z]*)|(Pure-FTPd)"),
-        Some("smtp") => identify_line(&mut s, obs, recog, "smtp.banner", r"(?i)\b(Exim) ([0-9][0-9.]*)|\b(Postfix)\b"),
+        Some("smtp") => identify_line(&mut s, obs, recog, "smtp.banner", r"(?i)\b(Exim) ([0-9][0-9.]*)|\b(Postfix)(?: \(?([0-9]+\.[0-9]+(?:\.[0-9]+)?)\)?)?\b"),
         Some("imap") => identify_line(&mut s, obs, recog, "imap4.banner", r"(Dovecot)"),
         Some("pop3") => identify_line(&mut s, obs, recog, "pop3.banner", r"(Dovecot)"),
         Some("redis") => {
@@ -299,6 +320,24 @@ pub fn identify(ip: Option<IpAddr>, port: u16, obs: &Observation, recog: &Recog)
     identify_portal(&mut s, obs);
     fill_cpe(&mut s);
     s
+}
+
+/// Certificate details on a service; `now` decides whether it has expired. Names come from
+/// the server, so they are sanitised like every other server-chosen text.
+pub fn apply_cert(s: &mut Service, c: &vigil_model::CertMeta, now: chrono::DateTime<chrono::Utc>) {
+    use crate::probe::sanitize_text;
+    s.cert_subject = Some(sanitize_text(&c.subject));
+    s.cert_issuer = Some(sanitize_text(&c.issuer));
+    s.cert_not_after = c.not_after.map(|t| t.to_utc().to_rfc3339());
+    s.cert_not_before = c.not_before.map(|t| t.to_utc().to_rfc3339());
+    s.cert_expired = c.not_after.is_some_and(|t| t.to_utc() < now);
+    s.cert_san = c.san_dns.iter().take(64).map(|n| sanitize_text(n)).collect();
+    s.cert_self_signed = c.self_signed;
+    s.cert_sha256 = Some(c.sha256.clone()).filter(|h| !h.is_empty());
+    s.cert_key = c.key_alg.as_ref().map(|a| match c.key_length {
+        Some(n) => format!("{a} {n}"),
+        None => a.clone(),
+    });
 }
 
 fn identify_mysql(s: &mut Service, v: &str) {

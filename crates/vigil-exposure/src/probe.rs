@@ -49,6 +49,12 @@ pub struct Observation {
     pub http: Option<HttpInfo>,
     pub tls: bool,
     pub cert: Option<CertMeta>,
+    /// Negotiated TLS version (`TLS 1.3`), from a full handshake.
+    #[serde(default)]
+    pub tls_version: Option<String>,
+    /// Negotiated cipher suite.
+    #[serde(default)]
+    pub tls_cipher: Option<String>,
     /// `redis_version` from `INFO server`, or `None` when it asked for a password.
     pub redis_version: Option<String>,
     /// Redis answered without authentication.
@@ -92,6 +98,7 @@ pub fn parse_http_response(data: &[u8]) -> Option<HttpInfo> {
     let status_line = lines.next()?;
     let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut h = HttpInfo { status, ..Default::default() };
+    let mut content_type = None;
     for line in lines.take(200) {
         let Some((k, v)) = line.split_once(':') else { continue };
         let v = v.trim().chars().take(512).collect::<String>();
@@ -101,6 +108,7 @@ pub fn parse_http_response(data: &[u8]) -> Option<HttpInfo> {
             "location" => h.location = Some(v),
             "www-authenticate" => h.www_authenticate = Some(v),
             "x-owa-version" => h.owa_version = Some(v),
+            "content-type" => content_type = Some(v),
             "set-cookie" if h.cookies.len() < 16 => {
                 if let Some(name) = v.split('=').next() {
                     h.cookies.push(name.trim().to_string());
@@ -109,20 +117,140 @@ pub fn parse_http_response(data: &[u8]) -> Option<HttpInfo> {
             _ => {}
         }
     }
-    h.title = parse_title(body);
+    h.title = parse_title_in(body, content_type.as_deref().and_then(header_charset).as_deref());
+    h.server = h.server.map(|v| sanitize_text(&v));
+    h.powered_by = h.powered_by.map(|v| sanitize_text(&v));
     Some(h)
 }
 
-/// The text of the first `<title>` element, entities for `&amp; &lt; &gt; &quot; &#39;` decoded.
+/// The text of the first `<title>` element, decoded in the page's charset (BOM, then the
+/// `Content-Type` header's `charset=`, then a `<meta … charset>` in the page, else UTF-8 when
+/// valid, else windows-1252), entities decoded, whitespace collapsed, control and bidi
+/// characters escaped (see [`sanitize_text`]), at most 200 characters.
 pub fn parse_title(body: &[u8]) -> Option<String> {
-    let lower: Vec<u8> = body.iter().take(MAX_READ).map(u8::to_ascii_lowercase).collect();
-    let start = find(&lower, b"<title")?;
-    let gt = start + find(lower.get(start..)?, b">")? + 1;
-    let end = gt + find(lower.get(gt..)?, b"</title")?;
-    let raw = String::from_utf8_lossy(body.get(gt..end)?);
-    let t = raw.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'");
+    parse_title_in(body, None)
+}
+
+/// [`parse_title`] with the `charset` of the HTTP `Content-Type` header.
+pub fn parse_title_in(body: &[u8], header_charset: Option<&str>) -> Option<String> {
+    let body = body.get(..body.len().min(MAX_READ)).unwrap_or(body);
+    let enc = page_encoding(body, header_charset);
+    let (text, _, _) = enc.decode(body);
+    let lower = text.to_ascii_lowercase();
+    let start = lower.find("<title")?;
+    let gt = start + lower.get(start..)?.find('>')? + 1;
+    let end = gt + lower.get(gt..)?.find("</title")?;
+    let t = decode_entities(text.get(gt..end)?);
     let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let t = sanitize_text(&t);
     (!t.is_empty()).then(|| t.chars().take(200).collect())
+}
+
+/// The page's encoding, as a browser would pick it (simplified).
+fn page_encoding(body: &[u8], header_charset: Option<&str>) -> &'static encoding_rs::Encoding {
+    if let Some((enc, _)) = encoding_rs::Encoding::for_bom(body) {
+        return enc;
+    }
+    let label = header_charset.map(str::to_string).or_else(|| meta_charset(body.get(..body.len().min(4096)).unwrap_or(body)));
+    if let Some(enc) = label.and_then(|l| encoding_rs::Encoding::for_label(l.trim().as_bytes())) {
+        // A page cannot declare itself UTF-16 in ASCII; browsers treat that as UTF-8.
+        return if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE { encoding_rs::UTF_8 } else { enc };
+    }
+    if std::str::from_utf8(body).is_ok() || matches!(std::str::from_utf8(body), Err(e) if e.error_len().is_none()) {
+        encoding_rs::UTF_8
+    } else {
+        encoding_rs::WINDOWS_1252
+    }
+}
+
+/// `charset` from `<meta charset="gbk">` or `<meta http-equiv=… content="text/html; charset=gbk">`.
+fn meta_charset(head: &[u8]) -> Option<String> {
+    let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
+    let mut from = 0;
+    for _ in 0..32 {
+        let m = from + find(lower.get(from..)?, b"<meta")?;
+        let end = m + find(lower.get(m..)?, b">").unwrap_or(lower.len() - m);
+        let tag = lower.get(m..end)?;
+        if let Some(i) = find(tag, b"charset=") {
+            let v: String = tag
+                .get(i + 8..)?
+                .iter()
+                .skip_while(|b| **b == b'"' || **b == b'\'' || **b == b' ')
+                .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'))
+                .map(|b| char::from(*b))
+                .collect();
+            if !v.is_empty() {
+                return Some(v);
+            }
+        }
+        from = end;
+    }
+    None
+}
+
+/// The `charset=` parameter of a `Content-Type` header value.
+pub fn header_charset(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches('"').chars().take(40).collect())
+    })
+}
+
+/// Decodes the common named entities and numeric references (`&#20013;`, `&#x4e2d;`).
+fn decode_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(rest.get(..i).unwrap_or(""));
+        let tail = rest.get(i..).unwrap_or("");
+        let semi = tail.get(..tail.len().min(12)).and_then(|t| t.find(';'));
+        let decoded = semi.and_then(|j| {
+            let ent = tail.get(1..j)?;
+            let c = match ent {
+                "amp" => '&',
+                "lt" => '<',
+                "gt" => '>',
+                "quot" => '"',
+                "apos" => '\'',
+                "nbsp" => ' ',
+                _ => {
+                    let n = match ent.strip_prefix("#x").or_else(|| ent.strip_prefix("#X")) {
+                        Some(h) => u32::from_str_radix(h, 16).ok(),
+                        None => ent.strip_prefix('#').and_then(|d| d.parse::<u32>().ok()),
+                    };
+                    char::from_u32(n?)?
+                }
+            };
+            Some((c, j + 1))
+        });
+        match decoded {
+            Some((c, used)) => {
+                out.push(c);
+                rest = tail.get(used..).unwrap_or("");
+            }
+            None => {
+                out.push('&');
+                rest = tail.get(1..).unwrap_or("");
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Makes server-chosen text safe to store and show: control characters (ESC sequences, CR,
+/// BEL, C1) and bidi/format overrides that could disguise text are written as `\u{…}` escapes.
+pub fn sanitize_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        if c.is_control() || bidi {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -348,7 +476,7 @@ impl Default for ProbeConfig {
 }
 
 /// Reads until `done(buf)` says so, EOF, a timeout, or the bounds.
-fn read_until(s: &mut dyn Stream, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+pub(crate) fn read_until(s: &mut dyn Stream, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     for _ in 0..MAX_READS {
@@ -440,6 +568,15 @@ pub fn probe_port(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeCo
     };
     for h in order {
         if run_probe(*h, c, addr, host, cfg, &mut obs) {
+            // A 400 to plain HTTP is what HTTPS servers answer on their TLS port ("The plain
+            // HTTP request was sent to HTTPS port"): try TLS before settling for it.
+            let plain_400 = *h == Hint::Http && obs.http.as_ref().is_some_and(|x| x.status == 400);
+            if plain_400 {
+                let mut tls_obs = Observation::default();
+                if run_probe(Hint::Tls, c, addr, host, cfg, &mut tls_obs) {
+                    obs = tls_obs;
+                }
+            }
             break;
         }
     }
@@ -519,6 +656,21 @@ fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &Pro
             if is_tls {
                 obs.tls = true;
                 obs.cert = cert;
+                // A full handshake: version, cipher, the certificate even from TLS-1.3-only
+                // servers, and on web ports the HTTP answer inside TLS.
+                let web = !matches!(addr.port(), 25 | 110 | 143 | 465 | 587 | 636 | 989 | 990 | 993 | 995 | 5432 | 3306);
+                let req = http_request(host, "/");
+                if let Ok(sess) = crate::https::session(c, addr, host, cfg, web.then_some(req.as_slice()), http_done) {
+                    obs.tls_version = sess.version;
+                    obs.tls_cipher = sess.cipher;
+                    if sess.cert.is_some() {
+                        obs.cert = sess.cert;
+                    }
+                    if let Some(info) = parse_http_response(&sess.response) {
+                        obs.http = Some(info);
+                        obs.protocol = Some("https".into());
+                    }
+                }
                 if obs.protocol.is_none() {
                     obs.protocol = Some(match addr.port() {
                         443 | 4443 | 8443 | 10443 | 9443 => "https",
@@ -608,6 +760,43 @@ mod tests {
         assert_eq!(h.title.as_deref(), Some("Zimbra & Web Client"));
         assert_eq!(h.cookies, vec!["SVPNCOOKIE"]);
         assert!(parse_http_response(b"SSH-2.0-x").is_none());
+    }
+
+    #[test]
+    fn titles_follow_the_declared_charset() {
+        // 中文 in GBK, declared by the header, by a meta tag, and not at all.
+        let gbk = b"<html><title>\xd6\xd0\xce\xc4 Portal</title>";
+        assert_eq!(parse_title_in(gbk, Some("GBK")).as_deref(), Some("中文 Portal"));
+        let mut meta = b"<meta charset=\"gb2312\">".to_vec();
+        meta.extend_from_slice(gbk);
+        assert_eq!(parse_title(&meta).as_deref(), Some("中文 Portal"));
+        let mut equiv = b"<META HTTP-EQUIV='Content-Type' CONTENT='text/html; charset=gbk'>".to_vec();
+        equiv.extend_from_slice(gbk);
+        assert_eq!(parse_title(&equiv).as_deref(), Some("中文 Portal"));
+        // Undeclared and not UTF-8: windows-1252, never a panic or a replacement soup.
+        assert_eq!(parse_title(b"<title>Caf\xe9</title>").as_deref(), Some("Café"));
+        // Shift_JIS by header; a UTF-8 BOM beats a wrong header.
+        assert_eq!(parse_title_in(b"<title>\x93\xfa\x96\x7b</title>", Some("shift_jis")).as_deref(), Some("日本"));
+        assert_eq!(parse_title_in("\u{feff}<title>Ünïcode</title>".as_bytes(), Some("iso-8859-1")).as_deref(), Some("Ünïcode"));
+        assert_eq!(header_charset("text/html; Charset=\"UTF-8\""), Some("UTF-8".into()));
+        assert_eq!(header_charset("text/html"), None);
+        // A full response: the header's charset reaches the title.
+        let h = parse_http_response(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=gbk\r\n\r\n<title>\xd6\xd0</title>").unwrap();
+        assert_eq!(h.title.as_deref(), Some("中"));
+    }
+
+    #[test]
+    fn titles_and_headers_cannot_carry_terminal_controls() {
+        let t = parse_title(b"<title>a\x1b[2J\x07b &#x202e;evil&#8238; &#27;</title>").unwrap();
+        assert!(!t.chars().any(|c| c.is_control() || c == '\u{202e}'), "{t:?}");
+        assert_eq!(t, "a\\u{1b}[2J\\u{7}b \\u{202e}evil\\u{202e} \\u{1b}");
+        let h = parse_http_response(b"HTTP/1.1 200 OK\r\nServer: nginx\x1b]0;pwned\x07\r\n\r\n").unwrap();
+        assert!(!h.server.unwrap().chars().any(char::is_control));
+        assert_eq!(decode_entities("&lt;b&gt; &amp;amp; &#20013;&#x6587; &bogus; &#xffffffff; &"), "<b> &amp; 中文 &bogus; &#xffffffff; &");
+        // Bounded: no title end within the read, no title.
+        assert_eq!(parse_title(b"<title>never closed"), None);
+        let long = format!("<title>{}</title>", "x".repeat(5000));
+        assert_eq!(parse_title(long.as_bytes()).map(|t| t.chars().count()), Some(200));
     }
 
     #[test]

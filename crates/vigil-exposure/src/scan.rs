@@ -1,12 +1,15 @@
-//! The self-scan: TCP connect on worker threads, rate-limited, with retries and a resumable
-//! state file. Every target is checked against the [`Scope`] before the first packet, and every
-//! connection (probes included) goes through [`ScopedConnector`], which refuses anything outside
-//! the scope — two independent guards, so a bug in one cannot probe someone else's network.
+//! The self-scan: port discovery (TCP connect on worker threads, or a raw-socket SYN scan when
+//! the process has CAP_NET_RAW — see [`crate::syn`]), then probes on the open ports,
+//! rate-limited, with retries and a resumable state file. Every target is checked against the
+//! [`Scope`] before the first packet, and every connection (probes included) goes through
+//! [`ScopedConnector`], which refuses anything outside the scope — two independent guards, so a
+//! bug in one cannot probe someone else's network (the SYN scanner re-checks every packet too).
 
 use crate::ident::{Service, identify};
 use crate::probe::{Connector, ProbeConfig, Stream, probe_port};
 use crate::recog::Recog;
 use crate::scope::{Scope, ScopeError};
+use crate::syn::{SynConfig, SynScanner};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead, Write};
@@ -24,9 +27,24 @@ pub enum ScanError {
     State { path: String, source: io::Error },
 }
 
+/// How open ports are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScanMethod {
+    /// Full TCP connect (no privileges needed).
+    #[default]
+    Connect,
+    /// Raw-socket SYN scan; falls back to connect, with a note, without CAP_NET_RAW.
+    Syn,
+    /// SYN when the capability is there, connect otherwise (the fallback note is still given).
+    Auto,
+}
+
 /// Scanner knobs (all set by CLI flags).
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
+    pub method: ScanMethod,
+    /// Probe and identify open ports (false: port discovery only).
+    pub identify: bool,
     /// Worker threads.
     pub concurrency: usize,
     /// New connections per second across all workers (0 = unlimited).
@@ -42,12 +60,12 @@ pub struct ScanConfig {
 
 impl Default for ScanConfig {
     fn default() -> Self {
-        ScanConfig { concurrency: 32, rate: 200.0, retries: 1, probe: ProbeConfig::default(), state_file: None, resume: false }
+        ScanConfig { method: ScanMethod::Connect, identify: true, concurrency: 32, rate: 200.0, retries: 1, probe: ProbeConfig::default(), state_file: None, resume: false }
     }
 }
 
 /// Port state, as scanners say it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PortState {
     Open,
@@ -74,6 +92,14 @@ pub struct ScanOutcome {
     pub resumed: usize,
     /// Connection attempts made (connects and probe connections).
     pub connections: u64,
+    /// SYN and RST packets sent by the SYN scanner.
+    pub syn_packets: u64,
+    /// `syn` or `connect`: what discovery actually used (IPv6 targets always use connect).
+    pub method: &'static str,
+    /// Why the scan used a different method than asked (no CAP_NET_RAW, IPv6 targets).
+    pub note: Option<String>,
+    /// Every (address, port) scanned in this run (resumed pairs excluded) and its state.
+    pub ports: Vec<(SocketAddr, PortState)>,
     pub elapsed: Duration,
 }
 
@@ -181,6 +207,22 @@ pub fn scan(
         None => None,
     };
     let todo: Vec<SocketAddr> = targets.iter().copied().filter(|a| !done.contains(a)).collect();
+    out.method = "connect";
+    let mut known: HashMap<SocketAddr, PortState> = HashMap::new();
+    if cfg.method != ScanMethod::Connect && !todo.is_empty() {
+        match SynScanner::open() {
+            Ok(syn) => {
+                let sc = SynConfig { rate: cfg.rate, retries: cfg.retries, wait: cfg.probe.connect_timeout };
+                known = syn.discover(scope, &todo, &sc)?;
+                out.syn_packets = syn.sent.load(Ordering::Relaxed);
+                out.method = "syn";
+                if known.len() < todo.len() {
+                    out.note = Some(format!("{} IPv6 or unroutable targets checked by TCP connect", todo.len() - known.len()));
+                }
+            }
+            Err(e) => out.note = Some(format!("{e}; falling back to TCP connect scan")),
+        }
+    }
     let total = targets.len() as u64;
     let finished = AtomicU64::new(out.resumed as u64);
     let next = AtomicUsize::new(0);
@@ -193,7 +235,7 @@ pub fn scan(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&addr) = todo.get(i) else { break };
-                    let line = scan_one(&guarded, addr, names, recog, cfg);
+                    let line = scan_one(&guarded, addr, known.get(&addr).copied(), names, recog, cfg);
                     if let Some(st) = &state {
                         let mut w = st.lock().unwrap_or_else(|e| e.into_inner());
                         if let Ok(j) = serde_json::to_string(&line) {
@@ -208,6 +250,7 @@ pub fn scan(
         }
     });
     for l in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        out.ports.push((l.addr, l.state));
         match l.state {
             PortState::Open => {
                 out.open += 1;
@@ -218,14 +261,18 @@ pub fn scan(
         }
     }
     out.services.sort_by_key(|s| (s.ip, s.port));
+    out.ports.sort();
     out.connections = guarded.attempts.load(Ordering::Relaxed);
     out.elapsed = start.elapsed();
     Ok(out)
 }
 
-fn scan_one(c: &ScopedConnector<'_>, addr: SocketAddr, names: &HashMap<IpAddr, String>, recog: &Recog, cfg: &ScanConfig) -> StateLine {
-    let mut state = PortState::Filtered;
+fn scan_one(c: &ScopedConnector<'_>, addr: SocketAddr, known: Option<PortState>, names: &HashMap<IpAddr, String>, recog: &Recog, cfg: &ScanConfig) -> StateLine {
+    let mut state = known.unwrap_or(PortState::Filtered);
     for _ in 0..=cfg.retries.min(10) {
+        if known.is_some() {
+            break;
+        }
         match c.connect(addr, cfg.probe.connect_timeout, cfg.probe.read_timeout) {
             Ok(_) => {
                 state = PortState::Open;
@@ -239,7 +286,7 @@ fn scan_one(c: &ScopedConnector<'_>, addr: SocketAddr, names: &HashMap<IpAddr, S
             Err(_) => continue,
         }
     }
-    let service = (state == PortState::Open).then(|| {
+    let service = (state == PortState::Open && cfg.identify).then(|| {
         let host = names.get(&addr.ip()).cloned().unwrap_or_else(|| addr.ip().to_string());
         let obs = probe_port(c, addr, &host, &cfg.probe);
         let mut s = identify(Some(addr.ip()), addr.port(), &obs, recog);

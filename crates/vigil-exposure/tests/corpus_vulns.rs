@@ -164,3 +164,49 @@ fn kev_entries_rank_first_and_backports_are_unconfirmed() {
     let m = &a[1].vulns[0];
     assert!(report::vuln_score(m, &p_pub) > report::vuln_score(m, &Placement::default()));
 }
+
+/// Generic over whatever NVD records the folder holds (not only the seven named above): through
+/// the full matching path, every range start and inclusive end is flagged, every exclusive end
+/// is cleared (unless another entry of the same record covers it), and every exact-version
+/// entry is flagged at its own version.
+#[test]
+fn every_nvd_record_in_the_folder_is_flagged_and_cleared_at_its_bounds() {
+    let Some(dir) = data_dir() else { return };
+    let db = load(&dir);
+    let mut checks = 0usize;
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("vulns/nvd-cve-2.0")).unwrap().filter_map(Result::ok).map(|e| e.path()).collect();
+    files.sort();
+    for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let Some(rec) = vigil_exposure::vulndb::parse_nvd_cve(&v) else { continue };
+        let hits = |vendor: &str, product: &str, ver: &str| db.match_product(vendor, product, ver, None).iter().any(|m| m.cve == rec.id);
+        for m in rec.matches.iter().filter(|m| m.vulnerable && m.criteria.part == "a") {
+            let (vendor, product) = (m.criteria.vendor.as_str(), m.criteria.product.as_str());
+            let covered_elsewhere = |ver: &str| rec.matches.iter().any(|o| o != m && o.vulnerable && o.criteria.product == m.criteria.product && o.matches_version(ver));
+            for s in m.start_including.iter().chain(&m.end_including) {
+                assert!(hits(vendor, product, s), "{}: {product} {s} is an inclusive bound and must be flagged", rec.id);
+                checks += 1;
+            }
+            if let Some(e) = &m.end_excluding
+                && !covered_elsewhere(e)
+            {
+                assert!(!hits(vendor, product, e), "{}: {product} {e} is the fixed version and must be cleared", rec.id);
+                checks += 1;
+            }
+            // Entries whose update field is a build name (Exchange's cumulative updates) cannot
+            // be reached from a banner version and are checked above by name.
+            let update_ok = matches!(m.criteria.update.as_str(), "*" | "-") || m.criteria.full_version().is_some_and(|f| f != m.criteria.version);
+            if m.criteria.version != "*"
+                && m.criteria.version != "-"
+                && update_ok
+                && let Some(v) = m.criteria.full_version()
+                && vigil_exposure::version::looks_like_version(&v)
+            {
+                assert!(hits(vendor, product, &v), "{}: exact entry {product} {v} must be flagged", rec.id);
+                checks += 1;
+            }
+        }
+    }
+    assert!(checks >= 20, "{checks} bound checks over {} files", files.len());
+    println!("{checks} bound checks over {} NVD records", files.len());
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 use vigil_exposure::probe::{ProbeConfig, TcpConnector};
 use vigil_exposure::recog::Recog;
 use vigil_exposure::report::{self, Placement};
-use vigil_exposure::scan::{self, ScanConfig};
+use vigil_exposure::scan::{self, ScanConfig, ScanMethod};
 use vigil_exposure::scope::{DEFAULT_PORTS, IpNet, Scope, SystemResolver};
 use vigil_exposure::vulndb::VulnDb;
 use vigil_exposure::Service;
@@ -61,6 +61,17 @@ pub struct Common {
     pub store: super::hunt::StoreArgs,
 }
 
+/// How open ports are discovered.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanType {
+    /// SYN scan when the process has CAP_NET_RAW, TCP connect otherwise.
+    Auto,
+    /// Raw-socket SYN scan (half-open); falls back to connect, with a note, without CAP_NET_RAW.
+    Syn,
+    /// Full TCP connect (no privileges needed).
+    Connect,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct ScanArgs {
     /// Scope file: one address, CIDR or host name a line, optional `ports=`; nothing else is probed.
@@ -72,7 +83,13 @@ pub struct ScanArgs {
     /// Ports for scope lines without `ports=` (list or ranges, e.g. 22,80,8000-8100).
     #[arg(long)]
     pub ports: Option<String>,
-    /// New connections per second (0 = unlimited).
+    /// Port discovery: SYN (needs CAP_NET_RAW) or TCP connect.
+    #[arg(long, value_enum, default_value_t = ScanType::Auto)]
+    pub scan_type: ScanType,
+    /// Find open ports only; do not probe or identify services.
+    #[arg(long)]
+    pub no_identify: bool,
+    /// New connections (and SYN packets) per second (0 = unlimited).
     #[arg(long, default_value_t = 200.0)]
     pub rate: f64,
     /// Worker threads.
@@ -203,6 +220,12 @@ fn run_scan(a: ScanArgs) -> Result<()> {
     let recog = load_recog(a.common.recog.as_deref())?;
     let names: HashMap<IpAddr, String> = scope.names().into_iter().collect();
     let cfg = ScanConfig {
+        method: match a.scan_type {
+            ScanType::Auto => ScanMethod::Auto,
+            ScanType::Syn => ScanMethod::Syn,
+            ScanType::Connect => ScanMethod::Connect,
+        },
+        identify: !a.no_identify,
         concurrency: a.concurrency,
         rate: a.rate,
         retries: a.retries,
@@ -228,19 +251,25 @@ fn run_scan(a: ScanArgs) -> Result<()> {
     let progress = |done: u64, _total: u64| bar.set_position(done);
     let out = scan::scan(&scope, &targets, &names, &TcpConnector, &recog, &cfg, &progress)?;
     bar.finish_and_clear();
+    if let Some(note) = &out.note {
+        eprintln!("note: {note}");
+    }
     eprintln!(
-        "scanned {} address/port pairs in {:.1}s: {} open, {} closed, {} filtered ({} resumed), {} connections",
+        "{} scan of {} address/port pairs in {:.1}s: {} open, {} closed, {} filtered ({} resumed), {} connections, {} SYN/RST packets",
+        out.method,
         targets.len(),
         out.elapsed.as_secs_f64(),
         out.open,
         out.closed,
         out.filtered,
         out.resumed,
-        out.connections
+        out.connections,
+        out.syn_packets
     );
     let stats = serde_json::json!({
         "targets": targets.len(), "open": out.open, "closed": out.closed, "filtered": out.filtered,
         "resumed": out.resumed, "connections": out.connections, "seconds": out.elapsed.as_secs_f64(),
+        "method": out.method, "syn_packets": out.syn_packets, "note": out.note,
     });
     finish(out.services, &a.common, "exposure scan", &[a.scope.display().to_string()], stats)
 }
