@@ -6,7 +6,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 use vigil_model::CertMeta;
 
 /// Most bytes read from one probe answer.
@@ -496,13 +498,58 @@ pub(crate) fn read_until(s: &mut dyn Stream, done: impl Fn(&[u8]) -> bool) -> Ve
     buf
 }
 
-fn exchange(c: &dyn Connector, addr: SocketAddr, cfg: &ProbeConfig, send: &[u8], wait: Duration, done: impl Fn(&[u8]) -> bool) -> io::Result<Vec<u8>> {
-    let mut s = c.connect(addr, cfg.connect_timeout, wait)?;
+/// The socket read timeout of probe connections: a waiting probe looks this often whether a
+/// concurrent probe has already identified the port (and then gives up at once).
+const TICK: Duration = Duration::from_millis(20);
+
+/// [`read_until`] where `wait` is the longest silence accepted (as a plain read timeout would
+/// be), read in [`TICK`] steps so that `cancel` stops it within a tick. The stream's read
+/// timeout must be at most `TICK`-ish; a stream that fails at once is polled a bounded number
+/// of times.
+fn read_until_cancel(s: &mut dyn Stream, wait: Duration, cancel: &AtomicBool, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let ticks_per_wait = usize::try_from(wait.as_millis() / TICK.as_millis().max(1)).unwrap_or(usize::MAX).saturating_add(2);
+    let max_polls = ticks_per_wait.saturating_mul(MAX_READS + 1);
+    let (mut reads, mut silent_since) = (0usize, Instant::now());
+    for _ in 0..max_polls {
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
+                reads += 1;
+                if buf.len() >= MAX_READ || reads >= MAX_READS || done(&buf) {
+                    break;
+                }
+                silent_since = Instant::now();
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                if silent_since.elapsed() >= wait {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    buf.truncate(MAX_READ);
+    buf
+}
+
+/// One connection: send `send` (nothing: wait for the server to speak), read the answer.
+fn exchange(c: &dyn Connector, addr: SocketAddr, cfg: &ProbeConfig, send: &[u8], wait: Duration, cancel: &AtomicBool, done: impl Fn(&[u8]) -> bool) -> io::Result<Vec<u8>> {
+    if cancel.load(Ordering::Relaxed) {
+        return Err(io::Error::new(io::ErrorKind::Interrupted, "another probe already answered"));
+    }
+    let mut s = c.connect(addr, cfg.connect_timeout, wait.min(TICK))?;
     if !send.is_empty() {
         s.write_all(send)?;
         s.flush()?;
     }
-    Ok(read_until(s.as_mut(), done))
+    Ok(read_until_cancel(s.as_mut(), wait, cancel, done))
 }
 
 fn line_done(b: &[u8]) -> bool {
@@ -527,7 +574,7 @@ fn http_request(host: &str, path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Vigil-exposure/0.1 (self-assessment)\r\nAccept: */*\r\nConnection: close\r\n\r\n").into_bytes()
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Hint {
     Banner,
     Http,
@@ -552,10 +599,16 @@ fn hint(port: u16) -> Hint {
     }
 }
 
+/// How long the server-first banner wait runs alone on a port of unknown service before the
+/// client-first probes (HTTP, TLS) start beside it on their own connections. Servers that
+/// speak first (SSH, FTP, SMTP, MySQL) mostly answer within it, so they see one connection;
+/// slower ones answer on every connection, so the race still ends at their banner.
+const BANNER_HEAD_START: Duration = Duration::from_millis(200);
+
 /// Probes one open port and reports what it is. `host` is the name used in HTTP `Host` and TLS
 /// SNI (the address when no name is known).
 pub fn probe_port(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConfig) -> Observation {
-    let mut obs = Observation::default();
+    let never = AtomicBool::new(false);
     let order: &[Hint] = match hint(addr.port()) {
         Hint::Http => &[Hint::Http, Hint::Banner, Hint::Tls],
         Hint::Tls => &[Hint::Tls, Hint::Banner, Hint::Http],
@@ -564,31 +617,24 @@ pub fn probe_port(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeCo
         Hint::Rdp => &[Hint::Rdp],
         Hint::Smb => &[Hint::Smb],
         Hint::Ldap => &[Hint::Ldap, Hint::Tls],
-        Hint::Banner => &[Hint::Banner, Hint::Http, Hint::Tls, Hint::Redis],
+        Hint::Banner => &[],
     };
+    let mut obs = if order.is_empty() { race_unknown(c, addr, host, cfg) } else { Observation::default() };
     for h in order {
-        if run_probe(*h, c, addr, host, cfg, &mut obs) {
+        if run_probe(*h, c, addr, host, cfg, &mut obs, &never) {
             // A 400 to plain HTTP is what HTTPS servers answer on their TLS port ("The plain
             // HTTP request was sent to HTTPS port"): try TLS before settling for it.
-            let plain_400 = *h == Hint::Http && obs.http.as_ref().is_some_and(|x| x.status == 400);
-            if plain_400 {
+            if *h == Hint::Http && is_plain_400(&obs) {
                 let mut tls_obs = Observation::default();
-                if run_probe(Hint::Tls, c, addr, host, cfg, &mut tls_obs) {
+                if run_probe(Hint::Tls, c, addr, host, cfg, &mut tls_obs, &never) {
                     obs = tls_obs;
                 }
             }
             break;
         }
     }
-    if obs.protocol.as_deref() == Some("http") && cfg.portal_paths && !answers_anything(c, addr, host, cfg) {
-        for path in PORTAL_PATHS {
-            if let Ok(resp) = exchange(c, addr, cfg, &http_request(host, path), cfg.read_timeout, http_done)
-                && let Some(h) = parse_http_response(&resp)
-                && (200..400).contains(&h.status)
-            {
-                obs.portal_paths.push((path.to_string(), h.status));
-            }
-        }
+    if obs.protocol.as_deref() == Some("http") && cfg.portal_paths {
+        obs.portal_paths = portal_paths(c, addr, host, cfg);
     }
     if obs.protocol.is_none() {
         obs.protocol = Some("unknown".into());
@@ -596,19 +642,153 @@ pub fn probe_port(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeCo
     obs
 }
 
-/// A catch-all web server answers every path, so a portal path answering proves nothing there:
-/// ask for a path no product uses first.
-fn answers_anything(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConfig) -> bool {
-    match exchange(c, addr, cfg, &http_request(host, "/vigil-control-7f3a9c/none.html"), cfg.read_timeout, http_done) {
-        Ok(resp) => parse_http_response(&resp).is_none_or(|h| (200..400).contains(&h.status)),
-        Err(_) => true,
+fn is_plain_400(o: &Observation) -> bool {
+    o.protocol.as_deref() == Some("http") && o.http.as_ref().is_some_and(|x| x.status == 400)
+}
+
+/// A port whose number says nothing: the order of preference is banner, HTTP, TLS, Redis, but
+/// the banner wait and the HTTP, TLS and Redis probes run at once, each on its own connection
+/// (after the banner's head start), and the first answer that settles the order wins; the
+/// others are cancelled. An answer to a request (HTTP, a ServerHello, a Redis reply) settles it
+/// without waiting out the banner: a server that speaks first would have put its greeting
+/// before that answer on the same connection.
+fn race_unknown(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConfig) -> Observation {
+    let cancel = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<(Hint, bool, Observation)>();
+    let mut slots = Slots::default();
+    let decided = std::thread::scope(|s| {
+        let start = |h: Hint, tx: mpsc::Sender<(Hint, bool, Observation)>| {
+            let cancel = &cancel;
+            s.spawn(move || {
+                let mut o = Observation::default();
+                let ok = run_probe(h, c, addr, host, cfg, &mut o, cancel);
+                let _ = tx.send((h, ok, o));
+            });
+        };
+        start(Hint::Banner, tx.clone());
+        if let Ok(m) = rx.recv_timeout(BANNER_HEAD_START.min(cfg.banner_wait)) {
+            slots.put(m);
+        }
+        if let Some(o) = slots.decide() {
+            return Some(o);
+        }
+        start(Hint::Http, tx.clone());
+        start(Hint::Tls, tx.clone());
+        start(Hint::Redis, tx);
+        // Ends when a result settles it or every probe has reported (a panicking probe drops
+        // its sender, so `recv` cannot wait forever).
+        while let Ok(m) = rx.recv() {
+            slots.put(m);
+            if let Some(o) = slots.decide() {
+                cancel.store(true, Ordering::Relaxed);
+                return Some(o);
+            }
+        }
+        None
+    });
+    // Nothing answered: what the banner probe saw, if anything.
+    decided.unwrap_or_else(|| slots.banner.map(|(_, o)| o).unwrap_or_default())
+}
+
+/// The winner's observation, keeping an unclassified banner seen first (as the sequential
+/// order would).
+fn with_banner(mut winner: Observation, banner: Observation) -> Observation {
+    if winner.banner.is_none() {
+        winner.banner = banner.banner;
+    }
+    winner
+}
+
+/// Results of the concurrent probes of [`race_unknown`] so far: (answered, observation).
+#[derive(Default)]
+struct Slots {
+    banner: Option<(bool, Observation)>,
+    http: Option<(bool, Observation)>,
+    tls: Option<(bool, Observation)>,
+    redis: Option<(bool, Observation)>,
+}
+
+impl Slots {
+    fn put(&mut self, (h, ok, o): (Hint, bool, Observation)) {
+        match h {
+            Hint::Banner => self.banner = Some((ok, o)),
+            Hint::Http => self.http = Some((ok, o)),
+            Hint::Tls => self.tls = Some((ok, o)),
+            Hint::Redis => self.redis = Some((ok, o)),
+            _ => {}
+        }
+    }
+
+    /// The answer, when what is known settles it (see [`race_unknown`]).
+    fn decide(&self) -> Option<Observation> {
+        let banner = match &self.banner {
+            Some((true, o)) => return Some(o.clone()),
+            Some((false, o)) => Some(o),
+            None => None,
+        };
+        let banner_obs = || banner.cloned().unwrap_or_default();
+        if let Some((true, h)) = &self.http {
+            if is_plain_400(h) {
+                // As sequentially: TLS before settling for the 400 (the banner cannot matter:
+                // a server that speaks first would have put its banner before any HTTP answer).
+                return match &self.tls {
+                    Some((true, t)) => Some(t.clone()),
+                    Some((false, _)) => Some(with_banner(h.clone(), banner_obs())),
+                    None => None,
+                };
+            }
+            // An answer to the request (HTTP, or Redis's error line): had the server spoken
+            // first, its banner would have come before it on this connection too.
+            if matches!(h.protocol.as_deref(), Some("http" | "redis")) {
+                return Some(with_banner(h.clone(), banner_obs()));
+            }
+            // The GET was met by a greeting (SSH, FTP…): the banner probe, which reads exactly
+            // the greeting, has it at the same moment (or has given up waiting).
+            return banner.is_some().then(|| with_banner(h.clone(), banner_obs()));
+        }
+        // HTTP failed or is pending. TLS counts once HTTP has failed (a server answering both
+        // plain HTTP and TLS on one port is named by its plain HTTP, as a sequential run would).
+        if let (Some(_), Some((true, t))) = (&self.http, &self.tls) {
+            return Some(with_banner(t.clone(), banner_obs()));
+        }
+        // A Redis reply: neither HTTP nor TLS is spoken there (their answers come at once).
+        if let Some((true, r)) = &self.redis {
+            return Some(with_banner(r.clone(), banner_obs()));
+        }
+        None
     }
 }
 
-fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConfig, obs: &mut Observation) -> bool {
+/// Portal paths that answered, asked all at once. A catch-all web server answers every path,
+/// so a portal path answering proves nothing there: a path no product uses is asked too, and
+/// when it answers, no portal path counts.
+fn portal_paths(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConfig) -> Vec<(String, u16)> {
+    let never = AtomicBool::new(false);
+    let ask = |path: &str| -> Option<u16> {
+        let resp = exchange(c, addr, cfg, &http_request(host, path), cfg.read_timeout, &never, http_done).ok()?;
+        parse_http_response(&resp).map(|h| h.status)
+    };
+    let (control, answers) = std::thread::scope(|s| {
+        let control = s.spawn(|| exchange(c, addr, cfg, &http_request(host, "/vigil-control-7f3a9c/none.html"), cfg.read_timeout, &never, http_done));
+        let each: Vec<_> = PORTAL_PATHS.iter().map(|p| (*p, s.spawn(move || ask(p)))).collect();
+        let control = control.join().ok();
+        (control, each.into_iter().map(|(p, h)| (p, h.join().ok().flatten())).collect::<Vec<_>>())
+    });
+    // Unreachable or a success for the control path: a catch-all (or unknown), nothing counts.
+    let catch_all = match control {
+        Some(Ok(resp)) => parse_http_response(&resp).is_none_or(|h| (200..400).contains(&h.status)),
+        _ => true,
+    };
+    if catch_all {
+        return Vec::new();
+    }
+    answers.into_iter().filter_map(|(p, st)| st.filter(|s| (200..400).contains(s)).map(|s| (p.to_string(), s))).collect()
+}
+
+fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConfig, obs: &mut Observation, cancel: &AtomicBool) -> bool {
     match h {
         Hint::Banner => {
-            let Ok(b) = exchange(c, addr, cfg, &[], cfg.banner_wait, line_done) else { return false };
+            let Ok(b) = exchange(c, addr, cfg, &[], cfg.banner_wait, cancel, line_done) else { return false };
             if let Some((proto, line)) = classify_banner(&b) {
                 if proto == "mysql" {
                     obs.mysql_version = Some(line).filter(|v| !v.is_empty());
@@ -618,7 +798,7 @@ fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &Pro
                 obs.protocol = Some(proto.into());
                 if proto == "redis" {
                     // A refusal line is already an answer; INFO may add the version.
-                    let _ = run_probe(Hint::Redis, c, addr, host, cfg, obs);
+                    let _ = run_probe(Hint::Redis, c, addr, host, cfg, obs, cancel);
                     return true;
                 }
                 return proto != "unknown";
@@ -626,7 +806,7 @@ fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &Pro
             false
         }
         Hint::Http => {
-            let Ok(b) = exchange(c, addr, cfg, &http_request(host, "/"), cfg.read_timeout, http_done) else { return false };
+            let Ok(b) = exchange(c, addr, cfg, &http_request(host, "/"), cfg.read_timeout, cancel, http_done) else { return false };
             match parse_http_response(&b) {
                 Some(info) => {
                     obs.http = Some(info);
@@ -638,7 +818,7 @@ fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &Pro
                         && proto != "unknown"
                     {
                         // Redis answers an HTTP request with an error line: ask it properly.
-                        if proto == "redis" && run_probe(Hint::Redis, c, addr, host, cfg, obs) {
+                        if proto == "redis" && run_probe(Hint::Redis, c, addr, host, cfg, obs, cancel) {
                             return true;
                         }
                         obs.protocol = Some(proto.into());
@@ -651,7 +831,7 @@ fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &Pro
         }
         Hint::Tls => {
             let hello = client_hello(Some(host));
-            let Ok(b) = exchange(c, addr, cfg, &hello, cfg.read_timeout, tls_done) else { return false };
+            let Ok(b) = exchange(c, addr, cfg, &hello, cfg.read_timeout, cancel, tls_done) else { return false };
             let (is_tls, cert) = parse_tls_server(&hello, &b);
             if is_tls {
                 obs.tls = true;
@@ -686,7 +866,7 @@ fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &Pro
             is_tls
         }
         Hint::Redis => {
-            let Ok(b) = exchange(c, addr, cfg, b"INFO server\r\n", cfg.read_timeout, |b| {
+            let Ok(b) = exchange(c, addr, cfg, b"INFO server\r\n", cfg.read_timeout, cancel, |b| {
                 b.starts_with(b"-") && b.contains(&b'\n') || find(b, b"redis_version:").is_some_and(|i| b[i..].contains(&b'\n'))
             }) else {
                 return false;
@@ -707,7 +887,7 @@ fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &Pro
             }
         }
         Hint::Postgres => {
-            let Ok(b) = exchange(c, addr, cfg, PG_SSLREQUEST, cfg.read_timeout, |b| !b.is_empty()) else { return false };
+            let Ok(b) = exchange(c, addr, cfg, PG_SSLREQUEST, cfg.read_timeout, cancel, |b| !b.is_empty()) else { return false };
             if b.len() == 1 && (b[0] == b'S' || b[0] == b'N') {
                 obs.protocol = Some("postgresql".into());
                 obs.tls = b[0] == b'S';
@@ -716,7 +896,7 @@ fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &Pro
             false
         }
         Hint::Rdp => {
-            let Ok(b) = exchange(c, addr, cfg, RDP_CR, cfg.read_timeout, |b| b.len() >= 11) else { return false };
+            let Ok(b) = exchange(c, addr, cfg, RDP_CR, cfg.read_timeout, cancel, |b| b.len() >= 11) else { return false };
             if parse_rdp(&b) {
                 obs.protocol = Some("rdp".into());
                 return true;
@@ -724,7 +904,7 @@ fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &Pro
             false
         }
         Hint::Smb => {
-            let Ok(b) = exchange(c, addr, cfg, SMB_NEGOTIATE, cfg.read_timeout, |b| b.len() >= 4 + 64 + 8) else { return false };
+            let Ok(b) = exchange(c, addr, cfg, SMB_NEGOTIATE, cfg.read_timeout, cancel, |b| b.len() >= 4 + 64 + 8) else { return false };
             if let Some(d) = parse_smb(&b) {
                 obs.protocol = Some("smb".into());
                 obs.smb_dialect = Some(d);
@@ -733,7 +913,7 @@ fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &Pro
             false
         }
         Hint::Ldap => {
-            let Ok(b) = exchange(c, addr, cfg, LDAP_ROOTDSE, cfg.read_timeout, |b| find(b, &[0x65]).is_some() && b.len() > 12) else {
+            let Ok(b) = exchange(c, addr, cfg, LDAP_ROOTDSE, cfg.read_timeout, cancel, |b| find(b, &[0x65]).is_some() && b.len() > 12) else {
                 return false;
             };
             if b.first() == Some(&0x30) && b.len() > 6 {
@@ -821,6 +1001,117 @@ mod tests {
         smb.extend_from_slice(&[65, 0, 1, 0, 0x11, 0x03]);
         assert_eq!(parse_smb(&smb).as_deref(), Some("SMB 3.1.1"));
         assert_eq!(parse_smb(&[0, 0]), None);
+    }
+
+    /// A loopback server that runs `serve` on every connection it accepts (for `conns`
+    /// connections at most), counting them.
+    fn serve_each(conns: usize, serve: fn(std::net::TcpStream)) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let n = seen.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming().take(conns).flatten() {
+                n.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || serve(s));
+            }
+        });
+        (addr, seen)
+    }
+
+    fn read_request(s: &mut std::net::TcpStream) -> String {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while find(&buf, b"\r\n\r\n").is_none() {
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    #[test]
+    fn a_slow_banner_beyond_the_head_start_still_wins_over_the_concurrent_probes() {
+        // Speaks first, late, on every connection (as sshd does): the HTTP and TLS probes that
+        // start meanwhile read the same banner, and the banner probe's reading is the answer.
+        let (addr, _) = serve_each(16, |mut s| {
+            std::thread::sleep(BANNER_HEAD_START * 2);
+            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n");
+            let _ = read_request(&mut s);
+        });
+        assert_eq!(hint(addr.port()), Hint::Banner, "an ephemeral port has no hint");
+        let o = probe_port(&TcpConnector, addr, "127.0.0.1", &ProbeConfig::default());
+        assert_eq!(o.protocol.as_deref(), Some("ssh"), "{o:#?}");
+        assert_eq!(o.banner.as_deref(), Some("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"));
+        assert!(o.http.is_none() && !o.tls);
+    }
+
+    #[test]
+    fn http_on_an_unknown_port_is_named_without_the_banner_wait_and_portals_are_checked() {
+        let (addr, seen) = serve_each(64, |mut s| {
+            let req = read_request(&mut s);
+            let resp: &[u8] = if req.starts_with("GET / ") {
+                b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nConnection: close\r\n\r\n<title>Home</title>"
+            } else if req.starts_with("GET /zimbra/ ") {
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n<title>Zimbra</title>"
+            } else if req.starts_with("GET ") {
+                b"HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n"
+            } else {
+                b""
+            };
+            let _ = s.write_all(resp);
+        });
+        let o = probe_port(&TcpConnector, addr, "127.0.0.1", &ProbeConfig::default());
+        assert_eq!(o.protocol.as_deref(), Some("http"), "{o:#?}");
+        let h = o.http.as_ref().unwrap();
+        assert_eq!((h.status, h.server.as_deref(), h.title.as_deref()), (200, Some("nginx/1.22.1"), Some("Home")));
+        // Only the portal that exists; the control path got a 404, so answers count.
+        assert_eq!(o.portal_paths, vec![("/zimbra/".to_string(), 200)]);
+        // banner, GET /, ClientHello, Redis INFO, control path, every portal path.
+        assert!(seen.load(Ordering::SeqCst) <= 4 + 1 + PORTAL_PATHS.len());
+    }
+
+    #[test]
+    fn a_catch_all_web_server_claims_no_portal() {
+        let (addr, _) = serve_each(64, |mut s| {
+            let _ = read_request(&mut s);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n<title>Anything</title>");
+        });
+        let o = probe_port(&TcpConnector, addr, "127.0.0.1", &ProbeConfig::default());
+        assert_eq!(o.protocol.as_deref(), Some("http"));
+        assert!(o.portal_paths.is_empty(), "{:?}", o.portal_paths);
+    }
+
+    #[test]
+    fn a_silent_port_stays_unknown_and_a_cancelled_read_stops_at_once() {
+        let (addr, _) = serve_each(16, |mut s| {
+            let _ = read_request(&mut s);
+        });
+        let cfg = ProbeConfig { banner_wait: Duration::from_millis(300), read_timeout: Duration::from_millis(300), ..Default::default() };
+        let o = probe_port(&TcpConnector, addr, "127.0.0.1", &cfg);
+        assert_eq!(o.protocol.as_deref(), Some("unknown"), "{o:#?}");
+        // A stream with data waiting is not read at all once the race is decided.
+        let cancelled = AtomicBool::new(true);
+        let mut data = io::Cursor::new(b"SSH-2.0-x\r\n".to_vec());
+        struct Rw<'a>(&'a mut io::Cursor<Vec<u8>>);
+        impl Read for Rw<'_> {
+            fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+                self.0.read(b)
+            }
+        }
+        impl Write for Rw<'_> {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        assert!(read_until_cancel(&mut Rw(&mut data), Duration::from_secs(1), &cancelled, line_done).is_empty());
+        let live = AtomicBool::new(false);
+        assert_eq!(read_until_cancel(&mut Rw(&mut data), Duration::from_secs(1), &live, line_done), b"SSH-2.0-x\r\n");
     }
 
     #[test]

@@ -73,7 +73,9 @@ pub struct Database {
     pub file: String,
     pub matches: String,
     pub fingerprints: Vec<Fingerprint>,
-    compiled: OnceLock<Vec<Option<regex::Regex>>>,
+    /// Each pattern compiled on first use: a match stops at the first fingerprint that fits,
+    /// so the ones after it are never compiled (compiling them all costs more than a scan).
+    compiled: OnceLock<Vec<OnceLock<Option<regex::Regex>>>>,
 }
 
 /// A successful match: the fingerprint's description and its parameters.
@@ -102,9 +104,41 @@ pub fn translate(pattern: &str, flags: &str) -> String {
     }
     out.push(')');
     let mut chars = pattern.chars().peekable();
+    // Inside a bracket class (depth of nesting): shorthand classes are spelt as ranges there.
+    let mut class_depth = 0usize;
     while let Some(c) = chars.next() {
         if c != '\\' {
+            match c {
+                '[' => class_depth = class_depth.saturating_add(1),
+                ']' => class_depth = class_depth.saturating_sub(1),
+                _ => {}
+            }
             out.push(c);
+            continue;
+        }
+        // Ruby's \w, \d, \s are ASCII-only; the `regex` crate's are Unicode, which is both
+        // wider and far slower to compile (hundreds of ranges per class, per pattern).
+        let ascii = |o: char| match o {
+            'w' => Some(("0-9A-Za-z_", false)),
+            'W' => Some(("0-9A-Za-z_", true)),
+            'd' => Some(("0-9", false)),
+            'D' => Some(("0-9", true)),
+            's' => Some((r"\t\n\x0B\x0C\r ", false)),
+            'S' => Some((r"\t\n\x0B\x0C\r ", true)),
+            _ => None,
+        };
+        if let Some(&o) = chars.peek()
+            && let Some((ranges, negated)) = ascii(o)
+            && (class_depth == 0 || !negated)
+        {
+            chars.next();
+            if class_depth > 0 {
+                out.push_str(ranges);
+            } else {
+                out.push_str(if negated { "[^" } else { "[" });
+                out.push_str(ranges);
+                out.push(']');
+            }
             continue;
         }
         match chars.next() {
@@ -214,13 +248,14 @@ impl Database {
         Ok(db)
     }
 
-    fn regexes(&self) -> &[Option<regex::Regex>] {
-        self.compiled.get_or_init(|| self.fingerprints.iter().map(compile).collect())
+    fn regex(&self, i: usize) -> Option<&regex::Regex> {
+        let slots = self.compiled.get_or_init(|| self.fingerprints.iter().map(|_| OnceLock::new()).collect());
+        slots.get(i)?.get_or_init(|| self.fingerprints.get(i).and_then(compile)).as_ref()
     }
 
     /// Patterns that could not be translated (look-around, back-references).
     pub fn skipped(&self) -> usize {
-        self.regexes().iter().filter(|r| r.is_none()).count()
+        (0..self.fingerprints.len()).filter(|i| self.regex(*i).is_none()).count()
     }
 
     /// The first fingerprint matching `input`, with its parameters filled in.
@@ -240,7 +275,7 @@ impl Database {
         };
         {
             let fp = self.fingerprints.get(i)?;
-            let re = self.regexes().get(i)?.as_ref()?;
+            let re = self.regex(i)?;
             let caps = re.captures(input)?;
             let mut params = BTreeMap::new();
             for p in &fp.params {
@@ -268,7 +303,7 @@ impl Database {
 
     /// Whether fingerprint `i` compiled.
     pub fn compiled(&self, i: usize) -> bool {
-        self.regexes().get(i).is_some_and(Option::is_some)
+        self.regex(i).is_some()
     }
 }
 
@@ -322,6 +357,12 @@ mod tests {
     fn ruby_syntax_is_translated() {
         assert_eq!(translate(r"^foo\Z", "REG_ICASE"), r"(?mi)^foo(?:\n?\z)");
         assert!(regex::Regex::new(&translate(r"^\h{4}$", "")).unwrap().is_match("beef"));
+        // Ruby's shorthand classes are ASCII, outside and inside brackets.
+        let re = regex::Regex::new(&translate(r"^(\w+)[\w.-]*\s(\d+)\S*$", "")).unwrap();
+        assert_eq!(re.captures("srv_1.a-b 42x").map(|c| (c[1].to_string(), c[2].to_string())), Some(("srv_1".into(), "42".into())));
+        assert!(!re.is_match("été 42"), "non-ASCII letters are not \\w in Ruby");
+        assert!(!re.is_match("a ٤٢"), "nor are Arabic-Indic digits \\d");
+        assert_eq!(translate(r"[^\W\]]\D", ""), r"(?m)[^\W\]][^0-9]");
     }
 
     #[test]
