@@ -13,7 +13,8 @@ use crate::prevalence::Prevalence;
 use crate::util::{self, HistParams, Tuning};
 use crate::Detector;
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
@@ -277,6 +278,10 @@ pub struct BeaconDetector {
     hosts: HashMap<IpAddr, Vec<Rec>>,
     names: Interner,
     fps: Interner,
+    /// JA4 strings, and (JA4 id, ASN or country) → fingerprint id: the per-record path then
+    /// renders and interns a fingerprint string only the first time a combination appears.
+    ja4s: Interner,
+    fp_ids: HashMap<(u32, FpTag), u32>,
     internal_hosts: Prevalence<()>,
     /// Evidence that an internal destination is a forward proxy: names asked of it (capped)
     /// and whether any request was in explicit proxy form.
@@ -286,6 +291,13 @@ pub struct BeaconDetector {
     dmax: Option<Timestamp>,
     /// Records not kept because `max_records` was reached.
     pub dropped: u64,
+}
+
+/// What a JA4 fingerprint is grouped with: the destination's ASN, else its country.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum FpTag {
+    As(u32),
+    Cc([u8; 2]),
 }
 
 #[derive(Debug, Default)]
@@ -385,7 +397,7 @@ impl Detector for BeaconDetector {
             return;
         }
         let external = !ctx.is_internal(c.resp_h);
-        let name = c.server_name().map(|n| n.trim_end_matches('.').to_ascii_lowercase());
+        let name = c.server_name().map(|n| util::ascii_lower(n.trim_end_matches('.')));
         // Inside-to-inside traffic only counts when it names an outside service (a proxy).
         if !external && name.is_none() {
             return;
@@ -406,10 +418,30 @@ impl Detector for BeaconDetector {
         let fp = match (ja4, external) {
             (Some(j), true) => {
                 let g = ctx.geo(c.resp_h);
-                match (g.asn, g.country) {
-                    (Some(a), _) => self.fps.id(&format!("{j}|AS{a}")),
-                    (None, Some(cc)) => self.fps.id(&format!("{j}|{}", String::from_utf8_lossy(&cc))),
-                    _ => NONE,
+                let tag = match (g.asn, g.country) {
+                    (Some(a), _) => Some(FpTag::As(a)),
+                    (None, Some(cc)) => Some(FpTag::Cc(cc)),
+                    _ => None,
+                };
+                match tag {
+                    Some(t) => {
+                        let key = (self.ja4s.id(j), t);
+                        match self.fp_ids.get(&key) {
+                            Some(&id) => id,
+                            None => {
+                                let id = match t {
+                                    FpTag::As(a) => self.fps.id(&format!("{j}|AS{a}")),
+                                    FpTag::Cc(cc) => self.fps.id(&format!("{j}|{}", String::from_utf8_lossy(&cc))),
+                                };
+                                // An id of NONE (interner full) is not cached, so it stays exact.
+                                if key.0 != NONE && id != NONE {
+                                    self.fp_ids.insert(key, id);
+                                }
+                                id
+                            }
+                        }
+                    }
+                    None => NONE,
                 }
             }
             _ => NONE,
@@ -588,7 +620,8 @@ impl BeaconDetector {
         let recv: u64 = rs.iter().map(|r| r.recv).fold(0, u64::saturating_add);
         let encrypted = rs.iter().filter(|r| r.flags & F_ENC != 0).count() * 2 > rs.len();
         let web = rs.iter().any(|r| r.flags & F_WEB != 0);
-        let off = rs.iter().filter(|r| ctx.is_off_hours(r.ts)).count() as f64 / rs.len().max(1) as f64;
+        let mut clock = util::LocalClock::default();
+        let off = rs.iter().filter(|r| clock.at(ctx, r.ts).1).count() as f64 / rs.len().max(1) as f64;
         let via_proxy: Vec<String> = ips.iter().filter(|ip| ctx.is_internal(**ip)).map(ToString::to_string).collect();
         let countries: BTreeSet<String> = ips.iter().filter_map(|ip| util::country_str(ctx, *ip)).collect();
         let asns: BTreeSet<u32> = ips.iter().filter_map(|ip| ctx.geo(*ip).asn).collect();

@@ -1,6 +1,6 @@
 //! `dns_tunnel`: data or commands smuggled in DNS names (iodine, dnscat2, DNS-based C2).
-//! For each client and registered domain (the name below its public suffix, judged with a
-//! compact embedded list of the multi-label suffixes that matter in practice), it counts unique
+//! For each client and registered domain (the name below its public suffix, judged with the
+//! full Public Suffix List compiled in), it counts unique
 //! subdomains, their length and character entropy, the share of TXT/NULL/CNAME/MX queries
 //! (tunnels prefer record types that carry more data), and whether the client ever connected
 //! to an address the domain resolved to (a tunnel needs none).
@@ -14,54 +14,30 @@ use crate::util::{self, Tuning};
 use crate::Detector;
 use serde_json::json;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
+use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
 
-/// Multi-label public suffixes (a compact subset of the Public Suffix List: country
-/// second-level registries and the hosting suffixes where each customer gets a subdomain).
-const MULTI_LABEL_SUFFIXES: &[&str] = &[
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "net.uk", "me.uk", "ltd.uk", "plc.uk", "com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "ac.cn",
-    "com.hk", "net.hk", "org.hk", "edu.hk", "gov.hk", "com.tw", "net.tw", "org.tw", "edu.tw", "gov.tw", "com.au", "net.au", "org.au",
-    "edu.au", "gov.au", "asn.au", "co.nz", "org.nz", "net.nz", "govt.nz", "co.jp", "ne.jp", "or.jp", "ac.jp", "go.jp", "ad.jp", "co.kr",
-    "or.kr", "ne.kr", "go.kr", "ac.kr", "com.sg", "net.sg", "org.sg", "edu.sg", "gov.sg", "com.my", "net.my", "org.my", "gov.my",
-    "co.id", "or.id", "ac.id", "go.id", "co.in", "net.in", "org.in", "gov.in", "ac.in", "firm.in", "co.th", "in.th", "ac.th", "go.th",
-    "com.vn", "net.vn", "org.vn", "gov.vn", "edu.vn", "com.ph", "net.ph", "org.ph", "gov.ph", "com.pk", "net.pk", "org.pk", "gov.pk",
-    "com.br", "net.br", "org.br", "gov.br", "edu.br", "com.ar", "net.ar", "org.ar", "gob.ar", "com.mx", "org.mx", "gob.mx", "net.mx",
-    "com.co", "net.co", "org.co", "gov.co", "com.pe", "gob.pe", "com.ve", "com.ec", "com.uy", "com.tr", "net.tr", "org.tr", "gov.tr",
-    "edu.tr", "com.ua", "net.ua", "org.ua", "gov.ua", "com.ru", "net.ru", "org.ru", "co.za", "org.za", "gov.za", "ac.za", "web.za",
-    "com.eg", "gov.eg", "com.sa", "gov.sa", "com.ng", "gov.ng", "co.ke", "or.ke", "co.il", "org.il", "gov.il", "ac.il", "com.pl",
-    "net.pl", "org.pl", "gov.pl", "co.at", "or.at", "gv.at", "ac.at", "com.es", "org.es", "gob.es", "com.pt", "gov.pt", "com.gr",
-    "gov.gr", "co.hu", "gov.it", "edu.it", "com.kz", "gov.kz", "com.ir", "co.ir", "ac.ir", "gov.ir", "com.qa", "gov.qa", "com.kw",
-    "com.bd", "gov.bd", "com.lk", "gov.lk", "com.np", "com.mm", "com.kh", "com.la", "com.mo", "github.io", "gitlab.io", "herokuapp.com",
-    "appspot.com", "blogspot.com", "azurewebsites.net", "cloudapp.net", "cloudfront.net", "s3.amazonaws.com", "elasticbeanstalk.com",
-    "firebaseapp.com", "web.app", "pages.dev", "workers.dev", "vercel.app", "netlify.app", "ngrok.io", "ngrok-free.app", "duckdns.org",
-    "dyndns.org", "no-ip.biz", "ddns.net", "glitch.me", "repl.co", "onrender.com", "fly.dev", "trycloudflare.com",
-];
-
 /// The registered domain of `name`: one label below its public suffix ("a.b.example.co.uk" →
-/// "example.co.uk"). Names that are a bare suffix are returned whole.
+/// "example.co.uk"), judged with the full Public Suffix List compiled in (`psl`), private
+/// section included: under a hosting or dynamic-DNS suffix (github.io, duckdns.org,
+/// s3.amazonaws.com) each customer's name is its own registered domain, because the customer,
+/// not the provider, controls what is below it — a tunnel on `evil.duckdns.org` must not be
+/// diluted by, nor merged with, every other customer's lookups. Names under a suffix the list
+/// does not know (an invented or internal TLD) count their last label as the suffix, as the
+/// list's default rule says. Names that are a bare suffix are returned whole.
 pub fn registered_domain(name: &str) -> String {
     let n = name.trim_end_matches('.').to_ascii_lowercase();
-    let labels: Vec<&str> = n.split('.').filter(|l| !l.is_empty()).collect();
-    if labels.len() <= 2 {
-        return labels.join(".");
+    // Empty labels ("a..b") are dropped, so the list sees a well-formed name.
+    let clean = n.split('.').filter(|l| !l.is_empty()).collect::<Vec<_>>().join(".");
+    match psl::domain(clean.as_bytes()) {
+        Some(d) => String::from_utf8_lossy(d.as_bytes()).into_owned(),
+        // A bare public suffix ("co.uk") or an empty name.
+        None => clean,
     }
-    // Longest matching multi-label suffix, else the last label (the TLD).
-    let mut suffix_labels = 1;
-    for k in (2..=3).rev() {
-        if labels.len() > k {
-            let tail = labels.get(labels.len() - k..).map(|t| t.join(".")).unwrap_or_default();
-            if MULTI_LABEL_SUFFIXES.contains(&tail.as_str()) {
-                suffix_labels = k;
-                break;
-            }
-        }
-    }
-    let keep = (suffix_labels + 1).min(labels.len());
-    labels.get(labels.len() - keep..).map(|t| t.join(".")).unwrap_or_default()
 }
 
 /// The raw bytes of a name as rendered by Zeek and Vigil's logs, where bytes outside printable
@@ -228,7 +204,7 @@ impl Detector for DnsTunnelDetector {
             let reg = registered_domain(&q);
             let sub = q.strip_suffix(reg.as_str()).unwrap_or("").trim_end_matches('.');
             let key = (c.orig_h, reg);
-            if !self.pairs.contains_key(&key) && self.pairs.len() >= self.cfg.max_pairs {
+            if self.pairs.len() >= self.cfg.max_pairs && !self.pairs.contains_key(&key) {
                 self.dropped += 1;
                 continue;
             }
@@ -394,6 +370,31 @@ mod tests {
         assert_eq!(registered_domain("com"), "com");
         assert_eq!(registered_domain(""), "");
         assert_eq!(registered_domain("...."), "");
+    }
+
+    #[test]
+    fn the_full_public_suffix_list_is_used() {
+        // ICANN multi-label suffixes, including ones no compact list would carry.
+        assert_eq!(registered_domain("mail.gov.cn"), "mail.gov.cn");
+        assert_eq!(registered_domain("a.b.mail.gov.cn"), "mail.gov.cn");
+        assert_eq!(registered_domain("x.shop.com.cn"), "shop.com.cn");
+        assert_eq!(registered_domain("www.bbc.co.uk"), "bbc.co.uk");
+        assert_eq!(registered_domain("q1.q2.city.kawasaki.jp"), "city.kawasaki.jp");
+        assert_eq!(registered_domain("t.x.kommune.no"), "x.kommune.no");
+        assert_eq!(registered_domain("aa.bb.example.pvt.k12.ma.us"), "example.pvt.k12.ma.us");
+        // Wildcard rule (*.ck) and its exception (!www.ck).
+        assert_eq!(registered_domain("a.b.c.ck"), "b.c.ck");
+        assert_eq!(registered_domain("a.www.ck"), "www.ck");
+        // Bare suffixes stay whole.
+        assert_eq!(registered_domain("co.uk"), "co.uk");
+        assert_eq!(registered_domain("gov.cn"), "gov.cn");
+        // Private section: each customer of a hosting or dynamic-DNS suffix is its own domain.
+        assert_eq!(registered_domain("k3j2h1.data.bucket-one.s3.amazonaws.com"), "bucket-one.s3.amazonaws.com");
+        assert_eq!(registered_domain("x.evil.duckdns.org"), "evil.duckdns.org");
+        assert_eq!(registered_domain("p.someone.github.io"), "someone.github.io");
+        // A TLD the list does not know (iodine's test zone): the last label is the suffix.
+        assert_eq!(registered_domain("0abc.t.pirate.sea"), "pirate.sea");
+        assert_eq!(registered_domain("HOST.Corp.Internal."), "corp.internal");
     }
 
     #[test]

@@ -12,7 +12,8 @@
 use crate::Detector;
 use crate::graph::{admin_service, attack_ids, host_label, r3, zone_label};
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_enrich::inventory::is_background;
@@ -76,7 +77,7 @@ impl Detector for DormantDetector {
         if !ctx.is_internal(c.orig_h) {
             return;
         }
-        if !self.hosts.contains_key(&c.orig_h) && self.hosts.len() >= self.cfg.max_hosts {
+        if self.hosts.len() >= self.cfg.max_hosts && !self.hosts.contains_key(&c.orig_h) {
             self.dropped += 1;
             return;
         }

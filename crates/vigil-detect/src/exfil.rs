@@ -16,7 +16,8 @@ use crate::prevalence::Prevalence;
 use crate::util::{self, Tuning};
 use crate::Detector;
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
@@ -117,15 +118,15 @@ impl Uploads {
         let local = c.ts.secs().saturating_add(offset);
         let day = local.div_euclid(86_400);
         let hour = (local.rem_euclid(86_400) / 3600) as u32;
-        let name = c.server_name().map(|n| n.trim_end_matches('.').to_ascii_lowercase());
-        self.prev.add(&PKey::Ip(c.resp_h), c.orig_h);
+        let name = c.server_name().map(|n| util::ascii_lower(n.trim_end_matches('.')));
+        self.prev.add_for_counted_host(&PKey::Ip(c.resp_h), c.orig_h);
         if let Some(n) = &name {
-            self.prev.add(&name_key(n), c.orig_h);
+            self.prev.add_for_counted_host(&name_key(n), c.orig_h);
         }
         let h = self.hosts.entry(c.orig_h).or_default();
         h.total_sent = h.total_sent.saturating_add(sent);
         h.days.insert(day);
-        if !h.dsts.contains_key(&c.resp_h) && h.dsts.len() >= max_dsts {
+        if h.dsts.len() >= max_dsts && !h.dsts.contains_key(&c.resp_h) {
             h.dropped += 1;
             return;
         }
@@ -143,7 +144,7 @@ impl Uploads {
             d.enc_conns += 1;
         }
         if d.name.is_none() {
-            d.name = name;
+            d.name = name.map(std::borrow::Cow::into_owned);
         }
         if sent > 0 {
             let e = d.days.entry(day).or_default();
@@ -209,15 +210,17 @@ impl Detector for ExfilDetector {
                 by_zone.entry(z.name.clone()).or_default().push(h.total_sent);
             }
         }
+        // One median per zone, computed once (per host it was quadratic in the zone's size).
+        let zone_medians: HashMap<String, (usize, u64)> = by_zone.into_iter().map(|(k, v)| (k, (v.len(), median_u64(v)))).collect();
         let window_start = self.up.hosts.values().flat_map(|h| h.dsts.values().map(|d| d.first)).min().unwrap_or_default();
         let mut out = Vec::new();
         let mut hosts: Vec<&IpAddr> = self.up.hosts.keys().collect();
         hosts.sort();
         for host in hosts {
             let Some(h) = self.up.hosts.get(host) else { continue };
-            let zone_peers = ctx.zone(*host).and_then(|z| by_zone.get(&z.name).map(|v| (z.name.clone(), v))).filter(|(_, v)| v.len() >= 3);
+            let zone_peers = ctx.zone(*host).and_then(|z| zone_medians.get(&z.name).map(|m| (z.name.as_str(), *m))).filter(|(_, (n, _))| *n >= 3);
             let (peer_group, peers, peer_median) = match zone_peers {
-                Some((name, v)) => (format!("zone {name}"), v.len(), median_u64(v.clone())),
+                Some((name, (n, median))) => (format!("zone {name}"), n, median),
                 None => ("all hosts".to_string(), self.up.hosts.len(), all_median),
             };
             let mut dsts: Vec<(&IpAddr, &DstAgg)> = h.dsts.iter().collect();
@@ -380,7 +383,7 @@ impl Detector for RotatingDetector {
             self.up.prev.add_host(c.orig_h);
             if util::outbound(ctx, c) {
                 // Still count prevalence: a destination others use is not "unseen".
-                self.up.prev.add(&PKey::Ip(c.resp_h), c.orig_h);
+                self.up.prev.add_for_counted_host(&PKey::Ip(c.resp_h), c.orig_h);
             }
         }
     }

@@ -127,7 +127,7 @@ impl Detector for ForeignAdminDetector {
             return;
         }
         let key = (c.resp_h, svc, foreign);
-        if !self.groups.contains_key(&key) && self.groups.len() >= self.cfg.max_groups {
+        if self.groups.len() >= self.cfg.max_groups && !self.groups.contains_key(&key) {
             self.dropped += 1;
             return;
         }

@@ -2,7 +2,7 @@
 //! unmanaged devices): which sessions are administration, whether a session succeeded, and a
 //! compact, bounded record of host-to-host edges that the detectors build chains from.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, ConnState, PROTO_TCP, Timestamp};
@@ -69,15 +69,21 @@ pub fn admin_service(c: &Conn, ctx: &Context) -> Option<AdminService> {
         return Some(AdminService::Ssh);
     }
     if let Some(s) = c.service.as_deref() {
-        for part in s.split(',') {
-            match part.trim() {
-                "ssh" => return Some(AdminService::Ssh),
-                "rdp" => return Some(AdminService::Rdp),
-                "smb" | "smb2" | "smb3" => return Some(AdminService::Smb),
-                "dce_rpc" | "dcerpc" => return Some(AdminService::Rpc),
-                "vnc" | "rfb" => return Some(AdminService::Vnc),
-                "telnet" => return Some(AdminService::Telnet),
-                _ => {}
+        // Zeek lists analysers in the order they confirmed ("dce_rpc,smb" as often as
+        // "smb,dce_rpc"): SMB carrying DCE-RPC is an SMB session (the PsExec pattern looks for
+        // DCE-RPC on SMB), so the order of precedence is fixed here, not taken from the list.
+        let parts: Vec<&str> = s.split(',').map(str::trim).take(8).collect();
+        let has = |names: &[&str]| parts.iter().any(|p| names.contains(p));
+        for (names, svc) in [
+            (&["ssh"][..], AdminService::Ssh),
+            (&["rdp"][..], AdminService::Rdp),
+            (&["smb", "smb2", "smb3"][..], AdminService::Smb),
+            (&["dce_rpc", "dcerpc"][..], AdminService::Rpc),
+            (&["vnc", "rfb"][..], AdminService::Vnc),
+            (&["telnet"][..], AdminService::Telnet),
+        ] {
+            if has(names) {
+                return Some(svc);
             }
         }
     }

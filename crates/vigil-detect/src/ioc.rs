@@ -274,33 +274,41 @@ impl IocSet {
     }
 
     /// CSV with a header naming an indicator/value column (and optionally type and description),
-    /// or headerless lines of one value (extra columns are type, description). `#` comments.
+    /// or headerless lines of one value (extra columns are type, description). `#` comments; a
+    /// commented header (`# Listingdate,SHA1,Listingreason`, as abuse.ch publishes) counts as
+    /// the header. A value column named after what it holds (`sha1`, `ja4`, `dst_ip`,
+    /// `domain`, …) gives the type when there is no type column.
     pub fn parse_csv(text: &str, source: &str) -> IocSet {
         let mut s = IocSet::new();
-        let mut cols: Option<(usize, Option<usize>, Option<usize>)> = None;
-        for (n, line) in text.lines().enumerate() {
+        let mut cols: Option<CsvCols> = None;
+        let mut seen_data = false;
+        for line in text.lines() {
             let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(c) = line.strip_prefix('#') {
+                if cols.is_none() && !seen_data {
+                    cols = csv_header(&split_csv_line(c.trim()));
+                }
                 continue;
             }
             let f = split_csv_line(line);
-            if n == 0 || cols.is_none() && f.iter().any(|x| matches!(x.to_ascii_lowercase().as_str(), "indicator" | "value" | "ioc")) {
-                let lower: Vec<String> = f.iter().map(|x| x.to_ascii_lowercase()).collect();
-                let vi = lower.iter().position(|x| matches!(x.as_str(), "indicator" | "value" | "ioc" | "observable"));
-                if let Some(vi) = vi {
-                    let ti = lower.iter().position(|x| matches!(x.as_str(), "type" | "kind" | "indicator_type" | "ioc_type"));
-                    let di = lower.iter().position(|x| matches!(x.as_str(), "description" | "comment" | "desc" | "tags"));
-                    cols = Some((vi, ti, di));
-                    continue;
-                }
+            if cols.is_none()
+                && !seen_data
+                && let Some(h) = csv_header(&f)
+            {
+                cols = Some(h);
+                continue;
             }
-            let (vi, ti, di) = cols.unwrap_or((0, Some(1), Some(2)));
-            let Some(value) = f.get(vi) else {
+            seen_data = true;
+            let c = cols.unwrap_or(CsvCols { value: 0, kind: Some(1), desc: Some(2), implied: "" });
+            let Some(value) = f.get(c.value) else {
                 s.skipped += 1;
                 continue;
             };
-            let t = ti.and_then(|i| f.get(i)).map_or("", String::as_str);
-            let d = di.and_then(|i| f.get(i)).map_or("", String::as_str);
+            let t = c.kind.and_then(|i| f.get(i)).map_or(c.implied, String::as_str);
+            let d = c.desc.and_then(|i| f.get(i)).map_or("", String::as_str);
             // Headerless files: a second column that is not a type label is just ignored.
             let t = if cols.is_none() && !t.chars().all(|c| c.is_ascii_alphanumeric() || " -_|".contains(c)) { "" } else { t };
             s.add_guess(t, value, d, source);
@@ -501,6 +509,45 @@ fn util_parse_net(s: &str) -> Option<IpNet> {
     s.trim().parse::<IpNet>().ok().map(|n| n.trunc())
 }
 
+/// Column roles of a CSV header.
+#[derive(Clone, Copy, Debug)]
+struct CsvCols {
+    value: usize,
+    kind: Option<usize>,
+    desc: Option<usize>,
+    /// Type implied by the value column's name, used when there is no type column.
+    implied: &'static str,
+}
+
+/// The roles of a header line's columns, or `None` when the line names no value column.
+fn csv_header(f: &[String]) -> Option<CsvCols> {
+    let lower: Vec<String> = f.iter().map(|x| x.trim().to_ascii_lowercase().replace([' ', '-'], "_")).collect();
+    let implied_by = |name: &str| -> Option<&'static str> {
+        Some(match name {
+            "indicator" | "value" | "ioc" | "observable" | "ioc_value" => "",
+            "sha1" | "sha1_fingerprint" | "certificate_sha1" | "cert_sha1" | "x509_sha1" => "x509-fingerprint-sha1",
+            "sha256" | "sha256_fingerprint" | "certificate_sha256" | "cert_sha256" | "x509_sha256" => "x509-fingerprint-sha256",
+            "ja4" | "ja4_fingerprint" => "ja4",
+            "ja3" | "ja3_md5" | "ja3_fingerprint" => "ja3",
+            "ip" | "ip_address" | "ipaddress" | "dst_ip" | "dstip" | "ipv4" | "ipv6" | "address" | "cidr" | "network" => "ip",
+            "domain" | "hostname" | "host" | "fqdn" | "domain_name" => "domain",
+            "url" | "uri" => "url",
+            _ => return None,
+        })
+    };
+    // A generic value column wins over a named one (an "indicator,type,ip" file is typed).
+    let (value, implied) = lower
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| implied_by(n).map(|t| (i, t)))
+        .min_by_key(|(_, t)| !t.is_empty())?;
+    let kind = lower.iter().position(|x| matches!(x.as_str(), "type" | "kind" | "indicator_type" | "ioc_type"));
+    let desc = lower.iter().position(|x| {
+        matches!(x.as_str(), "description" | "comment" | "desc" | "tags" | "listingreason" | "reason" | "malware" | "threat" | "threat_type" | "malware_printable")
+    });
+    Some(CsvCols { value, kind, desc, implied })
+}
+
 /// Splits one CSV line, honouring double quotes ("" is a quote inside a quoted field).
 fn split_csv_line(line: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -660,6 +707,9 @@ impl Detector for IocDetector {
             }
             if let Some(cert) = &t.cert {
                 push(set.cert_idx(&cert.sha256), "certificate");
+                if !cert.sha1.is_empty() {
+                    push(set.cert_idx(&cert.sha1), "certificate");
+                }
             }
             for h in &t.cert_chain_sha256 {
                 push(set.cert_idx(h), "certificate");

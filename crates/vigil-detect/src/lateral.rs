@@ -14,7 +14,8 @@
 use crate::Detector;
 use crate::graph::{AdminService, Edge, attack_ids, edge_known, host_label, r3, zone_label};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, PROTO_TCP, Severity, Timestamp};
@@ -123,7 +124,7 @@ impl Detector for LateralDetector {
         if e.service.is_none() {
             return;
         }
-        if !self.by_src.contains_key(&e.src) && self.by_src.len() >= self.cfg.max_sources {
+        if self.by_src.len() >= self.cfg.max_sources && !self.by_src.contains_key(&e.src) {
             self.dropped += 1;
             return;
         }
@@ -566,6 +567,27 @@ admin_sources = ["10.2.9.9"]
         for other in [dns, late] {
             assert!(run(&ctx, &[tcp(NIGHT, "10.2.0.50", "10.2.0.31", 445, 5.0), other]).is_empty());
         }
+    }
+
+    #[test]
+    fn dce_rpc_on_smb_is_remote_execution_whatever_the_order_zeek_lists_them() {
+        let ctx = site();
+        // One SMB session (Zeek-imported) that uploaded a service binary and carried DCE-RPC:
+        // PsExec even with a single target.
+        for svc in ["smb,dce_rpc", "dce_rpc,smb", "gssapi,dce_rpc,ntlm,smb"] {
+            let mut c = tcp(NIGHT, "10.2.0.44", "10.2.0.77", 445, 6.0);
+            c.service = Some(svc.into());
+            c.orig_bytes = Some(180_000);
+            let f = run(&ctx, &[c]);
+            assert_eq!(f.len(), 1, "{svc}: {f:#?}");
+            assert_eq!(f[0].evidence["psexec_targets"], serde_json::json!(["10.2.0.77"]), "{svc}");
+            assert!(f[0].severity >= Severity::Medium, "{svc}: {}", f[0].score);
+        }
+        // The same session with only SMB named: a file saved to a share, not reported.
+        let mut c = tcp(NIGHT, "10.2.0.44", "10.2.0.77", 445, 6.0);
+        c.service = Some("smb".into());
+        c.orig_bytes = Some(180_000);
+        assert!(run(&ctx, &[c]).iter().all(|f| f.severity < Severity::Medium));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::prevalence::Prevalence;
 use crate::util::{self, Tuning};
 use crate::Detector;
 use serde_json::json;
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp, proto_name};
@@ -76,9 +76,9 @@ impl Detector for LongConnDetector {
         if !dur.is_finite() || dur < 60.0 {
             return;
         }
-        self.prev.add(&(c.resp_h, c.resp_p), c.orig_h);
+        self.prev.add_for_counted_host(&(c.resp_h, c.resp_p), c.orig_h);
         let key = (c.orig_h, c.resp_h, c.resp_p);
-        if !self.pairs.contains_key(&key) && self.pairs.len() >= self.cfg.max_pairs {
+        if self.pairs.len() >= self.cfg.max_pairs && !self.pairs.contains_key(&key) {
             self.dropped += 1;
             return;
         }

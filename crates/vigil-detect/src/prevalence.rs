@@ -4,7 +4,7 @@
 //! Memory is bounded: per key only the first [`Prevalence::MAX_HOSTS_PER_KEY`] hosts are kept
 //! (enough to judge "many"), and at most [`Prevalence::MAX_KEYS`] keys.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::hash::Hash;
 use std::net::IpAddr;
 
@@ -43,6 +43,12 @@ impl<K: Hash + Eq + Clone> Prevalence<K> {
     /// Records that `host` contacted `key`.
     pub fn add(&mut self, key: &K, host: IpAddr) {
         self.add_host(host);
+        self.add_for_counted_host(key, host);
+    }
+
+    /// [`Prevalence::add`] for a host already passed to [`Prevalence::add_host`] for this
+    /// record: saves the second lookup in the host table on the per-record path.
+    pub fn add_for_counted_host(&mut self, key: &K, host: IpAddr) {
         if let Some(s) = self.per_key.get_mut(key) {
             if s.len() < Self::MAX_HOSTS_PER_KEY {
                 s.insert(host);
@@ -53,7 +59,9 @@ impl<K: Hash + Eq + Clone> Prevalence<K> {
             self.dropped_keys += 1;
             return;
         }
-        self.per_key.insert(key.clone(), HashSet::from([host]));
+        let mut set = HashSet::with_capacity(1);
+        set.insert(host);
+        self.per_key.insert(key.clone(), set);
     }
 
     /// Number of internal hosts that contacted `key`.

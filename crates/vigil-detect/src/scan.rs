@@ -14,7 +14,8 @@ use crate::util::{self, Tuning};
 use crate::Detector;
 use ipnet::IpNet;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
@@ -144,7 +145,7 @@ impl Detector for ScanDetector {
         if ctx.is_internal(c.orig_h) && !icmp && c.conn_state.established() {
             return;
         }
-        if !self.sources.contains_key(&c.orig_h) && self.sources.len() >= self.cfg.max_sources {
+        if self.sources.len() >= self.cfg.max_sources && !self.sources.contains_key(&c.orig_h) {
             self.dropped += 1;
             return;
         }

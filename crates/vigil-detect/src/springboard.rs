@@ -14,7 +14,7 @@
 use crate::Detector;
 use crate::graph::{AdminService, Edge, Recurrence, attack_ids, edge_known, host_label, r3, zone_label};
 use serde_json::json;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, PROTO_TCP, Severity, Timestamp};

@@ -10,7 +10,8 @@
 use crate::Detector;
 use crate::graph::{admin_service, attack_ids, host_label, r3, succeeded, zone_label};
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_enrich::inventory::is_background;
@@ -48,6 +49,8 @@ pub struct UnmanagedDetector {
     cfg: UnmanagedConfig,
     hosts: HashMap<IpAddr, Activity>,
     pub dropped: u64,
+    /// Site-local time, converted once per minute of stream rather than per record.
+    clock: crate::util::LocalClock,
 }
 
 impl Default for UnmanagedDetector {
@@ -58,7 +61,7 @@ impl Default for UnmanagedDetector {
 
 impl UnmanagedDetector {
     pub fn new(cfg: UnmanagedConfig) -> Self {
-        UnmanagedDetector { cfg, hosts: HashMap::new(), dropped: 0 }
+        UnmanagedDetector { cfg, hosts: HashMap::new(), dropped: 0, clock: crate::util::LocalClock::default() }
     }
 }
 
@@ -73,7 +76,7 @@ impl Detector for UnmanagedDetector {
         if is_background(c) {
             return;
         }
-        if ctx.is_internal(c.resp_h) && succeeded(c) && (self.hosts.contains_key(&c.resp_h) || self.hosts.len() < self.cfg.max_hosts) {
+        if ctx.is_internal(c.resp_h) && succeeded(c) && (self.hosts.len() < self.cfg.max_hosts || self.hosts.contains_key(&c.resp_h)) {
             let a = self.hosts.entry(c.resp_h).or_default();
             a.first = Some(a.first.map_or(c.ts, |f| f.min(c.ts)));
             a.last = Some(a.last.map_or(c.end(), |l| l.max(c.end())));
@@ -85,7 +88,7 @@ impl Detector for UnmanagedDetector {
         if !ctx.is_internal(c.orig_h) {
             return;
         }
-        if !self.hosts.contains_key(&c.orig_h) && self.hosts.len() >= self.cfg.max_hosts {
+        if self.hosts.len() >= self.cfg.max_hosts && !self.hosts.contains_key(&c.orig_h) {
             self.dropped += 1;
             return;
         }
@@ -96,7 +99,7 @@ impl Detector for UnmanagedDetector {
         if a.mac.is_none() {
             a.mac = c.orig_l2_addr;
         }
-        if ctx.is_off_hours(c.ts) {
+        if self.clock.at(ctx, c.ts).1 {
             a.off_hours = a.off_hours.saturating_add(1);
         }
         let ok = succeeded(c) || (c.proto != vigil_model::PROTO_TCP && c.resp_pkts > 0);

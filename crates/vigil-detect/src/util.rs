@@ -456,6 +456,12 @@ impl LocalClock {
     }
 }
 
+/// `s` in ASCII lower case, borrowed when it already is (most names on the wire are), so the
+/// per-record path allocates only for the rare mixed-case name.
+pub fn ascii_lower(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) { std::borrow::Cow::Owned(s.to_ascii_lowercase()) } else { std::borrow::Cow::Borrowed(s) }
+}
+
 /// Human rendering of a byte count.
 pub fn human_bytes(b: u64) -> String {
     const U: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
@@ -489,10 +495,12 @@ pub fn country_str(ctx: &Context, ip: IpAddr) -> Option<String> {
     ctx.geo(ip).country.map(|c| String::from_utf8_lossy(&c).into_owned())
 }
 
-/// Addresses that are never "destinations" worth a finding: multicast, broadcast, unspecified.
+/// Addresses that are never "destinations" worth a finding: multicast, broadcast, loopback and
+/// 0.0.0.0/8 ("this network", RFC 1122: not routable as a destination; traffic to it is a
+/// misconfigured or mistyped target, such as nmap given "4" as a host).
 pub fn is_noise_addr(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v) => v.is_multicast() || v.is_broadcast() || v.is_unspecified() || v.is_loopback(),
+        IpAddr::V4(v) => v.is_multicast() || v.is_broadcast() || v.octets()[0] == 0 || v.is_loopback(),
         IpAddr::V6(v) => v.is_multicast() || v.is_unspecified() || v.is_loopback(),
     }
 }

@@ -137,3 +137,27 @@ fn detector_matches_addresses_names_fingerprints_and_certificates() {
     assert_eq!(by("10.1.0.5").evidence["indicator_type"], "cert_sha256");
     assert!(by("10.1.0.5").score >= 0.9);
 }
+
+#[test]
+fn certificate_sha1_indicators_match_the_leaf_sha1() {
+    let ctx = shanghai();
+    // abuse.ch SSLBL's layout: the header is itself a comment, the SHA-1 is the second column.
+    let feed = "# abuse.ch SSLBL\n# Listingdate,SHA1,Listingreason\n2024-05-01 10:00:00,6d3f0c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c,Dridex C&C\n";
+    let set = IocSet::parse(feed.as_bytes(), "sslbl.csv").unwrap();
+    let mut det = IocDetector::new(Arc::new(set), Tuning::default());
+    let mut hit = with_tls(tcp(MON as f64, "10.1.0.7", "93.184.216.50", 443, 700, 5000), "cdn2.example", None);
+    if let Some(t) = hit.app.tls.as_mut() {
+        t.cert = Some(CertMeta { sha1: "6D3F0C2A9B8E7D6C5B4A3F2E1D0C9B8A7F6E5D4C".to_ascii_lowercase(), sha256: "bb".repeat(32), ..Default::default() });
+    }
+    let mut miss = with_tls(tcp(MON as f64 + 1.0, "10.1.0.8", "93.184.216.51", 443, 700, 5000), "cdn3.example", None);
+    if let Some(t) = miss.app.tls.as_mut() {
+        t.cert = Some(CertMeta { sha1: "00".repeat(20), ..Default::default() });
+    }
+    det.observe(&hit, &ctx);
+    det.observe(&miss, &ctx);
+    let f = det.finish(&ctx);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].src, "10.1.0.7");
+    assert_eq!(f[0].evidence["indicator_type"], "cert_sha1");
+    assert!(f[0].summary.contains("Dridex"), "{}", f[0].summary);
+}

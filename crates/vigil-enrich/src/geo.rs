@@ -530,6 +530,9 @@ pub struct Geo {
     countries: Vec<CountrySource>,
     asn: Vec<AsnSource>,
     cache: Mutex<HashMap<IpAddr, GeoInfo>>,
+    /// Every source is an in-memory range table (binary search, no decoding): the cache's lock,
+    /// hash and clone cost more than the lookup itself, so it is bypassed.
+    tables_only: bool,
 }
 
 impl Default for Geo {
@@ -541,7 +544,8 @@ impl Default for Geo {
 
 impl Geo {
     pub fn new(countries: Vec<CountrySource>, asn: Vec<AsnSource>) -> Self {
-        Geo { countries, asn, cache: Mutex::new(HashMap::new()) }
+        let tables_only = countries.iter().all(|c| !matches!(c, CountrySource::Mmdb(_))) && asn.iter().all(|a| !matches!(a, AsnSource::Mmdb(_)));
+        Geo { countries, asn, cache: Mutex::new(HashMap::new()), tables_only }
     }
 
     /// No sources at all: every answer is empty.
@@ -591,6 +595,9 @@ impl Geo {
     }
 
     pub fn lookup(&self, ip: IpAddr) -> GeoInfo {
+        if self.tables_only {
+            return self.lookup_uncached(ip);
+        }
         if let Ok(c) = self.cache.lock()
             && let Some(g) = c.get(&ip)
         {

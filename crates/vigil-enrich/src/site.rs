@@ -35,6 +35,10 @@ pub struct SiteFile {
     /// "webhook" | "stdout"`); read and validated by vigil-alert.
     #[serde(default)]
     pub alert: Vec<toml::Table>,
+    /// Indicator files for `ioc_match` (`files = ["iocs.csv", "feed.json"]`, relative to the
+    /// site file); read by `vigil hunt`.
+    #[serde(default)]
+    pub ioc: Option<toml::Table>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

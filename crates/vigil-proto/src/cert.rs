@@ -89,6 +89,8 @@ pub fn parse_certificate(der: &[u8]) -> Option<CertMeta> {
         not_before: Some(Timestamp::from_secs(tbs.validity().not_before.timestamp())),
         not_after: Some(Timestamp::from_secs(tbs.validity().not_after.timestamp())),
         sha256: hex::encode(Sha256::digest(der)),
+        // Blocklists such as abuse.ch SSLBL still name certificates by SHA-1.
+        sha1: hex::encode(sha1::Sha1::digest(der)),
         ..Default::default()
     };
     // Self-signed: same issuer and subject, and the signature checks out where the key type
@@ -166,6 +168,10 @@ mod tests {
         let digest: [u8; 32] = Sha256::digest(der).into();
         let direct = parse_certificate(der);
         assert!(direct.is_some());
+        let m = direct.as_ref().unwrap();
+        assert_eq!(m.sha256, hex::encode(digest));
+        assert_eq!(m.sha1.len(), 40);
+        assert_eq!(m.sha1, hex::encode(sha1::Sha1::digest(der)));
         assert_eq!(parse_certificate_cached(der, &digest), direct);
         // Second call is served from the cache, same answer.
         assert_eq!(parse_certificate_cached(der, &digest), direct);

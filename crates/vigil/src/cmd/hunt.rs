@@ -21,6 +21,11 @@ pub struct Args {
     /// Also write Zeek-compatible logs of the connection records into this directory.
     #[arg(long)]
     pub emit_conn: Option<PathBuf>,
+    /// Indicator file for `ioc_match` (repeatable): CSV or one value a line (addresses, CIDRs,
+    /// domains, JA4/JA3, certificate SHA-1/SHA-256), STIX 2.1 bundle or MISP JSON. Added to
+    /// the site file's `[ioc] files`.
+    #[arg(long = "ioc", value_name = "FILE")]
+    pub ioc: Vec<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
     /// Captures (pcap/pcapng, gzip/zstd), Zeek logs, Suricata EVE, NetFlow/IPFIX files, or directories of them.
@@ -140,6 +145,53 @@ pub fn read_inputs(inputs: &[PathBuf], site: &Site, progress: bool) -> Result<(V
     Ok((conns, findings, stats))
 }
 
+/// The indicator files named in the site file's `[ioc] files` (relative to the site file) and
+/// on the command line, merged into one set; `None` when there are none. A file that cannot be
+/// read or parsed is an error naming it: a silently empty watch list would hide every match.
+pub fn load_iocs(site: Option<&Path>, extra: &[PathBuf]) -> Result<Option<std::sync::Arc<vigil_detect::ioc::IocSet>>> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    if let Some(site) = site {
+        let text = std::fs::read_to_string(site).with_context(|| format!("cannot read site file {}", site.display()))?;
+        let file: vigil_enrich::SiteFile = toml::from_str(&text).with_context(|| format!("site file {}", site.display()))?;
+        if let Some(t) = file.ioc {
+            let base = site.parent().unwrap_or(Path::new("."));
+            for (k, v) in &t {
+                match (k.as_str(), v) {
+                    ("files", toml::Value::Array(a)) => {
+                        for f in a {
+                            let Some(f) = f.as_str() else { bail!("site file {}: [ioc] files must be a list of paths", site.display()) };
+                            files.push(base.join(f));
+                        }
+                    }
+                    _ => bail!("site file {}: unknown key {k:?} in [ioc] (expected files = [...])", site.display()),
+                }
+            }
+        }
+    }
+    files.extend(extra.iter().cloned());
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut set = vigil_detect::ioc::IocSet::new();
+    for f in &files {
+        let s = vigil_detect::ioc::IocSet::load(f).with_context(|| format!("indicator file {}", f.display()))?;
+        eprintln!("indicators: {} from {} ({} entries skipped)", s.len(), output::terminal_safe(&f.display().to_string()), s.skipped);
+        set.merge(&s);
+    }
+    Ok(Some(std::sync::Arc::new(set)))
+}
+
+/// Runs `ioc_match` over the records in the site's context (internal networks decide which
+/// side of a connection is blamed).
+pub fn match_iocs(iocs: std::sync::Arc<vigil_detect::ioc::IocSet>, conns: &[Conn], ctx: &Context) -> Vec<Finding> {
+    use vigil_detect::Detector as _;
+    let mut d = vigil_detect::ioc::IocDetector::new(iocs, vigil_detect::util::Tuning::default());
+    for c in conns {
+        d.observe(c, ctx);
+    }
+    d.finish(ctx)
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
     // Bounded depth: a symlink loop must not recurse forever.
     if depth > 32 {
@@ -160,6 +212,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
 
 pub fn run(args: Args) -> Result<()> {
     let ctx = load_context(args.site.as_deref())?;
+    // Indicator files first: a bad one fails the hunt before the (long) read of the inputs.
+    let iocs = load_iocs(args.site.as_deref(), &args.ioc)?;
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (conns, mut findings, stats) = read_inputs(&args.inputs, &ctx.site, progress)?;
     if ctx.site.home_countries.is_empty() {
@@ -171,6 +225,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     let (ctx, newer) = crate::cmd::restore_history(&args.store, ctx, conns.first().map(|c| c.ts))?;
     findings.extend(vigil_detect::run_all(&conns, &ctx));
+    if let Some(iocs) = iocs {
+        findings.extend(match_iocs(iocs, &conns, &ctx));
+    }
     if newer {
         crate::cmd::save_history(&args.store, &ctx, &conns)?;
     }
@@ -179,6 +236,7 @@ pub fn run(args: Args) -> Result<()> {
         eprintln!("skipped (not a capture or known log): {}", output::terminal_safe(f));
     }
     let inputs: Vec<String> = args.inputs.iter().map(|p| p.display().to_string()).collect();
+    crate::cmd::archive_conns(&args.store, &conns)?;
     crate::cmd::store_findings(&args.store, "hunt", &inputs, &findings, &serde_json::to_value(&stats)?)?;
     crate::cmd::emit(&findings, args.format, args.output.as_deref(), "Vigil hunt")
 }

@@ -1,0 +1,272 @@
+//! Scale benchmark of the detector pass (issues #4 and #5): generates a deterministic synthetic
+//! Conn stream once (see `benches/common/synth.rs`: 50,000 internal hosts in six zones,
+//! 200,000 outside destinations with Zipf-like popularity over real RIR ranges, TLS/DNS/HTTP
+//! metadata, planted attacks), feeds it to the detectors and reports wall and CPU time
+//! (getrusage), records per CPU-second, and peak RSS. Criterion's repetition is too slow at
+//! 10 M records, hence a plain binary.
+//!
+//! ```text
+//! cargo run --profile perf -p vigil-detect --example detect_scale -- [OPTIONS]
+//!   --records N     records in the stream (default 10,000,000)
+//!   --hosts N       internal hosts (default 50,000)
+//!   --pass P        all (run_all's detectors) | movement | espionage | geo (default all)
+//!   --materialize   generate every record first and call vigil_detect::run_all on the slice
+//!                   (peak RSS then includes the records themselves, ~0.5 KB each)
+//! ```
+//!
+//! Without `--materialize` the stream is generated in chunks of 65,536 records and only the
+//! detector calls are timed, so the peak RSS is the detectors' state plus one chunk. The
+//! detector sequence is the one `run_all` uses: `all_detectors()`, `observe` per record,
+//! `finish`, `Finding::rank`.
+
+#[path = "../benches/common/synth.rs"]
+mod synth;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use synth::{Synth, SynthConfig};
+use vigil_detect::{Detector, all_detectors, espionage_detectors, movement_detectors, util::Tuning};
+use vigil_enrich::Context;
+use vigil_enrich::geo::{Geo, Mmdb, bundled_country_table};
+use vigil_model::{Conn, Finding};
+
+/// CPU time (user + system) of this process so far, and its peak resident set in bytes.
+fn usage() -> (Duration, u64) {
+    // SAFETY: getrusage only writes into the zeroed struct we hand it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    if rc != 0 {
+        return (Duration::ZERO, 0);
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32).saturating_mul(1000));
+    // Linux reports ru_maxrss in KiB.
+    (tv(ru.ru_utime) + tv(ru.ru_stime), (ru.ru_maxrss.max(0) as u64) * 1024)
+}
+
+fn mib(b: u64) -> f64 {
+    b as f64 / (1024.0 * 1024.0)
+}
+
+struct Args {
+    records: usize,
+    hosts: u32,
+    pass: String,
+    materialize: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args { records: 10_000_000, hosts: 50_000, pass: "all".into(), materialize: false };
+    let mut it = std::env::args().skip(1);
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "--records" => a.records = it.next().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(a.records),
+            "--hosts" => a.hosts = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.hosts),
+            "--pass" => a.pass = it.next().unwrap_or(a.pass),
+            "--materialize" => a.materialize = true,
+            other => {
+                eprintln!("unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+fn detectors(pass: &str) -> Vec<Box<dyn Detector>> {
+    match pass {
+        "movement" => movement_detectors(),
+        "espionage" => espionage_detectors(&Tuning::default(), None),
+        _ => all_detectors(),
+    }
+}
+
+fn report(label: &str, n: usize, wall: Duration, cpu: Duration) {
+    let per_cpu = n as f64 / cpu.as_secs_f64().max(1e-9);
+    let per_wall = n as f64 / wall.as_secs_f64().max(1e-9);
+    println!("{label:<28} {n:>11} records  wall {:>8.3} s  cpu {:>8.3} s  {:>6.2} M rec/s per CPU-s  {:>6.2} M rec/s wall", wall.as_secs_f64(), cpu.as_secs_f64(), per_cpu / 1e6, per_wall / 1e6);
+}
+
+fn summarize(findings: &[Finding]) {
+    let mut kinds: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for f in findings {
+        let k = serde_json::to_value(f.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let e = kinds.entry(k).or_default();
+        e.0 += 1;
+        if f.severity >= vigil_model::Severity::Medium {
+            e.1 += 1;
+        }
+    }
+    println!("findings: {} ({} kinds)", findings.len(), kinds.len());
+    for (k, (all, med)) in kinds {
+        println!("  {k:<24} {all:>6}  (>= medium: {med})");
+    }
+}
+
+fn detect(a: &Args, ctx: &Context) {
+    let mut cfg = SynthConfig::new(a.records);
+    cfg.hosts = a.hosts;
+    let (cpu0, rss0) = usage();
+    println!("pass={} records={} hosts={} materialize={} baseline_rss={:.1} MiB", a.pass, a.records, a.hosts, a.materialize, mib(rss0));
+    let _ = cpu0;
+    if a.materialize {
+        let t = Instant::now();
+        let conns: Vec<Conn> = Synth::new(cfg).collect();
+        let (_, rss_gen) = usage();
+        println!("generated {} records in {:.1} s, rss {:.1} MiB", conns.len(), t.elapsed().as_secs_f64(), mib(rss_gen));
+        let (c0, _) = usage();
+        let t0 = Instant::now();
+        let findings = if a.pass == "all" {
+            vigil_detect::run_all(&conns, ctx)
+        } else {
+            let mut dets = detectors(&a.pass);
+            for c in &conns {
+                for d in dets.iter_mut() {
+                    d.observe(c, ctx);
+                }
+            }
+            let mut out: Vec<Finding> = dets.iter_mut().flat_map(|d| d.finish(ctx)).collect();
+            Finding::rank(&mut out);
+            out
+        };
+        let wall = t0.elapsed();
+        let (c1, rss) = usage();
+        report(&format!("run_all/{}", a.pass), conns.len(), wall, c1 - c0);
+        println!("peak rss {:.1} MiB (records held: {:.1} MiB before the pass)", mib(rss), mib(rss_gen));
+        summarize(&findings);
+        return;
+    }
+    let mut dets = detectors(&a.pass);
+    let mut stream = Synth::new(cfg);
+    let mut chunk: Vec<Conn> = Vec::with_capacity(65_536);
+    let (mut wall, mut cpu) = (Duration::ZERO, Duration::ZERO);
+    let mut n = 0usize;
+    let mut per_det: Vec<Duration> = vec![Duration::ZERO; dets.len()];
+    let profile_each = std::env::var_os("VIGIL_BENCH_PER_DETECTOR").is_some();
+    while stream.fill(&mut chunk, 65_536) > 0 {
+        let (c0, _) = usage();
+        let t0 = Instant::now();
+        if profile_each {
+            // Detector by detector over the chunk, to attribute time (same work, other order).
+            for (d, slot) in dets.iter_mut().zip(per_det.iter_mut()) {
+                let t = Instant::now();
+                for c in &chunk {
+                    d.observe(c, ctx);
+                }
+                *slot += t.elapsed();
+            }
+        } else {
+            for c in &chunk {
+                for d in dets.iter_mut() {
+                    d.observe(c, ctx);
+                }
+            }
+        }
+        wall += t0.elapsed();
+        let (c1, _) = usage();
+        cpu += c1 - c0;
+        n += chunk.len();
+    }
+    drop(chunk);
+    report("observe", n, wall, cpu);
+    let (c0, _) = usage();
+    let t0 = Instant::now();
+    let mut finish_each = Vec::new();
+    let mut findings: Vec<Finding> = Vec::new();
+    for d in dets.iter_mut() {
+        let t = Instant::now();
+        findings.extend(d.finish(ctx));
+        finish_each.push((d.name(), t.elapsed()));
+    }
+    Finding::rank(&mut findings);
+    let fwall = t0.elapsed();
+    let (c1, rss) = usage();
+    println!("finish                       wall {:>8.3} s  cpu {:>8.3} s", fwall.as_secs_f64(), (c1 - c0).as_secs_f64());
+    report(&format!("TOTAL {}", a.pass), n, wall + fwall, cpu + (c1 - c0));
+    println!("peak rss {:.1} MiB (baseline before detectors {:.1} MiB)", mib(rss), mib(rss0));
+    if profile_each {
+        for (d, t) in dets.iter().zip(per_det) {
+            println!("  observe {:<24} {:>8.3} s", d.name(), t.as_secs_f64());
+        }
+    }
+    for (name, t) in finish_each {
+        println!("  finish  {name:<24} {:>8.3} s", t.as_secs_f64());
+    }
+    summarize(&findings);
+}
+
+/// GeoIP lookups per second: the bundled RIR table, the cached resolver, the CSV country table
+/// from the shared data, and the MaxMind test databases when present.
+fn geo_bench(records: usize, ctx: &Context) {
+    let cfg = SynthConfig::new(records);
+    let stream = Synth::new(cfg.clone());
+    // Destinations as the detectors see them: Zipf-popular outside addresses, plus uniform
+    // random addresses (the scan case, where nothing repeats).
+    let mut rng = synth::Rng::new(7);
+    let zipf: Vec<std::net::IpAddr> = (0..records).map(|_| std::net::IpAddr::V4(stream.external(rng.zipf(cfg.external, 1.1)))).collect();
+    let uniform: Vec<std::net::IpAddr> = (0..records).map(|_| std::net::IpAddr::V4(std::net::Ipv4Addr::from(rng.next() as u32))).collect();
+    let time = |label: &str, ips: &[std::net::IpAddr], f: &dyn Fn(std::net::IpAddr) -> bool| {
+        let (c0, _) = usage();
+        let t0 = Instant::now();
+        let hits = ips.iter().filter(|ip| f(**ip)).count();
+        let wall = t0.elapsed();
+        let (c1, _) = usage();
+        report(label, ips.len(), wall, c1 - c0);
+        println!("{:<28} hits {hits}", "");
+    };
+    let table = bundled_country_table();
+    time("bundled table, zipf", &zipf, &|ip| table.lookup(ip).is_some());
+    time("bundled table, uniform", &uniform, &|ip| table.lookup(ip).is_some());
+    time("ctx.geo cached, zipf", &zipf, &|ip| ctx.geo(ip).country.is_some());
+    time("ctx.geo cached, uniform", &uniform, &|ip| ctx.geo(ip).country.is_some());
+    let data = std::env::var_os("VIGIL_SHARED_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let csv = data.join("geo/ip-location-db/geo-whois-asn-country-ipv4.csv.gz");
+    if let Ok((Some(c), a)) = Geo::open_file(&csv) {
+        let g = Geo::new(vec![c], a.into_iter().collect());
+        time("csv country table, zipf", &zipf, &|ip| g.lookup_uncached(ip).country.is_some());
+        time("csv table cached, zipf", &zipf, &|ip| g.lookup(ip).country.is_some());
+    } else {
+        println!("{} not found; skipping the CSV table", csv.display());
+    }
+    // The MaxMind test databases cover only a few networks, so random addresses mostly miss;
+    // addresses inside their networks measure a full record decode.
+    let inside: Vec<std::net::IpAddr> = ["81.2.69.142", "2.125.160.216", "89.160.20.112", "216.160.83.56", "67.43.156.1", "175.16.199.1", "202.196.224.1", "1.128.0.1", "149.101.100.1", "12.81.92.1"]
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let hits: Vec<std::net::IpAddr> = (0..records).map(|i| inside[i % inside.len()]).collect();
+    for name in ["GeoLite2-Country-Test.mmdb", "GeoIP2-City-Test.mmdb", "GeoLite2-ASN-Test.mmdb"] {
+        let p = data.join("geo/maxmind-test").join(name);
+        match Mmdb::open(&p) {
+            Ok(db) => {
+                let f = |ip| {
+                    let g = db.lookup(ip);
+                    g.country.is_some() || g.asn.is_some()
+                };
+                time(&format!("mmdb {name}, zipf"), &zipf, &f);
+                time(&format!("mmdb {name}, in-db"), &hits, &f);
+            }
+            Err(e) => println!("{}: {e}; skipping", p.display()),
+        }
+        if let Ok((c, a)) = Geo::open_file(&p) {
+            let g = Geo::new(c.into_iter().collect(), a.into_iter().collect());
+            time(&format!("resolver+cache {name}, in-db"), &hits, &|ip| {
+                let r = g.lookup(ip);
+                r.country.is_some() || r.asn.is_some()
+            });
+        }
+    }
+    let (_, rss) = usage();
+    println!("peak rss {:.1} MiB", mib(rss));
+}
+
+fn main() {
+    let a = args();
+    let ctx = Context::load(synth::site()).expect("bench context");
+    if a.pass == "geo" {
+        geo_bench(a.records.min(5_000_000), &ctx);
+    } else {
+        detect(&a, &ctx);
+    }
+}
