@@ -47,6 +47,13 @@ pub enum SinkConfig {
         cef: bool,
         #[serde(default = "default_app")]
         app_name: String,
+        /// TLS only: PEM file of the CA(s) that vouch for the collector (default: the system
+        /// bundle).
+        #[serde(default)]
+        ca_file: Option<PathBuf>,
+        /// TLS only: the name the collector's certificate carries (default: the address's host).
+        #[serde(default)]
+        server_name: Option<String>,
     },
     /// HTTP POST of each finding as JSON.
     Webhook {
@@ -116,8 +123,13 @@ pub trait Sink: Send {
 pub fn build_sink(cfg: &SinkConfig) -> Result<Box<dyn Sink>, AlertError> {
     Ok(match cfg {
         SinkConfig::Jsonl { path, max_bytes, keep } => Box::new(JsonlFileSink::new(path.clone(), *max_bytes, *keep)),
-        SinkConfig::Syslog { address, transport, cef, app_name } => {
-            Box::new(SyslogSink::new(address.clone(), *transport, *cef, app_name.clone())?)
+        SinkConfig::Syslog { address, transport, cef, app_name, ca_file, server_name } => {
+            let s = SyslogSink::new(address.clone(), *transport, *cef, app_name.clone())?;
+            if *transport == SyslogTransport::Tls {
+                Box::new(s.with_tls(ca_file.as_deref(), server_name.as_deref())?)
+            } else {
+                Box::new(s)
+            }
         }
         SinkConfig::Webhook { url, retries, backoff_ms, dead_letter } => {
             Box::new(WebhookSink::new(url, *retries, *backoff_ms, dead_letter.clone())?)

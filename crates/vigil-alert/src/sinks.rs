@@ -93,6 +93,64 @@ pub enum SyslogTransport {
     Udp,
     /// RFC 6587 octet counting.
     Tcp,
+    /// RFC 5425: TLS, octet counting. The collector's certificate is checked against the CA
+    /// file (default: the system bundle) for the configured server name.
+    Tls,
+}
+
+/// The system CA bundle on Debian and derivatives (ca-certificates).
+pub const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// TLS client settings of a syslog sink.
+struct TlsClient {
+    config: std::sync::Arc<rustls::ClientConfig>,
+    server_name: rustls::pki_types::ServerName<'static>,
+}
+
+impl TlsClient {
+    fn new(address: &str, ca_file: Option<&std::path::Path>, server_name: Option<&str>) -> Result<TlsClient, AlertError> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, ServerName};
+        let ca = ca_file.unwrap_or(std::path::Path::new(SYSTEM_CA_FILE));
+        let bad = |msg: String| AlertError::Config(format!("syslog {address}"), msg);
+        let mut roots = rustls::RootCertStore::empty();
+        let certs = CertificateDer::pem_file_iter(ca).map_err(|e| bad(format!("CA file {}: {e}", ca.display())))?;
+        for c in certs {
+            let c = c.map_err(|e| bad(format!("CA file {}: {e}", ca.display())))?;
+            // One unusable certificate in a bundle is skipped, as every TLS client does.
+            let _ = roots.add(c);
+        }
+        if roots.is_empty() {
+            return Err(bad(format!("CA file {}: no usable certificate", ca.display())));
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| bad(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        // The name the certificate must carry: as configured, else the host part of the address.
+        let host = match server_name {
+            Some(n) => n.to_string(),
+            None => {
+                let h = address.rsplit_once(':').map(|(h, _)| h).unwrap_or(address);
+                h.trim_start_matches('[').trim_end_matches(']').to_string()
+            }
+        };
+        let server_name = ServerName::try_from(host.clone()).map_err(|_| bad(format!("{host:?} is not a valid TLS server name")))?;
+        Ok(TlsClient { config: std::sync::Arc::new(config), server_name })
+    }
+
+    fn connect(&self, tcp: TcpStream) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+        let conn = rustls::ClientConnection::new(self.config.clone(), self.server_name.clone()).map_err(std::io::Error::other)?;
+        let mut s = rustls::StreamOwned::new(conn, tcp);
+        // Handshake now, so a certificate the CA does not vouch for fails here, before any
+        // finding is written.
+        while s.conn.is_handshaking() {
+            s.conn.complete_io(&mut s.sock)?;
+        }
+        Ok(s)
+    }
 }
 
 pub struct SyslogSink {
@@ -102,7 +160,9 @@ pub struct SyslogSink {
     app_name: String,
     hostname: String,
     udp: Option<UdpSocket>,
-    tcp: Option<TcpStream>,
+    /// The TCP or TLS connection, kept open between findings.
+    stream: Option<Box<dyn Write + Send>>,
+    tls: Option<TlsClient>,
 }
 
 impl SyslogSink {
@@ -113,7 +173,17 @@ impl SyslogSink {
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "vigil".into());
-        Ok(SyslogSink { address, transport, cef, app_name, hostname, udp: None, tcp: None })
+        // The system bundle by default; `with_tls` sets another CA file.
+        let tls = if transport == SyslogTransport::Tls { TlsClient::new(&address, None, None).ok() } else { None };
+        Ok(SyslogSink { address, transport, cef, app_name, hostname, udp: None, stream: None, tls })
+    }
+
+    /// TLS settings (for [`SyslogTransport::Tls`]): the CA file that vouches for the collector
+    /// (PEM; default the system bundle) and the name its certificate carries (default the host
+    /// of the address).
+    pub fn with_tls(mut self, ca_file: Option<&std::path::Path>, server_name: Option<&str>) -> Result<Self, AlertError> {
+        self.tls = Some(TlsClient::new(&self.address, ca_file, server_name)?);
+        Ok(self)
     }
 
     fn message(&self, f: &Finding, update: bool) -> String {
@@ -140,23 +210,29 @@ impl SyslogSink {
                 let s = self.udp.as_ref().ok_or(std::io::ErrorKind::NotConnected)?;
                 s.send(msg.as_bytes()).map(|_| ())
             }
-            SyslogTransport::Tcp => {
+            SyslogTransport::Tcp | SyslogTransport::Tls => {
+                // RFC 6587 / RFC 5425 octet counting: "LEN SP MSG".
                 let framed = format!("{} {}", msg.len(), msg);
                 for attempt in 0..2 {
-                    if self.tcp.is_none() {
+                    if self.stream.is_none() {
                         let target = self.address.to_socket_addrs()?.next().ok_or(std::io::ErrorKind::NotFound)?;
                         let s = TcpStream::connect_timeout(&target, TIMEOUT)?;
                         s.set_write_timeout(Some(TIMEOUT))?;
-                        self.tcp = Some(s);
+                        s.set_read_timeout(Some(TIMEOUT))?;
+                        self.stream = Some(match (self.transport, &self.tls) {
+                            (SyslogTransport::Tls, Some(t)) => Box::new(t.connect(s)?),
+                            // Never fall back to plain text when TLS was asked for.
+                            (SyslogTransport::Tls, None) => {
+                                return Err(std::io::Error::other(format!("no usable CA file (the system bundle {SYSTEM_CA_FILE} is unreadable): set ca_file")));
+                            }
+                            _ => Box::new(s),
+                        });
                     }
-                    let r = self.tcp.as_mut().ok_or(std::io::ErrorKind::NotConnected)?.write_all(framed.as_bytes());
-                    match r {
+                    let w = self.stream.as_mut().ok_or(std::io::ErrorKind::NotConnected)?;
+                    match w.write_all(framed.as_bytes()).and_then(|_| w.flush()) {
                         Ok(()) => return Ok(()),
                         // The collector restarted: reconnect once.
-                        Err(e) if attempt == 0 => {
-                            self.tcp = None;
-                            let _ = e;
-                        }
+                        Err(_) if attempt == 0 => self.stream = None,
                         Err(e) => return Err(e),
                     }
                 }

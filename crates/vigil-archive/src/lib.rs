@@ -116,21 +116,16 @@ impl Archive {
     }
 
     fn write_atomic(&self, dir: &Path, name: &str, batch: &RecordBatch) -> Result<(), ArchiveError> {
-        let tmp = dir.join(format!(".tmp-{name}"));
+        // Not ending in `.parquet`: a reader listing the partition (DataFusion, DuckDB) must
+        // never pick up a part that is still being written.
+        let tmp = dir.join(format!(".tmp-{name}.partial"));
         let dst = dir.join(name);
-        let file = File::create(&tmp).map_err(io(&tmp))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(pq(&tmp))?))
-            .set_max_row_group_row_count(Some(256 * 1024))
-            // Sorted event times compress to almost nothing as deltas.
-            .set_column_dictionary_enabled(ColumnPath::from("ts"), false)
-            .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED)
-            .build();
-        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(pq(&tmp))?;
-        w.write(batch).map_err(pq(&tmp))?;
-        let file = w.into_inner().map_err(pq(&tmp))?;
-        file.sync_all().map_err(io(&tmp))?;
-        drop(file);
+        let written = write_part(&tmp, batch);
+        if written.is_err() {
+            // A full disk or an I/O error: give the space back now, not at the next open.
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written?;
         std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
         // Make the rename itself durable.
         if let Ok(d) = File::open(dir) {
@@ -259,6 +254,36 @@ impl Archive {
         }
         Ok(st)
     }
+}
+
+/// Writer settings (figures from `bench/storage.sh` in docs/PERFORMANCE.md): records sorted by
+/// time within a part, so the time column is a delta-encoded near-constant
+/// step; dictionaries for every repeated text and small-integer column (addresses, ports,
+/// names, states), with room for an hour's distinct addresses; byte-stream-split floats, which
+/// zstd compresses far better than plain IEEE bytes; one row group per part.
+pub fn writer_properties() -> Result<WriterProperties, parquet::errors::ParquetError> {
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
+        .set_max_row_group_row_count(Some(1024 * 1024))
+        .set_dictionary_page_size_limit(4 * 1024 * 1024)
+        .set_column_dictionary_enabled(ColumnPath::from("ts"), false)
+        .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED);
+    for f in ["duration", "orig_entropy", "resp_entropy"] {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(f), false).set_column_encoding(ColumnPath::from(f), Encoding::BYTE_STREAM_SPLIT);
+    }
+    Ok(b.build())
+}
+
+/// zstd level of the part files: a middle level, parts are written once and read many times.
+const ZSTD_LEVEL: i32 = 6;
+
+fn write_part(tmp: &Path, batch: &RecordBatch) -> Result<(), ArchiveError> {
+    let file = File::create(tmp).map_err(io(tmp))?;
+    let props = writer_properties().map_err(pq(tmp))?;
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(pq(tmp))?;
+    w.write(batch).map_err(pq(tmp))?;
+    let file = w.into_inner().map_err(pq(tmp))?;
+    file.sync_all().map_err(io(tmp))
 }
 
 fn col<'a, T: 'static>(b: &'a RecordBatch, i: usize, f: &Path) -> Result<&'a T, ArchiveError> {

@@ -7,12 +7,17 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use vigil_model::{Finding, FindingKind, Severity};
 
+pub mod auth;
+pub mod query;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create data directory {path}: {source}")]
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("database {path}: {source}")]
     Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("database {path} is on a read-only file system or not writable: {source}")]
+    ReadOnly { path: PathBuf, source: rusqlite::Error },
     #[error("database {path} has schema version {found}, newer than this vigil understands ({known}); upgrade vigil")]
     TooNew { path: PathBuf, found: i64, known: i64 },
     #[error("database {path}: stored finding {id} is unreadable: {msg}")]
@@ -54,6 +59,42 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL,
         updated_at TEXT NOT NULL
      );",
+    // v2: dashboard accounts, server-side sessions, API tokens (only hashes of secrets are
+    // kept), the audit log of triage actions, and indexes for the dashboard's filters.
+    "CREATE TABLE app_user (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        pw_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+     );
+     CREATE TABLE session (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES app_user(id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+     );
+     CREATE INDEX session_user ON session(user_id);
+     CREATE TABLE api_token (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES app_user(id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_used TEXT
+     );
+     CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL
+     );
+     CREATE INDEX finding_status ON finding(status);
+     CREATE INDEX finding_severity ON finding(severity);
+     CREATE INDEX finding_first_seen ON finding(first_seen);",
 ];
 
 /// Triage states an analyst moves a finding through.
@@ -81,7 +122,7 @@ pub struct StoredFinding {
     pub times_seen: i64,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339()
 }
 
@@ -92,7 +133,18 @@ impl Store {
         let path = dir.join("vigil.db");
         let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite { path: path.clone(), source })?;
         let mut s = Store { conn, path };
-        s.init()?;
+        s.init().map_err(|e| match e {
+            // SQLite only says "unable to open database file": name the cause when it is a
+            // read-only directory or file system (opening for write, without writing, tells).
+            StoreError::Sqlite { path, source }
+                if std::fs::OpenOptions::new().append(true).open(&path).is_err_and(|io| {
+                    matches!(io.kind(), std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied)
+                }) =>
+            {
+                StoreError::ReadOnly { path, source }
+            }
+            e => e,
+        })?;
         Ok(s)
     }
 
@@ -107,6 +159,12 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How long a write waits for another process's lock before failing with "database is
+    /// locked" (10 s by default).
+    pub fn set_busy_timeout(&self, d: std::time::Duration) -> Result<(), StoreError> {
+        self.conn.busy_timeout(d).map_err(self.err())
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -145,7 +203,9 @@ impl Store {
     pub fn upsert_findings(&mut self, findings: &[Finding]) -> Result<UpsertStats, StoreError> {
         let path = self.path.clone();
         let e = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(e)?;
+        // IMMEDIATE: take the write lock first, waiting up to the busy timeout for another
+        // writer. A deferred transaction that reads and then writes fails at once instead.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(e)?;
         let mut stats = UpsertStats::default();
         {
             let mut exists = tx.prepare_cached("SELECT first_seen FROM finding WHERE id = ?1").map_err(e)?;

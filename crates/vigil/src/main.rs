@@ -38,6 +38,14 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Our own exposure as mapping platforms see it: scope-checked scan or nmap/masscan import, CVE/KEV/EPSS patch list.
     Exposure(cmd::exposure::Args),
+    /// Web dashboard, REST API and incident reports over the embedded store (127.0.0.1:8080).
+    Serve(cmd::serve::Args),
+    /// Dashboard accounts (argon2id) and API tokens.
+    User(cmd::user::Args),
+    /// One finding's self-contained HTML incident report or STIX 2.1 bundle, from the store.
+    Report(cmd::report::Args),
+    /// Threat hunting in SQL over the connection archive (`conn`) and the findings (`findings`).
+    Query(cmd::query::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +61,10 @@ fn main() -> ExitCode {
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Exposure(a) => cmd::exposure::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::User(a) => cmd::user::run(a),
+        Command::Report(a) => cmd::report::run(a),
+        Command::Query(a) => cmd::query::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

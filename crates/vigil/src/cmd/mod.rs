@@ -8,7 +8,11 @@ pub mod demo;
 pub mod exposure;
 pub mod hunt;
 pub mod mail;
+pub mod query;
+pub mod report;
+pub mod serve;
 pub mod simulate;
+pub mod user;
 pub mod watch;
 
 use crate::output::{self, Format};
@@ -32,6 +36,18 @@ pub fn store_findings(
     let mut s = vigil_store::Store::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))?;
     s.upsert_findings(findings)?;
     s.record_run(command, inputs, stats)?;
+    Ok(())
+}
+
+/// Appends the connection records to the data directory's Parquet archive (for `vigil query`),
+/// unless `--no-store`. Idempotent by content: re-reading an input adds nothing.
+pub fn archive_conns(store: &hunt::StoreArgs, conns: &[vigil_model::Conn]) -> Result<()> {
+    if store.no_store || conns.is_empty() {
+        return Ok(());
+    }
+    let dir = store.dir();
+    let archive = vigil_archive::Archive::open(&dir).with_context(|| format!("opening the archive in {}", dir.display()))?;
+    archive.append(conns).with_context(|| format!("archiving connection records in {}", dir.display()))?;
     Ok(())
 }
 

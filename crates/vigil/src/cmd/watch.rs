@@ -50,7 +50,8 @@ pub struct Args {
     /// Append alerts as JSON lines to this file (rotated at 64 MiB).
     #[arg(long)]
     pub alert_jsonl: Option<PathBuf>,
-    /// Send alerts to this syslog collector (host:port, UDP; `tcp://host:port` for TCP).
+    /// Send alerts to this syslog collector (host:port, UDP; `tcp://host:port` for TCP,
+    /// `tls://host:port` for TLS checked against the system CA bundle; other CAs in the site file).
     #[arg(long)]
     pub alert_syslog: Option<String>,
     /// Use CEF inside the syslog messages.
@@ -120,11 +121,12 @@ fn sinks(args: &Args) -> Result<Vec<SinkConfig>> {
         v.push(SinkConfig::Jsonl { path: p.clone(), max_bytes: 64 << 20, keep: 5 });
     }
     if let Some(a) = &args.alert_syslog {
-        let (transport, address) = match a.strip_prefix("tcp://") {
-            Some(rest) => (SyslogTransport::Tcp, rest.to_string()),
-            None => (SyslogTransport::Udp, a.strip_prefix("udp://").unwrap_or(a).to_string()),
+        let (transport, address) = match (a.strip_prefix("tcp://"), a.strip_prefix("tls://")) {
+            (Some(rest), _) => (SyslogTransport::Tcp, rest.to_string()),
+            (_, Some(rest)) => (SyslogTransport::Tls, rest.to_string()),
+            _ => (SyslogTransport::Udp, a.strip_prefix("udp://").unwrap_or(a).to_string()),
         };
-        v.push(SinkConfig::Syslog { address, transport, cef: args.alert_cef, app_name: "vigil".into() });
+        v.push(SinkConfig::Syslog { address, transport, cef: args.alert_cef, app_name: "vigil".into(), ca_file: None, server_name: None });
     }
     if let Some(u) = &args.alert_webhook {
         let dl = args.store.dir().join("webhook-dead-letter.jsonl");
