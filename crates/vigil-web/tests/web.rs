@@ -613,8 +613,9 @@ fn the_real_server_answers_over_tcp() {
 
 #[test]
 fn https_with_a_certificate_serves_secure_cookies() {
-    let have = |c: &str| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success());
-    if !have("openssl") || !have("curl") {
+    // `openssl` takes `version`, not `--version`.
+    let have = |c: &str, arg: &str| std::process::Command::new(c).arg(arg).output().is_ok_and(|o| o.status.success());
+    if !have("openssl", "version") || !have("curl", "--version") {
         if std::env::var("VIGIL_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
             panic!("openssl and curl are needed (VIGIL_REQUIRE_TOOLS=1)");
         }
