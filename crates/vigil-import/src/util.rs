@@ -189,3 +189,22 @@ mod tests {
         assert!(stable_uid(&[b"x"]).starts_with('C'));
     }
 }
+
+/// A `Hasher` that passes a precomputed, already keyed hash straight through (`write_u64`), for
+/// maps whose keys carry their own hash. Anything written as bytes is folded in rather than lost.
+#[derive(Default)]
+pub struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}

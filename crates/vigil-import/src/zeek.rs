@@ -12,7 +12,7 @@ use crate::{ImportError, ImportOptions};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use vigil_model::{
@@ -923,28 +923,10 @@ pub struct Joiner<'o> {
     certs: HashMap<String, CertMeta>,
     /// Keyed hashes of the conn uids seen (the keyed hash makes collisions unforgeable, so the
     /// set itself can skip re-hashing).
-    seen_uids: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
+    seen_uids: HashSet<u64, BuildHasherDefault<crate::util::Prehashed>>,
     uid_hasher: RandomState,
     /// Check conn uids for duplicates: only needed when several conn logs are read together.
     pub dedupe: bool,
-}
-
-/// Hasher for values that are already keyed hashes.
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ b as u64;
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
 }
 
 impl<'o> Joiner<'o> {

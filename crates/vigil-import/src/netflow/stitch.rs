@@ -30,24 +30,7 @@ impl Hash for HKey {
     }
 }
 
-/// Passes a precomputed hash through.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used (by `HKey`); fold anything else in rather than lose it.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ b as u64;
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
+use crate::util::Prehashed;
 
 type PendingMap = HashMap<HKey, (u64, FlowRecord), BuildHasherDefault<Prehashed>>;
 
