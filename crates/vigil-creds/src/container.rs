@@ -359,7 +359,11 @@ fn scan_spreadsheet(ctx: &mut Ctx, name: &str, data: &[u8], kind: SheetKind) {
             }
             Err(e) => Err(e.to_string()),
         },
-        SheetKind::Xls => match calamine::Xls::new(cursor) {
+        // calamine's own compound-file reader trusts the header and the FAT (out-of-range
+        // sectors panic, lengths become allocations, FAT loops never end), so the workbook
+        // stream is taken out by the `cfb` crate, which checks them, and re-packed into a
+        // fresh, well-formed container for calamine's BIFF parser.
+        SheetKind::Xls => match repack_workbook(data).and_then(|clean| calamine::Xls::new(Cursor::new(clean)).map_err(|e| e.to_string())) {
             Ok(mut wb) => {
                 for sheet in wb.sheet_names().to_vec() {
                     match wb.worksheet_range(&sheet) {
@@ -369,7 +373,7 @@ fn scan_spreadsheet(ctx: &mut Ctx, name: &str, data: &[u8], kind: SheetKind) {
                 }
                 Ok(())
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         },
     };
     if let Err(e) = result {
@@ -377,6 +381,25 @@ fn scan_spreadsheet(ctx: &mut Ctx, name: &str, data: &[u8], kind: SheetKind) {
         return;
     }
     scan_text_item(ctx, name, &text, Some(&map));
+}
+
+/// The `Workbook` (BIFF8) or `Book` (BIFF5) stream of an OLE compound file, alone in a new
+/// compound file built here. Reading is bounded by the input's size (a stream cannot hold more
+/// sectors than the file has).
+fn repack_workbook(data: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::{Read, Write};
+    let mut comp = cfb::CompoundFile::open(Cursor::new(data)).map_err(|e| format!("compound file: {e}"))?;
+    let name = ["/Workbook", "/Book"].into_iter().find(|p| comp.is_stream(p)).ok_or("no Workbook stream")?;
+    let mut book = Vec::new();
+    comp.open_stream(name)
+        .and_then(|s| s.take(data.len() as u64).read_to_end(&mut book))
+        .map_err(|e| format!("workbook stream: {e}"))?;
+    // Version 3: calamine refuses a version-4 file whose root entry has no mini stream.
+    let mut out = cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::with_capacity(book.len() + 4096)))
+        .map_err(|e| e.to_string())?;
+    out.create_stream(name).and_then(|mut s| s.write_all(&book)).map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(out.into_inner().into_inner())
 }
 
 fn scan_ole(ctx: &mut Ctx, name: &str, data: &[u8], lname: &str) {

@@ -84,6 +84,46 @@ fn corrupt_archives_and_office_files_are_reported() {
     }
 }
 
+/// An OLE compound file (version 3, 512-byte sectors) holding only a `Workbook` stream.
+fn ole_with_workbook(len: usize) -> Vec<u8> {
+    let mut c = cfb::CompoundFile::create_with_version(cfb::Version::V3, std::io::Cursor::new(Vec::new())).unwrap();
+    c.create_stream("/Workbook").unwrap().write_all(&vec![0x41; len]).unwrap();
+    c.flush().unwrap();
+    c.into_inner().into_inner()
+}
+
+fn set_u32(data: &mut [u8], at: usize, v: u32) {
+    data[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+#[test]
+fn hostile_compound_files_are_corrupt_not_a_panic_a_hang_or_a_huge_allocation() {
+    let good = ole_with_workbook(9000);
+    // The first FAT sector, from the header's DIFAT array.
+    let fat_at = (u32::from_le_bytes(good[76..80].try_into().unwrap()) as usize + 1) * 512;
+    let pointers = |d: &[u8]| -> Vec<usize> {
+        (0..128).filter(|i| u32::from_le_bytes(d[fat_at + i * 4..fat_at + i * 4 + 4].try_into().unwrap()) < 0xFFFF_FFFA).collect()
+    };
+    assert!(pointers(&good).len() > 10, "the workbook spans a chain of sectors");
+    let mut looped = good.clone();
+    for i in pointers(&good) {
+        set_u32(&mut looped, fat_at + i * 4, i as u32); // every chain points back at itself
+    }
+    let mut outside = good.clone();
+    set_u32(&mut outside, fat_at + pointers(&good)[3] * 4, 0x7FFF_0000); // a sector 1 TB into the file
+    let mut huge = good.clone();
+    set_u32(&mut huge, 44, 0xFFFF_FFF0); // FAT sector count
+    set_u32(&mut huge, 64, 0xFFFF_FFF0); // mini FAT sector count
+    set_u32(&mut huge, 72, 0xFFFF_FFF0); // DIFAT sector count
+    let mut dir_outside = good.clone();
+    set_u32(&mut dir_outside, 48, 0x0FFF_FFFF); // first directory sector
+    for (what, data) in [("FAT loop", looped), ("sector outside the file", outside), ("huge counts", huge), ("directory outside", dir_outside)] {
+        let (f, issues) = scan_bytes("book.xls", &data, &ScanOptions::default());
+        assert!(f.is_empty(), "{what}");
+        assert!(kinds(&issues).contains(&IssueKind::Corrupt), "{what}: {issues:?}");
+    }
+}
+
 #[test]
 fn tar_with_lying_sizes_is_corrupt_not_a_panic() {
     let mut h = [0u8; 512];
