@@ -12,7 +12,8 @@ mod synth;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use synth::{Synth, SynthConfig};
 use vigil_detect::util::Tuning;
-use vigil_detect::{espionage_detectors, movement_detectors, run_all};
+use vigil_detect::front::FrontEnd;
+use vigil_detect::{espionage_detectors, movement_detectors, observe_all, run_all};
 use vigil_enrich::Context;
 use vigil_model::Conn;
 
@@ -26,26 +27,22 @@ fn bench(c: &mut Criterion) {
     g.bench_function(format!("run_all/{n}"), |b| b.iter(|| run_all(&conns, &ctx).len()));
     g.bench_function(format!("espionage_detectors/{n}"), |b| {
         b.iter(|| {
-            let mut found = 0;
-            for mut d in espionage_detectors(&Tuning::default(), None) {
-                for x in &conns {
-                    d.observe(x, &ctx);
-                }
-                found += d.finish(&ctx).len();
+            let mut dets = espionage_detectors(&Tuning::default(), None);
+            let mut fe = FrontEnd::new();
+            for x in &conns {
+                observe_all(&mut dets, &mut fe, x, &ctx);
             }
-            found
+            dets.iter_mut().map(|d| d.finish(&ctx).len()).sum::<usize>()
         })
     });
     g.bench_function(format!("movement_detectors/{n}"), |b| {
         b.iter(|| {
-            let mut found = 0;
-            for mut d in movement_detectors() {
-                for x in &conns {
-                    d.observe(x, &ctx);
-                }
-                found += d.finish(&ctx).len();
+            let mut dets = movement_detectors();
+            let mut fe = FrontEnd::new();
+            for x in &conns {
+                observe_all(&mut dets, &mut fe, x, &ctx);
             }
-            found
+            dets.iter_mut().map(|d| d.finish(&ctx).len()).sum::<usize>()
         })
     });
     g.finish();

@@ -16,8 +16,10 @@
 //!
 //! Without `--materialize` the stream is generated in chunks of 65,536 records and only the
 //! detector calls are timed, so the peak RSS is the detectors' state plus one chunk. The
-//! detector sequence is the one `run_all` uses: `all_detectors()`, `observe` per record,
-//! `finish`, `Finding::rank`.
+//! detector sequence is the one `run_all` uses: `all_detectors()`, the shared front end and
+//! `observe_rec` per record (`observe_all`), `finish`, `Finding::rank`.
+//! `VIGIL_BENCH_PER_DETECTOR=1` times the front end and each detector separately;
+//! `VIGIL_BENCH_ONLY=name,...` runs only the named detectors.
 
 #[path = "../benches/common/synth.rs"]
 mod synth;
@@ -25,7 +27,8 @@ mod synth;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use synth::{Synth, SynthConfig};
-use vigil_detect::{Detector, all_detectors, espionage_detectors, movement_detectors, util::Tuning};
+use vigil_detect::front::FrontEnd;
+use vigil_detect::{Detector, all_detectors, espionage_detectors, movement_detectors, observe_all, util::Tuning};
 use vigil_enrich::Context;
 use vigil_enrich::geo::{Geo, Mmdb, bundled_country_table};
 use vigil_model::{Conn, Finding};
@@ -72,12 +75,19 @@ fn args() -> Args {
     a
 }
 
+/// The pass's detectors; `VIGIL_BENCH_ONLY=beacon,dormant_device` keeps only those named (to
+/// attribute memory).
 fn detectors(pass: &str) -> Vec<Box<dyn Detector>> {
-    match pass {
+    let mut v = match pass {
         "movement" => movement_detectors(),
         "espionage" => espionage_detectors(&Tuning::default(), None),
         _ => all_detectors(),
+    };
+    if let Ok(only) = std::env::var("VIGIL_BENCH_ONLY") {
+        let names: Vec<&str> = only.split(',').map(str::trim).collect();
+        v.retain(|d| names.contains(&d.name()));
     }
+    v
 }
 
 fn report(label: &str, n: usize, wall: Duration, cpu: Duration) {
@@ -119,10 +129,9 @@ fn detect(a: &Args, ctx: &Context) {
             vigil_detect::run_all(&conns, ctx)
         } else {
             let mut dets = detectors(&a.pass);
+            let mut fe = FrontEnd::new();
             for c in &conns {
-                for d in dets.iter_mut() {
-                    d.observe(c, ctx);
-                }
+                observe_all(&mut dets, &mut fe, c, ctx);
             }
             let mut out: Vec<Finding> = dets.iter_mut().flat_map(|d| d.finish(ctx)).collect();
             Finding::rank(&mut out);
@@ -136,6 +145,8 @@ fn detect(a: &Args, ctx: &Context) {
         return;
     }
     let mut dets = detectors(&a.pass);
+    let mut fe = FrontEnd::new();
+    let mut front_time = Duration::ZERO;
     let mut stream = Synth::new(cfg);
     let mut chunk: Vec<Conn> = Vec::with_capacity(65_536);
     let (mut wall, mut cpu) = (Duration::ZERO, Duration::ZERO);
@@ -146,19 +157,21 @@ fn detect(a: &Args, ctx: &Context) {
         let (c0, _) = usage();
         let t0 = Instant::now();
         if profile_each {
-            // Detector by detector over the chunk, to attribute time (same work, other order).
+            // The front end, then detector by detector over the chunk, to attribute time (same
+            // work, other order).
+            let t = Instant::now();
+            let recs: Vec<_> = chunk.iter().map(|c| fe.rec(c, ctx)).collect();
+            front_time += t.elapsed();
             for (d, slot) in dets.iter_mut().zip(per_det.iter_mut()) {
                 let t = Instant::now();
-                for c in &chunk {
-                    d.observe(c, ctx);
+                for r in &recs {
+                    d.observe_rec(r);
                 }
                 *slot += t.elapsed();
             }
         } else {
             for c in &chunk {
-                for d in dets.iter_mut() {
-                    d.observe(c, ctx);
-                }
+                observe_all(&mut dets, &mut fe, c, ctx);
             }
         }
         wall += t0.elapsed();
@@ -184,6 +197,7 @@ fn detect(a: &Args, ctx: &Context) {
     report(&format!("TOTAL {}", a.pass), n, wall + fwall, cpu + (c1 - c0));
     println!("peak rss {:.1} MiB (baseline before detectors {:.1} MiB)", mib(rss), mib(rss0));
     if profile_each {
+        println!("  observe {:<24} {:>8.3} s", "(front end)", front_time.as_secs_f64());
         for (d, t) in dets.iter().zip(per_det) {
             println!("  observe {:<24} {:>8.3} s", d.name(), t.as_secs_f64());
         }

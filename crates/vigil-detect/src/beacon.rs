@@ -9,8 +9,8 @@
 //! beacon that runs 02:00–05:00 every night is not penalised for its silent days. Overlapping
 //! groupings of the same host are merged into one finding per host and controller.
 
-use crate::prevalence::Prevalence;
-use crate::util::{self, HistParams, Tuning};
+use crate::front::{FrontEnd, HostMap, HostSet, Rec as Record};
+use crate::util::{self, HistParams, Interner, NONE, Tuning};
 use crate::Detector;
 use serde_json::json;
 use foldhash::{HashMap, HashMapExt};
@@ -68,9 +68,10 @@ impl Default for BeaconConfig {
     }
 }
 
-const NONE: u32 = u32::MAX;
 const F_ENC: u8 = 1;
 const F_WEB: u8 = 2;
+/// The destination is internal (a proxy candidate).
+const F_INT: u8 = 4;
 
 #[derive(Debug, Clone, Copy)]
 struct Rec {
@@ -81,30 +82,6 @@ struct Rec {
     name: u32,
     fp: u32,
     flags: u8,
-}
-
-#[derive(Debug, Default)]
-struct Interner {
-    ids: HashMap<String, u32>,
-    strs: Vec<String>,
-}
-
-impl Interner {
-    fn id(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.ids.get(s) {
-            return i;
-        }
-        let i = u32::try_from(self.strs.len()).unwrap_or(NONE);
-        if i == NONE {
-            return NONE;
-        }
-        self.ids.insert(s.to_string(), i);
-        self.strs.push(s.to_string());
-        i
-    }
-    fn get(&self, i: u32) -> &str {
-        self.strs.get(i as usize).map_or("", String::as_str)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -275,14 +252,15 @@ pub fn score_series(
 pub struct BeaconDetector {
     cfg: BeaconConfig,
     tuning: Tuning,
-    hosts: HashMap<IpAddr, Vec<Rec>>,
+    hosts: HostMap<Vec<Rec>>,
     names: Interner,
     fps: Interner,
     /// JA4 strings, and (JA4 id, ASN or country) → fingerprint id: the per-record path then
     /// renders and interns a fingerprint string only the first time a combination appears.
     ja4s: Interner,
     fp_ids: HashMap<(u32, FpTag), u32>,
-    internal_hosts: Prevalence<()>,
+    tags: TagCache,
+    internal_hosts: HostSet,
     /// Evidence that an internal destination is a forward proxy: names asked of it (capped)
     /// and whether any request was in explicit proxy form.
     proxies: HashMap<IpAddr, ProxyEvidence>,
@@ -291,6 +269,8 @@ pub struct BeaconDetector {
     dmax: Option<Timestamp>,
     /// Records not kept because `max_records` was reached.
     pub dropped: u64,
+    /// Front end of the plain `observe` path.
+    front: FrontEnd,
 }
 
 /// What a JA4 fingerprint is grouped with: the destination's ASN, else its country.
@@ -298,6 +278,38 @@ pub struct BeaconDetector {
 enum FpTag {
     As(u32),
     Cc([u8; 2]),
+}
+
+/// Direct-mapped cache of destinations' grouping tags: popular destinations repeat, and a
+/// probe here costs less than a GeoIP range search. A collision only costs a lookup.
+#[derive(Debug, Default)]
+struct TagCache(Vec<Option<(IpAddr, Option<FpTag>)>>);
+
+const TAG_SLOTS_LOG2: u32 = 14;
+
+impl TagCache {
+    fn get(&mut self, ip: IpAddr, look: impl FnOnce() -> Option<FpTag>) -> Option<FpTag> {
+        if self.0.is_empty() {
+            self.0 = vec![None; 1 << TAG_SLOTS_LOG2];
+        }
+        let x: u64 = match ip {
+            IpAddr::V4(a) => u64::from(u32::from(a)),
+            IpAddr::V6(a) => {
+                let v = u128::from(a);
+                (v as u64) ^ ((v >> 64) as u64)
+            }
+        };
+        let i = (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - TAG_SLOTS_LOG2)) as usize;
+        match self.0.get_mut(i) {
+            Some(Some((k, t))) if *k == ip => *t,
+            Some(slot) => {
+                let t = look();
+                *slot = Some((ip, t));
+                t
+            }
+            None => look(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -324,6 +336,7 @@ fn explicit_proxy(c: &Conn) -> bool {
 /// Scored group before the prevalence judgement.
 struct Scored {
     host: IpAddr,
+    hid: u32,
     key: Key,
     idx: Vec<u32>,
     scores: BeaconScores,
@@ -331,6 +344,7 @@ struct Scored {
 
 struct Candidate {
     host: IpAddr,
+    hid: u32,
     key: Key,
     idx: Vec<u32>,
     scores: BeaconScores,
@@ -385,19 +399,25 @@ impl Detector for BeaconDetector {
     }
 
     fn observe(&mut self, c: &Conn, ctx: &Context) {
+        let r = self.front.rec(c, ctx);
+        self.observe_rec(&r);
+    }
+
+    fn observe_rec(&mut self, r: &Record<'_>) {
+        let c = r.conn;
         self.dmin = Some(self.dmin.map_or(c.ts, |d| d.min(c.ts)));
         self.dmax = Some(self.dmax.map_or(c.ts, |d| d.max(c.ts)));
-        if !ctx.is_internal(c.orig_h) {
+        if !r.orig_internal {
             return;
         }
-        self.internal_hosts.add_host(c.orig_h);
+        self.internal_hosts.insert(r.orig_id);
         // DNS, including DNS over TLS (853: Android's "private DNS" reconnects on a timer), is
         // resolution traffic for the dns_tunnel detector, not a call-home.
-        if util::is_noise_addr(c.resp_h) || c.resp_p == 53 || c.resp_p == 853 || c.service.as_deref().is_some_and(|s| s.contains("dns")) {
+        if r.resp_noise || c.resp_p == 53 || c.resp_p == 853 || c.service.as_deref().is_some_and(|s| s.contains("dns")) {
             return;
         }
-        let external = !ctx.is_internal(c.resp_h);
-        let name = c.server_name().map(|n| util::ascii_lower(n.trim_end_matches('.')));
+        let external = !r.resp_internal;
+        let name = r.name.as_deref();
         // Inside-to-inside traffic only counts when it names an outside service (a proxy).
         if !external && name.is_none() {
             return;
@@ -406,7 +426,7 @@ impl Detector for BeaconDetector {
             self.dropped += 1;
             return;
         }
-        let name_id = name.as_deref().map_or(NONE, |n| self.names.id(n));
+        let name_id = name.map_or(NONE, |n| self.names.id(n));
         if !external && (self.proxies.contains_key(&c.resp_h) || self.proxies.len() < MAX_PROXY_DSTS) {
             let e = self.proxies.entry(c.resp_h).or_default();
             if name_id != NONE && e.names.len() < MAX_PROXY_NAMES {
@@ -417,12 +437,14 @@ impl Detector for BeaconDetector {
         let ja4 = c.app.tls.as_ref().and_then(|t| t.ja4.as_deref());
         let fp = match (ja4, external) {
             (Some(j), true) => {
-                let g = ctx.geo(c.resp_h);
-                let tag = match (g.asn, g.country) {
-                    (Some(a), _) => Some(FpTag::As(a)),
-                    (None, Some(cc)) => Some(FpTag::Cc(cc)),
-                    _ => None,
-                };
+                let tag = self.tags.get(c.resp_h, || {
+                    let g = r.resp_geo();
+                    match (g.asn, g.country) {
+                        (Some(a), _) => Some(FpTag::As(a)),
+                        (None, Some(cc)) => Some(FpTag::Cc(cc)),
+                        _ => None,
+                    }
+                });
                 match tag {
                     Some(t) => {
                         let key = (self.ja4s.id(j), t);
@@ -447,22 +469,21 @@ impl Detector for BeaconDetector {
             _ => NONE,
         };
         let mut flags = 0;
-        if c.is_encrypted() {
+        if r.encrypted {
             flags |= F_ENC;
         }
         if c.app.tls.is_some() || !c.app.http.is_empty() {
             flags |= F_WEB;
         }
+        if !external {
+            flags |= F_INT;
+        }
+        let Some(recs) = self.hosts.entry(r.orig_id, c.orig_h, Vec::new) else {
+            self.dropped += 1;
+            return;
+        };
         self.records += 1;
-        self.hosts.entry(c.orig_h).or_default().push(Rec {
-            ts: c.ts,
-            sent: util::sent_bytes(c),
-            recv: util::recv_bytes(c),
-            dst: c.resp_h,
-            name: name_id,
-            fp,
-            flags,
-        });
+        recs.push(Rec { ts: c.ts, sent: r.sent, recv: r.recv, dst: c.resp_h, name: name_id, fp, flags });
     }
 
     fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
@@ -471,20 +492,20 @@ impl Detector for BeaconDetector {
         // Prevalence of each grouping key across hosts (each host's keys are distinct, so a
         // count per key is the number of hosts).
         let mut prev: HashMap<Key, usize> = HashMap::new();
-        let mut hosts: Vec<IpAddr> = self.hosts.keys().copied().collect();
-        hosts.sort();
-        let mut groups_by_host: Vec<(IpAddr, HashMap<Key, Vec<u32>>)> = Vec::new();
-        for h in &hosts {
-            let Some(recs) = self.hosts.get(h) else { continue };
+        let hosts = self.hosts.sorted();
+        let mut groups_by_host: Vec<(IpAddr, u32, HashMap<Key, Vec<u32>>)> = Vec::new();
+        for &(h, hid) in &hosts {
+            let Some(recs) = self.hosts.get(hid) else { continue };
             let mut g: HashMap<Key, Vec<u32>> = HashMap::new();
             for (i, r) in recs.iter().enumerate() {
                 let i = u32::try_from(i).unwrap_or(u32::MAX);
                 // Inside-to-inside polling (a monitoring server checking web servers) is not a
                 // call-home: an internal destination counts only when it is a forward proxy.
-                if ctx.is_internal(r.dst) && !self.is_proxy(r.dst) {
+                let internal = r.flags & F_INT != 0;
+                if internal && !self.is_proxy(r.dst) {
                     continue;
                 }
-                if !ctx.is_internal(r.dst) {
+                if !internal {
                     g.entry(Key::Ip(r.dst)).or_default().push(i);
                 }
                 if r.name != NONE {
@@ -497,14 +518,15 @@ impl Detector for BeaconDetector {
             for k in g.keys() {
                 *prev.entry(*k).or_default() += 1;
             }
-            groups_by_host.push((*h, g));
+            groups_by_host.push((h, hid, g));
         }
-        let total_hosts = self.internal_hosts.total_hosts().max(hosts.len());
+        // The count Prevalence kept (it stopped at a million hosts).
+        let total_hosts = self.internal_hosts.len().min(1_000_000).max(hosts.len());
 
         let offset = |x: i64| i64::from(ctx.offset_at(Timestamp::from_secs(x)).local_minus_utc());
         let mut scored: Vec<Scored> = Vec::new();
-        for (h, g) in groups_by_host {
-            let Some(recs) = self.hosts.get(&h) else { continue };
+        for (h, hid, g) in groups_by_host {
+            let Some(recs) = self.hosts.get(hid) else { continue };
             let mut keys: Vec<(Key, Vec<u32>)> = g.into_iter().filter(|(_, idx)| idx.len() >= self.cfg.min_conns).collect();
             keys.sort_by_cached_key(|(k, _)| self.key_str(*k));
             for (k, idx) in keys {
@@ -538,7 +560,7 @@ impl Detector for BeaconDetector {
                 let ts: Vec<i64> = rs.iter().map(|r| r.ts.secs()).collect();
                 let sizes: Vec<f64> = rs.iter().map(|r| r.sent as f64).collect();
                 let Some(s) = score_series(&ts, &sizes, dmin_s, dmax_s, &self.cfg, &offset) else { continue };
-                scored.push(Scored { host: h, key: k, idx, scores: s });
+                scored.push(Scored { host: h, hid, key: k, idx, scores: s });
             }
         }
         // Periods of every host's group per key, to find cohorts of hosts on one schedule.
@@ -548,8 +570,8 @@ impl Detector for BeaconDetector {
         }
         let tol = self.cfg.cohort_period_tolerance.max(0.0);
         let mut cands: Vec<Candidate> = Vec::new();
-        for Scored { host: h, key: k, idx, scores: s } in scored {
-            let Some(recs) = self.hosts.get(&h) else { continue };
+        for Scored { host: h, hid, key: k, idx, scores: s } in scored {
+            let Some(recs) = self.hosts.get(hid) else { continue };
             let rs: Vec<&Rec> = idx.iter().filter_map(|&i| recs.get(i as usize)).collect();
             let base = s.rita_total.max(s.timeboxed_total);
             let n = rs.len() as f64;
@@ -582,7 +604,7 @@ impl Detector for BeaconDetector {
             if score < self.cfg.report_threshold {
                 continue;
             }
-            cands.push(Candidate { host: h, key: k, idx, scores: s, base, score, prevalence_hosts: ph, prevalence_share: pshare, cohort_hosts: cohort, timer_hosts: same_key.len(), also: Vec::new() });
+            cands.push(Candidate { host: h, hid, key: k, idx, scores: s, base, score, prevalence_hosts: ph, prevalence_share: pshare, cohort_hosts: cohort, timer_hosts: same_key.len(), also: Vec::new() });
         }
         // One finding per host and controller: merge groupings that share most connections.
         cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.host.cmp(&b.host)).then_with(|| self.key_str(a.key).cmp(&self.key_str(b.key))));
@@ -596,7 +618,7 @@ impl Detector for BeaconDetector {
         }
         let mut out = Vec::new();
         for c in kept {
-            let Some(recs) = self.hosts.get(&c.host) else { continue };
+            let Some(recs) = self.hosts.get(c.hid) else { continue };
             let rs: Vec<&Rec> = c.idx.iter().filter_map(|&i| recs.get(i as usize)).collect();
             let key = self.key_str(c.key);
             let id = Finding::stable_id(FindingKind::Beacon, &[&c.host.to_string(), &key]);

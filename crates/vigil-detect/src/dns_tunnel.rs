@@ -10,8 +10,9 @@
 //! is a resolver; its outside queries for a domain are dropped when the internal clients that
 //! asked are also visible, and reported with a note when only the resolver→outside leg is seen.
 
-use crate::util::{self, Tuning};
+use crate::util::{self, Interner, Tuning};
 use crate::Detector;
+use crate::front::{NO_HOST, Rec};
 use serde_json::json;
 use std::collections::hash_map::DefaultHasher;
 use foldhash::{HashMap, HashMapExt, HashSet};
@@ -30,6 +31,27 @@ use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
 /// does not know (an invented or internal TLD) count their last label as the suffix, as the
 /// list's default rule says. Names that are a bare suffix are returned whole.
 pub fn registered_domain(name: &str) -> String {
+    registered_domain_of(name).into_owned()
+}
+
+/// [`registered_domain`] borrowed from `name` when it is already clean (lower case, no empty
+/// label), as nearly every query on the wire is: no allocation on the per-query path.
+fn registered_domain_of(name: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let n = name.trim_end_matches('.');
+    if n.is_empty() || n.starts_with('.') || n.contains("..") || n.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Cow::Owned(registered_domain_slow(name));
+    }
+    match psl::domain(n.as_bytes()) {
+        Some(d) => match std::str::from_utf8(d.as_bytes()) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => Cow::Owned(String::from_utf8_lossy(d.as_bytes()).into_owned()),
+        },
+        None => Cow::Borrowed(n),
+    }
+}
+
+fn registered_domain_slow(name: &str) -> String {
     let n = name.trim_end_matches('.').to_ascii_lowercase();
     // Empty labels ("a..b") are dropped, so the list sees a well-formed name.
     let clean = n.split('.').filter(|l| !l.is_empty()).collect::<Vec<_>>().join(".");
@@ -121,6 +143,8 @@ impl Default for DnsTunnelConfig {
 
 #[derive(Debug, Default)]
 struct Agg {
+    /// The client's front-end id, for the packed contacts.
+    host_id: u32,
     queries: u64,
     unique: HashSet<u64>,
     len_sum: u64,
@@ -144,7 +168,12 @@ struct Agg {
 pub struct DnsTunnelDetector {
     cfg: DnsTunnelConfig,
     tuning: Tuning,
-    pairs: HashMap<(IpAddr, String), Agg>,
+    /// Per (client, registered domain id).
+    pairs: HashMap<(IpAddr, u32), Agg>,
+    domains: Interner,
+    /// Who connected where (to tell whether resolved addresses were used): (host id, IPv4)
+    /// packed in a u64, and the pairs that do not pack (IPv6, hosts without an id).
+    contacts4: HashSet<u64>,
     contacts: HashSet<(IpAddr, IpAddr)>,
     resolvers: HashSet<IpAddr>,
     /// Outside servers each host queried without recursion (up to 8).
@@ -171,20 +200,32 @@ impl Detector for DnsTunnelDetector {
     }
 
     fn observe(&mut self, c: &Conn, ctx: &Context) {
+        self.observe_rec(&Rec::standalone(c, ctx));
+    }
+
+    fn observe_rec(&mut self, r: &Rec<'_>) {
+        let c = r.conn;
         if c.app.dns.is_empty() {
-            if ctx.is_internal(c.orig_h) && self.contacts.len() < self.cfg.max_contacts {
-                self.contacts.insert((c.orig_h, c.resp_h));
+            if r.orig_internal && self.contacts.len() + self.contacts4.len() < self.cfg.max_contacts {
+                match (r.orig_id, c.resp_h) {
+                    (id, IpAddr::V4(v4)) if id != NO_HOST => {
+                        self.contacts4.insert(crate::front::pack(id, v4));
+                    }
+                    _ => {
+                        self.contacts.insert((c.orig_h, c.resp_h));
+                    }
+                }
             }
             return;
         }
-        if !ctx.is_internal(c.orig_h) {
+        if !r.orig_internal {
             return;
         }
-        if ctx.is_internal(c.resp_h) && c.resp_h != c.orig_h {
+        if r.resp_internal && c.resp_h != c.orig_h {
             self.resolvers.insert(c.resp_h);
         }
         for t in &c.app.dns {
-            if !t.rd && !ctx.is_internal(c.resp_h) {
+            if !t.rd && !r.resp_internal {
                 // Iterative (non-recursive) queries to several outside servers: this host is
                 // itself a resolver walking the authoritative servers.
                 let servers = self.iterative.entry(c.orig_h).or_default();
@@ -196,20 +237,27 @@ impl Detector for DnsTunnelDetector {
                 }
             }
             let Some(q) = t.query.as_deref() else { continue };
-            let q = q.trim_end_matches('.').to_ascii_lowercase();
+            let q = util::ascii_lower(q.trim_end_matches('.'));
             // PTR lookups and service discovery names are not tunnels.
             if q.ends_with(".arpa") || q.ends_with(".local") || q.is_empty() {
                 continue;
             }
-            let reg = registered_domain(&q);
-            let sub = q.strip_suffix(reg.as_str()).unwrap_or("").trim_end_matches('.');
-            let key = (c.orig_h, reg);
+            let reg = registered_domain_of(&q);
+            let sub = q.strip_suffix(&*reg).unwrap_or("").trim_end_matches('.');
+            let key = match self.domains.find(&reg) {
+                Some(d) => (c.orig_h, d),
+                None if self.pairs.len() >= self.cfg.max_pairs => {
+                    self.dropped += 1;
+                    continue;
+                }
+                None => (c.orig_h, self.domains.id(&reg)),
+            };
             if self.pairs.len() >= self.cfg.max_pairs && !self.pairs.contains_key(&key) {
                 self.dropped += 1;
                 continue;
             }
             self.clients.insert(c.orig_h);
-            let a = self.pairs.entry(key).or_insert_with(|| Agg { first: t.ts, last: t.ts, ..Default::default() });
+            let a = self.pairs.entry(key).or_insert_with(|| Agg { host_id: r.orig_id, first: t.ts, last: t.ts, ..Default::default() });
             a.queries += 1;
             a.first = a.first.min(t.ts);
             a.last = a.last.max(t.ts);
@@ -226,7 +274,7 @@ impl Detector for DnsTunnelDetector {
                     a.reputation += 1;
                 }
                 if a.examples.len() < 5 {
-                    a.examples.push(q.clone());
+                    a.examples.push(q.clone().into_owned());
                 }
             }
             if matches!(t.qtype, Some(5 | 10 | 15 | 16)) {
@@ -254,16 +302,15 @@ impl Detector for DnsTunnelDetector {
         let mut domain_clients: HashMap<&str, usize> = HashMap::new();
         for (h, d) in self.pairs.keys() {
             if !self.resolvers.contains(h) {
-                *domain_clients.entry(d.as_str()).or_default() += 1;
+                *domain_clients.entry(self.domains.get(*d)).or_default() += 1;
             }
         }
         let total_clients = self.clients.iter().filter(|h| !self.resolvers.contains(h)).count().max(1);
-        let mut keys: Vec<&(IpAddr, String)> = self.pairs.keys().collect();
+        let mut keys: Vec<(IpAddr, &str, u32)> = self.pairs.keys().map(|(h, d)| (*h, self.domains.get(*d), *d)).collect();
         keys.sort();
         let mut out = Vec::new();
-        for k in keys {
-            let Some(a) = self.pairs.get(k) else { continue };
-            let (host, dom) = (k.0, k.1.as_str());
+        for (host, dom, did) in keys {
+            let Some(a) = self.pairs.get(&(host, did)) else { continue };
             let u = a.unique.len();
             if u < self.cfg.min_unique || self.tuning.allow_domains.iter().any(|d| util::domain_is_under(dom, d)) || ctx.site.is_allowed_domain(dom) {
                 continue;
@@ -279,7 +326,13 @@ impl Detector for DnsTunnelDetector {
             let data_share = a.data_types as f64 / a.queries.max(1) as f64;
             let binary_share = a.binary as f64 / u as f64;
             let null_share = a.null_types as f64 / a.queries.max(1) as f64;
-            let followed = a.resolved.iter().any(|ip| self.contacts.contains(&(host, *ip)));
+            let followed = a.resolved.iter().any(|ip| {
+                let packed = match ip {
+                    IpAddr::V4(v4) if a.host_id != NO_HOST => self.contacts4.contains(&crate::front::pack(a.host_id, *v4)),
+                    _ => false,
+                };
+                packed || self.contacts.contains(&(host, *ip))
+            });
             let no_follow = if followed { 0.0 } else { 1.0 };
             let mut score = 0.35 * util::ramp((u as f64).log10(), (self.cfg.min_unique as f64).log10(), 3.0)
                 + 0.2 * util::ramp(mean_len, 10.0, 40.0)

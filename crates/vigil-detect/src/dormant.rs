@@ -8,15 +8,21 @@
 //! the silence lasted, what the device did on waking (admin ports, many destinations, critical
 //! zones, foreign destinations), the hour, and what the CMDB says (decommissioned, test). A
 //! laptop back from a holiday that opens the usual web sessions at 09:00 stays low.
+//!
+//! Memory does not grow with the sessions: a host's sessions are kept as *runs* (sessions no
+//! two consecutive of which are `min_silence_days` apart, so silences worth a finding lie
+//! between runs) with the first-hour sessions of each run (what the device did on waking), not
+//! one record per session. In any arrival order this gives exactly the silences and wake-ups a
+//! sorted list of every session would.
 
 use crate::Detector;
-use crate::graph::{admin_service, attack_ids, host_label, r3, zone_label};
+use crate::front::{FrontEnd, HostMap, Rec};
+use crate::graph::{attack_ids, host_label, r3, zone_label};
 use serde_json::json;
-use foldhash::{HashMap, HashMapExt};
+
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use vigil_enrich::Context;
-use vigil_enrich::inventory::is_background;
 use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
 
 #[derive(Clone, Debug)]
@@ -42,18 +48,119 @@ struct Start {
     dst: IpAddr,
     port: u16,
     admin: bool,
+    /// Arrival order: equal times keep it, as a stable sort of every session would.
+    seq: u64,
 }
+
+/// Sessions without a silence of `min_silence_days` between consecutive ones.
+struct Run {
+    first: Timestamp,
+    last: Timestamp,
+    /// The sessions of the run's first `wake_window_secs` (capped at `max_per_host`).
+    head: Vec<Start>,
+}
+
+/// Most runs kept per host: a run ends only after days of silence, so a window of months has
+/// a few dozen at most.
+const MAX_RUNS: usize = 512;
 
 #[derive(Default)]
 struct HostLog {
-    starts: Vec<Start>,
+    /// The newest run, inline: a time-ordered stream extends it without touching `runs`
+    /// (one memory access per record instead of two).
+    cur: Option<Run>,
+    /// Ordered by time, separated by silences of at least `min_silence_days` (with `cur`
+    /// after them; [`HostLog::settle`] moves it here).
+    runs: Vec<Run>,
     background: Vec<Timestamp>,
+    seq: u64,
+}
+
+impl HostLog {
+    /// Adds a session; false when a cap refused it.
+    fn add(&mut self, s: Start, cfg: &DormantConfig) -> bool {
+        let min_gap = cfg.min_silence_days * 86_400.0;
+        let end_of = |t: Timestamp| Timestamp(t.0.saturating_add(cfg.wake_window_secs.saturating_mul(Timestamp::NANOS_PER_SEC)));
+        // Whether `s` is within the silence threshold of run `r` (inside it, or less than the
+        // threshold before its first or after its last session).
+        let joins = |r: &Run| {
+            if s.ts < r.first {
+                r.first.since(s.ts) < min_gap
+            } else if s.ts > r.last {
+                s.ts.since(r.last) < min_gap
+            } else {
+                true
+            }
+        };
+        // Time-ordered streams: the session extends the newest run (it cannot then join or
+        // bridge an earlier one, which ended a silence before this run began).
+        if let Some(r) = self.cur.as_mut()
+            && s.ts >= r.first
+            && (s.ts <= r.last || s.ts.since(r.last) < min_gap)
+        {
+            r.last = r.last.max(s.ts);
+            if s.ts <= end_of(r.first) {
+                if r.head.len() >= cfg.max_per_host {
+                    return false;
+                }
+                r.head.push(s);
+            }
+            return true;
+        }
+        self.settle();
+        let ok = self.add_slow(s, cfg, &joins, &end_of);
+        self.cur = self.runs.pop();
+        ok
+    }
+
+    /// Moves the newest run back into `runs`.
+    fn settle(&mut self) {
+        if let Some(c) = self.cur.take() {
+            self.runs.push(c);
+        }
+    }
+
+    fn add_slow(&mut self, s: Start, cfg: &DormantConfig, joins: &dyn Fn(&Run) -> bool, end_of: &dyn Fn(Timestamp) -> Timestamp) -> bool {
+        let i = self.runs.partition_point(|r| r.last < s.ts && !joins(r));
+        let hit = self.runs.get(i).is_some_and(joins);
+        if !hit {
+            if self.runs.len() >= MAX_RUNS {
+                return false;
+            }
+            self.runs.insert(i, Run { first: s.ts, last: s.ts, head: vec![s] });
+            return true;
+        }
+        // The session may bridge this run and the next one: merge them.
+        if self.runs.get(i + 1).is_some_and(joins) {
+            let next = self.runs.remove(i + 1);
+            if let Some(r) = self.runs.get_mut(i) {
+                r.last = r.last.max(next.last);
+                let end = end_of(r.first);
+                r.head.extend(next.head.into_iter().filter(|x| x.ts <= end));
+            }
+        }
+        let Some(r) = self.runs.get_mut(i) else { return false };
+        if s.ts < r.first {
+            r.first = s.ts;
+            let end = end_of(r.first);
+            r.head.retain(|x| x.ts <= end);
+        }
+        r.last = r.last.max(s.ts);
+        if s.ts <= end_of(r.first) {
+            if r.head.len() >= cfg.max_per_host {
+                return false;
+            }
+            r.head.push(s);
+        }
+        true
+    }
 }
 
 pub struct DormantDetector {
     cfg: DormantConfig,
-    hosts: HashMap<IpAddr, HostLog>,
+    hosts: HostMap<HostLog>,
     pub dropped: u64,
+    front: FrontEnd,
 }
 
 impl Default for DormantDetector {
@@ -64,7 +171,7 @@ impl Default for DormantDetector {
 
 impl DormantDetector {
     pub fn new(cfg: DormantConfig) -> Self {
-        DormantDetector { cfg, hosts: HashMap::new(), dropped: 0 }
+        DormantDetector { cfg, hosts: HostMap::default(), dropped: 0, front: FrontEnd::new() }
     }
 }
 
@@ -74,34 +181,41 @@ impl Detector for DormantDetector {
     }
 
     fn observe(&mut self, c: &Conn, ctx: &Context) {
-        if !ctx.is_internal(c.orig_h) {
+        let r = self.front.rec(c, ctx);
+        self.observe_rec(&r);
+    }
+
+    fn observe_rec(&mut self, r: &Rec<'_>) {
+        let c = r.conn;
+        if !r.orig_internal {
             return;
         }
-        if self.hosts.len() >= self.cfg.max_hosts && !self.hosts.contains_key(&c.orig_h) {
+        if self.hosts.len() >= self.cfg.max_hosts && !self.hosts.contains(r.orig_id) {
             self.dropped += 1;
             return;
         }
-        let log = self.hosts.entry(c.orig_h).or_default();
-        if is_background(c) {
+        let Some(log) = self.hosts.entry(r.orig_id, c.orig_h, HostLog::default) else {
+            self.dropped += 1;
+            return;
+        };
+        if r.background {
             if log.background.len() < self.cfg.max_per_host {
                 log.background.push(c.ts);
             }
             return;
         }
-        if log.starts.len() >= self.cfg.max_per_host {
+        log.seq += 1;
+        let s = Start { ts: c.ts, dst: c.resp_h, port: c.resp_p, admin: r.admin.is_some(), seq: log.seq };
+        if !log.add(s, &self.cfg) {
             self.dropped += 1;
-            return;
         }
-        log.starts.push(Start { ts: c.ts, dst: c.resp_h, port: c.resp_p, admin: admin_service(c, ctx).is_some() });
     }
 
     fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
-        let mut hosts: Vec<IpAddr> = self.hosts.keys().copied().collect();
-        hosts.sort();
         let mut out = Vec::new();
-        for h in hosts {
-            let Some(log) = self.hosts.get_mut(&h) else { continue };
-            log.starts.sort_by_key(|s| s.ts);
+        for (h, id) in self.hosts.sorted() {
+            let Some(log) = self.hosts.get_mut(id) else { continue };
+            log.settle();
             log.background.sort();
             if let Some(f) = judge(&self.cfg, h, log, ctx) {
                 out.push(f);
@@ -112,29 +226,33 @@ impl Detector for DormantDetector {
 }
 
 fn judge(cfg: &DormantConfig, h: IpAddr, log: &HostLog, ctx: &Context) -> Option<Finding> {
-    let first = log.starts.first()?;
+    let first = log.runs.first()?.first;
     let min_gap = cfg.min_silence_days * 86_400.0;
     // The longest silence: before the window (history) or between two sessions in it.
     let mut best: Option<(Timestamp, usize, bool)> = None; // (silence start, index of wake, from history)
     let mut best_gap = 0.0;
     if let Some(last) = ctx.asset(h).and_then(|a| a.last_initiated) {
-        let gap = first.ts.since(last);
+        let gap = first.since(last);
         if gap >= min_gap {
             best = Some((last, 0, true));
             best_gap = gap;
         }
     }
-    for (i, w) in log.starts.windows(2).enumerate() {
-        let gap = w[1].ts.since(w[0].ts);
+    // Within a run no gap reaches the threshold; between runs every gap does.
+    for (i, w) in log.runs.windows(2).enumerate() {
+        let gap = w[1].first.since(w[0].last);
         if gap >= min_gap && gap > best_gap {
-            best = Some((w[0].ts, i + 1, false));
+            best = Some((w[0].last, i + 1, false));
             best_gap = gap;
         }
     }
     let (quiet_from, wi, from_history) = best?;
-    let wake = log.starts.get(wi)?;
-    let wake_end = Timestamp(wake.ts.0.saturating_add(cfg.wake_window_secs.saturating_mul(Timestamp::NANOS_PER_SEC)));
-    let woke: Vec<&Start> = log.starts.get(wi..)?.iter().take_while(|s| s.ts <= wake_end).collect();
+    let wake_ts = log.runs.get(wi)?.first;
+    let wake_end = Timestamp(wake_ts.0.saturating_add(cfg.wake_window_secs.saturating_mul(Timestamp::NANOS_PER_SEC)));
+    // Every session up to the end of the wake window is in the heads of the runs from here.
+    let mut woke: Vec<&Start> = log.runs.get(wi..)?.iter().take_while(|r| r.first <= wake_end).flat_map(|r| r.head.iter()).filter(|s| s.ts <= wake_end).collect();
+    woke.sort_by_key(|s| (s.ts, s.seq));
+    let wake = *woke.first()?;
     let dsts: BTreeSet<IpAddr> = woke.iter().map(|s| s.dst).collect();
     let admin: BTreeSet<u16> = woke.iter().filter(|s| s.admin).map(|s| s.port).collect();
     let external: Vec<IpAddr> = dsts.iter().copied().filter(|d| !ctx.is_internal(*d)).collect();
@@ -280,6 +398,34 @@ mod tests {
         assert_eq!(f.evidence["destinations"], 6);
         assert!((f.evidence["silent_days"].as_f64().unwrap() - 30.0).abs() < 0.01);
         assert!(f.attack.contains(&"T1021.004".to_string()));
+    }
+
+    #[test]
+    fn runs_give_the_same_wake_up_in_any_arrival_order() {
+        let ctx = site();
+        let t0 = NIGHT - 20 * DAY;
+        // Busy for two days, silent for 18, then a burst; plus a lone session 6 days in that
+        // splits the silence (12 days is the longest), and sessions that bridge two runs.
+        let mut conns: Vec<Conn> = (0..200).map(|i| tcp(t0 + i * 900, "10.5.0.7", "10.0.0.20", 443, 1.0)).collect();
+        conns.push(tcp(t0 + 8 * DAY, "10.5.0.7", "10.0.0.21", 443, 1.0));
+        for i in 0..8 {
+            conns.push(tcp(NIGHT + i * 60, "10.5.0.7", &format!("10.3.0.{}", i + 1), if i % 2 == 0 { 22 } else { 3389 }, 1.0));
+        }
+        conns.push(tcp(NIGHT + 2 * 3600, "10.5.0.7", "10.0.0.30", 443, 1.0));
+        let sorted = run(&ctx, &conns);
+        assert_eq!(sorted.len(), 1);
+        assert!((sorted[0].evidence["silent_days"].as_f64().unwrap() - 12.0).abs() < 0.05, "{:?}", sorted[0].evidence);
+        assert_eq!(sorted[0].evidence["sessions_after_waking"], 8, "the session two hours later is outside the wake window");
+        // Reversed and interleaved orders merge the same runs.
+        let mut rev = conns.clone();
+        rev.reverse();
+        let mut mixed: Vec<Conn> = conns.iter().step_by(2).cloned().collect();
+        mixed.extend(conns.iter().skip(1).step_by(2).rev().cloned());
+        for other in [rev, mixed] {
+            let f = run(&ctx, &other);
+            assert_eq!(f.len(), 1);
+            assert_eq!((f[0].score, &f[0].evidence, &f[0].attack), (sorted[0].score, &sorted[0].evidence, &sorted[0].attack));
+        }
     }
 
     #[test]

@@ -12,12 +12,13 @@
 //! different, previously unseen outside address each night or session — an exfiltration tool
 //! that hops between rented servers so no one address stands out.
 
+use crate::front::{FrontEnd, HostMap, Rec};
 use crate::prevalence::Prevalence;
-use crate::util::{self, Tuning};
+use crate::util::{self, DaySums, Interner, NONE, Tuning};
 use crate::Detector;
 use serde_json::json;
 use foldhash::{HashMap, HashMapExt};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
@@ -66,9 +67,11 @@ struct DstAgg {
     off_sent: u64,
     enc_sent: u64,
     enc_conns: u64,
-    name: Option<String>,
+    /// The first server name asked of this destination (an id of `Uploads::names`), NONE
+    /// when there was none.
+    name: u32,
     /// Upload per local day.
-    days: BTreeMap<i64, u64>,
+    days: DaySums,
     /// Local hours of the uploads (bitmask), to recognise a schedule.
     hours: u32,
 }
@@ -77,94 +80,106 @@ struct DstAgg {
 struct HostAgg {
     dsts: HashMap<IpAddr, DstAgg>,
     total_sent: u64,
-    days: BTreeSet<i64>,
+    /// Local days with traffic (the sums are unused).
+    days: DaySums,
     dropped: u64,
 }
 
-/// Prevalence key: an outside address or (the hash of) a server name.
+/// Prevalence key: an outside address or a server name's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum PKey {
     Ip(IpAddr),
-    Name(u64),
-}
-
-fn name_key(n: &str) -> PKey {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    n.hash(&mut h);
-    PKey::Name(h.finish())
+    Name(u32),
 }
 
 /// Shared state of both detectors: per host, per outside destination.
 #[derive(Debug, Default)]
 struct Uploads {
-    hosts: HashMap<IpAddr, HostAgg>,
+    hosts: HostMap<HostAgg>,
     prev: Prevalence<PKey>,
-    clock: util::LocalClock,
+    names: Interner,
 }
 
 impl Uploads {
-    fn observe(&mut self, c: &Conn, ctx: &Context, max_dsts: usize) {
-        if !ctx.is_internal(c.orig_h) {
+    fn observe(&mut self, r: &Rec<'_>, max_dsts: usize) {
+        let c = r.conn;
+        if !r.orig_internal {
             return;
         }
-        self.prev.add_host(c.orig_h);
-        if !util::outbound(ctx, c) {
+        self.prev.add_host(r.orig_id);
+        if !r.outbound() {
             return;
         }
-        let sent = util::sent_bytes(c);
-        let recv = util::recv_bytes(c);
-        let (offset, off_hours) = self.clock.at(ctx, c.ts);
-        let local = c.ts.secs().saturating_add(offset);
-        let day = local.div_euclid(86_400);
-        let hour = (local.rem_euclid(86_400) / 3600) as u32;
-        let name = c.server_name().map(|n| util::ascii_lower(n.trim_end_matches('.')));
-        self.prev.add_for_counted_host(&PKey::Ip(c.resp_h), c.orig_h);
-        if let Some(n) = &name {
-            self.prev.add_for_counted_host(&name_key(n), c.orig_h);
-        }
-        let h = self.hosts.entry(c.orig_h).or_default();
+        let (sent, recv) = (r.sent, r.recv);
+        let name = r.name.as_deref();
+        let name_id = name.map_or(NONE, |n| self.names.id(n));
+        let Some(h) = self.hosts.entry(r.orig_id, c.orig_h, HostAgg::default) else { return };
         h.total_sent = h.total_sent.saturating_add(sent);
-        h.days.insert(day);
+        h.days.add(r.local_day, 0);
         if h.dsts.len() >= max_dsts && !h.dsts.contains_key(&c.resp_h) {
             h.dropped += 1;
+            self.prev.add_for_counted_host(&PKey::Ip(c.resp_h), r.orig_id);
+            if name_id != NONE {
+                self.prev.add_for_counted_host(&PKey::Name(name_id), r.orig_id);
+            }
             return;
         }
-        let d = h.dsts.entry(c.resp_h).or_insert_with(|| DstAgg { first: c.ts, last: c.ts, ..Default::default() });
+        // The host was counted for this destination when its aggregate was made (the first
+        // record of the pair): only a new aggregate adds it, which spares most records a
+        // lookup in the prevalence table.
+        let d = match h.dsts.entry(c.resp_h) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                self.prev.add_for_counted_host(&PKey::Ip(c.resp_h), r.orig_id);
+                e.insert(DstAgg { first: c.ts, last: c.ts, name: NONE, ..Default::default() })
+            }
+        };
+        // The destination's first name was counted for this host when it was first asked.
+        if name_id != NONE && d.name != name_id {
+            self.prev.add_for_counted_host(&PKey::Name(name_id), r.orig_id);
+        }
         d.sent = d.sent.saturating_add(sent);
         d.recv = d.recv.saturating_add(recv);
         d.conns += 1;
         d.first = d.first.min(c.ts);
         d.last = d.last.max(c.end());
-        if off_hours {
+        if r.off_hours {
             d.off_sent = d.off_sent.saturating_add(sent);
         }
-        if c.is_encrypted() {
+        if r.encrypted {
             d.enc_sent = d.enc_sent.saturating_add(sent);
             d.enc_conns += 1;
         }
-        if d.name.is_none() {
-            d.name = name.map(std::borrow::Cow::into_owned);
+        if d.name == NONE {
+            d.name = name_id;
         }
         if sent > 0 {
-            let e = d.days.entry(day).or_default();
-            *e = e.saturating_add(sent);
-            d.hours |= 1 << hour.min(23);
+            d.days.add(r.local_day, sent);
+            d.hours |= 1 << r.local_hour.min(23);
         }
     }
 
+    fn name_key(&self, d: &DstAgg) -> Option<PKey> {
+        (d.name != NONE).then_some(PKey::Name(d.name))
+    }
+
+    /// The destination's server name.
+    fn name<'a>(&'a self, d: &DstAgg) -> Option<&'a str> {
+        (d.name != NONE).then(|| self.names.get(d.name))
+    }
+
     fn allowed(&self, tuning: &Tuning, ctx: &Context, ip: IpAddr, d: &DstAgg) -> bool {
-        tuning.is_allowed(ctx, ip, d.name.as_deref(), None)
+        tuning.is_allowed(ctx, ip, self.name(d), None)
     }
 
     fn common(&self, cfg: &ExfilConfig, ip: IpAddr, d: &DstAgg) -> bool {
         self.prev.is_common(&PKey::Ip(ip), cfg.common_min_hosts, cfg.common_min_share)
-            || d.name.as_ref().is_some_and(|n| self.prev.is_common(&name_key(n), cfg.common_min_hosts, cfg.common_min_share))
+            || self.name_key(d).is_some_and(|k| self.prev.is_common(&k, cfg.common_min_hosts, cfg.common_min_share))
     }
 
     fn hosts_using(&self, ip: IpAddr, d: &DstAgg) -> usize {
         let a = self.prev.hosts_for(&PKey::Ip(ip));
-        let b = d.name.as_ref().map_or(0, |n| self.prev.hosts_for(&name_key(n)));
+        let b = self.name_key(d).map_or(0, |k| self.prev.hosts_for(&k));
         a.max(b)
     }
 }
@@ -184,11 +199,12 @@ pub struct ExfilDetector {
     cfg: ExfilConfig,
     tuning: Tuning,
     up: Uploads,
+    front: FrontEnd,
 }
 
 impl ExfilDetector {
     pub fn new(cfg: ExfilConfig, tuning: Tuning) -> Self {
-        ExfilDetector { cfg, tuning, up: Uploads::default() }
+        ExfilDetector { cfg, tuning, up: Uploads::default(), front: FrontEnd::new() }
     }
 }
 
@@ -198,26 +214,30 @@ impl Detector for ExfilDetector {
     }
 
     fn observe(&mut self, c: &Conn, ctx: &Context) {
-        self.up.observe(c, ctx, self.cfg.max_dsts_per_host);
+        let r = self.front.rec(c, ctx);
+        self.observe_rec(&r);
+    }
+
+    fn observe_rec(&mut self, r: &Rec<'_>) {
+        self.up.observe(r, self.cfg.max_dsts_per_host);
     }
 
     fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
         // Peers: hosts of the same zone when the zone has at least 3 of them, else all hosts.
-        let all_median = median_u64(self.up.hosts.values().map(|h| h.total_sent).collect());
+        let all_median = median_u64(self.up.hosts.iter().map(|(_, h)| h.total_sent).collect());
         let mut by_zone: HashMap<String, Vec<u64>> = HashMap::new();
-        for (ip, h) in &self.up.hosts {
-            if let Some(z) = ctx.zone(*ip) {
+        for (ip, h) in self.up.hosts.iter() {
+            if let Some(z) = ctx.zone(ip) {
                 by_zone.entry(z.name.clone()).or_default().push(h.total_sent);
             }
         }
         // One median per zone, computed once (per host it was quadratic in the zone's size).
         let zone_medians: HashMap<String, (usize, u64)> = by_zone.into_iter().map(|(k, v)| (k, (v.len(), median_u64(v)))).collect();
-        let window_start = self.up.hosts.values().flat_map(|h| h.dsts.values().map(|d| d.first)).min().unwrap_or_default();
+        let window_start = self.up.hosts.iter().flat_map(|(_, h)| h.dsts.values().map(|d| d.first)).min().unwrap_or_default();
         let mut out = Vec::new();
-        let mut hosts: Vec<&IpAddr> = self.up.hosts.keys().collect();
-        hosts.sort();
-        for host in hosts {
-            let Some(h) = self.up.hosts.get(host) else { continue };
+        for (host_ip, hid) in self.up.hosts.sorted() {
+            let host = &host_ip;
+            let Some(h) = self.up.hosts.get(hid) else { continue };
             let zone_peers = ctx.zone(*host).and_then(|z| zone_medians.get(&z.name).map(|m| (z.name.as_str(), *m))).filter(|(_, (n, _))| *n >= 3);
             let (peer_group, peers, peer_median) = match zone_peers {
                 Some((name, (n, median))) => (format!("zone {name}"), n, median),
@@ -290,7 +310,7 @@ impl Detector for ExfilDetector {
                     (Some(cc), _) => format!(" in {cc}"),
                     _ => String::new(),
                 };
-                let target = d.name.as_ref().map_or_else(|| ip.to_string(), |n| format!("{n} ({ip})"));
+                let target = self.up.name(d).map_or_else(|| ip.to_string(), |n| format!("{n} ({ip})"));
                 let summary = format!(
                     "{host} uploaded {}{} to {target}{where_}{} over {} day(s), while it sends about {} a day elsewhere; check what was sent and whether this transfer is authorised.",
                     util::human_bytes(d.sent),
@@ -307,8 +327,8 @@ impl Detector for ExfilDetector {
                     attack.push("T1029".into());
                 }
                 let mut dst = vec![ip.to_string()];
-                if let Some(n) = &d.name {
-                    dst.push(n.clone());
+                if let Some(n) = self.up.name(d) {
+                    dst.push(n.to_string());
                 }
                 out.push(Finding {
                     id,
@@ -362,11 +382,12 @@ pub struct RotatingDetector {
     cfg: ExfilConfig,
     tuning: Tuning,
     up: Uploads,
+    front: FrontEnd,
 }
 
 impl RotatingDetector {
     pub fn new(cfg: ExfilConfig, tuning: Tuning) -> Self {
-        RotatingDetector { cfg, tuning, up: Uploads::default() }
+        RotatingDetector { cfg, tuning, up: Uploads::default(), front: FrontEnd::new() }
     }
 }
 
@@ -376,24 +397,28 @@ impl Detector for RotatingDetector {
     }
 
     fn observe(&mut self, c: &Conn, ctx: &Context) {
+        let r = self.front.rec(c, ctx);
+        self.observe_rec(&r);
+    }
+
+    fn observe_rec(&mut self, r: &Rec<'_>) {
         // Only encrypted uploads of some size are sessions worth tracking.
-        if util::sent_bytes(c) >= self.cfg.rotating_min_session_bytes && c.is_encrypted() {
-            self.up.observe(c, ctx, self.cfg.max_dsts_per_host);
-        } else if ctx.is_internal(c.orig_h) {
-            self.up.prev.add_host(c.orig_h);
-            if util::outbound(ctx, c) {
+        if r.sent >= self.cfg.rotating_min_session_bytes && r.encrypted {
+            self.up.observe(r, self.cfg.max_dsts_per_host);
+        } else if r.orig_internal {
+            self.up.prev.add_host(r.orig_id);
+            if r.outbound() {
                 // Still count prevalence: a destination others use is not "unseen".
-                self.up.prev.add_for_counted_host(&PKey::Ip(c.resp_h), c.orig_h);
+                self.up.prev.add_for_counted_host(&PKey::Ip(r.conn.resp_h), r.orig_id);
             }
         }
     }
 
     fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
-        let mut hosts: Vec<&IpAddr> = self.up.hosts.keys().collect();
-        hosts.sort();
-        for host in hosts {
-            let Some(h) = self.up.hosts.get(host) else { continue };
+        for (host_ip, hid) in self.up.hosts.sorted() {
+            let host = &host_ip;
+            let Some(h) = self.up.hosts.get(hid) else { continue };
             // Destinations used by this host alone, on a single day, uploading more than fetching.
             let mut sessions: Vec<(Timestamp, IpAddr, &DstAgg, i64)> = h
                 .dsts
@@ -405,7 +430,7 @@ impl Detector for RotatingDetector {
                         && ctx.is_foreign(**ip) != Some(false)
                         && !self.up.allowed(&self.tuning, ctx, **ip, d)
                 })
-                .filter_map(|(ip, d)| Some((d.first, *ip, d, *d.days.keys().next()?)))
+                .filter_map(|(ip, d)| Some((d.first, *ip, d, d.days.first_day()?)))
                 .collect();
             sessions.sort_by_key(|s| (s.0, s.1));
             // One new destination per day or session (sessions at least 4 h apart).
@@ -428,8 +453,8 @@ impl Detector for RotatingDetector {
                 continue;
             }
             // One service behind many addresses (the same name each time) is not rotation.
-            let names: BTreeSet<&str> = picked.iter().filter_map(|p| p.2.name.as_deref()).collect();
-            let named = picked.iter().filter(|p| p.2.name.is_some()).count();
+            let names: BTreeSet<&str> = picked.iter().filter_map(|p| self.up.name(p.2)).collect();
+            let named = picked.iter().filter(|p| p.2.name != NONE).count();
             if named >= 2 && names.len() * 2 <= named {
                 continue;
             }
@@ -463,7 +488,7 @@ impl Detector for RotatingDetector {
                 .map(|p| {
                     json!({
                         "dst": p.1.to_string(),
-                        "name": p.2.name,
+                        "name": self.up.name(p.2),
                         "first_seen": util::site_time(ctx, p.0).to_rfc3339(),
                         "bytes_sent": p.2.sent,
                         "bytes_received": p.2.recv,

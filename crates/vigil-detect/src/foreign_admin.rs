@@ -8,6 +8,7 @@
 
 use crate::util::{self, Tuning};
 use crate::Detector;
+use crate::front::Rec;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -112,7 +113,12 @@ impl Detector for ForeignAdminDetector {
     }
 
     fn observe(&mut self, c: &Conn, ctx: &Context) {
-        if ctx.is_internal(c.orig_h) || !ctx.is_internal(c.resp_h) || !c.conn_state.established() {
+        self.observe_rec(&Rec::standalone(c, ctx));
+    }
+
+    fn observe_rec(&mut self, r: &Rec<'_>) {
+        let (c, ctx) = (r.conn, r.ctx);
+        if r.orig_internal || !r.resp_internal || !c.conn_state.established() {
             return;
         }
         if c.orig_bytes.unwrap_or(0) == 0 || c.resp_bytes.unwrap_or(0) == 0 {
@@ -136,10 +142,10 @@ impl Detector for ForeignAdminDetector {
             g.sources.insert(c.orig_h);
         }
         g.sessions += 1;
-        if ctx.is_off_hours(c.ts) {
+        if r.off_hours {
             g.off += 1;
         }
-        g.bytes = g.bytes.saturating_add(util::sent_bytes(c)).saturating_add(util::recv_bytes(c));
+        g.bytes = g.bytes.saturating_add(r.sent).saturating_add(r.recv);
         g.duration += c.duration.filter(|d| d.is_finite() && *d > 0.0).unwrap_or(0.0);
         g.first = g.first.min(c.ts);
         g.last = g.last.max(c.end());

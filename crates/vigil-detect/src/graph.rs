@@ -72,19 +72,19 @@ pub fn admin_service(c: &Conn, ctx: &Context) -> Option<AdminService> {
         // Zeek lists analysers in the order they confirmed ("dce_rpc,smb" as often as
         // "smb,dce_rpc"): SMB carrying DCE-RPC is an SMB session (the PsExec pattern looks for
         // DCE-RPC on SMB), so the order of precedence is fixed here, not taken from the list.
-        let parts: Vec<&str> = s.split(',').map(str::trim).take(8).collect();
-        let has = |names: &[&str]| parts.iter().any(|p| names.contains(p));
-        for (names, svc) in [
-            (&["ssh"][..], AdminService::Ssh),
-            (&["rdp"][..], AdminService::Rdp),
-            (&["smb", "smb2", "smb3"][..], AdminService::Smb),
-            (&["dce_rpc", "dcerpc"][..], AdminService::Rpc),
-            (&["vnc", "rfb"][..], AdminService::Vnc),
-            (&["telnet"][..], AdminService::Telnet),
-        ] {
-            if has(names) {
-                return Some(svc);
-            }
+        // One pass over the first 8 names, without collecting them (this runs per record):
+        // the best-ranked protocol named wins.
+        let rank = |p: &str| match p {
+            "ssh" => Some((0, AdminService::Ssh)),
+            "rdp" => Some((1, AdminService::Rdp)),
+            "smb" | "smb2" | "smb3" => Some((2, AdminService::Smb)),
+            "dce_rpc" | "dcerpc" => Some((3, AdminService::Rpc)),
+            "vnc" | "rfb" => Some((4, AdminService::Vnc)),
+            "telnet" => Some((5, AdminService::Telnet)),
+            _ => None,
+        };
+        if let Some((_, svc)) = s.split(',').map(str::trim).take(8).filter_map(rank).min_by_key(|(r, _)| *r) {
+            return Some(svc);
         }
     }
     match c.resp_p {
@@ -142,14 +142,23 @@ pub struct Edge {
 
 impl Edge {
     pub fn from_conn(c: &Conn, ctx: &Context) -> Edge {
+        Edge::with(c, admin_service(c, ctx), succeeded(c))
+    }
+
+    /// [`Edge::from_conn`] with the front end's answers.
+    pub fn from_rec(r: &crate::front::Rec<'_>) -> Edge {
+        Edge::with(r.conn, r.admin, r.ok)
+    }
+
+    fn with(c: &Conn, service: Option<AdminService>, ok: bool) -> Edge {
         Edge {
             ts: c.ts,
             end: c.end(),
             src: c.orig_h,
             dst: c.resp_h,
             port: c.resp_p,
-            service: admin_service(c, ctx),
-            ok: succeeded(c),
+            service,
+            ok,
             failed: failed(c),
             orig_bytes: c.orig_bytes(),
             resp_bytes: c.resp_bytes(),

@@ -9,6 +9,7 @@
 
 use crate::util::{self, Tuning};
 use crate::Detector;
+use crate::front::Rec;
 use ipnet::IpNet;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -671,10 +672,15 @@ impl Detector for IocDetector {
     }
 
     fn observe(&mut self, c: &Conn, ctx: &Context) {
+        self.observe_rec(&Rec::standalone(c, ctx));
+    }
+
+    fn observe_rec(&mut self, r: &Rec<'_>) {
+        let c = r.conn;
         if self.set.is_empty() {
             return;
         }
-        let host = if ctx.is_internal(c.orig_h) || !ctx.is_internal(c.resp_h) { c.orig_h } else { c.resp_h };
+        let host = if r.orig_internal || !r.resp_internal { c.orig_h } else { c.resp_h };
         let set = Arc::clone(&self.set);
         let mut found: Vec<(usize, &'static str)> = Vec::new();
         let mut push = |ind: Option<usize>, how: &'static str| {

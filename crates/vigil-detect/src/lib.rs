@@ -7,6 +7,7 @@ pub mod dns_tunnel;
 pub mod dormant;
 pub mod exfil;
 pub mod foreign_admin;
+pub mod front;
 pub mod graph;
 pub mod ioc;
 pub mod lateral;
@@ -25,6 +26,12 @@ use vigil_model::{Conn, Finding};
 pub trait Detector: Send {
     fn name(&self) -> &'static str;
     fn observe(&mut self, conn: &Conn, ctx: &Context);
+    /// `observe` with the shared per-record answers of a [`front::FrontEnd`]: how
+    /// [`run_all`] feeds the detectors, so that each record is judged against the site once,
+    /// not once per detector. Every detector is fed by one front end (host ids are its own).
+    fn observe_rec(&mut self, rec: &front::Rec<'_>) {
+        self.observe(rec.conn, rec.ctx);
+    }
     fn finish(&mut self, ctx: &Context) -> Vec<Finding>;
 }
 
@@ -70,12 +77,20 @@ pub fn espionage_detectors(tuning: &util::Tuning, iocs: Option<std::sync::Arc<io
 /// Runs every detector over `conns` and returns the findings ranked by score.
 pub fn run_all<'a>(conns: impl IntoIterator<Item = &'a Conn>, ctx: &Context) -> Vec<Finding> {
     let mut dets = all_detectors();
+    let mut fe = front::FrontEnd::new();
     for c in conns {
-        for d in dets.iter_mut() {
-            d.observe(c, ctx);
-        }
+        observe_all(&mut dets, &mut fe, c, ctx);
     }
     let mut out: Vec<Finding> = dets.iter_mut().flat_map(|d| d.finish(ctx)).collect();
     Finding::rank(&mut out);
     out
+}
+
+/// Feeds one record to every detector: the front end answers the per-record questions once,
+/// then each detector sees the answers.
+pub fn observe_all(dets: &mut [Box<dyn Detector>], fe: &mut front::FrontEnd, c: &Conn, ctx: &Context) {
+    let rec = fe.rec(c, ctx);
+    for d in dets.iter_mut() {
+        d.observe_rec(&rec);
+    }
 }

@@ -5,6 +5,7 @@
 //! and are flagged. Thresholds follow RITA's (1 h, 4 h, 8 h, 12 h). Destinations many hosts hold
 //! long sessions to (push notification services, VPN concentrators) are damped.
 
+use crate::front::{FrontEnd, Rec};
 use crate::prevalence::Prevalence;
 use crate::util::{self, Tuning};
 use crate::Detector;
@@ -51,6 +52,7 @@ pub struct LongConnDetector {
     pairs: HashMap<(IpAddr, IpAddr, u16), Pair>,
     prev: Prevalence<(IpAddr, u16)>,
     pub dropped: u64,
+    front: FrontEnd,
 }
 
 impl LongConnDetector {
@@ -65,18 +67,24 @@ impl Detector for LongConnDetector {
     }
 
     fn observe(&mut self, c: &Conn, ctx: &Context) {
-        if !ctx.is_internal(c.orig_h) {
+        let r = self.front.rec(c, ctx);
+        self.observe_rec(&r);
+    }
+
+    fn observe_rec(&mut self, r: &Rec<'_>) {
+        let c = r.conn;
+        if !r.orig_internal {
             return;
         }
-        self.prev.add_host(c.orig_h);
-        if !util::outbound(ctx, c) {
+        self.prev.add_host(r.orig_id);
+        if !r.outbound() {
             return;
         }
         let dur = c.duration.unwrap_or(0.0);
         if !dur.is_finite() || dur < 60.0 {
             return;
         }
-        self.prev.add_for_counted_host(&(c.resp_h, c.resp_p), c.orig_h);
+        self.prev.add_for_counted_host(&(c.resp_h, c.resp_p), r.orig_id);
         let key = (c.orig_h, c.resp_h, c.resp_p);
         if self.pairs.len() >= self.cfg.max_pairs && !self.pairs.contains_key(&key) {
             self.dropped += 1;
@@ -86,12 +94,12 @@ impl Detector for LongConnDetector {
         p.duration += dur;
         p.longest = p.longest.max(dur);
         p.conns += 1;
-        p.sent = p.sent.saturating_add(util::sent_bytes(c));
-        p.recv = p.recv.saturating_add(util::recv_bytes(c));
+        p.sent = p.sent.saturating_add(r.sent);
+        p.recv = p.recv.saturating_add(r.recv);
         p.open |= c.open;
         p.first = p.first.min(c.ts);
         p.last = p.last.max(c.end());
-        p.encrypted |= c.is_encrypted();
+        p.encrypted |= r.encrypted;
         if p.name.is_none() {
             p.name = c.server_name().map(str::to_ascii_lowercase);
         }

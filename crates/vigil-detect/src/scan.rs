@@ -12,6 +12,7 @@
 
 use crate::util::{self, Tuning};
 use crate::Detector;
+use crate::front::Rec;
 use ipnet::IpNet;
 use serde_json::json;
 use foldhash::{HashMap, HashSet};
@@ -111,7 +112,12 @@ impl Detector for ScanDetector {
     }
 
     fn observe(&mut self, c: &Conn, ctx: &Context) {
-        if util::is_noise_addr(c.resp_h) {
+        self.observe_rec(&Rec::standalone(c, ctx));
+    }
+
+    fn observe_rec(&mut self, r: &Rec<'_>) {
+        let c = r.conn;
+        if r.resp_noise {
             return;
         }
         let icmp = matches!(c.proto, PROTO_ICMP | PROTO_ICMPV6);
@@ -122,12 +128,11 @@ impl Detector for ScanDetector {
         if service_reply(c) {
             return;
         }
-        let sent = util::sent_bytes(c);
-        let recv = util::recv_bytes(c);
+        let (sent, recv) = (r.sent, r.recv);
         let payload = util::has_payload(c);
         if !icmp && payload && c.conn_state.established() {
             // A real session: kept when it comes from outside, to judge scan-then-use.
-            if !ctx.is_internal(c.orig_h) && ctx.is_internal(c.resp_h) {
+            if !r.orig_internal && r.resp_internal {
                 if self.sessions.len() < self.cfg.max_sessions {
                     self.sessions.push(Session { src: c.orig_h, dst: c.resp_h, port: pkey(c), ts: c.ts, bytes: sent.saturating_add(recv) });
                 } else {
@@ -137,12 +142,12 @@ impl Detector for ScanDetector {
             return;
         }
         // A probe is aimed at our hosts (from anywhere) or from our hosts at anything.
-        if !ctx.is_internal(c.resp_h) && !ctx.is_internal(c.orig_h) {
+        if !r.resp_internal && !r.orig_internal {
             return;
         }
         // From inside, only unanswered or refused attempts count: browsers open and drop idle
         // connections to many web servers, which is not a sweep.
-        if ctx.is_internal(c.orig_h) && !icmp && c.conn_state.established() {
+        if r.orig_internal && !icmp && c.conn_state.established() {
             return;
         }
         if self.sources.len() >= self.cfg.max_sources && !self.sources.contains_key(&c.orig_h) {

@@ -12,6 +12,7 @@
 //! through a jump host in work hours stays below medium.
 
 use crate::Detector;
+use crate::front::Rec;
 use crate::graph::{AdminService, Edge, Recurrence, attack_ids, edge_known, host_label, r3, zone_label};
 use serde_json::json;
 use foldhash::{HashMap, HashMapExt};
@@ -92,11 +93,30 @@ impl Detector for SpringboardDetector {
     }
 
     fn observe(&mut self, c: &Conn, ctx: &Context) {
-        if c.proto != PROTO_TCP || c.orig_h == c.resp_h || !ctx.is_internal(c.resp_h) {
+        self.observe_rec(&Rec::standalone(c, ctx));
+    }
+
+    fn observe_rec(&mut self, r: &Rec<'_>) {
+        let c = r.conn;
+        if c.proto != PROTO_TCP || c.orig_h == c.resp_h || !r.resp_internal {
             return;
         }
-        let e = Edge::from_conn(c, ctx);
-        let src_internal = ctx.is_internal(c.orig_h);
+        // Failed sessions that are not administration are dropped below anyway: decide that
+        // before building the edge (which copies the service name).
+        let admin = r.orig_internal && r.admin.is_some();
+        if !r.ok && !admin {
+            return;
+        }
+        self.add(Edge::from_rec(r), r.orig_internal);
+    }
+
+    fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
+        self.finish_chains(ctx)
+    }
+}
+
+impl SpringboardDetector {
+    fn add(&mut self, e: Edge, src_internal: bool) {
         if src_internal && e.service.is_some() {
             self.recurrence.add(&e);
         }
@@ -139,7 +159,7 @@ impl Detector for SpringboardDetector {
         }
     }
 
-    fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
+    fn finish_chains(&mut self, ctx: &Context) -> Vec<Finding> {
         for v in self.inbound.values_mut().chain(self.onward.values_mut()) {
             v.sort_by_key(|e| e.ts);
         }

@@ -8,13 +8,12 @@
 //! CMDB flag and off-hours activity raise it. Without a CMDB only the test-device rule applies.
 
 use crate::Detector;
-use crate::graph::{admin_service, attack_ids, host_label, r3, succeeded, zone_label};
+use crate::front::{FrontEnd, HostMap, Rec};
+use crate::graph::{attack_ids, host_label, r3, zone_label};
 use serde_json::json;
-use foldhash::{HashMap, HashMapExt};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use vigil_enrich::Context;
-use vigil_enrich::inventory::is_background;
 use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
 
 #[derive(Clone, Debug)]
@@ -40,17 +39,17 @@ struct Activity {
     critical_dsts: BTreeSet<IpAddr>,
     critical_admin: BTreeSet<(IpAddr, u16)>,
     admin_sessions: u64,
-    external_dsts: BTreeSet<IpAddr>,
+    /// Counted, never listed: a hash set (a per-record insert into a tree cost more).
+    external_dsts: foldhash::HashSet<IpAddr>,
     off_hours: u64,
     mac: Option<[u8; 6]>,
 }
 
 pub struct UnmanagedDetector {
     cfg: UnmanagedConfig,
-    hosts: HashMap<IpAddr, Activity>,
+    hosts: HostMap<Activity>,
     pub dropped: u64,
-    /// Site-local time, converted once per minute of stream rather than per record.
-    clock: crate::util::LocalClock,
+    front: FrontEnd,
 }
 
 impl Default for UnmanagedDetector {
@@ -61,7 +60,7 @@ impl Default for UnmanagedDetector {
 
 impl UnmanagedDetector {
     pub fn new(cfg: UnmanagedConfig) -> Self {
-        UnmanagedDetector { cfg, hosts: HashMap::new(), dropped: 0, clock: crate::util::LocalClock::default() }
+        UnmanagedDetector { cfg, hosts: HostMap::default(), dropped: 0, front: FrontEnd::new() }
     }
 }
 
@@ -73,11 +72,20 @@ impl Detector for UnmanagedDetector {
     }
 
     fn observe(&mut self, c: &Conn, ctx: &Context) {
-        if is_background(c) {
+        let r = self.front.rec(c, ctx);
+        self.observe_rec(&r);
+    }
+
+    fn observe_rec(&mut self, r: &Rec<'_>) {
+        let c = r.conn;
+        if r.background {
             return;
         }
-        if ctx.is_internal(c.resp_h) && succeeded(c) && (self.hosts.len() < self.cfg.max_hosts || self.hosts.contains_key(&c.resp_h)) {
-            let a = self.hosts.entry(c.resp_h).or_default();
+        if r.resp_internal
+            && r.ok
+            && (self.hosts.len() < self.cfg.max_hosts || self.hosts.contains(r.resp_id))
+            && let Some(a) = self.hosts.entry(r.resp_id, c.resp_h, Activity::default)
+        {
             a.first = Some(a.first.map_or(c.ts, |f| f.min(c.ts)));
             a.last = Some(a.last.map_or(c.end(), |l| l.max(c.end())));
             a.served = a.served.saturating_add(1);
@@ -85,29 +93,32 @@ impl Detector for UnmanagedDetector {
                 a.mac = c.resp_l2_addr;
             }
         }
-        if !ctx.is_internal(c.orig_h) {
+        if !r.orig_internal {
             return;
         }
-        if self.hosts.len() >= self.cfg.max_hosts && !self.hosts.contains_key(&c.orig_h) {
+        if self.hosts.len() >= self.cfg.max_hosts && !self.hosts.contains(r.orig_id) {
             self.dropped += 1;
             return;
         }
-        let a = self.hosts.entry(c.orig_h).or_default();
+        let Some(a) = self.hosts.entry(r.orig_id, c.orig_h, Activity::default) else {
+            self.dropped += 1;
+            return;
+        };
         a.first = Some(a.first.map_or(c.ts, |f| f.min(c.ts)));
         a.last = Some(a.last.map_or(c.end(), |l| l.max(c.end())));
         a.initiated = a.initiated.saturating_add(1);
         if a.mac.is_none() {
             a.mac = c.orig_l2_addr;
         }
-        if self.clock.at(ctx, c.ts).1 {
+        if r.off_hours {
             a.off_hours = a.off_hours.saturating_add(1);
         }
-        let ok = succeeded(c) || (c.proto != vigil_model::PROTO_TCP && c.resp_pkts > 0);
-        let admin = admin_service(c, ctx).is_some();
+        let ok = r.ok || (c.proto != vigil_model::PROTO_TCP && c.resp_pkts > 0);
+        let admin = r.admin.is_some();
         if admin && ok {
             a.admin_sessions = a.admin_sessions.saturating_add(1);
         }
-        if ok && ctx.is_critical(c.resp_h) {
+        if ok && r.resp_critical() {
             if a.critical_dsts.len() < SET_CAP {
                 a.critical_dsts.insert(c.resp_h);
             }
@@ -115,21 +126,19 @@ impl Detector for UnmanagedDetector {
                 a.critical_admin.insert((c.resp_h, c.resp_p));
             }
         }
-        if !ctx.is_internal(c.resp_h) && a.external_dsts.len() < SET_CAP {
+        if !r.resp_internal && a.external_dsts.len() < SET_CAP {
             a.external_dsts.insert(c.resp_h);
         }
     }
 
     fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
-        let mut hosts: Vec<IpAddr> = self.hosts.keys().copied().collect();
-        hosts.sort();
-        hosts.into_iter().filter_map(|h| self.judge(h, ctx)).collect()
+        self.hosts.sorted().into_iter().filter_map(|(h, id)| self.judge(h, id, ctx)).collect()
     }
 }
 
 impl UnmanagedDetector {
-    fn judge(&self, h: IpAddr, ctx: &Context) -> Option<Finding> {
-        let a = self.hosts.get(&h)?;
+    fn judge(&self, h: IpAddr, id: u32, ctx: &Context) -> Option<Finding> {
+        let a = self.hosts.get(id)?;
         let first = a.first?;
         if a.initiated == 0 && a.served == 0 {
             return None;
@@ -251,6 +260,7 @@ impl UnmanagedDetector {
 mod tests {
     use super::*;
     use crate::graph::testutil::*;
+    use foldhash::HashMap;
     use vigil_enrich::inventory::read_cmdb_csv;
 
     const SITE: &str = "[site]\ninternal=[\"10.0.0.0/8\"]\ntimezone=\"Asia/Shanghai\"\n[[site.zone]]\nname=\"core\"\nnetworks=[\"10.3.0.0/16\"]\ncritical=true\n[[site.zone]]\nname=\"lab\"\nnetworks=[\"10.7.0.0/16\"]\n";

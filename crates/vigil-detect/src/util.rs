@@ -462,6 +462,102 @@ pub fn ascii_lower(s: &str) -> std::borrow::Cow<'_, str> {
     if s.bytes().any(|b| b.is_ascii_uppercase()) { std::borrow::Cow::Owned(s.to_ascii_lowercase()) } else { std::borrow::Cow::Borrowed(s) }
 }
 
+/// "No id": an absent name, or one the interner had no room for.
+pub const NONE: u32 = u32::MAX;
+
+/// Strings to dense ids and back, so per-record state holds 4-byte ids, not strings.
+#[derive(Debug, Default)]
+pub struct Interner {
+    ids: foldhash::HashMap<String, u32>,
+    strs: Vec<String>,
+}
+
+impl Interner {
+    /// The id of `s`, assigned on first sight; [`NONE`] when ids ran out.
+    pub fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = u32::try_from(self.strs.len()).unwrap_or(NONE);
+        if i == NONE {
+            return NONE;
+        }
+        self.ids.insert(s.to_string(), i);
+        self.strs.push(s.to_string());
+        i
+    }
+
+    /// The id of `s` if it has one.
+    pub fn find(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    pub fn get(&self, i: u32) -> &str {
+        self.strs.get(i as usize).map_or("", String::as_str)
+    }
+}
+
+/// Per-day sums kept as a sorted list: a connection's days are few and the stream is roughly
+/// time-ordered, so this appends where a `BTreeMap` would allocate a node per pair. The first
+/// day is inline (most pairs see one day), so a single-day pair allocates nothing.
+#[derive(Debug, Default, Clone)]
+pub struct DaySums {
+    first: Option<(i64, u64)>,
+    /// Later days, ascending, all after `first`.
+    more: Vec<(i64, u64)>,
+}
+
+impl DaySums {
+    pub fn add(&mut self, day: i64, v: u64) {
+        let Some(f) = self.first.as_mut() else {
+            self.first = Some((day, v));
+            return;
+        };
+        if day == f.0 {
+            f.1 = f.1.saturating_add(v);
+            return;
+        }
+        if day < f.0 {
+            // A new earliest day: the old first moves to the front of the rest.
+            let old = std::mem::replace(f, (day, v));
+            self.more.insert(0, old);
+            return;
+        }
+        match self.more.last_mut() {
+            Some((d, s)) if *d == day => *s = s.saturating_add(v),
+            Some((d, _)) if *d < day => self.more.push((day, v)),
+            None => self.more.push((day, v)),
+            Some(_) => match self.more.binary_search_by_key(&day, |e| e.0) {
+                Ok(i) => {
+                    if let Some(e) = self.more.get_mut(i) {
+                        e.1 = e.1.saturating_add(v);
+                    }
+                }
+                Err(i) => self.more.insert(i, (day, v)),
+            },
+        }
+    }
+
+    /// Distinct days.
+    pub fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// The earliest day.
+    pub fn first_day(&self) -> Option<i64> {
+        self.first.map(|e| e.0)
+    }
+
+    /// (day, sum) in day order.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
+        self.first.into_iter().chain(self.more.iter().copied())
+    }
+}
+
 /// Human rendering of a byte count.
 pub fn human_bytes(b: u64) -> String {
     const U: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
@@ -546,6 +642,18 @@ mod tests {
         assert!(domain_is_under("a.b.example.com.", "example.com"));
         assert!(!domain_is_under("badexample.com", "example.com"));
         assert!(!domain_is_under("x.com", ""));
+    }
+
+    #[test]
+    fn day_sums_stay_sorted_and_add_up() {
+        let mut d = DaySums::default();
+        for (day, v) in [(5, 1), (5, 2), (7, 1), (6, 4), (5, u64::MAX), (1, 1)] {
+            d.add(day, v);
+        }
+        assert_eq!(d.iter().collect::<Vec<_>>(), vec![(1, 1), (5, u64::MAX), (6, 4), (7, 1)]);
+        assert_eq!((d.len(), d.first_day()), (4, Some(1)));
+        let mut i = Interner::default();
+        assert_eq!((i.id("a"), i.id("b"), i.id("a"), i.find("b"), i.get(1)), (0, 1, 0, Some(1), "b"));
     }
 
     #[test]

@@ -13,10 +13,13 @@ use crate::packet::FlowPacket;
 use crate::ports::{likely_tcp_server, likely_udp_server};
 use crate::tcp::{self, Deliver, EpState, Segment, TcpConn};
 use crate::uid;
+use foldhash::SharedSeed;
+use foldhash::quality::SeedableRandomState;
 use std::cmp::Reverse;
-use std::collections::hash_map::RandomState;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::BuildHasher as _;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 use vigil_model::{Conn, ConnState, Source, Timestamp, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 
 /// Timeouts and limits. `Default` is Zeek's defaults plus a one-million-flow cap.
@@ -64,47 +67,55 @@ fn secs_to_ns(s: f64) -> i64 {
 }
 
 /// Canonical 5-tuple: the lower (address, port) end first, except for one-way ICMP messages,
-/// which Zeek keys by direction.
+/// which Zeek keys by direction. Addresses are held as two 64-bit words (IPv4 v4-mapped, with a
+/// family bit so that an IPv4 address and its v4-mapped IPv6 twin stay different flows):
+/// ordering, comparing and hashing a key is then a few word operations, which every packet pays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
-    a: IpAddr,
-    b: IpAddr,
+    a: [u64; 2],
+    b: [u64; 2],
     pa: u16,
     pb: u16,
     proto: u8,
     one_way: bool,
+    /// Bit 0: `a` is IPv4; bit 1: `b` is IPv4.
+    v4: u8,
 }
 
-/// One `write` of the packed key instead of the derived field-by-field hashing: the keyed
-/// SipHash stays (flow keys are attacker-chosen, so the table must resist hash flooding), but
-/// its per-call overhead was paid a dozen times per packet.
+/// Five word writes instead of the derived field-by-field hashing.
 impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        fn addr(ip: IpAddr) -> [u8; 16] {
-            match ip {
-                IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-                IpAddr::V6(v6) => v6.octets(),
-            }
+        state.write_u64(self.a[0]);
+        state.write_u64(self.a[1]);
+        state.write_u64(self.b[0]);
+        state.write_u64(self.b[1]);
+        state.write_u64(
+            self.pa as u64 | (self.pb as u64) << 16 | (self.proto as u64) << 32 | (self.one_way as u64) << 40 | (self.v4 as u64) << 48,
+        );
+    }
+}
+
+/// The address as two words of its (v4-mapped) IPv6 form, and whether it is IPv4.
+fn addr_words(ip: IpAddr) -> ([u64; 2], bool) {
+    match ip {
+        IpAddr::V4(v4) => ([0, 0xffff_0000_0000 | u32::from(v4) as u64], true),
+        IpAddr::V6(v6) => {
+            let x = u128::from(v6);
+            ([(x >> 64) as u64, x as u64], false)
         }
-        let mut buf = [0u8; 40];
-        buf[..16].copy_from_slice(&addr(self.a));
-        buf[16..32].copy_from_slice(&addr(self.b));
-        buf[32..34].copy_from_slice(&self.pa.to_le_bytes());
-        buf[34..36].copy_from_slice(&self.pb.to_le_bytes());
-        buf[36] = self.proto;
-        buf[37] = self.one_way as u8;
-        // Tells a v4 address from its v4-mapped v6 twin (they compare unequal).
-        buf[38] = (self.a.is_ipv4() as u8) | ((self.b.is_ipv4() as u8) << 1);
-        state.write(&buf);
     }
 }
 
 impl FlowKey {
     fn new(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8, one_way: bool) -> Self {
-        if one_way || (src, sport) <= (dst, dport) {
-            FlowKey { a: src, b: dst, pa: sport, pb: dport, proto, one_way }
+        let (s, s4) = addr_words(src);
+        let (d, d4) = addr_words(dst);
+        // Any order that both directions agree on will do; the family bit breaks the tie
+        // between an IPv4 address and its v4-mapped twin.
+        if one_way || (s, sport, s4) <= (d, dport, d4) {
+            FlowKey { a: s, b: d, pa: sport, pb: dport, proto, one_way, v4: s4 as u8 | (d4 as u8) << 1 }
         } else {
-            FlowKey { a: dst, b: src, pa: dport, pb: sport, proto, one_way }
+            FlowKey { a: d, b: s, pa: dport, pb: sport, proto, one_way, v4: d4 as u8 | (s4 as u8) << 1 }
         }
     }
 }
@@ -144,6 +155,19 @@ struct Flow {
     queued_at: i64,
 }
 
+/// The flow map's hasher: foldhash (a few multiplications per key) instead of the standard
+/// library's SipHash-1-3, whose per-key cost every packet paid. Keys are attacker-chosen, so both
+/// seeds come from the operating system's randomness (through std's `RandomState`), not from
+/// foldhash's default of address-space layout and time: an attacker who cannot learn the seeds
+/// cannot precompute colliding 5-tuples. foldhash is not a keyed PRF in the cryptographic sense
+/// that SipHash is; what a flood could still cost is bounded by the table's size cap.
+fn flow_hasher() -> SeedableRandomState {
+    static SHARED: OnceLock<SharedSeed> = OnceLock::new();
+    let os_random = || std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64);
+    let shared = SHARED.get_or_init(|| SharedSeed::from_u64(os_random()));
+    SeedableRandomState::with_seed(os_random(), shared)
+}
+
 /// Counters of the table (part of the engine's statistics).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TableStats {
@@ -167,21 +191,40 @@ enum Exit {
 
 pub struct FlowTable {
     cfg: FlowConfig,
-    map: HashMap<FlowKey, u32, RandomState>,
+    map: HashMap<FlowKey, u32, SeedableRandomState>,
     slots: Vec<Option<Flow>>,
     gens: Vec<u32>,
     free: Vec<u32>,
     heap: BinaryHeap<Reverse<(i64, u32, u32)>>,
     now: i64,
     ordinal: u64,
+    /// The configured timeouts in nanoseconds, converted once: every packet computes a deadline.
+    ns: Timeouts,
     pub stats: TableStats,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Timeouts {
+    tcp_idle: i64,
+    udp_idle: i64,
+    icmp_idle: i64,
+    attempt: i64,
+    close: i64,
 }
 
 impl FlowTable {
     pub fn new(cfg: FlowConfig) -> Self {
+        let ns = Timeouts {
+            tcp_idle: secs_to_ns(cfg.tcp_inactivity),
+            udp_idle: secs_to_ns(cfg.udp_inactivity),
+            icmp_idle: secs_to_ns(cfg.icmp_inactivity),
+            attempt: secs_to_ns(cfg.tcp_attempt_delay),
+            close: secs_to_ns(cfg.tcp_close_delay),
+        };
         FlowTable {
+            ns,
             cfg,
-            map: HashMap::with_hasher(RandomState::new()),
+            map: HashMap::with_hasher(flow_hasher()),
             slots: Vec::new(),
             gens: Vec::new(),
             free: Vec::new(),
@@ -333,7 +376,7 @@ impl FlowTable {
         let uid = uid::uid_value(&self.cfg.uid_key, p.src, sport, p.dst, dport, p.proto, p.ts.0, ordinal);
         let mut history = History::default();
         let kind = if p.proto == PROTO_TCP {
-            Kind::Tcp(Box::new(TcpConn::new(secs_to_ns(self.cfg.tcp_close_delay))))
+            Kind::Tcp(Box::new(TcpConn::new(self.ns.close)))
         } else {
             Kind::Simple { active: [false; 2], bytes: [0; 2] }
         };
@@ -407,11 +450,11 @@ impl FlowTable {
 
     fn deadline_of(&self, slot: u32) -> i64 {
         let Some(f) = self.slots.get(slot as usize).and_then(|f| f.as_ref()) else { return i64::MAX };
-        let c = &self.cfg;
+        let c = &self.ns;
         match &f.kind {
             Kind::Tcp(t) => {
-                let idle = if t.timers.handshake_done { c.tcp_inactivity } else { c.udp_inactivity };
-                let mut d = f.last.saturating_add(secs_to_ns(idle));
+                let idle = if t.timers.handshake_done { c.tcp_idle } else { c.udp_idle };
+                let mut d = f.last.saturating_add(idle);
                 if let Some(r) = t.timers.remove_at {
                     d = d.min(r);
                 }
@@ -419,13 +462,13 @@ impl FlowTable {
                     && matches!(t.ep[0].state, EpState::SynSent | EpState::SynAckSent)
                     && t.ep[1].state == EpState::Inactive
                 {
-                    d = d.min(a.saturating_add(secs_to_ns(c.tcp_attempt_delay)));
+                    d = d.min(a.saturating_add(c.attempt));
                 }
                 d
             }
             Kind::Simple { .. } => {
-                let idle = if matches!(f.proto, PROTO_ICMP | PROTO_ICMPV6) { c.icmp_inactivity } else { c.udp_inactivity };
-                f.last.saturating_add(secs_to_ns(idle))
+                let idle = if matches!(f.proto, PROTO_ICMP | PROTO_ICMPV6) { c.icmp_idle } else { c.udp_idle };
+                f.last.saturating_add(idle)
             }
         }
     }
@@ -593,10 +636,7 @@ pub fn in_nets(ip: IpAddr, nets: &[(IpAddr, u8)]) -> bool {
 
 /// Renders a uid number as Zeek-style text.
 pub fn uid_text(v: u128) -> String {
-    let mut s = String::with_capacity(20);
-    s.push('C');
-    s.push_str(&uid::base62(v));
-    s
+    uid::prefixed('C', v)
 }
 
 fn to_conn(f: Flow, why: Exit) -> Conn {
@@ -653,4 +693,32 @@ fn to_conn(f: Flow, why: Exit) -> Conn {
     c.service = if midstream { None } else { svc.or_else(|| f.service_hint.map(str::to_string)) };
     c.app = app;
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn both_directions_share_a_key_and_families_stay_apart() {
+        let cases = [("10.0.0.1", "10.0.0.2"), ("192.168.1.1", "10.0.0.1"), ("2001:db8::1", "2001:db8::2"), ("::1", "10.0.0.1")];
+        for (x, y) in cases {
+            assert_eq!(FlowKey::new(ip(x), 1000, ip(y), 80, 6, false), FlowKey::new(ip(y), 80, ip(x), 1000, 6, false), "{x} {y}");
+        }
+        // Same address, ports decide the order.
+        assert_eq!(FlowKey::new(ip("10.0.0.1"), 9, ip("10.0.0.1"), 7, 17, false), FlowKey::new(ip("10.0.0.1"), 7, ip("10.0.0.1"), 9, 17, false));
+        // An IPv4 address and its v4-mapped IPv6 form are different endpoints.
+        let v4 = FlowKey::new(ip("10.0.0.1"), 1, ip("10.0.0.2"), 2, 6, false);
+        let mapped = FlowKey::new(ip("::ffff:10.0.0.1"), 1, ip("10.0.0.2"), 2, 6, false);
+        assert_ne!(v4, mapped);
+        let h = flow_hasher();
+        assert_ne!(h.hash_one(v4), h.hash_one(mapped));
+        // One-way ICMP keeps the direction; protocol and ports are part of the key.
+        assert_ne!(FlowKey::new(ip("10.0.0.1"), 8, ip("10.0.0.2"), 0, 1, true), FlowKey::new(ip("10.0.0.2"), 0, ip("10.0.0.1"), 8, 1, true));
+        assert_ne!(FlowKey::new(ip("10.0.0.1"), 1, ip("10.0.0.2"), 2, 6, false), FlowKey::new(ip("10.0.0.1"), 1, ip("10.0.0.2"), 2, 17, false));
+    }
 }

@@ -3,12 +3,13 @@
 //! side of `bench/collector.sh`.
 //!
 //! ```text
-//! netflow_sink --listen 127.0.0.1:9995 [--idle-secs 2] [--rcvbuf BYTES]
+//! netflow_sink --listen 127.0.0.1:9995 [--idle-secs 2] [--rcvbuf BYTES] [--no-force]
 //! ```
 //!
 //! Exits after `--idle-secs` without a new datagram (once the first one has arrived) and prints
 //! one `key=value` line: flow records decoded, datagrams, datagrams dropped by the collector's
-//! own queue, conns handed out, the socket receive buffer the kernel granted.
+//! own queue and by the kernel (socket buffer full), conns handed out, the socket receive buffer
+//! the kernel granted and whether SO_RCVBUFFORCE set it.
 
 use std::time::{Duration, Instant};
 use vigil_import::{Collector, CollectorConfig};
@@ -20,6 +21,11 @@ fn main() {
     let mut cfg = CollectorConfig::default();
     let mut it = argv.iter();
     while let Some(k) = it.next() {
+        if k == "--no-force" {
+            // Plain SO_RCVBUF, capped at net.core.rmem_max like the peers' buffers.
+            cfg.force_recv_buffer = false;
+            continue;
+        }
         let Some(v) = it.next() else {
             eprintln!("netflow_sink: {k} needs a value");
             std::process::exit(2);
@@ -68,7 +74,15 @@ fn main() {
     let (rest, s) = col.shutdown();
     conns += rest.len() as u64;
     println!(
-        "records={} datagrams={} dropped_queue={} conns={} template_misses={} malformed={} rcvbuf={}",
-        s.flow_records, s.datagrams, s.datagrams_dropped, conns, s.template_misses, s.malformed, s.recv_buffer_bytes
+        "records={} datagrams={} dropped_queue={} kernel_drops={} conns={} template_misses={} malformed={} rcvbuf={} rcvbuf_forced={}",
+        s.flow_records,
+        s.datagrams,
+        s.datagrams_dropped,
+        s.kernel_drops,
+        conns,
+        s.template_misses,
+        s.malformed,
+        s.recv_buffer_bytes,
+        s.recv_buffer_forced
     );
 }

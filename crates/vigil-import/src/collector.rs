@@ -1,22 +1,26 @@
 //! Live NetFlow/IPFIX collection: a UDP socket listener that decodes export datagrams from any
 //! number of exporters (templates keyed by exporter address and domain), stitches flows and
-//! hands out `Conn`s. Plain threads and bounded queues: the socket thread never blocks on the
-//! decoder — when the datagram queue is full the datagram is dropped and counted — and the
-//! decoder blocks on the consumer, so a slow consumer shows up as counted drops, never as
-//! unbounded memory.
+//! hands out `Conn`s. Plain threads and bounded queues: when the datagram queue is full the
+//! socket thread waits a little (the kernel's receive buffer then absorbs the burst, and counts
+//! what it drops) before it drops and counts a batch itself, and the decoder blocks on the
+//! consumer, so a slow consumer shows up as counted drops, never as unbounded memory.
 //!
 //! Three threads: socket → decoder → stitcher, so decoding and stitching (with `Conn`
 //! construction) of even one exporter's stream run in parallel. Throughput: the socket asks for
-//! a large kernel receive buffer (bursts are absorbed by the kernel instead of lost), datagram
-//! buffers are recycled instead of allocated per datagram, and flow records and `Conn`s cross
-//! threads in batches, so the per-record cost is the decode and the stitch, not channel or
-//! allocator traffic.
+//! a large kernel receive buffer (`SO_RCVBUFFORCE` when privileged, so bursts are absorbed by
+//! the kernel instead of lost), the socket thread takes every queued datagram with one
+//! `recvmmsg` call and hands them on as one batch (one wake-up of the decoder per batch, not
+//! per datagram), batch buffers are recycled instead of allocated, and flow records and `Conn`s
+//! cross threads in batches, so the per-record cost is the decode and the stitch, not
+//! system-call, scheduler, channel or allocator traffic. Kernel drops (`SO_RXQ_OVFL`, and the
+//! socket's `/proc/net/udp` drops column at shutdown) are counted beside the collector's own.
 
 use crate::netflow::{Decoder, DecoderConfig, FlowRecord, Stitcher};
 use crate::stats::ImportStats;
 use crate::ImportOptions;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -27,16 +31,23 @@ use vigil_model::{Conn, Timestamp};
 /// Collector knobs.
 #[derive(Clone, Debug)]
 pub struct CollectorConfig {
-    /// Datagrams waiting for the decoder.
+    /// Batches of datagrams (one `recvmmsg` call each) waiting for the decoder; their bytes are
+    /// bounded by `queue_bytes`.
     pub datagram_queue: usize,
     /// Conns waiting for the consumer.
     pub conn_queue: usize,
     pub decoder: DecoderConfig,
     pub stitch_window_secs: f64,
     pub max_pending_flows: usize,
-    /// Kernel receive buffer (SO_RCVBUF) requested for the socket; the kernel caps it at
-    /// `net.core.rmem_max` (and reports double the value it sets). 0 keeps the system default.
+    /// Kernel receive buffer requested for the socket: `SO_RCVBUFFORCE` when the process may
+    /// (CAP_NET_ADMIN), else `SO_RCVBUF`, which the kernel caps at `net.core.rmem_max`; the
+    /// kernel reports double the value it sets. 0 keeps the system default.
     pub recv_buffer_bytes: usize,
+    /// Try `SO_RCVBUFFORCE` first (false: plain `SO_RCVBUF` only, capped like any process's).
+    pub force_recv_buffer: bool,
+    /// Bytes of received datagrams waiting for the decoder, at most: past this, datagrams are
+    /// dropped and counted (bounded memory whatever the exporters send).
+    pub queue_bytes: usize,
 }
 
 impl Default for CollectorConfig {
@@ -48,6 +59,8 @@ impl Default for CollectorConfig {
             stitch_window_secs: 120.0,
             max_pending_flows: 500_000,
             recv_buffer_bytes: 32 << 20,
+            force_recv_buffer: true,
+            queue_bytes: 64 << 20,
         }
     }
 }
@@ -56,7 +69,8 @@ impl Default for CollectorConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CollectorStats {
     pub datagrams: u64,
-    /// Datagrams dropped because the decoder queue was full.
+    /// Datagrams dropped because the decoder queue stayed full (see `kernel_drops` for the ones
+    /// the kernel dropped while the socket thread waited for room).
     pub datagrams_dropped: u64,
     pub flow_records: u64,
     pub templates: u64,
@@ -65,6 +79,12 @@ pub struct CollectorStats {
     pub conns: u64,
     /// Receive buffer the kernel granted the socket (bytes, as `getsockopt(SO_RCVBUF)` reports).
     pub recv_buffer_bytes: u64,
+    /// Whether that buffer was set with `SO_RCVBUFFORCE` (past `net.core.rmem_max`); false when
+    /// the process lacks the privilege and the capped `SO_RCVBUF` applied.
+    pub recv_buffer_forced: bool,
+    /// Datagrams the kernel dropped because the socket buffer was full (`SO_RXQ_OVFL` while
+    /// running; the socket's `/proc/net/udp` drops column at shutdown when readable).
+    pub kernel_drops: u64,
 }
 
 #[derive(Default)]
@@ -72,6 +92,17 @@ struct Counters {
     datagrams: AtomicU64,
     dropped: AtomicU64,
     conns: AtomicU64,
+    kernel_drops: AtomicU64,
+    /// Bytes of datagrams handed to the decoder and not yet decoded.
+    queued_bytes: AtomicUsize,
+}
+
+/// Datagrams taken by one `recvmmsg` call, back to back in one buffer.
+#[derive(Default)]
+struct Datagrams {
+    bytes: Vec<u8>,
+    /// Exporter address and end offset in `bytes` of each datagram.
+    ends: Vec<(IpAddr, usize)>,
 }
 
 /// A running UDP collector. Dropping it stops the threads.
@@ -81,6 +112,8 @@ pub struct Collector {
     /// Conns of a received batch not yet handed out by [`Collector::recv_timeout`].
     ready: Mutex<VecDeque<Conn>>,
     recv_buffer: u64,
+    recv_buffer_forced: bool,
+    sock: Arc<UdpSocket>,
     stop: Arc<AtomicBool>,
     counters: Arc<Counters>,
     decoder_stats: Arc<Mutex<crate::netflow::DecoderStats>>,
@@ -90,6 +123,24 @@ pub struct Collector {
 /// Largest UDP payload.
 const MAX_DATAGRAM: usize = 65535;
 
+/// Datagrams taken per `recvmmsg` call.
+const RX_BATCH: usize = 64;
+
+/// After a partial batch the socket thread waits this long before the next call, so datagrams
+/// arriving meanwhile are taken together (the kernel buffer holds far more than arrives in this
+/// time at any rate): about a thousand wake-ups a second under load instead of one per
+/// datagram. An idle socket still blocks in the kernel, without polling.
+const RX_COALESCE: Duration = Duration::from_millis(1);
+
+/// Longest the socket thread waits for room in the decoder queue before it drops a batch: a
+/// decoder stuck for this long is not coming back soon, and the socket must keep draining.
+const RX_STALL: Duration = Duration::from_secs(2);
+
+/// Emptied datagram batches kept for reuse, and the capacity each keeps: enough for a full
+/// batch of ordinary (≤ 1,500-byte) export datagrams.
+const RECYCLED_BATCHES: usize = 16;
+const RECYCLED_BATCH_BYTES: usize = RX_BATCH * 1500;
+
 /// Conns per batch handed to the consumer.
 const CONN_BATCH: usize = 256;
 
@@ -98,61 +149,179 @@ const CONN_BATCH: usize = 256;
 const FLOW_BATCH: usize = 1024;
 const FLOW_BATCHES: usize = 64;
 
-/// A UDP socket with the requested receive buffer; returns it and the size the kernel granted.
-fn udp_socket(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<(UdpSocket, u64)> {
+/// A UDP socket with the requested receive buffer and the kernel drop counter enabled; returns
+/// it, the size the kernel granted and whether `SO_RCVBUFFORCE` was allowed.
+fn udp_socket(addr: SocketAddr, recv_buffer: usize, force: bool) -> std::io::Result<(UdpSocket, u64, bool)> {
+    use nix::sys::socket::{setsockopt, sockopt};
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    let mut forced = false;
     if recv_buffer > 0 {
-        // Refused or capped by the kernel: the collector still works with what it gets.
-        let _ = s.set_recv_buffer_size(recv_buffer);
+        // SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it, SO_RCVBUF (capped by rmem_max). Either
+        // way the collector works with what it gets.
+        forced = force && setsockopt(&s, sockopt::RcvBufForce, &recv_buffer).is_ok();
+        if !forced {
+            let _ = s.set_recv_buffer_size(recv_buffer);
+        }
     }
+    // Best effort: without it, kernel drops are still read from /proc at shutdown.
+    let _ = setsockopt(&s, sockopt::RxqOvfl, &1);
     let granted = s.recv_buffer_size().map(|n| n as u64).unwrap_or(0);
     s.bind(&addr.into())?;
-    Ok((s.into(), granted))
+    Ok((s.into(), granted, forced))
+}
+
+/// The socket's `drops` column in `/proc/net/udp{,6}` (found by the socket's inode): every
+/// datagram the kernel dropped for it, including any after the last one received.
+pub(crate) fn proc_udp_drops(fd: RawFd) -> Option<u64> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
+    let inode = link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.to_string();
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+            if cols.get(9) == Some(&inode.as_str()) {
+                return cols.last()?.parse().ok();
+            }
+        }
+    }
+    None
+}
+
+/// The socket thread: takes every queued datagram with one `recvmmsg` call, hands them to the
+/// decoder as one batch and counts what it has to drop. Returns when `stop` is set or the
+/// decoder is gone.
+fn receive_loop(
+    sock: &UdpSocket,
+    stop: Arc<AtomicBool>,
+    counters: Arc<Counters>,
+    queue_bytes: usize,
+    to_decoder: SyncSender<Datagrams>,
+    recycled: Receiver<Datagrams>,
+) {
+    use nix::sys::socket::{recvmmsg, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrLike, SockaddrStorage};
+    use std::io::IoSliceMut;
+    let fd = sock.as_raw_fd();
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(RX_BATCH, Some(nix::cmsg_space!(u32)));
+    let mut bufs: Vec<Vec<u8>> = (0..RX_BATCH).map(|_| vec![0u8; MAX_DATAGRAM]).collect();
+    // (exporter, length) of each datagram of the current call.
+    let mut got: Vec<(Option<IpAddr>, usize)> = Vec::with_capacity(RX_BATCH);
+    while !stop.load(Ordering::Relaxed) {
+        got.clear();
+        let mut kernel_drops = None;
+        {
+            let mut iovs: Vec<[IoSliceMut; 1]> = bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+            // MSG_WAITFORONE: block (up to the socket's read timeout) for the first datagram,
+            // then take whatever else is queued without waiting.
+            match recvmmsg(fd, &mut headers, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
+                Ok(msgs) => {
+                    for m in msgs {
+                        let from = m.address.and_then(|a| match a.family() {
+                            Some(nix::sys::socket::AddressFamily::Inet) => a.as_sockaddr_in().map(|v| IpAddr::V4(v.ip())),
+                            Some(nix::sys::socket::AddressFamily::Inet6) => a.as_sockaddr_in6().map(|v| IpAddr::V6(v.ip())),
+                            _ => None,
+                        });
+                        if let Ok(cmsgs) = m.cmsgs() {
+                            for c in cmsgs {
+                                if let ControlMessageOwned::RxqOvfl(n) = c {
+                                    kernel_drops = Some(u64::from(n));
+                                }
+                            }
+                        }
+                        // A datagram longer than the buffer arrives cut: the decoder sees a short
+                        // packet and counts it malformed.
+                        got.push((from, m.bytes.min(MAX_DATAGRAM)));
+                    }
+                }
+                // Timeout (to look at `stop`) or signal: try again at once.
+                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
+                // Anything else (out of memory...): try again, without spinning.
+                Err(_) => {
+                    std::thread::sleep(RX_COALESCE);
+                    continue;
+                }
+            }
+        }
+        if let Some(n) = kernel_drops {
+            // A running total kept by the kernel.
+            counters.kernel_drops.fetch_max(n, Ordering::Relaxed);
+        }
+        let n = got.len();
+        if n == 0 {
+            continue;
+        }
+        counters.datagrams.fetch_add(n as u64, Ordering::Relaxed);
+        let mut batch = recycled.try_recv().unwrap_or_default();
+        batch.bytes.clear();
+        batch.ends.clear();
+        for (&(from, len), buf) in got.iter().zip(&bufs) {
+            let Some(from) = from else { continue };
+            batch.bytes.extend_from_slice(buf.get(..len).unwrap_or(&[]));
+            batch.ends.push((from, batch.bytes.len()));
+        }
+        let size = batch.bytes.len();
+        // Queue full: wait for the decoder rather than drop, so the kernel's receive buffer
+        // (which counts its drops) absorbs the burst on top of this queue. Only a decoder that
+        // stays behind for `RX_STALL` makes this batch a counted drop.
+        let mut batch = Some(batch);
+        let mut waited = Duration::ZERO;
+        while let Some(b) = batch.take() {
+            let fits = counters.queued_bytes.load(Ordering::Relaxed).saturating_add(size) <= queue_bytes;
+            let sent = if fits {
+                counters.queued_bytes.fetch_add(size, Ordering::Relaxed);
+                match to_decoder.try_send(b) {
+                    Ok(()) => None,
+                    Err(TrySendError::Full(b)) => {
+                        counters.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+                        Some(b)
+                    }
+                    Err(TrySendError::Disconnected(_)) => return,
+                }
+            } else {
+                Some(b)
+            };
+            let Some(b) = sent else { break };
+            if waited >= RX_STALL || size > queue_bytes || stop.load(Ordering::Relaxed) {
+                counters.dropped.fetch_add(n as u64, Ordering::Relaxed);
+                break;
+            }
+            std::thread::sleep(RX_COALESCE);
+            waited += RX_COALESCE;
+            batch = Some(b);
+        }
+        if n < RX_BATCH {
+            std::thread::sleep(RX_COALESCE);
+        }
+    }
 }
 
 impl Collector {
     /// Binds `addr` and starts collecting.
     pub fn bind(addr: SocketAddr, cfg: CollectorConfig) -> std::io::Result<Collector> {
-        let (sock, recv_buffer) = udp_socket(addr, cfg.recv_buffer_bytes)?;
+        let (sock, recv_buffer, recv_buffer_forced) = udp_socket(addr, cfg.recv_buffer_bytes, cfg.force_recv_buffer)?;
         // The socket thread wakes up periodically to notice a stop request.
         sock.set_read_timeout(Some(Duration::from_millis(100)))?;
         let addr = sock.local_addr()?;
+        // Shared so the socket (and its /proc entry) outlives the socket thread until shutdown.
+        let sock = Arc::new(sock);
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let decoder_stats = Arc::new(Mutex::new(Default::default()));
-        let (dtx, drx) = sync_channel::<(IpAddr, Vec<u8>)>(cfg.datagram_queue.max(1));
-        // Emptied datagram buffers go back to the socket thread for reuse.
-        let (ptx, prx) = sync_channel::<Vec<u8>>(cfg.datagram_queue.max(1));
+        let (dtx, drx) = sync_channel::<Datagrams>(cfg.datagram_queue.max(1));
+        // Emptied batch buffers go back to the socket thread for reuse.
+        let (ptx, prx) = sync_channel::<Datagrams>(RECYCLED_BATCHES);
         let (ctx, crx) = sync_channel::<Vec<Conn>>((cfg.conn_queue / CONN_BATCH).max(1));
 
-        let (stop1, c1) = (stop.clone(), counters.clone());
-        let rx_thread = std::thread::Builder::new().name("vigil-netflow-rx".into()).spawn(move || {
-            let mut buf = vec![0u8; MAX_DATAGRAM];
-            while !stop1.load(Ordering::Relaxed) {
-                let (n, from) = match sock.recv_from(&mut buf) {
-                    Ok(x) => x,
-                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => continue,
-                    Err(_) => continue,
-                };
-                c1.datagrams.fetch_add(1, Ordering::Relaxed);
-                let mut data = prx.try_recv().unwrap_or_default();
-                data.clear();
-                data.extend_from_slice(buf.get(..n).unwrap_or(&[]));
-                match dtx.try_send((from.ip(), data)) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(_)) => {
-                        c1.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(TrySendError::Disconnected(_)) => break,
-                }
-            }
-        })?;
+        let (stop1, c1, sock1, queue_bytes) = (stop.clone(), counters.clone(), sock.clone(), cfg.queue_bytes);
+        let rx_thread = std::thread::Builder::new()
+            .name("vigil-netflow-rx".into())
+            .spawn(move || receive_loop(&sock1, stop1, c1, queue_bytes, dtx, prx))?;
 
         // Decoded flow records go to the stitching thread in batches: decoding and stitching
         // (with `Conn` construction) run in parallel, so one exporter's stream can use two cores.
         let (ftx, frx) = sync_channel::<Vec<FlowRecord>>(FLOW_BATCHES);
-        let (stop2, ds) = (stop.clone(), decoder_stats.clone());
+        let (stop2, ds, c2) = (stop.clone(), decoder_stats.clone(), counters.clone());
         let dec_cfg = cfg.decoder.clone();
         let dec_thread = std::thread::Builder::new().name("vigil-netflow-decode".into()).spawn(move || {
             let mut dec = Decoder::new(dec_cfg);
@@ -183,14 +352,27 @@ impl Collector {
                     }
                 };
                 match next {
-                    Ok((from, data)) => {
-                        dec.decode(from, &data, &mut recs);
-                        if dec.has_replayed() {
-                            recs.append(&mut dec.take_replayed());
+                    Ok(mut batch) => {
+                        let mut start = 0;
+                        let mut gone = false;
+                        for &(from, end) in &batch.ends {
+                            dec.decode(from, batch.bytes.get(start..end).unwrap_or(&[]), &mut recs);
+                            start = end;
+                            if dec.has_replayed() {
+                                recs.append(&mut dec.take_replayed());
+                            }
+                            if recs.len() >= FLOW_BATCH && !pass(&mut recs) {
+                                gone = true;
+                                break;
+                            }
                         }
-                        // Recycling is best effort: a full pool just frees the buffer.
-                        let _ = ptx.try_send(data);
-                        if recs.len() >= FLOW_BATCH && !pass(&mut recs) {
+                        c2.queued_bytes.fetch_sub(batch.bytes.len(), Ordering::Relaxed);
+                        // Recycling is best effort: a full pool just frees the buffers. Batches
+                        // grown by unusually large datagrams give the excess back first.
+                        batch.bytes.clear();
+                        batch.bytes.shrink_to(RECYCLED_BATCH_BYTES);
+                        let _ = ptx.try_send(batch);
+                        if gone {
                             break;
                         }
                     }
@@ -253,6 +435,8 @@ impl Collector {
             conns: crx,
             ready: Mutex::new(VecDeque::new()),
             recv_buffer,
+            recv_buffer_forced,
+            sock,
             stop,
             counters,
             decoder_stats,
@@ -308,6 +492,8 @@ impl Collector {
             malformed: d.malformed_packets + d.malformed_sets + d.malformed_templates,
             conns: self.counters.conns.load(Ordering::Relaxed),
             recv_buffer_bytes: self.recv_buffer,
+            recv_buffer_forced: self.recv_buffer_forced,
+            kernel_drops: self.counters.kernel_drops.load(Ordering::Relaxed),
         }
     }
 
@@ -332,6 +518,10 @@ impl Collector {
             rest.splice(0..0, early);
         }
         rest.extend(self.conns.try_iter().flatten());
+        // The kernel's own count, which also covers drops after the last datagram received.
+        if let Some(n) = proc_udp_drops(self.sock.as_raw_fd()) {
+            self.counters.kernel_drops.fetch_max(n, Ordering::Relaxed);
+        }
         let s = self.stats();
         (rest, s)
     }

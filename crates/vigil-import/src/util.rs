@@ -31,10 +31,13 @@ pub fn stable_uid(parts: &[&[u8]]) -> String {
             w.copy_from_slice(c);
             h = mix(h, u64::from_le_bytes(w));
         }
-        let mut w = [0u8; 8];
-        let rest = chunks.remainder();
-        w[..rest.len()].copy_from_slice(rest);
-        h = mix(h, u64::from_le_bytes(w));
+        // The tail as a little-endian word (shifts, not a variable-length copy: that was a
+        // `memcpy` call per part).
+        let mut tail = 0u64;
+        for (i, &b) in chunks.remainder().iter().enumerate() {
+            tail |= u64::from(b) << (8 * i);
+        }
+        h = mix(h, tail);
         h = mix(h, p.len() as u64 | 0xff00_0000_0000_0000);
     }
     // Final avalanche (MurmurHash3 fmix64), so every input bit reaches every uid character.
@@ -44,17 +47,17 @@ pub fn stable_uid(parts: &[&[u8]]) -> String {
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^= h >> 33;
     const ALPHA: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut s = String::with_capacity(18);
-    s.push('C');
+    let mut text = [b'C'; 12];
     // Digits from the top: treat h as a fraction of 2^64 and multiply out one base-62 digit at a
     // time (one widening multiply per digit instead of a 64-bit division).
     let mut x = h;
-    for _ in 0..11 {
+    for d in text.iter_mut().skip(1) {
         let m = u128::from(x) * 62;
-        s.push(ALPHA[((m >> 64) as usize).min(61)] as char);
+        *d = ALPHA[((m >> 64) as usize).min(61)];
         x = m as u64;
     }
-    s
+    // Every byte is ASCII.
+    String::from_utf8(text.to_vec()).unwrap_or_default()
 }
 
 /// Seconds from `b` to `a` without overflow, whatever the (attacker-chosen) timestamps.

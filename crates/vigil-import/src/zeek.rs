@@ -147,6 +147,7 @@ impl Default for TsvHeader {
 }
 
 /// Decodes Zeek's `\xHH` escapes (used in header values and for non-printable bytes in fields).
+#[inline]
 fn unescape(s: &str) -> Cow<'_, str> {
     // Most fields have no backslash at all: one byte scan decides.
     // (An inline scan: fields are a few bytes, shorter than a `memchr` call's set-up.)
@@ -237,17 +238,25 @@ fn hot_value<'a>(h: &TsvHeader, line: &'a str, a: usize, b: usize) -> Option<&'a
 
 /// Splits a row at the one-byte separator and resolves its [`HOT`] columns in the same pass,
 /// so reading a conn record costs an array index per column instead of a column lookup and
-/// marker comparison each.
-fn split_row<'a>(h: &TsvHeader, sep: u8, line: &'a str, spans: &mut Vec<(usize, usize)>, hot: &mut HotValues<'a>) {
+/// marker comparison each. Field spans are recorded only when `keep_spans` (conn records read
+/// nothing but hot columns, so theirs are skipped; [`Row::tsv_named`] re-splits if asked).
+/// Returns the number of fields.
+fn split_row<'a>(h: &TsvHeader, sep: u8, line: &'a str, spans: &mut Vec<(usize, usize)>, keep_spans: bool, hot: &mut HotValues<'a>) -> usize {
+    let slots = h.col_slot.as_slice();
+    let mut n = 0usize;
     for_each_field(line.as_bytes(), sep, |a, b| {
-        if let Some(&slot) = h.col_slot.get(spans.len())
+        if let Some(&slot) = slots.get(n)
             && slot != NOT_HOT
             && let Some(o) = hot.get_mut(slot as usize)
         {
             *o = hot_value(h, line, a, b);
         }
-        spans.push((a, b));
+        if keep_spans {
+            spans.push((a, b));
+        }
+        n += 1;
     });
+    n
 }
 
 /// [`split_row`]'s column resolution for rows split another way (multi-byte separators).
@@ -263,7 +272,8 @@ fn hot_values<'a>(h: &TsvHeader, line: &'a str, spans: &[(usize, usize)], out: &
 
 /// One log record, TSV or JSON, read by column name.
 pub enum Row<'a> {
-    /// A TSV line and the byte span of each of its fields.
+    /// A TSV line and the byte span of each of its fields (left empty for conn records, whose
+    /// columns are all in `hot`; see [`split_row`]).
     Tsv {
         h: &'a TsvHeader,
         line: &'a str,
@@ -298,17 +308,29 @@ impl<'n> Col<'n> {
 
 impl<'a> Row<'a> {
     /// The TSV field as written (no unescaping), `None` when absent or unset; JSON: `None`.
+    #[inline]
     fn tsv_raw(&self, c: Col) -> Option<&'a str> {
+        let Row::Tsv { hot, .. } = self else { return None };
+        // The conn fast path: an array read, inlined into every accessor.
+        match c {
+            Col::Hot(slot) => *hot.get(slot)?,
+            Col::Name(name) => self.tsv_named(name),
+        }
+    }
+    /// [`Row::tsv_raw`] by name: application logs only, kept out of line.
+    #[inline(never)]
+    fn tsv_named(&self, name: &str) -> Option<&'a str> {
         let Row::Tsv { h, line, spans, hot } = self else { return None };
-        let col = match c {
-            Col::Hot(slot) => return *hot.get(slot)?,
-            Col::Name(name) => match hot_slot(name) {
-                Some(slot) => return *hot.get(slot)?,
-                None => *h.index.get(name)?,
-            },
+        let col = match hot_slot(name) {
+            Some(slot) => return *hot.get(slot)?,
+            None => *h.index.get(name)?,
         };
-        let &(a, b) = spans.get(col)?;
-        let v = line.get(a..b)?;
+        let v = match spans.get(col) {
+            Some(&(a, b)) => line.get(a..b)?,
+            // Spans not recorded (a conn record, see `split_row`): split again, once.
+            None if spans.is_empty() => line.split(h.sep.as_str()).nth(col)?,
+            None => return None,
+        };
         if short_eq(v, &h.unset) {
             None
         } else if short_eq(v, &h.empty) {
@@ -324,6 +346,7 @@ impl<'a> Row<'a> {
         }
     }
     /// The field as text; `None` when absent or unset. JSON numbers and booleans are rendered.
+    #[inline]
     pub fn str<'n>(&self, c: impl Into<Col<'n>>) -> Option<Cow<'a, str>> {
         let c = c.into();
         match self {
@@ -337,6 +360,7 @@ impl<'a> Row<'a> {
         }
     }
     /// Numbers and flags never carry escapes: the text as written, trimmed only when needed.
+    #[inline]
     fn plain<'n>(&self, c: impl Into<Col<'n>>) -> Option<Cow<'a, str>> {
         let c = c.into();
         match self {
@@ -345,6 +369,7 @@ impl<'a> Row<'a> {
         }
     }
     /// Non-empty text.
+    #[inline]
     pub fn text<'n>(&self, c: impl Into<Col<'n>>) -> Option<String> {
         self.str(c).filter(|s| !s.is_empty()).map(Cow::into_owned)
     }
@@ -369,6 +394,7 @@ impl<'a> Row<'a> {
             },
         }
     }
+    #[inline]
     pub fn u64<'n>(&self, c: impl Into<Col<'n>>) -> Option<u64> {
         let c = c.into();
         if let Row::Tsv { .. } = self {
@@ -381,14 +407,19 @@ impl<'a> Row<'a> {
         let s = self.plain(c)?;
         s.parse().ok().or_else(|| s.trim().parse().ok())
     }
+    #[inline]
     pub fn f64<'n>(&self, c: impl Into<Col<'n>>) -> Option<f64> {
         let c = c.into();
         if let Some(Value::Number(n)) = self.json(c) {
             return n.as_f64().filter(|f| f.is_finite());
         }
         let s = self.plain(c)?;
+        if let Some(f) = fast_f64(s.as_bytes()) {
+            return Some(f);
+        }
         s.parse::<f64>().ok().or_else(|| s.trim().parse::<f64>().ok()).filter(|f| f.is_finite())
     }
+    #[inline]
     pub fn bool<'n>(&self, c: impl Into<Col<'n>>) -> Option<bool> {
         match self.plain(c)?.as_ref() {
             "T" | "true" | "1" => Some(true),
@@ -417,6 +448,7 @@ impl<'a> Row<'a> {
             // No zone: Zeek writes UTC.
             .or_else(|| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|d| Timestamp::from(d.and_utc())))
     }
+    #[inline]
     pub fn addr<'n>(&self, c: impl Into<Col<'n>>) -> Option<IpAddr> {
         let s = self.plain(c)?;
         if let Some(a) = fast_ipv4(s.as_bytes()).or_else(|| fast_ipv6(s.as_bytes())) {
@@ -424,6 +456,7 @@ impl<'a> Row<'a> {
         }
         s.parse().ok().or_else(|| s.trim().parse().ok())
     }
+    #[inline]
     pub fn port<'n>(&self, c: impl Into<Col<'n>>) -> Option<u16> {
         u16::try_from(self.u64(c)?).ok()
     }
@@ -475,6 +508,23 @@ fn for_each_field(line: &[u8], sep: u8, mut f: impl FnMut(usize, usize)) {
     f(start, line.len());
 }
 
+/// Value of each byte as a hex digit; 0xff for the others (one load instead of three ranges).
+const HEX_DIGIT: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// IPv6 in the forms Zeek prints (hex groups, one `::`); `None` for anything else (embedded
 /// IPv4, zone ids, junk), so callers fall back to `IpAddr::from_str`.
 pub(crate) fn fast_ipv6(s: &[u8]) -> Option<IpAddr> {
@@ -498,12 +548,10 @@ pub(crate) fn fast_ipv6(s: &[u8]) -> Option<IpAddr> {
         let mut v: u32 = 0;
         let mut digits = 0;
         while let Some(&b) = s.get(i) {
-            let h = match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'f' => b - b'a' + 10,
-                b'A'..=b'F' => b - b'A' + 10,
-                _ => break,
-            };
+            let h = HEX_DIGIT[b as usize];
+            if h > 15 {
+                break;
+            }
             if digits == 4 {
                 return None;
             }
@@ -540,9 +588,15 @@ pub(crate) fn fast_ipv6(s: &[u8]) -> Option<IpAddr> {
     if (gap && n > 7) || (!gap && n != 8) {
         return None;
     }
+    // A fixed eight-step merge rather than two variable-length copies (each a `memcpy` call).
     let mut g = [0u16; 8];
-    g.get_mut(..nh)?.copy_from_slice(head.get(..nh)?);
-    g.get_mut(8 - nt..)?.copy_from_slice(tail.get(..nt)?);
+    for (i, v) in g.iter_mut().enumerate() {
+        if i < nh {
+            *v = head.get(i).copied().unwrap_or(0);
+        } else if i + nt >= 8 {
+            *v = tail.get(i + nt - 8).copied().unwrap_or(0);
+        }
+    }
     Some(IpAddr::from(g))
 }
 
@@ -585,6 +639,31 @@ pub(crate) fn fast_epoch(s: &[u8]) -> Option<Timestamp> {
         ns *= 10;
     }
     Some(Timestamp(secs as i64 * Timestamp::NANOS_PER_SEC + ns as i64))
+}
+
+/// A plain decimal (`0.003512`, how Zeek prints intervals) exactly as `str::parse::<f64>` reads
+/// it: the digits as one integer below 2^53, divided by a power of ten up to 10^22 — both exact
+/// doubles, so the one division rounds correctly (Clinger's fast path). `None` for anything
+/// else (signs, exponents, long mantissas), so callers fall back to the general parse.
+pub(crate) fn fast_f64(s: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    let (int, frac) = match memchr::memchr(b'.', s) {
+        Some(i) => (s.get(..i)?, s.get(i + 1..)?),
+        None => (s, &[][..]),
+    };
+    // 15 digits stay below 2^53; empty parts ("5.", ".5") are left to the general parser.
+    if int.is_empty() || (frac.is_empty() && s.len() != int.len()) || int.len() + frac.len() > 15 {
+        return None;
+    }
+    let mut m: u64 = 0;
+    for &b in int.iter().chain(frac) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        m = m * 10 + d as u64;
+    }
+    Some(m as f64 / POW10.get(frac.len())?)
 }
 
 /// Dotted-quad IPv4 without the general address parser; `None` for anything else (IPv6,
@@ -692,7 +771,13 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
 
 /// Builds a `Conn` from a conn.log record; `None` when the five-tuple or ts is missing.
 pub fn conn_from_row(r: &Row, open: bool) -> Option<Conn> {
-    let id = ident(r)?;
+    Some(conn_with_ident(r, ident(r)?, open))
+}
+
+/// [`conn_from_row`] once the five-tuple is known: returning the `Conn` itself rather than an
+/// `Option` lets it be built in the caller's slot (a ~500-byte struct copied less per row).
+#[inline]
+fn conn_with_ident(r: &Row, id: Ident, open: bool) -> Conn {
     let v6 = id.orig_h.is_ipv6();
     let proto = r.str(C_PROTO).map(|p| proto_num(&p, v6)).unwrap_or(0);
     let mut c = Conn::new(id.ts, id.orig_h, id.orig_p, id.resp_h, id.resp_p, proto);
@@ -723,7 +808,7 @@ pub fn conn_from_row(r: &Row, open: bool) -> Option<Conn> {
         Some(s) => s,
         None => community_id(c.orig_h, c.orig_p, c.resp_h, c.resp_p, c.proto),
     };
-    Some(c)
+    c
 }
 
 /// TLS version names as Zeek prints them.
@@ -938,10 +1023,11 @@ impl<'o> Joiner<'o> {
     pub fn row(&mut self, kind: LogKind, r: &Row, stats: &mut ImportStats, out: &mut dyn FnMut(Conn)) {
         match kind {
             LogKind::Conn | LogKind::OpenConn => {
-                let Some(mut c) = conn_from_row(r, kind == LogKind::OpenConn) else {
+                let Some(id) = ident(r) else {
                     stats.skip("zeek conn: missing ts or five-tuple");
                     return;
                 };
+                let mut c = conn_with_ident(r, id, kind == LogKind::OpenConn);
                 // The same uid twice in one directory is one connection logged twice (a labelled
                 // copy beside the original, or an open_conn later closed): keep the first.
                 if !self.dedupe {
@@ -1170,10 +1256,14 @@ pub fn read_log_from(
         }
         let kind = header.kind;
         spans.clear();
+        let nfields;
         let mut hot: HotValues = [None; HOT.len()];
         match header.sep.as_bytes() {
             // An ASCII separator byte is always a char boundary.
-            [c] if c.is_ascii() => split_row(&header, *c, line, &mut spans, &mut hot),
+            [c] if c.is_ascii() => {
+                let keep = !matches!(kind, LogKind::Conn | LogKind::OpenConn);
+                nfields = split_row(&header, *c, line, &mut spans, keep, &mut hot);
+            }
             _ => {
                 let mut start = 0;
                 for (i, m) in line.match_indices(header.sep.as_str()) {
@@ -1182,10 +1272,11 @@ pub fn read_log_from(
                 }
                 spans.push((start, line.len()));
                 hot_values(&header, line, &spans, &mut hot);
+                nfields = spans.len();
             }
         }
         // Logs this crate does not use are counted, not checked.
-        if spans.len() != header.fields.len() && kind != LogKind::Other {
+        if nfields != header.fields.len() && kind != LogKind::Other {
             // Columns are read by name, so a row with missing trailing columns (a writer that
             // declared a field it never wrote, or a cut line) is still usable when its
             // five-tuple parses; the record is kept and the defect counted.

@@ -237,6 +237,13 @@ pub struct AppMeta {
     /// "encrypted but not a known protocol" apart from plain text.
     pub orig_entropy: Option<f32>,
     pub resp_entropy: Option<f32>,
+    /// SMB session metadata (dialect, trees, files, pipes), as smb_mapping.log / smb_files.log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smb: Option<Box<SmbMeta>>,
+    /// DCE-RPC interfaces bound and operations called, over TCP directly or on SMB named
+    /// pipes, as dce_rpc.log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dce_rpc: Option<Box<DceRpcMeta>>,
 }
 
 /// TLS (and QUIC, which carries a TLS handshake) metadata: ssl.log plus fingerprints.
@@ -399,4 +406,157 @@ pub struct SshMeta {
     /// Zeek's heuristic authentication verdict, when it can be inferred.
     pub auth_success: Option<bool>,
     pub auth_attempts: u32,
+}
+
+/// What an SMB session did: the dialect, the shares it connected to and the files and named
+/// pipes it opened. Lists are bounded by the parser (`dropped` counts what did not fit).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmbMeta {
+    /// Highest major version seen: 1, 2 or 3 (0 when only NetBIOS framing was seen).
+    pub version: u8,
+    /// Negotiated dialect: "NT LM 0.12" for SMB1, else "2.02", "2.10", "3.00", "3.02", "3.1.1".
+    pub dialect: Option<String>,
+    /// SMB3 transform headers (encrypted messages) were seen: their contents are not visible.
+    pub encrypted: bool,
+    /// Messages that were encrypted (transform header), counted.
+    pub encrypted_messages: u32,
+    /// Authentication seen in SESSION_SETUP: "ntlm" or "kerberos".
+    pub auth: Option<String>,
+    /// NTLM account (`DOMAIN\user`) from the AUTHENTICATE message, when sent.
+    pub ntlm_user: Option<String>,
+    /// NTLM client workstation name.
+    pub ntlm_host: Option<String>,
+    /// Shares connected to (TREE_CONNECT), in order.
+    pub trees: Vec<SmbTree>,
+    /// Files and named pipes opened or created (CREATE / NT_CREATE_ANDX), merged by tree and name.
+    pub files: Vec<SmbFile>,
+    /// Trees or files beyond the caps, counted.
+    pub dropped: u32,
+}
+
+impl SmbMeta {
+    /// The tree a path names, if it was seen.
+    pub fn tree(&self, path: &str) -> Option<&SmbTree> {
+        self.trees.iter().find(|t| t.path.eq_ignore_ascii_case(path))
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmbTree {
+    /// UNC path as sent, e.g. `\\host\C$`.
+    pub path: String,
+    /// "disk", "pipe" or "print" from the server's answer, when seen.
+    pub share_type: Option<String>,
+    /// The server accepted the connection (None: no answer seen).
+    pub ok: Option<bool>,
+}
+
+impl SmbTree {
+    /// The share name: the last component of the path, upper-cased (`C$`, `ADMIN$`, `IPC$`).
+    pub fn share(&self) -> String {
+        share_of(&self.path)
+    }
+}
+
+/// The share name of a UNC path: its last component, upper-cased.
+pub fn share_of(path: &str) -> String {
+    path.trim_end_matches('\\').rsplit('\\').next().unwrap_or("").to_ascii_uppercase()
+}
+
+/// Administrative shares: `ADMIN$` (the Windows directory) and the drive roots `C$`, `D$`...
+/// (hidden shares only administrators can reach).
+pub fn is_admin_share(share: &str) -> bool {
+    let s = share.to_ascii_uppercase();
+    s == "ADMIN$" || (s.len() == 2 && s.ends_with('$') && s.as_bytes().first().is_some_and(u8::is_ascii_alphabetic))
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmbFile {
+    /// First open.
+    pub ts: Timestamp,
+    /// The tree's UNC path, when the TREE_CONNECT was seen.
+    pub tree: Option<String>,
+    /// Path relative to the share, as sent (`temp\mimikatz.exe`, `svcctl`).
+    pub name: String,
+    /// Requested create disposition ("FILE_OPEN", "FILE_CREATE", "FILE_OVERWRITE_IF"...).
+    pub disposition: Option<String>,
+    /// What the server did ("opened", "created", "overwritten", "superseded"), when answered.
+    pub action: Option<String>,
+    /// A named pipe (IPC$ tree, or DCE-RPC seen on it).
+    pub pipe: bool,
+    /// Opens merged into this entry.
+    pub opens: u32,
+    /// Bytes written (WRITE lengths; for pipes, the RPC requests).
+    pub bytes_written: u64,
+    /// Bytes read.
+    pub bytes_read: u64,
+    /// Marked for deletion (delete-on-close or a disposition set).
+    pub deleted: bool,
+    /// New name given by a rename (SET_INFO FileRenameInformation).
+    pub renamed_to: Option<String>,
+}
+
+impl SmbFile {
+    /// Executable or script by extension (of the name or the rename target): what a tool
+    /// transfer or a service binary looks like.
+    pub fn is_executable(&self) -> bool {
+        let ext = |n: &str| {
+            let base = n.rsplit(['\\', '/']).next().unwrap_or(n);
+            base.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())
+        };
+        [Some(self.name.as_str()), self.renamed_to.as_deref()].into_iter().flatten().filter_map(ext).any(|e| {
+            matches!(
+                e.as_str(),
+                "exe" | "dll" | "sys" | "scr" | "com" | "cpl" | "ocx" | "msi" | "bat" | "cmd" | "ps1" | "psm1" | "vbs" | "vbe" | "js" | "jse" | "wsf" | "wsh" | "hta" | "lnk"
+            )
+        })
+    }
+}
+
+/// DCE-RPC activity of a connection (direct TCP, or every named pipe of an SMB session).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DceRpcMeta {
+    /// Interfaces bound (BIND / ALTER_CONTEXT), de-duplicated by pipe, UUID and version.
+    pub binds: Vec<DceRpcBind>,
+    /// Operations called, one entry per pipe, interface and operation, with a count.
+    pub calls: Vec<DceRpcCall>,
+    /// Requests whose stub was sealed (authentication level privacy): the operation number is
+    /// still visible, the arguments are not.
+    pub sealed_requests: u32,
+    /// Entries beyond the caps, counted.
+    pub dropped: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DceRpcBind {
+    pub ts: Timestamp,
+    /// Named pipe the bind went over (None: direct TCP).
+    pub named_pipe: Option<String>,
+    /// Interface UUID, lower-case.
+    pub uuid: String,
+    /// "major.minor".
+    pub version: String,
+    /// Well-known name of the interface (Zeek's `endpoint`: "svcctl", "atsvc", "drsuapi"...).
+    pub interface: Option<String>,
+    /// Accepted by the server (None: no BIND_ACK seen).
+    pub accepted: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DceRpcCall {
+    /// First call.
+    pub ts: Timestamp,
+    pub named_pipe: Option<String>,
+    /// Interface name when known, else its UUID (empty when the bind was not seen).
+    pub interface: String,
+    pub opnum: u16,
+    /// Operation name when known ("CreateServiceW", "NetrJobAdd", "DRSGetNCChanges").
+    pub operation: Option<String>,
+    pub count: u32,
 }

@@ -67,6 +67,10 @@ fn bench(c: &mut Criterion) {
         ("tls_handshakes", "pcaps/ja4/tls-handshake.pcapng"),
         ("dns_http_mix", "pcaps/zeek/wikipedia.pcap"),
         ("quic_initials", "pcaps/ja4/latest.pcapng"),
+        // SMB2: an 800 kB tool copied to C$ (payload skipped by count).
+        ("smb_file_copy", "pcaps/lateral-movement/401trg/20171220_smb_mimikatz_copy.pcap"),
+        // SMB2 + DCE-RPC on named pipes: PsExec.
+        ("smb_psexec", "pcaps/suricata-verify/smb2-07/20171220_smb_psexec_add_user.pcap"),
     ] {
         let replay = load(&dir.join(file));
         let bytes: usize = replay.iter().flat_map(|f| f.3.iter()).map(|(_, d)| d.len()).sum();

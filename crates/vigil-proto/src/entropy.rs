@@ -1,23 +1,33 @@
 //! Byte entropy of the first payload bytes, so detectors can tell "encrypted but not TLS".
 
-/// Incremental byte histogram over at most `cap` bytes.
+/// Incremental byte histogram over at most `cap` bytes (at most 65,535).
+///
+/// The histogram is allocated with the first byte: a session holds two meters and is moved
+/// in and out of its box, and a kilobyte inline per meter made each move a large copy (and
+/// many directions never carry a byte). Counts are 16-bit: half a kilobyte stays in the
+/// allocator's per-thread cache, where a kilobyte took its slow path every time.
 #[derive(Clone, Debug)]
 pub struct EntropyMeter {
-    counts: [u32; 256],
+    counts: Option<Box<[u16; 256]>>,
     n: u32,
     cap: u32,
 }
 
 impl EntropyMeter {
     pub fn new(cap: u32) -> Self {
-        EntropyMeter { counts: [0; 256], n: 0, cap }
+        EntropyMeter { counts: None, n: 0, cap: cap.min(u16::MAX as u32) }
     }
     pub fn feed(&mut self, data: &[u8]) {
         let room = self.cap.saturating_sub(self.n) as usize;
-        for &b in &data[..data.len().min(room)] {
-            self.counts[b as usize] += 1;
+        let take = data.get(..data.len().min(room)).unwrap_or(&[]);
+        if take.is_empty() {
+            return;
         }
-        self.n += data.len().min(room) as u32;
+        let counts = self.counts.get_or_insert_with(|| Box::new([0u16; 256]));
+        for &b in take {
+            counts[b as usize] += 1;
+        }
+        self.n += take.len() as u32;
     }
     pub fn full(&self) -> bool {
         self.n >= self.cap
@@ -34,13 +44,13 @@ impl EntropyMeter {
         if self.n < 16 {
             return None;
         }
+        let counts = self.counts.as_deref()?;
         let n = self.n as f64;
         let table = clog2_table();
-        let sum: f64 = self
-            .counts
+        let sum: f64 = counts
             .iter()
             .filter(|&&c| c > 1)
-            .map(|&c| table.get(c as usize).copied().unwrap_or_else(|| clog2(c)))
+            .map(|&c| table.get(c as usize).copied().unwrap_or_else(|| clog2(c as u32)))
             .sum();
         Some((n.log2() - sum / n).max(0.0) as f32)
     }
@@ -91,7 +101,7 @@ mod tests {
                 .collect();
             m.feed(&data);
             let n = m.bytes() as f64;
-            let direct: f64 = m.counts.iter().filter(|&&c| c > 0).map(|&c| -(c as f64 / n) * (c as f64 / n).log2()).sum();
+            let direct: f64 = m.counts.as_deref().unwrap().iter().filter(|&&c| c > 0).map(|&c| -(c as f64 / n) * (c as f64 / n).log2()).sum();
             assert!((m.entropy().unwrap() as f64 - direct).abs() < 1e-5, "cap {cap}");
         }
     }

@@ -2,7 +2,9 @@
 //! application protocol from content (ports only break ties for DNS), buffers the first bytes of
 //! each direction until it can decide (bounded), then replays them into the chosen parser.
 
+use crate::dcerpc::{looks_like_dcerpc, DceRpcConn};
 use crate::dns::{looks_like_dns, DnsTracker};
+use crate::smb::{find_frame, looks_like_smb, SmbConn};
 use crate::entropy::EntropyMeter;
 use crate::http::{detect_request, HttpConn};
 use crate::quic::{looks_like_quic_initial, QuicConn};
@@ -10,7 +12,7 @@ use crate::socks::{detect_greeting, Socks};
 use crate::tunnel::{detect_rdp, detect_starttls, Prefix, RdpPrefix, StartTls, TextProto};
 use crate::ssh::SshConn;
 use crate::tls::{looks_like_sslv2_hello, looks_like_tls_record, TlsConn};
-use vigil_model::{AppMeta, Timestamp, PROTO_TCP, PROTO_UDP};
+use vigil_model::{AppMeta, DceRpcMeta, Timestamp, PROTO_TCP, PROTO_UDP};
 
 /// Bytes of each side examined for entropy.
 const ENTROPY_BYTES: u32 = 4096;
@@ -23,6 +25,15 @@ const DETECT_DATAGRAMS: u32 = 8;
 const DNS_PORTS: [u16; 4] = [53, 5353, 5355, 137];
 /// NetBIOS name service: DNS message format with encoded names (Zeek logs it in dns.log).
 const NBNS_PORT: u16 = 137;
+/// Ports where SMB is expected: a capture that starts in the middle of a session is searched
+/// for the next SMB frame there.
+const SMB_PORTS: [u16; 2] = [445, 139];
+/// Bytes per direction parsed on SMB connections: enough for a service binary or a tool of a
+/// few megabytes copied before the service is created in the same session. SMB parsing skips
+/// message payloads by count, so the cost is a header parse per message.
+pub const SMB_BUDGET: u32 = 8 << 20;
+/// Bytes per direction parsed on direct DCE-RPC connections (stubs are skipped likewise).
+pub const DCE_RPC_BUDGET: u32 = 1 << 20;
 
 #[derive(Debug)]
 enum Parser {
@@ -38,6 +49,9 @@ enum Parser {
     /// A cleartext prefix (SOCKS, RDP negotiation, STARTTLS), then a session for the
     /// tunnelled stream.
     Tunnel(Box<Prefix>, Box<AppSession>),
+    Smb(Box<SmbConn>),
+    /// DCE-RPC straight over TCP (endpoint mapper, dynamic ports).
+    DceRpc(Box<DceRpcConn>, Box<DceRpcMeta>),
 }
 
 /// What detection concluded for a stream.
@@ -50,6 +64,8 @@ enum Verdict {
     Socks(u8),
     Rdp,
     StartTls(TextProto),
+    Smb,
+    DceRpc,
     NeedMore,
     No,
 }
@@ -148,6 +164,8 @@ impl AppSession {
             }
             Parser::Ssh(s) => s.feed(from_orig, data),
             Parser::Quic(q) => q.on_datagram(from_orig, data),
+            Parser::Smb(s) => s.feed(from_orig, ts, data),
+            Parser::DceRpc(c, m) => c.feed(from_orig, ts, data, m),
             Parser::Tunnel(prefix, inner) => {
                 for (dir, bytes) in prefix.feed(from_orig, data).unwrap_or_default() {
                     if !bytes.is_empty() {
@@ -189,6 +207,23 @@ impl AppSession {
         if (o.len() >= 3 && looks_like_tls_record(o)) || looks_like_sslv2_hello(o) {
             return Verdict::Tls;
         }
+        // SMB and DCE-RPC by their framing and signatures, from either side (a capture that
+        // starts mid-session may show the server first).
+        let smb = looks_like_smb(o);
+        let dce = looks_like_dcerpc(o, true);
+        if smb == Some(true) || (o.is_empty() && looks_like_smb(r) == Some(true)) {
+            return Verdict::Smb;
+        }
+        if dce == Some(true) || (o.is_empty() && looks_like_dcerpc(r, false) == Some(true)) {
+            return Verdict::DceRpc;
+        }
+        let smb_port = SMB_PORTS.contains(&self.resp_p) || SMB_PORTS.contains(&self.orig_p);
+        // Searched in the first 4 KB only: this runs for every segment while undecided.
+        let head = |b: &'_ [u8]| -> bool { find_frame(b.get(..b.len().min(4096)).unwrap_or(&[])).is_some() };
+        if smb_port && (head(o) || head(r)) {
+            return Verdict::Smb;
+        }
+        let undecided_binary = smb.is_none() || dce.is_none();
         if o.len() < 5 && !o.is_empty() && (b"SSH-".starts_with(o) || o.len() < 3 || o[0] & 0x80 != 0) {
             return Verdict::NeedMore;
         }
@@ -229,7 +264,7 @@ impl AppSession {
         // Server-first text protocols: a line from each side decides STARTTLS.
         let greeting = [&b"220"[..], b"* OK", b"* PREAUTH", b"+OK"].iter().any(|g| r.starts_with(g));
         let text = !self.tunnelled && greeting && !o.contains(&b'\n');
-        if http == Some(false) && dns == Some(false) && socks == Some(false) && rdp == Some(false) && !text {
+        if http == Some(false) && dns == Some(false) && socks == Some(false) && rdp == Some(false) && !text && !undecided_binary {
             return Verdict::No;
         }
         if o.len() >= DETECT_BYTES || self.gapped[0] {
@@ -286,6 +321,8 @@ impl AppSession {
             Verdict::Socks(version) => self.tunnel(Prefix::Socks(Socks::new(version))),
             Verdict::Rdp => self.tunnel(Prefix::Rdp(RdpPrefix::default())),
             Verdict::StartTls(p) => self.tunnel(Prefix::StartTls(StartTls::new(p))),
+            Verdict::Smb => Parser::Smb(Box::default()),
+            Verdict::DceRpc => Parser::DceRpc(Box::new(DceRpcConn::new(None)), Box::default()),
         };
         // Replay the buffered bytes in arrival order, then whatever did not fit.
         let pending = std::mem::take(&mut self.pending);
@@ -319,6 +356,8 @@ impl AppSession {
                 None => h.on_gap(from_orig, len),
             },
             Parser::Ssh(s) => s.on_gap(from_orig),
+            Parser::Smb(s) => s.gap(from_orig),
+            Parser::DceRpc(c, _) => c.gap(from_orig),
             Parser::Tunnel(prefix, inner) => {
                 if prefix.through() {
                     inner.on_gap(from_orig, len);
@@ -327,6 +366,17 @@ impl AppSession {
                 }
             }
             Parser::Quic(_) | Parser::Unknown => {}
+        }
+    }
+
+    /// Bytes per direction this session wants parsed when its protocol needs more than the
+    /// flow table's default (SMB and DCE-RPC: remote execution often follows a file copy).
+    pub fn budget(&self) -> Option<u32> {
+        match &self.parser {
+            Parser::Smb(_) => Some(SMB_BUDGET),
+            Parser::DceRpc(..) => Some(DCE_RPC_BUDGET),
+            Parser::Tunnel(_, inner) => inner.budget(),
+            _ => None,
         }
     }
 
@@ -340,6 +390,8 @@ impl AppSession {
             Parser::Ssh(s) => s.done(),
             Parser::Quic(q) => q.done(),
             Parser::Tunnel(prefix, inner) => prefix.broken() || inner.done(),
+            // Remote execution may come late in the session: read up to the budget.
+            Parser::Smb(_) | Parser::DceRpc(..) => false,
         };
         parsed && self.orig_entropy.full() && self.resp_entropy.full()
     }
@@ -358,6 +410,8 @@ impl AppSession {
             Parser::Ssh(s) if s.recognised() => "ssh",
             Parser::Quic(q) if q.has_client_hello() => "quic,ssl",
             Parser::Quic(q) if q.version.is_some() => "quic",
+            Parser::Smb(s) => return s.service(),
+            Parser::DceRpc(c, _) if c.pdus > 0 => "dce_rpc",
             Parser::Tunnel(prefix, inner) => {
                 let outer = prefix.name();
                 return Some(match inner.service() {
@@ -395,7 +449,11 @@ impl AppSession {
                 self.meta.dns = m.dns;
                 self.meta.http = m.http;
                 self.meta.ssh = m.ssh;
+                self.meta.smb = m.smb;
+                self.meta.dce_rpc = m.dce_rpc;
             }
+            Parser::Smb(s) => (self.meta.smb, self.meta.dce_rpc) = s.finish(),
+            Parser::DceRpc(_, m) if !m.binds.is_empty() || !m.calls.is_empty() => self.meta.dce_rpc = Some(m),
             _ => {}
         }
         self.meta
@@ -534,6 +592,47 @@ mod tests {
     }
 
     #[test]
+    fn smb_and_dce_rpc_are_detected_by_content_and_raise_the_budget() {
+        use crate::dcerpc::tests::{bind, bind_ack, request};
+        // SMB on an unusual port, and on 445 in a capture that starts mid-message.
+        for (port, junk) in [(8445u16, 0usize), (445, 37)] {
+            let mut s = AppSession::new(PROTO_TCP, 50000, port);
+            let mut first = true;
+            for (client, msg) in crate::smb::tests::psexec_conversation() {
+                let mut m = msg.clone();
+                if first && client {
+                    m = [vec![0x42; junk], m].concat();
+                    first = false;
+                }
+                s.on_data(client, ts(), &m);
+            }
+            assert_eq!(s.service().as_deref(), Some("smb,dce_rpc"), "port {port}");
+            assert_eq!(s.budget(), Some(SMB_BUDGET));
+            assert!(!s.done());
+            let m = s.finish();
+            assert!(m.smb.unwrap().files.iter().any(|f| f.name == "PSEXESVC.exe"), "port {port}");
+            assert!(m.dce_rpc.unwrap().calls.iter().any(|c| c.operation.as_deref() == Some("CreateServiceW")));
+        }
+        // DCE-RPC straight over TCP, the bind split across segments.
+        let mut s = AppSession::new(PROTO_TCP, 50000, 49155);
+        let b = bind(2, &[(0, "1ff70682-0a51-30e8-076d-740be8cee98b", 1)]);
+        s.on_data(true, ts(), &b[..7]);
+        assert_eq!(s.service(), None);
+        s.on_data(true, ts(), &b[7..]);
+        s.on_data(false, ts(), &bind_ack(2, &[0]));
+        s.on_data(true, ts(), &request(3, 0, 0, 80));
+        assert_eq!(s.service().as_deref(), Some("dce_rpc"));
+        assert_eq!(s.budget(), Some(DCE_RPC_BUDGET));
+        let m = s.finish();
+        assert!(m.smb.is_none());
+        assert_eq!(m.dce_rpc.unwrap().calls[0].operation.as_deref(), Some("NetrJobAdd"));
+        // Other protocols keep the flow table's budget.
+        let mut h = AppSession::new(PROTO_TCP, 40000, 445);
+        h.on_data(true, ts(), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(h.budget(), None);
+    }
+
+    #[test]
     fn udp_noise_gives_up() {
         let mut s = AppSession::new(PROTO_UDP, 5000, 6000);
         for _ in 0..10 {
@@ -579,6 +678,17 @@ mod tests {
                 q.extend(std::iter::repeat_n(0x5a, 1200));
                 q
             }, vec![0xc0, 0, 0, 0, 1, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0x40, 0x20, 1, 2, 3]),
+            {
+                let conv = crate::smb::tests::psexec_conversation();
+                let side = |client: bool| conv.iter().filter(|(c, _)| *c == client).flat_map(|(_, m)| m.iter().copied().take(3000)).collect::<Vec<u8>>();
+                (PROTO_TCP, 445, side(true), side(false))
+            },
+            (
+                PROTO_TCP,
+                49155,
+                [crate::dcerpc::tests::bind(2, &[(0, "367abb81-9844-35f1-ad32-98f038001003", 2)]), crate::dcerpc::tests::request(3, 0, 12, 64)].concat(),
+                crate::dcerpc::tests::bind_ack(2, &[0]),
+            ),
         ];
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for round in 0..3000 {

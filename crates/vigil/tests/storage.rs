@@ -114,6 +114,21 @@ fn a_corrupt_database_is_exit_2_naming_it_and_is_not_overwritten() {
     assert_eq!(std::fs::read(&db).unwrap(), garbage);
 }
 
+#[test]
+fn a_corrupt_database_fails_before_the_input_is_read() {
+    // The input does not exist: if the store were opened after the read, the error would name
+    // the input. Naming the database shows the store is checked first.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("vigil.db"), vec![0x5a; 8192]).unwrap();
+    let missing = dir.path().join("no-such-capture.pcap");
+    let out = vigil().arg("hunt").arg("--data").arg(&data).arg(&missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("vigil.db") && !err.contains("no-such-capture"), "{err}");
+}
+
 struct Tmpfs {
     path: PathBuf,
     _dir: tempfile::TempDir,

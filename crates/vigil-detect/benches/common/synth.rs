@@ -88,7 +88,7 @@ pub struct SynthConfig {
 
 impl SynthConfig {
     pub fn new(records: usize) -> Self {
-        SynthConfig { records, hosts: 50_000, external: 200_000, names: 50_000, days: 3, seed: 0x5eed_0f_716e }
+        SynthConfig { records, hosts: 50_000, external: 200_000, names: 50_000, days: 3, seed: 0x005e_ed0f_716e }
     }
 }
 
@@ -134,7 +134,7 @@ impl Rng {
 fn scatter(rank: u64, n: u32) -> u32 {
     let n = n as u64;
     // 2_654_435_761 is prime, so coprime with any n it does not divide.
-    if n % 2_654_435_761 == 0 { rank as u32 } else { ((rank * 2_654_435_761 + 12_345) % n) as u32 }
+    if n.is_multiple_of(2_654_435_761) { rank as u32 } else { ((rank * 2_654_435_761 + 12_345) % n) as u32 }
 }
 
 fn mix(mut x: u64) -> u64 {
@@ -325,7 +325,7 @@ impl Synth {
                 c.resp_pkts = 8 + self.rng.below(150);
                 c.orig_ip_bytes = c.orig_bytes() + 40 * c.orig_pkts;
                 c.resp_ip_bytes = c.resp_bytes() + 40 * c.resp_pkts;
-                let name_k = (k % self.cfg.names.max(1)) as u32;
+                let name_k = k % self.cfg.names.max(1);
                 let ja4 = JA4S[self.rng.zipf(JA4S.len() as u32, 1.5) as usize % JA4S.len()];
                 c.app.tls = Some(Box::new(TlsMeta {
                     version: Some(0x0304),
@@ -558,7 +558,7 @@ impl Synth {
                     (IpAddr::V4(self.host(dmz0 + k % (n / 10))), 22)
                 };
                 let mut c = Conn::new(t, src, sport, dst, port, PROTO_TCP);
-                c.conn_state = if k % 5 == 0 { ConnState::REJ } else { ConnState::S0 };
+                c.conn_state = if k.is_multiple_of(5) { ConnState::REJ } else { ConnState::S0 };
                 c.history = "S".into();
                 c.orig_pkts = 1;
                 if k < 2_000 {

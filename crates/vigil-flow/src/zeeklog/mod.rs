@@ -1,7 +1,10 @@
-//! Zeek log writers: `conn.log`, `ssl.log`, `dns.log`, `http.log` and `ssh.log` from `Conn`
+//! Zeek log writers: `conn.log`, `ssl.log`, `dns.log`, `http.log`, `ssh.log`, `smb_mapping.log`,
+//! `smb_files.log` and `dce_rpc.log` from `Conn`
 //! records, as Zeek's ASCII writer prints them (TSV with the `#separator`…`#close` header lines)
 //! or as Zeek's JSON lines. Column sets follow Zeek 7 plus Vigil's additions (`community_id` in
-//! conn.log, `ja4`/`ja3`/`ja3s` in ssl.log, `hassh`/`hasshServer` in ssh.log).
+//! conn.log, `ja4`/`ja3`/`ja3s` in ssl.log, `hassh`/`hasshServer` in ssh.log, `count` in
+//! dce_rpc.log: Vigil keeps one row per pipe, interface and operation with the number of calls,
+//! where Zeek writes a row per call).
 //!
 //! Every string may come from an attacker (SNI, DNS names, HTTP headers), so TSV values are
 //! escaped as Zeek does: control bytes, DEL and backslash as `\xNN`, the set separator inside
@@ -11,7 +14,7 @@ mod names;
 mod records;
 
 pub use names::{cipher_name, curve_name, tls_version_name};
-pub use records::{ConnLogs, conn_values, dns_values, http_values, ssh_values, ssl_values};
+pub use records::{ConnLogs, conn_values, dce_rpc_values, dns_values, http_values, smb_files_values, smb_mapping_values, ssh_values, ssl_values};
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -109,6 +112,12 @@ pub fn escape_tsv(s: &str, in_set: bool, out: &mut String) {
         out.push_str("\\x28empty)");
         return;
     }
+    // Most values (names, URIs, uids, fingerprints) are printable ASCII with nothing to escape:
+    // one scan, one copy, instead of a character-by-character rebuild.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\' && !(in_set && b == b',')) {
+        out.push_str(s);
+        return;
+    }
     for ch in s.chars() {
         let c = ch as u32;
         if c < 0x20 || c == 0x7f || ch == '\\' || (in_set && ch == ',') {
@@ -139,12 +148,63 @@ fn fmt6(v: f64) -> String {
     s
 }
 
-/// Zeek's fixed six decimals, appended in place.
+/// Zeek's fixed six decimals, appended in place. The usual values (durations, round-trip
+/// times, TTLs) take an exact integer path; the rest, and exact ties, go through `{:.6}`, whose
+/// output the fast path reproduces digit for digit.
 fn push_fmt6(v: f64, out: &mut String) {
-    if v.is_finite() {
-        let _ = write!(out, "{v:.6}");
-    } else {
+    if !v.is_finite() {
         out.push_str("0.000000");
+    } else if let Some(micros) = round_micros(v) {
+        out.push_str(itoa::Buffer::new().format(micros / 1_000_000));
+        out.push('.');
+        push_padded6(micros % 1_000_000, out);
+    } else {
+        let _ = write!(out, "{v:.6}");
+    }
+}
+
+/// Six digits with leading zeros.
+fn push_padded6(frac: u64, out: &mut String) {
+    let mut b = itoa::Buffer::new();
+    let digits = b.format(frac);
+    for _ in digits.len()..6 {
+        out.push('0');
+    }
+    out.push_str(digits);
+}
+
+/// `v`·10⁶ correctly rounded to an integer, computed exactly from the float's mantissa and
+/// exponent, for non-negative `v` below 2⁴³; `None` (use the formatter) otherwise and when the
+/// exact value lies halfway between two integers, where the rounding rule would matter.
+fn round_micros(v: f64) -> Option<u64> {
+    if v.is_sign_negative() || !v.is_finite() {
+        return None;
+    }
+    if v == 0.0 {
+        return Some(0);
+    }
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1u64 << 52) - 1);
+    let (mant, exp) = if biased == 0 { (frac, -1074) } else { (frac | 1 << 52, biased - 1075) };
+    // v = mant·2^exp with mant < 2^53; v < 2^43 keeps the result below 2^63.
+    if exp >= 0 || biased - 1023 >= 43 {
+        return None;
+    }
+    let shift = (-exp) as u32;
+    if shift >= 120 {
+        // Below 2^-67: far under half a microsecond, but leave it to the formatter.
+        return None;
+    }
+    let num = mant as u128 * 1_000_000;
+    let q = num >> shift;
+    let rem = num - (q << shift);
+    let half = 1u128 << (shift - 1);
+    let q = u64::try_from(q).ok()?;
+    match rem.cmp(&half) {
+        std::cmp::Ordering::Less => Some(q),
+        std::cmp::Ordering::Greater => q.checked_add(1),
+        std::cmp::Ordering::Equal => None,
     }
 }
 
@@ -153,13 +213,7 @@ fn push_time(t: Timestamp, out: &mut String) {
     let us = t.0.div_euclid(1_000);
     out.push_str(itoa::Buffer::new().format(us.div_euclid(1_000_000)));
     out.push('.');
-    let frac = us.rem_euclid(1_000_000);
-    let mut b = itoa::Buffer::new();
-    let digits = b.format(frac);
-    for _ in digits.len()..6 {
-        out.push('0');
-    }
-    out.push_str(digits);
+    push_padded6(us.rem_euclid(1_000_000) as u64, out);
 }
 
 /// An address as `Display` writes it; IPv4 (most rows) without the formatting machinery.
@@ -448,6 +502,64 @@ pub static SSH: LogSpec = LogSpec {
     ],
 };
 
+pub static SMB_MAPPING: LogSpec = LogSpec {
+    path: "smb_mapping",
+    fields: &[
+        ("ts", "time"),
+        ("uid", "string"),
+        ("id.orig_h", "addr"),
+        ("id.orig_p", "port"),
+        ("id.resp_h", "addr"),
+        ("id.resp_p", "port"),
+        ("path", "string"),
+        ("service", "string"),
+        ("native_file_system", "string"),
+        ("share_type", "string"),
+    ],
+};
+
+pub static SMB_FILES: LogSpec = LogSpec {
+    path: "smb_files",
+    fields: &[
+        ("ts", "time"),
+        ("uid", "string"),
+        ("id.orig_h", "addr"),
+        ("id.orig_p", "port"),
+        ("id.resp_h", "addr"),
+        ("id.resp_p", "port"),
+        ("fuid", "string"),
+        ("action", "enum"),
+        ("path", "string"),
+        ("name", "string"),
+        ("size", "count"),
+        ("prev_name", "string"),
+        ("times.modified", "time"),
+        ("times.accessed", "time"),
+        ("times.created", "time"),
+        ("times.changed", "time"),
+        ("data_offset_req", "count"),
+        ("data_len_req", "count"),
+        ("data_offset_rsp", "count"),
+    ],
+};
+
+pub static DCE_RPC: LogSpec = LogSpec {
+    path: "dce_rpc",
+    fields: &[
+        ("ts", "time"),
+        ("uid", "string"),
+        ("id.orig_h", "addr"),
+        ("id.orig_p", "port"),
+        ("id.resp_h", "addr"),
+        ("id.resp_p", "port"),
+        ("rtt", "interval"),
+        ("named_pipe", "string"),
+        ("endpoint", "string"),
+        ("operation", "string"),
+        ("count", "count"),
+    ],
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,6 +598,46 @@ mod tests {
             push_hex_escape(b, &mut s);
         }
         assert_eq!(s, "\\x00\\x09\\x1f\\x7f\\xff");
+    }
+
+    /// The exact integer path of `push_fmt6` prints what `{:.6}` prints, ties and awkward
+    /// magnitudes included.
+    #[test]
+    fn fmt6_fast_path_equals_the_formatter() {
+        let mut vals = vec![
+            0.0, -0.0, 1e-9, 4.999_999e-7, 5e-7, 5.000_001e-7, 0.0078125, 0.5, 1.0, 0.1, 0.3, 2.675, 1e-300, 5e-324,
+            123_456.789_012_5, 8.796_093_022_208e12, 8.8e12, 1e15, 1e300, -1.5, -1e-9, f64::MAX, f64::MIN_POSITIVE,
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..40_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Durations from nanosecond counts, as the flow table makes them, plus raw bit patterns.
+            vals.push((x % 10_000_000_000_000) as f64 / 1e9);
+            vals.push((x >> 20) as f64 / 1e6);
+            vals.push(f64::from_bits(x >> 1));
+            vals.push(i as f64 / 128.0);
+        }
+        for v in vals {
+            let mut s = String::new();
+            push_fmt6(v, &mut s);
+            let want = if v.is_finite() { format!("{v:.6}") } else { "0.000000".to_string() };
+            assert_eq!(s, want, "{v:e}");
+        }
+    }
+
+    #[test]
+    fn tsv_fast_path_equals_the_escaping_loop() {
+        for (s, in_set) in [("plain.example", false), ("a,b", true), ("a,b", false), ("~ !", false), ("tab\there", false)] {
+            let mut fast = String::new();
+            escape_tsv(s, in_set, &mut fast);
+            let slow: String = s
+                .chars()
+                .map(|c| if c == '\\' || (in_set && c == ',') || c == '\t' { format!("\\x{:02x}", c as u32) } else { c.to_string() })
+                .collect();
+            assert_eq!(fast, slow, "{s:?}");
+        }
     }
 
     #[test]

@@ -174,7 +174,7 @@ fn hostile_lines_never_panic() {
 
 #[test]
 fn fast_parsers_agree_with_the_general_ones() {
-    use crate::zeek::{fast_epoch, fast_ipv4, fast_ipv6, fast_u64, split_spans};
+    use crate::zeek::{fast_epoch, fast_f64, fast_ipv4, fast_ipv6, fast_u64, split_spans};
     use std::net::IpAddr;
     // Addresses: every form the fast paths accept must parse to what std parses; forms they
     // refuse must be left to std (None), never mis-parsed.
@@ -205,6 +205,29 @@ fn fast_parsers_agree_with_the_general_ones() {
     assert_eq!(fast_epoch(b"0.5").map(|t| t.0), Some(500_000_000));
     for t in ["1e9", "-1.0", "1.2.3", ".", "1.1234567891", "100000000000.0", "abc"] {
         assert_eq!(fast_epoch(t.as_bytes()), None, "{t}");
+    }
+    // Decimals: bit-for-bit what the float parser gives, for Zeek's forms and random ones;
+    // everything else left to it.
+    let mut y: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut decimals: Vec<String> = ["0", "0.0", "3.000001", "0.003512", "123456789.012345", "999999999999999", "0.1", "2.675"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for _ in 0..20_000 {
+        y ^= y << 13;
+        y ^= y >> 7;
+        y ^= y << 17;
+        let digits = (y % 15 + 1) as usize;
+        let point = ((y >> 8) % digits as u64) as usize;
+        let num = format!("{:015}", y >> 12);
+        let num = num.get(num.len() - digits..).unwrap_or("1");
+        decimals.push(if point == 0 { num.to_string() } else { format!("{}.{}", &num[..point], &num[point..]) });
+    }
+    for d in &decimals {
+        assert_eq!(fast_f64(d.as_bytes()).map(f64::to_bits), d.parse::<f64>().ok().map(f64::to_bits), "{d}");
+    }
+    for d in ["", ".5", "5.", "-1.0", "1e5", "1.2.3", "1234567890.1234567", " 1.0", "inf", "NaN"] {
+        assert_eq!(fast_f64(d.as_bytes()), None, "{d}");
     }
     // Field splitting: the word-at-a-time scan finds what a byte scan finds, at every offset.
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;

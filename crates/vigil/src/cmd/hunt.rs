@@ -214,6 +214,12 @@ pub fn run(args: Args) -> Result<()> {
     let ctx = load_context(args.site.as_deref())?;
     // Indicator files first: a bad one fails the hunt before the (long) read of the inputs.
     let iocs = load_iocs(args.site.as_deref(), &args.ioc)?;
+    // The store too: a locked, corrupt or read-only data directory fails before the input is read,
+    // not after minutes of work that could then not be kept.
+    if !args.store.no_store {
+        let dir = args.store.dir();
+        vigil_store::Store::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))?;
+    }
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (conns, mut findings, stats) = read_inputs(&args.inputs, &ctx.site, progress)?;
     if ctx.site.home_countries.is_empty() {

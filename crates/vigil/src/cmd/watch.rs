@@ -239,7 +239,8 @@ pub fn run(args: Args) -> Result<()> {
                 fresh.extend(got);
             }
             let cs = c.stats();
-            m.drops.store(cs.datagrams_dropped, Ordering::Relaxed);
+            // Datagrams lost either way: by the collector's queue or by the kernel's socket buffer.
+            m.drops.store(cs.datagrams_dropped.saturating_add(cs.kernel_drops), Ordering::Relaxed);
             m.packets.store(cs.datagrams, Ordering::Relaxed);
         }
         // 2b. Connections finished by the live capture since the last look.
