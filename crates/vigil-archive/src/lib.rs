@@ -10,13 +10,14 @@
 
 mod schema;
 
-pub use schema::{conn_schema, conns_to_batch, key_of};
+pub use schema::{SCHEMA_VERSION, SCHEMA_VERSION_KEY, conn_schema, conns_to_batch, file_schema, key_of};
 
 use arrow_array::{Array, RecordBatch, UInt16Array, UInt8Array, StringArray, TimestampNanosecondArray};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use std::collections::{BTreeMap, HashSet};
@@ -256,26 +257,49 @@ impl Archive {
     }
 }
 
-/// Writer settings (figures from `bench/storage.sh` in docs/PERFORMANCE.md): records sorted by
-/// time within a part, so the time column is a delta-encoded near-constant
-/// step; dictionaries for every repeated text and small-integer column (addresses, ports,
-/// names, states), with room for an hour's distinct addresses; byte-stream-split floats, which
-/// zstd compresses far better than plain IEEE bytes; one row group per part.
+/// Writer settings, chosen column by column on the benchmark's realistic records (bytes per
+/// record and the alternatives tried: docs/PERFORMANCE.md, "Store"). Only encodings every
+/// common Parquet reader decodes (DuckDB, pandas/pyarrow, Spark, DataFusion): plain,
+/// dictionary, DELTA_BINARY_PACKED, and BYTE_STREAM_SPLIT for floats only (DuckDB and older
+/// Spark reject it on integers).
+///
+/// * `ts`: records are sorted by time within a part, so deltas are small: DELTA_BINARY_PACKED.
+/// * `orig_p` (ephemeral ports, close to uniform): DELTA_BINARY_PACKED beats a dictionary of
+///   tens of thousands of ports.
+/// * `duration` (decimal microseconds) and the responder byte counts (heavy-tailed, mostly
+///   distinct): plain, left to zstd.
+/// * every other column (addresses, names, states, small counts): dictionary, with room for an
+///   hour's distinct addresses; text at a higher zstd level, which shrinks the dictionary pages.
+/// * entropy floats: BYTE_STREAM_SPLIT.
+/// * one row group per part; statistics and the page index kept (they let queries skip data).
 pub fn writer_properties() -> Result<WriterProperties, parquet::errors::ParquetError> {
+    let numbers = Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?);
+    let text = Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL_TEXT)?);
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
+        .set_compression(numbers)
         .set_max_row_group_row_count(Some(1024 * 1024))
         .set_dictionary_page_size_limit(4 * 1024 * 1024)
-        .set_column_dictionary_enabled(ColumnPath::from("ts"), false)
-        .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED);
-    for f in ["duration", "orig_entropy", "resp_entropy"] {
-        b = b.set_column_dictionary_enabled(ColumnPath::from(f), false).set_column_encoding(ColumnPath::from(f), Encoding::BYTE_STREAM_SPLIT);
+        .set_key_value_metadata(Some(vec![KeyValue::new(SCHEMA_VERSION_KEY.to_string(), SCHEMA_VERSION.to_string())]));
+    let col = ColumnPath::from;
+    for f in ["ts", "orig_p"] {
+        b = b.set_column_dictionary_enabled(col(f), false).set_column_encoding(col(f), Encoding::DELTA_BINARY_PACKED);
+    }
+    for f in ["duration", "resp_bytes", "resp_ip_bytes"] {
+        b = b.set_column_dictionary_enabled(col(f), false).set_column_encoding(col(f), Encoding::PLAIN);
+    }
+    for f in ["orig_entropy", "resp_entropy"] {
+        b = b.set_column_dictionary_enabled(col(f), false).set_column_encoding(col(f), Encoding::BYTE_STREAM_SPLIT);
+    }
+    for f in conn_schema().fields().iter().filter(|f| f.data_type() == &arrow_schema::DataType::Utf8) {
+        b = b.set_column_compression(col(f.name()), text);
     }
     Ok(b.build())
 }
 
-/// zstd level of the part files: a middle level, parts are written once and read many times.
-const ZSTD_LEVEL: i32 = 6;
+/// zstd levels of the part files (written once, read many times): beyond these, bytes saved
+/// fall below 1 % while write time doubles.
+const ZSTD_LEVEL: i32 = 9;
+const ZSTD_LEVEL_TEXT: i32 = 12;
 
 fn write_part(tmp: &Path, batch: &RecordBatch) -> Result<(), ArchiveError> {
     let file = File::create(tmp).map_err(io(tmp))?;

@@ -1,13 +1,32 @@
 //! The archive's columns: Zeek conn.log fields plus the application metadata analysts hunt with
 //! (SNI, JA4, DNS query, HTTP host and user agent, SSH banners, entropy). Addresses are stored as
 //! text so any Parquet reader can filter on them; repeated values dictionary-encode to a few bits.
+//!
+//! File versions (key `vigil.archive.schema` in each part's key-value metadata):
+//! * 1 (no key): `duration` as float64 seconds.
+//! * 2: `duration` as `DECIMAL(18,6)` seconds, i.e. whole microseconds (Zeek's precision) in a
+//!   64-bit integer, which compresses to half the bytes of a float with random low mantissa bits.
+//!
+//! [`conn_schema`] is the table as readers see it (duration in float64 seconds, whatever the file
+//! version); [`file_schema`] is what version-2 parts store. Readers of this crate accept both.
 
-use arrow_array::builder::{BooleanBuilder, Float32Builder, Float64Builder, StringBuilder, UInt16Builder, UInt64Builder, UInt8Builder};
+use arrow_array::builder::{BooleanBuilder, Decimal128Builder, Float32Builder, StringBuilder, UInt16Builder, UInt64Builder, UInt8Builder};
 use arrow_array::{ArrayRef, RecordBatch, TimestampNanosecondArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use std::sync::{Arc, OnceLock};
 use vigil_model::{proto_name, Conn};
 
+/// Version of the part files this crate writes.
+pub const SCHEMA_VERSION: u32 = 2;
+/// Key-value metadata key holding [`SCHEMA_VERSION`] in each part file.
+pub const SCHEMA_VERSION_KEY: &str = "vigil.archive.schema";
+
+/// Precision and scale of the stored duration: seconds with six decimals.
+const DURATION_PRECISION: u8 = 18;
+const DURATION_SCALE: i8 = 6;
+
+/// The archive's table as readers see it: version-1 files store exactly this; version-2 files
+/// store `duration` as a decimal that readers cast to float64 seconds.
 pub fn conn_schema() -> Arc<Schema> {
     static S: OnceLock<Arc<Schema>> = OnceLock::new();
     S.get_or_init(|| {
@@ -50,9 +69,50 @@ pub fn conn_schema() -> Arc<Schema> {
     .clone()
 }
 
+/// What version-2 part files store: [`conn_schema`] with `duration` as `DECIMAL(18,6)`.
+pub fn file_schema() -> Arc<Schema> {
+    static S: OnceLock<Arc<Schema>> = OnceLock::new();
+    S.get_or_init(|| {
+        let fields: Vec<Field> = conn_schema()
+            .fields()
+            .iter()
+            .map(|f| match f.name().as_str() {
+                "duration" => Field::new("duration", DataType::Decimal128(DURATION_PRECISION, DURATION_SCALE), true),
+                _ => f.as_ref().clone(),
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
+    })
+    .clone()
+}
+
+/// Seconds as whole microseconds, the stored decimal's unscaled value; NULL for what a
+/// `DECIMAL(18,6)` cannot hold (non-finite or beyond 10^12 s), never a wrapped value.
+fn duration_micros(secs: f64) -> Option<i128> {
+    const MAX: f64 = 999_999_999_999_999_999.0;
+    let us = (secs * 1e6).round();
+    (us.is_finite() && us.abs() <= MAX).then_some(us as i128)
+}
+
 /// The identity of a record for de-duplication: event time and five-tuple.
 pub fn key_of(c: &Conn) -> u64 {
-    key_parts(c.ts.0, &c.orig_h.to_string(), c.orig_p, &c.resp_h.to_string(), c.resp_p, c.proto)
+    with_addr_text(c.orig_h, |o| with_addr_text(c.resp_h, |r| key_parts(c.ts.0, o, c.orig_p, r, c.resp_p, c.proto)))
+}
+
+/// Runs `f` on an address's text (its `Display` form, as stored) without a heap allocation:
+/// ingest formats two addresses per record for the key and two for the columns.
+fn with_addr_text<R>(ip: std::net::IpAddr, f: impl FnOnce(&str) -> R) -> R {
+    use std::io::Write;
+    // The longest address text (IPv6 with an embedded IPv4 tail) is 45 bytes.
+    let mut buf = [0u8; 64];
+    let mut cur = std::io::Cursor::new(&mut buf[..]);
+    if write!(cur, "{ip}").is_ok() {
+        let n = usize::try_from(cur.position()).unwrap_or(0);
+        if let Some(s) = buf.get(..n).and_then(|b| std::str::from_utf8(b).ok()) {
+            return f(s);
+        }
+    }
+    f(&ip.to_string())
 }
 
 /// FNV-1a over the key fields, as text where they are stored as text, so that the key computed
@@ -86,7 +146,7 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
     let mut proto = UInt8Builder::with_capacity(n);
     let mut transport = StringBuilder::new();
     let mut service = StringBuilder::new();
-    let mut duration = Float64Builder::with_capacity(n);
+    let mut duration = Decimal128Builder::with_capacity(n).with_data_type(DataType::Decimal128(DURATION_PRECISION, DURATION_SCALE));
     let mut ob = UInt64Builder::with_capacity(n);
     let mut rb = UInt64Builder::with_capacity(n);
     let mut state = StringBuilder::new();
@@ -110,14 +170,14 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
     let mut oe = Float32Builder::with_capacity(n);
     let mut re = Float32Builder::with_capacity(n);
     for c in conns {
-        orig_h.append_value(c.orig_h.to_string());
+        with_addr_text(c.orig_h, |t| orig_h.append_value(t));
         orig_p.append_value(c.orig_p);
-        resp_h.append_value(c.resp_h.to_string());
+        with_addr_text(c.resp_h, |t| resp_h.append_value(t));
         resp_p.append_value(c.resp_p);
         proto.append_value(c.proto);
         transport.append_value(proto_name(c.proto));
         service.append_option(c.service.as_deref());
-        duration.append_option(c.duration);
+        duration.append_option(c.duration.and_then(duration_micros));
         ob.append_option(c.orig_bytes);
         rb.append_option(c.resp_bytes);
         state.append_value(c.conn_state.as_str());
@@ -178,12 +238,42 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
         Arc::new(oe.finish()),
         Arc::new(re.finish()),
     ];
-    RecordBatch::try_new(conn_schema(), cols).expect("columns match the schema by construction")
+    RecordBatch::try_new(file_schema(), cols).expect("columns match the schema by construction")
 }
 
-/// Rebuilds `Conn`s from an archive batch (rows before `since` skipped).
+/// The duration column of either file version, in seconds.
+enum Durations<'a> {
+    Float(&'a arrow_array::Float64Array),
+    Decimal(&'a arrow_array::Decimal128Array, f64),
+}
+
+impl<'a> Durations<'a> {
+    fn of(b: &'a RecordBatch) -> Result<Durations<'a>, String> {
+        use arrow_array::{Decimal128Array, Float64Array};
+        let c = b.column_by_name("duration").ok_or("column duration missing")?;
+        if let Some(f) = c.as_any().downcast_ref::<Float64Array>() {
+            return Ok(Durations::Float(f));
+        }
+        match (c.as_any().downcast_ref::<Decimal128Array>(), c.data_type()) {
+            (Some(d), DataType::Decimal128(_, scale)) if (0..=18).contains(scale) => Ok(Durations::Decimal(d, 10f64.powi(i32::from(*scale)))),
+            _ => Err(format!("column duration has the unexpected type {}", c.data_type())),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<f64> {
+        use arrow_array::Array;
+        match self {
+            Durations::Float(f) => (!f.is_null(i)).then(|| f.value(i)),
+            // Below 2^53 µs (285 years) both operands are exact floats, so the correctly
+            // rounded quotient is the float nearest the decimal: what Zeek's text would parse to.
+            Durations::Decimal(d, div) => (!d.is_null(i)).then(|| d.value(i) as f64 / div),
+        }
+    }
+}
+
+/// Rebuilds `Conn`s from an archive batch of either file version (rows before `since` skipped).
 pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut Vec<Conn>) -> Result<(), String> {
-    use arrow_array::{Array, BooleanArray, Float32Array, Float64Array, StringArray, UInt16Array, UInt64Array, UInt8Array};
+    use arrow_array::{Array, BooleanArray, Float32Array, StringArray, UInt16Array, UInt64Array, UInt8Array};
     use vigil_model::{ConnState, DnsTxn, HttpTxn, SshMeta, Timestamp, TlsMeta};
     fn get<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
         b.column_by_name(name)
@@ -197,7 +287,7 @@ pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut 
     let rp = get::<UInt16Array>(b, "resp_p")?;
     let pr = get::<UInt8Array>(b, "proto")?;
     let service = get::<StringArray>(b, "service")?;
-    let duration = get::<Float64Array>(b, "duration")?;
+    let duration = Durations::of(b)?;
     let ob = get::<UInt64Array>(b, "orig_bytes")?;
     let rb = get::<UInt64Array>(b, "resp_bytes")?;
     let state = get::<StringArray>(b, "conn_state")?;
@@ -233,7 +323,7 @@ pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut 
         };
         let mut c = Conn::new(t, orig_h, op.value(i), resp_h, rp.value(i), pr.value(i));
         c.service = s(service, i);
-        c.duration = if duration.is_null(i) { None } else { Some(duration.value(i)) };
+        c.duration = duration.get(i);
         c.orig_bytes = u(ob, i);
         c.resp_bytes = u(rb, i);
         c.conn_state = ConnState::parse(state.value(i)).unwrap_or_default();

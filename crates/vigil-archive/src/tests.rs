@@ -1,5 +1,6 @@
 use super::*;
 use std::net::IpAddr;
+use std::path::Path;
 use vigil_model::{Timestamp, TlsMeta};
 
 fn conn(i: i64, host: u8) -> Conn {
@@ -106,4 +107,199 @@ fn records_read_back_as_conns_since_a_time() {
     assert_eq!(got.conn_state, orig.conn_state);
     assert_eq!(got.server_name(), Some("c2.example"));
     assert_eq!(got.app.tls.as_ref().unwrap().ja4, orig.app.tls.as_ref().unwrap().ja4);
+}
+
+/// The records in `testdata/v1` (written by version 1 of the archive: duration as float64).
+fn v1_records() -> Vec<Conn> {
+    use vigil_model::{ConnState, DnsTxn, HttpTxn, SshMeta};
+    let base = 1_700_000_000i64;
+    (0..12i64)
+        .map(|i| {
+            let mut c = Conn::new(
+                Timestamp(base * 1_000_000_000 + i * 61_123_456_789),
+                IpAddr::from([10, 0, 0, 5 + (i % 3) as u8]),
+                40000 + i as u16,
+                IpAddr::from([203, 0, 113, 9]),
+                443,
+                6,
+            );
+            c.duration = match i % 4 {
+                0 => Some(1.5),
+                1 => Some(0.000123),
+                2 => None,
+                _ => Some(3600.123456),
+            };
+            c.orig_bytes = Some(1000 + i as u64);
+            c.resp_bytes = Some(5000 * i as u64);
+            c.orig_pkts = 3 + i as u64;
+            c.resp_pkts = 4;
+            c.orig_ip_bytes = 1200;
+            c.resp_ip_bytes = 5300;
+            c.history = "ShADadFf".into();
+            c.conn_state = ConnState::SF;
+            match i % 4 {
+                0 => {
+                    c.app.tls = Some(Box::new(TlsMeta {
+                        server_name: Some("c2.example".into()),
+                        version: Some(0x0304),
+                        ja4: Some("t13d1516h2_8daaf6152771_e5627efa2ab1".into()),
+                        ..Default::default()
+                    }))
+                }
+                1 => c.app.dns.push(DnsTxn { ts: c.ts, query: Some("x.example".into()), qtype: Some(16), ..Default::default() }),
+                2 => c.app.http.push(HttpTxn { ts: c.ts, host: Some("h.example".into()), user_agent: Some("curl/8.5.0".into()), ..Default::default() }),
+                _ => {
+                    c.app.ssh = Some(Box::new(SshMeta {
+                        client: Some("SSH-2.0-OpenSSH_9.6".into()),
+                        server: Some("SSH-2.0-dropbear".into()),
+                        ..Default::default()
+                    }))
+                }
+            }
+            c.app.orig_entropy = Some(7.5);
+            c
+        })
+        .collect()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn file_meta(p: &Path) -> parquet::file::metadata::ParquetMetaData {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    SerializedFileReader::new(File::open(p).unwrap()).unwrap().metadata().clone()
+}
+
+fn version_of(p: &Path) -> Option<String> {
+    let m = file_meta(p);
+    let kv = m.file_metadata().key_value_metadata()?;
+    kv.iter().find(|k| k.key == SCHEMA_VERSION_KEY).and_then(|k| k.value.clone())
+}
+
+/// The fields the archive keeps, for comparing records read back with the records written.
+fn kept(c: &Conn) -> String {
+    format!(
+        "{} {} {} {} {} {} {:?} {:?} {:?} {:?} {} {} {} {} {} {} {:?} {:?} {:?} {:?} {:?} {:?}",
+        c.ts.0,
+        c.orig_h,
+        c.orig_p,
+        c.resp_h,
+        c.resp_p,
+        c.proto,
+        c.duration,
+        c.orig_bytes,
+        c.resp_bytes,
+        c.conn_state,
+        c.history,
+        c.orig_pkts,
+        c.resp_pkts,
+        c.orig_ip_bytes,
+        c.resp_ip_bytes,
+        c.open,
+        c.server_name(),
+        c.app.tls.as_ref().map(|t| (&t.ja4, t.version)),
+        c.app.dns.first().map(|d| (&d.query, d.qtype)),
+        c.app.http.first().map(|h| (&h.host, &h.user_agent)),
+        c.app.ssh.as_ref().map(|s| (&s.client, &s.server)),
+        (c.app.orig_entropy, c.app.resp_entropy),
+    )
+}
+
+#[test]
+fn parts_written_by_version_1_still_read_deduplicate_and_mix_with_version_2() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/v1"), dir.path());
+    let a = Archive::open(dir.path()).unwrap();
+    let old = a.parts().unwrap();
+    assert_eq!(old.len(), 1);
+    assert_eq!(version_of(&old[0]), None, "the fixture is a version-1 file");
+    let expected = v1_records();
+    assert_eq!(a.count().unwrap(), 12);
+    assert_eq!(a.newest().unwrap(), Some(expected[11].ts));
+    let back = a.read_since(Timestamp(0)).unwrap();
+    assert_eq!(back.iter().map(kept).collect::<Vec<_>>(), expected.iter().map(kept).collect::<Vec<_>>());
+
+    // The same records again are recognised as archived (keys read from the old file).
+    let s = a.append(&expected).unwrap();
+    assert_eq!((s.written, s.duplicates, s.files), (0, 12, 0));
+
+    // New records in the same hour go to a version-2 part beside the old one.
+    let mut fresh = v1_records();
+    for c in &mut fresh {
+        c.ts = Timestamp(c.ts.0 + 7);
+        c.duration = c.duration.map(|d| d + 0.25);
+    }
+    let s = a.append(&fresh).unwrap();
+    assert_eq!((s.written, s.files), (12, 1));
+    let parts = a.parts().unwrap();
+    let new_part = parts.iter().find(|p| **p != old[0]).unwrap();
+    assert_eq!(version_of(new_part).as_deref(), Some(SCHEMA_VERSION.to_string().as_str()));
+    let meta = file_meta(new_part);
+    let col = |name: &str| {
+        let s = meta.file_metadata().schema_descr();
+        (0..s.num_columns()).find(|&i| s.column(i).name() == name).map(|i| s.column(i)).unwrap()
+    };
+    assert_eq!(col("duration").physical_type(), parquet::basic::Type::INT64);
+    assert!(matches!(col("duration").logical_type_ref(), Some(parquet::basic::LogicalType::Decimal(parquet::basic::DecimalType { scale: 6, precision: 18 }))));
+
+    let mut all = expected.clone();
+    all.extend(fresh);
+    all.sort_by_key(|c| c.ts);
+    let back = a.read_since(Timestamp(0)).unwrap();
+    assert_eq!(back.iter().map(kept).collect::<Vec<_>>(), all.iter().map(kept).collect::<Vec<_>>());
+}
+
+#[test]
+fn durations_keep_microseconds_and_drop_what_a_decimal_cannot_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Archive::open(dir.path()).unwrap();
+    let cases: [(f64, Option<f64>); 10] = [
+        (0.0, Some(0.0)),
+        (0.000001, Some(0.000001)),
+        (1.234567, Some(1.234567)),
+        (86_399.999999, Some(86_399.999999)),
+        (0.0000004, Some(0.0)),
+        (2.0000006, Some(2.000001)),
+        (8_000_000_000.5, Some(8_000_000_000.5)),
+        (f64::NAN, None),
+        (f64::INFINITY, None),
+        (2e12, None),
+    ];
+    let conns: Vec<Conn> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (d, _))| {
+            let mut c = conn(i as i64, 9);
+            c.duration = Some(*d);
+            c
+        })
+        .collect();
+    a.append(&conns).unwrap();
+    let back = a.read_since(Timestamp(0)).unwrap();
+    let got: Vec<Option<f64>> = back.iter().map(|c| c.duration).collect();
+    let want: Vec<Option<f64>> = cases.iter().map(|(_, w)| *w).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn keys_and_address_columns_use_the_addresses_display_text() {
+    let long: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".parse().unwrap();
+    for ip in [IpAddr::from([10, 0, 0, 7]), "2001:db8::1".parse().unwrap(), long] {
+        let mut c = conn(1, 7);
+        c.orig_h = ip;
+        let text = ip.to_string();
+        assert_eq!(key_of(&c), schema::key_parts(c.ts.0, &text, c.orig_p, "203.0.113.9", c.resp_p, c.proto), "{ip}");
+        let b = conns_to_batch(&[&c]);
+        let col = b.column_by_name("orig_h").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(col.value(0), text);
+    }
 }

@@ -17,6 +17,20 @@ use vigil_enrich::{Context, Site};
 
 const START: i64 = 1_714_521_600; // 2024-05-01T00:00:00Z
 
+/// CPU seconds (user + system) this process has used, from `/proc/self/stat` (Linux; 0 elsewhere).
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+    // Clock ticks are 100 per second on every Linux this runs on (USER_HZ).
+    f.iter().sum::<f64>() / 100.0
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let n: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10_000_000);
@@ -32,10 +46,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut chunk = Vec::new();
     let mut ingest = std::time::Duration::ZERO;
     let mut sample_host = None;
+    let mut ingest_cpu = 0.0;
     let mut flush = |chunk: &mut Vec<vigil_model::Conn>| -> Result<(), Box<dyn std::error::Error>> {
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), cpu_secs());
         archive.append(chunk)?;
         ingest += t.elapsed();
+        ingest_cpu += cpu_secs() - c;
         chunk.clear();
         Ok(())
     };
@@ -54,10 +70,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bytes = archive.size_bytes()?;
     let files = archive.parts()?.len();
     println!(
-        "archived {count} records in {files} files: {bytes} bytes, {:.2} bytes/record; ingest {:.0} records/s ({:.1} s)",
+        "archived {count} records in {files} files: {bytes} bytes, {:.2} bytes/record; ingest {:.0} records/s ({:.1} s wall, {:.1} s CPU; load average {})",
         bytes as f64 / count.max(1) as f64,
         count as f64 / ingest.as_secs_f64(),
-        ingest.as_secs_f64()
+        ingest.as_secs_f64(),
+        ingest_cpu,
+        loadavg()
     );
 
     // Where the bytes go, per column.
@@ -72,7 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut cols: Vec<(String, i64)> = per_col.into_iter().collect();
     cols.sort_by_key(|c| std::cmp::Reverse(c.1));
-    let shown: Vec<String> = cols.iter().take(12).map(|(c, b)| format!("{c} {:.2}", *b as f64 / count.max(1) as f64)).collect();
+    let shown: Vec<String> = cols.iter().map(|(c, b)| format!("{c} {:.2}", *b as f64 / count.max(1) as f64)).collect();
     println!("bytes/record by column: {}", shown.join(", "));
 
     let site = Site::parse(
@@ -107,13 +125,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut times = Vec::new();
         let mut rows = 0;
         for _ in 0..3 {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_secs());
             let r = h.sql(sql)?;
-            times.push(t.elapsed().as_secs_f64());
+            times.push((t.elapsed().as_secs_f64(), cpu_secs() - c));
             rows = r.num_rows();
         }
-        let best = times.iter().cloned().fold(f64::INFINITY, f64::min);
-        println!("query {name:?}: first {:.3} s, best of 3 {:.3} s, {rows} rows", times[0], best);
+        let best = times.iter().cloned().fold((f64::INFINITY, 0.0), |a, b| if b.0 < a.0 { b } else { a });
+        println!(
+            "query {name:?}: first {:.3} s, best of 3 {:.3} s wall / {:.2} s CPU, {rows} rows; load average {}",
+            times[0].0,
+            best.0,
+            best.1,
+            loadavg()
+        );
     }
     Ok(())
 }

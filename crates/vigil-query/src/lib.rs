@@ -125,7 +125,9 @@ pub fn findings_batch(rows: &[vigil_store::StoredFinding]) -> Result<RecordBatch
     RecordBatch::try_new(findings_schema(), cols).map_err(|e| QueryError::Sql(e.to_string()))
 }
 
-/// Schema of the `conn` table: the archive's columns, then the partition columns.
+/// Schema of the `conn` table: the archive's columns, then the partition columns. Part files of
+/// every archive version are read into it (version 2 stores `duration` as a decimal, cast here
+/// to the float64 seconds of version 1).
 pub fn conn_table_schema() -> SchemaRef {
     let mut fields: Vec<Field> = vigil_archive::conn_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new("date", DataType::Utf8, false));
@@ -150,7 +152,13 @@ impl Hunt {
             .with_information_schema(true)
             // Parquet strings as plain Utf8: every function (ours included) takes them directly.
             .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
-            .set_bool("datafusion.execution.parquet.pushdown_filters", true);
+            // Late materialisation: filters run while decoding, cheapest first, and the rest of a
+            // row is decoded only where they pass; row groups and pages whose statistics (time,
+            // ports, addresses) rule a filter out are skipped unread.
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            .set_bool("datafusion.execution.parquet.reorder_filters", true)
+            .set_bool("datafusion.execution.parquet.enable_page_index", true)
+            .set_bool("datafusion.execution.parquet.pruning", true);
         let ctx = SessionContext::new_with_config(config);
         udf::register(&ctx, context);
 

@@ -1,16 +1,17 @@
 //! Site-aware SQL functions: `country(ip)`, `asn(ip)`, `is_internal(ip)`, `is_foreign(ip)`,
 //! `local_hour(ts)`. They answer exactly as the detectors do, from the same `Context`.
 //!
-//! An archive hour holds few distinct addresses next to its many records, so each batch keeps
-//! its own small answer cache: one lookup per distinct address per batch, and no lock shared
-//! between the query's threads.
+//! The functions run over whole columns, as DataFusion hands them over, without a heap allocation
+//! per row. An archive hour holds few distinct addresses next to its many records, so each batch
+//! keeps its own small answer cache: one parse and lookup per distinct address per batch, and no
+//! lock shared between the query's threads.
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray};
+use datafusion::arrow::array::builder::{BooleanBuilder, Int64Builder, StringBuilder};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array};
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampNanosecondType};
-use datafusion::common::{DataFusionError, ScalarValue};
+use datafusion::common::{DataFusionError, HashMap, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use vigil_enrich::Context;
@@ -31,29 +32,31 @@ fn apply(args: &[ColumnarValue], f: &dyn Fn(&ArrayRef) -> DfResult<ArrayRef>) ->
     }
 }
 
-/// Maps each address string through `lookup` with a per-batch cache; unparsable text and
+/// Feeds `emit` the answer of `lookup` for each address string of the column, in row order,
+/// with a per-batch cache (and a shortcut for a run of the same address); unparsable text and
 /// NULL give NULL.
-fn per_ip<T: Clone>(a: &ArrayRef, lookup: &dyn Fn(IpAddr) -> Option<T>) -> DfResult<Vec<Option<T>>> {
+fn per_ip<T: Copy>(a: &ArrayRef, lookup: &dyn Fn(IpAddr) -> Option<T>, mut emit: impl FnMut(Option<T>)) -> DfResult<()> {
     let strings = a
         .as_string_opt::<i32>()
         .ok_or_else(|| DataFusionError::Plan(format!("expected an address as text, got {}", a.data_type())))?;
-    let mut cache: HashMap<&str, Option<T>> = HashMap::new();
-    let mut out = Vec::with_capacity(strings.len());
+    let mut cache: HashMap<&str, Option<T>> = HashMap::with_capacity(strings.len().min(4096));
+    let mut last: Option<(&str, Option<T>)> = None;
     for v in strings.iter() {
-        let ans = match v {
-            None => None,
-            Some(s) => match cache.get(s) {
-                Some(x) => x.clone(),
-                None => {
-                    let x = s.parse::<IpAddr>().ok().and_then(lookup);
-                    cache.insert(s, x.clone());
-                    x
-                }
-            },
+        let Some(s) = v else {
+            emit(None);
+            continue;
         };
-        out.push(ans);
+        let ans = match last {
+            Some((l, x)) if l == s => x,
+            _ => {
+                let x = *cache.entry(s).or_insert_with(|| s.parse::<IpAddr>().ok().and_then(lookup));
+                last = Some((s, x));
+                x
+            }
+        };
+        emit(ans);
     }
-    Ok(out)
+    Ok(())
 }
 
 pub fn register(ctx: &SessionContext, site: Arc<Context>) {
@@ -65,8 +68,9 @@ pub fn register(ctx: &SessionContext, site: Arc<Context>) {
         Volatility::Immutable,
         Arc::new(move |args: &[ColumnarValue]| {
             apply(args, &|a| {
-                let v = per_ip(a, &|ip| c.geo(ip).country.map(|cc| String::from_utf8_lossy(&cc).into_owned()))?;
-                Ok(Arc::new(StringArray::from(v)) as ArrayRef)
+                let mut out = StringBuilder::with_capacity(a.len(), a.len() * 2);
+                per_ip(a, &|ip| c.geo(ip).country, |cc| out.append_option(cc.as_ref().and_then(|cc| std::str::from_utf8(cc).ok())))?;
+                Ok(Arc::new(out.finish()) as ArrayRef)
             })
         }),
     ));
@@ -78,8 +82,9 @@ pub fn register(ctx: &SessionContext, site: Arc<Context>) {
         Volatility::Immutable,
         Arc::new(move |args: &[ColumnarValue]| {
             apply(args, &|a| {
-                let v = per_ip(a, &|ip| c.geo(ip).asn.map(i64::from))?;
-                Ok(Arc::new(Int64Array::from(v)) as ArrayRef)
+                let mut out = Int64Builder::with_capacity(a.len());
+                per_ip(a, &|ip| c.geo(ip).asn.map(i64::from), |v| out.append_option(v))?;
+                Ok(Arc::new(out.finish()) as ArrayRef)
             })
         }),
     ));
@@ -91,8 +96,9 @@ pub fn register(ctx: &SessionContext, site: Arc<Context>) {
         Volatility::Immutable,
         Arc::new(move |args: &[ColumnarValue]| {
             apply(args, &|a| {
-                let v = per_ip(a, &|ip| Some(c.is_internal(ip)))?;
-                Ok(Arc::new(BooleanArray::from(v)) as ArrayRef)
+                let mut out = BooleanBuilder::with_capacity(a.len());
+                per_ip(a, &|ip| Some(c.is_internal(ip)), |v| out.append_option(v))?;
+                Ok(Arc::new(out.finish()) as ArrayRef)
             })
         }),
     ));
@@ -104,8 +110,9 @@ pub fn register(ctx: &SessionContext, site: Arc<Context>) {
         Volatility::Immutable,
         Arc::new(move |args: &[ColumnarValue]| {
             apply(args, &|a| {
-                let v = per_ip(a, &|ip| c.is_foreign(ip))?;
-                Ok(Arc::new(BooleanArray::from(v)) as ArrayRef)
+                let mut out = BooleanBuilder::with_capacity(a.len());
+                per_ip(a, &|ip| c.is_foreign(ip), |v| out.append_option(v))?;
+                Ok(Arc::new(out.finish()) as ArrayRef)
             })
         }),
     ));
@@ -121,21 +128,21 @@ pub fn register(ctx: &SessionContext, site: Arc<Context>) {
                     DataFusionError::Plan(format!("local_hour expects a timestamp, got {}", a.data_type()))
                 })?;
                 // Every zone offset is a whole number of quarter hours, so the local hour is
-                // constant over a UTC quarter hour: cache by it.
+                // constant over a UTC quarter hour; an archive part is sorted by time, so
+                // remembering the last quarter hour answers almost every row.
                 const SLOT: i64 = 900_000_000_000;
-                let mut cache: HashMap<i64, i64> = HashMap::new();
-                let v: Vec<Option<i64>> = ts
-                    .iter()
-                    .map(|t| {
-                        t.map(|t| {
-                            let slot = t.div_euclid(SLOT);
-                            *cache
-                                .entry(slot)
-                                .or_insert_with(|| i64::from(c.local_hour(vigil_model::Timestamp(slot.saturating_mul(SLOT)))))
-                        })
-                    })
-                    .collect();
-                Ok(Arc::new(Int64Array::from(v)) as ArrayRef)
+                let last = std::cell::Cell::new((i64::MIN, 0i64));
+                let v: Int64Array = ts.unary(|t| {
+                    let slot = t.div_euclid(SLOT);
+                    let (s, h) = last.get();
+                    if s == slot {
+                        return h;
+                    }
+                    let h = i64::from(c.local_hour(vigil_model::Timestamp(slot.saturating_mul(SLOT))));
+                    last.set((slot, h));
+                    h
+                });
+                Ok(Arc::new(v) as ArrayRef)
             })
         }),
     ));

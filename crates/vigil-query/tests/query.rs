@@ -255,3 +255,57 @@ fn csv_quoting_and_formula_neutralising() {
     assert_eq!(csv_field("\t=1", true), "'\t=1");
     assert_eq!(csv_field("-5", false), "-5", "a negative number stays a number");
 }
+
+#[test]
+fn parts_of_both_archive_versions_read_as_one_table() {
+    use vigil_query::arrow::datatypes::{DataType, Float64Type};
+    let dir = tempfile::tempdir().unwrap();
+    // A part written by version 1 of the archive (duration as float64 seconds)…
+    let hour = "archive/conn/date=2023-11-14/hour=22";
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigil-archive/testdata/v1").join(hour);
+    std::fs::create_dir_all(dir.path().join(hour)).unwrap();
+    for f in std::fs::read_dir(&from).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dir.path().join(hour).join(f.file_name())).unwrap();
+    }
+    let a = vigil_archive::Archive::open(dir.path()).unwrap();
+    let old = a.read_since(vigil_model::Timestamp(0)).unwrap();
+    assert_eq!(old.len(), 12);
+    // …and version-2 parts (duration as DECIMAL(18,6)) in the same hour and the next.
+    let mut fresh = Vec::new();
+    for (shift, extra) in [(7, 0.25), (3_600_000_000_000, 10.000001)] {
+        fresh.extend(old.iter().map(|c| {
+            let mut c = c.clone();
+            c.ts = vigil_model::Timestamp(c.ts.0 + shift);
+            c.duration = c.duration.map(|d| d + extra);
+            c
+        }));
+    }
+    assert_eq!(a.append(&fresh).unwrap().files, 2);
+    let all: Vec<&Conn> = old.iter().chain(&fresh).collect();
+
+    let h = Hunt::open(dir.path(), site()).expect("open");
+    assert_eq!(one(&h, "SELECT count(*) FROM conn"), 36);
+    let r = h.sql("SELECT sum(duration), min(duration), max(duration), count(duration) FROM conn").expect("sum");
+    assert_eq!(r.schema.field(0).data_type(), &DataType::Float64, "duration reads as float64 seconds from every version");
+    let b = &r.batches[0];
+    let f = |i: usize| b.column(i).as_primitive::<Float64Type>().value(0);
+    // The archive keeps microseconds (DECIMAL(18,6)): 3600.123456 + 10.000001 is stored as
+    // 3610.123457, not as the float sum 3610.1234569999997.
+    let micro = |d: f64| (d * 1e6).round() / 1e6;
+    let durations: Vec<f64> = all.iter().filter_map(|c| c.duration.map(micro)).collect();
+    assert!((f(0) - durations.iter().sum::<f64>()).abs() < 1e-6, "{} vs {}", f(0), durations.iter().sum::<f64>());
+    assert_eq!(f(1), durations.iter().cloned().fold(f64::INFINITY, f64::min));
+    assert_eq!(f(2), durations.iter().cloned().fold(f64::NEG_INFINITY, f64::max));
+    assert_eq!(ints(&r, 3), vec![durations.len() as i64]);
+    // Exact decimal values compare equal across versions: 3600.123456 (v1), +0.25 and
+    // +10.000001 (v2).
+    for v in [3600.123456, 3600.373456, 3610.123457] {
+        let want = all.iter().filter(|c| c.duration.map(micro) == Some(v)).count() as i64;
+        assert!(want > 0, "{v}");
+        assert_eq!(one(&h, &format!("SELECT count(*) FROM conn WHERE duration = {v}")), want, "{v}");
+    }
+    // A filter on duration and another column is pushed into both kinds of file.
+    let want = all.iter().filter(|c| c.duration.is_some_and(|d| d > 1.0) && c.orig_h.to_string() == "10.0.0.5").count() as i64;
+    assert_eq!(one(&h, "SELECT count(*) FROM conn WHERE duration > 1.0 AND orig_h = '10.0.0.5'"), want);
+}
