@@ -59,63 +59,36 @@ fn per_ip<T: Copy>(a: &ArrayRef, lookup: &dyn Fn(IpAddr) -> Option<T>, mut emit:
     Ok(())
 }
 
+/// Registers a function of one address given as text; `f` answers a whole column.
+fn ip_function(ctx: &SessionContext, name: &str, ret: DataType, f: impl Fn(&ArrayRef) -> DfResult<ArrayRef> + Send + Sync + 'static) {
+    ctx.register_udf(create_udf(name, vec![DataType::Utf8], ret, Volatility::Immutable, Arc::new(move |args: &[ColumnarValue]| apply(args, &f))));
+}
+
 pub fn register(ctx: &SessionContext, site: Arc<Context>) {
     let c = site.clone();
-    ctx.register_udf(create_udf(
-        "country",
-        vec![DataType::Utf8],
-        DataType::Utf8,
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            apply(args, &|a| {
-                let mut out = StringBuilder::with_capacity(a.len(), a.len() * 2);
-                per_ip(a, &|ip| c.geo(ip).country, |cc| out.append_option(cc.as_ref().and_then(|cc| std::str::from_utf8(cc).ok())))?;
-                Ok(Arc::new(out.finish()) as ArrayRef)
-            })
-        }),
-    ));
+    ip_function(ctx, "country", DataType::Utf8, move |a| {
+        let mut out = StringBuilder::with_capacity(a.len(), a.len() * 2);
+        per_ip(a, &|ip| c.geo(ip).country, |cc| out.append_option(cc.as_ref().and_then(|cc| std::str::from_utf8(cc).ok())))?;
+        Ok(Arc::new(out.finish()) as ArrayRef)
+    });
     let c = site.clone();
-    ctx.register_udf(create_udf(
-        "asn",
-        vec![DataType::Utf8],
-        DataType::Int64,
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            apply(args, &|a| {
-                let mut out = Int64Builder::with_capacity(a.len());
-                per_ip(a, &|ip| c.geo(ip).asn.map(i64::from), |v| out.append_option(v))?;
-                Ok(Arc::new(out.finish()) as ArrayRef)
-            })
-        }),
-    ));
+    ip_function(ctx, "asn", DataType::Int64, move |a| {
+        let mut out = Int64Builder::with_capacity(a.len());
+        per_ip(a, &|ip| c.geo(ip).asn.map(i64::from), |v| out.append_option(v))?;
+        Ok(Arc::new(out.finish()) as ArrayRef)
+    });
     let c = site.clone();
-    ctx.register_udf(create_udf(
-        "is_internal",
-        vec![DataType::Utf8],
-        DataType::Boolean,
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            apply(args, &|a| {
-                let mut out = BooleanBuilder::with_capacity(a.len());
-                per_ip(a, &|ip| Some(c.is_internal(ip)), |v| out.append_option(v))?;
-                Ok(Arc::new(out.finish()) as ArrayRef)
-            })
-        }),
-    ));
+    ip_function(ctx, "is_internal", DataType::Boolean, move |a| {
+        let mut out = BooleanBuilder::with_capacity(a.len());
+        per_ip(a, &|ip| Some(c.is_internal(ip)), |v| out.append_option(v))?;
+        Ok(Arc::new(out.finish()) as ArrayRef)
+    });
     let c = site.clone();
-    ctx.register_udf(create_udf(
-        "is_foreign",
-        vec![DataType::Utf8],
-        DataType::Boolean,
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            apply(args, &|a| {
-                let mut out = BooleanBuilder::with_capacity(a.len());
-                per_ip(a, &|ip| c.is_foreign(ip), |v| out.append_option(v))?;
-                Ok(Arc::new(out.finish()) as ArrayRef)
-            })
-        }),
-    ));
+    ip_function(ctx, "is_foreign", DataType::Boolean, move |a| {
+        let mut out = BooleanBuilder::with_capacity(a.len());
+        per_ip(a, &|ip| c.is_foreign(ip), |v| out.append_option(v))?;
+        Ok(Arc::new(out.finish()) as ArrayRef)
+    });
     let c = site;
     ctx.register_udf(create_udf(
         "local_hour",
