@@ -3,7 +3,10 @@
 //! (epoch or ISO 8601 `ts`). Within one directory, ssl/quic/dns/http/ssh records are held by uid
 //! in a bounded map and attached to their conn record as it streams past; x509 records are
 //! found through `cert_chain_fps` (Zeek ≥ 4) or `cert_chain_fuids` (older). Application records
-//! whose conn never appears become their own `Conn`, so nothing read is lost.
+//! whose conn never appears become their own `Conn`, so nothing read is lost. smb_mapping,
+//! smb_files and dce_rpc records fill the same SMB and DCE-RPC metadata the packet engine
+//! dissects (Zeek names DCE-RPC operations; their numbers come from the same tables), so the
+//! remote-execution signals of lateral movement work on a sensor's logs as on a capture.
 
 use crate::input;
 use crate::stats::ImportStats;
@@ -16,8 +19,8 @@ use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use vigil_model::{
-    AppMeta, CertMeta, Conn, ConnState, DnsTxn, HttpTxn, Source, SshMeta, Timestamp, TlsMeta, PROTO_ICMP, PROTO_ICMPV6,
-    PROTO_TCP, PROTO_UDP,
+    AppMeta, CertMeta, Conn, ConnState, DceRpcCall, DceRpcMeta, DnsTxn, HttpTxn, SmbFile, SmbMeta, SmbTree, Source,
+    SshMeta, Timestamp, TlsMeta, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
 };
 
 /// Zeek log types this importer uses.
@@ -29,6 +32,9 @@ pub enum LogKind {
     Dns,
     Http,
     Ssh,
+    SmbMapping,
+    SmbFiles,
+    DceRpc,
     Conn,
     /// RITA's `open_conn`: connections still open when the log rotated.
     OpenConn,
@@ -46,6 +52,9 @@ impl LogKind {
             "http" | "open_http" => LogKind::Http,
             "ssh" => LogKind::Ssh,
             "x509" => LogKind::X509,
+            "smb_mapping" => LogKind::SmbMapping,
+            "smb_files" => LogKind::SmbFiles,
+            "dce_rpc" => LogKind::DceRpc,
             "" => return None,
             _ => LogKind::Other,
         })
@@ -65,6 +74,12 @@ impl LogKind {
             LogKind::Http
         } else if has("auth_success") || has("kex_alg") || has("hassh") {
             LogKind::Ssh
+        } else if has("named_pipe") && has("operation") {
+            LogKind::DceRpc
+        } else if has("share_type") && has("native_file_system") {
+            LogKind::SmbMapping
+        } else if has("prev_name") && has("action") {
+            LogKind::SmbFiles
         } else {
             LogKind::Other
         }
@@ -146,18 +161,24 @@ impl Default for TsvHeader {
     }
 }
 
-/// Decodes Zeek's `\xHH` escapes (used in header values and for non-printable bytes in fields).
+/// Decodes Zeek's escapes: `\xHH` (header values, separators and non-printable bytes in fields)
+/// and `\\` (a backslash: Zeek's ASCII writer doubles it, as in smb_mapping's `\\\\HOST\\C$`).
 #[inline]
 fn unescape(s: &str) -> Cow<'_, str> {
     // Most fields have no backslash at all: one byte scan decides.
     // (An inline scan: fields are a few bytes, shorter than a `memchr` call's set-up.)
-    if !s.bytes().any(|b| b == b'\\') || !s.contains("\\x") {
+    if !s.bytes().any(|b| b == b'\\') {
         return Cow::Borrowed(s);
     }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+            continue;
+        }
         if b[i] == b'\\' && i + 3 < b.len() && b.get(i + 1) == Some(&b'x') {
             let hex = b.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
             if let Some(v) = hex {
@@ -1064,7 +1085,7 @@ impl<'o> Joiner<'o> {
                     self.certs.insert(fuid, cert);
                 }
             }
-            LogKind::Ssl | LogKind::Quic | LogKind::Dns | LogKind::Http | LogKind::Ssh => {
+            LogKind::Ssl | LogKind::Quic | LogKind::Dns | LogKind::Http | LogKind::Ssh | LogKind::SmbMapping | LogKind::SmbFiles | LogKind::DceRpc => {
                 let Some(id) = ident(r) else {
                     stats.skip("zeek app log: missing ts or five-tuple");
                     return;
@@ -1091,6 +1112,18 @@ impl<'o> Joiner<'o> {
                     LogKind::Http => {
                         app.http.push(http_from_row(r, id.ts));
                         ("http", PROTO_TCP)
+                    }
+                    LogKind::SmbMapping => {
+                        app.smb = Some(Box::new(SmbMeta { trees: smb_tree_from_row(r).into_iter().collect(), ..SmbMeta::default() }));
+                        ("smb", PROTO_TCP)
+                    }
+                    LogKind::SmbFiles => {
+                        app.smb = Some(Box::new(SmbMeta { files: smb_file_from_row(r, id.ts).into_iter().collect(), ..SmbMeta::default() }));
+                        ("smb", PROTO_TCP)
+                    }
+                    LogKind::DceRpc => {
+                        app.dce_rpc = Some(Box::new(DceRpcMeta { calls: dce_rpc_call_from_row(r, id.ts).into_iter().collect(), ..DceRpcMeta::default() }));
+                        ("dce_rpc", PROTO_TCP)
                     }
                     _ => {
                         app.ssh = Some(Box::new(ssh_from_row(r)));
@@ -1161,6 +1194,133 @@ fn merge_app(into: &mut AppMeta, from: AppMeta) {
             into.http.push(h);
         }
     }
+    if let Some(from) = from.smb {
+        match into.smb.as_deref_mut() {
+            None => into.smb = Some(from),
+            Some(to) => merge_smb(to, *from),
+        }
+    }
+    if let Some(from) = from.dce_rpc {
+        match into.dce_rpc.as_deref_mut() {
+            None => into.dce_rpc = Some(from),
+            Some(to) => merge_dce_rpc(to, *from),
+        }
+    }
+}
+
+/// Caps on the SMB and DCE-RPC entries one connection collects from logs (the packet engine's
+/// dissector has its own): a hostile log repeating one uid cannot grow a connection without
+/// limit; entries beyond them are counted in `dropped`.
+const MAX_SMB_TREES: usize = 32;
+const MAX_SMB_FILES: usize = 64;
+const MAX_DCE_RPC_CALLS: usize = 64;
+
+fn merge_smb(into: &mut SmbMeta, from: SmbMeta) {
+    into.dropped = into.dropped.saturating_add(from.dropped);
+    for t in from.trees {
+        if into.trees.iter().any(|x| x.path.eq_ignore_ascii_case(&t.path)) {
+            continue;
+        }
+        if into.trees.len() < MAX_SMB_TREES {
+            into.trees.push(t);
+        } else {
+            into.dropped = into.dropped.saturating_add(1);
+        }
+    }
+    for f in from.files {
+        // One entry per tree and name, as the dissector merges the opens of a file.
+        if let Some(x) = into.files.iter_mut().find(|x| x.tree == f.tree && x.name.eq_ignore_ascii_case(&f.name)) {
+            x.opens = x.opens.saturating_add(f.opens);
+            x.bytes_written = x.bytes_written.max(f.bytes_written);
+            x.bytes_read = x.bytes_read.max(f.bytes_read);
+            x.deleted |= f.deleted;
+            if f.renamed_to.is_some() {
+                x.renamed_to = f.renamed_to;
+            }
+            if x.action.is_none() {
+                x.action = f.action;
+            }
+        } else if into.files.len() < MAX_SMB_FILES {
+            into.files.push(f);
+        } else {
+            into.dropped = into.dropped.saturating_add(1);
+        }
+    }
+}
+
+fn merge_dce_rpc(into: &mut DceRpcMeta, from: DceRpcMeta) {
+    into.dropped = into.dropped.saturating_add(from.dropped);
+    for c in from.calls {
+        if let Some(x) = into.calls.iter_mut().find(|x| x.opnum == c.opnum && x.interface == c.interface && x.named_pipe == c.named_pipe && x.operation == c.operation) {
+            x.count = x.count.saturating_add(c.count);
+        } else if into.calls.len() < MAX_DCE_RPC_CALLS {
+            into.calls.push(c);
+        } else {
+            into.dropped = into.dropped.saturating_add(1);
+        }
+    }
+}
+
+/// smb_mapping.log: one tree connected. Zeek writes the share type as `DISK`, `PIPE`, `PRINTER`.
+fn smb_tree_from_row(r: &Row) -> Option<SmbTree> {
+    let path = r.text("path").filter(|p| !p.is_empty())?;
+    let share_type = r.str("share_type").and_then(|t| match t.to_ascii_uppercase().as_str() {
+        "DISK" => Some("disk".to_string()),
+        "PIPE" => Some("pipe".to_string()),
+        "PRINTER" | "PRINT" => Some("print".to_string()),
+        _ => None,
+    });
+    // Zeek logs a mapping when the server answers the TREE_CONNECT: a failed one has no share
+    // type (and usually no service), so only a typed answer counts as accepted.
+    let ok = share_type.as_ref().map(|_| true);
+    Some(SmbTree { path, share_type, ok })
+}
+
+/// smb_files.log: one file action. Zeek logs no write lengths: a written file's size stands in
+/// for the bytes written (it is what landed on the share).
+fn smb_file_from_row(r: &Row, ts: Timestamp) -> Option<SmbFile> {
+    let action = r.str("action").unwrap_or_default();
+    let action = action.strip_prefix("SMB::").unwrap_or(&action).to_ascii_uppercase();
+    let tree = r.text("path").filter(|p| !p.is_empty());
+    let name = r.text("name").filter(|n| !n.is_empty());
+    let prev = r.text("prev_name").filter(|n| !n.is_empty());
+    let size = r.u64("size").unwrap_or(0);
+    // Named pipes: opened on IPC$, or with no tree at all (Zeek's pipe rows carry none).
+    let pipe = tree.as_deref().is_none_or(|t| vigil_model::share_of(t) == "IPC$");
+    let (name, renamed_to) = match (action.as_str(), name, prev) {
+        ("FILE_RENAME", Some(new), Some(old)) => (old, Some(new)),
+        (_, Some(n), _) => (n.trim_start_matches('\\').to_string(), None),
+        (_, None, _) => return None,
+    };
+    let mut f = SmbFile { ts, tree, name, pipe, opens: 1, renamed_to, ..SmbFile::default() };
+    match action.as_str() {
+        "FILE_WRITE" => f.bytes_written = size.max(1),
+        "FILE_READ" => f.bytes_read = size.max(1),
+        "FILE_DELETE" => f.deleted = true,
+        _ => {}
+    }
+    Some(f)
+}
+
+/// dce_rpc.log: one operation. `named_pipe` is the pipe (`\pipe\ntsvcs`) or, for DCE-RPC
+/// straight over TCP, the port; the operation number comes from the interface's operation
+/// table (Zeek names unknown operations `opnum_N` or `unknown-N`, read back as N).
+fn dce_rpc_call_from_row(r: &Row, ts: Timestamp) -> Option<DceRpcCall> {
+    let interface = r.text("endpoint").unwrap_or_default();
+    let operation = r.text("operation").filter(|o| !o.is_empty())?;
+    let named_pipe = r.text("named_pipe").filter(|p| !p.is_empty() && !p.bytes().all(|b| b.is_ascii_digit())).map(|p| {
+        let t = p.trim_start_matches('\\');
+        match t.get(..5) {
+            Some(head) if head.eq_ignore_ascii_case("pipe\\") => t[5..].to_string(),
+            _ => t.to_string(),
+        }
+    });
+    let numbered = operation.rsplit(['_', '-']).next().filter(|_| operation.starts_with("opnum") || operation.starts_with("unknown")).and_then(|n| n.parse::<u16>().ok());
+    // An operation outside the tables keeps its name, with no number (u16::MAX is never one
+    // Vigil's detectors look for).
+    let opnum = numbered.or_else(|| vigil_proto::dcerpc::operation_opnum(&interface, &operation)).unwrap_or(u16::MAX);
+    let operation = if numbered.is_some() { None } else { Some(operation) };
+    Some(DceRpcCall { ts, named_pipe, interface, opnum, operation, count: 1 })
 }
 
 fn orphan_conn(uid: String, p: Pending) -> Conn {

@@ -120,7 +120,7 @@ fn every_zeek_log_parses() {
         // same-uid app records merged together.
         let used: Vec<&(String, Option<String>)> = recs
             .iter()
-            .filter(|(p, _)| matches!(p.as_str(), "conn" | "open_conn" | "ssl" | "open_ssl" | "quic" | "dns" | "open_dns" | "http" | "open_http" | "ssh"))
+            .filter(|(p, _)| matches!(p.as_str(), "conn" | "open_conn" | "ssl" | "open_ssl" | "quic" | "dns" | "open_dns" | "http" | "open_http" | "ssh" | "smb_mapping" | "smb_files" | "dce_rpc"))
             .collect();
         let distinct_app_uids: HashSet<&str> = used
             .iter()
@@ -189,6 +189,19 @@ fn zeek_directories_join_app_records_to_conns() {
                 .filter(|c| !c.subject.is_empty() && c.sha256.len() == 64)
                 .count();
             assert!(tls > 1000 && certs > 100, "tls {tls} with cert {certs}");
+            // The red team's remote execution (CCDC 2018) as Zeek saw it: services created over
+            // \\pipe\\ntsvcs, scheduled tasks registered and run, a file on ADMIN$.
+            let calls: Vec<_> = out.iter().filter_map(|c| c.app.dce_rpc.as_deref()).flat_map(|r| r.calls.iter()).collect();
+            let created = calls.iter().filter(|k| k.interface == "svcctl" && k.opnum == 12).map(|k| k.count).sum::<u32>();
+            let tasks = calls.iter().filter(|k| k.interface == "ITaskSchedulerService" && matches!(k.opnum, 1 | 12)).count();
+            assert!(created >= 9 && tasks >= 4, "CreateServiceW {created}, task calls {tasks}");
+            let admin_files = out
+                .iter()
+                .filter_map(|c| c.app.smb.as_deref())
+                .flat_map(|s| s.files.iter())
+                .filter(|f| f.tree.as_deref().is_some_and(|t| vigil_model::is_admin_share(&vigil_model::share_of(t))))
+                .count();
+            assert!(admin_files >= 1, "files on admin shares: {admin_files}");
         }
     }
     println!("zeek corpus: {total_joined} app records joined to their conn");

@@ -179,7 +179,17 @@ pub fn interface_for_pipe(pipe: &str) -> Option<&'static str> {
 /// [MS-SAMR], [MS-LSAD]/[MS-LSAT], [MS-DRSR], [MS-SRVS], [MS-WKST], [MS-NRPC], [MS-DCOM],
 /// [MS-WMI] method lists in opnum order).
 pub fn operation_name(interface: &str, opnum: u16) -> Option<&'static str> {
-    let table: &[(u16, &str)] = match interface {
+    operations(interface).iter().find(|(n, _)| *n == opnum).map(|(_, s)| *s)
+}
+
+/// The operation number of a named operation of a well-known interface: the reverse of
+/// [`operation_name`], for logs that name operations (Zeek's dce_rpc.log) instead of numbering them.
+pub fn operation_opnum(interface: &str, operation: &str) -> Option<u16> {
+    operations(interface).iter().find(|(_, s)| *s == operation).map(|(n, _)| *n)
+}
+
+fn operations(interface: &str) -> &'static [(u16, &'static str)] {
+    match interface {
         "svcctl" => &[
             (0, "CloseServiceHandle"),
             (1, "ControlService"),
@@ -341,9 +351,8 @@ pub fn operation_name(interface: &str, opnum: u16) -> Option<&'static str> {
             (25, "ExecMethodAsync"),
         ],
         "BackupKey" => &[(0, "BackuprKey")],
-        _ => return None,
-    };
-    table.iter().find(|(n, _)| *n == opnum).map(|(_, s)| *s)
+        _ => &[],
+    }
 }
 
 /// One direction of a PDU stream.

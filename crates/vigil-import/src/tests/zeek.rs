@@ -254,3 +254,97 @@ fn fast_parsers_agree_with_the_general_ones() {
         assert_eq!(got, want, "{line:?}");
     }
 }
+
+fn hdr(path: &str, fields: &str) -> String {
+    format!("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\t{path}\n#fields\t{fields}\n")
+}
+
+#[test]
+fn smb_and_dce_rpc_logs_fill_the_dissected_metadata_of_their_conn() {
+    let d = tempfile::tempdir().unwrap();
+    let id = "10.0.0.5\t50000\t10.0.0.9\t445";
+    write(d.path(), "conn.log", &format!("{}1.0\tCsmb\t{id}\ttcp\tsmb,dce_rpc\tSF\n", hdr("conn", "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tconn_state")));
+    write(
+        d.path(),
+        "smb_mapping.log",
+        &format!(
+            "{}1.1\tCsmb\t{id}\t\\\\\\\\FS1\\\\ADMIN$\t-\t-\tDISK\n1.2\tCsmb\t{id}\t\\\\\\\\FS1\\\\IPC$\tIPC\t-\tPIPE\n1.3\tCsmb\t{id}\t\\\\\\\\FS1\\\\ADMIN$\t-\t-\tDISK\n",
+            hdr("smb_mapping", "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tpath\tservice\tnative_file_system\tshare_type")
+        ),
+    );
+    let files = "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tfuid\taction\tpath\tname\tsize\tprev_name\ttimes.modified\ttimes.accessed\ttimes.created\ttimes.changed";
+    write(
+        d.path(),
+        "smb_files.log",
+        &format!(
+            "{}1.4\tCsmb\t{id}\t-\tSMB::FILE_OPEN\t\\\\\\\\FS1\\\\ADMIN$\tTemp\\\\x.exe\t0\t-\t-\t-\t-\t-\n\
+             1.5\tCsmb\t{id}\t-\tSMB::FILE_WRITE\t\\\\\\\\FS1\\\\ADMIN$\tTemp\\\\x.exe\t73802\t-\t-\t-\t-\t-\n\
+             1.6\tCsmb\t{id}\t-\tSMB::FILE_OPEN\t-\t\\\\svcctl\t0\t-\t-\t-\t-\t-\n",
+            hdr("smb_files", files)
+        ),
+    );
+    write(
+        d.path(),
+        "dce_rpc.log",
+        &format!(
+            "{}1.7\tCsmb\t{id}\t0.001\t\\\\pipe\\\\ntsvcs\tsvcctl\tOpenSCManagerW\n\
+             1.8\tCsmb\t{id}\t0.05\t\\\\pipe\\\\ntsvcs\tsvcctl\tCreateServiceW\n\
+             1.9\tCsmb\t{id}\t0.05\t\\\\pipe\\\\ntsvcs\tsvcctl\tCreateServiceW\n\
+             2.0\tCsmb\t{id}\t0.01\t\\\\pipe\\\\ntsvcs\tsvcctl\tSomethingNew\n\
+             2.1\tCsmb\t{id}\t0.01\t135\tIRemoteSCMActivator\topnum_4\n",
+            hdr("dce_rpc", "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\trtt\tnamed_pipe\tendpoint\toperation")
+        ),
+    );
+    let (s, v) = all(d.path());
+    assert_eq!(v.len(), 1, "{s}");
+    let c = &v[0];
+    let smb = c.app.smb.as_deref().expect("smb metadata");
+    // The repeated mapping is one tree; the share types are Vigil's lower-case names.
+    assert_eq!(smb.trees.len(), 2);
+    assert_eq!(smb.trees[0].share(), "ADMIN$");
+    assert_eq!(smb.trees[0].share_type.as_deref(), Some("disk"));
+    assert_eq!(smb.trees[1].share_type.as_deref(), Some("pipe"));
+    // The open and the write of one file are one entry; the pipe has no tree.
+    assert_eq!(smb.files.len(), 2, "{:?}", smb.files);
+    let exe = &smb.files[0];
+    assert_eq!((exe.name.as_str(), exe.tree.as_deref(), exe.opens, exe.bytes_written, exe.pipe), ("Temp\\x.exe", Some("\\\\FS1\\ADMIN$"), 2, 73802, false));
+    assert!(exe.is_executable());
+    assert!(smb.files[1].pipe && smb.files[1].name == "svcctl");
+    let rpc = c.app.dce_rpc.as_deref().expect("dce_rpc metadata");
+    let call = |op: &str| rpc.calls.iter().find(|k| k.operation.as_deref() == Some(op));
+    // Named operations get their numbers from the interface tables; repeats are counted.
+    assert_eq!(call("CreateServiceW").map(|k| (k.opnum, k.count, k.named_pipe.as_deref())), Some((12, 2, Some("ntsvcs"))));
+    assert_eq!(call("OpenSCManagerW").map(|k| k.opnum), Some(15));
+    // An operation outside the tables keeps its name; a numbered one its number; TCP has no pipe.
+    assert_eq!(call("SomethingNew").map(|k| k.opnum), Some(u16::MAX));
+    let dcom = rpc.calls.iter().find(|k| k.interface == "IRemoteSCMActivator").unwrap();
+    assert_eq!((dcom.opnum, dcom.operation.as_deref(), dcom.named_pipe.as_deref()), (4, None, None));
+    assert_eq!(s.app_joined, 11, "{s}");
+}
+
+#[test]
+fn smb_and_dce_rpc_logs_are_recognised_by_their_columns_and_bounded() {
+    let d = tempfile::tempdir().unwrap();
+    // JSON without _path: the columns say which log it is. One uid repeated far beyond the caps.
+    let mut body = String::new();
+    for k in 0..500 {
+        body.push_str(&format!(
+            "{{\"ts\":1.0,\"uid\":\"Cx\",\"id.orig_h\":\"10.0.0.1\",\"id.orig_p\":1,\"id.resp_h\":\"10.0.0.2\",\"id.resp_p\":445,\"rtt\":0.1,\"named_pipe\":\"\\\\pipe\\\\p{k}\",\"endpoint\":\"svcctl\",\"operation\":\"CreateServiceW\"}}\n"
+        ));
+    }
+    write(d.path(), "a.json", &body);
+    let mut files = String::new();
+    for k in 0..500 {
+        files.push_str(&format!(
+            "{{\"ts\":1.0,\"uid\":\"Cx\",\"id.orig_h\":\"10.0.0.1\",\"id.orig_p\":1,\"id.resp_h\":\"10.0.0.2\",\"id.resp_p\":445,\"action\":\"SMB::FILE_WRITE\",\"path\":\"\\\\\\\\h\\\\C$\",\"name\":\"f{k}.exe\",\"size\":10,\"prev_name\":null}}\n"
+        ));
+    }
+    write(d.path(), "b.json", &files);
+    let (s, v) = all(d.path());
+    assert_eq!(v.len(), 1, "{s}");
+    let rpc = v[0].app.dce_rpc.as_deref().unwrap();
+    let smb = v[0].app.smb.as_deref().unwrap();
+    assert!(rpc.calls.len() <= 64 && rpc.dropped as usize == 500 - rpc.calls.len(), "{} {}", rpc.calls.len(), rpc.dropped);
+    assert!(smb.files.len() <= 64 && smb.dropped as usize == 500 - smb.files.len());
+    assert!(rpc.calls.iter().all(|c| c.opnum == 12));
+}
