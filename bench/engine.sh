@@ -37,6 +37,8 @@ run() {
 
 echo "capture: $PCAP ($BYTES bytes, $PKTS packets)"
 run vigil "$VIGIL" conn --output "$OUT/vigil" "$PCAP"
+# VIGIL_BASE=path/to/older/vigil times a second build in the same run (before/after figures).
+[ -n "${VIGIL_BASE:-}" ] && run vigil-base "$VIGIL_BASE" conn --output "$OUT/vigil-base" "$PCAP"
 command -v nfpcapd >/dev/null && { mkdir -p "$OUT/nf"; run nfpcapd nfpcapd -r "$PCAP" -w "$OUT/nf"; }
 command -v argus >/dev/null && run argus argus -r "$PCAP" -w "$OUT/argus.out"
 command -v tshark >/dev/null && run tshark tshark -n -r "$PCAP" -q -z conv,tcp

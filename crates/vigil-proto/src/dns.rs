@@ -197,6 +197,18 @@ fn read_record(msg: &[u8], r: &mut Reader<'_>) -> Result<Record, DnsError> {
 /// Parses one DNS message. Sections after the questions are parsed as far as they go: a
 /// truncated answer section keeps the records before the damage.
 pub fn parse_message(msg: &[u8]) -> Result<DnsMessage, DnsError> {
+    parse_sections(msg, true)
+}
+
+/// What dns.log and detection need: header, questions and answers. The authority and
+/// additional sections (name servers, EDNS options, glue: most of a response's records) are
+/// not read. They come last, and a damaged record only ends the parse, so the header,
+/// questions, answers and the success of the parse are the same as [`parse_message`]'s.
+fn parse_answers(msg: &[u8]) -> Result<DnsMessage, DnsError> {
+    parse_sections(msg, false)
+}
+
+fn parse_sections(msg: &[u8], all_sections: bool) -> Result<DnsMessage, DnsError> {
     let mut r = Reader::new(msg);
     let t = DnsError::Truncated("header");
     let id = r.u16().ok_or(t.clone())?;
@@ -228,7 +240,8 @@ pub fn parse_message(msg: &[u8]) -> Result<DnsMessage, DnsError> {
         m.questions.push(Question { name, qtype, qclass });
     }
     let sections = [(m.ancount, 0usize), (m.nscount, 1), (m.arcount, 2)];
-    'sections: for (count, which) in sections {
+    let read = if all_sections { sections.len() } else { 1 };
+    'sections: for &(count, which) in sections.iter().take(read) {
         for _ in 0..usize::from(count).min(MAX_RECORDS) {
             match read_record(msg, &mut r) {
                 Ok(rec) => match which {
@@ -247,7 +260,17 @@ pub fn parse_message(msg: &[u8]) -> Result<DnsMessage, DnsError> {
 /// `strict` (used off the well-known ports) also wants exactly one question and a standard
 /// opcode, which is what real clients send.
 pub fn looks_like_dns(data: &[u8], strict: bool) -> bool {
-    let Ok(m) = parse_message(data) else { return false };
+    dns_candidate(data, strict).is_some()
+}
+
+/// The parsed message (header, questions, answers) when `data` passes [`looks_like_dns`]: the
+/// session hands it to its tracker instead of parsing the datagram a second time.
+pub(crate) fn dns_candidate(data: &[u8], strict: bool) -> Option<DnsMessage> {
+    let m = parse_answers(data).ok()?;
+    plausible(&m, strict).then_some(m)
+}
+
+fn plausible(m: &DnsMessage, strict: bool) -> bool {
     if m.opcode > 6 || m.opcode == 3 {
         return false;
     }
@@ -309,20 +332,23 @@ impl DnsTracker {
 
     /// One UDP datagram (or one de-framed TCP message).
     pub fn on_message(&mut self, ts: Timestamp, data: &[u8]) {
-        match parse_message(data) {
-            Ok(mut m) => {
-                if self.netbios {
-                    for q in &mut m.questions {
-                        q.name = decode_netbios_name(&q.name);
-                    }
-                    for a in &mut m.answers {
-                        a.name = decode_netbios_name(&a.name);
-                    }
-                }
-                self.add(ts, &m)
-            }
+        match parse_answers(data) {
+            Ok(m) => self.on_parsed(ts, m),
             Err(_) => self.errors = self.errors.saturating_add(1),
         }
+    }
+
+    /// A message already parsed (by detection).
+    pub(crate) fn on_parsed(&mut self, ts: Timestamp, mut m: DnsMessage) {
+        if self.netbios {
+            for q in &mut m.questions {
+                q.name = decode_netbios_name(&q.name);
+            }
+            for a in &mut m.answers {
+                a.name = decode_netbios_name(&a.name);
+            }
+        }
+        self.add(ts, &m)
     }
 
     /// TCP stream bytes: messages carry a two-byte length prefix (RFC 1035 §4.2.2).
@@ -415,6 +441,11 @@ impl DnsTracker {
         // question, else its first answer; the query type is only known from a query.
         let query = q.map(|q| q.name.clone()).or_else(|| m.answers.first().map(|a| a.name.clone()));
         let from_query = !m.qr;
+        // Most flows carry one transaction: room for exactly one first (a block of four
+        // records took the allocator's slower path for large requests on every flow).
+        if self.txns.capacity() == 0 {
+            self.txns.reserve_exact(1);
+        }
         self.txns.push(DnsTxn {
             ts,
             trans_id: m.id,
@@ -461,6 +492,32 @@ pub(crate) mod tests {
         let cname_at = m.len() - 6;
         m.extend_from_slice(&[0xc0, cname_at as u8, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 93, 184, 216, 34]);
         m
+    }
+
+    /// Reading only the answer section gives the same header, questions, answers and
+    /// success as the full parse, for a response with authority and additional records and
+    /// for every truncation of it.
+    #[test]
+    fn answers_only_parse_agrees_with_the_full_parse() {
+        let mut m = response(7, "www.example.com");
+        m[9] = 1; // one authority record: NS pointing at the question name
+        m.extend_from_slice(&[0xc0, 12, 0, 2, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 12]);
+        m[11] = 1; // one additional record: EDNS OPT
+        m.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0]);
+        let full = parse_message(&m).unwrap();
+        assert_eq!((full.authorities.len(), full.additionals.len()), (1, 1));
+        for cut in 0..=m.len() {
+            let (a, b) = (parse_message(&m[..cut]), parse_answers(&m[..cut]));
+            assert_eq!(a.is_ok(), b.is_ok(), "cut {cut}");
+            if let (Ok(a), Ok(b)) = (a, b) {
+                assert_eq!((a.id, a.qr, a.rcode, a.ancount, a.nscount, a.arcount), (b.id, b.qr, b.rcode, b.ancount, b.nscount, b.arcount));
+                assert_eq!(a.questions, b.questions, "cut {cut}");
+                assert_eq!(a.answers, b.answers, "cut {cut}");
+                assert!(b.authorities.is_empty() && b.additionals.is_empty());
+                assert_eq!(plausible(&a, true), plausible(&b, true));
+                assert_eq!(plausible(&a, false), plausible(&b, false));
+            }
+        }
     }
 
     #[test]

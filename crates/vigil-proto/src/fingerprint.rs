@@ -36,9 +36,8 @@ fn hash12(s: &str) -> String {
     if s.is_empty() {
         return "000000000000".to_string();
     }
-    let mut h = hex::encode(Sha256::digest(s.as_bytes()));
-    h.truncate(12);
-    h
+    let h = memo_hex(&SHA256_MEMO, s, |b| Sha256::digest(b).to_vec());
+    h.iter().take(12).map(|&c| c as char).collect()
 }
 
 /// JA4's ALPN characters: first and last character of the first ALPN value, or, when either
@@ -56,12 +55,17 @@ fn ja4_alpn(alpn: &[Vec<u8>]) -> String {
     }
 }
 
-/// `0a0b,1301,...`: four lower-case hex digits per value, written into one buffer (this runs
-/// for every ClientHello, so no per-element strings).
-fn hex4_list(v: impl Iterator<Item = u16>) -> String {
+/// `0a0b,1301,...`: four lower-case hex digits per value, written into one buffer of the
+/// final size (this runs for every ClientHello, so no per-element strings and no regrowth).
+fn hex4_list(v: &[u16]) -> String {
+    let mut out = String::with_capacity(v.len() * 5);
+    push_hex4_list(&mut out, v);
+    out
+}
+
+fn push_hex4_list(out: &mut String, v: &[u16]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(128);
-    for (i, x) in v.enumerate() {
+    for (i, &x) in v.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -69,7 +73,13 @@ fn hex4_list(v: impl Iterator<Item = u16>) -> String {
             out.push(HEX[usize::from((x >> shift) & 15)] as char);
         }
     }
-    out
+}
+
+/// Two decimal digits of `n` (at most 99).
+fn push_two_digits(out: &mut String, n: usize) {
+    let n = n.min(99) as u8;
+    out.push((b'0' + n / 10) as char);
+    out.push((b'0' + n % 10) as char);
 }
 
 /// The JA4 raw (sorted, unhashed) parts: prefix, ciphers, extensions[_sigalgs].
@@ -79,26 +89,31 @@ pub fn ja4_parts(ch: &ClientHello, transport: TlsTransport) -> (String, String, 
         TlsTransport::Quic => 'q',
         TlsTransport::Dtls => 'd',
     };
-    let ciphers: Vec<u16> = ch.cipher_suites.iter().copied().filter(|c| !is_grease(*c)).collect();
-    let exts: Vec<u16> = ch.extensions.iter().copied().filter(|e| !is_grease(*e)).collect();
+    let mut ciphers: Vec<u16> = Vec::with_capacity(ch.cipher_suites.len());
+    ciphers.extend(ch.cipher_suites.iter().copied().filter(|c| !is_grease(*c)));
+    let mut exts: Vec<u16> = Vec::with_capacity(ch.extensions.len());
+    exts.extend(ch.extensions.iter().copied().filter(|e| !is_grease(*e)));
     let sni = if ch.extensions.contains(&EXT_SERVER_NAME) { 'd' } else { 'i' };
-    let a = format!(
-        "{proto}{}{sni}{:02}{:02}{}",
-        ja4_version(ch.max_version()),
-        ciphers.len().min(99),
-        exts.len().min(99),
-        ja4_alpn(&ch.alpn)
-    );
-    let mut sorted_c = ciphers;
-    sorted_c.sort_unstable();
-    let b = hex4_list(sorted_c.into_iter());
-    let mut sorted_e: Vec<u16> = exts.into_iter().filter(|e| *e != EXT_SERVER_NAME && *e != EXT_ALPN).collect();
-    sorted_e.sort_unstable();
-    let mut c = hex4_list(sorted_e.into_iter());
-    let sigs: Vec<u16> = ch.signature_algorithms.iter().copied().filter(|s| !is_grease(*s)).collect();
-    if !sigs.is_empty() {
+    let mut a = String::with_capacity(10);
+    a.push(proto);
+    a.push_str(ja4_version(ch.max_version()));
+    a.push(sni);
+    push_two_digits(&mut a, ciphers.len());
+    push_two_digits(&mut a, exts.len());
+    a.push_str(&ja4_alpn(&ch.alpn));
+    ciphers.sort_unstable();
+    let b = hex4_list(&ciphers);
+    // The extension list without SNI and ALPN, sorted, reusing its own buffer.
+    exts.retain(|e| *e != EXT_SERVER_NAME && *e != EXT_ALPN);
+    exts.sort_unstable();
+    let sigs = || ch.signature_algorithms.iter().copied().filter(|s| !is_grease(*s));
+    let mut c = String::with_capacity((exts.len() + ch.signature_algorithms.len()) * 5 + 1);
+    push_hex4_list(&mut c, &exts);
+    exts.clear();
+    exts.extend(sigs());
+    if !exts.is_empty() {
         c.push('_');
-        c.push_str(&hex4_list(sigs.into_iter()));
+        push_hex4_list(&mut c, &exts);
     }
     (a, b, c)
 }
@@ -115,41 +130,108 @@ pub fn ja4_raw(ch: &ClientHello, transport: TlsTransport) -> String {
     format!("{a}_{b}_{c}")
 }
 
-fn dec_list<T: std::fmt::Display>(v: impl Iterator<Item = T>) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(128);
+/// `771-4865-4866`: decimal values joined by dashes, appended digit by digit to `out` (this
+/// runs for every ClientHello; the formatting machinery per element cost more than the
+/// digest).
+fn push_dec_list(out: &mut String, v: impl Iterator<Item = u16>) {
     for (i, x) in v.enumerate() {
         if i > 0 {
             out.push('-');
         }
-        let _ = write!(out, "{x}");
+        push_dec(out, x);
     }
-    out
+}
+
+fn push_dec(out: &mut String, x: u16) {
+    let mut digits = [0u8; 5];
+    let mut n = x;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
+}
+
+/// Digests remembered per thread by [`md5_hex`] and [`hash12`]; when full a memo starts over.
+/// With [`DIGEST_MEMO_MAX_INPUT`] this bounds each memo to about 2 MiB however hostile the
+/// inputs; a network's distinct client fingerprints are far fewer.
+const DIGEST_MEMO_MAX: usize = 512;
+/// Longer inputs are digested every time rather than remembered (real JA3/JA4/HASSH inputs are
+/// a few hundred bytes to about 1.5 KiB).
+const DIGEST_MEMO_MAX_INPUT: usize = 4096;
+
+type DigestMemo = std::cell::RefCell<std::collections::HashMap<Box<str>, [u8; 32]>>;
+
+thread_local! {
+    static MD5_MEMO: DigestMemo = DigestMemo::default();
+    static SHA256_MEMO: DigestMemo = DigestMemo::default();
+}
+
+/// The first 32 lower-case hex digits of `digest(s)`, remembered per thread: the same client
+/// software sends the same JA3, JA4 and HASSH inputs on every connection, and a HASSH input
+/// (a KEXINIT's algorithm lists, a kilobyte or more) costs far more to digest than to look
+/// up. The maps are keyed with std's randomly seeded SipHash, as the inputs are
+/// attacker-chosen.
+fn memo_hex(memo: &'static std::thread::LocalKey<DigestMemo>, s: &str, digest: impl FnOnce(&[u8]) -> Vec<u8>) -> [u8; 32] {
+    let remember = s.len() <= DIGEST_MEMO_MAX_INPUT;
+    if remember && let Some(hit) = memo.with(|m| m.borrow().get(s).copied()) {
+        return hit;
+    }
+    let d = digest(s.as_bytes());
+    let mut h = [b'0'; 32];
+    // Cannot fail: the digests used here have at least 16 bytes, and only 16 are encoded.
+    let _ = hex::encode_to_slice(d.get(..16).unwrap_or(&[0; 16]), &mut h);
+    if !remember {
+        return h;
+    }
+    memo.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= DIGEST_MEMO_MAX {
+            m.clear();
+        }
+        m.insert(s.into(), h);
+    });
+    h
+}
+
+/// Lower-case hex MD5 of `s` (JA3, JA3S, HASSH), through the per-thread memo.
+pub(crate) fn md5_hex(s: &str) -> String {
+    let h = memo_hex(&MD5_MEMO, s, |b| Md5::digest(b).to_vec());
+    h.iter().map(|&c| c as char).collect()
 }
 
 /// JA3: the string "version,ciphers,extensions,groups,point_formats" and its MD5.
 pub fn ja3(ch: &ClientHello) -> (String, String) {
-    let s = format!(
-        "{},{},{},{},{}",
-        ch.legacy_version,
-        dec_list(ch.cipher_suites.iter().filter(|c| !is_grease(**c))),
-        dec_list(ch.extensions.iter().filter(|e| !is_grease(**e))),
-        dec_list(ch.supported_groups.iter().filter(|g| !is_grease(**g))),
-        dec_list(ch.ec_point_formats.iter()),
-    );
-    let h = hex::encode(Md5::digest(s.as_bytes()));
+    let mut s = String::with_capacity(256);
+    push_dec(&mut s, ch.legacy_version);
+    s.push(',');
+    push_dec_list(&mut s, ch.cipher_suites.iter().copied().filter(|c| !is_grease(*c)));
+    s.push(',');
+    push_dec_list(&mut s, ch.extensions.iter().copied().filter(|e| !is_grease(*e)));
+    s.push(',');
+    push_dec_list(&mut s, ch.supported_groups.iter().copied().filter(|g| !is_grease(*g)));
+    s.push(',');
+    push_dec_list(&mut s, ch.ec_point_formats.iter().map(|&f| u16::from(f)));
+    let h = md5_hex(&s);
     (s, h)
 }
 
 /// JA3S: the string "version,cipher,extensions" and its MD5.
 pub fn ja3s(sh: &ServerHello) -> (String, String) {
-    let s = format!(
-        "{},{},{}",
-        sh.legacy_version,
-        sh.cipher,
-        dec_list(sh.extensions.iter().filter(|e| !is_grease(**e)))
-    );
-    let h = hex::encode(Md5::digest(s.as_bytes()));
+    let mut s = String::with_capacity(128);
+    push_dec(&mut s, sh.legacy_version);
+    s.push(',');
+    push_dec(&mut s, sh.cipher);
+    s.push(',');
+    push_dec_list(&mut s, sh.extensions.iter().copied().filter(|e| !is_grease(*e)));
+    let h = md5_hex(&s);
     (s, h)
 }
 
@@ -194,6 +276,31 @@ mod tests {
         // Non-alphanumeric: first hex digit of the first byte, last hex digit of the last.
         assert_eq!(ja4_alpn(&[vec![0xab, 0x01, 0xcd]]), "ad");
         assert_eq!(ja4_alpn(&[b"h2/".to_vec()]), "6f");
+    }
+
+    /// The memoised digests equal the direct ones, on first sight, on a hit, and after the
+    /// memo started over.
+    #[test]
+    fn memoised_digests_equal_direct_ones() {
+        assert_eq!(md5_hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(md5_hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(hash12("abc"), "ba7816bf8f01");
+        assert_eq!(hash12("abc"), "ba7816bf8f01");
+        for i in 0..(DIGEST_MEMO_MAX as u32 + 50) {
+            let s = format!("input-{i}");
+            assert_eq!(md5_hex(&s), hex::encode(Md5::digest(s.as_bytes())), "{s}");
+            assert_eq!(hash12(&s), hex::encode(Sha256::digest(s.as_bytes()))[..12], "{s}");
+        }
+        assert_eq!(md5_hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+        let long = "x".repeat(DIGEST_MEMO_MAX_INPUT + 1);
+        assert_eq!(md5_hex(&long), hex::encode(Md5::digest(long.as_bytes())));
+        assert!(MD5_MEMO.with(|m| !m.borrow().contains_key(long.as_str())));
+        let mut d = String::new();
+        for x in [0u16, 7, 10, 99, 771, 4865, 65535] {
+            push_dec(&mut d, x);
+            d.push(' ');
+        }
+        assert_eq!(d, "0 7 10 99 771 4865 65535 ");
     }
 
     #[test]

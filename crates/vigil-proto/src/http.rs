@@ -375,6 +375,11 @@ impl HttpConn {
                 self.dirs[i].txn = None;
             } else {
                 let h = &req.headers;
+                // Most connections carry one request: room for exactly one first (a block of
+                // four records took the allocator's slower path for large requests).
+                if self.txns.capacity() == 0 {
+                    self.txns.reserve_exact(1);
+                }
                 self.txns.push(HttpTxn {
                     ts,
                     method: Some(req.method),

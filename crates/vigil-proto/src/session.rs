@@ -3,7 +3,7 @@
 //! each direction until it can decide (bounded), then replays them into the chosen parser.
 
 use crate::dcerpc::{looks_like_dcerpc, DceRpcConn};
-use crate::dns::{looks_like_dns, DnsTracker};
+use crate::dns::{dns_candidate, looks_like_dns, DnsMessage, DnsTracker};
 use crate::smb::{find_frame, looks_like_smb, SmbConn};
 use crate::entropy::EntropyMeter;
 use crate::http::{detect_request, HttpConn};
@@ -128,7 +128,13 @@ impl AppSession {
         }
         if matches!(self.parser, Parser::Undecided) {
             if self.proto == PROTO_UDP {
-                self.detect_udp(from_orig, data);
+                if let Some(m) = self.detect_udp(from_orig, data) {
+                    // Detection parsed the datagram already; the tracker takes it as it is.
+                    if let Parser::Dns(d) = &mut self.parser {
+                        d.on_parsed(ts, m);
+                    }
+                    return;
+                }
             } else {
                 self.detect_tcp(from_orig, ts, data);
                 return; // detect_tcp replays the data into the chosen parser
@@ -176,17 +182,20 @@ impl AppSession {
         }
     }
 
-    fn detect_udp(&mut self, from_orig: bool, data: &[u8]) {
+    /// Returns the parsed message when the datagram made the session DNS.
+    fn detect_udp(&mut self, from_orig: bool, data: &[u8]) -> Option<DnsMessage> {
         self.datagrams += 1;
         if looks_like_quic_initial(data) {
             self.parser = Parser::Quic(Box::default());
-        } else if looks_like_dns(data, !self.dns_port()) {
+        } else if let Some(m) = dns_candidate(data, !self.dns_port()) {
             let nbns = self.orig_p == NBNS_PORT || self.resp_p == NBNS_PORT;
             self.parser = Parser::Dns(Box::new(if nbns { DnsTracker::netbios() } else { DnsTracker::new() }));
+            return Some(m);
         } else if self.datagrams >= DETECT_DATAGRAMS || (!from_orig && self.datagrams >= 2) {
             // Responses that are neither give no hope that later datagrams will be.
             self.parser = Parser::Unknown;
         }
+        None
     }
 
     /// A tunnel whose inner session parses what follows the prefix.
@@ -198,6 +207,11 @@ impl AppSession {
 
     fn verdict(&self) -> Verdict {
         let [o, r] = &self.pending;
+        self.verdict_of(o, r)
+    }
+
+    /// The verdict on the first bytes `o` of the originator and `r` of the responder.
+    fn verdict_of(&self, o: &[u8], r: &[u8]) -> Verdict {
         // The server speaks first in SSH; either side's banner decides.
         for side in [o, r] {
             if side.len() >= 4 && side.starts_with(b"SSH-") {
@@ -236,7 +250,7 @@ impl AppSession {
             // Only the responder has talked. A ServerHello or an HTTP response first means the
             // originator's direction is missing from the capture (asymmetric routing), since
             // in both protocols the client speaks first: parse what the server says.
-            if matches!(r.as_slice(), [0x16, 3, 0..=4, _, _, 2, ..]) {
+            if matches!(r, [0x16, 3, 0..=4, _, _, 2, ..]) {
                 return Verdict::Tls;
             }
             if r.len() >= 12 && r.starts_with(b"HTTP/1.") && r.get(8) == Some(&b' ') {
@@ -294,6 +308,22 @@ impl AppSession {
 
     fn detect_tcp(&mut self, from_orig: bool, ts: Timestamp, data: &[u8]) {
         let i = usize::from(!from_orig);
+        if self.pending_order.is_empty() {
+            // The first bytes usually decide on their own (a ClientHello, a request line, a
+            // banner): judge them where they lie and copy them only if more must be awaited.
+            // What is dispatched is what the replay below would have dispatched.
+            let take = data.len().min(DETECT_BYTES);
+            let head = data.get(..take).unwrap_or(data);
+            let v = if from_orig { self.verdict_of(head, &[]) } else { self.verdict_of(&[], head) };
+            if v != Verdict::NeedMore {
+                self.parser = self.parser_for(v);
+                self.dispatch(from_orig, ts, head);
+                if take < data.len() {
+                    self.dispatch(from_orig, ts, data.get(take..).unwrap_or(&[]));
+                }
+                return;
+            }
+        }
         let room = DETECT_BYTES.saturating_sub(self.pending[i].len());
         let take = data.len().min(room);
         self.pending[i].extend_from_slice(&data[..take]);
@@ -313,16 +343,7 @@ impl AppSession {
                     return;
                 }
             }
-            Verdict::No => Parser::Unknown,
-            Verdict::Tls => Parser::Tls(Box::new(TlsConn::new())),
-            Verdict::Ssh => Parser::Ssh(Box::new(SshConn::new())),
-            Verdict::Http => Parser::Http(Box::new(HttpConn::new()), None),
-            Verdict::DnsTcp => Parser::Dns(Box::new(DnsTracker::new())),
-            Verdict::Socks(version) => self.tunnel(Prefix::Socks(Socks::new(version))),
-            Verdict::Rdp => self.tunnel(Prefix::Rdp(RdpPrefix::default())),
-            Verdict::StartTls(p) => self.tunnel(Prefix::StartTls(StartTls::new(p))),
-            Verdict::Smb => Parser::Smb(Box::default()),
-            Verdict::DceRpc => Parser::DceRpc(Box::new(DceRpcConn::new(None)), Box::default()),
+            v => self.parser_for(v),
         };
         // Replay the buffered bytes in arrival order, then whatever did not fit.
         let pending = std::mem::take(&mut self.pending);
@@ -336,6 +357,22 @@ impl AppSession {
         }
         if take < data.len() {
             self.dispatch(from_orig, ts, &data[take..]);
+        }
+    }
+
+    /// The parser a decided verdict calls for.
+    fn parser_for(&self, v: Verdict) -> Parser {
+        match v {
+            Verdict::NeedMore | Verdict::No => Parser::Unknown,
+            Verdict::Tls => Parser::Tls(Box::new(TlsConn::new())),
+            Verdict::Ssh => Parser::Ssh(Box::new(SshConn::new())),
+            Verdict::Http => Parser::Http(Box::new(HttpConn::new()), None),
+            Verdict::DnsTcp => Parser::Dns(Box::new(DnsTracker::new())),
+            Verdict::Socks(version) => self.tunnel(Prefix::Socks(Socks::new(version))),
+            Verdict::Rdp => self.tunnel(Prefix::Rdp(RdpPrefix::default())),
+            Verdict::StartTls(p) => self.tunnel(Prefix::StartTls(StartTls::new(p))),
+            Verdict::Smb => Parser::Smb(Box::default()),
+            Verdict::DceRpc => Parser::DceRpc(Box::new(DceRpcConn::new(None)), Box::default()),
         }
     }
 

@@ -385,6 +385,8 @@ impl SmbConn {
             // Keeping the head of a message.
             let want = d.len.min(MSG_KEEP);
             let n = want.saturating_sub(d.msg.len()).min(rest.len());
+            // Room for the whole head at once (it is bounded by MSG_KEEP), not a doubling series.
+            d.msg.reserve(want.saturating_sub(d.msg.len()));
             d.msg.extend_from_slice(rest.get(..n).unwrap_or(&[]));
             d.rem = d.rem.saturating_sub(n);
             pos += n;

@@ -3,7 +3,7 @@
 //! the two sides will agree on (the first client choice the server also offers).
 
 use crate::reader::Reader;
-use md5::{Digest, Md5};
+use crate::fingerprint::md5_hex;
 use vigil_model::SshMeta;
 
 /// Longest banner line accepted (RFC 4253 allows 255 bytes).
@@ -43,17 +43,27 @@ pub struct KexInit {
 impl KexInit {
     /// HASSH input (client: the client-to-server lists).
     pub fn hassh_string(&self) -> String {
-        format!("{};{};{};{}", self.kex, self.enc_c2s, self.mac_c2s, self.comp_c2s)
+        join_lists([&self.kex, &self.enc_c2s, &self.mac_c2s, &self.comp_c2s])
     }
     /// HASSH-server input (server: the server-to-client lists).
     pub fn hassh_server_string(&self) -> String {
-        format!("{};{};{};{}", self.kex, self.enc_s2c, self.mac_s2c, self.comp_s2c)
+        join_lists([&self.kex, &self.enc_s2c, &self.mac_s2c, &self.comp_s2c])
     }
 }
 
-fn md5_hex(s: &str) -> String {
-    hex::encode(Md5::digest(s.as_bytes()))
+/// The lists joined by `;` in one allocation of the final size (`format!` grew its buffer
+/// several times over these kilobyte-long inputs, on every SSH connection).
+fn join_lists(lists: [&str; 4]) -> String {
+    let mut out = String::with_capacity(lists.iter().map(|l| l.len() + 1).sum());
+    for (i, l) in lists.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(l);
+    }
+    out
 }
+
 
 /// Parses a KEXINIT payload (message type byte first).
 pub fn parse_kexinit(payload: &[u8]) -> Result<KexInit, SshError> {
@@ -66,7 +76,12 @@ pub fn parse_kexinit(payload: &[u8]) -> Result<KexInit, SshError> {
     for _ in 0..8 {
         let n = r.u32().ok_or(SshError::Truncated("name-list"))? as usize;
         let b = r.bytes(n).ok_or(SshError::Truncated("name-list"))?;
-        lists.push(String::from_utf8_lossy(b).into_owned());
+        // Name-lists are ASCII in practice: std's word-at-a-time check first, the lossy
+        // conversion (byte by byte) only for the rest.
+        lists.push(match std::str::from_utf8(b) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(b).into_owned(),
+        });
     }
     let mut it = lists.into_iter();
     let mut next = || it.next().unwrap_or_default();
@@ -84,8 +99,7 @@ pub fn parse_kexinit(payload: &[u8]) -> Result<KexInit, SshError> {
 
 /// The negotiated algorithm: the first client entry the server also lists (RFC 4253 §7.1).
 pub fn first_mutual(client: &str, server: &str) -> Option<String> {
-    let srv: Vec<&str> = server.split(',').collect();
-    client.split(',').find(|c| !c.is_empty() && srv.contains(c)).map(str::to_string)
+    client.split(',').find(|c| !c.is_empty() && server.split(',').any(|s| s == *c)).map(str::to_string)
 }
 
 #[derive(Debug, Default)]

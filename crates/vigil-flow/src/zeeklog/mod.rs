@@ -87,17 +87,50 @@ pub enum Format {
 /// Writes one log. The TSV header is written with the first record (its `#open` time is the
 /// first record's event time, so output is reproducible); `finish` writes `#close`.
 pub struct LogWriter<W: Write> {
-    out: W,
+    /// `None` only once `finish` has taken it.
+    out: Option<W>,
     spec: &'static LogSpec,
     format: Format,
     started: bool,
     last_ts: Option<Timestamp>,
+    /// Rendered rows not yet handed to `out`: rows are rendered straight into this buffer and
+    /// passed on in blocks of [`ROWS_BLOCK`] bytes, which a `BufWriter` of that capacity writes
+    /// through without copying them into its own buffer first.
     line: String,
+}
+
+/// Bytes of rendered rows handed to the sink at once.
+const ROWS_BLOCK: usize = 128 << 10;
+
+fn finished() -> io::Error {
+    io::Error::other("log writer already finished")
+}
+
+/// A writer dropped without `finish` (an error ended the run) still hands over the rows it
+/// holds, as the `BufWriter` under it flushes what it holds: the log stays complete up to its
+/// last row, without `#close`.
+impl<W: Write> Drop for LogWriter<W> {
+    fn drop(&mut self) {
+        if let Some(out) = self.out.as_mut() {
+            let _ = out.write_all(self.line.as_bytes());
+        }
+    }
 }
 
 fn zeek_date(ts: Timestamp) -> String {
     ts.to_utc().format("%Y-%m-%d-%H-%M-%S").to_string()
 }
+
+/// Bytes written as they are: printable ASCII except the backslash.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = b != b'\\' as usize;
+        b += 1;
+    }
+    t
+};
 
 /// Zeek's TSV escaping of one string.
 pub fn escape_tsv(s: &str, in_set: bool, out: &mut String) {
@@ -114,7 +147,8 @@ pub fn escape_tsv(s: &str, in_set: bool, out: &mut String) {
     }
     // Most values (names, URIs, uids, fingerprints) are printable ASCII with nothing to escape:
     // one scan, one copy, instead of a character-by-character rebuild.
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\' && !(in_set && b == b',')) {
+    // The test per byte is one table lookup; the separator of a set is searched on its own.
+    if s.bytes().all(|b| PLAIN[b as usize]) && !(in_set && s.as_bytes().contains(&b',')) {
         out.push_str(s);
         return;
     }
@@ -236,7 +270,7 @@ fn push_addr(a: IpAddr, out: &mut String) {
 
 impl<W: Write> LogWriter<W> {
     pub fn new(out: W, spec: &'static LogSpec, format: Format) -> Self {
-        LogWriter { out, spec, format, started: false, last_ts: None, line: String::with_capacity(512) }
+        LogWriter { out: Some(out), spec, format, started: false, last_ts: None, line: String::new() }
     }
 
     fn header(&mut self, ts: Timestamp) -> io::Result<()> {
@@ -245,10 +279,11 @@ impl<W: Write> LogWriter<W> {
         }
         let names: Vec<&str> = self.spec.fields.iter().map(|f| f.0).collect();
         let types: Vec<&str> = self.spec.fields.iter().map(|f| f.1).collect();
+        let path = self.spec.path;
         write!(
-            self.out,
+            self.out.as_mut().ok_or_else(finished)?,
             "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\t{}\n#open\t{}\n#fields\t{}\n#types\t{}\n",
-            self.spec.path,
+            path,
             zeek_date(ts),
             names.join("\t"),
             types.join("\t")
@@ -262,13 +297,19 @@ impl<W: Write> LogWriter<W> {
             self.header(ts)?;
         }
         self.last_ts = Some(self.last_ts.map_or(ts, |t| t.max(ts)));
-        self.line.clear();
+        if self.line.capacity() == 0 {
+            self.line.reserve(ROWS_BLOCK + 4096);
+        }
         match self.format {
             Format::Tsv => self.render_tsv(vals),
             Format::Json => self.render_json(vals),
         }
         self.line.push('\n');
-        self.out.write_all(self.line.as_bytes())
+        if self.line.len() >= ROWS_BLOCK {
+            self.out.as_mut().ok_or_else(finished)?.write_all(self.line.as_bytes())?;
+            self.line.clear();
+        }
+        Ok(())
     }
 
     fn render_tsv(&mut self, vals: &[Val<'_>]) {
@@ -341,12 +382,15 @@ impl<W: Write> LogWriter<W> {
 
     /// Writes the `#close` line (TSV; nothing when no record was written) and returns the sink.
     pub fn finish(mut self) -> io::Result<W> {
+        let mut out = self.out.take().ok_or_else(finished)?;
+        out.write_all(self.line.as_bytes())?;
+        self.line.clear();
         if self.format == Format::Tsv && self.started {
             let ts = self.last_ts.unwrap_or_default();
-            writeln!(self.out, "#close\t{}", zeek_date(ts))?;
+            writeln!(out, "#close\t{}", zeek_date(ts))?;
         }
-        self.out.flush()?;
-        Ok(self.out)
+        out.flush()?;
+        Ok(out)
     }
 
     pub fn has_records(&self) -> bool {
@@ -629,6 +673,9 @@ mod tests {
 
     #[test]
     fn tsv_fast_path_equals_the_escaping_loop() {
+        for b in 0..=255u8 {
+            assert_eq!(PLAIN[b as usize], (0x20..0x7f).contains(&b) && b != b'\\', "{b:#x}");
+        }
         for (s, in_set) in [("plain.example", false), ("a,b", true), ("a,b", false), ("~ !", false), ("tab\there", false)] {
             let mut fast = String::new();
             escape_tsv(s, in_set, &mut fast);
@@ -638,6 +685,24 @@ mod tests {
                 .collect();
             assert_eq!(fast, slow, "{s:?}");
         }
+    }
+
+    /// A writer dropped without `finish` still hands over its rows (no `#close`), as the
+    /// buffered writer under it used to.
+    #[test]
+    fn rows_survive_a_writer_dropped_without_finish() {
+        static T: LogSpec = LogSpec { path: "t", fields: &[("ts", "time"), ("n", "count")] };
+        let mut out = Vec::new();
+        let ts = Timestamp::from_secs(1_300_000_000);
+        let mut w = LogWriter::new(&mut out, &T, Format::Tsv);
+        for n in 0..3 {
+            w.write(ts, &[Val::Time(ts), Val::Count(n)]).unwrap();
+        }
+        drop(w);
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(rows, ["1300000000.000000\t0", "1300000000.000000\t1", "1300000000.000000\t2"]);
+        assert!(!text.contains("#close"));
     }
 
     #[test]
