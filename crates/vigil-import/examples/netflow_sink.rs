@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! netflow_sink --listen 127.0.0.1:9995 [--idle-secs 2] [--rcvbuf BYTES] [--no-force]
+//!              [--stitch-threads N]
 //! ```
 //!
 //! Exits after `--idle-secs` without a new datagram (once the first one has arrived) and prints
@@ -34,6 +35,8 @@ fn main() {
             "--listen" => listen = v.clone(),
             "--idle-secs" => idle = v.parse().unwrap_or(2.0),
             "--rcvbuf" => cfg.recv_buffer_bytes = v.parse().unwrap_or(cfg.recv_buffer_bytes),
+            // 0: one per core (the default `vigil watch` uses).
+            "--stitch-threads" => cfg.stitch_threads = v.parse().unwrap_or(0),
             _ => {
                 eprintln!("netflow_sink: unknown option {k}");
                 std::process::exit(2);
@@ -59,9 +62,16 @@ fn main() {
     let mut conns = 0u64;
     let mut last_dgrams = 0u64;
     let mut last_change = Instant::now();
+    // One buffer, reused: `recv_into` builds the Conns into it on this thread.
+    let mut batch = Vec::new();
     loop {
-        while let Some(batch) = col.recv_batch(Duration::from_millis(100)) {
-            conns += batch.len() as u64;
+        loop {
+            let n = col.recv_into(&mut batch, Duration::from_millis(100));
+            if n == 0 {
+                break;
+            }
+            conns += n as u64;
+            batch.clear();
         }
         let d = col.stats().datagrams;
         if d != last_dgrams {

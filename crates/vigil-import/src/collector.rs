@@ -5,17 +5,21 @@
 //! what it drops) before it drops and counts a batch itself, and the decoder blocks on the
 //! consumer, so a slow consumer shows up as counted drops, never as unbounded memory.
 //!
-//! Three threads: socket → decoder → stitcher, so decoding and stitching (with `Conn`
-//! construction) of even one exporter's stream run in parallel. Throughput: the socket asks for
-//! a large kernel receive buffer (`SO_RCVBUFFORCE` when privileged, so bursts are absorbed by
-//! the kernel instead of lost), the socket thread takes every queued datagram with one
-//! `recvmmsg` call and hands them on as one batch (one wake-up of the decoder per batch, not
-//! per datagram), batch buffers are recycled instead of allocated, and flow records and `Conn`s
-//! cross threads in batches, so the per-record cost is the decode and the stitch, not
-//! system-call, scheduler, channel or allocator traffic. Kernel drops (`SO_RXQ_OVFL`, and the
-//! socket's `/proc/net/udp` drops column at shutdown) are counted beside the collector's own.
+//! Threads: socket → decoder → stitchers (one per core by default) → consumer. The decoder
+//! hashes each flow record once by its direction-free 5-tuple and hands it to the stitcher
+//! that hash picks, so both directions of a flow meet in one stitcher and stitching (pairing,
+//! Community ID, uid, state) of even one exporter's stream runs on every core. Stitchers hand
+//! on heap-free connection records ([`ConnRec`]); the `Conn`s (and their strings) are built on
+//! the consumer's thread, which is the thread that frees them. Throughput: the socket asks for
+//! a large kernel receive buffer (`SO_RCVBUFFORCE` when privileged and allowed, so bursts are
+//! absorbed by the kernel instead of lost), the socket thread takes every queued datagram with
+//! one `recvmmsg` call and hands them on as one batch, every stage passes batches (a partial
+//! one only after its input has stayed empty for a couple of milliseconds) and recycles their
+//! buffers, so the per-record cost is the decode and the stitch, not system-call, scheduler,
+//! channel, page-fault or allocator traffic. Kernel drops (`SO_RXQ_OVFL`, and the socket's
+//! `/proc/net/udp` drops column at shutdown) are counted beside the collector's own.
 
-use crate::netflow::{Decoder, DecoderConfig, FlowRecord, Stitcher};
+use crate::netflow::{ConnRec, Decoder, DecoderConfig, FlowHasher, FlowRecord, Stitcher};
 use crate::stats::ImportStats;
 use crate::ImportOptions;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -38,7 +42,12 @@ pub struct CollectorConfig {
     pub conn_queue: usize,
     pub decoder: DecoderConfig,
     pub stitch_window_secs: f64,
+    /// Records waiting for their reverse direction, over all stitching threads.
     pub max_pending_flows: usize,
+    /// Stitching threads (0: one per core, at most four). Records are spread over them by a
+    /// direction-free hash of the flow, so each flow is stitched by one thread and the
+    /// connections are the same for any count; only their order across flows differs.
+    pub stitch_threads: usize,
     /// Kernel receive buffer requested for the socket: `SO_RCVBUFFORCE` when the process may
     /// (CAP_NET_ADMIN), else `SO_RCVBUF`, which the kernel caps at `net.core.rmem_max`; the
     /// kernel reports double the value it sets. 0 keeps the system default.
@@ -58,6 +67,7 @@ impl Default for CollectorConfig {
             decoder: DecoderConfig::default(),
             stitch_window_secs: 120.0,
             max_pending_flows: 500_000,
+            stitch_threads: 0,
             recv_buffer_bytes: 32 << 20,
             force_recv_buffer: true,
             queue_bytes: 64 << 20,
@@ -108,15 +118,16 @@ struct Datagrams {
 /// A running UDP collector. Dropping it stops the threads.
 pub struct Collector {
     addr: SocketAddr,
-    conns: Receiver<Vec<Conn>>,
+    conns: Receiver<Vec<ConnRec>>,
     /// Conns of a received batch not yet handed out by [`Collector::recv_timeout`].
-    ready: Mutex<VecDeque<Conn>>,
+    ready: Mutex<VecDeque<ConnRec>>,
     recv_buffer: u64,
     recv_buffer_forced: bool,
     sock: Arc<UdpSocket>,
     stop: Arc<AtomicBool>,
     counters: Arc<Counters>,
     decoder_stats: Arc<Mutex<crate::netflow::DecoderStats>>,
+    pool: Arc<ConnPool>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -141,13 +152,112 @@ const RX_STALL: Duration = Duration::from_secs(2);
 const RECYCLED_BATCHES: usize = 16;
 const RECYCLED_BATCH_BYTES: usize = RX_BATCH * 1500;
 
-/// Conns per batch handed to the consumer.
-const CONN_BATCH: usize = 256;
+/// Conns per batch handed to the consumer (a wake-up of the consumer per batch).
+const CONN_BATCH: usize = 1024;
 
-/// Flow records per batch from the decoder to the stitcher, and batches in flight (bounded
-/// memory: at most `FLOW_BATCHES` × `FLOW_BATCH` records wait between the two threads).
+/// Flow records per batch from the decoder to a stitcher, and batches in flight over all
+/// stitchers (bounded memory: at most about `FLOW_BATCHES` × `FLOW_BATCH` records wait between
+/// the decoder and the stitchers).
 const FLOW_BATCH: usize = 1024;
 const FLOW_BATCHES: usize = 64;
+
+/// How long the decoder and the stitchers wait for more input before handing on a partial
+/// batch: under load batches fill first (one wake-up of the next thread per batch, not per few
+/// records); a quiet feed still sees its connections within milliseconds.
+const FLUSH_AFTER: Duration = Duration::from_millis(2);
+
+/// How long an idle decoder or stitcher sleeps before it looks at the stop flag and the clock.
+const IDLE_TICK: Duration = Duration::from_millis(200);
+
+/// Stitching threads when the configuration leaves it to the machine: one per core, at most
+/// this many (the decoder and the socket thread need cores too).
+const MAX_AUTO_STITCH_THREADS: usize = 4;
+
+fn stitch_threads(configured: usize) -> usize {
+    match configured {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_AUTO_STITCH_THREADS),
+        n => n.min(64),
+    }
+}
+
+/// Emptied connection batch buffers, handed back by the consumer side to the stitchers: a fresh
+/// buffer per batch of 1,024 was fresh memory from the kernel each time (a page fault per
+/// 4 KiB written, and the pages given back again when the consumer freed it).
+#[derive(Default)]
+struct ConnPool(Mutex<Vec<Vec<ConnRec>>>);
+
+/// Spare batch buffers kept, at most.
+const POOLED_CONN_BATCHES: usize = 16;
+
+impl ConnPool {
+    fn get(&self) -> Vec<ConnRec> {
+        self.0.lock().ok().and_then(|mut p| p.pop()).unwrap_or_else(|| Vec::with_capacity(CONN_BATCH))
+    }
+    fn put(&self, mut v: Vec<ConnRec>) {
+        v.clear();
+        if let Ok(mut p) = self.0.lock()
+            && p.len() < POOLED_CONN_BATCHES
+        {
+            p.push(v);
+        }
+    }
+}
+
+/// Flow records for one stitcher, each with its flow hash, and the feed's flow time so far.
+struct FlowBatch {
+    recs: Vec<(u64, FlowRecord)>,
+    watermark: Timestamp,
+}
+
+/// The decoder side of the stitchers: hashes each record once, picks its stitcher by the hash
+/// (both directions of a flow hash alike) and sends per-stitcher batches.
+struct Dispatch {
+    hasher: FlowHasher,
+    txs: Vec<SyncSender<FlowBatch>>,
+    outs: Vec<Vec<(u64, FlowRecord)>>,
+    recycled: Receiver<Vec<(u64, FlowRecord)>>,
+    watermark: Timestamp,
+}
+
+impl Dispatch {
+    /// Queues a record; false when its stitcher is gone.
+    fn push(&mut self, r: FlowRecord) -> bool {
+        if r.end > self.watermark {
+            self.watermark = r.end;
+        }
+        let h = self.hasher.flow_hash(&r);
+        // Bits the stitcher's map uses least (it indexes with the low bits, tags with the top
+        // seven), mapped onto 0..n by a multiply instead of a division.
+        let i = ((((h >> 24) as u32) as u64 * self.outs.len() as u64) >> 32) as usize;
+        let Some(out) = self.outs.get_mut(i) else { return true };
+        out.push((h, r));
+        if out.len() >= FLOW_BATCH {
+            return self.send(i);
+        }
+        true
+    }
+
+    /// Sends stitcher `i` its pending records (blocking while it is behind); false when it is
+    /// gone.
+    fn send(&mut self, i: usize) -> bool {
+        if self.outs.get(i).is_none_or(|o| o.is_empty()) {
+            return true;
+        }
+        let fresh = self.recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(FLOW_BATCH));
+        let (Some(out), Some(tx)) = (self.outs.get_mut(i), self.txs.get(i)) else { return true };
+        let recs = std::mem::replace(out, fresh);
+        tx.send(FlowBatch { recs, watermark: self.watermark }).is_ok()
+    }
+
+    /// Sends every stitcher its pending records; false when one is gone.
+    fn flush(&mut self) -> bool {
+        let mut ok = true;
+        for i in 0..self.outs.len() {
+            ok &= self.send(i);
+        }
+        ok
+    }
+}
 
 /// A UDP socket with the requested receive buffer and the kernel drop counter enabled; returns
 /// it, the size the kernel granted and whether `SO_RCVBUFFORCE` was allowed.
@@ -311,44 +421,63 @@ impl Collector {
         let (dtx, drx) = sync_channel::<Datagrams>(cfg.datagram_queue.max(1));
         // Emptied batch buffers go back to the socket thread for reuse.
         let (ptx, prx) = sync_channel::<Datagrams>(RECYCLED_BATCHES);
-        let (ctx, crx) = sync_channel::<Vec<Conn>>((cfg.conn_queue / CONN_BATCH).max(1));
+        let (ctx, crx) = sync_channel::<Vec<ConnRec>>((cfg.conn_queue / CONN_BATCH).max(1));
 
         let (stop1, c1, sock1, queue_bytes) = (stop.clone(), counters.clone(), sock.clone(), cfg.queue_bytes);
         let rx_thread = std::thread::Builder::new()
             .name("vigil-netflow-rx".into())
             .spawn(move || receive_loop(&sock1, stop1, c1, queue_bytes, dtx, prx))?;
 
-        // Decoded flow records go to the stitching thread in batches: decoding and stitching
-        // (with `Conn` construction) run in parallel, so one exporter's stream can use two cores.
-        let (ftx, frx) = sync_channel::<Vec<FlowRecord>>(FLOW_BATCHES);
+        // Decoded flow records go to the stitching threads in batches: decoding and stitching
+        // (with `Conn` construction) run in parallel, so one exporter's stream can use every
+        // core. Each record goes to the stitcher its direction-free flow hash picks, so both
+        // directions of a flow meet in the same stitcher; the hash is computed once, here.
+        let shards = stitch_threads(cfg.stitch_threads);
+        let hasher = FlowHasher::new();
+        let mut shard_txs = Vec::with_capacity(shards);
+        let mut shard_rxs = Vec::with_capacity(shards);
+        for _ in 0..shards {
+            let (tx, rx) = sync_channel::<FlowBatch>((FLOW_BATCHES / shards).max(2));
+            shard_txs.push(tx);
+            shard_rxs.push(rx);
+        }
+        // Emptied record batches go back to the decoder for reuse.
+        let (btx, brx) = sync_channel::<Vec<(u64, FlowRecord)>>(FLOW_BATCHES + shards);
         let (stop2, ds, c2) = (stop.clone(), decoder_stats.clone(), counters.clone());
         let dec_cfg = cfg.decoder.clone();
         let dec_thread = std::thread::Builder::new().name("vigil-netflow-decode".into()).spawn(move || {
             let mut dec = Decoder::new(dec_cfg);
-            let mut recs: Vec<FlowRecord> = Vec::with_capacity(FLOW_BATCH);
+            let mut recs: Vec<FlowRecord> = Vec::with_capacity(64);
+            let mut disp = Dispatch {
+                hasher,
+                outs: (0..shard_txs.len()).map(|_| Vec::with_capacity(FLOW_BATCH)).collect(),
+                txs: shard_txs,
+                recycled: brx,
+                watermark: Timestamp::default(),
+            };
             let publish = |dec: &Decoder| {
                 if let Ok(mut g) = ds.lock() {
                     *g = dec.stats.clone();
                 }
             };
-            // A full batch, or whatever is there when the datagram queue runs dry, goes on; the
-            // send blocks when the stitcher is behind, which backs up into counted drops.
-            let pass = |recs: &mut Vec<FlowRecord>| {
-                if recs.is_empty() {
-                    return true;
-                }
-                let b = std::mem::replace(recs, Vec::with_capacity(FLOW_BATCH));
-                ftx.send(b).is_ok()
-            };
             loop {
+                // Partial record batches go on only once the datagram queue has stayed empty for
+                // `FLUSH_AFTER` (under load batches fill first: fewer wake-ups of the
+                // stitchers); the sends block when a stitcher is behind, which backs up into
+                // counted drops.
                 let next = match drx.try_recv() {
                     Ok(x) => Ok(x),
                     Err(_) => {
-                        if !pass(&mut recs) {
-                            break;
-                        }
                         publish(&dec);
-                        drx.recv_timeout(Duration::from_millis(200))
+                        match drx.recv_timeout(FLUSH_AFTER) {
+                            Err(RecvTimeoutError::Timeout) => {
+                                if !disp.flush() {
+                                    break;
+                                }
+                                drx.recv_timeout(IDLE_TICK)
+                            }
+                            other => other,
+                        }
                     }
                 };
                 match next {
@@ -361,8 +490,10 @@ impl Collector {
                             if dec.has_replayed() {
                                 recs.append(&mut dec.take_replayed());
                             }
-                            if recs.len() >= FLOW_BATCH && !pass(&mut recs) {
-                                gone = true;
+                            for r in recs.drain(..) {
+                                gone |= !disp.push(r);
+                            }
+                            if gone {
                                 break;
                             }
                         }
@@ -385,50 +516,71 @@ impl Collector {
                 }
             }
             dec.finish();
-            pass(&mut recs);
+            recs.append(&mut dec.take_replayed());
+            for r in recs.drain(..) {
+                disp.push(r);
+            }
+            disp.flush();
             publish(&dec);
         })?;
 
-        let stitch_cfg = (cfg.decoder.clone(), cfg.stitch_window_secs, cfg.max_pending_flows);
-        let c3 = counters.clone();
-        let stitch_thread = std::thread::Builder::new().name("vigil-netflow-stitch".into()).spawn(move || {
-            let (decoder, window, max_pending) = stitch_cfg;
-            let opts = ImportOptions { netflow: decoder, ..Default::default() };
-            let mut st = Stitcher::new(window, max_pending);
-            let mut stats = ImportStats::default();
-            let mut out = Batcher { tx: ctx, batch: Vec::with_capacity(CONN_BATCH), counters: c3 };
-            loop {
-                // Conn batches go out when full, and whenever the record queue runs dry, so the
-                // consumer never waits on a half-filled batch while the stitcher idles.
-                let next = match frx.try_recv() {
-                    Ok(x) => Ok(x),
-                    Err(_) => {
-                        out.flush();
-                        frx.recv_timeout(Duration::from_millis(200))
-                    }
-                };
-                match next {
-                    Ok(batch) => {
-                        for r in batch {
-                            st.push(r, &opts, &mut stats, &mut |c| out.push(c));
+        let pool = Arc::new(ConnPool::default());
+        let mut threads = vec![rx_thread, dec_thread];
+        // The pending-flow bound is shared out, so all stitchers together hold at most
+        // `max_pending_flows` records.
+        let per_shard = cfg.max_pending_flows.div_ceil(shards);
+        for (i, frx) in shard_rxs.into_iter().enumerate() {
+            let (decoder, window) = (cfg.decoder.clone(), cfg.stitch_window_secs);
+            let (c3, ctx, btx, pool) = (counters.clone(), ctx.clone(), btx.clone(), pool.clone());
+            let t = std::thread::Builder::new().name(format!("vigil-netflow-stitch{i}")).spawn(move || {
+                let opts = ImportOptions { netflow: decoder, ..Default::default() };
+                let mut st = Stitcher::with_hasher(window, per_shard, hasher);
+                let mut stats = ImportStats::default();
+                let mut out = Batcher { tx: ctx, batch: pool.get(), counters: c3, pool };
+                loop {
+                    // Conn batches go out when full, and once the record queue has stayed empty
+                    // for `FLUSH_AFTER`, so the consumer never waits long on a half-filled batch
+                    // while the stitcher idles, nor is woken for every few records under load.
+                    let next = match frx.try_recv() {
+                        Ok(x) => Ok(x),
+                        Err(_) if out.batch.is_empty() => frx.recv_timeout(IDLE_TICK),
+                        Err(_) => match frx.recv_timeout(FLUSH_AFTER) {
+                            Err(RecvTimeoutError::Timeout) => {
+                                out.flush();
+                                frx.recv_timeout(IDLE_TICK)
+                            }
+                            other => other,
+                        },
+                    };
+                    match next {
+                        Ok(FlowBatch { mut recs, watermark }) => {
+                            for (h, r) in recs.drain(..) {
+                                st.push_pair(h, r, &mut stats, &mut |a, b| out.push(ConnRec::from_pair(a, b, &opts)));
+                            }
+                            // Flow time of the whole feed (the other stitchers' records too),
+                            // so a stitcher that gets few records still expires on time.
+                            st.advance_pair(watermark, &mut stats, &mut |a, b| out.push(ConnRec::from_pair(a, b, &opts)));
+                            let _ = btx.try_send(recs);
                         }
+                        Err(RecvTimeoutError::Timeout) => {
+                            // Idle: release one-sided flows older than the window by the wall
+                            // clock, which is the data's clock on a live feed.
+                            let now = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map(|d| Timestamp(d.as_nanos().min(i64::MAX as u128) as i64))
+                                .unwrap_or_default();
+                            st.advance_pair(now, &mut stats, &mut |a, b| out.push(ConnRec::from_pair(a, b, &opts)));
+                        }
+                        // The decoder has finished (stop requested): flush everything.
+                        Err(RecvTimeoutError::Disconnected) => break,
                     }
-                    Err(RecvTimeoutError::Timeout) => {
-                        // Idle: release one-sided flows older than the window by the wall clock,
-                        // which is the data's clock on a live feed.
-                        let now = std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map(|d| Timestamp(d.as_nanos().min(i64::MAX as u128) as i64))
-                            .unwrap_or_default();
-                        st.advance(now, &opts, &mut stats, &mut |c| out.push(c));
-                    }
-                    // The decoder has finished (stop requested): flush everything.
-                    Err(RecvTimeoutError::Disconnected) => break,
                 }
-            }
-            st.finish(&opts, &mut stats, &mut |c| out.push(c));
-            out.flush();
-        })?;
+                st.finish_pair(&mut stats, &mut |a, b| out.push(ConnRec::from_pair(a, b, &opts)));
+                out.flush();
+            })?;
+            threads.push(t);
+        }
+        drop(ctx);
 
         Ok(Collector {
             addr,
@@ -440,7 +592,8 @@ impl Collector {
             stop,
             counters,
             decoder_stats,
-            threads: vec![rx_thread, dec_thread, stitch_thread],
+            pool,
+            threads,
         })
     }
 
@@ -453,31 +606,47 @@ impl Collector {
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Conn> {
         let mut ready = self.ready.lock().ok()?;
         if let Some(c) = ready.pop_front() {
-            return Some(c);
+            return Some(c.into_conn());
         }
-        let batch = match self.conns.try_recv() {
-            Ok(b) => b,
-            Err(_) if timeout.is_zero() => return None,
-            Err(_) => self.conns.recv_timeout(timeout).ok()?,
-        };
-        ready.extend(batch);
-        ready.pop_front()
+        let mut batch = self.next_batch(timeout)?;
+        ready.extend(batch.drain(..));
+        self.pool.put(batch);
+        ready.pop_front().map(ConnRec::into_conn)
     }
 
     /// The next batch of connections (at least one), waiting at most `timeout`: cheaper than
     /// [`Collector::recv_timeout`] per record for a consumer that takes everything.
     pub fn recv_batch(&self, timeout: Duration) -> Option<Vec<Conn>> {
+        let mut out = Vec::new();
+        (self.recv_into(&mut out, timeout) > 0).then_some(out)
+    }
+
+    /// Appends the next batch of connections to `out`, waiting at most `timeout`; returns how
+    /// many were added (0: none arrived in time). For a consumer that takes everything and
+    /// reuses `out`. The `Conn`s are built here, on the caller's thread, which is also the
+    /// thread that will free their strings.
+    pub fn recv_into(&self, out: &mut Vec<Conn>, timeout: Duration) -> usize {
         if let Ok(mut ready) = self.ready.lock()
             && !ready.is_empty()
         {
-            return Some(ready.drain(..).collect());
+            let n = ready.len();
+            out.extend(ready.drain(..).map(ConnRec::into_conn));
+            return n;
         }
-        let batch = match self.conns.try_recv() {
-            Ok(b) => b,
-            Err(_) if timeout.is_zero() => return None,
-            Err(_) => self.conns.recv_timeout(timeout).ok()?,
-        };
-        (!batch.is_empty()).then_some(batch)
+        let Some(mut batch) = self.next_batch(timeout) else { return 0 };
+        let n = batch.len();
+        out.extend(batch.drain(..).map(ConnRec::into_conn));
+        self.pool.put(batch);
+        n
+    }
+
+    /// A batch from the stitchers, waiting at most `timeout`.
+    fn next_batch(&self, timeout: Duration) -> Option<Vec<ConnRec>> {
+        match self.conns.try_recv() {
+            Ok(b) => Some(b),
+            Err(_) if timeout.is_zero() => None,
+            Err(_) => self.conns.recv_timeout(timeout).ok(),
+        }
     }
 
     /// Current counters.
@@ -501,23 +670,22 @@ impl Collector {
     /// final counters.
     pub fn shutdown(mut self) -> (Vec<Conn>, CollectorStats) {
         self.stop.store(true, Ordering::Relaxed);
-        let mut rest = Vec::new();
+        let mut rest: Vec<Conn> = Vec::new();
+        if let Ok(mut ready) = self.ready.lock() {
+            rest.extend(ready.drain(..).map(ConnRec::into_conn));
+        }
         // Drain while the decoder finishes so it never blocks on a full conn queue.
         let threads = std::mem::take(&mut self.threads);
         for t in threads {
             while !t.is_finished() {
                 while let Ok(b) = self.conns.try_recv() {
-                    rest.extend(b);
+                    rest.extend(b.into_iter().map(ConnRec::into_conn));
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
             let _ = t.join();
         }
-        if let Ok(mut ready) = self.ready.lock() {
-            let early: Vec<Conn> = ready.drain(..).collect();
-            rest.splice(0..0, early);
-        }
-        rest.extend(self.conns.try_iter().flatten());
+        rest.extend(self.conns.try_iter().flatten().map(ConnRec::into_conn));
         // The kernel's own count, which also covers drops after the last datagram received.
         if let Some(n) = proc_udp_drops(self.sock.as_raw_fd()) {
             self.counters.kernel_drops.fetch_max(n, Ordering::Relaxed);
@@ -529,13 +697,14 @@ impl Collector {
 
 /// Collects `Conn`s into batches for the consumer channel.
 struct Batcher {
-    tx: SyncSender<Vec<Conn>>,
-    batch: Vec<Conn>,
+    tx: SyncSender<Vec<ConnRec>>,
+    batch: Vec<ConnRec>,
     counters: Arc<Counters>,
+    pool: Arc<ConnPool>,
 }
 
 impl Batcher {
-    fn push(&mut self, c: Conn) {
+    fn push(&mut self, c: ConnRec) {
         self.batch.push(c);
         if self.batch.len() >= CONN_BATCH {
             self.flush();
@@ -545,7 +714,7 @@ impl Batcher {
         if self.batch.is_empty() {
             return;
         }
-        let b = std::mem::replace(&mut self.batch, Vec::with_capacity(CONN_BATCH));
+        let b = std::mem::replace(&mut self.batch, self.pool.get());
         self.counters.conns.fetch_add(b.len() as u64, Ordering::Relaxed);
         // The consumer went away: nothing more to do with these.
         let _ = self.tx.send(b);

@@ -8,17 +8,29 @@ use vigil_model::{ConnState, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP};
 /// Community ID v1 (seed 0) of a flow, "1:base64(sha1(...))". For ICMP, `sport` is the type
 /// and `dport` the code, as in Zeek; the shared implementation maps them to port equivalents.
 pub fn community_id(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> String {
-    use vigil_model::community_id::{community_id_v1, icmp_ports};
+    // Every byte is ASCII.
+    String::from_utf8(community_id_text(src, sport, dst, dport, proto).to_vec()).unwrap_or_default()
+}
+
+/// [`community_id`] as its 30 ASCII bytes, without allocating.
+pub fn community_id_text(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> [u8; 30] {
+    use vigil_model::community_id::{community_id_v1_text, icmp_ports};
     if proto == PROTO_ICMP || proto == PROTO_ICMPV6 {
         let (sp, dp, one_way) = icmp_ports(proto == PROTO_ICMPV6, sport as u8, dport as u8);
-        return community_id_v1(0, src, dst, proto, sp, dp, one_way);
+        return community_id_v1_text(0, src, dst, proto, sp, dp, one_way);
     }
-    community_id_v1(0, src, dst, proto, sport, dport, false)
+    community_id_v1_text(0, src, dst, proto, sport, dport, false)
 }
 
 /// A Zeek-style uid ("C" + base62) derived from the record's identity, so importing the same
 /// input twice yields the same uids.
 pub fn stable_uid(parts: &[&[u8]]) -> String {
+    // Every byte is ASCII.
+    String::from_utf8(stable_uid_text(parts).to_vec()).unwrap_or_default()
+}
+
+/// [`stable_uid`] as its 12 ASCII bytes, without allocating.
+pub fn stable_uid_text(parts: &[&[u8]]) -> [u8; 12] {
     // Eight bytes per step (a byte-at-a-time hash was a visible share of NetFlow import time);
     // each part's length is mixed in so part boundaries matter.
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -56,8 +68,7 @@ pub fn stable_uid(parts: &[&[u8]]) -> String {
         *d = ALPHA[((m >> 64) as usize).min(61)];
         x = m as u64;
     }
-    // Every byte is ASCII.
-    String::from_utf8(text.to_vec()).unwrap_or_default()
+    text
 }
 
 /// Seconds from `b` to `a` without overflow, whatever the (attacker-chosen) timestamps.
@@ -125,35 +136,32 @@ pub fn conn_state_from_flags(proto: u8, orig: u8, resp: u8, resp_pkts: u64) -> C
 
 /// Zeek-like history letters from per-direction TCP flags (upper case originator).
 pub fn history_from_flags(orig: u8, resp: u8, orig_pkts: u64, resp_pkts: u64) -> String {
-    let mut h = String::new();
-    if orig & SYN != 0 {
-        h.push('S');
+    let (letters, n) = history_letters(orig, resp, orig_pkts, resp_pkts);
+    letters.get(..n).unwrap_or_default().iter().map(|&b| char::from(b)).collect()
+}
+
+/// [`history_from_flags`] as ASCII letters and their count, without allocating.
+pub fn history_letters(orig: u8, resp: u8, orig_pkts: u64, resp_pkts: u64) -> ([u8; 9], usize) {
+    let letters = [
+        (orig & SYN != 0, b'S'),
+        (resp & SYN != 0 && resp & ACK != 0, b'h'),
+        (orig & ACK != 0, b'A'),
+        (orig_pkts > 1 || (orig_pkts > 0 && orig & SYN == 0), b'D'),
+        (resp_pkts > 1 || (resp_pkts > 0 && resp & SYN == 0), b'd'),
+        (orig & FIN != 0, b'F'),
+        (resp & FIN != 0, b'f'),
+        (orig & RST != 0, b'R'),
+        (resp & RST != 0, b'r'),
+    ];
+    let mut out = [0u8; 9];
+    let mut n = 0;
+    for (on, l) in letters {
+        if on && let Some(slot) = out.get_mut(n) {
+            *slot = l;
+            n += 1;
+        }
     }
-    if resp & SYN != 0 && resp & ACK != 0 {
-        h.push('h');
-    }
-    if orig & ACK != 0 {
-        h.push('A');
-    }
-    if orig_pkts > 1 || (orig_pkts > 0 && orig & SYN == 0) {
-        h.push('D');
-    }
-    if resp_pkts > 1 || (resp_pkts > 0 && resp & SYN == 0) {
-        h.push('d');
-    }
-    if orig & FIN != 0 {
-        h.push('F');
-    }
-    if resp & FIN != 0 {
-        h.push('f');
-    }
-    if orig & RST != 0 {
-        h.push('R');
-    }
-    if resp & RST != 0 {
-        h.push('r');
-    }
-    h
+    (out, n)
 }
 
 #[cfg(test)]

@@ -53,6 +53,14 @@ fn has_ports(proto: u8) -> bool {
 /// Community ID v1 of a flow given its port equivalents (for ICMP use [`icmp_ports`] first and
 /// pass its one-way flag). `seed` is 0 by default.
 pub fn community_id_v1(seed: u16, saddr: IpAddr, daddr: IpAddr, proto: u8, sport: u16, dport: u16, one_way: bool) -> String {
+    let text = community_id_v1_text(seed, saddr, daddr, proto, sport, dport, one_way);
+    // Every byte is ASCII.
+    String::from_utf8(text.to_vec()).unwrap_or_default()
+}
+
+/// [`community_id_v1`] as its 30 ASCII bytes, without allocating (for a producer that builds
+/// the `String` later, on the thread that will also free it).
+pub fn community_id_v1_text(seed: u16, saddr: IpAddr, daddr: IpAddr, proto: u8, sport: u16, dport: u16, one_way: bool) -> [u8; 30] {
     let raw = community_id_digest(seed, saddr, daddr, proto, sport, dport, one_way);
     // Standard base64 of the 20-byte digest (28 characters, one '=' of padding), written out
     // directly: this runs once per imported record.
@@ -70,8 +78,7 @@ pub fn community_id_v1(seed: u16, saddr: IpAddr, daddr: IpAddr, proto: u8, sport
             *d = v;
         }
     }
-    // Every byte is ASCII.
-    String::from_utf8(text.to_vec()).unwrap_or_default()
+    text
 }
 
 /// The raw SHA-1 digest behind [`community_id_v1`] (the spec's "no base64" variant is its hex).

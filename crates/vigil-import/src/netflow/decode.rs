@@ -180,6 +180,16 @@ impl<'a> Rd<'a> {
 }
 
 fn be_uint(b: &[u8]) -> Option<u64> {
+    // The usual widths as one load each (this runs for every field of every record).
+    if let Ok(w) = <[u8; 4]>::try_from(b) {
+        return Some(u64::from(u32::from_be_bytes(w)));
+    }
+    if let Ok(w) = <[u8; 2]>::try_from(b) {
+        return Some(u64::from(u16::from_be_bytes(w)));
+    }
+    if let Ok(w) = <[u8; 8]>::try_from(b) {
+        return Some(u64::from_be_bytes(w));
+    }
     if b.is_empty() || b.len() > 8 {
         return None;
     }

@@ -9,7 +9,7 @@ mod decode;
 mod stitch;
 
 pub use decode::{looks_like_export_packet, Decoder, DecoderConfig, DecoderStats};
-pub use stitch::Stitcher;
+pub use stitch::{ConnRec, FlowHasher, PairOut, Stitcher};
 
 use crate::stats::ImportStats;
 use crate::{input, pcap, Format, ImportError, ImportOptions};
