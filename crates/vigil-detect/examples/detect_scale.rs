@@ -12,13 +12,16 @@
 //!   --pass P        all (run_all's detectors) | movement | espionage | geo (default all)
 //!   --materialize   generate every record first and call vigil_detect::run_all on the slice
 //!                   (peak RSS then includes the records themselves, ~0.5 KB each)
+//!   --dump PATH     write every finding, ranked, as one JSON line each (to compare the
+//!                   findings of two builds byte for byte)
 //! ```
 //!
 //! Without `--materialize` the stream is generated in chunks of 65,536 records and only the
 //! detector calls are timed, so the peak RSS is the detectors' state plus one chunk. The
 //! detector sequence is the one `run_all` uses: `all_detectors()`, the shared front end and
-//! `observe_rec` per record (`observe_all`), `finish`, `Finding::rank`.
-//! `VIGIL_BENCH_PER_DETECTOR=1` times the front end and each detector separately;
+//! `observe_rec` per record in batches (`observe_batch`), `finish`, `Finding::rank`.
+//! `VIGIL_BENCH_PER_DETECTOR=1` times the front end and each detector separately (thread CPU
+//! time, each detector over a whole chunk);
 //! `VIGIL_BENCH_ONLY=name,...` runs only the named detectors.
 
 #[path = "../benches/common/synth.rs"]
@@ -28,7 +31,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use synth::{Synth, SynthConfig};
 use vigil_detect::front::FrontEnd;
-use vigil_detect::{Detector, all_detectors, espionage_detectors, movement_detectors, observe_all, util::Tuning};
+use vigil_detect::{Detector, all_detectors, espionage_detectors, movement_detectors, observe_all, observe_batch, util::Tuning};
 use vigil_enrich::Context;
 use vigil_enrich::geo::{Geo, Mmdb, bundled_country_table};
 use vigil_model::{Conn, Finding};
@@ -46,6 +49,18 @@ fn usage() -> (Duration, u64) {
     (tv(ru.ru_utime) + tv(ru.ru_stime), (ru.ru_maxrss.max(0) as u64) * 1024)
 }
 
+/// CPU time of this thread (per-detector attribution: wall clock counts the other processes
+/// of a loaded machine).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime only writes into the timespec we hand it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+}
+
 fn mib(b: u64) -> f64 {
     b as f64 / (1024.0 * 1024.0)
 }
@@ -55,10 +70,11 @@ struct Args {
     hosts: u32,
     pass: String,
     materialize: bool,
+    dump: Option<std::path::PathBuf>,
 }
 
 fn args() -> Args {
-    let mut a = Args { records: 10_000_000, hosts: 50_000, pass: "all".into(), materialize: false };
+    let mut a = Args { records: 10_000_000, hosts: 50_000, pass: "all".into(), materialize: false, dump: None };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
         match x.as_str() {
@@ -66,6 +82,7 @@ fn args() -> Args {
             "--hosts" => a.hosts = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.hosts),
             "--pass" => a.pass = it.next().unwrap_or(a.pass),
             "--materialize" => a.materialize = true,
+            "--dump" => a.dump = it.next().map(std::path::PathBuf::from),
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -96,7 +113,17 @@ fn report(label: &str, n: usize, wall: Duration, cpu: Duration) {
     println!("{label:<28} {n:>11} records  wall {:>8.3} s  cpu {:>8.3} s  {:>6.2} M rec/s per CPU-s  {:>6.2} M rec/s wall", wall.as_secs_f64(), cpu.as_secs_f64(), per_cpu / 1e6, per_wall / 1e6);
 }
 
-fn summarize(findings: &[Finding]) {
+fn summarize(findings: &[Finding], dump: Option<&std::path::Path>) {
+    if let Some(p) = dump {
+        let mut s = String::new();
+        for f in findings {
+            s.push_str(&serde_json::to_string(f).unwrap_or_default());
+            s.push('\n');
+        }
+        if let Err(e) = std::fs::write(p, s) {
+            eprintln!("{}: {e}", p.display());
+        }
+    }
     let mut kinds: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for f in findings {
         let k = serde_json::to_value(f.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
@@ -141,7 +168,7 @@ fn detect(a: &Args, ctx: &Context) {
         let (c1, rss) = usage();
         report(&format!("run_all/{}", a.pass), conns.len(), wall, c1 - c0);
         println!("peak rss {:.1} MiB (records held: {:.1} MiB before the pass)", mib(rss), mib(rss_gen));
-        summarize(&findings);
+        summarize(&findings, a.dump.as_deref());
         return;
     }
     let mut dets = detectors(&a.pass);
@@ -159,19 +186,21 @@ fn detect(a: &Args, ctx: &Context) {
         if profile_each {
             // The front end, then detector by detector over the chunk, to attribute time (same
             // work, other order).
-            let t = Instant::now();
+            let t = thread_cpu();
             let recs: Vec<_> = chunk.iter().map(|c| fe.rec(c, ctx)).collect();
-            front_time += t.elapsed();
+            front_time += thread_cpu().saturating_sub(t);
             for (d, slot) in dets.iter_mut().zip(per_det.iter_mut()) {
-                let t = Instant::now();
+                let t = thread_cpu();
                 for r in &recs {
                     d.observe_rec(r);
                 }
-                *slot += t.elapsed();
+                *slot += thread_cpu().saturating_sub(t);
             }
         } else {
-            for c in &chunk {
-                observe_all(&mut dets, &mut fe, c, ctx);
+            // run_all's batching.
+            for b in chunk.chunks(vigil_detect::BATCH) {
+                let refs: Vec<&Conn> = b.iter().collect();
+                observe_batch(&mut dets, &mut fe, &refs, ctx);
             }
         }
         wall += t0.elapsed();
@@ -186,9 +215,9 @@ fn detect(a: &Args, ctx: &Context) {
     let mut finish_each = Vec::new();
     let mut findings: Vec<Finding> = Vec::new();
     for d in dets.iter_mut() {
-        let t = Instant::now();
+        let t = thread_cpu();
         findings.extend(d.finish(ctx));
-        finish_each.push((d.name(), t.elapsed()));
+        finish_each.push((d.name(), thread_cpu().saturating_sub(t)));
     }
     Finding::rank(&mut findings);
     let fwall = t0.elapsed();
@@ -197,15 +226,15 @@ fn detect(a: &Args, ctx: &Context) {
     report(&format!("TOTAL {}", a.pass), n, wall + fwall, cpu + (c1 - c0));
     println!("peak rss {:.1} MiB (baseline before detectors {:.1} MiB)", mib(rss), mib(rss0));
     if profile_each {
-        println!("  observe {:<24} {:>8.3} s", "(front end)", front_time.as_secs_f64());
+        println!("  observe {:<24} {:>8.3} s CPU", "(front end)", front_time.as_secs_f64());
         for (d, t) in dets.iter().zip(per_det) {
-            println!("  observe {:<24} {:>8.3} s", d.name(), t.as_secs_f64());
+            println!("  observe {:<24} {:>8.3} s CPU", d.name(), t.as_secs_f64());
         }
     }
     for (name, t) in finish_each {
-        println!("  finish  {name:<24} {:>8.3} s", t.as_secs_f64());
+        println!("  finish  {name:<24} {:>8.3} s CPU", t.as_secs_f64());
     }
-    summarize(&findings);
+    summarize(&findings, a.dump.as_deref());
 }
 
 /// GeoIP lookups per second: the bundled RIR table, the cached resolver, the CSV country table

@@ -8,8 +8,17 @@
 //! that judges coverage and flatness only over the hours and days the pair is active, so a
 //! beacon that runs 02:00–05:00 every night is not penalised for its silent days. Overlapping
 //! groupings of the same host are merged into one finding per host and controller.
+//!
+//! State: a host's records are kept per *combination* of destination, name and fingerprint
+//! (every group is a union of combinations, so a group's series, counts and the overlap of two
+//! groups follow exactly from them). Each combination keeps its sums and a series of (second,
+//! bytes sent) per connection, 8 bytes each. A series that reaches `max_series` points is
+//! thinned deterministically — every other point kept, and from then on every second record —
+//! so a long-running beacon keeps its period's regularity, shape over the window and size
+//! pattern at half the resolution, while its connection count, bytes and first and last times
+//! stay exact. Combinations beyond `max_combinations` are counted in `dropped`.
 
-use crate::front::{FrontEnd, HostMap, HostSet, Rec as Record};
+use crate::front::{FrontEnd, HostMap, HostSet, NO_PAIR, Names, Rec as Record};
 use crate::util::{self, HistParams, Interner, NONE, Tuning};
 use crate::Detector;
 use serde_json::json;
@@ -44,8 +53,11 @@ pub struct BeaconConfig {
     /// clients name at least this many distinct outside services through it, or use explicit
     /// proxy requests (CONNECT, absolute URIs). Other inside-to-inside polling is monitoring.
     pub proxy_min_names: usize,
-    /// Records kept in memory; later records are counted in `dropped`.
-    pub max_records: usize,
+    /// Points of one (destination, name, fingerprint) series before it is thinned by half.
+    pub max_series: usize,
+    /// (host, destination, name, fingerprint) combinations followed; records of further
+    /// combinations are counted in `dropped`.
+    pub max_combinations: usize,
     pub hist: HistParams,
 }
 
@@ -62,29 +74,104 @@ impl Default for BeaconConfig {
             cohort_period_tolerance: 0.15,
             service_min_hosts: 10,
             proxy_min_names: 4,
-            max_records: 5_000_000,
+            max_series: 16_384,
+            max_combinations: 16_000_000,
             hist: HistParams::default(),
         }
     }
 }
 
-const F_ENC: u8 = 1;
 const F_WEB: u8 = 2;
 /// The destination is internal (a proxy candidate).
 const F_INT: u8 = 4;
 
-#[derive(Debug, Clone, Copy)]
-struct Rec {
-    ts: Timestamp,
-    sent: u64,
-    recv: u64,
+/// The records of one host to one (destination, name, fingerprint) combination. Most
+/// combinations see one record (in the benchmark's stream nine in ten), so this is kept small:
+/// a lone record's point is its `first` time and `sent`, and the series is allocated from the
+/// second record on.
+#[derive(Debug)]
+struct Combo {
     dst: IpAddr,
+    /// F_INT when the destination is internal; F_WEB when any record was TLS or HTTP.
+    flags: u8,
+    /// The series keeps every 2^shift-th record.
+    shift: u8,
     name: u32,
     fp: u32,
-    flags: u8,
+    /// Records seen (saturating), and the encrypted ones among them.
+    count: u32,
+    enc: u32,
+    /// The previous combination of the same host and destination (`NO_COMBO` ends the chain).
+    next: u32,
+    sent: u64,
+    recv: u64,
+    first: Timestamp,
+    last: Timestamp,
+    /// (seconds since `BeaconDetector::base`, bytes sent saturated at 4 GiB) of every
+    /// 2^shift-th record, from the second record on.
+    /// Boxed: 8 bytes instead of 24 in every combination, most of which never have one.
+    #[allow(clippy::box_collection)]
+    series: Option<Box<Vec<(u32, u32)>>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A host's groups with enough records: (key, combination indices, records).
+type Groups = Vec<(Key, Vec<u32>, u64)>;
+
+const NO_COMBO: u32 = u32::MAX;
+
+fn point(off: u32, sent: u64) -> (u32, u32) {
+    (off, u32::try_from(sent).unwrap_or(u32::MAX))
+}
+
+impl Combo {
+    fn new(r: &Record<'_>, name: u32, fp: u32, flags: u8, next: u32) -> Combo {
+        Combo { dst: r.conn.resp_h, flags, shift: 0, name, fp, count: 0, enc: 0, next, sent: 0, recv: 0, first: r.conn.ts, last: r.conn.ts, series: None }
+    }
+
+    fn add(&mut self, off: u32, base: i64, r: &Record<'_>, web: bool, max_series: usize) {
+        let c = r.conn;
+        if self.count == 1 && self.series.is_none() {
+            // The lone record's point, before `first` and `sent` take the second one in.
+            let off0 = u32::try_from(self.first.secs().saturating_sub(base)).unwrap_or(0);
+            self.series = Some(Box::new(vec![point(off0, self.sent)]));
+        }
+        let seq = self.count;
+        self.count = self.count.saturating_add(1);
+        self.enc = self.enc.saturating_add(u32::from(r.encrypted));
+        self.sent = self.sent.saturating_add(r.sent);
+        self.recv = self.recv.saturating_add(r.recv);
+        self.first = self.first.min(c.ts);
+        self.last = self.last.max(c.ts);
+        if web {
+            self.flags |= F_WEB;
+        }
+        let Some(series) = self.series.as_mut() else { return };
+        if seq.trailing_zeros() < u32::from(self.shift) && seq != 0 {
+            return;
+        }
+        series.push(point(off, r.sent));
+        if series.len() >= max_series.max(2) {
+            // Keep the points of records 0, 2s, 4s... (s the old stride): the new stride's.
+            let mut i = 0;
+            series.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.shift = self.shift.saturating_add(1).min(31);
+        }
+    }
+
+    /// The kept points.
+    fn points(&self, base: i64) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let lone = match (&self.series, self.count) {
+            (None, 1..) => Some(point(u32::try_from(self.first.secs().saturating_sub(base)).unwrap_or(0), self.sent)),
+            _ => None,
+        };
+        lone.into_iter().chain(self.series.iter().flat_map(|s| s.iter().copied()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Key {
     Ip(IpAddr),
     Name(u32),
@@ -252,8 +339,17 @@ pub fn score_series(
 pub struct BeaconDetector {
     cfg: BeaconConfig,
     tuning: Tuning,
-    hosts: HostMap<Vec<Rec>>,
-    names: Interner,
+    /// Each host's combinations, in the order they were first seen (contiguous per host, so
+    /// `finish` reads them in sequence).
+    hosts: HostMap<Vec<Combo>>,
+    /// Combinations kept, over all hosts.
+    combos: usize,
+    /// Front-end pair id → the pair's newest combination, an index in its host's list
+    /// (`NO_COMBO`: none).
+    heads: Vec<u32>,
+    /// Unix seconds of series offset 0.
+    base: Option<i64>,
+    names: Names,
     fps: Interner,
     /// JA4 strings, and (JA4 id, ASN or country) → fingerprint id: the per-record path then
     /// renders and interns a fingerprint string only the first time a combination appears.
@@ -264,10 +360,10 @@ pub struct BeaconDetector {
     /// Evidence that an internal destination is a forward proxy: names asked of it (capped)
     /// and whether any request was in explicit proxy form.
     proxies: HashMap<IpAddr, ProxyEvidence>,
-    records: usize,
     dmin: Option<Timestamp>,
     dmax: Option<Timestamp>,
-    /// Records not kept because `max_records` was reached.
+    /// Records not kept: combinations beyond `max_combinations`, hosts or pairs without an id,
+    /// times more than 68 years from the first record.
     pub dropped: u64,
     /// Front end of the plain `observe` path.
     front: FrontEnd,
@@ -285,7 +381,7 @@ enum FpTag {
 #[derive(Debug, Default)]
 struct TagCache(Vec<Option<(IpAddr, Option<FpTag>)>>);
 
-const TAG_SLOTS_LOG2: u32 = 14;
+const TAG_SLOTS_LOG2: u32 = 16;
 
 impl TagCache {
     fn get(&mut self, ip: IpAddr, look: impl FnOnce() -> Option<FpTag>) -> Option<FpTag> {
@@ -338,7 +434,10 @@ struct Scored {
     host: IpAddr,
     hid: u32,
     key: Key,
+    /// The group's combinations (indices in the host's list, ascending: first-seen order) and
+    /// records.
     idx: Vec<u32>,
+    n: u64,
     scores: BeaconScores,
 }
 
@@ -347,6 +446,7 @@ struct Candidate {
     hid: u32,
     key: Key,
     idx: Vec<u32>,
+    n: u64,
     scores: BeaconScores,
     base: f64,
     score: f64,
@@ -377,20 +477,29 @@ impl BeaconDetector {
     }
 }
 
-fn overlap(a: &[u32], b: &[u32]) -> usize {
-    let (mut i, mut j, mut n) = (0, 0, 0);
-    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
-        match x.cmp(y) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                i += 1;
-                j += 1;
+impl BeaconDetector {
+    fn combos_of<'a>(&'a self, hid: u32, idx: &'a [u32]) -> impl Iterator<Item = &'a Combo> + 'a {
+        let list = self.hosts.get(hid).map_or(&[][..], Vec::as_slice);
+        idx.iter().filter_map(move |&i| list.get(i as usize))
+    }
+
+    /// Records in both groups of host `hid` (combination lists in ascending order).
+    fn overlap(&self, hid: u32, a: &[u32], b: &[u32]) -> u64 {
+        let list = self.hosts.get(hid).map_or(&[][..], Vec::as_slice);
+        let (mut i, mut j, mut n) = (0, 0, 0u64);
+        while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+            match x.cmp(y) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    n += list.get(*x as usize).map_or(0, |k| u64::from(k.count));
+                    i += 1;
+                    j += 1;
+                }
             }
         }
+        n
     }
-    n
 }
 
 impl Detector for BeaconDetector {
@@ -422,11 +531,7 @@ impl Detector for BeaconDetector {
         if !external && name.is_none() {
             return;
         }
-        if self.records >= self.cfg.max_records {
-            self.dropped += 1;
-            return;
-        }
-        let name_id = name.map_or(NONE, |n| self.names.id(n));
+        let name_id = if name.is_some() { self.names.keep(r) } else { NONE };
         if !external && (self.proxies.contains_key(&c.resp_h) || self.proxies.len() < MAX_PROXY_DSTS) {
             let e = self.proxies.entry(c.resp_h).or_default();
             if name_id != NONE && e.names.len() < MAX_PROXY_NAMES {
@@ -468,99 +573,139 @@ impl Detector for BeaconDetector {
             }
             _ => NONE,
         };
-        let mut flags = 0;
-        if r.encrypted {
-            flags |= F_ENC;
-        }
-        if c.app.tls.is_some() || !c.app.http.is_empty() {
-            flags |= F_WEB;
-        }
-        if !external {
-            flags |= F_INT;
-        }
-        let Some(recs) = self.hosts.entry(r.orig_id, c.orig_h, Vec::new) else {
+        let web = c.app.tls.is_some() || !c.app.http.is_empty();
+        // Series offsets: seconds from 2^31 s before the first record, so a u32 holds 68
+        // years either side of it.
+        let secs = c.ts.secs();
+        let base = *self.base.get_or_insert(secs.saturating_sub(1 << 31));
+        let Ok(off) = u32::try_from(secs.saturating_sub(base)) else {
             self.dropped += 1;
             return;
         };
-        self.records += 1;
-        recs.push(Rec { ts: c.ts, sent: r.sent, recv: r.recv, dst: c.resp_h, name: name_id, fp, flags });
+        if r.pair == NO_PAIR {
+            self.dropped += 1;
+            return;
+        }
+        let p = r.pair as usize;
+        if p >= self.heads.len() {
+            self.heads.resize(p + 1, NO_COMBO);
+        }
+        let head = self.heads.get(p).copied().unwrap_or(NO_COMBO);
+        if head != NO_COMBO
+            && let Some(list) = self.hosts.get_mut(r.orig_id)
+        {
+            let mut at = head;
+            while let Some(k) = list.get_mut(at as usize) {
+                if k.name == name_id && k.fp == fp {
+                    k.add(off, base, r, web, self.cfg.max_series);
+                    return;
+                }
+                at = k.next;
+            }
+        }
+        if self.combos >= self.cfg.max_combinations {
+            self.dropped += 1;
+            return;
+        }
+        let Some(list) = self.hosts.entry(r.orig_id, c.orig_h, Vec::new) else {
+            self.dropped += 1;
+            return;
+        };
+        let Some(i) = u32::try_from(list.len()).ok().filter(|&n| n != NO_COMBO) else {
+            self.dropped += 1;
+            return;
+        };
+        let mut k = Combo::new(r, name_id, fp, if external { 0 } else { F_INT }, head);
+        k.add(off, base, r, web, self.cfg.max_series);
+        list.push(k);
+        self.combos += 1;
+        if let Some(h) = self.heads.get_mut(p) {
+            *h = i;
+        }
     }
 
     fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
         let (Some(dmin), Some(dmax)) = (self.dmin, self.dmax) else { return Vec::new() };
         let (dmin_s, dmax_s) = (dmin.secs(), dmax.secs());
+        let base = self.base.unwrap_or(0);
         // Prevalence of each grouping key across hosts (each host's keys are distinct, so a
         // count per key is the number of hosts).
         let mut prev: HashMap<Key, usize> = HashMap::new();
         let hosts = self.hosts.sorted();
-        let mut groups_by_host: Vec<(IpAddr, u32, HashMap<Key, Vec<u32>>)> = Vec::new();
+        // Per host: its groups with enough records, each as (key, combination indices, records).
+        let mut groups_by_host: Vec<(IpAddr, u32, Groups)> = Vec::new();
+        let min_conns = u64::try_from(self.cfg.min_conns).unwrap_or(u64::MAX);
+        // (key, combination index, records), reused: sorted by key (stably, so each group's
+        // combinations stay in first-seen order), its runs are the host's groups.
+        let mut entries: Vec<(Key, u32, u64)> = Vec::new();
         for &(h, hid) in &hosts {
-            let Some(recs) = self.hosts.get(hid) else { continue };
-            let mut g: HashMap<Key, Vec<u32>> = HashMap::new();
-            for (i, r) in recs.iter().enumerate() {
-                let i = u32::try_from(i).unwrap_or(u32::MAX);
+            let Some(list) = self.hosts.get(hid) else { continue };
+            entries.clear();
+            for (i, k) in list.iter().enumerate() {
+                let i = u32::try_from(i).unwrap_or(NO_COMBO);
+                let n = u64::from(k.count);
                 // Inside-to-inside polling (a monitoring server checking web servers) is not a
                 // call-home: an internal destination counts only when it is a forward proxy.
-                let internal = r.flags & F_INT != 0;
-                if internal && !self.is_proxy(r.dst) {
+                let internal = k.flags & F_INT != 0;
+                if internal && !self.is_proxy(k.dst) {
                     continue;
                 }
                 if !internal {
-                    g.entry(Key::Ip(r.dst)).or_default().push(i);
+                    entries.push((Key::Ip(k.dst), i, n));
                 }
-                if r.name != NONE {
-                    g.entry(Key::Name(r.name)).or_default().push(i);
+                if k.name != NONE {
+                    entries.push((Key::Name(k.name), i, n));
                 }
-                if r.fp != NONE {
-                    g.entry(Key::Fp(r.fp)).or_default().push(i);
+                if k.fp != NONE {
+                    entries.push((Key::Fp(k.fp), i, n));
                 }
             }
-            for k in g.keys() {
-                *prev.entry(*k).or_default() += 1;
+            entries.sort_by_key(|e| e.0);
+            let mut groups: Groups = Vec::new();
+            for run in entries.chunk_by(|a, b| a.0 == b.0) {
+                let Some(&(key, _, _)) = run.first() else { continue };
+                *prev.entry(key).or_default() += 1;
+                let n: u64 = run.iter().map(|e| e.2).sum();
+                if n >= min_conns {
+                    groups.push((key, run.iter().map(|e| e.1).collect(), n));
+                }
             }
-            groups_by_host.push((h, hid, g));
+            groups_by_host.push((h, hid, groups));
         }
         // The count Prevalence kept (it stopped at a million hosts).
         let total_hosts = self.internal_hosts.len().min(1_000_000).max(hosts.len());
 
         let offset = |x: i64| i64::from(ctx.offset_at(Timestamp::from_secs(x)).local_minus_utc());
         let mut scored: Vec<Scored> = Vec::new();
-        for (h, hid, g) in groups_by_host {
-            let Some(recs) = self.hosts.get(hid) else { continue };
-            let mut keys: Vec<(Key, Vec<u32>)> = g.into_iter().filter(|(_, idx)| idx.len() >= self.cfg.min_conns).collect();
-            keys.sort_by_cached_key(|(k, _)| self.key_str(*k));
-            for (k, idx) in keys {
-                if idx.len() < self.cfg.min_conns {
-                    continue;
-                }
+        for (h, hid, mut keys) in groups_by_host {
+            keys.sort_by_cached_key(|(k, _, _)| self.key_str(*k));
+            for (k, idx, n) in keys {
                 // A fingerprint group must span several addresses, else the address group says it.
                 if let Key::Fp(_) = k {
-                    let ips: BTreeSet<IpAddr> = idx.iter().filter_map(|&i| recs.get(i as usize)).map(|r| r.dst).collect();
+                    let ips: BTreeSet<IpAddr> = self.combos_of(hid, &idx).map(|c| c.dst).collect();
                     if ips.len() < 2 {
                         continue;
                     }
                     // An application talking to many named services of one provider (a browser
                     // and a CDN) is not a controller hiding behind changing addresses.
-                    let names: BTreeSet<u32> = idx.iter().filter_map(|&i| recs.get(i as usize)).map(|r| r.name).filter(|&n| n != NONE).collect();
-                    let named = idx.iter().filter_map(|&i| recs.get(i as usize)).filter(|r| r.name != NONE).count();
-                    if names.len() > 3 && named * 2 > idx.len() {
+                    let names: BTreeSet<u32> = self.combos_of(hid, &idx).map(|c| c.name).filter(|&n| n != NONE).collect();
+                    let named: u64 = self.combos_of(hid, &idx).filter(|c| c.name != NONE).map(|c| u64::from(c.count)).sum();
+                    if names.len() > 3 && named * 2 > n {
                         continue;
                     }
                 }
-                let rs: Vec<&Rec> = idx.iter().filter_map(|&i| recs.get(i as usize)).collect();
-                let distinct: BTreeSet<(IpAddr, u32, u32)> = rs.iter().map(|r| (r.dst, r.name, r.fp)).collect();
-                let allowed = distinct.iter().any(|&(dst, n, f)| {
-                    let name = (n != NONE).then(|| self.names.get(n));
-                    let ja4 = (f != NONE).then(|| self.fps.get(f).split('|').next().unwrap_or(""));
-                    self.tuning.is_allowed(ctx, dst, name, ja4)
+                let allowed = self.combos_of(hid, &idx).any(|c| {
+                    let name = (c.name != NONE).then(|| self.names.get(c.name));
+                    let ja4 = (c.fp != NONE).then(|| self.fps.get(c.fp).split('|').next().unwrap_or(""));
+                    self.tuning.is_allowed(ctx, c.dst, name, ja4)
                 });
                 if allowed {
                     continue;
                 }
-                let ts: Vec<i64> = rs.iter().map(|r| r.ts.secs()).collect();
-                let sizes: Vec<f64> = rs.iter().map(|r| r.sent as f64).collect();
+                let ts: Vec<i64> = self.combos_of(hid, &idx).flat_map(|c| c.points(base).map(|p| base.saturating_add(i64::from(p.0)))).collect();
+                let sizes: Vec<f64> = self.combos_of(hid, &idx).flat_map(|c| c.points(base).map(|p| f64::from(p.1))).collect();
                 let Some(s) = score_series(&ts, &sizes, dmin_s, dmax_s, &self.cfg, &offset) else { continue };
-                scored.push(Scored { host: h, hid, key: k, idx, scores: s });
+                scored.push(Scored { host: h, hid, key: k, idx, n, scores: s });
             }
         }
         // Periods of every host's group per key, to find cohorts of hosts on one schedule.
@@ -570,11 +715,9 @@ impl Detector for BeaconDetector {
         }
         let tol = self.cfg.cohort_period_tolerance.max(0.0);
         let mut cands: Vec<Candidate> = Vec::new();
-        for Scored { host: h, hid, key: k, idx, scores: s } in scored {
-            let Some(recs) = self.hosts.get(hid) else { continue };
-            let rs: Vec<&Rec> = idx.iter().filter_map(|&i| recs.get(i as usize)).collect();
+        for Scored { host: h, hid, key: k, idx, n: count, scores: s } in scored {
             let base = s.rita_total.max(s.timeboxed_total);
-            let n = rs.len() as f64;
+            let n = count as f64;
             let confidence = 0.6 + 0.4 * util::ramp(n, 4.0, 30.0);
             let ph = prev.get(&k).copied().unwrap_or(0);
             let pshare = if total_hosts == 0 { 0.0 } else { ph as f64 / total_hosts as f64 };
@@ -592,7 +735,8 @@ impl Detector for BeaconDetector {
             let regular = util::ramp(s.timestamp, 0.3, 0.8).min(1.0 - util::ramp(s.interval_mad_ratio, 0.25, 0.5));
             let periodic = 0.5 + 0.5 * regular;
             let mut score = base * confidence * periodic;
-            let foreign = rs.first().and_then(|r| ctx.is_foreign(r.dst));
+            // The destination of the group's first record: its first combination's.
+            let foreign = self.combos_of(hid, &idx).next().and_then(|c| ctx.is_foreign(c.dst));
             if foreign == Some(true) {
                 score += 0.05;
             }
@@ -604,13 +748,13 @@ impl Detector for BeaconDetector {
             if score < self.cfg.report_threshold {
                 continue;
             }
-            cands.push(Candidate { host: h, hid, key: k, idx, scores: s, base, score, prevalence_hosts: ph, prevalence_share: pshare, cohort_hosts: cohort, timer_hosts: same_key.len(), also: Vec::new() });
+            cands.push(Candidate { host: h, hid, key: k, idx, n: count, scores: s, base, score, prevalence_hosts: ph, prevalence_share: pshare, cohort_hosts: cohort, timer_hosts: same_key.len(), also: Vec::new() });
         }
         // One finding per host and controller: merge groupings that share most connections.
         cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.host.cmp(&b.host)).then_with(|| self.key_str(a.key).cmp(&self.key_str(b.key))));
         let mut kept: Vec<Candidate> = Vec::new();
         for c in cands {
-            let dup = kept.iter_mut().find(|k| k.host == c.host && overlap(&k.idx, &c.idx) * 2 >= k.idx.len().min(c.idx.len()));
+            let dup = kept.iter_mut().find(|k| k.host == c.host && self.overlap(c.hid, &k.idx, &c.idx) * 2 >= k.n.min(c.n));
             match dup {
                 Some(k) => k.also.push(self.key_str(c.key)),
                 None => kept.push(c),
@@ -618,32 +762,35 @@ impl Detector for BeaconDetector {
         }
         let mut out = Vec::new();
         for c in kept {
-            let Some(recs) = self.hosts.get(c.hid) else { continue };
-            let rs: Vec<&Rec> = c.idx.iter().filter_map(|&i| recs.get(i as usize)).collect();
             let key = self.key_str(c.key);
             let id = Finding::stable_id(FindingKind::Beacon, &[&c.host.to_string(), &key]);
             if self.tuning.is_suppressed(&id) {
                 continue;
             }
-            out.push(self.render(ctx, &c, &rs, key, id));
+            out.push(self.render(ctx, &c, key, id));
         }
         out
     }
 }
 
 impl BeaconDetector {
-    fn render(&self, ctx: &Context, c: &Candidate, rs: &[&Rec], key: String, id: String) -> Finding {
-        let first = rs.iter().map(|r| r.ts).min().unwrap_or_default();
-        let last = rs.iter().map(|r| r.ts).max().unwrap_or_default();
+    fn render(&self, ctx: &Context, c: &Candidate, key: String, id: String) -> Finding {
+        let rs: Vec<&Combo> = self.combos_of(c.hid, &c.idx).collect();
+        let first = rs.iter().map(|r| r.first).min().unwrap_or_default();
+        let last = rs.iter().map(|r| r.last).max().unwrap_or_default();
         let ips: BTreeSet<IpAddr> = rs.iter().map(|r| r.dst).collect();
         let names: BTreeSet<&str> = rs.iter().filter(|r| r.name != NONE).map(|r| self.names.get(r.name)).collect();
         let fps: BTreeSet<&str> = rs.iter().filter(|r| r.fp != NONE).map(|r| self.fps.get(r.fp)).collect();
         let sent: u64 = rs.iter().map(|r| r.sent).fold(0, u64::saturating_add);
         let recv: u64 = rs.iter().map(|r| r.recv).fold(0, u64::saturating_add);
-        let encrypted = rs.iter().filter(|r| r.flags & F_ENC != 0).count() * 2 > rs.len();
+        let encrypted = rs.iter().map(|r| u64::from(r.enc)).sum::<u64>() * 2 > c.n;
         let web = rs.iter().any(|r| r.flags & F_WEB != 0);
+        // Share of the kept points (every record until a series is thinned) outside work hours.
         let mut clock = util::LocalClock::default();
-        let off = rs.iter().filter(|r| clock.at(ctx, r.ts).1).count() as f64 / rs.len().max(1) as f64;
+        let base = self.base.unwrap_or(0);
+        let points = rs.iter().map(|r| r.points(base).count()).sum::<usize>();
+        let off_points = rs.iter().flat_map(|r| r.points(base)).filter(|p| clock.at(ctx, Timestamp::from_secs(base.saturating_add(i64::from(p.0)))).1).count();
+        let off = off_points as f64 / points.max(1) as f64;
         let via_proxy: Vec<String> = ips.iter().filter(|ip| ctx.is_internal(**ip)).map(ToString::to_string).collect();
         let countries: BTreeSet<String> = ips.iter().filter_map(|ip| util::country_str(ctx, *ip)).collect();
         let asns: BTreeSet<u32> = ips.iter().filter_map(|ip| ctx.geo(*ip).asn).collect();
@@ -671,7 +818,7 @@ impl BeaconDetector {
             c.host,
             target,
             via,
-            rs.len(),
+            c.n,
             util::human_secs(s.interval_mode_s as f64),
             pattern,
             util::site_time_short(ctx, first),
@@ -686,7 +833,7 @@ impl BeaconDetector {
         let evidence = json!({
             "grouped_by": key,
             "also_grouped_by": c.also,
-            "connections": rs.len(),
+            "connections": c.n,
             "interval_mode_s": s.interval_mode_s,
             "interval_mode_count": s.interval_mode_count,
             "interval_skew": s.interval_skew,
@@ -734,5 +881,43 @@ impl BeaconDetector {
             summary,
             evidence,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use vigil_enrich::Site;
+    use vigil_model::{PROTO_TCP, TlsMeta};
+
+    #[test]
+    fn a_series_keeps_every_stride_th_record_and_exact_sums() {
+        let ctx = Context::new(Site::parse("[site]\ninternal=[\"10.0.0.0/8\"]", Path::new("s.toml")).unwrap());
+        let mut fe = FrontEnd::new();
+        let mut k: Option<Combo> = None;
+        let base = 1_704_067_200 - (1 << 31);
+        for i in 0..100u64 {
+            let mut c = Conn::new(Timestamp::from_secs(1_704_067_200 + 60 * i as i64), "10.0.0.5".parse().unwrap(), 40000, "198.51.100.7".parse().unwrap(), 443, PROTO_TCP);
+            c.orig_bytes = Some(1000 + i);
+            c.app.tls = Some(Box::new(TlsMeta::default()));
+            let r = fe.rec(&c, &ctx);
+            let off = u32::try_from(c.ts.secs() - base).unwrap();
+            let k = k.get_or_insert_with(|| Combo::new(&r, NONE, NONE, 0, NO_COMBO));
+            k.add(off, base, &r, true, 8);
+            if i == 0 {
+                assert_eq!(k.points(base).collect::<Vec<_>>(), vec![(off, 1000)], "a lone record's point needs no series");
+                assert!(k.series.is_none());
+            }
+        }
+        let k = k.unwrap();
+        assert_eq!((k.count, k.enc, k.sent), (100, 100, (0..100).map(|i| 1000 + i).sum::<u64>()));
+        assert!(k.flags & F_WEB != 0);
+        let pts: Vec<(u32, u32)> = k.points(base).collect();
+        let stride = 1u64 << k.shift;
+        assert!(pts.len() < 8 && stride == 16, "{} points, stride {stride}", pts.len());
+        // Exactly the records whose sequence number is a multiple of the stride, in order.
+        let want: Vec<(u32, u32)> = (0..100u64).filter(|i| i % stride == 0).map(|i| ((1u32 << 31) + 60 * i as u32, 1000 + i as u32)).collect();
+        assert_eq!(pts, want);
     }
 }

@@ -9,6 +9,11 @@
 //! answers other internal hosts' queries (or queries without recursion, as a resolver does)
 //! is a resolver; its outside queries for a domain are dropped when the internal clients that
 //! asked are also visible, and reported with a note when only the resolver→outside leg is seen.
+//!
+//! Where names are not visible at all (flow records), [`flow`] judges the shape of a client's
+//! DNS traffic instead.
+
+pub mod flow;
 
 use crate::util::{self, Interner, Tuning};
 use crate::Detector;

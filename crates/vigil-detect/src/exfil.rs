@@ -12,9 +12,9 @@
 //! different, previously unseen outside address each night or session — an exfiltration tool
 //! that hops between rented servers so no one address stands out.
 
-use crate::front::{FrontEnd, HostMap, Rec};
+use crate::front::{FrontEnd, HostMap, HostSet, IdMap, NO_PAIR, Names, Rec};
 use crate::prevalence::Prevalence;
-use crate::util::{self, DaySums, Interner, NONE, Tuning};
+use crate::util::{self, DaySums, NONE, Tuning};
 use crate::Detector;
 use serde_json::json;
 use foldhash::{HashMap, HashMapExt};
@@ -57,8 +57,9 @@ impl Default for ExfilConfig {
     }
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 struct DstAgg {
+    ip: IpAddr,
     sent: u64,
     recv: u64,
     conns: u64,
@@ -67,8 +68,8 @@ struct DstAgg {
     off_sent: u64,
     enc_sent: u64,
     enc_conns: u64,
-    /// The first server name asked of this destination (an id of `Uploads::names`), NONE
-    /// when there was none.
+    /// The first server name asked of this destination (a front-end name id kept in
+    /// `Uploads::names`), NONE when there was none.
     name: u32,
     /// Upload per local day.
     days: DaySums,
@@ -78,7 +79,8 @@ struct DstAgg {
 
 #[derive(Debug, Default)]
 struct HostAgg {
-    dsts: HashMap<IpAddr, DstAgg>,
+    /// The host's destinations: item indices of `Uploads::dsts`.
+    dsts: Vec<u32>,
     total_sent: u64,
     /// Local days with traffic (the sums are unused).
     days: DaySums,
@@ -92,12 +94,13 @@ enum PKey {
     Name(u32),
 }
 
-/// Shared state of both detectors: per host, per outside destination.
+/// Shared state of both detectors: per host, per outside destination (by front-end pair id).
 #[derive(Debug, Default)]
 struct Uploads {
     hosts: HostMap<HostAgg>,
+    dsts: IdMap<DstAgg>,
     prev: Prevalence<PKey>,
-    names: Interner,
+    names: Names,
 }
 
 impl Uploads {
@@ -111,29 +114,35 @@ impl Uploads {
             return;
         }
         let (sent, recv) = (r.sent, r.recv);
-        let name = r.name.as_deref();
-        let name_id = name.map_or(NONE, |n| self.names.id(n));
+        let name_id = r.name_id;
         let Some(h) = self.hosts.entry(r.orig_id, c.orig_h, HostAgg::default) else { return };
         h.total_sent = h.total_sent.saturating_add(sent);
         h.days.add(r.local_day, 0);
-        if h.dsts.len() >= max_dsts && !h.dsts.contains_key(&c.resp_h) {
-            h.dropped += 1;
-            self.prev.add_for_counted_host(&PKey::Ip(c.resp_h), r.orig_id);
-            if name_id != NONE {
-                self.prev.add_for_counted_host(&PKey::Name(name_id), r.orig_id);
-            }
-            return;
-        }
         // The host was counted for this destination when its aggregate was made (the first
         // record of the pair): only a new aggregate adds it, which spares most records a
         // lookup in the prevalence table.
-        let d = match h.dsts.entry(c.resp_h) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
+        let slot = match self.dsts.slot(r.pair) {
+            Some(i) => i,
+            None => {
+                let made = if h.dsts.len() >= max_dsts || r.pair == NO_PAIR {
+                    None
+                } else {
+                    self.dsts.insert(r.pair, DstAgg { ip: c.resp_h, sent: 0, recv: 0, conns: 0, first: c.ts, last: c.ts, off_sent: 0, enc_sent: 0, enc_conns: 0, name: NONE, days: DaySums::default(), hours: 0 })
+                };
+                let Some(i) = made else {
+                    h.dropped += 1;
+                    self.prev.add_for_counted_host(&PKey::Ip(c.resp_h), r.orig_id);
+                    if name_id != NONE {
+                        self.prev.add_for_counted_host(&PKey::Name(name_id), r.orig_id);
+                    }
+                    return;
+                };
+                h.dsts.push(i);
                 self.prev.add_for_counted_host(&PKey::Ip(c.resp_h), r.orig_id);
-                e.insert(DstAgg { first: c.ts, last: c.ts, name: NONE, ..Default::default() })
+                i
             }
         };
+        let Some(d) = self.dsts.item_mut(slot) else { return };
         // The destination's first name was counted for this host when it was first asked.
         if name_id != NONE && d.name != name_id {
             self.prev.add_for_counted_host(&PKey::Name(name_id), r.orig_id);
@@ -150,8 +159,8 @@ impl Uploads {
             d.enc_sent = d.enc_sent.saturating_add(sent);
             d.enc_conns += 1;
         }
-        if d.name == NONE {
-            d.name = name_id;
+        if d.name == NONE && name_id != NONE {
+            d.name = self.names.keep(r);
         }
         if sent > 0 {
             d.days.add(r.local_day, sent);
@@ -233,7 +242,7 @@ impl Detector for ExfilDetector {
         }
         // One median per zone, computed once (per host it was quadratic in the zone's size).
         let zone_medians: HashMap<String, (usize, u64)> = by_zone.into_iter().map(|(k, v)| (k, (v.len(), median_u64(v)))).collect();
-        let window_start = self.up.hosts.iter().flat_map(|(_, h)| h.dsts.values().map(|d| d.first)).min().unwrap_or_default();
+        let window_start = self.up.dsts.items().iter().map(|d| d.first).min().unwrap_or_default();
         let mut out = Vec::new();
         for (host_ip, hid) in self.up.hosts.sorted() {
             let host = &host_ip;
@@ -243,7 +252,7 @@ impl Detector for ExfilDetector {
                 Some((name, (n, median))) => (format!("zone {name}"), n, median),
                 None => ("all hosts".to_string(), self.up.hosts.len(), all_median),
             };
-            let mut dsts: Vec<(&IpAddr, &DstAgg)> = h.dsts.iter().collect();
+            let mut dsts: Vec<(&IpAddr, &DstAgg)> = h.dsts.iter().filter_map(|&i| self.up.dsts.item(i)).map(|d| (&d.ip, d)).collect();
             dsts.sort_by_key(|(ip, _)| **ip);
             for (ip, d) in dsts {
                 if d.sent < self.cfg.min_bytes || (d.sent as f64) < self.cfg.min_up_down_ratio * d.recv as f64 {
@@ -382,12 +391,14 @@ pub struct RotatingDetector {
     cfg: ExfilConfig,
     tuning: Tuning,
     up: Uploads,
+    /// Pairs whose host was counted for the destination outside `up` (a bit per pair id).
+    counted: HostSet,
     front: FrontEnd,
 }
 
 impl RotatingDetector {
     pub fn new(cfg: ExfilConfig, tuning: Tuning) -> Self {
-        RotatingDetector { cfg, tuning, up: Uploads::default(), front: FrontEnd::new() }
+        RotatingDetector { cfg, tuning, up: Uploads::default(), counted: HostSet::default(), front: FrontEnd::new() }
     }
 }
 
@@ -407,8 +418,10 @@ impl Detector for RotatingDetector {
             self.up.observe(r, self.cfg.max_dsts_per_host);
         } else if r.orig_internal {
             self.up.prev.add_host(r.orig_id);
-            if r.outbound() {
-                // Still count prevalence: a destination others use is not "unseen".
+            // Still count prevalence: a destination others use is not "unseen". Counting the
+            // host again for a pair it was counted for changes nothing (a host set, whose caps
+            // never lift), so only the pair's first record here looks the key up.
+            if r.outbound() && (r.pair == NO_PAIR || self.counted.insert(r.pair)) {
                 self.up.prev.add_for_counted_host(&PKey::Ip(r.conn.resp_h), r.orig_id);
             }
         }
@@ -423,6 +436,8 @@ impl Detector for RotatingDetector {
             let mut sessions: Vec<(Timestamp, IpAddr, &DstAgg, i64)> = h
                 .dsts
                 .iter()
+                .filter_map(|&i| self.up.dsts.item(i))
+                .map(|d| (&d.ip, d))
                 .filter(|(ip, d)| {
                     d.days.len() == 1
                         && d.sent > d.recv

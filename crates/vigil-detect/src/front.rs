@@ -9,6 +9,13 @@
 //! one front end: a detector must be fed by one front end only (the detectors that keep state
 //! by id own a private front end for their plain [`crate::Detector::observe`] path).
 //!
+//! It also gives every (internal originator, responder) pair a dense id ([`Rec::pair`]), so
+//! that the detectors keeping state per host and destination (exfiltration, rotating
+//! destinations, beacon) index vectors ([`IdMap`]) instead of each probing its own hash table:
+//! one probe per record here instead of one per detector. And it interns the server name of
+//! records from inside ([`Rec::name_id`]), so those detectors key names by a number without
+//! hashing the string again.
+//!
 //! The answers that are not needed for most records (GeoIP of the responder, the responder's
 //! zone) are computed on first use and then kept for the other detectors.
 
@@ -31,6 +38,14 @@ pub const NO_HOST: u32 = u32::MAX;
 /// [`NO_HOST`] and the per-host detectors count them as dropped, which bounds their memory.
 pub const MAX_HOST_IDS: usize = 4_000_000;
 
+/// The pair id of a record without one: the originator is external, the responder a noise
+/// address, or the pair table is full.
+pub const NO_PAIR: u32 = u32::MAX;
+
+/// Most (internal host, responder) pairs given an id; beyond it new pairs get [`NO_PAIR`] and
+/// the detectors keeping state per pair count their records as dropped.
+pub const MAX_PAIRS: usize = 32_000_000;
+
 /// One record with the answers every detector needs.
 pub struct Rec<'a> {
     pub conn: &'a Conn,
@@ -42,6 +57,11 @@ pub struct Rec<'a> {
     /// Dense ids of internal addresses ([`NO_HOST`] when external).
     pub orig_id: u32,
     pub resp_id: u32,
+    /// Dense id of (originator id, responder address) when the originator has a host id and
+    /// the responder is outside and not a noise address, or inside and asked for a server name
+    /// (a proxy); else [`NO_PAIR`]. Inside-to-inside records without a name (a third of a
+    /// typical stream: DNS, file shares, directory) need no pair and skip the lookup.
+    pub pair: u32,
     /// [`util::sent_bytes`] and [`util::recv_bytes`].
     pub sent: u64,
     pub recv: u64,
@@ -59,6 +79,9 @@ pub struct Rec<'a> {
     pub local_hour: u32,
     /// The server name asked for (TLS SNI, else HTTP Host), lower case, without a final dot.
     pub name: Option<Cow<'a, str>>,
+    /// Front-end id of `name` when the originator is internal ([`util::NONE`] otherwise or
+    /// without a name). Ids belong to the front end, like host ids.
+    pub name_id: u32,
     resp_zone: OnceCell<Option<&'a Zone>>,
     resp_geo: OnceCell<GeoInfo>,
 }
@@ -102,13 +125,29 @@ pub struct FrontEnd {
     /// Zone of each host id: 0 not looked up yet, 1 none, `i + 2` the site's zone `i`.
     zones: Vec<u16>,
     clock: util::LocalClock,
+    /// Pair ids: IPv4 responders keyed by host id and address in one `u64`, IPv6 apart.
+    pairs4: HashMap<u64, u32>,
+    pairs6: HashMap<(u32, std::net::Ipv6Addr), u32>,
+    names: util::Interner,
     /// Internal addresses refused an id because the table was full.
     pub dropped_hosts: u64,
+    /// Pairs refused an id because the pair table was full.
+    pub dropped_pairs: u64,
 }
 
 impl Default for FrontEnd {
     fn default() -> Self {
-        FrontEnd { ids: HashMap::new(), addrs: Vec::new(), zones: Vec::new(), clock: util::LocalClock::default(), dropped_hosts: 0 }
+        FrontEnd {
+            ids: HashMap::new(),
+            addrs: Vec::new(),
+            zones: Vec::new(),
+            clock: util::LocalClock::default(),
+            pairs4: HashMap::new(),
+            pairs6: HashMap::new(),
+            names: util::Interner::default(),
+            dropped_hosts: 0,
+            dropped_pairs: 0,
+        }
     }
 }
 
@@ -131,6 +170,36 @@ impl FrontEnd {
         i
     }
 
+    fn pair(&mut self, id: u32, resp: IpAddr) -> u32 {
+        let found = match resp {
+            IpAddr::V4(v4) => self.pairs4.get(&pack(id, v4)),
+            IpAddr::V6(v6) => self.pairs6.get(&(id, v6)),
+        };
+        if let Some(&p) = found {
+            return p;
+        }
+        let next = self.pairs();
+        let Some(p) = u32::try_from(next).ok().filter(|_| next < MAX_PAIRS) else {
+            self.dropped_pairs += 1;
+            return NO_PAIR;
+        };
+        match resp {
+            IpAddr::V4(v4) => self.pairs4.insert(pack(id, v4), p),
+            IpAddr::V6(v6) => self.pairs6.insert((id, v6), p),
+        };
+        p
+    }
+
+    /// Pairs given an id so far.
+    pub fn pairs(&self) -> usize {
+        self.pairs4.len() + self.pairs6.len()
+    }
+
+    /// The server name of a front-end name id.
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id)
+    }
+
     /// The address of an id.
     pub fn addr(&self, id: u32) -> Option<IpAddr> {
         self.addrs.get(id as usize).copied()
@@ -147,7 +216,13 @@ impl FrontEnd {
         let resp_internal = ctx.is_internal(c.resp_h);
         let orig_id = if orig_internal { self.id(c.orig_h) } else { NO_HOST };
         let resp_id = if resp_internal { self.id(c.resp_h) } else { NO_HOST };
-        let r = build(c, ctx, &mut self.clock, (orig_internal, resp_internal), (orig_id, resp_id));
+        let mut r = build(c, ctx, &mut self.clock, (orig_internal, resp_internal), (orig_id, resp_id));
+        if orig_id != NO_HOST && !r.resp_noise && (!resp_internal || r.name.is_some()) {
+            r.pair = self.pair(orig_id, c.resp_h);
+        }
+        if orig_internal && let Some(n) = r.name.as_deref() {
+            r.name_id = self.names.id(n);
+        }
         if resp_id != NO_HOST {
             let _ = r.resp_zone.set(self.zone(ctx, resp_id, c.resp_h));
         }
@@ -202,6 +277,7 @@ fn build<'a>(c: &'a Conn, ctx: &'a Context, clock: &mut util::LocalClock, intern
         resp_noise: util::is_noise_addr(c.resp_h),
         orig_id,
         resp_id,
+        pair: NO_PAIR,
         sent: util::sent_bytes(c),
         recv: util::recv_bytes(c),
         encrypted: c.is_encrypted(),
@@ -213,6 +289,7 @@ fn build<'a>(c: &'a Conn, ctx: &'a Context, clock: &mut util::LocalClock, intern
         local_day: local.div_euclid(86_400),
         local_hour: (local.rem_euclid(86_400) / 3600) as u32,
         name: c.server_name().map(|n| util::ascii_lower(n.trim_end_matches('.'))),
+        name_id: util::NONE,
         resp_zone: OnceCell::new(),
         resp_geo: OnceCell::new(),
     }
@@ -228,87 +305,64 @@ pub fn pack(id: u32, v4: Ipv4Addr) -> u64 {
 /// is dense (only hosts that have some), so ids handed to addresses this detector never keeps
 /// (a sweep of internal addresses) cost it almost nothing.
 #[derive(Debug)]
-pub struct HostMap<T> {
-    index: Vec<u32>,
-    items: Vec<(IpAddr, T)>,
-}
+pub struct HostMap<T>(IdMap<(IpAddr, T)>);
 
 const EMPTY: u32 = u32::MAX;
 
 impl<T> Default for HostMap<T> {
     fn default() -> Self {
-        HostMap { index: Vec::new(), items: Vec::new() }
+        HostMap(IdMap::default())
     }
 }
 
 impl<T> HostMap<T> {
     /// Hosts with state.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.0.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    fn slot(&self, id: u32) -> Option<usize> {
-        self.index.get(id as usize).filter(|&&i| i != EMPTY).map(|&i| i as usize)
+        self.0.is_empty()
     }
 
     pub fn contains(&self, id: u32) -> bool {
-        self.slot(id).is_some()
+        self.0.slot(id).is_some()
     }
 
     pub fn get(&self, id: u32) -> Option<&T> {
-        self.items.get(self.slot(id)?).map(|(_, t)| t)
+        self.0.get(id).map(|(_, t)| t)
     }
 
     pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
-        let i = self.slot(id)?;
-        self.items.get_mut(i).map(|(_, t)| t)
+        self.0.get_mut(id).map(|(_, t)| t)
     }
 
     /// The state of host `id` (address `ip`), made by `f` the first time. None for
     /// [`NO_HOST`].
     pub fn entry(&mut self, id: u32, ip: IpAddr, f: impl FnOnce() -> T) -> Option<&mut T> {
-        if id == NO_HOST {
-            return None;
-        }
-        let k = id as usize;
-        if k >= self.index.len() {
-            self.index.resize(k + 1, EMPTY);
-        }
-        let slot = self.index.get_mut(k)?;
-        if *slot == EMPTY {
+        let i = match self.0.slot(id) {
+            Some(i) => i,
             // Ids stop at MAX_HOST_IDS, far below u32::MAX.
-            *slot = u32::try_from(self.items.len()).ok().filter(|&n| n != EMPTY)?;
-            self.items.push((ip, f()));
-        }
-        let i = *slot as usize;
-        self.items.get_mut(i).map(|(_, t)| t)
+            None => self.0.insert(id, (ip, f()))?,
+        };
+        self.0.item_mut(i).map(|(_, t)| t)
     }
 
     /// (address, id) of every host with state, in address order (finding order must not
     /// depend on ids, which depend on the record order).
     pub fn sorted(&self) -> Vec<(IpAddr, u32)> {
-        let mut v: Vec<(IpAddr, u32)> = self
-            .index
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| **i != EMPTY)
-            .filter_map(|(id, &i)| Some((self.items.get(i as usize)?.0, u32::try_from(id).ok()?)))
-            .collect();
+        let mut v: Vec<(IpAddr, u32)> = self.0.ids().filter_map(|(id, i)| Some((self.0.item(i)?.0, id))).collect();
         v.sort_unstable();
         v
     }
 
     /// Every host's address and state, in the order they got state.
     pub fn iter(&self) -> impl Iterator<Item = (IpAddr, &T)> {
-        self.items.iter().map(|(ip, t)| (*ip, t))
+        self.0.items().iter().map(|(ip, t)| (*ip, t))
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (IpAddr, &mut T)> {
-        self.items.iter_mut().map(|(ip, t)| (*ip, t))
+        self.0.items.iter_mut().map(|(ip, t)| (*ip, t))
     }
 }
 
@@ -346,6 +400,104 @@ impl HostSet {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+}
+
+/// State indexed by a dense id (a [`Rec::pair`], a [`Rec::name_id`]): a 4-byte slot index per
+/// id, then dense items for the ids that have state, in the order they got it.
+#[derive(Debug)]
+pub struct IdMap<T> {
+    index: Vec<u32>,
+    items: Vec<T>,
+}
+
+impl<T> Default for IdMap<T> {
+    fn default() -> Self {
+        IdMap { index: Vec::new(), items: Vec::new() }
+    }
+}
+
+impl<T> IdMap<T> {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The item index of `id`, if it has state.
+    pub fn slot(&self, id: u32) -> Option<u32> {
+        self.index.get(id as usize).copied().filter(|&i| i != EMPTY)
+    }
+
+    pub fn get(&self, id: u32) -> Option<&T> {
+        self.items.get(self.slot(id)? as usize)
+    }
+
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut T> {
+        let i = self.slot(id)?;
+        self.items.get_mut(i as usize)
+    }
+
+    /// Gives `id` the state `t` (it must have none) and returns its item index; None for an id
+    /// of `u32::MAX` ([`NO_PAIR`], [`util::NONE`]) or when the items are full.
+    pub fn insert(&mut self, id: u32, t: T) -> Option<u32> {
+        if id == EMPTY {
+            return None;
+        }
+        let k = id as usize;
+        if k >= self.index.len() {
+            self.index.resize(k + 1, EMPTY);
+        }
+        let n = u32::try_from(self.items.len()).ok().filter(|&n| n != EMPTY)?;
+        let slot = self.index.get_mut(k)?;
+        *slot = n;
+        self.items.push(t);
+        Some(n)
+    }
+
+    /// The item at an index from [`IdMap::slot`] or [`IdMap::insert`].
+    pub fn item(&self, i: u32) -> Option<&T> {
+        self.items.get(i as usize)
+    }
+
+    pub fn item_mut(&mut self, i: u32) -> Option<&mut T> {
+        self.items.get_mut(i as usize)
+    }
+
+    /// Every item, in the order they got state.
+    pub fn items(&self) -> &[T] {
+        &self.items
+    }
+
+    /// (id, item index) of every id with state, in id order.
+    pub fn ids(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.index.iter().enumerate().filter(|(_, i)| **i != EMPTY).filter_map(|(id, &i)| Some((u32::try_from(id).ok()?, i)))
+    }
+}
+
+/// The server names a detector keeps, by front-end name id ([`Rec::name_id`]): copied from
+/// the record the first time the detector keeps an id, so the per-record path indexes a vector
+/// instead of hashing the string.
+#[derive(Debug, Default)]
+pub struct Names(IdMap<Box<str>>);
+
+impl Names {
+    /// Keeps the name of `r` (its [`Rec::name_id`]) and returns that id.
+    pub fn keep(&mut self, r: &Rec<'_>) -> u32 {
+        if r.name_id != util::NONE
+            && self.0.slot(r.name_id).is_none()
+            && let Some(n) = r.name.as_deref()
+        {
+            self.0.insert(r.name_id, n.into());
+        }
+        r.name_id
+    }
+
+    /// The name of a kept id ("" when unknown).
+    pub fn get(&self, id: u32) -> &str {
+        self.0.get(id).map_or("", |b| b)
     }
 }
 
@@ -390,6 +542,45 @@ mod tests {
         assert_eq!((r.orig_id, r.resp_id), (NO_HOST, 0));
         assert_eq!(Rec::standalone(&c, &ctx).orig_id, NO_HOST);
         assert_eq!((fe.hosts(), fe.addr(2)), (3, Some("10.1.2.3".parse().unwrap())));
+    }
+
+    #[test]
+    fn pairs_and_names_get_dense_ids_where_detectors_use_them() {
+        let ctx = Context::new(Site::parse("[site]\ninternal=[\"10.0.0.0/8\"]", Path::new("s.toml")).unwrap());
+        let mut fe = FrontEnd::new();
+        let ts = Timestamp::from_secs(1_704_180_600);
+        let conn = |o: &str, r: &str, name: Option<&str>| {
+            let mut c = Conn::new(ts, o.parse().unwrap(), 50000, r.parse().unwrap(), 443, PROTO_TCP);
+            c.app.tls = name.map(|n| Box::new(TlsMeta { server_name: Some(n.into()), ..Default::default() }));
+            c
+        };
+        let out = conn("10.0.0.5", "8.8.8.8", Some("A.example"));
+        let r = fe.rec(&out, &ctx);
+        assert_eq!((r.pair, r.name_id), (0, 0));
+        let again = conn("10.0.0.5", "8.8.8.8", Some("b.example"));
+        let r = fe.rec(&again, &ctx);
+        assert_eq!((r.pair, r.name_id), (0, 1), "same pair, another name");
+        let v6 = conn("10.0.0.5", "2001:db8::1", Some("a.example"));
+        let r = fe.rec(&v6, &ctx);
+        assert_eq!((r.pair, r.name_id), (1, 0));
+        assert_eq!(fe.rec(&conn("10.0.0.6", "8.8.8.8", None), &ctx).pair, 2, "another host: another pair");
+        // Inside to inside: a pair only when a name was asked (a proxy); never for noise or
+        // for an outside originator.
+        assert_eq!(fe.rec(&conn("10.0.0.5", "10.0.0.9", None), &ctx).pair, NO_PAIR);
+        assert_eq!(fe.rec(&conn("10.0.0.5", "10.0.0.9", Some("x.example")), &ctx).pair, 3);
+        assert_eq!(fe.rec(&conn("10.0.0.5", "255.255.255.255", None), &ctx).pair, NO_PAIR);
+        let inbound = conn("8.8.8.8", "10.0.0.5", Some("a.example"));
+        let r = fe.rec(&inbound, &ctx);
+        assert_eq!((r.pair, r.name_id), (NO_PAIR, util::NONE));
+        assert_eq!((fe.pairs(), fe.name(1)), (4, "b.example"));
+        let mut names = Names::default();
+        assert_eq!(names.keep(&fe.rec(&out, &ctx)), 0);
+        assert_eq!((names.get(0), names.get(1)), ("a.example", ""));
+        let mut m: IdMap<&str> = IdMap::default();
+        assert_eq!((m.insert(7, "x"), m.insert(2, "y"), m.insert(NO_PAIR, "z")), (Some(0), Some(1), None));
+        assert_eq!((m.get(7), m.get(2), m.get(3), m.slot(2), m.len()), (Some(&"x"), Some(&"y"), None, Some(1), 2));
+        *m.get_mut(7).unwrap() = "w";
+        assert_eq!((m.item(0), m.items()), (Some(&"w"), &["w", "y"][..]));
     }
 
     #[test]

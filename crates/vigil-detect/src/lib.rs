@@ -65,6 +65,7 @@ pub fn espionage_detectors(tuning: &util::Tuning, iocs: Option<std::sync::Arc<io
         Box::new(exfil::RotatingDetector::new(exfil::ExfilConfig::default(), t())),
         Box::new(long_conn::LongConnDetector::new(long_conn::LongConnConfig::default(), t())),
         Box::new(dns_tunnel::DnsTunnelDetector::new(dns_tunnel::DnsTunnelConfig::default(), t())),
+        Box::new(dns_tunnel::flow::DnsFlowDetector::new(dns_tunnel::flow::DnsFlowConfig::default(), t())),
         Box::new(scan::ScanDetector::new(scan::ScanConfig::default(), t())),
         Box::new(foreign_admin::ForeignAdminDetector::new(foreign_admin::ForeignAdminConfig::default(), t())),
     ];
@@ -78,13 +79,23 @@ pub fn espionage_detectors(tuning: &util::Tuning, iocs: Option<std::sync::Arc<io
 pub fn run_all<'a>(conns: impl IntoIterator<Item = &'a Conn>, ctx: &Context) -> Vec<Finding> {
     let mut dets = all_detectors();
     let mut fe = front::FrontEnd::new();
+    let mut batch: Vec<&Conn> = Vec::with_capacity(BATCH);
     for c in conns {
-        observe_all(&mut dets, &mut fe, c, ctx);
+        batch.push(c);
+        if batch.len() == BATCH {
+            observe_batch(&mut dets, &mut fe, &batch, ctx);
+            batch.clear();
+        }
     }
+    observe_batch(&mut dets, &mut fe, &batch, ctx);
     let mut out: Vec<Finding> = dets.iter_mut().flat_map(|d| d.finish(ctx)).collect();
     Finding::rank(&mut out);
     out
 }
+
+/// Records per [`observe_batch`] call in [`run_all`]: the batch's answers stay in cache while
+/// every detector goes over them.
+pub const BATCH: usize = 512;
 
 /// Feeds one record to every detector: the front end answers the per-record questions once,
 /// then each detector sees the answers.
@@ -92,5 +103,18 @@ pub fn observe_all(dets: &mut [Box<dyn Detector>], fe: &mut front::FrontEnd, c: 
     let rec = fe.rec(c, ctx);
     for d in dets.iter_mut() {
         d.observe_rec(&rec);
+    }
+}
+
+/// [`observe_all`] over a batch of records, detector by detector: each detector then runs its
+/// own code and state over many records in a row instead of all eleven taking turns per
+/// record, which evicted each other's code and state from the caches (a few per cent of CPU).
+/// Every detector still sees the records in order, so the findings are the same.
+pub fn observe_batch(dets: &mut [Box<dyn Detector>], fe: &mut front::FrontEnd, conns: &[&Conn], ctx: &Context) {
+    let recs: Vec<front::Rec<'_>> = conns.iter().map(|c| fe.rec(c, ctx)).collect();
+    for d in dets.iter_mut() {
+        for r in &recs {
+            d.observe_rec(r);
+        }
     }
 }

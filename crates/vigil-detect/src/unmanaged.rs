@@ -8,7 +8,7 @@
 //! CMDB flag and off-hours activity raise it. Without a CMDB only the test-device rule applies.
 
 use crate::Detector;
-use crate::front::{FrontEnd, HostMap, Rec};
+use crate::front::{FrontEnd, HostMap, HostSet, NO_PAIR, Rec};
 use crate::graph::{attack_ids, host_label, r3, zone_label};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -39,8 +39,11 @@ struct Activity {
     critical_dsts: BTreeSet<IpAddr>,
     critical_admin: BTreeSet<(IpAddr, u16)>,
     admin_sessions: u64,
-    /// Counted, never listed: a hash set (a per-record insert into a tree cost more).
+    /// Distinct outside destinations (counted up to `SET_CAP`, never listed): those with a
+    /// front-end pair id are counted by the detector's bit per pair, the others (noise
+    /// addresses, a full pair table) kept here.
     external_dsts: foldhash::HashSet<IpAddr>,
+    external_paired: usize,
     off_hours: u64,
     mac: Option<[u8; 6]>,
 }
@@ -48,6 +51,8 @@ struct Activity {
 pub struct UnmanagedDetector {
     cfg: UnmanagedConfig,
     hosts: HostMap<Activity>,
+    /// Pairs counted in their host's `external_paired`.
+    paired: HostSet,
     pub dropped: u64,
     front: FrontEnd,
 }
@@ -60,7 +65,7 @@ impl Default for UnmanagedDetector {
 
 impl UnmanagedDetector {
     pub fn new(cfg: UnmanagedConfig) -> Self {
-        UnmanagedDetector { cfg, hosts: HostMap::default(), dropped: 0, front: FrontEnd::new() }
+        UnmanagedDetector { cfg, hosts: HostMap::default(), paired: HostSet::default(), dropped: 0, front: FrontEnd::new() }
     }
 }
 
@@ -126,8 +131,12 @@ impl Detector for UnmanagedDetector {
                 a.critical_admin.insert((c.resp_h, c.resp_p));
             }
         }
-        if !r.resp_internal && a.external_dsts.len() < SET_CAP {
-            a.external_dsts.insert(c.resp_h);
+        if !r.resp_internal && a.external_dsts.len() + a.external_paired < SET_CAP {
+            if r.pair == NO_PAIR {
+                a.external_dsts.insert(c.resp_h);
+            } else if self.paired.insert(r.pair) {
+                a.external_paired += 1;
+            }
         }
     }
 
@@ -247,7 +256,7 @@ impl UnmanagedDetector {
                 "admin_sessions": a.admin_sessions,
                 "critical_hosts": a.critical_dsts.len(),
                 "critical_admin": a.critical_admin.iter().map(|(ip, p)| format!("{ip}:{p}")).collect::<Vec<_>>(),
-                "external_hosts": a.external_dsts.len(),
+                "external_hosts": a.external_dsts.len() + a.external_paired,
                 "off_hours_sessions": a.off_hours,
                 "mac": a.mac.map(|m| m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")),
                 "reasons": why,

@@ -80,6 +80,31 @@ fn a_jittered_https_beacon_is_one_high_finding() {
 }
 
 #[test]
+fn a_long_beacon_is_thinned_not_dropped() {
+    // A series cap of 32 points forces four halvings over 288 callbacks: the finding keeps the
+    // exact count and bytes, and the thinned series (every 16th callback) is still a timer.
+    let ctx = shanghai();
+    let mut rng = Rng(11);
+    let conns = classic_beacon(&mut rng, MON, 24);
+    let total = conns.len();
+    let sent: u64 = conns.iter().map(|c| c.orig_bytes.unwrap_or(0)).sum();
+    let cfg = BeaconConfig { max_series: 32, ..BeaconConfig::default() };
+    let mut d = BeaconDetector::new(cfg, Tuning::default());
+    for c in &conns {
+        d.observe(c, &ctx);
+    }
+    let f = d.finish(&ctx);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let e = &f[0].evidence;
+    assert_eq!(e["connections"].as_u64(), Some(total as u64));
+    assert_eq!(e["bytes_sent"].as_u64(), Some(sent));
+    let mode = e["interval_mode_s"].as_i64().unwrap_or(0);
+    assert!((16 * 290..=16 * 310).contains(&mode), "every 16th of a 300 s timer: {mode}");
+    assert!(f[0].severity >= Severity::Medium, "{}", f[0].score);
+    assert_eq!(d.dropped, 0);
+}
+
+#[test]
 fn a_night_only_beacon_scores_high_where_rita_does_not() {
     let ctx = shanghai();
     let mut rng = Rng(42);

@@ -130,7 +130,9 @@ fn horizontal_scan_then_use_from_the_same_network_escalates() {
     conns.push(follow);
     let esc = run(&mut ScanDetector::new(ScanConfig::default(), Tuning::default()), &conns, &ctx);
     assert_eq!(esc.len(), 1);
-    assert!(esc[0].score >= s.score + 0.29, "{} vs {}", esc[0].score, s.score);
+    // An RDP sweep (admin service) is already medium; the follow-up adds 0.3, capped at 1.
+    assert!(s.severity >= vigil_model::Severity::Medium, "{}", s.score);
+    assert!(esc[0].score >= (s.score + 0.29).min(1.0), "{} vs {}", esc[0].score, s.score);
     assert!(esc[0].severity > s.severity);
     assert!(esc[0].summary.contains("10.0.1.77:3389/tcp"), "{}", esc[0].summary);
     assert_eq!(esc[0].id, s.id, "same scanner, same finding id");
