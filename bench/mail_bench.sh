@@ -41,7 +41,7 @@ while IFS=, read -r file label _; do
 done < "$data/spamassassin/labels.csv"
 
 echo "== vigil-mail (release, one thread, messages in memory, default configuration)"
-CARGO_TARGET_DIR="$target" cargo run -q --release -p vigil-mail --example throughput -- \
+CARGO_TARGET_DIR="$target" cargo run -q --release -p vigil-mail --example mail_throughput -- \
   "$data/phishing_pot" "$data/spamassassin/ham" "$data/spamassassin/spam"
 
 if command -v spamd >/dev/null; then

@@ -1,6 +1,6 @@
 //! Reads and decodes a capture once, printing frames, bytes and elapsed time; run it under
 //! `perf stat` on a busy machine to see CPU time rather than wall time.
-//! `throughput CAPTURE [read|decode]`
+//! `capture_throughput CAPTURE [read|decode]`
 
 use std::time::Instant;
 use vigil_capture::{CaptureFile, Decoder};

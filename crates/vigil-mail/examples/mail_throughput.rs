@@ -1,4 +1,4 @@
-//! Messages per second on one core: `cargo run --release -p vigil-mail --example throughput -- DIR…`
+//! Messages per second on one core: `cargo run --release -p vigil-mail --example mail_throughput -- DIR…`
 //! reads every message under each directory into memory, then times `Analyzer::analyze` alone
 //! (no file I/O) over several passes, single-threaded, and prints how many messages of each
 //! directory were flagged.
