@@ -5,7 +5,11 @@
 #
 #   bench/engine.sh [PCAP]      default: /tmp/vigil-bench.pcap (built by shared/bench/make-bench-pcap.sh)
 #
-# Prints, per tool: wall and CPU seconds, Gbit/s and packets/s per CPU-second, peak RSS.
+# Prints, per tool and run: wall and CPU seconds, Gbit/s and packets/s per CPU-second, peak RSS;
+# then the median run of each tool over BENCH_ROUNDS rounds (default 3; the tools take turns
+# within a round, so a change in the machine's load hits them alike) and Vigil's speed relative
+# to nfpcapd per CPU-second. Runs of a second or so vary by 10-15 % on a shared machine: compare
+# medians, not single runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PCAP=${1:-/tmp/vigil-bench.pcap}
@@ -29,6 +33,7 @@ run() {
         echo "$name: failed ($(tail -1 "$OUT/$name.err"))"; return
     fi
     read -r wall user sys rss <"$t"
+    echo "$name $wall $user $sys $rss" >>"$OUT/runs"
     awk -v n="$name" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v b="$BYTES" -v p="$PKTS" 'BEGIN {
         cpu = u + s; if (cpu <= 0) cpu = 0.001;
         printf "%-10s wall %7.2fs  cpu %7.2fs  %6.2f Gbit/s/cpu-s  %7.2f Mpkt/s/cpu-s  peak %6.0f MiB\n",
@@ -36,10 +41,34 @@ run() {
 }
 
 echo "capture: $PCAP ($BYTES bytes, $PKTS packets)"
-run vigil "$VIGIL" conn --output "$OUT/vigil" "$PCAP"
-# VIGIL_BASE=path/to/older/vigil times a second build in the same run (before/after figures).
-[ -n "${VIGIL_BASE:-}" ] && run vigil-base "$VIGIL_BASE" conn --output "$OUT/vigil-base" "$PCAP"
-command -v nfpcapd >/dev/null && { mkdir -p "$OUT/nf"; run nfpcapd nfpcapd -r "$PCAP" -w "$OUT/nf"; }
-command -v argus >/dev/null && run argus argus -r "$PCAP" -w "$OUT/argus.out"
-command -v tshark >/dev/null && run tshark tshark -n -r "$PCAP" -q -z conv,tcp
-command -v suricata >/dev/null && run suricata suricata -r "$PCAP" -l "$OUT" -k none
+ROUNDS=${BENCH_ROUNDS:-3}
+for round in $(seq 1 "$ROUNDS"); do
+    echo "round $round of $ROUNDS"
+    rm -rf "$OUT/vigil" "$OUT/vigil-base" "$OUT/nf" "$OUT/argus.out" "$OUT/suricata"
+    run vigil "$VIGIL" conn --output "$OUT/vigil" "$PCAP"
+    # VIGIL_BASE=path/to/older/vigil times a second build in the same run (before/after figures).
+    [ -n "${VIGIL_BASE:-}" ] && run vigil-base "$VIGIL_BASE" conn --output "$OUT/vigil-base" "$PCAP"
+    command -v nfpcapd >/dev/null && { mkdir -p "$OUT/nf"; run nfpcapd nfpcapd -r "$PCAP" -w "$OUT/nf"; }
+    command -v argus >/dev/null && run argus argus -r "$PCAP" -w "$OUT/argus.out"
+    command -v tshark >/dev/null && run tshark tshark -n -r "$PCAP" -q -z conv,tcp
+    command -v suricata >/dev/null && { mkdir -p "$OUT/suricata"; run suricata suricata -r "$PCAP" -l "$OUT/suricata" -k none; }
+done
+[ -f "$OUT/runs" ] || exit 0
+echo "median of $ROUNDS rounds (by CPU seconds):"
+sort -k1,1 -s "$OUT/runs" | awk -v b="$BYTES" -v p="$PKTS" '
+    { cpu = $3 + $4; if (cpu <= 0) cpu = 0.001; n[$1]++; c[$1, n[$1]] = cpu; w[$1, n[$1]] = $2; r[$1, n[$1]] = $5; order[$1] = NR }
+    END {
+        for (t in n) {
+            # insertion sort of the runs by CPU, keeping wall and RSS with them
+            for (i = 2; i <= n[t]; i++) for (j = i; j > 1 && c[t, j] < c[t, j-1]; j--) {
+                x = c[t, j]; c[t, j] = c[t, j-1]; c[t, j-1] = x
+                x = w[t, j]; w[t, j] = w[t, j-1]; w[t, j-1] = x
+                x = r[t, j]; r[t, j] = r[t, j-1]; r[t, j-1] = x
+            }
+            m = int((n[t] + 1) / 2); med[t] = c[t, m]
+            printf "%-10s cpu %7.2fs (%.2f-%.2f)  %6.2f Gbit/s/cpu-s  %7.2f Mpkt/s/cpu-s  peak %6.0f MiB\n",
+                t, c[t, m], c[t, 1], c[t, n[t]], b * 8 / c[t, m] / 1e9, p / c[t, m] / 1e6, r[t, m] / 1024
+        }
+        if (("vigil" in med) && ("nfpcapd" in med))
+            printf "vigil / nfpcapd per CPU-second: %.2fx\n", med["nfpcapd"] / med["vigil"]
+    }'

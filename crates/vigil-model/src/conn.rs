@@ -234,7 +234,8 @@ pub struct AppMeta {
     pub http: Vec<HttpTxn>,
     pub ssh: Option<Box<SshMeta>>,
     /// Shannon entropy (bits per byte) of the first payload bytes of each side, for telling
-    /// "encrypted but not a known protocol" apart from plain text.
+    /// "encrypted but not a known protocol" apart from plain text. None below 16 bytes, and
+    /// for sessions recognised as TLS, SSH, QUIC or DNS, whose protocol already says it.
     pub orig_entropy: Option<f32>,
     pub resp_entropy: Option<f32>,
     /// SMB session metadata (dialect, trees, files, pipes), as smb_mapping.log / smb_files.log.
