@@ -36,6 +36,10 @@ use vigil_enrich::Context;
 use vigil_enrich::geo::{Geo, Mmdb, bundled_country_table};
 use vigil_model::{Conn, Finding};
 
+/// The `vigil` binary's allocator, so the figures are those of `vigil hunt`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// CPU time (user + system) of this process so far, and its peak resident set in bytes.
 fn usage() -> (Duration, u64) {
     // SAFETY: getrusage only writes into the zeroed struct we hand it.
