@@ -196,3 +196,29 @@ fn sweeps_of_remote_access_services_weigh_more_than_other_ports() {
 fn ctx_with_admin_port(port: u16) -> Context {
     common::ctx(&format!("[site]\ninternal = [\"10.0.0.0/8\"]\nadmin_ports = [{port}]\n"))
 }
+
+/// A recursive resolver's dns.log read alone (no conn.log beside it): its lookups to a hundred
+/// authoritative servers were answered, which the log's rcode says, so they are not probes;
+/// the same lookups without responses are a 53/udp sweep.
+#[test]
+fn a_resolvers_answered_lookups_from_dns_log_alone_are_not_a_sweep() {
+    let log = |answered: bool| {
+        let mut s = String::from("#separator \\x09\n#path\tdns\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\tquery\tqtype\trcode\tanswers\tRD\n");
+        for i in 0..100u32 {
+            let rcode = if answered { "0" } else { "-" };
+            let answer = if answered { "198.51.100.7" } else { "-" };
+            s.push_str(&format!("{}.0\tD{i}\t10.0.0.53\t{}\t{}.{}.{}.{}\t53\tudp\t{i}\tname{i}.example.com\t1\t{rcode}\t{answer}\tF\n", MON + i64::from(i), 30000 + i, 11 + i % 150, 20 + i / 7, 3 + i % 5, 1 + i));
+        }
+        s
+    };
+    let ctx = shanghai();
+    let sweeps = |answered: bool| {
+        let mut conns = Vec::new();
+        let mut stats = vigil_import::ImportStats::default();
+        vigil_import::zeek::import_bytes(log(answered).as_bytes(), &Default::default(), &mut stats, &mut |c| conns.push(c));
+        assert_eq!(conns.len(), 100);
+        scans(&conns, &ctx).into_iter().filter(|f| f.kind == FindingKind::InboundScan && f.severity >= Severity::Medium).count()
+    };
+    assert_eq!(sweeps(true), 0, "answered lookups are resolution, not probing");
+    assert_eq!(sweeps(false), 1, "the same lookups unanswered are a sweep");
+}

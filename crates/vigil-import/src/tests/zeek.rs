@@ -348,3 +348,37 @@ fn smb_and_dce_rpc_logs_are_recognised_by_their_columns_and_bounded() {
     assert!(smb.files.len() <= 64 && smb.dropped as usize == 500 - smb.files.len());
     assert!(rpc.calls.iter().all(|c| c.opnum == 12));
 }
+
+/// A dns.log or http.log read without its conn.log: a logged response proves the responder
+/// answered, so the connection is established (SF for UDP, S1 for TCP, as Zeek reports such
+/// exchanges); a query with no response stays OTH.
+#[test]
+fn orphan_app_records_with_a_response_are_established() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(
+        d.path(),
+        "dns.log",
+        "#separator \\x09\n#path\tdns\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\tquery\tqtype\trcode\tanswers\n\
+         1.0\tD1\t10.0.0.2\t5000\t192.0.2.1\t53\tudp\t1\texample.com\t1\t0\t93.184.216.34\n\
+         2.0\tD2\t10.0.0.2\t5001\t192.0.2.2\t53\tudp\t2\texample.org\t1\t-\t-\n\
+         3.0\tD3\t10.0.0.2\t5002\t192.0.2.3\t53\ttcp\t3\texample.net\t1\t3\t-\n",
+    );
+    let (s, v) = all(&p);
+    assert_eq!(v.len(), 3, "{s}");
+    let by = |uid: &str| v.iter().find(|c| c.uid == uid).unwrap();
+    assert_eq!(by("D1").conn_state, ConnState::SF);
+    assert_eq!(by("D2").conn_state, ConnState::OTH, "no response: not answered");
+    assert_eq!(by("D3").conn_state, ConnState::S1, "NXDOMAIN is an answer too");
+    let h = write(
+        d.path(),
+        "http.log",
+        "#separator \\x09\n#path\thttp\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tmethod\thost\turi\tstatus_code\n\
+         1.0\tH1\t10.0.0.2\t6000\t192.0.2.9\t80\tGET\texample.com\t/\t200\n\
+         2.0\tH2\t10.0.0.2\t6001\t192.0.2.9\t80\tGET\texample.com\t/\t-\n",
+    );
+    let (s, v) = all(&h);
+    assert_eq!(v.len(), 2, "{s}");
+    let by = |uid: &str| v.iter().find(|c| c.uid == uid).unwrap();
+    assert_eq!(by("H1").conn_state, ConnState::S1);
+    assert_eq!(by("H2").conn_state, ConnState::OTH);
+}
