@@ -456,6 +456,9 @@ impl<'o> EveReader<'o> {
             c.local_orig = Some(self.opts.is_internal(c.orig_h));
             c.local_resp = Some(self.opts.is_internal(c.resp_h));
             merge(&mut c, p);
+            if let Some(state) = crate::util::answered_state(&c.app, c.proto) {
+                c.conn_state = state;
+            }
             stats.conns += 1;
             conns(c);
         }

@@ -1338,13 +1338,11 @@ fn orphan_conn(uid: String, p: Pending) -> Conn {
         && t.established {
             c.conn_state = ConnState::S1;
         }
-    // A response in the application log proves the responder answered, as the TLS handshake
-    // does: without this, a recursive resolver's lookups read from dns.log alone (no conn.log
-    // beside it) looked like unanswered 53/udp probes to a hundred servers, a horizontal scan.
-    // Zeek reports an answered UDP exchange as SF, a TCP session it saw established as S1.
-    let answered = p.app.dns.iter().any(|t| t.rcode.is_some()) || p.app.http.iter().any(|t| t.status_code.is_some());
-    if answered && c.conn_state == ConnState::default() {
-        c.conn_state = if p.proto == PROTO_UDP { ConnState::SF } else { ConnState::S1 };
+    // A response in the application log proves the responder answered, as the handshake does.
+    if c.conn_state == ConnState::default()
+        && let Some(state) = crate::util::answered_state(&p.app, p.proto)
+    {
+        c.conn_state = state;
     }
     c.app = p.app;
     c

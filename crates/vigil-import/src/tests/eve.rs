@@ -62,6 +62,10 @@ fn dns_v3_request_and_response_without_flow_become_one_orphan_conn() {
     let d = &conn.app.dns[0];
     assert_eq!((d.query.as_deref(), d.qtype, d.rcode, d.trans_id), (Some("example.com"), Some(28), Some(3), 9));
     assert!((d.rtt.unwrap() - 0.02).abs() < 1e-9);
+    // The response (rcode NXDOMAIN) proves the server answered; the query alone does not.
+    assert_eq!(conn.conn_state, vigil_model::ConnState::SF);
+    let (_, q, _) = run(&[DNS_V3_Q], &ImportOptions::default());
+    assert_eq!(q[0].conn_state, vigil_model::ConnState::OTH);
 }
 
 #[test]
