@@ -12,6 +12,8 @@
 //!   --pass P        all (run_all's detectors) | movement | espionage | geo (default all)
 //!   --materialize   generate every record first and call vigil_detect::run_all on the slice
 //!                   (peak RSS then includes the records themselves, ~0.5 KB each)
+//!   --threads N     with --materialize: detector groups on N threads (default: run_all's
+//!                   choice, the machine's cores up to vigil_detect::MAX_THREADS)
 //!   --dump PATH     write every finding, ranked, as one JSON line each (to compare the
 //!                   findings of two builds byte for byte)
 //! ```
@@ -74,11 +76,13 @@ struct Args {
     hosts: u32,
     pass: String,
     materialize: bool,
+    threads: usize,
     dump: Option<std::path::PathBuf>,
 }
 
 fn args() -> Args {
-    let mut a = Args { records: 10_000_000, hosts: 50_000, pass: "all".into(), materialize: false, dump: None };
+    let default_threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(vigil_detect::MAX_THREADS);
+    let mut a = Args { records: 10_000_000, hosts: 50_000, pass: "all".into(), materialize: false, threads: default_threads, dump: None };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
         match x.as_str() {
@@ -86,6 +90,7 @@ fn args() -> Args {
             "--hosts" => a.hosts = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.hosts),
             "--pass" => a.pass = it.next().unwrap_or(a.pass),
             "--materialize" => a.materialize = true,
+            "--threads" => a.threads = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.threads),
             "--dump" => a.dump = it.next().map(std::path::PathBuf::from),
             other => {
                 eprintln!("unknown argument {other}");
@@ -157,7 +162,8 @@ fn detect(a: &Args, ctx: &Context) {
         let (c0, _) = usage();
         let t0 = Instant::now();
         let findings = if a.pass == "all" {
-            vigil_detect::run_all(&conns, ctx)
+            let refs: Vec<&Conn> = conns.iter().collect();
+            vigil_detect::run_detectors(all_detectors(), &refs, ctx, a.threads)
         } else {
             let mut dets = detectors(&a.pass);
             let mut fe = FrontEnd::new();
@@ -170,7 +176,7 @@ fn detect(a: &Args, ctx: &Context) {
         };
         let wall = t0.elapsed();
         let (c1, rss) = usage();
-        report(&format!("run_all/{}", a.pass), conns.len(), wall, c1 - c0);
+        report(&format!("run_all/{} threads={}", a.pass, a.threads), conns.len(), wall, c1 - c0);
         println!("peak rss {:.1} MiB (records held: {:.1} MiB before the pass)", mib(rss), mib(rss_gen));
         summarize(&findings, a.dump.as_deref());
         return;
