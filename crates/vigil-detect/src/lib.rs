@@ -89,8 +89,9 @@ pub fn run_all<'a>(conns: impl IntoIterator<Item = &'a Conn>, ctx: &Context) -> 
 /// the pass) and holds its own id tables, so beyond a few the gain shrinks while memory grows.
 pub const MAX_THREADS: usize = 4;
 
-/// Relative cost of a detector's pass (observe and finish, CPU seconds per million records of
-/// the `detect_scale` stream), for splitting detectors into groups of about equal work.
+/// Relative cost of a detector's pass, for splitting detectors into groups of about equal
+/// work: observe and finish over 3 M records of the `detect_scale` stream, in hundredths of a
+/// CPU second (PERFORMANCE.md, "Detectors"). Only the split depends on it, never a finding.
 fn cost(name: &str) -> u32 {
     match name {
         "beacon" => 275,
