@@ -803,13 +803,8 @@ impl BeaconDetector {
         let via = if via_proxy.is_empty() { String::new() } else { format!(" through proxy {}", via_proxy.join(", ")) };
         let s = &c.scores;
         let pattern = if s.timeboxed_total > s.rita_total && s.active_hours.len() < 20 {
-            format!(
-                ", active only {:02}:00–{:02}:59 local on {} of {} days",
-                s.active_hours.first().copied().unwrap_or(0),
-                s.active_hours.last().copied().unwrap_or(23),
-                s.active_days,
-                s.span_days
-            )
+            let (from, to) = hour_window(&s.active_hours);
+            format!(", active only {from:02}:00–{to:02}:59 local on {} of {} days", s.active_days, s.span_days)
         } else {
             String::new()
         };
@@ -884,6 +879,23 @@ impl BeaconDetector {
     }
 }
 
+/// The shortest span of the clock (first hour, last hour, possibly across midnight) that holds
+/// every hour of `hours` (ascending, distinct, 0–23): it starts after the longest run of
+/// inactive hours. A beacon active 23:00–14:59 is that, not "00:00–23:59".
+fn hour_window(hours: &[u32]) -> (u32, u32) {
+    let (Some(&first), Some(&last)) = (hours.first(), hours.last()) else { return (0, 23) };
+    // Each active hour with the gap before it (the first one's gap wraps from the last).
+    let mut best = (first + 24 - last, first, last);
+    for w in hours.windows(2) {
+        if let [a, b] = *w
+            && b - a > best.0
+        {
+            best = (b - a, b, a);
+        }
+    }
+    (best.1, best.2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -919,5 +931,16 @@ mod tests {
         // Exactly the records whose sequence number is a multiple of the stride, in order.
         let want: Vec<(u32, u32)> = (0..100u64).filter(|i| i % stride == 0).map(|i| ((1u32 << 31) + 60 * i as u32, 1000 + i as u32)).collect();
         assert_eq!(pts, want);
+    }
+
+    #[test]
+    fn hour_window_crosses_midnight_when_the_quiet_hours_are_by_day() {
+        let h: Vec<u32> = (0..=14).chain([23]).collect();
+        assert_eq!(hour_window(&h), (23, 14));
+        assert_eq!(hour_window(&[2, 3, 4]), (2, 4));
+        assert_eq!(hour_window(&[0, 1, 22, 23]), (22, 1));
+        assert_eq!(hour_window(&[5]), (5, 5));
+        assert_eq!(hour_window(&[3, 4, 10]), (3, 10));
+        assert_eq!(hour_window(&[]), (0, 23));
     }
 }
