@@ -219,7 +219,9 @@ impl UnmanagedDetector {
             "a device missing from the inventory"
         };
         let summary = format!(
-            "{} ({}) is {} and started {} session{} (answered {}){}",
+            // "served", not "answered": these are sessions other hosts opened to this one (a
+            // rogue server is active too), not replies to the sessions it started.
+            "{} ({}) is {}; it started {} session{} and served {}{}",
             host_label(h, ctx),
             zone_label(h, ctx),
             what,
