@@ -221,12 +221,15 @@ impl std::hash::Hasher for Prehashed {
 }
 
 /// The state of a connection known only from application records (a Zeek app log without its
-/// conn.log, Suricata app events without their flow): a logged response proves the responder
-/// answered, so it is established as Zeek's conn.log would say (SF for an answered UDP
-/// exchange, S1 for a TCP session seen established). None without a response. Without this, a
-/// recursive resolver's answered lookups read from a lone dns.log looked like unanswered 53/udp
-/// probes to a hundred servers: a horizontal scan.
+/// conn.log, Suricata app events without their flow): an established TLS handshake or a logged
+/// response (a DNS rcode, an HTTP status) proves the responder answered, so it is established
+/// as Zeek's conn.log would say (SF for an answered UDP exchange, S1 for a TCP session seen
+/// established). None without one. Without this, a recursive resolver's answered lookups read
+/// from a lone dns.log looked like unanswered 53/udp probes to a hundred servers: a horizontal
+/// scan.
 pub fn answered_state(app: &vigil_model::AppMeta, proto: u8) -> Option<vigil_model::ConnState> {
-    let answered = app.dns.iter().any(|t| t.rcode.is_some()) || app.http.iter().any(|t| t.status_code.is_some());
+    let answered = app.tls.as_ref().is_some_and(|t| t.established)
+        || app.dns.iter().any(|t| t.rcode.is_some())
+        || app.http.iter().any(|t| t.status_code.is_some());
     answered.then_some(if proto == vigil_model::PROTO_UDP { vigil_model::ConnState::SF } else { vigil_model::ConnState::S1 })
 }

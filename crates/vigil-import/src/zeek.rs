@@ -1334,14 +1334,7 @@ fn orphan_conn(uid: String, p: Pending) -> Conn {
     };
     c.service = Some(p.services.join(","));
     c.community_id = community_id(c.orig_h, c.orig_p, c.resp_h, c.resp_p, c.proto);
-    if let Some(t) = &p.app.tls
-        && t.established {
-            c.conn_state = ConnState::S1;
-        }
-    // A response in the application log proves the responder answered, as the handshake does.
-    if c.conn_state == ConnState::default()
-        && let Some(state) = crate::util::answered_state(&p.app, p.proto)
-    {
+    if let Some(state) = crate::util::answered_state(&p.app, p.proto) {
         c.conn_state = state;
     }
     c.app = p.app;

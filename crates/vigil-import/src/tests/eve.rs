@@ -66,6 +66,9 @@ fn dns_v3_request_and_response_without_flow_become_one_orphan_conn() {
     assert_eq!(conn.conn_state, vigil_model::ConnState::SF);
     let (_, q, _) = run(&[DNS_V3_Q], &ImportOptions::default());
     assert_eq!(q[0].conn_state, vigil_model::ConnState::OTH);
+    // A tls event is logged for a handshake: without its flow the session is still established.
+    let (_, t, _) = run(&[TLS], &ImportOptions::default());
+    assert_eq!((t.len(), t[0].conn_state), (1, vigil_model::ConnState::S1));
 }
 
 #[test]

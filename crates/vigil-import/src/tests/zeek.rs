@@ -133,6 +133,8 @@ fn directory_join_with_rotated_gz_logs() {
     let o = by("C3");
     assert_eq!(o.app.tls.as_ref().unwrap().server_name.as_deref(), Some("orphan.example"));
     assert_eq!(o.service.as_deref(), Some("ssl"));
+    // Its handshake did not complete (established F): nothing says the server answered.
+    assert_eq!(o.conn_state, ConnState::OTH);
 }
 
 #[test]
@@ -381,4 +383,13 @@ fn orphan_app_records_with_a_response_are_established() {
     let by = |uid: &str| v.iter().find(|c| c.uid == uid).unwrap();
     assert_eq!(by("H1").conn_state, ConnState::S1);
     assert_eq!(by("H2").conn_state, ConnState::OTH);
+    let t = write(
+        d.path(),
+        "ssl.log",
+        "#separator \\x09\n#path\tssl\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tserver_name\testablished\n\
+         1.0\tT1\t10.0.0.2\t7000\t192.0.2.9\t443\ta.example\tT\n",
+    );
+    let (s, v) = all(&t);
+    assert_eq!(v.len(), 1, "{s}");
+    assert_eq!(v[0].conn_state, ConnState::S1, "a completed handshake is an answer");
 }
