@@ -442,7 +442,7 @@ impl AppSession {
     /// first 4 KiB each way of every TLS session was ≈ 11 % of the engine's CPU time.
     fn entropy_settled(&self) -> bool {
         match &self.parser {
-            Parser::Tls(t) => t.has_client_hello() || t.server_hello.is_some(),
+            Parser::Tls(t) => t.recognised(),
             Parser::Ssh(s) => s.recognised(),
             Parser::Quic(q) => q.has_client_hello(),
             Parser::Dns(d) => !d.txns.is_empty(),
@@ -453,7 +453,7 @@ impl AppSession {
     /// Zeek's `service` value for what was recognised ("ssl", "dns", "http", "ssh", "quic,ssl").
     pub fn service(&self) -> Option<String> {
         let s = match &self.parser {
-            Parser::Tls(t) if t.has_client_hello() || t.server_hello.is_some() => "ssl",
+            Parser::Tls(t) if t.recognised() => "ssl",
             Parser::Dns(d) if !d.txns.is_empty() => "dns",
             Parser::Http(h, inner) if h.recognised() => {
                 return Some(match inner.as_ref().and_then(|i| i.service()) {
@@ -484,8 +484,8 @@ impl AppSession {
             self.meta.resp_entropy = self.resp_entropy.entropy();
         }
         match self.parser {
-            Parser::Tls(t) if t.has_client_hello() || t.server_hello.is_some() => self.meta.tls = Some(Box::new(t.meta)),
-            Parser::Quic(q) if q.has_client_hello() || q.tls.server_hello.is_some() => {
+            Parser::Tls(t) if t.recognised() => self.meta.tls = Some(Box::new(t.meta)),
+            Parser::Quic(q) if q.tls.recognised() => {
                 self.meta.tls = Some(Box::new(q.tls.meta));
             }
             Parser::Dns(d) => self.meta.dns = d.txns,

@@ -556,6 +556,11 @@ impl TlsConn {
         self.client_hello.is_some()
     }
 
+    /// A hello from either side was parsed: the session is TLS (reported as "ssl").
+    pub fn recognised(&self) -> bool {
+        self.has_client_hello() || self.server_hello.is_some()
+    }
+
     /// Nothing more to learn: the handshake is over (or a side stopped parsing).
     pub fn done(&self) -> bool {
         let [o, r] = &self.dirs;
