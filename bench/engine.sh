@@ -55,14 +55,14 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 [ -f "$OUT/runs" ] || exit 0
 echo "median of $ROUNDS rounds (by CPU seconds):"
-sort -k1,1 -s "$OUT/runs" | awk -v b="$BYTES" -v p="$PKTS" '
-    { cpu = $3 + $4; if (cpu <= 0) cpu = 0.001; n[$1]++; c[$1, n[$1]] = cpu; w[$1, n[$1]] = $2; r[$1, n[$1]] = $5; order[$1] = NR }
+awk -v b="$BYTES" -v p="$PKTS" '
+    { cpu = $3 + $4; if (cpu <= 0) cpu = 0.001; if (!($1 in n)) tools[++k] = $1; n[$1]++; c[$1, n[$1]] = cpu; r[$1, n[$1]] = $5 }
     END {
-        for (t in n) {
-            # insertion sort of the runs by CPU, keeping wall and RSS with them
+        for (q = 1; q <= k; q++) {
+            t = tools[q]
+            # insertion sort of the runs by CPU, keeping the RSS of each run with it
             for (i = 2; i <= n[t]; i++) for (j = i; j > 1 && c[t, j] < c[t, j-1]; j--) {
                 x = c[t, j]; c[t, j] = c[t, j-1]; c[t, j-1] = x
-                x = w[t, j]; w[t, j] = w[t, j-1]; w[t, j-1] = x
                 x = r[t, j]; r[t, j] = r[t, j-1]; r[t, j-1] = x
             }
             m = int((n[t] + 1) / 2); med[t] = c[t, m]
@@ -71,4 +71,4 @@ sort -k1,1 -s "$OUT/runs" | awk -v b="$BYTES" -v p="$PKTS" '
         }
         if (("vigil" in med) && ("nfpcapd" in med))
             printf "vigil / nfpcapd per CPU-second: %.2fx\n", med["nfpcapd"] / med["vigil"]
-    }'
+    }' "$OUT/runs"

@@ -12,8 +12,8 @@
 //!   --pass P        all (run_all's detectors) | movement | espionage | geo (default all)
 //!   --materialize   generate every record first and call vigil_detect::run_all on the slice
 //!                   (peak RSS then includes the records themselves, ~0.5 KB each)
-//!   --threads N     with --materialize: detector groups on N threads (default: run_all's
-//!                   choice, the machine's cores up to vigil_detect::MAX_THREADS)
+//!   --threads N     with --materialize: detector groups on N threads (default:
+//!                   vigil_detect::default_threads(), run_all's choice)
 //!   --dump PATH     write every finding, ranked, as one JSON line each (to compare the
 //!                   findings of two builds byte for byte)
 //! ```
@@ -81,8 +81,7 @@ struct Args {
 }
 
 fn args() -> Args {
-    let default_threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(vigil_detect::MAX_THREADS);
-    let mut a = Args { records: 10_000_000, hosts: 50_000, pass: "all".into(), materialize: false, threads: default_threads, dump: None };
+    let mut a = Args { records: 10_000_000, hosts: 50_000, pass: "all".into(), materialize: false, threads: vigil_detect::default_threads(), dump: None };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
         match x.as_str() {

@@ -81,8 +81,13 @@ pub fn espionage_detectors(tuning: &util::Tuning, iocs: Option<std::sync::Arc<io
 /// one thread ([`run_detectors`] with `threads = 1`), only sooner.
 pub fn run_all<'a>(conns: impl IntoIterator<Item = &'a Conn>, ctx: &Context) -> Vec<Finding> {
     let conns: Vec<&Conn> = conns.into_iter().collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS);
-    run_detectors(all_detectors(), &conns, ctx, threads)
+    run_detectors(all_detectors(), &conns, ctx, default_threads())
+}
+
+/// Threads [`run_all`] uses: the machine's cores (as the process may use them), at most
+/// [`MAX_THREADS`].
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS)
 }
 
 /// Most threads [`run_all`] uses. Every thread repeats the front end's work (about a fifth of
