@@ -234,6 +234,7 @@ fn detect(a: &Args, ctx: &Context) {
     println!("finish                       wall {:>8.3} s  cpu {:>8.3} s", fwall.as_secs_f64(), (c1 - c0).as_secs_f64());
     report(&format!("TOTAL {}", a.pass), n, wall + fwall, cpu + (c1 - c0));
     println!("peak rss {:.1} MiB (baseline before detectors {:.1} MiB)", mib(rss), mib(rss0));
+    println!("front end: {} internal hosts, {} (host, destination) pairs", fe.hosts(), fe.pairs());
     if profile_each {
         println!("  observe {:<24} {:>8.3} s CPU", "(front end)", front_time.as_secs_f64());
         for (d, t) in dets.iter().zip(per_det) {
