@@ -36,6 +36,10 @@ pub struct ExfilConfig {
     pub rotating_min_session_bytes: u64,
     /// Fewest distinct destinations (each on its own day or session) for rotation.
     pub rotating_min_destinations: usize,
+    /// Sessions count as similar when each is within this factor of their median upload: one
+    /// order of magnitude, since what a tool stages each night varies (30 MB one night, 300 MB
+    /// the next), while a 200 KB post and a 200 MB upload are different activities.
+    pub rotating_size_factor: f64,
     pub common_min_hosts: usize,
     pub common_min_share: f64,
     /// Destinations tracked per host; beyond it the smallest are not tracked.
@@ -50,6 +54,7 @@ impl Default for ExfilConfig {
             report_threshold: 0.4,
             rotating_min_session_bytes: 100_000,
             rotating_min_destinations: 3,
+            rotating_size_factor: 10.0,
             common_min_hosts: 3,
             common_min_share: 0.3,
             max_dsts_per_host: 100_000,
@@ -458,11 +463,12 @@ impl Detector for RotatingDetector {
             if picked.len() < self.cfg.rotating_min_destinations {
                 continue;
             }
-            // Similar sizes: within a factor of 3 of the median.
+            // Similar sizes: within `rotating_size_factor` of the median.
             let med = median_u64(picked.iter().map(|p| p.2.sent).collect()) as f64;
+            let k = self.cfg.rotating_size_factor.max(1.0);
             picked.retain(|p| {
                 let s = p.2.sent as f64;
-                s >= med / 3.0 && s <= med * 3.0
+                s >= med / k && s <= med * k
             });
             if picked.len() < self.cfg.rotating_min_destinations {
                 continue;

@@ -150,6 +150,28 @@ fn rotating_encrypted_uploads_to_new_foreign_addresses() {
 }
 
 #[test]
+fn rotation_with_uneven_nightly_volumes_is_found_but_not_a_small_post_among_them() {
+    // What a tool stages varies from night to night: 31, 222 and 296 MB (a factor 7 between
+    // the smallest and the median) is still one habit.
+    let ctx = geo_ctx();
+    let mut rng = Rng(9);
+    let mut conns = office(&mut rng, 5, 6);
+    for (d, (dst, mb)) in [("185.10.1.1", 31u64), ("45.33.200.2", 222), ("185.10.77.3", 296)].iter().enumerate() {
+        conns.push(tls_upload(night(d as i64, 2) + rng.below(3600) as f64, "10.1.0.40", dst, mb * 1_000_000, None));
+    }
+    // Another host: two large uploads and a 150 KB post to a third address, more than an order
+    // of magnitude apart: two similar sessions are not a rotation.
+    for (d, (dst, bytes)) in [("185.10.90.5", 150_000u64), ("45.33.201.4", 180_000_000), ("185.10.91.6", 160_000_000)].iter().enumerate() {
+        conns.push(tls_upload(night(d as i64, 3) + rng.below(3600) as f64, "10.1.0.41", dst, *bytes, None));
+    }
+    let mut det = RotatingDetector::new(ExfilConfig::default(), Tuning::default());
+    let f = run(&mut det, &shuffle_sort(conns), &ctx);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].src, "10.1.0.40");
+    assert_eq!(f[0].evidence["destinations"].as_array().unwrap().len(), 3);
+}
+
+#[test]
 fn one_cloud_service_behind_many_addresses_is_not_rotation() {
     let ctx = geo_ctx();
     let mut rng = Rng(6);
