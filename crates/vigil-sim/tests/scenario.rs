@@ -124,7 +124,7 @@ fn dns_name_bytes(name: &str) -> Vec<u8> {
 
 #[test]
 fn truth_is_consistent_with_the_capture() {
-    let (pcap, s, _, _) = generate(21, 5, 60);
+    let (pcap, s, _, _) = generate(21, 6, 60);
     let recs = read_pcap(&pcap);
     let mut seen: BTreeSet<String> = BTreeSet::new();
     for r in &recs {
@@ -146,8 +146,14 @@ fn truth_is_consistent_with_the_capture() {
         FindingKind::ForeignAdminAccess,
         FindingKind::UnmanagedDevice,
     ] {
-        assert!(kinds.contains(&k), "a 5-day scenario plants {k}");
+        assert!(kinds.contains(&k), "a 6-day scenario plants {k}");
     }
+    // The dormant device wakes after at least 4 silent days (it works on day 0, wakes on day 5
+    // or later), the least `dormant_device` reports; a 5-day run cannot hold that and plants none.
+    let dormant = s.truth.items.iter().find(|t| t.kind == FindingKind::DormantDevice).unwrap();
+    assert!(dormant.first_seen >= s.truth.start + chrono::Duration::days(5), "wakes on day 5 or later: {}", dormant.first_seen);
+    let (_, short, _, _) = generate(21, 5, 60);
+    assert!(short.truth.items.iter().all(|t| t.kind != FindingKind::DormantDevice), "a 5-day run plants no dormant device");
     for t in &s.truth.items {
         assert!(t.first_seen <= t.last_seen && t.first_seen >= s.truth.start, "{}: window inside the capture", t.storyline);
         assert!(seen.contains(&t.key_host), "{}: key host {} is in the capture", t.storyline, t.key_host);

@@ -13,10 +13,15 @@ use vigil_model::{Finding, FindingKind, Severity};
 
 /// (seed, days): short enough to stay quick in a debug build, long enough for the periodicity
 /// and baseline detectors to see several days (and for the exfiltration storyline to rotate
-/// over three nights); one week-long run plants the dormant device (≥ 4 silent days).
-const RUNS: &[(u64, u32)] = &[(3, 4), (7, 4), (11, 4), (23, 4), (42, 7)];
-/// Fraction of the default 200-host site.
+/// over three nights); runs of 6 days or more plant the dormant device (≥ 4 silent days).
+/// Seed 101 uploads uneven nightly volumes (37, 175, 218 MB) to its rotating destinations.
+const RUNS: &[(u64, u32)] = &[(3, 4), (7, 4), (11, 4), (23, 4), (42, 7), (101, 4), (105, 6)];
+/// Fraction of the default 200-host site (`VIGIL_ACCURACY_SCALE` overrides it).
 const SCALE: f64 = 0.5;
+
+fn scale() -> f64 {
+    std::env::var("VIGIL_ACCURACY_SCALE").ok().and_then(|v| v.parse().ok()).filter(|s: &f64| *s > 0.0).unwrap_or(SCALE)
+}
 const MIN_RECALL: f64 = 0.9;
 const MIN_PRECISION: f64 = 0.9;
 /// Per-kind figures are judged only when a kind has this many truth items over all seeds.
@@ -48,7 +53,7 @@ fn runs() -> Vec<(u64, u32)> {
 }
 
 fn hunt(seed: u64, days: u32, dir: &std::path::Path) -> (Vec<Finding>, vigil_sim::GroundTruth) {
-    let cfg = vigil_sim::SimConfig::scaled(seed, days, SCALE);
+    let cfg = vigil_sim::SimConfig::scaled(seed, days, scale());
     let scenario = vigil_sim::Scenario::generate(&cfg, dir).expect("simulate");
     let site = vigil_enrich::Site::load(&scenario.site_file).expect("site file of the simulator loads");
     let ctx = vigil_enrich::Context::load(site).expect("context");
