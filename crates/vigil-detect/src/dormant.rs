@@ -7,7 +7,11 @@
 //! `last_initiated` time to its first session in this window. The wake-up is scored by how long
 //! the silence lasted, what the device did on waking (admin ports, many destinations, critical
 //! zones, foreign destinations), the hour, and what the CMDB says (decommissioned, test). A
-//! laptop back from a holiday that opens the usual web sessions at 09:00 stays low.
+//! laptop back from a holiday that opens the usual web sessions at 09:00 stays low, and so does
+//! a device that only resumes what it did before the silence: each run keeps a small Bloom
+//! filter of its (peer, port, account) sessions, and a wake-up whose sessions were all in an
+//! earlier run's filter is a return to habit, while admin sessions and critical peers count
+//! for the score only when they are new.
 //!
 //! Memory does not grow with the sessions: a host's sessions are kept as *runs* (sessions no
 //! two consecutive of which are `min_silence_days` apart, so silences worth a finding lie
@@ -17,10 +21,11 @@
 
 use crate::Detector;
 use crate::front::{FrontEnd, HostMap, Rec};
-use crate::graph::{attack_ids, host_label, r3, zone_label};
+use crate::graph::{AdminService, attack_ids, host_label, r3, zone_label};
 use serde_json::json;
 
 use std::collections::BTreeSet;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
@@ -48,6 +53,8 @@ struct Start {
     dst: IpAddr,
     port: u16,
     admin: bool,
+    /// [`habit_key`] of the session.
+    key: u64,
     /// Arrival order: equal times keep it, as a stable sort of every session would.
     seq: u64,
 }
@@ -58,6 +65,72 @@ struct Run {
     last: Timestamp,
     /// The sessions of the run's first `wake_window_secs` (capped at `max_per_host`).
     head: Vec<Start>,
+    /// Every session's [`habit_key`], as a Bloom filter: what the device used to do.
+    habits: Habits,
+}
+
+impl Run {
+    fn new(s: Start) -> Run {
+        let mut habits = Habits::default();
+        habits.insert(s.key);
+        Run { first: s.ts, last: s.ts, head: vec![s], habits }
+    }
+}
+
+/// A Bloom filter of 1,024 bits with two probes: 128 bytes per run, order-independent (runs
+/// merge by OR), about 3 % false "seen before" at 100 distinct habits. A false hit can only
+/// lower a score, never raise one.
+#[derive(Clone, Default)]
+struct Habits([u64; 16]);
+
+impl Habits {
+    fn bits(key: u64) -> [usize; 2] {
+        [(key & 1023) as usize, ((key >> 32) & 1023) as usize]
+    }
+
+    fn insert(&mut self, key: u64) {
+        for b in Self::bits(key) {
+            if let Some(w) = self.0.get_mut(b / 64) {
+                *w |= 1 << (b % 64);
+            }
+        }
+    }
+
+    fn contains(&self, key: u64) -> bool {
+        Self::bits(key).iter().all(|&b| self.0.get(b / 64).is_some_and(|w| w & (1 << (b % 64)) != 0))
+    }
+
+    fn union(&mut self, other: &Habits) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a |= b;
+        }
+    }
+}
+
+/// An SMB session whose shares are known and are all ordinary ones (`\\fs01\Public`): file
+/// access, not administration. `IPC$` (service control, registry, scheduled tasks over RPC),
+/// `ADMIN$` and drive shares (`C$`) stay administrative, and so does a session whose shares
+/// were not seen (flow records).
+fn user_shares_only(c: &Conn) -> bool {
+    c.app.smb.as_ref().is_some_and(|m| {
+        !m.trees.is_empty()
+            && m.trees.iter().all(|t| {
+                let share = t.share();
+                share != "IPC$" && !vigil_model::is_admin_share(&share)
+            })
+    })
+}
+
+/// What makes a session habitual: the peer, its port and, for SMB, the account (a device that
+/// maps its user's share every day and then logs on as a service account is not back to habit).
+fn habit_key(c: &Conn) -> u64 {
+    let mut h = foldhash::fast::FixedState::with_seed(0x5eed_d0a7).build_hasher();
+    c.resp_h.hash(&mut h);
+    c.resp_p.hash(&mut h);
+    if let Some(u) = c.app.smb.as_ref().and_then(|m| m.ntlm_user.as_deref()) {
+        u.to_ascii_lowercase().hash(&mut h);
+    }
+    h.finish()
 }
 
 /// Most runs kept per host: a run ends only after days of silence, so a window of months has
@@ -99,6 +172,7 @@ impl HostLog {
             && (s.ts <= r.last || s.ts.since(r.last) < min_gap)
         {
             r.last = r.last.max(s.ts);
+            r.habits.insert(s.key);
             if s.ts <= end_of(r.first) {
                 if r.head.len() >= cfg.max_per_host {
                     return false;
@@ -127,7 +201,7 @@ impl HostLog {
             if self.runs.len() >= MAX_RUNS {
                 return false;
             }
-            self.runs.insert(i, Run { first: s.ts, last: s.ts, head: vec![s] });
+            self.runs.insert(i, Run::new(s));
             return true;
         }
         // The session may bridge this run and the next one: merge them.
@@ -135,11 +209,13 @@ impl HostLog {
             let next = self.runs.remove(i + 1);
             if let Some(r) = self.runs.get_mut(i) {
                 r.last = r.last.max(next.last);
+                r.habits.union(&next.habits);
                 let end = end_of(r.first);
                 r.head.extend(next.head.into_iter().filter(|x| x.ts <= end));
             }
         }
         let Some(r) = self.runs.get_mut(i) else { return false };
+        r.habits.insert(s.key);
         if s.ts < r.first {
             r.first = s.ts;
             let end = end_of(r.first);
@@ -205,7 +281,8 @@ impl Detector for DormantDetector {
             return;
         }
         log.seq += 1;
-        let s = Start { ts: c.ts, dst: c.resp_h, port: c.resp_p, admin: r.admin.is_some(), seq: log.seq };
+        let admin = r.admin.is_some_and(|a| a != AdminService::Smb || !user_shares_only(c));
+        let s = Start { ts: c.ts, dst: c.resp_h, port: c.resp_p, admin, key: habit_key(c), seq: log.seq };
         if !log.add(s, &self.cfg) {
             self.dropped += 1;
         }
@@ -255,6 +332,15 @@ fn judge(cfg: &DormantConfig, h: IpAddr, log: &HostLog, ctx: &Context) -> Option
     let wake = *woke.first()?;
     let dsts: BTreeSet<IpAddr> = woke.iter().map(|s| s.dst).collect();
     let admin: BTreeSet<u16> = woke.iter().filter(|s| s.admin).map(|s| s.port).collect();
+    // Habits: sessions the device also had in a run before the silence (none are known when
+    // the silence comes from the stored inventory).
+    let before = log.runs.get(..wi).unwrap_or_default();
+    let habitual = |s: &Start| before.iter().any(|r| r.habits.contains(s.key));
+    let familiar = woke.iter().filter(|s| habitual(s)).count();
+    let resumed = familiar == woke.len();
+    let new_admin: BTreeSet<u16> = woke.iter().filter(|s| s.admin && !habitual(s)).map(|s| s.port).collect();
+    let new_dsts: BTreeSet<IpAddr> = woke.iter().filter(|s| !habitual(s)).map(|s| s.dst).collect();
+    let new_critical = new_dsts.iter().filter(|d| ctx.is_critical(**d)).count();
     let external: Vec<IpAddr> = dsts.iter().copied().filter(|d| !ctx.is_internal(*d)).collect();
     let foreign: Vec<IpAddr> = external.iter().copied().filter(|d| ctx.is_foreign(*d) == Some(true)).collect();
     let critical = dsts.iter().filter(|d| ctx.is_critical(**d)).count();
@@ -267,16 +353,20 @@ fn judge(cfg: &DormantConfig, h: IpAddr, log: &HostLog, ctx: &Context) -> Option
 
     let mut score = 0.35 + 0.15 * ((days - cfg.min_silence_days) / (30.0 - cfg.min_silence_days)).clamp(0.0, 1.0);
     let mut why = vec![format!("silent for {days:.1} days")];
-    if !admin.is_empty() {
+    if !new_admin.is_empty() {
         score += 0.1;
         why.push("woke up using admin ports".into());
     }
-    if dsts.len() >= 5 {
+    if new_dsts.len() >= 5 {
         score += 0.1;
-        why.push(format!("{} destinations within the hour", dsts.len()));
+        why.push(format!("{} new destinations within the hour", new_dsts.len()));
     }
-    if critical > 0 {
+    if new_critical > 0 {
         score += 0.05;
+    }
+    if resumed {
+        score -= 0.1;
+        why.push("only resumed sessions it had before the silence".into());
     }
     if !foreign.is_empty() {
         score += 0.05;
@@ -339,6 +429,9 @@ fn judge(cfg: &DormantConfig, h: IpAddr, log: &HostLog, ctx: &Context) -> Option
             "sessions_after_waking": woke.len(),
             "destinations": dsts.len(),
             "admin_ports": admin,
+            "new_admin_ports": new_admin,
+            "new_destinations": new_dsts.len(),
+            "sessions_seen_before_silence": familiar,
             "external_destinations": external.iter().take(20).map(|d| d.to_string()).collect::<Vec<_>>(),
             "foreign_destinations": foreign.len(),
             "critical_destinations": critical,
@@ -437,6 +530,49 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].evidence["silence_from_history"], true);
         assert!((f[0].evidence["silent_days"].as_f64().unwrap() - 60.0).abs() < 0.01);
+    }
+
+    fn smb_as(t: i64, o: &str, r: &str, user: &str) -> Conn {
+        let mut c = tcp(t, o, r, 445, 2.0);
+        c.app.smb = Some(Box::new(vigil_model::conn::SmbMeta { ntlm_user: Some(user.into()), ..Default::default() }));
+        c
+    }
+
+    #[test]
+    fn resuming_old_habits_stays_low_but_a_new_account_on_the_same_share_does_not() {
+        let ctx = site();
+        // A CI box pulls from the code server on three days, idles five (DHCP only), then
+        // pulls again at night: the job is back, not an intruder.
+        let mut conns: Vec<Conn> = (5..8).map(|d| tcp(NIGHT - d * DAY, "10.4.0.9", "10.3.0.41", 443, 30.0)).collect();
+        conns.extend((1..5).map(|d| dhcp(NIGHT - d * DAY, "10.4.0.9")));
+        conns.push(tcp(NIGHT, "10.4.0.9", "10.3.0.41", 443, 30.0));
+        // A workstation maps its user's share on three days, is silent for a week, then wakes
+        // at night on the same share: as its user (habit), or as a service account (new).
+        for (h, user) in [("10.2.0.7", "li.wei"), ("10.2.0.8", "svc_backup")] {
+            conns.extend((7..10).map(|d| smb_as(WORK - d * DAY, h, "10.3.0.20", "li.wei")));
+            conns.push(smb_as(NIGHT, h, "10.3.0.20", user));
+        }
+        conns.extend((7..10).map(|d| tcp(WORK - d * DAY, "10.2.0.6", "10.3.0.9", 443, 5.0)));
+        let mut public = smb_as(NIGHT, "10.2.0.6", "10.3.0.20", "li.wei");
+        if let Some(m) = public.app.smb.as_mut() {
+            m.trees.push(vigil_model::conn::SmbTree { path: r"\\FS01\Public".into(), share_type: Some("disk".into()), ok: Some(true) });
+        }
+        conns.push(public);
+        let f = run(&ctx, &conns);
+        let by = |h: &str| f.iter().find(|x| x.src == h).unwrap_or_else(|| panic!("{h}: {f:#?}"));
+        let ci = by("10.4.0.9");
+        assert!(ci.severity < Severity::Medium, "{:?}", ci.evidence);
+        assert_eq!(ci.evidence["sessions_seen_before_silence"], 1);
+        let habit = by("10.2.0.7");
+        assert!(habit.severity < Severity::Medium, "{:?}", habit.evidence);
+        assert_eq!(habit.evidence["new_admin_ports"], json!([]));
+        // Mapping an ordinary share for the first time is file access, not an admin session.
+        let public = by("10.2.0.6");
+        assert_eq!(public.evidence["new_admin_ports"], json!([]), "{:?}", public.evidence);
+        let new = by("10.2.0.8");
+        assert!(new.severity >= Severity::Medium, "{:?}", new.evidence);
+        assert_eq!(new.evidence["new_admin_ports"], json!([445]));
+        assert_eq!(new.evidence["sessions_seen_before_silence"], 0);
     }
 
     #[test]
