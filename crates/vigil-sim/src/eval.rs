@@ -10,7 +10,9 @@
 //!   kind (same evidence seen through another lens): springboard ↔ lateral_movement ↔
 //!   unmanaged_device (chains through the same hosts), exfiltration ↔ rotating_destinations,
 //!   long_connection → exfiltration / springboard / beacon, dormant_device ↔
-//!   unmanaged_device, foreign_admin_access → inbound_scan / springboard (a foreign session to
+//!   unmanaged_device, dormant_device → springboard (a quiet pivot woken by the attacker's
+//!   episode, the test-device incident) / exfiltration (a server quiet for days whose wake-up
+//!   is the night's upload), foreign_admin_access → inbound_scan / springboard (a foreign session to
 //!   the edge), ioc_match → any storyline. For related kinds the finding must name the item's
 //!   key host (in src, dst or path), or have its `src` on the item's path; naming a popular
 //!   server the item also touched is not enough. Everything else at ≥ medium is a false
@@ -79,7 +81,7 @@ fn related(finding: FindingKind, truth: FindingKind) -> bool {
         (Springboard, LateralMovement | UnmanagedDevice)
             | (LateralMovement, Springboard | UnmanagedDevice)
             | (UnmanagedDevice, Springboard | DormantDevice)
-            | (DormantDevice, UnmanagedDevice)
+            | (DormantDevice, UnmanagedDevice | Springboard | Exfiltration)
             | (Exfiltration, RotatingDestinations)
             | (RotatingDestinations, Exfiltration)
             | (LongConnection, Exfiltration | Springboard | Beacon)
@@ -282,6 +284,26 @@ mod tests {
         assert_eq!((beacon.recall, beacon.precision), (1.0, 0.5));
         assert!((r.recall - 2.0 / 3.0).abs() < 1e-9);
         assert!(r.to_table().contains("rotating_destinations"));
+    }
+
+    #[test]
+    fn a_dormant_wake_up_that_is_the_planted_upload_or_pivot_is_not_a_false_positive() {
+        let truth = vec![
+            item(FindingKind::Exfiltration, "10.20.1.31", "2026-03-05T02:00:00+08:00", "2026-03-11T03:00:00+08:00"),
+            item(FindingKind::Springboard, "10.40.0.11", "2026-03-04T13:00:00+08:00", "2026-03-09T15:00:00+08:00"),
+        ];
+        let f = vec![
+            // The exfiltration host waking at night for the upload, the pivot waking for the
+            // attacker's episode: the same evidence seen as dormancy.
+            finding(FindingKind::DormantDevice, Severity::Medium, "10.20.1.31", &[], "2026-03-09T02:30:00+08:00", "2026-03-09T02:40:00+08:00"),
+            finding(FindingKind::DormantDevice, Severity::Medium, "10.40.0.11", &[], "2026-03-09T14:39:00+08:00", "2026-03-09T14:40:00+08:00"),
+            // The same host waking days after its storyline ended is a false positive.
+            finding(FindingKind::DormantDevice, Severity::Medium, "10.20.1.31", &[], "2026-03-20T09:00:00+08:00", "2026-03-20T09:10:00+08:00"),
+        ];
+        let r = score(&truth, &f);
+        assert_eq!(r.true_positives, 2);
+        assert_eq!(r.false_positives.len(), 1);
+        assert_eq!(r.false_positives[0].src, "10.20.1.31");
     }
 
     #[test]

@@ -14,8 +14,10 @@ use vigil_model::{Finding, FindingKind, Severity};
 /// (seed, days): short enough to stay quick in a debug build, long enough for the periodicity
 /// and baseline detectors to see several days (and for the exfiltration storyline to rotate
 /// over three nights); runs of 6 days or more plant the dormant device (≥ 4 silent days).
-/// Seed 101 uploads uneven nightly volumes (37, 175, 218 MB) to its rotating destinations.
-const RUNS: &[(u64, u32)] = &[(3, 4), (7, 4), (11, 4), (23, 4), (42, 7), (101, 4), (105, 6)];
+/// Seed 101 uploads uneven nightly volumes (37, 175, 218 MB) to its rotating destinations;
+/// seed 503 runs 14 days, where test devices and workstations pause for days and resume their
+/// habits (not dormancy) and the springboard's test-device pivot wakes for the attacker.
+const RUNS: &[(u64, u32)] = &[(3, 4), (7, 4), (11, 4), (23, 4), (42, 7), (101, 4), (105, 6), (503, 14)];
 /// Fraction of the default 200-host site (`VIGIL_ACCURACY_SCALE` overrides it).
 const SCALE: f64 = 0.5;
 
