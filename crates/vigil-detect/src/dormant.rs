@@ -184,6 +184,11 @@ impl HostLog {
         self.settle();
         let ok = self.add_slow(s, cfg, &joins, &end_of);
         self.cur = self.runs.pop();
+        // Most hosts have one run: an early record arriving late must not leave every host
+        // holding a buffer of four runs (672 bytes) for nothing.
+        if self.runs.is_empty() {
+            self.runs = Vec::new();
+        }
         ok
     }
 
