@@ -127,8 +127,9 @@ fn habit_key(c: &Conn) -> u64 {
     let mut h = foldhash::fast::FixedState::with_seed(0x5eed_d0a7).build_hasher();
     c.resp_h.hash(&mut h);
     c.resp_p.hash(&mut h);
-    if let Some(u) = c.app.smb.as_ref().and_then(|m| m.ntlm_user.as_deref()) {
-        u.to_ascii_lowercase().hash(&mut h);
+    // Lower-cased byte by byte: no allocation per session.
+    for b in c.app.smb.as_ref().and_then(|m| m.ntlm_user.as_deref()).unwrap_or_default().bytes() {
+        h.write_u8(b.to_ascii_lowercase());
     }
     h.finish()
 }
