@@ -377,19 +377,16 @@ const MIN_DORMANT_WAKE_DAY: u32 = 5;
 
 fn dormant(st: &mut Stage<'_, '_>) {
     let p = &mut *st.p;
-    if p.days < 5 {
-        return;
-    }
-    let host = st.take_ws();
-    let p = &mut *st.p;
     // Seen at work on day 0, silent from day 1: a wake on day 5 (from 09:00) is at least 4 days
     // 15 hours after the last workday, past `dormant_device`'s 4 days (a long weekend is not
     // dormancy). A shorter run cannot plant it; it is left out rather than planted as a silence
     // the detector documents it will not report.
-    let wake = (p.days - p.rng.gen_range(1..=2)).max(MIN_DORMANT_WAKE_DAY);
-    if wake >= p.days {
+    if p.days <= MIN_DORMANT_WAKE_DAY {
         return;
     }
+    let host = st.take_ws();
+    let p = &mut *st.p;
+    let wake = (p.days - p.rng.gen_range(1..=2)).max(MIN_DORMANT_WAKE_DAY);
     let wake_t = p.at_rand(wake, 9.0, 22.0);
     let n = p.rng.gen_range(6..20);
     let servers = ["fs01", "fs02", "dc01", "erp01", "db01", "rnd-git01", "lims01"];

@@ -20,10 +20,6 @@ use vigil_model::{Finding, FindingKind, Severity};
 const RUNS: &[(u64, u32)] = &[(3, 4), (7, 4), (11, 4), (23, 4), (42, 7), (101, 4), (105, 6), (503, 14)];
 /// Fraction of the default 200-host site (`VIGIL_ACCURACY_SCALE` overrides it).
 const SCALE: f64 = 0.5;
-
-fn scale() -> f64 {
-    std::env::var("VIGIL_ACCURACY_SCALE").ok().and_then(|v| v.parse().ok()).filter(|s: &f64| *s > 0.0).unwrap_or(SCALE)
-}
 const MIN_RECALL: f64 = 0.9;
 const MIN_PRECISION: f64 = 0.9;
 /// Per-kind figures are judged only when a kind has this many truth items over all seeds.
@@ -39,6 +35,10 @@ struct Tally {
 
 fn ratio(num: usize, den: usize) -> f64 {
     if den == 0 { 1.0 } else { num as f64 / den as f64 }
+}
+
+fn scale() -> f64 {
+    std::env::var("VIGIL_ACCURACY_SCALE").ok().and_then(|v| v.parse().ok()).filter(|s: &f64| *s > 0.0).unwrap_or(SCALE)
 }
 
 /// Seeds can be overridden (`VIGIL_ACCURACY_RUNS=5:3,9:4`) to explore other scenarios.
