@@ -83,8 +83,15 @@ impl Archive {
     /// Appends records, skipping those already archived. Each hour partition gets one new part
     /// file per call (none when everything was already there).
     pub fn append(&self, conns: &[Conn]) -> Result<AppendStats, ArchiveError> {
+        let refs: Vec<&Conn> = conns.iter().collect();
+        self.append_refs(&refs)
+    }
+
+    /// [`Archive::append`] of borrowed records (a streamed pass hands over an hour at a time
+    /// from the chunks it shares with the detectors): the same part files for the same records.
+    pub fn append_refs(&self, conns: &[&Conn]) -> Result<AppendStats, ArchiveError> {
         let mut by_hour: BTreeMap<i64, Vec<&Conn>> = BTreeMap::new();
-        for c in conns {
+        for &c in conns {
             by_hour.entry(c.ts.secs().div_euclid(3600) * 3600).or_default().push(c);
         }
         let mut stats = AppendStats::default();

@@ -117,17 +117,7 @@ fn cost(name: &str) -> u32 {
 /// cost, each group with its own front end, every detector seeing every record in order) and
 /// returns their findings ranked by score: the same findings for any thread count.
 pub fn run_detectors(dets: Vec<Box<dyn Detector>>, conns: &[&Conn], ctx: &Context, threads: usize) -> Vec<Finding> {
-    // Longest first onto the least loaded group; ties by position, so the split is fixed.
-    let mut order: Vec<(usize, Box<dyn Detector>)> = dets.into_iter().enumerate().collect();
-    order.sort_by_key(|(i, d)| (std::cmp::Reverse(cost(d.name())), *i));
-    let n = threads.clamp(1, order.len().max(1));
-    let mut groups: Vec<(u32, Vec<(usize, Box<dyn Detector>)>)> = (0..n).map(|_| (0, Vec::new())).collect();
-    for (i, d) in order {
-        if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
-            g.0 += cost(d.name());
-            g.1.push((i, d));
-        }
-    }
+    let groups = split_groups(dets, threads);
     let run_group = |group: Vec<(usize, Box<dyn Detector>)>| -> Vec<(usize, Vec<Finding>)> {
         let (idx, mut dets): (Vec<usize>, Vec<Box<dyn Detector>>) = group.into_iter().unzip();
         let mut fe = front::FrontEnd::new();
@@ -136,7 +126,7 @@ pub fn run_detectors(dets: Vec<Box<dyn Detector>>, conns: &[&Conn], ctx: &Contex
         }
         idx.into_iter().zip(dets.iter_mut().map(|d| d.finish(ctx))).collect()
     };
-    let mut per: Vec<(usize, Vec<Finding>)> = if groups.len() == 1 {
+    let per: Vec<(usize, Vec<Finding>)> = if groups.len() == 1 {
         groups.into_iter().flat_map(|g| run_group(g.1)).collect()
     } else {
         std::thread::scope(|s| {
@@ -145,10 +135,103 @@ pub fn run_detectors(dets: Vec<Box<dyn Detector>>, conns: &[&Conn], ctx: &Contex
             handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         })
     };
+    merge_ranked(per)
+}
+
+/// A detector group: its summed cost and its detectors with their positions in the list given.
+type Group = (u32, Vec<(usize, Box<dyn Detector>)>);
+
+/// Splits `dets` into at most `threads` groups of about equal cost: longest first onto the
+/// least loaded group, ties by position, so the split is fixed.
+fn split_groups(dets: Vec<Box<dyn Detector>>, threads: usize) -> Vec<Group> {
+    let mut order: Vec<(usize, Box<dyn Detector>)> = dets.into_iter().enumerate().collect();
+    order.sort_by_key(|(i, d)| (std::cmp::Reverse(cost(d.name())), *i));
+    let n = threads.clamp(1, order.len().max(1));
+    let mut groups: Vec<Group> = (0..n).map(|_| (0, Vec::new())).collect();
+    for (i, d) in order {
+        if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
+            g.0 += cost(d.name());
+            g.1.push((i, d));
+        }
+    }
+    groups
+}
+
+/// The groups' findings in detector order, ranked.
+fn merge_ranked(mut per: Vec<(usize, Vec<Finding>)>) -> Vec<Finding> {
     per.sort_by_key(|(i, _)| *i);
     let mut out: Vec<Finding> = per.into_iter().flat_map(|(_, f)| f).collect();
     Finding::rank(&mut out);
     out
+}
+
+/// Records handed to a streamed pass ([`run_stream`]) at once, shared by every detector group.
+pub type Chunk = std::sync::Arc<Vec<Conn>>;
+
+/// Chunks a streamed pass lets wait for each detector group: the producer (reading and
+/// merging the input) stays ahead of the detectors without holding more than a few chunks.
+const STREAM_QUEUE: usize = 2;
+
+/// [`run_detectors`] over records that arrive in chunks instead of one slice, so a pass over
+/// more records than fit in memory holds only a few chunks at a time. `produce` is called once
+/// with a `feed` function and hands it the chunks in order (the records in the order
+/// `run_detectors` would see them); its result is returned beside the ranked findings, which
+/// are those of `run_detectors` over the concatenated chunks, for any thread count and any
+/// chunk sizes. With more than one group each group runs on its own thread and `produce` on
+/// the caller's, overlapping the reading with the detectors.
+pub fn run_stream<R>(
+    dets: Vec<Box<dyn Detector>>,
+    ctx: &Context,
+    threads: usize,
+    produce: impl FnOnce(&mut dyn FnMut(Chunk)) -> R,
+) -> (Vec<Finding>, R) {
+    let groups = split_groups(dets, threads);
+    let observe_chunk = |dets: &mut [Box<dyn Detector>], fe: &mut front::FrontEnd, chunk: &[Conn]| {
+        let mut refs: Vec<&Conn> = Vec::with_capacity(BATCH);
+        for batch in chunk.chunks(BATCH) {
+            refs.clear();
+            refs.extend(batch.iter());
+            observe_batch(dets, fe, &refs, ctx);
+        }
+    };
+    let finish_group = |idx: Vec<usize>, mut dets: Vec<Box<dyn Detector>>| -> Vec<(usize, Vec<Finding>)> {
+        idx.into_iter().zip(dets.iter_mut().map(|d| d.finish(ctx))).collect()
+    };
+    if groups.len() == 1 {
+        let Some((_, group)) = groups.into_iter().next() else { return (Vec::new(), produce(&mut |_| {})) };
+        let (idx, mut dets): (Vec<usize>, Vec<Box<dyn Detector>>) = group.into_iter().unzip();
+        let mut fe = front::FrontEnd::new();
+        let r = produce(&mut |chunk: Chunk| observe_chunk(&mut dets, &mut fe, &chunk));
+        return (merge_ranked(finish_group(idx, dets)), r);
+    }
+    std::thread::scope(|s| {
+        let mut senders = Vec::with_capacity(groups.len());
+        let mut handles = Vec::with_capacity(groups.len());
+        for (_, group) in groups {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(STREAM_QUEUE);
+            senders.push(tx);
+            let (observe_chunk, finish_group) = (&observe_chunk, &finish_group);
+            handles.push(s.spawn(move || {
+                let (idx, mut dets): (Vec<usize>, Vec<Box<dyn Detector>>) = group.into_iter().unzip();
+                let mut fe = front::FrontEnd::new();
+                while let Ok(chunk) = rx.recv() {
+                    observe_chunk(&mut dets, &mut fe, &chunk);
+                }
+                finish_group(idx, dets)
+            }));
+        }
+        // A group whose thread ended (a detector panicked) no longer receives; its join below
+        // ends the pass as it would on one thread.
+        let r = produce(&mut |chunk: Chunk| {
+            for tx in &senders {
+                let _ = tx.send(chunk.clone());
+            }
+        });
+        drop(senders);
+        let per: Vec<(usize, Vec<Finding>)> =
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect();
+        (merge_ranked(per), r)
+    })
 }
 
 /// Records per [`observe_batch`] call in [`run_all`]: the batch's answers stay in cache while

@@ -31,3 +31,41 @@ fn findings_are_the_same_on_one_thread_and_on_several() {
     }
     assert_eq!(vigil_detect::run_all(&conns, &ctx).len(), one.len());
 }
+
+/// `run_stream` (records arriving in chunks, as `vigil hunt` merges a spilled sort) gives the
+/// findings of `run_detectors` over the whole slice, for any chunking and thread count; the
+/// producer's result comes back beside them.
+#[test]
+fn a_streamed_pass_finds_what_the_whole_slice_does() {
+    let ctx = Context::load(synth::site()).expect("bench context");
+    let mut cfg = SynthConfig::new(30_000);
+    cfg.hosts = 300;
+    cfg.external = 2_000;
+    let conns: Vec<Conn> = Synth::new(cfg).collect();
+    let refs: Vec<&Conn> = conns.iter().collect();
+    let json = |f: &[vigil_model::Finding]| -> Vec<String> { f.iter().map(|f| serde_json::to_string(f).unwrap()).collect() };
+    let whole = json(&run_detectors(all_detectors(), &refs, &ctx, 1));
+    assert!(whole.len() >= 4, "the stream should give findings: {}", whole.len());
+    // Uneven chunks: 1, then 777, then the rest in 4,099s (neither a multiple of the batch).
+    for threads in [1, 3] {
+        let (found, fed) = vigil_detect::run_stream(all_detectors(), &ctx, threads, |feed| {
+            let mut at = 0;
+            let mut n = 0;
+            for size in std::iter::once(1).chain(std::iter::once(777)).chain(std::iter::repeat(4_099)) {
+                if at >= conns.len() {
+                    break;
+                }
+                let end = (at + size).min(conns.len());
+                feed(std::sync::Arc::new(conns[at..end].to_vec()));
+                n += end - at;
+                at = end;
+            }
+            n
+        });
+        assert_eq!(fed, conns.len());
+        assert_eq!(json(&found), whole, "{threads} thread(s)");
+    }
+    // Nothing fed: no findings, no hang.
+    let (none, ()) = vigil_detect::run_stream(all_detectors(), &ctx, 2, |_| ());
+    assert!(none.is_empty());
+}

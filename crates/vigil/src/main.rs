@@ -4,6 +4,7 @@ mod cmd;
 mod metrics;
 mod output;
 mod progress;
+mod spill;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -154,3 +154,73 @@ fn creds_findings_go_to_the_store_once() {
     assert!(!stored.is_empty());
     assert!(stored.iter().all(|f| f.times_seen == 2), "a second scan updates, never duplicates");
 }
+
+/// Relative path and bytes of every file under `root` (Zeek log headers' `#open`/`#close`
+/// lines carry the wall clock, so they are left out).
+fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().display().to_string();
+                let mut bytes = std::fs::read(&p).unwrap();
+                if rel.ends_with(".log") {
+                    let text = String::from_utf8_lossy(&bytes).lines().filter(|l| !l.starts_with("#open") && !l.starts_with("#close")).collect::<Vec<_>>().join("\n");
+                    bytes = text.into_bytes();
+                }
+                out.insert(rel, bytes);
+            }
+        }
+    }
+    out
+}
+
+/// A hunt whose records exceed `--sort-buffer` sorts them through temporary run files: the
+/// findings, the Zeek logs and the archive's part files are exactly those of the in-memory
+/// hunt, and the temporary files are gone afterwards.
+#[test]
+fn a_hunt_larger_than_its_sort_buffer_gives_the_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(&dir.path().join("sim"), 7);
+    let spill = dir.path().join("spill");
+    std::fs::create_dir_all(&spill).unwrap();
+    let run = |tag: &str, extra: &[&str]| {
+        let out = vigil()
+            .args(["hunt", "--format", "jsonl", "--site"])
+            .arg(&s.site_file)
+            .arg("--data")
+            .arg(dir.path().join(format!("data-{tag}")))
+            .arg("--emit-conn")
+            .arg(dir.path().join(format!("logs-{tag}")))
+            .args(extra)
+            .arg(&s.pcap)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    let mem = run("mem", &[]);
+    let spilled = run("spill", &["--sort-buffer", "64K", "--spill-dir", spill.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&spilled.stderr);
+    assert!(err.contains("temporary files in"), "{err}");
+    assert!(!String::from_utf8_lossy(&mem.stderr).contains("temporary files"));
+    assert!(!mem.stdout.is_empty());
+    assert_eq!(String::from_utf8_lossy(&spilled.stdout), String::from_utf8_lossy(&mem.stdout));
+    let (logs_mem, logs_spill) = (tree(&dir.path().join("logs-mem")), tree(&dir.path().join("logs-spill")));
+    assert!(logs_mem.contains_key("conn.log"));
+    assert_eq!(logs_spill, logs_mem);
+    let parts = |tag: &str| -> Vec<String> {
+        tree(&dir.path().join(format!("data-{tag}"))).into_keys().filter(|k| k.ends_with(".parquet")).collect()
+    };
+    assert!(!parts("mem").is_empty());
+    assert_eq!(parts("spill"), parts("mem"));
+    assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0, "the run files are removed");
+    // A bad size is a usage error naming it.
+    let out = vigil().args(["hunt", "--no-store", "--sort-buffer", "lots"]).arg(&s.pcap).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lots"));
+}

@@ -26,6 +26,16 @@ pub struct Args {
     /// the site file's `[ioc] files`.
     #[arg(long = "ioc", value_name = "FILE")]
     pub ioc: Vec<PathBuf>,
+    /// Memory for holding records before the time sort spills them to temporary files (an
+    /// estimate of the records' size; bytes, or with a K, M or G suffix; default: a quarter of
+    /// the machine's memory, between 256M and 16G). Larger inputs are sorted through run files
+    /// and merged back, so a hunt's memory is this plus the detectors' state, not the input's
+    /// size.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub sort_buffer: Option<usize>,
+    /// Directory for the sort's temporary run files (default: the system's temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
     /// Captures (pcap/pcapng, gzip/zstd), Zeek logs, Suricata EVE, NetFlow/IPFIX files, or directories of them.
@@ -70,6 +80,8 @@ pub struct HuntStats {
     pub skipped_files: Vec<String>,
     pub engine: Option<serde_json::Value>,
     pub import: Vec<serde_json::Value>,
+    /// Whether the records exceeded `--sort-buffer` and were sorted through temporary files.
+    pub spilled: bool,
 }
 
 pub fn load_context(site: Option<&Path>) -> Result<Context> {
@@ -86,13 +98,39 @@ pub fn load_context(site: Option<&Path>) -> Result<Context> {
 /// logs through the importers (which join Zeek logs of one directory by uid); other files in it
 /// are listed as skipped.
 pub fn read_inputs(inputs: &[PathBuf], site: &Site, progress: bool) -> Result<(Vec<Conn>, Vec<Finding>, HuntStats)> {
+    let mut conns = Vec::new();
+    let (findings, mut stats) = read_into(inputs, site, progress, &mut |c| conns.push(c))?;
+    conns.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.uid.cmp(&b.uid)));
+    stats.conns = conns.len() as u64;
+    Ok((conns, findings, stats))
+}
+
+/// [`read_inputs`] for inputs of any size: records beyond `sort_buffer` bytes (estimated) are
+/// sorted into temporary run files under `spill_dir` and merged back in order, so memory holds
+/// the budget, not the input. The order is exactly `read_inputs`'s.
+pub fn read_inputs_sorted(
+    inputs: &[PathBuf],
+    site: &Site,
+    progress: bool,
+    sort_buffer: usize,
+    spill_dir: &Path,
+) -> Result<(crate::spill::Sorted, Vec<Finding>, HuntStats)> {
+    let mut sorter = crate::spill::ConnSorter::new(sort_buffer, spill_dir);
+    let (findings, mut stats) = read_into(inputs, site, progress, &mut |c| sorter.push(c))?;
+    let sorted = sorter.finish()?;
+    stats.conns = sorted.len();
+    stats.spilled = sorted.spilled();
+    Ok((sorted, findings, stats))
+}
+
+/// Reads every input, handing each record to `sink` in the order the readers produce them.
+fn read_into(inputs: &[PathBuf], site: &Site, progress: bool, sink: &mut dyn FnMut(Conn)) -> Result<(Vec<Finding>, HuntStats)> {
     let mut stats = HuntStats::default();
     let internal = site.internal.clone();
     let opts = vigil_import::ImportOptions {
         internal: Some(Box::new(move |ip| internal.iter().any(|n| n.contains(&ip)))),
         ..Default::default()
     };
-    let mut conns = Vec::new();
     let mut findings = Vec::new();
     let mut engine = vigil_flow::Engine::new(vigil_flow::EngineConfig::default());
     if progress {
@@ -113,36 +151,34 @@ pub fn read_inputs(inputs: &[PathBuf], site: &Site, progress: bool) -> Result<(V
                     stats.log_files += 1;
                 } else if vigil_capture::is_capture(f) {
                     stats.capture_files += 1;
-                    engine.ingest_path(f, &mut |c| conns.push(c)).with_context(|| format!("{}", f.display()))?;
+                    engine.ingest_path(f, &mut |c| sink(c)).with_context(|| format!("{}", f.display()))?;
                 } else {
                     stats.skipped_files.push(f.display().to_string());
                 }
             }
             if has_logs {
-                let s = vigil_import::import_path_with(input, &opts, &mut |c| conns.push(c), &mut |f| findings.push(f))
+                let s = vigil_import::import_path_with(input, &opts, &mut |c| sink(c), &mut |f| findings.push(f))
                     .with_context(|| format!("{}", input.display()))?;
                 stats.import.push(serde_json::to_value(&s).unwrap_or_default());
             }
         } else if vigil_capture::is_capture(input) && vigil_import::sniff(input).is_none() {
             stats.capture_files += 1;
-            engine.ingest_path(input, &mut |c| conns.push(c)).with_context(|| format!("{}", input.display()))?;
+            engine.ingest_path(input, &mut |c| sink(c)).with_context(|| format!("{}", input.display()))?;
         } else if vigil_import::sniff(input).is_some() {
             stats.log_files += 1;
-            let s = vigil_import::import_path_with(input, &opts, &mut |c| conns.push(c), &mut |f| findings.push(f))
+            let s = vigil_import::import_path_with(input, &opts, &mut |c| sink(c), &mut |f| findings.push(f))
                 .with_context(|| format!("{}", input.display()))?;
             stats.import.push(serde_json::to_value(&s).unwrap_or_default());
         } else {
             bail!("{}: not a capture (pcap/pcapng), Zeek log, Suricata EVE or NetFlow/IPFIX file", input.display());
         }
     }
-    let es = engine.finish(&mut |c| conns.push(c));
+    let es = engine.finish(&mut |c| sink(c));
     if stats.capture_files > 0 {
         eprintln!("{es}");
         stats.engine = serde_json::to_value(&es).ok();
     }
-    conns.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.uid.cmp(&b.uid)));
-    stats.conns = conns.len() as u64;
-    Ok((conns, findings, stats))
+    Ok((findings, stats))
 }
 
 /// The indicator files named in the site file's `[ioc] files` (relative to the site file) and
@@ -181,17 +217,6 @@ pub fn load_iocs(site: Option<&Path>, extra: &[PathBuf]) -> Result<Option<std::s
     Ok(Some(std::sync::Arc::new(set)))
 }
 
-/// Runs `ioc_match` over the records in the site's context (internal networks decide which
-/// side of a connection is blamed).
-pub fn match_iocs(iocs: std::sync::Arc<vigil_detect::ioc::IocSet>, conns: &[Conn], ctx: &Context) -> Vec<Finding> {
-    use vigil_detect::Detector as _;
-    let mut d = vigil_detect::ioc::IocDetector::new(iocs, vigil_detect::util::Tuning::default());
-    for c in conns {
-        d.observe(c, ctx);
-    }
-    d.finish(ctx)
-}
-
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
     // Bounded depth: a symlink loop must not recurse forever.
     if depth > 32 {
@@ -210,6 +235,49 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
     Ok(())
 }
 
+/// A size in bytes: digits with an optional K, M or G suffix (binary multiples; KiB, MB and
+/// the like are read the same way).
+pub fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: usize = num.parse().map_err(|_| format!("{s:?}: expected a size such as 512M or 2G"))?;
+    let mult: usize = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("{s:?}: unknown unit (use K, M or G)")),
+    };
+    n.checked_mul(mult).filter(|&b| b > 0).ok_or_else(|| format!("{s:?}: out of range"))
+}
+
+/// A quarter of the machine's memory (`MemTotal` in /proc/meminfo), between 256 MiB and
+/// 16 GiB; 1 GiB where the total is unknown.
+fn default_sort_buffer() -> usize {
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+    });
+    match total_kib {
+        Some(k) => (k.saturating_mul(1024) / 4).clamp(256 << 20, 16 << 30),
+        None => 1 << 30,
+    }
+}
+
+/// A size as `parse_size` reads it back: "64M", "1G", or bytes.
+fn show_size(b: usize) -> String {
+    match b {
+        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{}G", b >> 30),
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{}M", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{}K", b >> 10),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// Records per chunk of the streamed pass.
+const CHUNK: usize = 1 << 16;
+
 pub fn run(args: Args) -> Result<()> {
     let ctx = load_context(args.site.as_deref())?;
     // Indicator files first: a bad one fails the hunt before the (long) read of the inputs.
@@ -221,28 +289,101 @@ pub fn run(args: Args) -> Result<()> {
         vigil_store::Store::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))?;
     }
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (conns, mut findings, stats) = read_inputs(&args.inputs, &ctx.site, progress)?;
+    let spill_dir = args.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let sort_buffer = args.sort_buffer.unwrap_or_else(default_sort_buffer);
+    let (mut sorted, mut findings, stats) = read_inputs_sorted(&args.inputs, &ctx.site, progress, sort_buffer, &spill_dir)?;
+    if sorted.spilled() {
+        eprintln!(
+            "{} records exceeded the sort buffer ({}): sorted through {} temporary files in {}",
+            sorted.len(),
+            show_size(sort_buffer),
+            sorted.runs(),
+            output::terminal_safe(&spill_dir.display().to_string())
+        );
+    }
     if ctx.site.home_countries.is_empty() {
         eprintln!("note: no home country configured (site file), so no traffic is judged foreign");
     }
-    if let Some(dir) = &args.emit_conn {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        vigil_flow::zeeklog::write_all(dir, &conns, false).with_context(|| format!("writing logs to {}", dir.display()))?;
+    let mut logs = match &args.emit_conn {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            let logs = vigil_flow::zeeklog::ConnLogs::create(dir, vigil_flow::zeeklog::Format::Tsv)
+                .with_context(|| format!("writing logs to {}", dir.display()))?;
+            Some((dir.clone(), logs))
+        }
+        None => None,
+    };
+    let (ctx, newer) = crate::cmd::restore_history(&args.store, ctx, sorted.first_ts())?;
+    let keep_history = newer && !args.store.no_store;
+    let mut inv = ctx.inventory.clone();
+    let mut hist = ctx.history.clone();
+    let mut archive = crate::cmd::HourlyArchive::open(&args.store)?;
+    let mut dets = vigil_detect::all_detectors();
+    if let Some(set) = iocs {
+        dets.push(Box::new(vigil_detect::ioc::IocDetector::new(set, vigil_detect::util::Tuning::default())));
     }
-    let (ctx, newer) = crate::cmd::restore_history(&args.store, ctx, conns.first().map(|c| c.ts))?;
-    findings.extend(vigil_detect::run_all(&conns, &ctx));
-    if let Some(iocs) = iocs {
-        findings.extend(match_iocs(iocs, &conns, &ctx));
+    // One pass over the sorted records: the detectors (on their threads) and, on this thread,
+    // the Zeek logs, the history and the archive, a chunk at a time.
+    let (found, produced) = vigil_detect::run_stream(dets, &ctx, vigil_detect::default_threads(), |feed| -> Result<()> {
+        while let Some(chunk) = sorted.next_chunk(CHUNK)? {
+            if let Some((dir, logs)) = logs.as_mut() {
+                for c in &chunk {
+                    logs.write(c).with_context(|| format!("writing logs to {}", dir.display()))?;
+                }
+            }
+            if keep_history {
+                for c in &chunk {
+                    inv.observe(c);
+                    hist.observe(c);
+                }
+            }
+            let chunk = std::sync::Arc::new(chunk);
+            if let Some(a) = archive.as_mut() {
+                a.push(&chunk)?;
+            }
+            feed(chunk);
+        }
+        Ok(())
+    });
+    produced?;
+    drop(sorted);
+    if let Some((dir, logs)) = logs {
+        logs.finish().with_context(|| format!("writing logs to {}", dir.display()))?;
     }
-    if newer {
-        crate::cmd::save_history(&args.store, &ctx, &conns)?;
+    if let Some(a) = archive.as_mut() {
+        a.flush()?;
+    }
+    findings.extend(found);
+    if keep_history {
+        crate::cmd::save_state(&args.store, &inv, &hist)?;
     }
     Finding::rank(&mut findings);
     for f in &stats.skipped_files {
         eprintln!("skipped (not a capture or known log): {}", output::terminal_safe(f));
     }
     let inputs: Vec<String> = args.inputs.iter().map(|p| p.display().to_string()).collect();
-    crate::cmd::archive_conns(&args.store, &conns)?;
     crate::cmd::store_findings(&args.store, "hunt", &inputs, &findings, &serde_json::to_value(&stats)?)?;
     crate::cmd::emit(&findings, args.format, args.output.as_deref(), "Vigil hunt")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_with_and_without_units() {
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("2gb"), Ok(2 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        for s in ["64M", "1G", "3K", "1000 bytes"] {
+            assert_eq!(super::show_size(parse_size(s.trim_end_matches(" bytes")).unwrap()), s);
+        }
+        for bad in ["", "G", "0", "1X", "-1M", "99999999999999999999G", "1.5G"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+        let d = super::default_sort_buffer();
+        assert!((256 << 20..=16 << 30).contains(&d), "{d}");
+    }
 }

@@ -39,16 +39,67 @@ pub fn store_findings(
     Ok(())
 }
 
-/// Appends the connection records to the data directory's Parquet archive (for `vigil query`),
-/// unless `--no-store`. Idempotent by content: re-reading an input adds nothing.
-pub fn archive_conns(store: &hunt::StoreArgs, conns: &[vigil_model::Conn]) -> Result<()> {
-    if store.no_store || conns.is_empty() {
-        return Ok(());
+/// Archives a time-ordered stream of record chunks an hour at a time: an hour's records are
+/// appended once a record of a later hour arrives (or at the end), so the archive gets the
+/// same part files as one `Archive::append` over the whole input (idempotent by content: re-reading an input adds nothing), while only the current hour's
+/// chunks are held (and at most [`HourlyArchive::MAX_PENDING`] records of it: a busier hour is
+/// written in several parts, still without duplicates).
+pub struct HourlyArchive {
+    archive: vigil_archive::Archive,
+    dir: std::path::PathBuf,
+    /// The current hour's records: (chunk, start, end).
+    pending: Vec<(vigil_detect::Chunk, usize, usize)>,
+    pending_len: usize,
+    hour: Option<i64>,
+}
+
+impl HourlyArchive {
+    pub const MAX_PENDING: usize = 4_000_000;
+
+    /// None with `--no-store`.
+    pub fn open(store: &hunt::StoreArgs) -> Result<Option<HourlyArchive>> {
+        if store.no_store {
+            return Ok(None);
+        }
+        let dir = store.dir();
+        let archive = vigil_archive::Archive::open(&dir).with_context(|| format!("opening the archive in {}", dir.display()))?;
+        Ok(Some(HourlyArchive { archive, dir, pending: Vec::new(), pending_len: 0, hour: None }))
     }
-    let dir = store.dir();
-    let archive = vigil_archive::Archive::open(&dir).with_context(|| format!("opening the archive in {}", dir.display()))?;
-    archive.append(conns).with_context(|| format!("archiving connection records in {}", dir.display()))?;
-    Ok(())
+
+    /// Takes the next chunk of the time-ordered stream.
+    pub fn push(&mut self, chunk: &vigil_detect::Chunk) -> Result<()> {
+        let mut start = 0;
+        for (i, c) in chunk.iter().enumerate() {
+            let h = c.ts.secs().div_euclid(3600);
+            if self.hour != Some(h) || self.pending_len + (i - start) >= Self::MAX_PENDING {
+                if i > start {
+                    self.pending.push((chunk.clone(), start, i));
+                    self.pending_len += i - start;
+                }
+                self.flush()?;
+                self.hour = Some(h);
+                start = i;
+            }
+        }
+        if start < chunk.len() {
+            self.pending.push((chunk.clone(), start, chunk.len()));
+            self.pending_len += chunk.len() - start;
+        }
+        Ok(())
+    }
+
+    /// Appends the held records.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.pending_len == 0 {
+            self.pending.clear();
+            return Ok(());
+        }
+        let refs: Vec<&vigil_model::Conn> = self.pending.iter().flat_map(|(c, a, b)| c.get(*a..*b).unwrap_or_default()).collect();
+        self.archive.append_refs(&refs).with_context(|| format!("archiving connection records in {}", self.dir.display()))?;
+        self.pending.clear();
+        self.pending_len = 0;
+        Ok(())
+    }
 }
 
 const INVENTORY_KEY: &str = "inventory";
@@ -97,10 +148,18 @@ pub fn save_history(store: &hunt::StoreArgs, ctx: &vigil_enrich::Context, conns:
         inv.observe(c);
         hist.observe(c);
     }
+    save_state(store, &inv, &hist)
+}
+
+/// Saves an inventory and edge history grown elsewhere (a streamed pass observes its chunks).
+pub fn save_state(store: &hunt::StoreArgs, inv: &vigil_enrich::Inventory, hist: &vigil_enrich::EdgeHistory) -> Result<()> {
+    if store.no_store {
+        return Ok(());
+    }
     let dir = store.dir();
     let mut s = vigil_store::Store::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))?;
-    s.put_state(INVENTORY_KEY, &serde_json::to_value(&inv)?)?;
-    s.put_state(HISTORY_KEY, &serde_json::to_value(&hist)?)?;
+    s.put_state(INVENTORY_KEY, &serde_json::to_value(inv)?)?;
+    s.put_state(HISTORY_KEY, &serde_json::to_value(hist)?)?;
     Ok(())
 }
 

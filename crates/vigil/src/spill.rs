@@ -1,0 +1,500 @@
+//! External sort of connection records by start time, for `vigil hunt` over more records than
+//! should sit in memory at once.
+//!
+//! Records are held in memory up to a budget (an estimate of their heap size); past it the
+//! held records are sorted and written to a temporary run file (CBOR items, zstd level 1),
+//! and the final order is a k-way merge of the runs and the records still held. The order is
+//! exactly that of a stable in-memory sort by `(ts, uid)`: each run is stable-sorted, and equal
+//! keys come from the earlier run first. Under the budget nothing touches the disk.
+//!
+//! The run files live in a temporary directory that is removed when the [`Sorted`] stream is
+//! dropped (also on error); a killed process leaves a `vigil-sort-*` directory behind in the
+//! spill directory, which holds only copies of the input's records.
+
+use anyhow::{Context as _, Result, bail};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use vigil_model::{Conn, Timestamp};
+
+/// Estimated heap bytes a record owns beyond its `Conn` slot: strings and application
+/// metadata. A budget heuristic, not an exact figure.
+pub fn approx_bytes(c: &Conn) -> usize {
+    use std::mem::size_of;
+    let s = |v: &Option<String>| v.as_ref().map_or(0, String::len);
+    let app = &c.app;
+    c.uid.len()
+        + c.history.len()
+        + c.community_id.len()
+        + s(&c.service)
+        + c.tunnel_parents.iter().map(|p| p.len() + size_of::<String>()).sum::<usize>()
+        + app.tls.as_ref().map_or(0, |t| size_of::<vigil_model::TlsMeta>() + 512 + t.cert_chain_sha256.len() * 88)
+        + app.dns.len() * (size_of::<vigil_model::DnsTxn>() + 96)
+        + app.http.len() * (size_of::<vigil_model::HttpTxn>() + 256)
+        + app.ssh.as_ref().map_or(0, |_| 512)
+        + app.smb.as_ref().map_or(0, |_| 1024)
+        + app.dce_rpc.as_ref().map_or(0, |_| 512)
+}
+
+/// Sort key: start time, then uid (the order `vigil hunt` has always used).
+fn cmp_key(a: &Conn, b: &Conn) -> Ordering {
+    a.ts.cmp(&b.ts).then_with(|| a.uid.cmp(&b.uid))
+}
+
+/// Collects records and spills sorted runs past its memory budget.
+pub struct ConnSorter {
+    budget: usize,
+    /// `approx_bytes` of the held records.
+    held_bytes: usize,
+    held: Vec<Conn>,
+    parent: PathBuf,
+    dir: Option<tempfile::TempDir>,
+    runs: Vec<PathBuf>,
+    /// Runs written by spills.
+    spills: usize,
+    merged: usize,
+    spilled: u64,
+    /// The first error a spill met: pushes after it only count, `finish` reports it.
+    error: Option<anyhow::Error>,
+}
+
+impl ConnSorter {
+    /// A sorter holding at most about `budget_bytes` of records in memory before spilling
+    /// runs into a new temporary directory under `spill_parent`.
+    pub fn new(budget_bytes: usize, spill_parent: &Path) -> Self {
+        ConnSorter {
+            budget: budget_bytes.max(1),
+            held_bytes: 0,
+            held: Vec::new(),
+            parent: spill_parent.to_path_buf(),
+            dir: None,
+            runs: Vec::new(),
+            spills: 0,
+            merged: 0,
+            spilled: 0,
+            error: None,
+        }
+    }
+
+    /// Adds a record; spills the held ones when they reach the budget. A spill error is kept
+    /// and returned by [`ConnSorter::finish`] (the input readers' callbacks cannot fail).
+    pub fn push(&mut self, c: Conn) {
+        if self.error.is_some() {
+            return;
+        }
+        self.held_bytes = self.held_bytes.saturating_add(approx_bytes(&c));
+        self.held.push(c);
+        if self.held_size() >= self.budget
+            && let Err(e) = self.spill()
+        {
+            self.error = Some(e);
+            self.held = Vec::new();
+            self.held_bytes = 0;
+        }
+    }
+
+    /// Records written to run files so far.
+    #[cfg(test)]
+    fn spilled(&self) -> u64 {
+        self.spilled
+    }
+
+    /// Memory the held records take: their slots (the vector's whole capacity), what they
+    /// own, and the stable sort's scratch space (half the records).
+    fn held_size(&self) -> usize {
+        let slot = std::mem::size_of::<Conn>();
+        self.held.capacity().saturating_mul(slot).saturating_add(self.held_bytes).saturating_add(self.held.len().saturating_mul(slot) / 2)
+    }
+
+    fn spill(&mut self) -> Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        if self.dir.is_none() {
+            std::fs::create_dir_all(&self.parent).with_context(|| format!("cannot create spill directory {}", self.parent.display()))?;
+            let d = tempfile::Builder::new()
+                .prefix("vigil-sort-")
+                .tempdir_in(&self.parent)
+                .with_context(|| format!("cannot create a temporary directory in {}", self.parent.display()))?;
+            self.dir = Some(d);
+        }
+        let Some(dir) = self.dir.as_ref() else { bail!("no spill directory") };
+        let path = dir.path().join(format!("run-{:05}.cbor.zst", self.runs.len()));
+        self.held.sort_by(cmp_key);
+        write_run(&path, &self.held).with_context(|| format!("writing sort run {} (is the spill directory full?)", path.display()))?;
+        self.spilled += self.held.len() as u64;
+        // The vector's allocation is kept for the next run: growing it again would touch (and
+        // copy) as much memory once more.
+        self.held.clear();
+        self.held_bytes = 0;
+        self.runs.push(path);
+        self.spills += 1;
+        Ok(())
+    }
+
+    /// Ends the input: the records in order, from memory when nothing was spilled.
+    pub fn finish(mut self) -> Result<Sorted> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let mut held = std::mem::take(&mut self.held);
+        held.sort_by(cmp_key);
+        let len = self.spilled + held.len() as u64;
+        if self.runs.is_empty() {
+            return Ok(Sorted { len, runs: 0, source: Source::Memory(held.into_iter()), _dir: None });
+        }
+        // Few enough runs to read at once (each open run holds a file and a decoder's window):
+        // merge the oldest into longer runs first.
+        while self.runs.len() > MAX_FAN_IN {
+            let group: Vec<PathBuf> = self.runs.drain(..MAX_FAN_IN).collect();
+            let Some(dir) = self.dir.as_ref() else { bail!("no spill directory") };
+            let path = dir.path().join(format!("merged-{:05}.cbor.zst", self.merged));
+            self.merged += 1;
+            let mut m = Merger::open(&group, Vec::new().into_iter())?;
+            let n: u64 = group.iter().map(|p| RunReader::open(p).map(|r| r.left)).sum::<Result<u64>>()?;
+            write_run_from(&path, n, || m.next()).with_context(|| format!("writing sort run {} (is the spill directory full?)", path.display()))?;
+            for p in &group {
+                let _ = std::fs::remove_file(p);
+            }
+            // The merged run holds the oldest records: it goes first, so equal keys keep
+            // their input order.
+            self.runs.insert(0, path);
+        }
+        let runs = self.spills;
+        let m = Merger::open(&self.runs, held.into_iter())?;
+        Ok(Sorted { len, runs, source: Source::Merge(m), _dir: self.dir.take() })
+    }
+}
+
+/// Most runs read at once.
+const MAX_FAN_IN: usize = 64;
+
+/// K-way merge of runs (in input order) and the records still held (the newest).
+struct Merger {
+    heads: BinaryHeap<Head>,
+    readers: Vec<Run>,
+}
+
+impl Merger {
+    fn open(runs: &[PathBuf], held: std::vec::IntoIter<Conn>) -> Result<Merger> {
+        let mut heads = BinaryHeap::with_capacity(runs.len() + 1);
+        let mut readers = Vec::with_capacity(runs.len() + 1);
+        for (i, p) in runs.iter().enumerate() {
+            let mut r = RunReader::open(p)?;
+            if let Some(c) = r.next()? {
+                heads.push(Head { conn: Box::new(c), run: i });
+            }
+            readers.push(Run::File(r));
+        }
+        let mut mem = held;
+        if let Some(c) = mem.next() {
+            heads.push(Head { conn: Box::new(c), run: readers.len() });
+        }
+        readers.push(Run::Memory(mem));
+        Ok(Merger { heads, readers })
+    }
+
+    fn first_ts(&self) -> Option<Timestamp> {
+        self.heads.peek().map(|h| h.conn.ts)
+    }
+
+    fn next(&mut self) -> Result<Option<Conn>> {
+        let Some(h) = self.heads.pop() else { return Ok(None) };
+        let next = match self.readers.get_mut(h.run) {
+            Some(Run::File(r)) => r.next()?,
+            Some(Run::Memory(m)) => m.next(),
+            None => None,
+        };
+        let Head { mut conn, run } = h;
+        let out = match next {
+            // The box is reused for the run's next record.
+            Some(c) => {
+                let done = std::mem::replace(&mut *conn, c);
+                self.heads.push(Head { conn, run });
+                done
+            }
+            None => *conn,
+        };
+        Ok(Some(out))
+    }
+}
+
+/// The sorted records, read in chunks.
+pub struct Sorted {
+    len: u64,
+    runs: usize,
+    source: Source,
+    /// Removed (with the run files) when the stream is dropped.
+    _dir: Option<tempfile::TempDir>,
+}
+
+enum Source {
+    Memory(std::vec::IntoIter<Conn>),
+    Merge(Merger),
+}
+
+enum Run {
+    File(RunReader),
+    Memory(std::vec::IntoIter<Conn>),
+}
+
+/// A run's next record; the heap's top is the smallest key, equal keys from the earlier run.
+/// Boxed: the heap moves its entries on every pop and push.
+struct Head {
+    conn: Box<Conn>,
+    run: usize,
+}
+
+impl PartialEq for Head {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Head {}
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Head {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: BinaryHeap pops the greatest.
+        cmp_key(&other.conn, &self.conn).then_with(|| other.run.cmp(&self.run))
+    }
+}
+
+impl Sorted {
+    /// Records in the stream.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Run files written (before any merging of runs into longer ones).
+    pub fn runs(&self) -> usize {
+        self.runs
+    }
+
+    /// Whether the records come from run files (the budget was exceeded).
+    pub fn spilled(&self) -> bool {
+        matches!(self.source, Source::Merge(_))
+    }
+
+    /// Start time of the first record.
+    pub fn first_ts(&self) -> Option<Timestamp> {
+        match &self.source {
+            Source::Memory(it) => it.as_slice().first().map(|c| c.ts),
+            Source::Merge(m) => m.first_ts(),
+        }
+    }
+
+    /// The next up to `max` records in order; `None` at the end.
+    pub fn next_chunk(&mut self, max: usize) -> Result<Option<Vec<Conn>>> {
+        let max = max.max(1);
+        let mut out = Vec::with_capacity(max.min(self.len as usize));
+        match &mut self.source {
+            Source::Memory(it) => out.extend(it.by_ref().take(max)),
+            Source::Merge(m) => {
+                while out.len() < max {
+                    let Some(c) = m.next()? else { break };
+                    out.push(c);
+                }
+            }
+        }
+        Ok((!out.is_empty()).then_some(out))
+    }
+
+    /// Every remaining record, in order.
+    #[cfg(test)]
+    fn collect_all(mut self) -> Result<Vec<Conn>> {
+        let mut all = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        while let Some(chunk) = self.next_chunk(1 << 16)? {
+            all.extend(chunk);
+        }
+        Ok(all)
+    }
+}
+
+/// Magic and version at the start of a run file.
+const RUN_MAGIC: &[u8; 8] = b"VGSORT01";
+
+fn write_run(path: &Path, conns: &[Conn]) -> Result<()> {
+    let mut it = conns.iter();
+    write_run_from(path, conns.len() as u64, || Ok(it.next().cloned()))
+}
+
+/// Writes a run of exactly `n` records taken from `next` (which must have that many).
+fn write_run_from(path: &Path, n: u64, mut next: impl FnMut() -> Result<Option<Conn>>) -> Result<()> {
+    let f = File::create(path)?;
+    let mut z = zstd::stream::write::Encoder::new(BufWriter::with_capacity(1 << 20, f), 1)?;
+    z.write_all(RUN_MAGIC)?;
+    z.write_all(&n.to_le_bytes())?;
+    // Each record is encoded into a buffer first: CBOR writes a few bytes at a time, and a
+    // compressor call per few bytes cost more than the encoding itself.
+    let mut buf = Vec::with_capacity(4096);
+    for _ in 0..n {
+        let Some(c) = next()? else { bail!("a run ended before its count") };
+        buf.clear();
+        ciborium::into_writer(&c, &mut buf).map_err(|e| anyhow::anyhow!("encoding a record: {e}"))?;
+        z.write_all(&buf)?;
+    }
+    let mut w = z.finish()?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Reads a run file back: exactly the count its header names, each a CBOR record; anything
+/// else (a truncated or altered file) is an error naming the file, never a panic.
+struct RunReader {
+    path: PathBuf,
+    left: u64,
+    /// Buffered above the decoder: CBOR reads a few bytes at a time.
+    z: BufReader<zstd::stream::read::Decoder<'static, BufReader<File>>>,
+}
+
+impl RunReader {
+    fn open(path: &Path) -> Result<RunReader> {
+        let f = File::open(path).with_context(|| format!("cannot open sort run {}", path.display()))?;
+        let mut z = BufReader::with_capacity(64 << 10, zstd::stream::read::Decoder::new(f).with_context(|| format!("sort run {}", path.display()))?);
+        let mut head = [0u8; 16];
+        z.read_exact(&mut head).with_context(|| format!("sort run {}: truncated header", path.display()))?;
+        if head.get(..8) != Some(RUN_MAGIC.as_slice()) {
+            bail!("sort run {}: not a Vigil sort run", path.display());
+        }
+        let mut n = [0u8; 8];
+        n.copy_from_slice(head.get(8..16).unwrap_or(&[0; 8]));
+        Ok(RunReader { path: path.to_path_buf(), left: u64::from_le_bytes(n), z })
+    }
+
+    fn next(&mut self) -> Result<Option<Conn>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let c: Conn = ciborium::from_reader(&mut self.z).map_err(|e| anyhow::anyhow!("sort run {}: {e}", self.path.display()))?;
+        Ok(Some(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn conn(ts: i64, uid: &str, seq: u16) -> Conn {
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.7".parse().unwrap();
+        let mut c = Conn::new(Timestamp::from_secs(ts), a, seq, b, 443, 6);
+        c.uid = uid.to_string();
+        c
+    }
+
+    /// A pseudo-random stream with many equal keys (same ts and uid): the merged order must be
+    /// the stable in-memory sort's, record for record, whatever the budget.
+    #[test]
+    fn spilled_merge_is_the_stable_sort() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut input = Vec::new();
+        for i in 0..5_000u16 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let uid = format!("C{}", x % 5);
+            input.push(conn((x % 300) as i64, &uid, i));
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        // One record per run (200 runs: merged in rounds of MAX_FAN_IN), 7 per run (715 runs),
+        // 1,000 per run, everything in memory.
+        let one = approx_bytes(&input[0]) + std::mem::size_of::<Conn>();
+        for (budget, n) in [(1usize, 200), (one * 7, input.len()), (one * 1_000, input.len()), (usize::MAX, input.len())] {
+            let input = &input[..n];
+            let mut want = input.to_vec();
+            want.sort_by(cmp_key);
+            let mut s = ConnSorter::new(budget, tmp.path());
+            for c in input {
+                s.push(c.clone());
+            }
+            let spilled = s.spilled();
+            let sorted = s.finish().unwrap();
+            assert_eq!(sorted.len(), input.len() as u64);
+            assert_eq!(sorted.spilled(), spilled > 0, "budget {budget}");
+            assert_eq!(sorted.runs() > 0, spilled > 0, "budget {budget}");
+            if budget == 1 {
+                assert_eq!(sorted.runs(), n, "one record per run");
+            }
+            assert_eq!(sorted.first_ts(), want.first().map(|c| c.ts));
+            let got = sorted.collect_all().unwrap();
+            // Conn's equality covers every field; orig_p carries the input position.
+            let pos = |v: &[Conn]| v.iter().map(|c| c.orig_p).collect::<Vec<_>>();
+            assert_eq!(pos(&got), pos(&want), "budget {budget}");
+            assert_eq!(got, want);
+            if budget == usize::MAX {
+                assert_eq!(spilled, 0);
+            } else if budget < 10_000 {
+                assert!(spilled as usize >= n - 7, "a small budget spills: {spilled}");
+            }
+        }
+        // Every run directory is gone once the streams are dropped.
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    }
+
+    /// Records with every kind of metadata survive the run file exactly (floats included).
+    #[test]
+    fn a_run_file_keeps_every_field() {
+        let mut c = conn(1_700_000_000, "Cabc", 1);
+        c.duration = Some(0.1 + 0.2);
+        c.app.orig_entropy = Some(7.3918);
+        c.app.tls = Some(Box::new(vigil_model::TlsMeta {
+            server_name: Some("exa\u{1b}mple.com".into()),
+            ja4: Some("t13d1516h2_8daaf6152771_02713d6af862".into()),
+            cert_chain_sha256: vec!["ab".repeat(32)],
+            ..Default::default()
+        }));
+        c.app.dns.push(vigil_model::DnsTxn { query: Some("x.example".into()), ..Default::default() });
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("run");
+        write_run(&p, &[c.clone(), conn(5, "", 2)]).unwrap();
+        let mut r = RunReader::open(&p).unwrap();
+        assert_eq!(r.next().unwrap(), Some(c));
+        assert_eq!(r.next().unwrap().map(|c| c.orig_p), Some(2));
+        assert_eq!(r.next().unwrap(), None);
+    }
+
+    /// A damaged run file is an error naming it, not a panic or a silently short stream.
+    #[test]
+    fn a_damaged_run_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("run");
+        write_run(&p, &(0..50).map(|i| conn(i, "C", i as u16)).collect::<Vec<_>>()).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        // Whether the header or a record is cut depends on where zstd's blocks end: either way
+        // an error naming the run.
+        let read_all = || -> Result<u64> {
+            let mut r = RunReader::open(&p)?;
+            let mut n = 0;
+            while r.next()?.is_some() {
+                n += 1;
+            }
+            Ok(n)
+        };
+        let e = read_all().expect_err("a truncated run must fail");
+        assert!(e.to_string().contains("sort run"), "{e}");
+        std::fs::write(&p, b"not zstd at all").unwrap();
+        assert!(RunReader::open(&p).is_err());
+    }
+
+    /// An unusable spill directory is reported by `finish`, not by a panic in `push`.
+    #[test]
+    fn a_spill_that_cannot_be_written_is_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("plain-file");
+        std::fs::write(&file, b"x").unwrap();
+        let mut s = ConnSorter::new(1, &file.join("below"));
+        s.push(conn(1, "C", 1));
+        s.push(conn(2, "C", 2));
+        let e = s.finish().err().expect("spilling under a file must fail");
+        assert!(e.to_string().contains("spill directory"), "{e}");
+    }
+}
