@@ -54,7 +54,8 @@ pub struct HourlyArchive {
 }
 
 impl HourlyArchive {
-    pub const MAX_PENDING: usize = 4_000_000;
+    /// About 0.6 GiB of records: a busier hour goes into more than one part file.
+    pub const MAX_PENDING: usize = 1_000_000;
 
     /// None with `--no-store`.
     pub fn open(store: &hunt::StoreArgs) -> Result<Option<HourlyArchive>> {
