@@ -452,6 +452,9 @@ mod tests {
             ..Default::default()
         }));
         c.app.dns.push(vigil_model::DnsTxn { query: Some("x.example".into()), ..Default::default() });
+        // Longer than the CBOR decoder's 4 KiB scratch buffer.
+        c.app.http.push(vigil_model::HttpTxn { uri: Some(format!("/{}", "a\u{e9}".repeat(6_000))), ..Default::default() });
+        c.history = "ShADadFf".repeat(1_000);
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("run");
         write_run(&p, &[c.clone(), conn(5, "", 2)]).unwrap();
