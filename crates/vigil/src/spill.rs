@@ -146,21 +146,29 @@ impl ConnSorter {
             return Ok(Sorted { len, runs: 0, source: Source::Memory(held.into_iter()), _dir: None });
         }
         // Few enough runs to read at once (each open run holds a file and a decoder's window):
-        // merge the oldest into longer runs first.
+        // merge consecutive groups into longer runs, level by level, so every record is
+        // rewritten once per level (log base MAX_FAN_IN of the run count). Groups keep their
+        // order, so equal keys still come from the older run first.
         while self.runs.len() > MAX_FAN_IN {
-            let group: Vec<PathBuf> = self.runs.drain(..MAX_FAN_IN).collect();
-            let Some(dir) = self.dir.as_ref() else { bail!("no spill directory") };
-            let path = dir.path().join(format!("merged-{:05}.cbor.zst", self.merged));
-            self.merged += 1;
-            let mut m = Merger::open(&group, Vec::new().into_iter())?;
-            let n: u64 = group.iter().map(|p| RunReader::open(p).map(|r| r.left)).sum::<Result<u64>>()?;
-            write_run_from(&path, n, || m.next()).with_context(|| format!("writing sort run {} (is the spill directory full?)", path.display()))?;
-            for p in &group {
-                let _ = std::fs::remove_file(p);
+            let mut next = Vec::with_capacity(self.runs.len().div_ceil(MAX_FAN_IN));
+            for group in self.runs.chunks(MAX_FAN_IN) {
+                if let [only] = group {
+                    next.push(only.clone());
+                    continue;
+                }
+                let Some(dir) = self.dir.as_ref() else { bail!("no spill directory") };
+                let path = dir.path().join(format!("merged-{:05}.cbor.zst", self.merged));
+                self.merged += 1;
+                let mut m = Merger::open(group, Vec::new().into_iter())?;
+                let n: u64 = group.iter().map(|p| RunReader::open(p).map(|r| r.left)).sum::<Result<u64>>()?;
+                write_run_from(&path, n, || m.next()).with_context(|| format!("writing sort run {} (is the spill directory full?)", path.display()))?;
+                drop(m);
+                for p in group {
+                    let _ = std::fs::remove_file(p);
+                }
+                next.push(path);
             }
-            // The merged run holds the oldest records: it goes first, so equal keys keep
-            // their input order.
-            self.runs.insert(0, path);
+            self.runs = next;
         }
         let runs = self.spills;
         let m = Merger::open(&self.runs, held.into_iter())?;
@@ -404,7 +412,7 @@ mod tests {
             input.push(conn((x % 300) as i64, &uid, i));
         }
         let tmp = tempfile::tempdir().unwrap();
-        // One record per run (200 runs: merged in rounds of MAX_FAN_IN), 7 per run (715 runs),
+        // One record per run (200 runs: merged in a level of MAX_FAN_IN), 7 per run (715 runs),
         // 1,000 per run, everything in memory.
         let one = approx_bytes(&input[0]) + std::mem::size_of::<Conn>();
         for (budget, n) in [(1usize, 200), (one * 7, input.len()), (one * 1_000, input.len()), (usize::MAX, input.len())] {
