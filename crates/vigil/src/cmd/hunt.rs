@@ -33,7 +33,8 @@ pub struct Args {
     /// size.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub sort_buffer: Option<usize>,
-    /// Directory for the sort's temporary run files (default: the system's temporary directory).
+    /// Directory for the sort's temporary run files (default: the system's temporary directory,
+    /// $TMPDIR or /tmp; where that is memory-backed, name a directory on disk).
     #[arg(long, value_name = "DIR")]
     pub spill_dir: Option<PathBuf>,
     #[command(flatten)]
