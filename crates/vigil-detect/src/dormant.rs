@@ -341,11 +341,11 @@ fn judge(cfg: &DormantConfig, h: IpAddr, log: &HostLog, ctx: &Context) -> Option
     // Habits: sessions the device also had in a run before the silence (none are known when
     // the silence comes from the stored inventory).
     let before = log.runs.get(..wi).unwrap_or_default();
-    let habitual = |s: &Start| before.iter().any(|r| r.habits.contains(s.key));
-    let familiar = woke.iter().filter(|s| habitual(s)).count();
-    let resumed = familiar == woke.len();
-    let new_admin: BTreeSet<u16> = woke.iter().filter(|s| s.admin && !habitual(s)).map(|s| s.port).collect();
-    let new_dsts: BTreeSet<IpAddr> = woke.iter().filter(|s| !habitual(s)).map(|s| s.dst).collect();
+    let new: Vec<&Start> = woke.iter().copied().filter(|s| !before.iter().any(|r| r.habits.contains(s.key))).collect();
+    let familiar = woke.len() - new.len();
+    let resumed = new.is_empty();
+    let new_admin: BTreeSet<u16> = new.iter().filter(|s| s.admin).map(|s| s.port).collect();
+    let new_dsts: BTreeSet<IpAddr> = new.iter().map(|s| s.dst).collect();
     let new_critical = new_dsts.iter().filter(|d| ctx.is_critical(**d)).count();
     let external: Vec<IpAddr> = dsts.iter().copied().filter(|d| !ctx.is_internal(*d)).collect();
     let foreign: Vec<IpAddr> = external.iter().copied().filter(|d| ctx.is_foreign(*d) == Some(true)).collect();

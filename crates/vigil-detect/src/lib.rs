@@ -117,25 +117,7 @@ fn cost(name: &str) -> u32 {
 /// cost, each group with its own front end, every detector seeing every record in order) and
 /// returns their findings ranked by score: the same findings for any thread count.
 pub fn run_detectors(dets: Vec<Box<dyn Detector>>, conns: &[&Conn], ctx: &Context, threads: usize) -> Vec<Finding> {
-    let groups = split_groups(dets, threads);
-    let run_group = |group: Vec<(usize, Box<dyn Detector>)>| -> Vec<(usize, Vec<Finding>)> {
-        let (idx, mut dets): (Vec<usize>, Vec<Box<dyn Detector>>) = group.into_iter().unzip();
-        let mut fe = front::FrontEnd::new();
-        for batch in conns.chunks(BATCH) {
-            observe_batch(&mut dets, &mut fe, batch, ctx);
-        }
-        idx.into_iter().zip(dets.iter_mut().map(|d| d.finish(ctx))).collect()
-    };
-    let per: Vec<(usize, Vec<Finding>)> = if groups.len() == 1 {
-        groups.into_iter().flat_map(|g| run_group(g.1)).collect()
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = groups.into_iter().map(|g| s.spawn(move || run_group(g.1))).collect();
-            // A detector that panics ends the pass as it would on one thread.
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-        })
-    };
-    merge_ranked(per)
+    run_groups::<&[&Conn], ()>(dets, ctx, threads, |feed| feed(conns)).0
 }
 
 /// A detector group: its summed cost and its detectors with their positions in the list given.
@@ -155,14 +137,6 @@ fn split_groups(dets: Vec<Box<dyn Detector>>, threads: usize) -> Vec<Group> {
         }
     }
     groups
-}
-
-/// The groups' findings in detector order, ranked.
-fn merge_ranked(mut per: Vec<(usize, Vec<Finding>)>) -> Vec<Finding> {
-    per.sort_by_key(|(i, _)| *i);
-    let mut out: Vec<Finding> = per.into_iter().flat_map(|(_, f)| f).collect();
-    Finding::rank(&mut out);
-    out
 }
 
 /// Records handed to a streamed pass ([`run_stream`]) at once, shared by every detector group.
@@ -185,46 +159,79 @@ pub fn run_stream<R>(
     threads: usize,
     produce: impl FnOnce(&mut dyn FnMut(Chunk)) -> R,
 ) -> (Vec<Finding>, R) {
-    let groups = split_groups(dets, threads);
-    let observe_chunk = |dets: &mut [Box<dyn Detector>], fe: &mut front::FrontEnd, chunk: &[Conn]| {
-        let mut refs: Vec<&Conn> = Vec::with_capacity(BATCH);
-        for batch in chunk.chunks(BATCH) {
-            refs.clear();
-            refs.extend(batch.iter());
-            observe_batch(dets, fe, &refs, ctx);
+    run_groups(dets, ctx, threads, produce)
+}
+
+/// What the detector groups are fed: a borrowed slice of records, or a shared chunk.
+trait Records: Clone + Send {
+    /// Hands the records to `f` in order, [`BATCH`] at a time.
+    fn batches(&self, f: &mut dyn FnMut(&[&Conn]));
+}
+
+impl Records for &[&Conn] {
+    fn batches(&self, f: &mut dyn FnMut(&[&Conn])) {
+        for b in self.chunks(BATCH) {
+            f(b);
         }
+    }
+}
+
+impl Records for Chunk {
+    fn batches(&self, f: &mut dyn FnMut(&[&Conn])) {
+        let mut refs: Vec<&Conn> = Vec::with_capacity(BATCH);
+        for b in self.chunks(BATCH) {
+            refs.clear();
+            refs.extend(b.iter());
+            f(&refs);
+        }
+    }
+}
+
+/// The pass behind [`run_detectors`] and [`run_stream`]: groups of detectors of about equal
+/// cost, each with its own front end and seeing every record in order (one group inline, more
+/// on threads fed through bounded channels while `produce` runs on the caller's thread), and
+/// their findings ranked: the same findings for any thread count.
+fn run_groups<C: Records, R>(
+    dets: Vec<Box<dyn Detector>>,
+    ctx: &Context,
+    threads: usize,
+    produce: impl FnOnce(&mut dyn FnMut(C)) -> R,
+) -> (Vec<Finding>, R) {
+    let groups = split_groups(dets, threads);
+    let observe = |dets: &mut [Box<dyn Detector>], fe: &mut front::FrontEnd, recs: &C| {
+        recs.batches(&mut |batch| observe_batch(dets, fe, batch, ctx));
     };
-    let finish_group = |idx: Vec<usize>, mut dets: Vec<Box<dyn Detector>>| -> Vec<(usize, Vec<Finding>)> {
+    let finish = |idx: Vec<usize>, mut dets: Vec<Box<dyn Detector>>| -> Vec<(usize, Vec<Finding>)> {
         idx.into_iter().zip(dets.iter_mut().map(|d| d.finish(ctx))).collect()
     };
     if groups.len() == 1 {
         let Some((_, group)) = groups.into_iter().next() else { return (Vec::new(), produce(&mut |_| {})) };
         let (idx, mut dets): (Vec<usize>, Vec<Box<dyn Detector>>) = group.into_iter().unzip();
         let mut fe = front::FrontEnd::new();
-        let r = produce(&mut |chunk: Chunk| observe_chunk(&mut dets, &mut fe, &chunk));
-        return (merge_ranked(finish_group(idx, dets)), r);
+        let r = produce(&mut |recs: C| observe(&mut dets, &mut fe, &recs));
+        return (merge_ranked(finish(idx, dets)), r);
     }
     std::thread::scope(|s| {
         let mut senders = Vec::with_capacity(groups.len());
         let mut handles = Vec::with_capacity(groups.len());
         for (_, group) in groups {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(STREAM_QUEUE);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<C>(STREAM_QUEUE);
             senders.push(tx);
-            let (observe_chunk, finish_group) = (&observe_chunk, &finish_group);
+            let (observe, finish) = (&observe, &finish);
             handles.push(s.spawn(move || {
                 let (idx, mut dets): (Vec<usize>, Vec<Box<dyn Detector>>) = group.into_iter().unzip();
                 let mut fe = front::FrontEnd::new();
-                while let Ok(chunk) = rx.recv() {
-                    observe_chunk(&mut dets, &mut fe, &chunk);
+                while let Ok(recs) = rx.recv() {
+                    observe(&mut dets, &mut fe, &recs);
                 }
-                finish_group(idx, dets)
+                finish(idx, dets)
             }));
         }
         // A group whose thread ended (a detector panicked) no longer receives; its join below
         // ends the pass as it would on one thread.
-        let r = produce(&mut |chunk: Chunk| {
+        let r = produce(&mut |recs: C| {
             for tx in &senders {
-                let _ = tx.send(chunk.clone());
+                let _ = tx.send(recs.clone());
             }
         });
         drop(senders);
@@ -232,6 +239,14 @@ pub fn run_stream<R>(
             handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect();
         (merge_ranked(per), r)
     })
+}
+
+/// The groups' findings in detector order, ranked.
+fn merge_ranked(mut per: Vec<(usize, Vec<Finding>)>) -> Vec<Finding> {
+    per.sort_by_key(|(i, _)| *i);
+    let mut out: Vec<Finding> = per.into_iter().flat_map(|(_, f)| f).collect();
+    Finding::rank(&mut out);
+    out
 }
 
 /// Records per [`observe_batch`] call in [`run_all`]: the batch's answers stay in cache while
