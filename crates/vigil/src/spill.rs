@@ -39,7 +39,7 @@ pub fn approx_bytes(c: &Conn) -> usize {
 }
 
 /// Sort key: start time, then uid (the order `vigil hunt` has always used).
-fn cmp_key(a: &Conn, b: &Conn) -> Ordering {
+pub fn cmp_key(a: &Conn, b: &Conn) -> Ordering {
     a.ts.cmp(&b.ts).then_with(|| a.uid.cmp(&b.uid))
 }
 
@@ -52,8 +52,6 @@ pub struct ConnSorter {
     parent: PathBuf,
     dir: Option<tempfile::TempDir>,
     runs: Vec<PathBuf>,
-    /// Runs written by spills.
-    spills: usize,
     merged: usize,
     spilled: u64,
     /// The first error a spill met: pushes after it only count, `finish` reports it.
@@ -71,7 +69,6 @@ impl ConnSorter {
             parent: spill_parent.to_path_buf(),
             dir: None,
             runs: Vec::new(),
-            spills: 0,
             merged: 0,
             spilled: 0,
             error: None,
@@ -130,7 +127,6 @@ impl ConnSorter {
         self.held.clear();
         self.held_bytes = 0;
         self.runs.push(path);
-        self.spills += 1;
         Ok(())
     }
 
@@ -142,8 +138,10 @@ impl ConnSorter {
         let mut held = std::mem::take(&mut self.held);
         held.sort_by(cmp_key);
         let len = self.spilled + held.len() as u64;
-        if self.runs.is_empty() {
-            return Ok(Sorted { len, runs: 0, source: Source::Memory(held.into_iter()), _dir: None });
+        // Every spill wrote one run; merging below shortens the list.
+        let runs = self.runs.len();
+        if runs == 0 {
+            return Ok(Sorted { len, runs, source: Source::Memory(held.into_iter()), _dir: None });
         }
         // Few enough runs to read at once (each open run holds a file and a decoder's window):
         // merge consecutive groups into longer runs, level by level, so every record is
@@ -160,8 +158,7 @@ impl ConnSorter {
                 let path = dir.path().join(format!("merged-{:05}.cbor.zst", self.merged));
                 self.merged += 1;
                 let mut m = Merger::open(group, Vec::new().into_iter())?;
-                let n: u64 = group.iter().map(|p| RunReader::open(p).map(|r| r.left)).sum::<Result<u64>>()?;
-                write_run_from(&path, n, || m.next()).with_context(|| format!("writing sort run {} (is the spill directory full?)", path.display()))?;
+                write_run_from(&path, m.left, || m.next()).with_context(|| format!("writing sort run {} (is the spill directory full?)", path.display()))?;
                 drop(m);
                 for p in group {
                     let _ = std::fs::remove_file(p);
@@ -170,7 +167,6 @@ impl ConnSorter {
             }
             self.runs = next;
         }
-        let runs = self.spills;
         let m = Merger::open(&self.runs, held.into_iter())?;
         Ok(Sorted { len, runs, source: Source::Merge(m), _dir: self.dir.take() })
     }
@@ -183,14 +179,18 @@ const MAX_FAN_IN: usize = 64;
 struct Merger {
     heads: BinaryHeap<Head>,
     readers: Vec<Run>,
+    /// Records still to come (the runs' counts and the held records).
+    left: u64,
 }
 
 impl Merger {
     fn open(runs: &[PathBuf], held: std::vec::IntoIter<Conn>) -> Result<Merger> {
         let mut heads = BinaryHeap::with_capacity(runs.len() + 1);
         let mut readers = Vec::with_capacity(runs.len() + 1);
+        let mut left = held.len() as u64;
         for (i, p) in runs.iter().enumerate() {
             let mut r = RunReader::open(p)?;
+            left += r.left;
             if let Some(c) = r.next()? {
                 heads.push(Head { conn: Box::new(c), run: i });
             }
@@ -201,7 +201,7 @@ impl Merger {
             heads.push(Head { conn: Box::new(c), run: readers.len() });
         }
         readers.push(Run::Memory(mem));
-        Ok(Merger { heads, readers })
+        Ok(Merger { heads, readers, left })
     }
 
     fn first_ts(&self) -> Option<Timestamp> {
@@ -210,6 +210,7 @@ impl Merger {
 
     fn next(&mut self) -> Result<Option<Conn>> {
         let Some(h) = self.heads.pop() else { return Ok(None) };
+        self.left = self.left.saturating_sub(1);
         let next = match self.readers.get_mut(h.run) {
             Some(Run::File(r)) => r.next()?,
             Some(Run::Memory(m)) => m.next(),

@@ -101,7 +101,7 @@ pub fn load_context(site: Option<&Path>) -> Result<Context> {
 pub fn read_inputs(inputs: &[PathBuf], site: &Site, progress: bool) -> Result<(Vec<Conn>, Vec<Finding>, HuntStats)> {
     let mut conns = Vec::new();
     let (findings, mut stats) = read_into(inputs, site, progress, &mut |c| conns.push(c))?;
-    conns.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.uid.cmp(&b.uid)));
+    conns.sort_by(crate::spill::cmp_key);
     stats.conns = conns.len() as u64;
     Ok((conns, findings, stats))
 }
@@ -152,29 +152,29 @@ fn read_into(inputs: &[PathBuf], site: &Site, progress: bool, sink: &mut dyn FnM
                     stats.log_files += 1;
                 } else if vigil_capture::is_capture(f) {
                     stats.capture_files += 1;
-                    engine.ingest_path(f, &mut |c| sink(c)).with_context(|| format!("{}", f.display()))?;
+                    engine.ingest_path(f, &mut *sink).with_context(|| format!("{}", f.display()))?;
                 } else {
                     stats.skipped_files.push(f.display().to_string());
                 }
             }
             if has_logs {
-                let s = vigil_import::import_path_with(input, &opts, &mut |c| sink(c), &mut |f| findings.push(f))
+                let s = vigil_import::import_path_with(input, &opts, &mut *sink, &mut |f| findings.push(f))
                     .with_context(|| format!("{}", input.display()))?;
                 stats.import.push(serde_json::to_value(&s).unwrap_or_default());
             }
         } else if vigil_capture::is_capture(input) && vigil_import::sniff(input).is_none() {
             stats.capture_files += 1;
-            engine.ingest_path(input, &mut |c| sink(c)).with_context(|| format!("{}", input.display()))?;
+            engine.ingest_path(input, &mut *sink).with_context(|| format!("{}", input.display()))?;
         } else if vigil_import::sniff(input).is_some() {
             stats.log_files += 1;
-            let s = vigil_import::import_path_with(input, &opts, &mut |c| sink(c), &mut |f| findings.push(f))
+            let s = vigil_import::import_path_with(input, &opts, &mut *sink, &mut |f| findings.push(f))
                 .with_context(|| format!("{}", input.display()))?;
             stats.import.push(serde_json::to_value(&s).unwrap_or_default());
         } else {
             bail!("{}: not a capture (pcap/pcapng), Zeek log, Suricata EVE or NetFlow/IPFIX file", input.display());
         }
     }
-    let es = engine.finish(&mut |c| sink(c));
+    let es = engine.finish(&mut *sink);
     if stats.capture_files > 0 {
         eprintln!("{es}");
         stats.engine = serde_json::to_value(&es).ok();
