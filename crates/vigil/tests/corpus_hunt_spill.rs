@@ -2,22 +2,10 @@
 //! findings whether its records fit the sort buffer or go through hundreds of temporary run
 //! files (merged in levels), and leaves no run file behind.
 
-use assert_cmd::Command;
-use std::path::PathBuf;
+mod common;
 
-fn shared_data() -> Option<PathBuf> {
-    let p = std::env::var_os("VIGIL_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    if p.is_dir() {
-        return Some(p);
-    }
-    if std::env::var("VIGIL_REQUIRE_CORPUS").as_deref() == Ok("1") {
-        panic!("shared data not found at {}", p.display());
-    }
-    println!("shared data not found at {}; skipping corpus check", p.display());
-    None
-}
+use assert_cmd::Command;
+use common::shared_data;
 
 #[test]
 fn spilled_hunts_of_real_inputs_find_what_in_memory_hunts_do() {

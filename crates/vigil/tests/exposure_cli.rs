@@ -4,6 +4,8 @@
 //! exploited (KEV) entries come first. Also: broken scopes, host names resolving outside the
 //! scope and `--only` outside the scope are refused with a clear message before any packet.
 
+mod common;
+
 use assert_cmd::Command;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -15,19 +17,6 @@ use vigil_model::{Finding, FindingKind};
 
 fn vigil() -> Command {
     Command::cargo_bin("vigil").expect("the vigil binary is built")
-}
-
-fn data_dir() -> Option<PathBuf> {
-    let p = match std::env::var_os("VIGIL_SHARED_DATA") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-    };
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(std::env::var("VIGIL_REQUIRE_CORPUS").as_deref() != Ok("1"), "shared data not found at {}", p.display());
-    println!("shared data not found at {}; skipping corpus check", p.display());
-    None
 }
 
 /// A toy server that answers like a product would: `greeting` first (server-first protocols),
@@ -94,7 +83,7 @@ fn scope_file(dir: &Path, fakes: &[&Fake]) -> PathBuf {
 
 #[test]
 fn scan_with_vulns_gives_findings_and_a_patch_list_with_kev_first() {
-    let Some(data) = data_dir() else { return };
+    let Some(data) = common::shared_data() else { return };
     let vulns = data.join("vulns");
     let ssh = Fake::start("127.60.0.1", b"SSH-2.0-OpenSSH_8.5p1\r\n", nothing);
     let nginx = Fake::start("127.60.0.2", b"", |_| http("nginx/1.20.0"));
