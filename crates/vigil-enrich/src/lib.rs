@@ -7,6 +7,7 @@ mod context;
 pub mod export;
 pub mod geo;
 pub mod inventory;
+pub mod nets;
 pub mod rir;
 
 pub use context::{Context, is_builtin_admin_port};

@@ -2,6 +2,7 @@
 
 use chrono::{NaiveTime, Weekday};
 use chrono_tz::Tz;
+use crate::nets::NetIndex;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -211,6 +212,11 @@ pub struct Site {
     pub country_db: Option<PathBuf>,
     pub asn_db: Option<PathBuf>,
     pub inventory_file: Option<PathBuf>,
+    /// Lookup indexes of `internal`, `zones` (value: position in `zones`) and `admin_sources`,
+    /// built by [`Site::resolve`]: those lists are not to be changed afterwards.
+    internal_index: NetIndex<()>,
+    zone_index: NetIndex<usize>,
+    admin_index: NetIndex<()>,
 }
 
 const DEFAULT_INTERNAL: [&str; 5] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fe80::/10"];
@@ -301,6 +307,9 @@ impl Site {
         let allow_networks = nets(&f.allow.networks, "allow.networks")?;
         let allow_domains = f.allow.domains.iter().map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase()).collect();
         let rel = |p: Option<PathBuf>| p.map(|p| if p.is_absolute() { p } else { base.join(p) });
+        let internal_index = NetIndex::new(internal.iter().map(|n| (*n, ())));
+        let zone_index = NetIndex::new(zones.iter().enumerate().flat_map(|(i, z)| z.networks.iter().map(move |n| (*n, i))));
+        let admin_index = NetIndex::new(admin_sources.iter().map(|n| (*n, ())));
         Ok(Site {
             name: s.name.unwrap_or_else(|| "unnamed site".into()),
             home_countries,
@@ -320,20 +329,20 @@ impl Site {
             country_db: rel(f.geoip.country_db),
             asn_db: rel(f.geoip.asn_db),
             inventory_file: rel(f.inventory.file),
+            internal_index,
+            zone_index,
+            admin_index,
         })
     }
 
     pub fn is_internal(&self, ip: IpAddr) -> bool {
-        self.internal.iter().any(|n| n.contains(&ip))
+        self.internal_index.contains(ip)
     }
 
-    /// The most specific zone holding `ip`.
+    /// The most specific zone holding `ip` (of two zones listing the same network, the one
+    /// listed later).
     pub fn zone(&self, ip: IpAddr) -> Option<&Zone> {
-        self.zones
-            .iter()
-            .filter_map(|z| z.networks.iter().filter(|n| n.contains(&ip)).map(|n| n.prefix_len()).max().map(|l| (l, z)))
-            .max_by_key(|(l, _)| *l)
-            .map(|(_, z)| z)
+        self.zones.get(self.zone_index.get(ip)?)
     }
 
     /// Whether `name` (a DNS name) is `d` or below `d` for some allowlisted domain `d`.
@@ -357,7 +366,7 @@ impl Site {
 
     /// Whether `ip` is a declared admin source (jump host, backup or monitoring server).
     pub fn is_admin_source(&self, ip: IpAddr) -> bool {
-        self.admin_sources.iter().any(|n| n.contains(&ip))
+        self.admin_index.contains(ip)
     }
 
     /// Trust level of an address: its zone's, [`TRUST_DEFAULT`] for internal addresses in no
