@@ -1,5 +1,7 @@
 //! GeoIP lookups per second: the bundled RIR table (binary search), the cached resolver, and a
-//! MaxMind-format database when the shared test data is present.
+//! MaxMind-format database when the shared test data is present. And the site's own lookups
+//! (is an address internal, which zone holds it) on a site file of 300 subnets in 30 zones:
+//! the longest-prefix index beside the linear scan of the networks it replaced.
 
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
 use std::net::{IpAddr, Ipv4Addr};
@@ -36,5 +38,44 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// A site of 30 zones of ten /24s each inside 10.0.0.0/8, plus the RFC 1918 internal ranges.
+fn big_site() -> vigil_enrich::Site {
+    let mut text = String::from("[site]\ninternal=[\"10.0.0.0/8\",\"172.16.0.0/12\",\"192.168.0.0/16\"]\n");
+    for z in 0..30 {
+        let nets: Vec<String> = (0..10).map(|i| format!("\"10.{z}.{i}.0/24\"")).collect();
+        text.push_str(&format!("[[site.zone]]\nname=\"z{z}\"\nnetworks=[{}]\n", nets.join(",")));
+    }
+    vigil_enrich::Site::parse(&text, std::path::Path::new("bench.toml")).expect("bench site")
+}
+
+fn bench_site(c: &mut Criterion) {
+    let site = big_site();
+    // Half inside the zones' ranges, half elsewhere.
+    let ips: Vec<IpAddr> = addresses(10_000)
+        .into_iter()
+        .enumerate()
+        .map(|(i, ip)| match (i % 2, ip) {
+            (0, IpAddr::V4(a)) => {
+                let [_, b, c, d] = a.octets();
+                IpAddr::V4(Ipv4Addr::new(10, b % 32, c % 12, d))
+            }
+            _ => ip,
+        })
+        .collect();
+    let mut g = c.benchmark_group("site");
+    g.throughput(Throughput::Elements(ips.len() as u64));
+    g.bench_function("zone_index", |b| b.iter(|| ips.iter().filter(|ip| site.zone(**ip).is_some()).count()));
+    g.bench_function("zone_linear_scan", |b| {
+        b.iter(|| {
+            ips.iter()
+                .filter(|ip| site.zones.iter().filter_map(|z| z.networks.iter().filter(|n| n.contains(*ip)).map(|n| n.prefix_len()).max()).max().is_some())
+                .count()
+        })
+    });
+    g.bench_function("is_internal_index", |b| b.iter(|| ips.iter().filter(|ip| site.is_internal(**ip)).count()));
+    g.bench_function("is_internal_linear_scan", |b| b.iter(|| ips.iter().filter(|ip| site.internal.iter().any(|n| n.contains(*ip))).count()));
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_site);
 criterion_main!(benches);

@@ -8,8 +8,10 @@
 //! keys come from the earlier run first. Under the budget nothing touches the disk.
 //!
 //! The run files live in a temporary directory that is removed when the [`Sorted`] stream is
-//! dropped (also on error); a killed process leaves a `vigil-sort-*` directory behind in the
-//! spill directory, which holds only copies of the input's records.
+//! dropped (also on error). A killed process leaves its `vigil-sort-*` directory behind (only
+//! copies of the input's records); each directory names its owner (process id, host, boot), and
+//! the next sort that spills into the same parent removes the directories of owners that are
+//! gone ([`sweep_stale`]).
 
 use anyhow::{Context as _, Result, bail};
 use std::cmp::Ordering;
@@ -56,6 +58,8 @@ pub struct ConnSorter {
     spilled: u64,
     /// The first error a spill met: pushes after it only count, `finish` reports it.
     error: Option<anyhow::Error>,
+    /// Directories of killed sorts removed from the spill directory.
+    swept: usize,
 }
 
 impl ConnSorter {
@@ -72,6 +76,7 @@ impl ConnSorter {
             merged: 0,
             spilled: 0,
             error: None,
+            swept: 0,
         }
     }
 
@@ -118,6 +123,10 @@ impl ConnSorter {
             self.dir = Some(d);
         }
         let Some(dir) = self.dir.as_ref() else { bail!("no spill directory") };
+        if self.runs.is_empty() {
+            std::fs::write(dir.path().join(OWNER_FILE), Owner::current().to_text()).with_context(|| format!("writing {} in {}", OWNER_FILE, dir.path().display()))?;
+            self.swept = sweep_stale(&self.parent, dir.path());
+        }
         let path = dir.path().join(format!("run-{:05}.cbor.zst", self.runs.len()));
         self.held.sort_by(cmp_key);
         write_run(&path, &self.held).with_context(|| format!("writing sort run {} (is the spill directory full?)", path.display()))?;
@@ -141,7 +150,7 @@ impl ConnSorter {
         // Every spill wrote one run; merging below shortens the list.
         let runs = self.runs.len();
         if runs == 0 {
-            return Ok(Sorted { len, runs, source: Source::Memory(held.into_iter()), _dir: None });
+            return Ok(Sorted { len, runs, swept: 0, source: Source::Memory(held.into_iter()), _dir: None });
         }
         // Few enough runs to read at once (each open run holds a file and a decoder's window):
         // merge consecutive groups into longer runs, level by level, so every record is
@@ -168,7 +177,7 @@ impl ConnSorter {
             self.runs = next;
         }
         let m = Merger::open(&self.runs, held.into_iter())?;
-        Ok(Sorted { len, runs, source: Source::Merge(m), _dir: self.dir.take() })
+        Ok(Sorted { len, runs, swept: self.swept, source: Source::Merge(m), _dir: self.dir.take() })
     }
 }
 
@@ -234,6 +243,7 @@ impl Merger {
 pub struct Sorted {
     len: u64,
     runs: usize,
+    swept: usize,
     source: Source,
     /// Removed (with the run files) when the stream is dropped.
     _dir: Option<tempfile::TempDir>,
@@ -285,6 +295,11 @@ impl Sorted {
         self.runs
     }
 
+    /// Directories left by killed sorts that this sort removed from the spill directory.
+    pub fn swept(&self) -> usize {
+        self.swept
+    }
+
     /// Whether the records come from run files (the budget was exceeded).
     pub fn spilled(&self) -> bool {
         matches!(self.source, Source::Merge(_))
@@ -323,6 +338,86 @@ impl Sorted {
         }
         Ok(all)
     }
+}
+
+/// The file in a sort directory naming the process that owns it.
+const OWNER_FILE: &str = "owner";
+
+/// Owner-less sort directories (written by a version without owner files, or killed between
+/// making the directory and writing the file) are removed once this old.
+const OWNERLESS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Who made a sort directory: process id, host name and kernel boot id (Linux), so that only a
+/// process of this host and this boot is judged by its process id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Owner {
+    pid: u32,
+    host: String,
+    boot: String,
+}
+
+impl Owner {
+    fn current() -> Owner {
+        let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+        Owner { pid: std::process::id(), host: read("/proc/sys/kernel/hostname"), boot: read("/proc/sys/kernel/random/boot_id") }
+    }
+
+    fn to_text(&self) -> String {
+        format!("vigil sort directory\npid={}\nhost={}\nboot={}\n", self.pid, self.host, self.boot)
+    }
+
+    /// The owner named in a file's text; None unless it has a process id.
+    fn parse(text: &str) -> Option<Owner> {
+        let mut o = Owner { pid: 0, host: String::new(), boot: String::new() };
+        let mut pid = None;
+        for line in text.lines().take(16) {
+            match line.split_once('=') {
+                Some(("pid", v)) => pid = v.trim().parse().ok(),
+                Some(("host", v)) => o.host = v.trim().to_string(),
+                Some(("boot", v)) => o.boot = v.trim().to_string(),
+                _ => {}
+            }
+        }
+        o.pid = pid?;
+        Some(o)
+    }
+
+    /// Whether the owner is certainly gone: the same host rebooted since, or, in the same boot,
+    /// no process has its id any more. Another host's directory (a shared spill directory) is
+    /// never judged gone, nor is anything when `/proc` cannot tell.
+    fn gone(&self, me: &Owner) -> bool {
+        if self.host.is_empty() || self.host != me.host || me.boot.is_empty() {
+            return false;
+        }
+        if self.boot != me.boot {
+            return true;
+        }
+        self.pid != me.pid && Path::new("/proc/self").exists() && !Path::new("/proc").join(self.pid.to_string()).exists()
+    }
+}
+
+/// Removes the `vigil-sort-*` directories in `parent` (other than `keep`) whose owner is gone,
+/// or that have no owner file and were last changed over a day ago; returns how many. Errors
+/// (a directory another user owns, one removed meanwhile) only leave it in place.
+pub fn sweep_stale(parent: &Path, keep: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(parent) else { return 0 };
+    let me = Owner::current();
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let path = e.path();
+        let is_sort_dir = e.file_name().to_str().is_some_and(|n| n.starts_with("vigil-sort-")) && e.file_type().is_ok_and(|t| t.is_dir());
+        if !is_sort_dir || path == keep {
+            continue;
+        }
+        let stale = match std::fs::read_to_string(path.join(OWNER_FILE)) {
+            Ok(text) => Owner::parse(&text).is_some_and(|o| o.gone(&me)),
+            Err(_) => e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > OWNERLESS_MAX_AGE),
+        };
+        if stale && std::fs::remove_dir_all(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Magic and version at the start of a run file.
@@ -508,5 +603,81 @@ mod tests {
         s.push(conn(2, "C", 2));
         let e = s.finish().err().expect("spilling under a file must fail");
         assert!(e.to_string().contains("spill directory"), "{e}");
+    }
+
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().expect("run true");
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    fn sort_dir(parent: &Path, name: &str, owner: Option<&Owner>) -> PathBuf {
+        let d = parent.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("run-00000.cbor.zst"), b"x").unwrap();
+        if let Some(o) = owner {
+            std::fs::write(d.join(OWNER_FILE), o.to_text()).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn an_owner_is_gone_only_when_this_host_can_tell() {
+        let me = Owner::current();
+        assert_eq!(Owner::parse(&me.to_text()), Some(me.clone()));
+        assert_eq!(Owner::parse("pid=x\nhost=h"), None);
+        if me.host.is_empty() || me.boot.is_empty() {
+            eprintln!("no /proc host name or boot id here: nothing is judged gone");
+            assert!(!Owner { pid: dead_pid(), ..me.clone() }.gone(&me));
+            return;
+        }
+        assert!(!me.gone(&me), "this process");
+        assert!(Owner { pid: dead_pid(), ..me.clone() }.gone(&me), "an ended process of this boot");
+        assert!(Owner { boot: "another-boot".into(), ..me.clone() }.gone(&me), "before a reboot");
+        assert!(!Owner { pid: dead_pid(), host: "other-host".into(), ..me.clone() }.gone(&me), "another host's");
+        assert!(!Owner { pid: dead_pid(), host: String::new(), ..me.clone() }.gone(&me), "no host named");
+    }
+
+    /// A killed sort's directory is removed by the next sort that spills into the same place;
+    /// live, foreign, fresh owner-less and unrelated directories stay.
+    #[test]
+    fn the_next_spill_removes_directories_of_killed_sorts() {
+        let me = Owner::current();
+        if me.host.is_empty() || me.boot.is_empty() || !Path::new("/proc/self").exists() {
+            eprintln!("skipped: no /proc here");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path();
+        let dead = Owner { pid: dead_pid(), ..me.clone() };
+        let killed = sort_dir(p, "vigil-sort-killed", Some(&dead));
+        let live = sort_dir(p, "vigil-sort-live", Some(&me));
+        let foreign = sort_dir(p, "vigil-sort-foreign", Some(&Owner { host: "other-host".into(), ..dead.clone() }));
+        let fresh = sort_dir(p, "vigil-sort-fresh", None);
+        let old = sort_dir(p, "vigil-sort-old", None);
+        let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(48 * 3600);
+        std::fs::File::open(&old).unwrap().set_modified(two_days_ago).unwrap();
+        let unrelated = sort_dir(p, "not-vigil", Some(&dead));
+        let mut s = ConnSorter::new(1, p);
+        for i in 0..3 {
+            s.push(conn(i, "C", i as u16));
+        }
+        let sorted = s.finish().unwrap();
+        assert_eq!(sorted.swept(), 2);
+        assert!(!killed.exists() && !old.exists());
+        assert!(live.exists() && foreign.exists() && fresh.exists() && unrelated.exists());
+        // The sort's own directory has its owner file.
+        let own: Vec<PathBuf> = std::fs::read_dir(p)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|d| d.join(OWNER_FILE).exists() && ![&live, &foreign, &unrelated].contains(&d))
+            .collect();
+        assert_eq!(own.len(), 1, "{own:?}");
+        assert_eq!(Owner::parse(&std::fs::read_to_string(own[0].join(OWNER_FILE)).unwrap()), Some(me));
+        drop(sorted);
+        assert!(!own[0].exists(), "removed when the stream ends");
+        assert_eq!(sweep_stale(p, p), 0, "nothing more to remove");
     }
 }

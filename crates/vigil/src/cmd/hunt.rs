@@ -301,6 +301,9 @@ pub fn run(args: Args) -> Result<()> {
             sorted.runs(),
             output::terminal_safe(&spill_dir.display().to_string())
         );
+        if sorted.swept() > 0 {
+            eprintln!("removed {} temporary sort directories left there by killed runs", sorted.swept());
+        }
     }
     if ctx.site.home_countries.is_empty() {
         eprintln!("note: no home country configured (site file), so no traffic is judged foreign");
