@@ -396,6 +396,19 @@ impl Owner {
     }
 }
 
+/// The owner file of a sort directory, at most 4 KiB of it: the spill directory may be shared
+/// (`/tmp`), so the file may be anyone's. Anything but a regular file (a FIFO would block the
+/// read) is an error, as is text that is not UTF-8.
+fn read_owner(dir: &Path) -> std::io::Result<String> {
+    let p = dir.join(OWNER_FILE);
+    if !std::fs::symlink_metadata(&p)?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "owner is not a regular file"));
+    }
+    let mut text = String::new();
+    File::open(&p)?.take(4096).read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// Removes the `vigil-sort-*` directories in `parent` (other than `keep`) whose owner is gone,
 /// or that have no owner file and were last changed over a day ago; returns how many. Errors
 /// (a directory another user owns, one removed meanwhile) only leave it in place.
@@ -409,7 +422,7 @@ pub fn sweep_stale(parent: &Path, keep: &Path) -> usize {
         if !is_sort_dir || path == keep {
             continue;
         }
-        let stale = match std::fs::read_to_string(path.join(OWNER_FILE)) {
+        let stale = match read_owner(&path) {
             Ok(text) => Owner::parse(&text).is_some_and(|o| o.gone(&me)),
             Err(_) => e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > OWNERLESS_MAX_AGE),
         };
@@ -659,20 +672,28 @@ mod tests {
         let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(48 * 3600);
         std::fs::File::open(&old).unwrap().set_modified(two_days_ago).unwrap();
         let unrelated = sort_dir(p, "not-vigil", Some(&dead));
+        // An owner that is not a regular file, and an owner file far over 4 KiB whose first
+        // lines name a dead process: judged without blocking or reading it all.
+        let odd = sort_dir(p, "vigil-sort-odd", None);
+        std::fs::create_dir(odd.join(OWNER_FILE)).unwrap();
+        let huge = sort_dir(p, "vigil-sort-huge", None);
+        let mut text = dead.to_text();
+        text.push_str(&"x".repeat(1 << 20));
+        std::fs::write(huge.join(OWNER_FILE), text).unwrap();
         let mut s = ConnSorter::new(1, p);
         for i in 0..3 {
             s.push(conn(i, "C", i as u16));
         }
         let sorted = s.finish().unwrap();
-        assert_eq!(sorted.swept(), 2);
-        assert!(!killed.exists() && !old.exists());
-        assert!(live.exists() && foreign.exists() && fresh.exists() && unrelated.exists());
+        assert_eq!(sorted.swept(), 3);
+        assert!(!killed.exists() && !old.exists() && !huge.exists());
+        assert!(live.exists() && foreign.exists() && fresh.exists() && unrelated.exists() && odd.exists());
         // The sort's own directory has its owner file.
         let own: Vec<PathBuf> = std::fs::read_dir(p)
             .unwrap()
             .flatten()
             .map(|e| e.path())
-            .filter(|d| d.join(OWNER_FILE).exists() && ![&live, &foreign, &unrelated].contains(&d))
+            .filter(|d| d.join(OWNER_FILE).exists() && ![&live, &foreign, &unrelated, &odd].contains(&d))
             .collect();
         assert_eq!(own.len(), 1, "{own:?}");
         assert_eq!(Owner::parse(&std::fs::read_to_string(own[0].join(OWNER_FILE)).unwrap()), Some(me));
