@@ -31,6 +31,8 @@ vigil-enrich = { path = "../crates/vigil-enrich" }
 vigil-detect = { path = "../crates/vigil-detect" }
 vigil-creds = { path = "../crates/vigil-creds" }
 vigil-sim = { path = "../crates/vigil-sim" }
+vigil-archive = { path = "../crates/vigil-archive" }
+zstd = "0.13"
 HEAD
 for extra in mail exposure; do
   if [ -d "../crates/vigil-$extra" ]; then

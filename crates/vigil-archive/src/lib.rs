@@ -7,8 +7,12 @@
 //! are removed on open). Appends are idempotent by content: a record whose key (event time and
 //! five-tuple) is already in its hour partition is not written again, so re-reading the same input
 //! never duplicates records.
+//!
+//! [`spill`] is the other way Conn records go to disk: the temporary, sorted runs of `vigil
+//! hunt`'s external sort.
 
 mod schema;
+pub mod spill;
 
 pub use schema::{SCHEMA_VERSION, SCHEMA_VERSION_KEY, conn_schema, conns_to_batch, file_schema, key_of};
 

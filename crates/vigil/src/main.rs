@@ -4,7 +4,6 @@ mod cmd;
 mod metrics;
 mod output;
 mod progress;
-mod spill;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -101,7 +101,7 @@ pub fn load_context(site: Option<&Path>) -> Result<Context> {
 pub fn read_inputs(inputs: &[PathBuf], site: &Site, progress: bool) -> Result<(Vec<Conn>, Vec<Finding>, HuntStats)> {
     let mut conns = Vec::new();
     let (findings, mut stats) = read_into(inputs, site, progress, &mut |c| conns.push(c))?;
-    conns.sort_by(crate::spill::cmp_key);
+    conns.sort_by(vigil_archive::spill::cmp_key);
     stats.conns = conns.len() as u64;
     Ok((conns, findings, stats))
 }
@@ -115,8 +115,8 @@ pub fn read_inputs_sorted(
     progress: bool,
     sort_buffer: usize,
     spill_dir: &Path,
-) -> Result<(crate::spill::Sorted, Vec<Finding>, HuntStats)> {
-    let mut sorter = crate::spill::ConnSorter::new(sort_buffer, spill_dir);
+) -> Result<(vigil_archive::spill::Sorted, Vec<Finding>, HuntStats)> {
+    let mut sorter = vigil_archive::spill::ConnSorter::new(sort_buffer, spill_dir);
     let (findings, mut stats) = read_into(inputs, site, progress, &mut |c| sorter.push(c))?;
     let sorted = sorter.finish()?;
     stats.conns = sorted.len();

@@ -467,13 +467,18 @@ struct RunReader {
     path: PathBuf,
     left: u64,
     /// Buffered above the decoder: CBOR reads a few bytes at a time.
-    z: BufReader<zstd::stream::read::Decoder<'static, BufReader<File>>>,
+    z: BufReader<zstd::stream::read::Decoder<'static, BufReader<Box<dyn Read>>>>,
 }
 
 impl RunReader {
     fn open(path: &Path) -> Result<RunReader> {
         let f = File::open(path).with_context(|| format!("cannot open sort run {}", path.display()))?;
-        let mut z = BufReader::with_capacity(64 << 10, zstd::stream::read::Decoder::new(f).with_context(|| format!("sort run {}", path.display()))?);
+        RunReader::from_reader(path, Box::new(f))
+    }
+
+    /// A run read from `src`; `path` only names it in errors.
+    fn from_reader(path: &Path, src: Box<dyn Read>) -> Result<RunReader> {
+        let mut z = BufReader::with_capacity(64 << 10, zstd::stream::read::Decoder::new(src).with_context(|| format!("sort run {}", path.display()))?);
         let mut head = [0u8; 16];
         z.read_exact(&mut head).with_context(|| format!("sort run {}: truncated header", path.display()))?;
         if head.get(..8) != Some(RUN_MAGIC.as_slice()) {
@@ -492,6 +497,20 @@ impl RunReader {
         let c: Conn = ciborium::from_reader(&mut self.z).map_err(|e| anyhow::anyhow!("sort run {}: {e}", self.path.display()))?;
         Ok(Some(c))
     }
+}
+
+/// Reads a whole run from `bytes` (a run file's contents), handing each record to `f`, and
+/// returns how many there were: the merge's reader over any bytes, for the fuzz target. An
+/// altered run is an error, never a panic; memory stays that of one record however large the
+/// header's count or a string's length claims to be (CBOR text is read in segments).
+pub fn read_run(bytes: &[u8], mut f: impl FnMut(Conn)) -> Result<u64> {
+    let mut r = RunReader::from_reader(Path::new("(bytes)"), Box::new(std::io::Cursor::new(bytes.to_vec())))?;
+    let mut n = 0;
+    while let Some(c) = r.next()? {
+        f(c);
+        n += 1;
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -576,9 +595,38 @@ mod tests {
         let p = tmp.path().join("run");
         write_run(&p, &[c.clone(), conn(5, "", 2)]).unwrap();
         let mut r = RunReader::open(&p).unwrap();
-        assert_eq!(r.next().unwrap(), Some(c));
+        assert_eq!(r.next().unwrap().as_ref(), Some(&c));
         assert_eq!(r.next().unwrap().map(|c| c.orig_p), Some(2));
         assert_eq!(r.next().unwrap(), None);
+        // The same run read from its bytes (the fuzz target's entry).
+        let mut got = Vec::new();
+        assert_eq!(read_run(&std::fs::read(&p).unwrap(), |c| got.push(c)).unwrap(), 2);
+        assert_eq!(got.first(), Some(&c));
+    }
+
+    /// Runs altered the ways an attacker with write access to the spill directory could: a
+    /// header claiming billions of records, a CBOR text claiming a length of 2^62 bytes. Each
+    /// is an error after the records that are really there, without allocating what it claims.
+    #[test]
+    fn runs_that_claim_more_than_they_hold_are_errors() {
+        let zst = |raw: &[u8]| zstd::stream::encode_all(raw, 1).unwrap();
+        let mut raw = RUN_MAGIC.to_vec();
+        raw.extend_from_slice(&u64::MAX.to_le_bytes());
+        ciborium::into_writer(&conn(1, "C1", 1), &mut raw).unwrap();
+        let mut n = 0;
+        let e = read_run(&zst(&raw), |_| n += 1).expect_err("the count is a lie");
+        assert_eq!(n, 1, "the one real record comes first");
+        assert!(e.to_string().contains("sort run (bytes)"), "{e}");
+        let mut raw = RUN_MAGIC.to_vec();
+        raw.extend_from_slice(&1u64.to_le_bytes());
+        // A map with one entry whose key is a text string of length 2^62 (header 0x7b + u64).
+        raw.extend_from_slice(&[0xa1, 0x7b]);
+        raw.extend_from_slice(&(1u64 << 62).to_be_bytes());
+        raw.extend_from_slice(b"uid");
+        assert!(read_run(&zst(&raw), |_| {}).is_err());
+        assert!(read_run(b"", |_| {}).is_err());
+        assert!(read_run(&zst(b"VGSORT01"), |_| {}).is_err(), "a header cut short");
+        assert_eq!(read_run(&zst(&[RUN_MAGIC.as_slice(), &0u64.to_le_bytes()].concat()), |_| {}).unwrap(), 0);
     }
 
     /// A damaged run file is an error naming it, not a panic or a silently short stream.
