@@ -239,11 +239,13 @@ pub struct AppMeta {
     pub orig_entropy: Option<f32>,
     pub resp_entropy: Option<f32>,
     /// SMB session metadata (dialect, trees, files, pipes), as smb_mapping.log / smb_files.log.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Always serialized (null when absent), so formats without field names (the sort's
+    /// spill runs) can hold a record; `default` still reads records written without it.
+    #[serde(default)]
     pub smb: Option<Box<SmbMeta>>,
     /// DCE-RPC interfaces bound and operations called, over TCP directly or on SMB named
-    /// pipes, as dce_rpc.log.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// pipes, as dce_rpc.log. Always serialized, as `smb`.
+    #[serde(default)]
     pub dce_rpc: Option<Box<DceRpcMeta>>,
 }
 
