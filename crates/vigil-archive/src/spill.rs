@@ -3,16 +3,16 @@
 //!
 //! Records are held in memory up to a budget (an estimate of their heap size); past it the
 //! held records are sorted and written to a temporary run file (length-prefixed postcard
-//! records, zstd level 1),
-//! and the final order is a k-way merge of the runs and the records still held. The order is
-//! exactly that of a stable in-memory sort by `(ts, uid)`: each run is stable-sorted, and equal
-//! keys come from the earlier run first. Under the budget nothing touches the disk.
+//! records, zstd level 1), and the final order is a k-way merge of the runs and the records
+//! still held. The order is exactly that of a stable in-memory sort by `(ts, uid)`: each run is
+//! stable-sorted, and equal keys come from the earlier run first. Under the budget nothing
+//! touches the disk.
 //!
 //! The run files live in a temporary directory that is removed when the [`Sorted`] stream is
 //! dropped (also on error). A killed process leaves its `vigil-sort-*` directory behind (only
-//! copies of the input's records); each directory names its owner (process id, host, boot), and
-//! the next sort that spills into the same parent removes the directories of owners that are
-//! gone ([`sweep_stale`]).
+//! copies of the input's records); each directory names its owner (process id, host, boot, PID
+//! namespace), and the next sort that spills into the same parent removes the directories of
+//! owners that are gone ([`sweep_stale`]).
 
 use anyhow::{Context as _, Result, bail};
 use std::cmp::Ordering;
@@ -355,34 +355,38 @@ const OWNER_FILE: &str = "owner";
 /// making the directory and writing the file) are removed once this old.
 const OWNERLESS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// Who made a sort directory: process id, host name and kernel boot id (Linux), so that only a
-/// process of this host and this boot is judged by its process id.
+/// Who made a sort directory: process id, host name, kernel boot id and PID namespace (Linux),
+/// so that only a process of this host, this boot and this namespace is judged by its id (a
+/// container sharing the host's name and spill directory has its own process ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Owner {
     pid: u32,
     host: String,
     boot: String,
+    pidns: String,
 }
 
 impl Owner {
     fn current() -> Owner {
         let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
-        Owner { pid: std::process::id(), host: read("/proc/sys/kernel/hostname"), boot: read("/proc/sys/kernel/random/boot_id") }
+        let pidns = std::fs::read_link("/proc/self/ns/pid").map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        Owner { pid: std::process::id(), host: read("/proc/sys/kernel/hostname"), boot: read("/proc/sys/kernel/random/boot_id"), pidns }
     }
 
     fn to_text(&self) -> String {
-        format!("vigil sort directory\npid={}\nhost={}\nboot={}\n", self.pid, self.host, self.boot)
+        format!("vigil sort directory\npid={}\nhost={}\nboot={}\npidns={}\n", self.pid, self.host, self.boot, self.pidns)
     }
 
     /// The owner named in a file's text; None unless it has a process id.
     fn parse(text: &str) -> Option<Owner> {
-        let mut o = Owner { pid: 0, host: String::new(), boot: String::new() };
+        let mut o = Owner { pid: 0, host: String::new(), boot: String::new(), pidns: String::new() };
         let mut pid = None;
         for line in text.lines().take(16) {
             match line.split_once('=') {
                 Some(("pid", v)) => pid = v.trim().parse().ok(),
                 Some(("host", v)) => o.host = v.trim().to_string(),
                 Some(("boot", v)) => o.boot = v.trim().to_string(),
+                Some(("pidns", v)) => o.pidns = v.trim().to_string(),
                 _ => {}
             }
         }
@@ -390,15 +394,19 @@ impl Owner {
         Some(o)
     }
 
-    /// Whether the owner is certainly gone: the same host rebooted since, or, in the same boot,
-    /// no process has its id any more. Another host's directory (a shared spill directory) is
-    /// never judged gone, nor is anything when `/proc` cannot tell.
+    /// Whether the owner is certainly gone: the same host rebooted since, or, in the same boot
+    /// and PID namespace, no process has its id any more. Another host's directory (a shared
+    /// spill directory) or another namespace's is never judged gone, nor is anything when
+    /// `/proc` cannot tell.
     fn gone(&self, me: &Owner) -> bool {
         if self.host.is_empty() || self.host != me.host || me.boot.is_empty() {
             return false;
         }
         if self.boot != me.boot {
             return true;
+        }
+        if self.pidns.is_empty() || self.pidns != me.pidns {
+            return false;
         }
         self.pid != me.pid && Path::new("/proc/self").exists() && !Path::new("/proc").join(self.pid.to_string()).exists()
     }
@@ -748,8 +756,8 @@ mod tests {
         let me = Owner::current();
         assert_eq!(Owner::parse(&me.to_text()), Some(me.clone()));
         assert_eq!(Owner::parse("pid=x\nhost=h"), None);
-        if me.host.is_empty() || me.boot.is_empty() {
-            eprintln!("no /proc host name or boot id here: nothing is judged gone");
+        if me.host.is_empty() || me.boot.is_empty() || me.pidns.is_empty() {
+            eprintln!("no /proc host name, boot id or namespace here: nothing is judged gone");
             assert!(!Owner { pid: dead_pid(), ..me.clone() }.gone(&me));
             return;
         }
@@ -758,6 +766,8 @@ mod tests {
         assert!(Owner { boot: "another-boot".into(), ..me.clone() }.gone(&me), "before a reboot");
         assert!(!Owner { pid: dead_pid(), host: "other-host".into(), ..me.clone() }.gone(&me), "another host's");
         assert!(!Owner { pid: dead_pid(), host: String::new(), ..me.clone() }.gone(&me), "no host named");
+        assert!(!Owner { pid: dead_pid(), pidns: "pid:[1]".into(), ..me.clone() }.gone(&me), "another PID namespace");
+        assert!(Owner { pidns: "pid:[1]".into(), boot: "another-boot".into(), ..me.clone() }.gone(&me), "any namespace before a reboot");
     }
 
     /// A killed sort's directory is removed by the next sort that spills into the same place;
@@ -765,7 +775,7 @@ mod tests {
     #[test]
     fn the_next_spill_removes_directories_of_killed_sorts() {
         let me = Owner::current();
-        if me.host.is_empty() || me.boot.is_empty() || !Path::new("/proc/self").exists() {
+        if me.host.is_empty() || me.boot.is_empty() || me.pidns.is_empty() || !Path::new("/proc/self").exists() {
             eprintln!("skipped: no /proc here");
             return;
         }
