@@ -37,6 +37,7 @@ for t in "${targets[@]}"; do
     proto_tls|proto_quic) seed "$t" "$corp" ../crates/vigil-proto/testdata ;;
     exposure_vulndb) seed "$t" "$corp" "$data/vulns" ;;
     detect_ioc) seed "$t" "$corp" "$data/intel" ;;
+    archive_spill_run) seed "$t" "$corp" ../crates/vigil-archive/testdata/spill-run-seed.bin ;;
     *) mkdir -p "$corp" ;;
   esac
   log="$work/$t.log"

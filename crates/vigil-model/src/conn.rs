@@ -204,15 +204,10 @@ impl Conn {
     }
     /// The name the client asked for: TLS SNI, else HTTP Host, else QUIC SNI.
     pub fn server_name(&self) -> Option<&str> {
-        if let Some(t) = &self.app.tls {
-            if let Some(s) = t.server_name.as_deref() {
-                return Some(s);
-            }
+        if let Some(s) = self.app.tls.as_ref().and_then(|t| t.server_name.as_deref()) {
+            return Some(s);
         }
-        if let Some(h) = self.app.http.iter().find_map(|h| h.host.as_deref()) {
-            return Some(h);
-        }
-        None
+        self.app.http.iter().find_map(|h| h.host.as_deref())
     }
     /// Encrypted by a recognised protocol (TLS, QUIC, SSH) or, failing that, payload that looks
     /// random (entropy close to 8 bits per byte).
