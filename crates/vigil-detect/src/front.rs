@@ -239,18 +239,16 @@ impl FrontEnd {
             Some(1) => None,
             Some(z) if z >= 2 => ctx.site.zones.get(usize::from(z - 2)),
             _ => {
-                let zone = ctx.zone(ip);
-                // Zones are compared by address: the site's own entries.
-                let code = zone.and_then(|z| ctx.site.zones.iter().position(|x| std::ptr::eq(x, z))).and_then(|p| u16::try_from(p + 2).ok());
+                let at = ctx.site.zone_at(ip);
                 if let Some(slot) = self.zones.get_mut(i) {
-                    *slot = match (zone, code) {
-                        (None, _) => 1,
-                        (Some(_), Some(c)) => c,
+                    *slot = match at.map(|p| u16::try_from(p + 2)) {
+                        None => 1,
+                        Some(Ok(c)) => c,
                         // More zones than a u16 holds: not cached.
-                        (Some(_), None) => 0,
+                        Some(Err(_)) => 0,
                     };
                 }
-                zone
+                at.and_then(|p| ctx.site.zones.get(p))
             }
         }
     }

@@ -8,26 +8,34 @@ mod synth;
 use synth::{Synth, SynthConfig};
 use vigil_detect::{all_detectors, run_detectors};
 use vigil_enrich::Context;
-use vigil_model::Conn;
+use vigil_model::{Conn, Finding};
+
+/// The benchmark's site with `n` records of a small site (300 hosts, 2,000 outside addresses),
+/// so that the planted storylines reach their thresholds in a short stream.
+fn small_stream(n: usize) -> (Context, Vec<Conn>) {
+    let ctx = Context::load(synth::site()).expect("bench context");
+    let mut cfg = SynthConfig::new(n);
+    cfg.hosts = 300;
+    cfg.external = 2_000;
+    (ctx, Synth::new(cfg).collect())
+}
+
+/// Findings as JSON lines, to compare every field.
+fn json(findings: &[Finding]) -> Vec<String> {
+    findings.iter().map(|f| serde_json::to_string(f).unwrap()).collect()
+}
 
 #[test]
 fn findings_are_the_same_on_one_thread_and_on_several() {
-    let ctx = Context::load(synth::site()).expect("bench context");
-    // A small site so that the planted storylines reach their thresholds in a short stream.
-    let mut cfg = SynthConfig::new(40_000);
-    cfg.hosts = 300;
-    cfg.external = 2_000;
-    let conns: Vec<Conn> = Synth::new(cfg).collect();
+    let (ctx, conns) = small_stream(40_000);
     let refs: Vec<&Conn> = conns.iter().collect();
-    let json = |threads: usize| -> Vec<String> {
-        run_detectors(all_detectors(), &refs, &ctx, threads).iter().map(|f| serde_json::to_string(f).unwrap()).collect()
-    };
-    let one = json(1);
+    let run = |threads: usize| json(&run_detectors(all_detectors(), &refs, &ctx, threads));
+    let one = run(1);
     let kinds: std::collections::BTreeSet<String> =
         one.iter().map(|f| serde_json::from_str::<serde_json::Value>(f).unwrap()["kind"].as_str().unwrap_or_default().to_string()).collect();
     assert!(kinds.len() >= 4, "the stream should give findings of several detectors: {kinds:?}");
     for threads in [2, 3, 16] {
-        assert_eq!(json(threads), one, "{threads} threads");
+        assert_eq!(run(threads), one, "{threads} threads");
     }
     assert_eq!(vigil_detect::run_all(&conns, &ctx).len(), one.len());
 }
@@ -37,13 +45,8 @@ fn findings_are_the_same_on_one_thread_and_on_several() {
 /// producer's result comes back beside them.
 #[test]
 fn a_streamed_pass_finds_what_the_whole_slice_does() {
-    let ctx = Context::load(synth::site()).expect("bench context");
-    let mut cfg = SynthConfig::new(30_000);
-    cfg.hosts = 300;
-    cfg.external = 2_000;
-    let conns: Vec<Conn> = Synth::new(cfg).collect();
+    let (ctx, conns) = small_stream(30_000);
     let refs: Vec<&Conn> = conns.iter().collect();
-    let json = |f: &[vigil_model::Finding]| -> Vec<String> { f.iter().map(|f| serde_json::to_string(f).unwrap()).collect() };
     let whole = json(&run_detectors(all_detectors(), &refs, &ctx, 1));
     assert!(whole.len() >= 4, "the stream should give findings: {}", whole.len());
     // Uneven chunks: 1, then 777, then the rest in 4,099s (neither a multiple of the batch).

@@ -8,6 +8,7 @@
 //! text: it is truncated, control characters are dropped, and it is never interpreted.
 
 use crate::EnrichError;
+use crate::nets::NetIndex;
 use chrono::NaiveDate;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -286,6 +287,8 @@ fn device_from_text(s: &str) -> Option<&'static str> {
 pub struct Inventory {
     assets: BTreeMap<IpAddr, Asset>,
     internal: Vec<IpNet>,
+    /// Lookup index of `internal` (every record is asked about twice).
+    internal_index: NetIndex<()>,
     max_assets: usize,
     /// Observations refused because the cap was reached.
     pub dropped: u64,
@@ -345,7 +348,8 @@ impl Inventory {
     }
 
     pub fn with_internal(internal: Vec<IpNet>) -> Inventory {
-        Inventory { assets: BTreeMap::new(), internal, max_assets: DEFAULT_MAX_ASSETS, dropped: 0, cmdb_records: 0 }
+        let internal_index = NetIndex::new(internal.iter().map(|n| (*n, ())));
+        Inventory { assets: BTreeMap::new(), internal, internal_index, max_assets: DEFAULT_MAX_ASSETS, dropped: 0, cmdb_records: 0 }
     }
 
     /// Caps the number of assets (default one million).
@@ -380,7 +384,7 @@ impl Inventory {
     }
 
     fn tracks(&self, ip: IpAddr) -> bool {
-        self.internal.iter().any(|n| n.contains(&ip))
+        self.internal_index.contains(ip)
     }
 
     fn entry(&mut self, ip: IpAddr) -> Option<&mut Asset> {

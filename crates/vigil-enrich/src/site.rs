@@ -339,10 +339,21 @@ impl Site {
         self.internal_index.contains(ip)
     }
 
+    /// The index behind [`Site::is_internal`], for a matcher that must own its networks (an
+    /// importer's `'static` predicate).
+    pub fn internal_index(&self) -> &NetIndex<()> {
+        &self.internal_index
+    }
+
     /// The most specific zone holding `ip` (of two zones listing the same network, the one
     /// listed later).
     pub fn zone(&self, ip: IpAddr) -> Option<&Zone> {
-        self.zones.get(self.zone_index.get(ip)?)
+        self.zones.get(self.zone_at(ip)?)
+    }
+
+    /// The position in `zones` of [`Site::zone`]'s answer, for callers that cache it.
+    pub fn zone_at(&self, ip: IpAddr) -> Option<usize> {
+        self.zone_index.get(ip)
     }
 
     /// Whether `name` (a DNS name) is `d` or below `d` for some allowlisted domain `d`.

@@ -127,9 +127,9 @@ pub fn read_inputs_sorted(
 /// Reads every input, handing each record to `sink` in the order the readers produce them.
 fn read_into(inputs: &[PathBuf], site: &Site, progress: bool, sink: &mut dyn FnMut(Conn)) -> Result<(Vec<Finding>, HuntStats)> {
     let mut stats = HuntStats::default();
-    let internal = site.internal.clone();
+    let internal = site.internal_index().clone();
     let opts = vigil_import::ImportOptions {
-        internal: Some(Box::new(move |ip| internal.iter().any(|n| n.contains(&ip)))),
+        internal: Some(Box::new(move |ip| internal.contains(ip))),
         ..Default::default()
     };
     let mut findings = Vec::new();
