@@ -196,13 +196,13 @@ fn detect(a: &Args, ctx: &Context) {
             // The front end, then detector by detector over the chunk, to attribute time (same
             // work, other order).
             let t = thread_cpu();
-            let recs: Vec<_> = chunk.iter().map(|c| fe.rec(c, ctx)).collect();
+            let refs: Vec<&Conn> = chunk.iter().collect();
+            let mut recs = Vec::with_capacity(refs.len());
+            fe.recs(&refs, ctx, &mut recs);
             front_time += thread_cpu().saturating_sub(t);
             for (d, slot) in dets.iter_mut().zip(per_det.iter_mut()) {
                 let t = thread_cpu();
-                for r in &recs {
-                    d.observe_rec(r);
-                }
+                d.observe_recs(&recs);
                 *slot += thread_cpu().saturating_sub(t);
             }
         } else {

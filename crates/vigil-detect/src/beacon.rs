@@ -655,6 +655,27 @@ impl Detector for BeaconDetector {
         }
     }
 
+    fn observe_recs(&mut self, recs: &[Record<'_>]) {
+        for (i, r) in recs.iter().enumerate() {
+            // Two stages: the pair's head and the host's list header first, then (when they
+            // have arrived) the combination the head names.
+            if let Some(f) = recs.get(i + 2 * util::AHEAD).filter(|f| f.pair != NO_PAIR) {
+                if let Some(h) = self.heads.get(f.pair as usize) {
+                    util::prefetch(h);
+                }
+                self.hosts.prefetch(f.orig_id);
+            }
+            if let Some(n) = recs.get(i + util::AHEAD).filter(|n| n.pair != NO_PAIR)
+                && let Some(&head) = self.heads.get(n.pair as usize)
+                && head != NO_COMBO
+                && let Some(k) = self.hosts.get(n.orig_id).and_then(|l| l.get(head as usize))
+            {
+                util::prefetch(k);
+            }
+            self.observe_rec(r);
+        }
+    }
+
     fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
         let (Some(dmin), Some(dmax)) = (self.dmin, self.dmax) else { return Vec::new() };
         let (dmin_s, dmax_s) = (dmin.secs(), dmax.secs());

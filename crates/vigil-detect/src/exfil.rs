@@ -173,6 +173,19 @@ impl Uploads {
         }
     }
 
+    /// Starts loading the state `near` will update, and the pair slot of `far` (further
+    /// ahead, so that its slot is cached when it is `near`).
+    #[inline]
+    fn prefetch(&self, near: Option<&Rec<'_>>, far: Option<&Rec<'_>>) {
+        if let Some(f) = far.filter(|f| f.outbound()) {
+            self.dsts.prefetch_slot(f.pair);
+        }
+        if let Some(n) = near.filter(|n| n.outbound()) {
+            self.hosts.prefetch(n.orig_id);
+            self.dsts.prefetch_item(n.pair);
+        }
+    }
+
     fn name_key(&self, d: &DstAgg) -> Option<PKey> {
         (d.name != NONE).then_some(PKey::Name(d.name))
     }
@@ -234,6 +247,13 @@ impl Detector for ExfilDetector {
 
     fn observe_rec(&mut self, r: &Rec<'_>) {
         self.up.observe(r, self.cfg.max_dsts_per_host);
+    }
+
+    fn observe_recs(&mut self, recs: &[Rec<'_>]) {
+        for (i, r) in recs.iter().enumerate() {
+            self.up.prefetch(recs.get(i + util::AHEAD), recs.get(i + 2 * util::AHEAD));
+            self.up.observe(r, self.cfg.max_dsts_per_host);
+        }
     }
 
     fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
@@ -415,6 +435,16 @@ impl Detector for RotatingDetector {
     fn observe(&mut self, c: &Conn, ctx: &Context) {
         let r = self.front.rec(c, ctx);
         self.observe_rec(&r);
+    }
+
+    fn observe_recs(&mut self, recs: &[Rec<'_>]) {
+        let min = self.cfg.rotating_min_session_bytes;
+        let tracked = |r: &&Rec<'_>| r.sent >= min && r.encrypted;
+        for (i, r) in recs.iter().enumerate() {
+            let (near, far) = (recs.get(i + util::AHEAD).filter(tracked), recs.get(i + 2 * util::AHEAD).filter(tracked));
+            self.up.prefetch(near, far);
+            self.observe_rec(r);
+        }
     }
 
     fn observe_rec(&mut self, r: &Rec<'_>) {

@@ -120,13 +120,16 @@ impl<'a> Rec<'a> {
 /// Builds [`Rec`]s: the host id table and the site clock live here.
 #[derive(Debug)]
 pub struct FrontEnd {
-    ids: HashMap<IpAddr, u32>,
+    /// Host ids: IPv4 addresses by their 32 bits (hashing an `IpAddr` costs its variant
+    /// and the comparison a branch), IPv6 apart.
+    ids4: HashMap<u32, u32>,
+    ids6: HashMap<std::net::Ipv6Addr, u32>,
     addrs: Vec<IpAddr>,
     /// Zone of each host id: 0 not looked up yet, 1 none, `i + 2` the site's zone `i`.
     zones: Vec<u16>,
     clock: util::LocalClock,
     /// Pair ids: IPv4 responders keyed by host id and address in one `u64`, IPv6 apart.
-    pairs4: HashMap<u64, u32>,
+    pairs4: PairTable,
     pairs6: HashMap<(u32, std::net::Ipv6Addr), u32>,
     names: util::Interner,
     /// Internal addresses refused an id because the table was full.
@@ -138,11 +141,12 @@ pub struct FrontEnd {
 impl Default for FrontEnd {
     fn default() -> Self {
         FrontEnd {
-            ids: HashMap::new(),
+            ids4: HashMap::new(),
+            ids6: HashMap::new(),
             addrs: Vec::new(),
             zones: Vec::new(),
             clock: util::LocalClock::default(),
-            pairs4: HashMap::new(),
+            pairs4: PairTable::default(),
             pairs6: HashMap::new(),
             names: util::Interner::default(),
             dropped_hosts: 0,
@@ -157,7 +161,11 @@ impl FrontEnd {
     }
 
     fn id(&mut self, ip: IpAddr) -> u32 {
-        if let Some(&i) = self.ids.get(&ip) {
+        let found = match ip {
+            IpAddr::V4(v4) => self.ids4.get(&u32::from(v4)),
+            IpAddr::V6(v6) => self.ids6.get(&v6),
+        };
+        if let Some(&i) = found {
             return i;
         }
         if self.addrs.len() >= MAX_HOST_IDS {
@@ -165,17 +173,20 @@ impl FrontEnd {
             return NO_HOST;
         }
         let i = u32::try_from(self.addrs.len()).unwrap_or(NO_HOST);
-        self.ids.insert(ip, i);
+        match ip {
+            IpAddr::V4(v4) => self.ids4.insert(u32::from(v4), i),
+            IpAddr::V6(v6) => self.ids6.insert(v6, i),
+        };
         self.addrs.push(ip);
         i
     }
 
     fn pair(&mut self, id: u32, resp: IpAddr) -> u32 {
         let found = match resp {
-            IpAddr::V4(v4) => self.pairs4.get(&pack(id, v4)),
-            IpAddr::V6(v6) => self.pairs6.get(&(id, v6)),
+            IpAddr::V4(v4) => self.pairs4.get(pack(id, v4)),
+            IpAddr::V6(v6) => self.pairs6.get(&(id, v6)).copied(),
         };
-        if let Some(&p) = found {
+        if let Some(p) = found {
             return p;
         }
         let next = self.pairs();
@@ -185,9 +196,25 @@ impl FrontEnd {
         };
         match resp {
             IpAddr::V4(v4) => self.pairs4.insert(pack(id, v4), p),
-            IpAddr::V6(v6) => self.pairs6.insert((id, v6), p),
+            IpAddr::V6(v6) => {
+                self.pairs6.insert((id, v6), p);
+            }
         };
         p
+    }
+
+    /// Whether a record gets a pair id ([`Rec::pair`]).
+    fn wants_pair(r: &Rec<'_>) -> bool {
+        r.orig_id != NO_HOST && !r.resp_noise && (!r.resp_internal || r.name.is_some())
+    }
+
+    /// Starts loading the pair table's slot for `r` ([`util::prefetch`]).
+    fn prefetch_pair(&self, r: &Rec<'_>) {
+        if let IpAddr::V4(v4) = r.conn.resp_h
+            && Self::wants_pair(r)
+        {
+            self.pairs4.prefetch(pack(r.orig_id, v4));
+        }
     }
 
     /// Pairs given an id so far.
@@ -212,14 +239,41 @@ impl FrontEnd {
 
     /// Everything the detectors ask about `c`, answered once.
     pub fn rec<'a>(&mut self, c: &'a Conn, ctx: &'a Context) -> Rec<'a> {
+        let mut r = self.rec_without_pair(c, ctx);
+        if Self::wants_pair(&r) {
+            r.pair = self.pair(r.orig_id, c.resp_h);
+        }
+        r
+    }
+
+    /// [`FrontEnd::rec`] of each record, in order, into `out` (cleared first): the same
+    /// answers and ids. The pair table is large (a pair per two or three records of a big
+    /// site's day, 128 MiB at 10 M records), so its lookups go in a second loop that starts
+    /// loading the slot of the record [`util::AHEAD`] on while it looks up the current one.
+    pub fn recs<'a>(&mut self, conns: &[&'a Conn], ctx: &'a Context, out: &mut Vec<Rec<'a>>) {
+        out.clear();
+        out.extend(conns.iter().map(|c| self.rec_without_pair(c, ctx)));
+        for i in 0..out.len() {
+            if let Some(ahead) = out.get(i + util::AHEAD) {
+                self.prefetch_pair(ahead);
+            }
+            let Some(r) = out.get(i) else { continue };
+            if Self::wants_pair(r) {
+                let p = self.pair(r.orig_id, r.conn.resp_h);
+                if let Some(r) = out.get_mut(i) {
+                    r.pair = p;
+                }
+            }
+        }
+    }
+
+    /// Every answer but the pair id.
+    fn rec_without_pair<'a>(&mut self, c: &'a Conn, ctx: &'a Context) -> Rec<'a> {
         let orig_internal = ctx.is_internal(c.orig_h);
         let resp_internal = ctx.is_internal(c.resp_h);
         let orig_id = if orig_internal { self.id(c.orig_h) } else { NO_HOST };
         let resp_id = if resp_internal { self.id(c.resp_h) } else { NO_HOST };
         let mut r = build(c, ctx, &mut self.clock, (orig_internal, resp_internal), (orig_id, resp_id));
-        if orig_id != NO_HOST && !r.resp_noise && (!resp_internal || r.name.is_some()) {
-            r.pair = self.pair(orig_id, c.resp_h);
-        }
         if orig_internal && let Some(n) = r.name.as_deref() {
             r.name_id = self.names.id(n);
         }
@@ -293,6 +347,94 @@ fn build<'a>(c: &'a Conn, ctx: &'a Context, clock: &mut util::LocalClock, intern
     }
 }
 
+/// The IPv4 pair table: [`pack`]ed (host id, address) keys to pair ids, open addressing with
+/// linear probing in one array of 16-byte slots, at most half full. `hashbrown` has no way to
+/// ask for a key's slot ahead of the lookup, and at 10 M records this table's lookup was most
+/// of the front end's time, one wait for memory per record; here [`PairTable::prefetch`]
+/// starts that load a few records early. Keys are hashed with a per-table random seed
+/// (foldhash, as the maps elsewhere), so an attacker choosing addresses cannot aim them at one
+/// run of slots.
+#[derive(Debug, Default)]
+struct PairTable {
+    slots: Vec<PairSlot>,
+    len: usize,
+    seed: foldhash::fast::RandomState,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PairSlot {
+    key: u64,
+    val: u32,
+}
+
+/// No key: a packed key's host id is below [`MAX_HOST_IDS`], so no key is all ones.
+const FREE: u64 = u64::MAX;
+
+impl PairTable {
+    fn slot_of(&self, key: u64) -> usize {
+        use std::hash::BuildHasher;
+        // The mask keeps the index below the power-of-two length.
+        (self.seed.hash_one(key) as usize) & self.slots.len().wrapping_sub(1)
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn prefetch(&self, key: u64) {
+        if let Some(s) = self.slots.get(self.slot_of(key)) {
+            util::prefetch(s);
+        }
+    }
+
+    /// The slot holding `key`, or the free slot where it would go (None: no slots yet).
+    fn find(&self, key: u64) -> Option<usize> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut i = self.slot_of(key);
+        // At most half full, so a free slot ends every probe.
+        loop {
+            let s = self.slots.get(i)?;
+            if s.key == key || s.key == FREE {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn get(&self, key: u64) -> Option<u32> {
+        if key == FREE {
+            return None;
+        }
+        self.slots.get(self.find(key)?).filter(|s| s.key == key).map(|s| s.val)
+    }
+
+    /// Sets `key`'s pair id (`key` not [`FREE`]).
+    fn insert(&mut self, key: u64, val: u32) {
+        if key == FREE {
+            return;
+        }
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let Some(i) = self.find(key) else { return };
+        if let Some(s) = self.slots.get_mut(i) {
+            if s.key == FREE {
+                self.len += 1;
+            }
+            *s = PairSlot { key, val };
+        }
+    }
+
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(1024);
+        let old = std::mem::replace(&mut self.slots, vec![PairSlot { key: FREE, val: 0 }; n]);
+        self.len = 0;
+        for s in old.into_iter().filter(|s| s.key != FREE) {
+            self.insert(s.key, s.val);
+        }
+    }
+}
+
 /// A host id and an IPv4 address in one key.
 pub fn pack(id: u32, v4: Ipv4Addr) -> u64 {
     (u64::from(id) << 32) | u64::from(u32::from(v4))
@@ -325,6 +467,12 @@ impl<T> HostMap<T> {
 
     pub fn contains(&self, id: u32) -> bool {
         self.0.slot(id).is_some()
+    }
+
+    /// Starts loading the state of host `id` ([`util::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, id: u32) {
+        self.0.prefetch_item(id);
     }
 
     pub fn get(&self, id: u32) -> Option<&T> {
@@ -455,6 +603,23 @@ impl<T> IdMap<T> {
         Some(n)
     }
 
+    /// Starts loading the slot of `id` ([`util::prefetch`]): a batch loop calls it a few
+    /// records ahead of [`IdMap::prefetch_item`].
+    #[inline]
+    pub fn prefetch_slot(&self, id: u32) {
+        if let Some(s) = self.index.get(id as usize) {
+            util::prefetch(s);
+        }
+    }
+
+    /// Starts loading the state of `id`, if it has some.
+    #[inline]
+    pub fn prefetch_item(&self, id: u32) {
+        if let Some(t) = self.slot(id).and_then(|i| self.items.get(i as usize)) {
+            util::prefetch(t);
+        }
+    }
+
     /// The item at an index from [`IdMap::slot`] or [`IdMap::insert`].
     pub fn item(&self, i: u32) -> Option<&T> {
         self.items.get(i as usize)
@@ -579,6 +744,61 @@ mod tests {
         assert_eq!((m.get(7), m.get(2), m.get(3), m.slot(2), m.len()), (Some(&"x"), Some(&"y"), None, Some(1), 2));
         *m.get_mut(7).unwrap() = "w";
         assert_eq!((m.item(0), m.items()), (Some(&"w"), &["w", "y"][..]));
+    }
+
+    #[test]
+    fn pair_table_agrees_with_a_map() {
+        let mut t = PairTable::default();
+        let mut m: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for n in 0..20_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Few hosts and few addresses, so that keys repeat and probes collide.
+            let key = pack((x % 37) as u32, Ipv4Addr::from((x >> 20) as u32 % 900));
+            assert_eq!(t.get(key), m.get(&key).copied());
+            if t.get(key).is_none() {
+                t.insert(key, n);
+                m.insert(key, n);
+            }
+            t.prefetch(key);
+        }
+        assert_eq!(t.len(), m.len());
+        assert!(t.slots.len() >= 2 * t.len(), "at most half full");
+        for (k, v) in &m {
+            assert_eq!(t.get(*k), Some(*v));
+        }
+        t.insert(FREE, 1);
+        assert_eq!((t.get(FREE), t.len()), (None, m.len()));
+        assert_eq!(PairTable::default().get(5), None);
+    }
+
+    #[test]
+    fn batch_answers_are_those_of_one_record_at_a_time() {
+        let ctx = Context::new(Site::parse("[site]\ninternal=[\"10.0.0.0/8\"]", Path::new("s.toml")).unwrap());
+        let ts = Timestamp::from_secs(1_704_180_600);
+        let mut conns = Vec::new();
+        for i in 0..3_000u32 {
+            let o = format!("10.0.{}.{}", i % 7, i % 11);
+            let r = if i % 5 == 0 { format!("10.9.0.{}", i % 3) } else if i % 13 == 0 { format!("2001:db8::{:x}", i % 17) } else { format!("198.51.{}.{}", i % 19, i % 23) };
+            let mut c = Conn::new(ts, o.parse().unwrap(), 50000, r.parse().unwrap(), 443, PROTO_TCP);
+            if i % 3 == 0 {
+                c.app.tls = Some(Box::new(TlsMeta { server_name: Some(format!("h{}.example", i % 4)), ..Default::default() }));
+            }
+            conns.push(c);
+        }
+        let refs: Vec<&Conn> = conns.iter().collect();
+        let (mut one, mut batch) = (FrontEnd::new(), FrontEnd::new());
+        let mut out = Vec::new();
+        let mut got = Vec::new();
+        for b in refs.chunks(512) {
+            batch.recs(b, &ctx, &mut out);
+            got.extend(out.iter().map(|r| (r.orig_id, r.resp_id, r.pair, r.name_id)));
+        }
+        let want: Vec<_> = refs.iter().map(|c| one.rec(c, &ctx)).map(|r| (r.orig_id, r.resp_id, r.pair, r.name_id)).collect();
+        assert_eq!(got, want);
+        assert!(one.pairs() > 100 && one.pairs() == batch.pairs() && one.hosts() == batch.hosts());
     }
 
     #[test]

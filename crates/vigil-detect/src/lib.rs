@@ -32,6 +32,14 @@ pub trait Detector: Send {
     fn observe_rec(&mut self, rec: &front::Rec<'_>) {
         self.observe(rec.conn, rec.ctx);
     }
+    /// [`Detector::observe_rec`] over a batch of records, in order. A detector whose state is
+    /// too large for the caches overrides it to start loading the state of records a few
+    /// ahead ([`util::prefetch`]) while it works on the current one.
+    fn observe_recs(&mut self, recs: &[front::Rec<'_>]) {
+        for r in recs {
+            self.observe_rec(r);
+        }
+    }
     fn finish(&mut self, ctx: &Context) -> Vec<Finding>;
 }
 
@@ -267,10 +275,9 @@ pub fn observe_all(dets: &mut [Box<dyn Detector>], fe: &mut front::FrontEnd, c: 
 /// record, which evicted each other's code and state from the caches (a few per cent of CPU).
 /// Every detector still sees the records in order, so the findings are the same.
 pub fn observe_batch(dets: &mut [Box<dyn Detector>], fe: &mut front::FrontEnd, conns: &[&Conn], ctx: &Context) {
-    let recs: Vec<front::Rec<'_>> = conns.iter().map(|c| fe.rec(c, ctx)).collect();
+    let mut recs: Vec<front::Rec<'_>> = Vec::with_capacity(conns.len());
+    fe.recs(conns, ctx, &mut recs);
     for d in dets.iter_mut() {
-        for r in &recs {
-            d.observe_rec(r);
-        }
+        d.observe_recs(&recs);
     }
 }
