@@ -45,6 +45,28 @@ fn bench(c: &mut Criterion) {
             dets.iter_mut().map(|d| d.finish(&ctx).len()).sum::<usize>()
         })
     });
+    // The front end alone: one record at a time, and in run_all's batches (pair-table slots
+    // loaded ahead). At the default N the pair table fits in the caches; the gap grows with
+    // the table (PERFORMANCE.md, session 10, for 10 M records).
+    let refs: Vec<&Conn> = conns.iter().collect();
+    g.bench_function(format!("front_end_per_record/{n}"), |b| {
+        b.iter(|| {
+            let mut fe = FrontEnd::new();
+            refs.iter().map(|x| fe.rec(x, &ctx).pair as u64).sum::<u64>()
+        })
+    });
+    g.bench_function(format!("front_end_batches/{n}"), |b| {
+        b.iter(|| {
+            let mut fe = FrontEnd::new();
+            let mut out = Vec::with_capacity(vigil_detect::BATCH);
+            let mut sum = 0u64;
+            for batch in refs.chunks(vigil_detect::BATCH) {
+                fe.recs(batch, &ctx, &mut out);
+                sum += out.iter().map(|r| r.pair as u64).sum::<u64>();
+            }
+            sum
+        })
+    });
     g.finish();
 }
 
