@@ -103,7 +103,7 @@ pub fn write_table(out: &mut dyn Write, findings: &[Finding], color: bool) -> st
         writeln!(out, "No findings.")?;
         return Ok(());
     }
-    writeln!(out, "{:>3}  {:<8}  {:>5}  {:<22}  {:<16}  {}", "#", "SEVERITY", "SCORE", "KIND", "HOST", "SUMMARY")?;
+    writeln!(out, "{:>3}  {:<8}  {:>5}  {:<22}  {:<16}  SUMMARY", "#", "SEVERITY", "SCORE", "KIND", "HOST")?;
     for (i, f) in findings.iter().enumerate() {
         writeln!(
             out,
@@ -169,7 +169,7 @@ pub fn write_html(out: &mut dyn Write, findings: &[Finding], title: &str) -> std
             ev = html_escape(&serde_json::to_string_pretty(&f.evidence).unwrap_or_default()),
         )?;
     }
-    write!(out, "</table></body></html>\n")
+    writeln!(out, "</table></body></html>")
 }
 
 #[cfg(test)]

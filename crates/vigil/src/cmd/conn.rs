@@ -55,10 +55,10 @@ pub fn run(args: Args) -> Result<()> {
     }
     let mut write_err: Option<std::io::Error> = None;
     let mut sink = |c: vigil_model::Conn| {
-        if write_err.is_none() {
-            if let Err(e) = logs.write(&c) {
-                write_err = Some(e);
-            }
+        if write_err.is_none()
+            && let Err(e) = logs.write(&c)
+        {
+            write_err = Some(e);
         }
     };
     for input in &args.inputs {
