@@ -30,6 +30,7 @@ for t in "${targets[@]}"; do
   case $t in
     capture_*|flow_*|proto_session|bpf_program) seed "$t" "$corp" "$data/pcaps" ;;
     import_netflow) seed "$t" "$corp" "$data/flows/netflow-raw" ;;
+    import_sflow) seed "$t" "$corp" "$data/flows/sflow-pcap" ;;
     import_zeek_tsv) seed "$t" "$corp" "$data/zeek-logs" ;;
     import_eve) seed "$t" "$corp" "$data/flows/suricata-eve" ;;
     mail_*) seed "$t" "$corp" "$data/mail/parser-corpus" "$data/mail/auth" ;;

@@ -19,6 +19,7 @@
 //! channel, page-fault or allocator traffic. Kernel drops (`SO_RXQ_OVFL`, and the socket's
 //! `/proc/net/udp` drops column at shutdown) are counted beside the collector's own.
 
+use crate::netflow::sflow::{SflowDecoder, SflowStats, looks_like_sflow};
 use crate::netflow::{ConnRec, Decoder, DecoderConfig, FlowHasher, FlowRecord, Stitcher};
 use crate::stats::ImportStats;
 use crate::ImportOptions;
@@ -95,6 +96,10 @@ pub struct CollectorStats {
     /// Datagrams the kernel dropped because the socket buffer was full (`SO_RXQ_OVFL` while
     /// running; the socket's `/proc/net/udp` drops column at shutdown when readable).
     pub kernel_drops: u64,
+    /// sFlow v5 datagrams among `datagrams`, and their flow samples (each an estimate of
+    /// sampling-rate packets; summed per flow into `flow_records`).
+    pub sflow_datagrams: u64,
+    pub sflow_samples: u64,
 }
 
 #[derive(Default)]
@@ -126,9 +131,15 @@ pub struct Collector {
     sock: Arc<UdpSocket>,
     stop: Arc<AtomicBool>,
     counters: Arc<Counters>,
-    decoder_stats: Arc<Mutex<crate::netflow::DecoderStats>>,
+    decoder_stats: Arc<Mutex<(crate::netflow::DecoderStats, SflowStats)>>,
     pool: Arc<ConnPool>,
     threads: Vec<JoinHandle<()>>,
+}
+
+/// The wall clock as a [`Timestamp`] (the epoch if the clock is before it).
+fn wall_now() -> Timestamp {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// Largest UDP payload.
@@ -445,8 +456,12 @@ impl Collector {
         let (btx, brx) = sync_channel::<Vec<(u64, FlowRecord)>>(FLOW_BATCHES + shards);
         let (stop2, ds, c2) = (stop.clone(), decoder_stats.clone(), counters.clone());
         let dec_cfg = cfg.decoder.clone();
+        let (window, max_open) = (cfg.stitch_window_secs, cfg.max_pending_flows);
         let dec_thread = std::thread::Builder::new().name("vigil-netflow-decode".into()).spawn(move || {
             let mut dec = Decoder::new(dec_cfg);
+            // sFlow datagrams carry no wall time: samples are timed on arrival, and the open
+            // flows are summed over the stitch window.
+            let mut sdec = SflowDecoder::new(window, max_open);
             let mut recs: Vec<FlowRecord> = Vec::with_capacity(64);
             let mut disp = Dispatch {
                 hasher,
@@ -455,9 +470,9 @@ impl Collector {
                 recycled: brx,
                 watermark: Timestamp::default(),
             };
-            let publish = |dec: &Decoder| {
+            let publish = |dec: &Decoder, sdec: &SflowDecoder| {
                 if let Ok(mut g) = ds.lock() {
-                    *g = dec.stats.clone();
+                    *g = (dec.stats.clone(), sdec.stats.clone());
                 }
             };
             loop {
@@ -468,9 +483,14 @@ impl Collector {
                 let next = match drx.try_recv() {
                     Ok(x) => Ok(x),
                     Err(_) => {
-                        publish(&dec);
+                        publish(&dec, &sdec);
                         match drx.recv_timeout(FLUSH_AFTER) {
                             Err(RecvTimeoutError::Timeout) => {
+                                // Quiet: sFlow flows idle past the window are done.
+                                sdec.tick(wall_now(), &mut recs);
+                                for r in recs.drain(..) {
+                                    disp.push(r);
+                                }
                                 if !disp.flush() {
                                     break;
                                 }
@@ -485,7 +505,12 @@ impl Collector {
                         let mut start = 0;
                         let mut gone = false;
                         for &(from, end) in &batch.ends {
-                            dec.decode(from, batch.bytes.get(start..end).unwrap_or(&[]), &mut recs);
+                            let dg = batch.bytes.get(start..end).unwrap_or(&[]);
+                            if looks_like_sflow(dg) {
+                                sdec.decode(wall_now(), dg, &mut recs);
+                            } else {
+                                dec.decode(from, dg, &mut recs);
+                            }
                             start = end;
                             if dec.has_replayed() {
                                 recs.append(&mut dec.take_replayed());
@@ -517,11 +542,12 @@ impl Collector {
             }
             dec.finish();
             recs.append(&mut dec.take_replayed());
+            sdec.finish(&mut recs);
             for r in recs.drain(..) {
                 disp.push(r);
             }
             disp.flush();
-            publish(&dec);
+            publish(&dec, &sdec);
         })?;
 
         let pool = Arc::new(ConnPool::default());
@@ -565,11 +591,7 @@ impl Collector {
                         Err(RecvTimeoutError::Timeout) => {
                             // Idle: release one-sided flows older than the window by the wall
                             // clock, which is the data's clock on a live feed.
-                            let now = std::time::SystemTime::now()
-                                .duration_since(std::time::UNIX_EPOCH)
-                                .map(|d| Timestamp(d.as_nanos().min(i64::MAX as u128) as i64))
-                                .unwrap_or_default();
-                            st.advance_pair(now, &mut stats, &mut |a, b| out.push(ConnRec::from_pair(a, b, &opts)));
+                            st.advance_pair(wall_now(), &mut stats, &mut |a, b| out.push(ConnRec::from_pair(a, b, &opts)));
                         }
                         // The decoder has finished (stop requested): flush everything.
                         Err(RecvTimeoutError::Disconnected) => break,
@@ -651,18 +673,20 @@ impl Collector {
 
     /// Current counters.
     pub fn stats(&self) -> CollectorStats {
-        let d = self.decoder_stats.lock().map(|g| g.clone()).unwrap_or_default();
+        let (d, sf) = self.decoder_stats.lock().map(|g| g.clone()).unwrap_or_default();
         CollectorStats {
             datagrams: self.counters.datagrams.load(Ordering::Relaxed),
             datagrams_dropped: self.counters.dropped.load(Ordering::Relaxed),
-            flow_records: d.records,
+            flow_records: d.records + sf.records,
             templates: d.templates,
             template_misses: d.template_misses,
-            malformed: d.malformed_packets + d.malformed_sets + d.malformed_templates,
+            malformed: d.malformed_packets + d.malformed_sets + d.malformed_templates + sf.malformed,
             conns: self.counters.conns.load(Ordering::Relaxed),
             recv_buffer_bytes: self.recv_buffer,
             recv_buffer_forced: self.recv_buffer_forced,
             kernel_drops: self.counters.kernel_drops.load(Ordering::Relaxed),
+            sflow_datagrams: sf.datagrams,
+            sflow_samples: sf.flow_samples,
         }
     }
 

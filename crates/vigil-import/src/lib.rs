@@ -4,7 +4,8 @@
 //! Sources: Zeek logs (TSV and JSON lines; conn joined by uid with ssl/dns/http/ssh/x509),
 //! Suricata EVE JSON (flow/netflow joined by flow_id with tls/dns/http/ssh; alerts become
 //! `ioc_match` findings), NetFlow v5/v9 and IPFIX (raw export datagrams, pcaps of export
-//! traffic, or a live UDP [`Collector`]), nfdump binary files and Argus binetflow CSV.
+//! traffic, or a live UDP [`Collector`]), sFlow v5 (pcaps of export traffic, or the same
+//! collector), nfdump binary files and Argus binetflow CSV.
 //!
 //! Inputs are recognised by content ([`sniff`]), never by file name; gzip'd files are opened
 //! transparently. Everything is streamed; every map that input can grow is bounded, and every
@@ -42,6 +43,8 @@ pub enum Format {
     NetflowPacket,
     /// pcap/pcapng holding UDP NetFlow/IPFIX export traffic.
     NetflowPcap,
+    /// pcap/pcapng holding UDP sFlow v5 export traffic (packet samples).
+    SflowPcap,
     /// nfdump binary file (layout 1).
     Nfdump,
     /// Argus `.binetflow` CSV (comma or tab separated).
@@ -56,6 +59,7 @@ impl Format {
             Format::SuricataEve => "suricata_eve",
             Format::NetflowPacket => "netflow_packet",
             Format::NetflowPcap => "netflow_pcap",
+            Format::SflowPcap => "sflow_pcap",
             Format::Nfdump => "nfdump",
             Format::ArgusBinetflow => "argus_binetflow",
         }
@@ -126,9 +130,13 @@ impl ImportOptions {
 pub fn sniff(path: &Path) -> Option<Format> {
     let head = input::head(path, 64 * 1024).ok()?;
     sniff_bytes(&head).or_else(|| {
-        // A pcap is only ours when it carries NetFlow/IPFIX export traffic.
-        if pcap::is_capture(&head) && pcap::has_netflow(path) {
+        // A pcap is only ours when it carries NetFlow/IPFIX or sFlow export traffic.
+        if !pcap::is_capture(&head) {
+            None
+        } else if pcap::has_netflow(path) {
             Some(Format::NetflowPcap)
+        } else if pcap::has_sflow(path) {
+            Some(Format::SflowPcap)
         } else {
             None
         }
@@ -287,6 +295,7 @@ fn import_files(
             Ok(())
         }
         Format::NetflowPacket | Format::NetflowPcap => netflow::import_files(fmt, files, opts, stats, conns),
+        Format::SflowPcap => netflow::import_sflow_pcaps(files, opts, stats, conns),
         Format::Nfdump => {
             for f in files {
                 nfdump::import_file(f, opts, stats, conns)?;

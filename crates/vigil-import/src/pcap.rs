@@ -12,6 +12,7 @@ use pcap_parser::{Block, PcapBlockOwned, PcapError};
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
+use vigil_model::Timestamp;
 
 /// pcap (either byte order, µs or ns) or pcapng magic.
 pub fn is_capture(head: &[u8]) -> bool {
@@ -29,6 +30,8 @@ pub struct Udp<'a> {
     pub sport: u16,
     pub dport: u16,
     pub payload: &'a [u8],
+    /// When the frame was captured (the epoch when the capture does not say).
+    pub ts: Timestamp,
 }
 
 /// Why a frame gave no UDP datagram.
@@ -134,7 +137,7 @@ pub fn udp_of_frame(linktype: i32, frame: &[u8]) -> Result<Udp<'_>, NotUdp> {
     let dport = be16(l4, 2).ok_or(NotUdp::Truncated)?;
     let ulen = be16(l4, 4).ok_or(NotUdp::Truncated)? as usize;
     let payload = l4.get(8..ulen.max(8).min(l4.len())).ok_or(NotUdp::Truncated)?;
-    Ok(Udp { src, dst, sport, dport, payload })
+    Ok(Udp { src, dst, sport, dport, payload, ts: Timestamp::default() })
 }
 
 /// Largest frame accepted; pcap-parser needs its buffer to hold a whole block.
@@ -151,38 +154,49 @@ pub fn for_each_udp(
 ) -> Result<(), ImportError> {
     let corrupt = |reason: String| ImportError::Corrupt { path: path.display().to_string(), reason };
     let mut rdr = pcap_parser::create_reader(READ_BUFFER, reader).map_err(|e| corrupt(format!("not a capture: {e:?}")))?;
-    let mut linktypes: Vec<i32> = Vec::new();
+    // Per pcapng interface: link type, timestamp units per second, offset in seconds.
+    let mut linktypes: Vec<(i32, u64, u64)> = Vec::new();
     let mut legacy_linktype = 1;
+    let mut legacy_nanos = false;
     // Every iteration consumes a block, refills, or returns.
     loop {
         match rdr.next() {
             Ok((offset, block)) => {
-                let frame: Option<(i32, &[u8])> = match &block {
+                let frame: Option<(i32, &[u8], Timestamp)> = match &block {
                     PcapBlockOwned::LegacyHeader(h) => {
                         legacy_linktype = h.network.0;
+                        legacy_nanos = h.is_nanosecond_precision();
                         None
                     }
-                    PcapBlockOwned::Legacy(b) => Some((legacy_linktype, b.data)),
+                    PcapBlockOwned::Legacy(b) => {
+                        let frac = i64::from(b.ts_usec).saturating_mul(if legacy_nanos { 1 } else { 1000 });
+                        Some((legacy_linktype, b.data, Timestamp(i64::from(b.ts_sec).saturating_mul(Timestamp::NANOS_PER_SEC).saturating_add(frac))))
+                    }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                         linktypes.clear();
                         None
                     }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                         if linktypes.len() < 4096 {
-                            linktypes.push(idb.linktype.0);
+                            let resol = idb.ts_resolution().filter(|&r| r > 0).unwrap_or(1_000_000);
+                            linktypes.push((idb.linktype.0, resol, u64::try_from(idb.ts_offset()).unwrap_or(0)));
                         }
                         None
                     }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        Some((linktypes.get(epb.if_id as usize).copied().unwrap_or(-1), epb.data))
+                        let (lt, resol, off) = linktypes.get(epb.if_id as usize).copied().unwrap_or((-1, 1_000_000, 0));
+                        Some((lt, epb.data, ng_time(epb.ts_high, epb.ts_low, resol, off)))
                     }
-                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => Some((linktypes.first().copied().unwrap_or(-1), spb.data)),
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => Some((linktypes.first().map_or(-1, |l| l.0), spb.data, Timestamp::default())),
                     _ => None,
                 };
-                if let Some((lt, data)) = frame {
+                if let Some((lt, data, ts)) = frame {
                     stats.records += 1;
                     match udp_of_frame(lt, data) {
-                        Ok(u) => f(&u, stats),
+                        Ok(mut u) => {
+                            u.ts = ts;
+                            f(&u, stats)
+                        }
                         Err(e) if count_others || e != NotUdp::OtherProtocol => stats.skip(e.reason()),
                         Err(_) => {}
                     }
@@ -210,8 +224,29 @@ pub fn for_each_udp(
     }
 }
 
+/// A pcapng packet time: `units` per second since the epoch plus `offset` seconds (both from
+/// the file, so every step saturates instead of overflowing).
+fn ng_time(high: u32, low: u32, units: u64, offset: u64) -> Timestamp {
+    let t = (u128::from(high) << 32) | u128::from(low);
+    let units = u128::from(units.max(1));
+    let secs = (t / units).saturating_add(u128::from(offset));
+    let nanos = (t % units) * 1_000_000_000 / units;
+    let ns = secs.saturating_mul(1_000_000_000).saturating_add(nanos);
+    Timestamp(i64::try_from(ns).unwrap_or(i64::MAX))
+}
+
 /// Whether a capture holds NetFlow/IPFIX export traffic (looks at the first packets).
 pub fn has_netflow(path: &Path) -> bool {
+    has_datagrams(path, crate::netflow::looks_like_export_packet)
+}
+
+/// Whether a capture holds sFlow v5 datagrams (looks at the first packets).
+pub fn has_sflow(path: &Path) -> bool {
+    has_datagrams(path, crate::netflow::sflow::looks_like_sflow)
+}
+
+/// Whether one of the first 256 UDP datagrams of a capture satisfies `is_ours`.
+fn has_datagrams(path: &Path, is_ours: fn(&[u8]) -> bool) -> bool {
     let Ok(r) = crate::input::open(path) else { return false };
     let mut found = false;
     let mut seen = 0;
@@ -219,7 +254,7 @@ pub fn has_netflow(path: &Path) -> bool {
     // Reading stops early via the limit on the reader: 4 MB is plenty for the first packets.
     let _ = for_each_udp(path, r.take(4 << 20), &mut scratch, false, |u, _| {
         seen += 1;
-        if seen <= 256 && crate::netflow::looks_like_export_packet(u.payload) {
+        if seen <= 256 && is_ours(u.payload) {
             found = true;
         }
     });

@@ -355,10 +355,32 @@ fn export_pcaps_decode_and_match_tshark() {
 }
 
 #[test]
-fn sflow_captures_are_not_taken_for_netflow() {
+fn sflow_captures_are_read_as_sflow_and_match_tshark() {
     let Some(data) = common::shared_data() else { return };
-    // sFlow v5 is a different protocol (packet samples, not flow records): not imported here.
-    for f in common::files_under(&data.join("flows/sflow-pcap")) {
-        assert_eq!(vigil_import::sniff(&f), None, "{}", f.display());
+    let dir = data.join("flows/sflow-pcap/akvorado");
+    // Facts of the two captures (as tshark dissects them): one expanded flow sample each.
+    //   data-qinq: 49.49.49.2:32017 → 49.49.49.109:443/tcp, ACK, VLANs 1062 and 1493, a 106-byte
+    //     frame sampled 1 in 4,096, captured 2024-10-29 09:11:37.448816 UTC.
+    //   data-sflow-ipv4-data: 50.50.50.50:46622 → 51.51.51.51:58631/udp, a 1,390-byte frame
+    //     sampled 1 in 256.
+    type Expect<'a> = (&'a str, &'a str, &'a str, u16, u16, u8, u64, u64);
+    let expect: [Expect<'_>; 2] = [
+        ("data-qinq.pcap", "49.49.49.2", "49.49.49.109", 32017, 443, 6, 4096, 106 * 4096),
+        ("data-sflow-ipv4-data.pcap", "50.50.50.50", "51.51.51.51", 46622, 58631, 17, 256, 1390 * 256),
+    ];
+    for (file, src, dst, sport, dport, proto, packets, bytes) in expect {
+        let f = dir.join(file);
+        assert_eq!(vigil_import::sniff(&f), Some(vigil_import::Format::SflowPcap), "{}", f.display());
+        let mut conns = Vec::new();
+        let stats = vigil_import::import_path(&f, &mut |c| conns.push(c), &mut |_| {}).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(conns.len(), 1, "{file}: {conns:?}");
+        let c = &conns[0];
+        assert_eq!((c.orig_h.to_string().as_str(), c.resp_h.to_string().as_str(), c.orig_p, c.resp_p, c.proto), (src, dst, sport, dport, proto), "{file}");
+        assert_eq!((c.orig_pkts, c.orig_ip_bytes), (packets, bytes), "{file}");
+        assert_eq!((stats.export_packets, stats.flow_records), (1, 1), "{file}");
+        if file == "data-qinq.pcap" {
+            assert_eq!(c.ts, vigil_model::Timestamp(1_730_193_097_448_816_000));
+            assert_eq!((c.vlan, c.inner_vlan), (Some(1062), Some(1493)));
+        }
     }
 }

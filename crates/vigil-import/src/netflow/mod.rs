@@ -1,4 +1,4 @@
-//! NetFlow v5/v9/IPFIX → `Conn`. Export datagrams (from raw payload files, pcaps of export
+//! NetFlow v5/v9/IPFIX and sFlow v5 ([`sflow`]) → `Conn`. Export datagrams (from raw payload files, pcaps of export
 //! traffic, or the live [`crate::Collector`]) are decoded into unidirectional or biflow
 //! [`FlowRecord`]s by [`Decoder`]; [`Stitcher`] pairs A→B with B→A records inside a time window
 //! into one bidirectional `Conn` (the earlier record's source is the originator), so detectors see
@@ -6,6 +6,7 @@
 //! `orig_bytes`/`resp_bytes` are unknown (`None`); IP-layer byte counts go to `*_ip_bytes`.
 
 mod decode;
+pub mod sflow;
 mod stitch;
 
 pub use decode::{looks_like_export_packet, Decoder, DecoderConfig, DecoderStats};
@@ -88,6 +89,48 @@ fn copy_decoder_stats(d: &DecoderStats, before: &DecoderStats, stats: &mut Impor
         // Not a skip: the records decode, these fields' bytes are stepped over.
         *stats.warnings.entry("netflow: template fields not interpreted (unknown or enterprise IEs)".to_string()).or_insert(0) += unknown;
     }
+}
+
+/// Imports pcaps of sFlow v5 export traffic: every sample timed by its frame, summed per flow
+/// ([`sflow::SflowDecoder`], idle time the stitch window), then stitched as NetFlow records are.
+pub fn import_sflow_pcaps(files: &[PathBuf], opts: &ImportOptions, stats: &mut ImportStats, out: &mut dyn FnMut(Conn)) -> Result<(), ImportError> {
+    let mut dec = sflow::SflowDecoder::new(opts.stitch_window_secs, opts.max_pending_flows);
+    let mut st = Stitcher::new(opts.stitch_window_secs, opts.max_pending_flows);
+    let mut recs = Vec::new();
+    let single = files.len() == 1;
+    for f in files {
+        let r = input::open(f).and_then(|rd| {
+            pcap::for_each_udp(f, rd, stats, false, |u, _| {
+                if sflow::looks_like_sflow(u.payload) {
+                    dec.decode(u.ts, u.payload, &mut recs);
+                }
+            })
+        });
+        match r {
+            Ok(()) => stats.file(Format::SflowPcap.as_str()),
+            Err(e) if single => return Err(e),
+            Err(e) => {
+                stats.files_skipped.insert(f.display().to_string(), e.to_string());
+            }
+        }
+        for r in recs.drain(..) {
+            st.push(r, opts, stats, out);
+        }
+    }
+    dec.finish(&mut recs);
+    for r in recs.drain(..) {
+        st.push(r, opts, stats, out);
+    }
+    st.finish(opts, stats, out);
+    let s = &dec.stats;
+    stats.export_packets += s.datagrams;
+    stats.flow_records += s.records;
+    stats.skip_n("sflow: malformed datagram or sample", s.malformed);
+    stats.skip_n("sflow: sampled frame without IP addresses", s.samples_without_ip);
+    if s.flushed_at_cap > 0 {
+        *stats.warnings.entry("sflow: open flows handed out early (table full)".to_string()).or_insert(0) += s.flushed_at_cap;
+    }
+    Ok(())
 }
 
 /// Imports raw export-datagram files or pcaps of export traffic. All files given share one

@@ -157,6 +157,64 @@ fn collector_receives_over_loopback() {
     assert_eq!(s.malformed, 1);
 }
 
+#[test]
+fn collector_takes_sflow_on_the_same_socket() {
+    // Two sFlow v5 datagrams, one sampled packet each way of one TCP session (1 in 100), and a
+    // NetFlow v5 datagram on the same socket.
+    let c = Collector::bind("127.0.0.1:0".parse().unwrap(), CollectorConfig::default()).unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for (src, dst, sp, dp) in [([10, 0, 0, 7], [10, 0, 0, 8], 41000u16, 443u16), ([10, 0, 0, 8], [10, 0, 0, 7], 443, 41000)] {
+        sock.send_to(&sflow_datagram(src, dst, sp, dp), c.local_addr()).unwrap();
+    }
+    sock.send_to(&v5_pair(40001), c.local_addr()).unwrap();
+    for _ in 0..250 {
+        if c.stats().datagrams >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (mut rest, s) = c.shutdown();
+    while let Some(x) = rest.iter().position(|x| x.orig_p == 40001) {
+        rest.remove(x);
+    }
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    let conn = &rest[0];
+    assert_eq!((conn.orig_p, conn.resp_p, conn.orig_pkts, conn.resp_pkts, conn.orig_ip_bytes), (41000, 443, 100, 100, 100 * 1400));
+    assert_eq!((s.sflow_datagrams, s.sflow_samples, s.datagrams, s.malformed), (2, 2, 3, 0));
+}
+
+/// An sFlow v5 datagram with one flow sample (1 in 100): a sampled IPv4/TCP header of a
+/// 1,400-byte packet.
+fn sflow_datagram(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+    let w = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_be_bytes());
+    let mut hdr = vec![0x45, 0, 0x05, 0x78, 0, 0, 0x40, 0, 64, 6, 0, 0];
+    hdr.extend_from_slice(&src);
+    hdr.extend_from_slice(&dst);
+    hdr.extend_from_slice(&sport.to_be_bytes());
+    hdr.extend_from_slice(&dport.to_be_bytes());
+    hdr.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0, 0, 0, 0, 0, 0]);
+    let mut rec = Vec::new();
+    for x in [11, 1400, 0, hdr.len() as u32] {
+        w(&mut rec, x);
+    }
+    rec.extend_from_slice(&hdr);
+    let mut sample = Vec::new();
+    for x in [1, 7, 100, 1000, 0, 1, 2, 1, 1, rec.len() as u32] {
+        w(&mut sample, x);
+    }
+    sample.extend_from_slice(&rec);
+    let mut d = Vec::new();
+    for x in [5, 1] {
+        w(&mut d, x);
+    }
+    d.extend_from_slice(&[192, 0, 2, 9]);
+    for x in [0, 1, 1000, 1, 1, sample.len() as u32] {
+        w(&mut d, x);
+    }
+    d.extend_from_slice(&sample);
+    d
+}
+
 /// A NetFlow v5 datagram holding one TCP exchange (both directions) on client port `sport`.
 fn v5_pair(sport: u16) -> Vec<u8> {
     let mut p = vec![0, 5, 0, 2];

@@ -1,0 +1,560 @@
+//! sFlow version 5 (sflow.org, "sFlow Version 5", 2004): what most switches export instead of
+//! NetFlow. An sFlow agent does not report flows. It reports one packet in every N: the first
+//! bytes of the sampled frame, its length and the sampling rate N. Here each sampled packet
+//! becomes an estimate of N packets of its length, and the samples of one 5-tuple are summed
+//! into a [`FlowRecord`] until the tuple has been idle for the idle time. The records then go
+//! through the same [`super::Stitcher`] as NetFlow's, which pairs the two directions into one
+//! `Conn`.
+//!
+//! The datagram carries no wall-clock time, only the agent's uptime, so the sample times are
+//! the capture's (pcap) or the collector's receive time.
+//!
+//! Handled: flow samples and expanded flow samples (standard formats 1 and 3). Their flow
+//! records are the sampled header (format 1: Ethernet, IPv4 or IPv6 header bytes), or
+//! "sampled IPv4" and "sampled IPv6" (formats 3 and 4) when there is no header. Counter samples,
+//! enterprise formats and the extended records (switch, router, gateway, user, URL) are
+//! counted and stepped over. All input is untrusted: every length is checked against what is
+//! left, the sample and record counts are bounded by the bytes that would hold them, and the
+//! table of open flows is capped.
+
+use super::FlowRecord;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use vigil_model::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Timestamp};
+
+/// Whether `b` looks like an sFlow v5 datagram: version 5 as a 32-bit word (NetFlow v5 has it
+/// in 16 bits, followed by a non-zero count), an IPv4 or IPv6 agent address, and a sample count
+/// that the datagram can hold.
+pub fn looks_like_sflow(b: &[u8]) -> bool {
+    let mut r = Rd(b);
+    let (Some(5), Some(kind)) = (r.u32(), r.u32()) else { return false };
+    let addr = match kind {
+        1 => 4,
+        2 => 16,
+        _ => return false,
+    };
+    if r.take(addr + 12).is_none() {
+        return false;
+    }
+    // Each sample is at least its 8-byte header.
+    r.u32().is_some_and(|n| (n as usize).saturating_mul(8) <= r.0.len())
+}
+
+/// Counts of what the decoder saw and why it skipped what it did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SflowStats {
+    pub datagrams: u64,
+    /// Flow samples (standard and expanded).
+    pub flow_samples: u64,
+    pub counter_samples: u64,
+    /// Samples of another format or enterprise, stepped over.
+    pub other_samples: u64,
+    /// Flow samples that gave no addresses (a non-IP frame: ARP, LLDP, or an unknown header
+    /// protocol).
+    pub samples_without_ip: u64,
+    /// Datagrams or samples cut short or with lengths past their end.
+    pub malformed: u64,
+    /// Flow records handed out.
+    pub records: u64,
+    /// Open flows handed out early because the table was full.
+    pub flushed_at_cap: u64,
+}
+
+/// Decodes sFlow v5 datagrams and sums their samples into flow records.
+#[derive(Debug)]
+pub struct SflowDecoder {
+    open: HashMap<Key, FlowRecord>,
+    idle_ns: i64,
+    max_open: usize,
+    /// Latest sample time seen, and when the open flows were last swept.
+    now: Timestamp,
+    swept: Timestamp,
+    pub stats: SflowStats,
+}
+
+/// A flow: addresses, ports, protocol.
+type Key = (IpAddr, IpAddr, u16, u16, u8);
+
+/// What one sampled packet said.
+#[derive(Debug, Clone, PartialEq)]
+struct Sampled {
+    key: Key,
+    frame_len: u64,
+    tcp_flags: u8,
+    src_mac: Option<[u8; 6]>,
+    dst_mac: Option<[u8; 6]>,
+    vlan: Option<u16>,
+    inner_vlan: Option<u16>,
+}
+
+impl SflowDecoder {
+    /// Samples of one flow at most `idle_secs` apart are summed into one record; at most
+    /// `max_open` flows are open at once (beyond, the oldest are handed out early).
+    pub fn new(idle_secs: f64, max_open: usize) -> Self {
+        let idle_ns = if idle_secs.is_finite() && idle_secs > 0.0 { (idle_secs * 1e9) as i64 } else { 0 };
+        SflowDecoder { open: HashMap::new(), idle_ns, max_open: max_open.max(1), now: Timestamp::default(), swept: Timestamp::default(), stats: SflowStats::default() }
+    }
+
+    /// Decodes one datagram received (or captured) at `ts`; flows that went idle are appended
+    /// to `out`.
+    pub fn decode(&mut self, ts: Timestamp, data: &[u8], out: &mut Vec<FlowRecord>) {
+        self.stats.datagrams += 1;
+        if self.decode_datagram(ts, data, out).is_none() {
+            self.stats.malformed += 1;
+        }
+        self.tick(ts, out);
+    }
+
+    /// Advances the clock to `now` without a datagram (a live collector with a quiet socket)
+    /// and hands out the flows idle since.
+    pub fn tick(&mut self, now: Timestamp, out: &mut Vec<FlowRecord>) {
+        if now > self.now {
+            self.now = now;
+        }
+        if self.now.0.saturating_sub(self.swept.0) > self.idle_ns {
+            self.sweep(self.now.0.saturating_sub(self.idle_ns), out);
+            self.swept = self.now;
+        }
+    }
+
+    /// Hands out every open flow.
+    pub fn finish(&mut self, out: &mut Vec<FlowRecord>) {
+        self.sweep(i64::MAX, out);
+    }
+
+    /// Hands out the open flows whose last sample is before `before`, oldest first.
+    fn sweep(&mut self, before: i64, out: &mut Vec<FlowRecord>) {
+        let mut done: Vec<FlowRecord> = Vec::new();
+        self.open.retain(|_, f| {
+            if f.end.0 < before {
+                done.push(f.clone());
+                false
+            } else {
+                true
+            }
+        });
+        done.sort_by_key(|f| (f.start, f.src, f.dst, f.sport, f.dport, f.proto));
+        self.stats.records += done.len() as u64;
+        out.append(&mut done);
+    }
+
+    fn decode_datagram(&mut self, ts: Timestamp, data: &[u8], out: &mut Vec<FlowRecord>) -> Option<()> {
+        let mut r = Rd(data);
+        if r.u32()? != 5 {
+            return None;
+        }
+        let addr = match r.u32()? {
+            1 => 4,
+            2 => 16,
+            _ => return None,
+        };
+        // Agent address, sub-agent id, sequence number, uptime.
+        r.take(addr + 12)?;
+        let n = r.u32()?;
+        for _ in 0..n {
+            let format = r.u32()?;
+            let body = r.opaque()?;
+            let (enterprise, kind) = (format >> 12, format & 0xfff);
+            match (enterprise, kind) {
+                (0, 1) => self.flow_sample(ts, body, false, out),
+                (0, 3) => self.flow_sample(ts, body, true, out),
+                (0, 2 | 4) => self.stats.counter_samples += 1,
+                _ => self.stats.other_samples += 1,
+            }
+        }
+        Some(())
+    }
+
+    fn flow_sample(&mut self, ts: Timestamp, body: &[u8], expanded: bool, out: &mut Vec<FlowRecord>) {
+        self.stats.flow_samples += 1;
+        match parse_flow_sample(body, expanded) {
+            Some((rate, Some(s))) => self.add(ts, rate, s, out),
+            Some((_, None)) => self.stats.samples_without_ip += 1,
+            None => self.stats.malformed += 1,
+        }
+    }
+
+    fn add(&mut self, ts: Timestamp, rate: u32, s: Sampled, out: &mut Vec<FlowRecord>) {
+        let rate = rate.max(1);
+        let (packets, bytes) = (u64::from(rate), s.frame_len.saturating_mul(u64::from(rate)));
+        if let Some(f) = self.open.get_mut(&s.key) {
+            if ts.0.saturating_sub(f.end.0) <= self.idle_ns && f.start.0.saturating_sub(ts.0) <= self.idle_ns {
+                f.start = f.start.min(ts);
+                f.end = f.end.max(ts);
+                f.packets = f.packets.saturating_add(packets);
+                f.bytes = f.bytes.saturating_add(bytes);
+                f.tcp_flags |= s.tcp_flags;
+                f.sampling = f.sampling.max(rate);
+                return;
+            }
+            // The flow went quiet and started again: its first part is done.
+            if let Some(done) = self.open.remove(&s.key) {
+                self.stats.records += 1;
+                out.push(done);
+            }
+        }
+        if self.open.len() >= self.max_open {
+            // Full: hand out the flows idle longest (a sweep of the older half of the window),
+            // or all of them when every flow is recent.
+            let before = self.open.values().map(|f| f.end.0).min().unwrap_or(i64::MAX).saturating_add(self.idle_ns / 2 + 1);
+            let was = self.open.len();
+            self.sweep(before, out);
+            if self.open.len() >= self.max_open {
+                self.sweep(i64::MAX, out);
+            }
+            self.stats.flushed_at_cap += (was - self.open.len()) as u64;
+        }
+        let (src, dst, sport, dport, proto) = s.key;
+        let mut f = FlowRecord::new(src, dst, sport, dport, proto);
+        f.start = ts;
+        f.end = ts;
+        f.packets = packets;
+        f.bytes = bytes;
+        f.tcp_flags = s.tcp_flags;
+        f.src_mac = s.src_mac;
+        f.dst_mac = s.dst_mac;
+        f.vlan = s.vlan;
+        f.inner_vlan = s.inner_vlan;
+        f.sampling = rate;
+        self.open.insert(s.key, f);
+    }
+}
+
+/// A flow sample's sampling rate and what its flow records say about the sampled packet
+/// (`None` inside when none gave IP addresses); `None` when the sample is malformed.
+fn parse_flow_sample(body: &[u8], expanded: bool) -> Option<(u32, Option<Sampled>)> {
+    let mut r = Rd(body);
+    // Sequence number, source id (expanded: type and index).
+    r.take(if expanded { 12 } else { 8 })?;
+    let rate = r.u32()?;
+    // Sample pool, drops, input and output interfaces (expanded: format and value of each).
+    r.take(if expanded { 24 } else { 16 })?;
+    let n = r.u32()?;
+    let (mut header, mut ip_data) = (None, None);
+    for _ in 0..n {
+        let format = r.u32()?;
+        let rec = r.opaque()?;
+        let mut d = Rd(rec);
+        match format {
+            1 => {
+                let protocol = d.u32()?;
+                let frame_len = d.u32()?;
+                let _stripped = d.u32()?;
+                let hdr = d.opaque()?;
+                if header.is_none() {
+                    header = parse_header(protocol, hdr).map(|mut s| {
+                        s.frame_len = u64::from(frame_len);
+                        s
+                    });
+                }
+            }
+            3 => {
+                let len = d.u32()?;
+                let proto = d.u32()?;
+                let src = Ipv4Addr::from(d.array::<4>()?);
+                let dst = Ipv4Addr::from(d.array::<4>()?);
+                ip_data = Some(sampled_ip(IpAddr::V4(src), IpAddr::V4(dst), len, proto, &mut d)?);
+            }
+            4 => {
+                let len = d.u32()?;
+                let proto = d.u32()?;
+                let src = Ipv6Addr::from(d.array::<16>()?);
+                let dst = Ipv6Addr::from(d.array::<16>()?);
+                ip_data = Some(sampled_ip(IpAddr::V6(src), IpAddr::V6(dst), len, proto, &mut d)?);
+            }
+            _ => {}
+        }
+    }
+    Some((rate, header.or(ip_data)))
+}
+
+/// A "sampled IPv4/IPv6" record's ports and flags, after its addresses.
+fn sampled_ip(src: IpAddr, dst: IpAddr, len: u32, proto: u32, d: &mut Rd<'_>) -> Option<Sampled> {
+    let (sport, dport, flags) = (d.u32()?, d.u32()?, d.u32()?);
+    let proto = u8::try_from(proto).ok()?;
+    let (sport, dport) = ports(proto, u16::try_from(sport).unwrap_or(0), u16::try_from(dport).unwrap_or(0));
+    Some(Sampled { key: (src, dst, sport, dport, proto), frame_len: u64::from(len), tcp_flags: flags as u8, src_mac: None, dst_mac: None, vlan: None, inner_vlan: None })
+}
+
+/// ICMP: type in the originator port, code in the responder port, as Zeek and the NetFlow
+/// decoder do. The sampled header gives them as its first two bytes, read as "ports" below.
+fn ports(proto: u8, a: u16, b: u16) -> (u16, u16) {
+    if proto == PROTO_ICMP || proto == PROTO_ICMPV6 { (a >> 8, a & 0xff) } else { (a, b) }
+}
+
+/// The sampled header: header protocol 1 (Ethernet, with up to four VLAN tags), 11 (IPv4) or
+/// 12 (IPv6). The header is cut where the agent cut it, so only what is there is read.
+fn parse_header(protocol: u32, h: &[u8]) -> Option<Sampled> {
+    let mut s = Sampled { key: (IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, 0, 0), frame_len: 0, tcp_flags: 0, src_mac: None, dst_mac: None, vlan: None, inner_vlan: None };
+    let (ethertype, l3) = match protocol {
+        1 => {
+            s.dst_mac = h.get(..6).and_then(|m| m.try_into().ok());
+            s.src_mac = h.get(6..12).and_then(|m| m.try_into().ok());
+            let mut et = be16(h, 12)?;
+            let mut off = 14;
+            let mut tags = 0;
+            while matches!(et, 0x8100 | 0x88a8 | 0x9100) && tags < 4 {
+                let vid = be16(h, off)? & 0x0fff;
+                if tags == 0 {
+                    s.vlan = Some(vid);
+                } else if tags == 1 {
+                    s.inner_vlan = Some(vid);
+                }
+                et = be16(h, off + 2)?;
+                off += 4;
+                tags += 1;
+            }
+            (et, h.get(off..)?)
+        }
+        11 => (0x0800, h),
+        12 => (0x86dd, h),
+        _ => return None,
+    };
+    let (src, dst, proto, l4) = match ethertype {
+        0x0800 => {
+            let ihl = usize::from(*l3.first()? & 0x0f) * 4;
+            let src = Ipv4Addr::from(<[u8; 4]>::try_from(l3.get(12..16)?).ok()?);
+            let dst = Ipv4Addr::from(<[u8; 4]>::try_from(l3.get(16..20)?).ok()?);
+            let proto = *l3.get(9)?;
+            // A later fragment carries no ports.
+            let later_fragment = be16(l3, 6)? & 0x1fff != 0;
+            let l4 = if later_fragment || ihl < 20 { &[][..] } else { l3.get(ihl..).unwrap_or(&[]) };
+            (IpAddr::V4(src), IpAddr::V4(dst), proto, l4)
+        }
+        0x86dd => {
+            let src = Ipv6Addr::from(<[u8; 16]>::try_from(l3.get(8..24)?).ok()?);
+            let dst = Ipv6Addr::from(<[u8; 16]>::try_from(l3.get(24..40)?).ok()?);
+            let mut nh = *l3.get(6)?;
+            let mut rest = l3.get(40..).unwrap_or(&[]);
+            // Hop-by-hop, routing, destination options: a few, bounded; a fragment header
+            // ends the walk (ports only in the first fragment).
+            let mut hops = 0;
+            while matches!(nh, 0 | 43 | 60 | 44) && hops < 8 {
+                let next = *rest.first().unwrap_or(&59);
+                if nh == 44 {
+                    let first = be16(rest, 2).is_some_and(|o| o & 0xfff8 == 0);
+                    nh = next;
+                    rest = if first { rest.get(8..).unwrap_or(&[]) } else { &[] };
+                    break;
+                }
+                let len = (usize::from(*rest.get(1).unwrap_or(&0)) + 1) * 8;
+                nh = next;
+                rest = rest.get(len..).unwrap_or(&[]);
+                hops += 1;
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst), nh, rest)
+        }
+        _ => return None,
+    };
+    let (a, b) = match proto {
+        PROTO_TCP | PROTO_UDP | 132 => (be16(l4, 0).unwrap_or(0), be16(l4, 2).unwrap_or(0)),
+        PROTO_ICMP | PROTO_ICMPV6 => (be16(l4, 0).unwrap_or(0), 0),
+        _ => (0, 0),
+    };
+    if proto == PROTO_TCP {
+        s.tcp_flags = l4.get(13).copied().unwrap_or(0);
+    }
+    let (sport, dport) = ports(proto, a, b);
+    s.key = (src, dst, sport, dport, proto);
+    Some(s)
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+/// An XDR reader: big-endian 32-bit words, opaque data padded to four bytes.
+struct Rd<'a>(&'a [u8]);
+
+impl<'a> Rd<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (a, b) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = b;
+        Some(a)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.array::<4>()?))
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    /// A length-prefixed opaque, its padding stepped over (a final one may lack it).
+    fn opaque(&mut self) -> Option<&'a [u8]> {
+        let n = self.u32()? as usize;
+        let body = self.take(n)?;
+        let pad = (4 - n % 4) % 4;
+        self.0 = self.0.get(pad..).unwrap_or(&[]);
+        Some(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// XDR writer for building datagrams.
+    #[derive(Default)]
+    struct W(Vec<u8>);
+
+    impl W {
+        fn u32(mut self, v: u32) -> Self {
+            self.0.extend_from_slice(&v.to_be_bytes());
+            self
+        }
+        fn bytes(mut self, b: &[u8]) -> Self {
+            self.0.extend_from_slice(b);
+            self
+        }
+        fn opaque(self, b: &[u8]) -> Self {
+            let pad = (4 - b.len() % 4) % 4;
+            self.u32(b.len() as u32).bytes(b).bytes(&[0; 3][..pad])
+        }
+    }
+
+    fn datagram(samples: &[(u32, Vec<u8>)]) -> Vec<u8> {
+        let mut w = W::default().u32(5).u32(1).bytes(&[192, 0, 2, 1]).u32(0).u32(7).u32(1000).u32(samples.len() as u32);
+        for (fmt, body) in samples {
+            w = w.u32(*fmt).opaque(body);
+        }
+        w.0
+    }
+
+    /// Ethernet + one VLAN tag + IPv4 + TCP (ports, flags), cut at 64 bytes as agents do.
+    fn eth_tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: u8) -> Vec<u8> {
+        let mut h = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x81, 0x00, 0x00, 42, 0x08, 0x00];
+        let mut ip = vec![0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, 6, 0, 0];
+        ip.extend_from_slice(&src);
+        ip.extend_from_slice(&dst);
+        h.extend_from_slice(&ip);
+        let mut tcp = vec![0; 20];
+        tcp[..2].copy_from_slice(&sport.to_be_bytes());
+        tcp[2..4].copy_from_slice(&dport.to_be_bytes());
+        tcp[12] = 0x50;
+        tcp[13] = flags;
+        h.extend_from_slice(&tcp);
+        h.resize(64, 0);
+        h
+    }
+
+    fn flow_sample(rate: u32, records: &[(u32, Vec<u8>)]) -> Vec<u8> {
+        let mut w = W::default().u32(1).u32(3).u32(rate).u32(100_000).u32(0).u32(1).u32(2).u32(records.len() as u32);
+        for (fmt, body) in records {
+            w = w.u32(*fmt).opaque(body);
+        }
+        w.0
+    }
+
+    fn header_record(frame_len: u32, header: &[u8]) -> (u32, Vec<u8>) {
+        (1, W::default().u32(1).u32(frame_len).u32(4).opaque(header).0)
+    }
+
+    fn ts(s: i64) -> Timestamp {
+        Timestamp::from_secs(1_700_000_000 + s)
+    }
+
+    #[test]
+    fn samples_of_one_flow_add_up_until_it_goes_idle() {
+        let mut d = SflowDecoder::new(60.0, 1000);
+        let mut out = Vec::new();
+        let a = [10, 0, 0, 5];
+        let b = [203, 0, 113, 9];
+        let s = |flags| datagram(&[(1, flow_sample(512, &[header_record(1500, &eth_tcp(a, b, 50_000, 443, flags))]))]);
+        d.decode(ts(0), &s(0x02), &mut out);
+        d.decode(ts(10), &s(0x10), &mut out);
+        // A counter sample and an enterprise sample are stepped over.
+        d.decode(ts(20), &datagram(&[(2, vec![0; 12]), ((9 << 12) | 1, vec![1, 2, 3, 4])]), &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        // 100 s later the first part has been idle past 60 s.
+        d.decode(ts(110), &s(0x11), &mut out);
+        assert_eq!(out.len(), 1);
+        let f = &out[0];
+        assert_eq!((f.src, f.dst, f.sport, f.dport, f.proto), ("10.0.0.5".parse().unwrap(), "203.0.113.9".parse().unwrap(), 50_000, 443, PROTO_TCP));
+        assert_eq!((f.packets, f.bytes, f.tcp_flags, f.sampling), (1024, 2 * 512 * 1500, 0x12, 512));
+        assert_eq!((f.start, f.end, f.vlan, f.src_mac), (ts(0), ts(10), Some(42), Some([2, 0, 0, 0, 0, 1])));
+        d.finish(&mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[1].start, out[1].packets, out[1].tcp_flags), (ts(110), 512, 0x11));
+        assert_eq!((d.stats.datagrams, d.stats.flow_samples, d.stats.counter_samples, d.stats.other_samples, d.stats.records, d.stats.malformed), (4, 3, 1, 1, 2, 0));
+    }
+
+    #[test]
+    fn sampled_ip_records_stand_in_for_a_missing_header() {
+        let mut v6 = W::default().u32(80).u32(u32::from(PROTO_UDP));
+        v6 = v6.bytes(&Ipv6Addr::LOCALHOST.octets()).bytes(&"2001:db8::7".parse::<Ipv6Addr>().unwrap().octets());
+        let v6 = v6.u32(5353).u32(53).u32(0).u32(0).0;
+        // An ARP frame's header gives no addresses; the IPv6 record does.
+        let arp = vec![0xff; 12].into_iter().chain([0x08, 0x06]).chain([0; 28]).collect::<Vec<u8>>();
+        let mut d = SflowDecoder::new(60.0, 1000);
+        let mut out = Vec::new();
+        d.decode(ts(0), &datagram(&[(1, flow_sample(0, &[header_record(64, &arp), (4, v6)]))]), &mut out);
+        // Only an ARP header: no IP.
+        d.decode(ts(1), &datagram(&[(1, flow_sample(10, &[header_record(64, &arp)]))]), &mut out);
+        d.finish(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].dst, out[0].sport, out[0].dport, out[0].proto), ("2001:db8::7".parse().unwrap(), 5353, 53, PROTO_UDP));
+        assert_eq!((out[0].packets, out[0].bytes), (1, 80), "a rate of 0 counts as 1");
+        assert_eq!(d.stats.samples_without_ip, 1);
+    }
+
+    #[test]
+    fn icmp_type_and_code_go_where_zeek_puts_them() {
+        let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        ip.extend_from_slice(&[3, 13, 0, 0, 0, 0, 0, 0]);
+        let s = parse_header(11, &ip).unwrap();
+        assert_eq!((s.key.2, s.key.3, s.key.4), (3, 13, PROTO_ICMP));
+        // A later IPv4 fragment: no ports.
+        let mut frag = eth_tcp([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, 0);
+        frag[18 + 6] = 0x00;
+        frag[18 + 7] = 0x10;
+        assert_eq!(parse_header(1, &frag).unwrap().key.2, 0);
+    }
+
+    #[test]
+    fn the_open_flows_are_capped() {
+        let mut d = SflowDecoder::new(600.0, 8);
+        let mut out = Vec::new();
+        for i in 0..100u16 {
+            let h = eth_tcp([10, 0, 0, 1], [10, 0, 1, 1], 1000 + i, 80, 0);
+            d.decode(ts(i64::from(i)), &datagram(&[(1, flow_sample(1, &[header_record(60, &h)]))]), &mut out);
+            assert!(d.open.len() <= 8);
+        }
+        d.finish(&mut out);
+        assert_eq!(out.len(), 100, "every flow handed out once");
+        assert!(d.stats.flushed_at_cap >= 90);
+    }
+
+    #[test]
+    fn hostile_datagrams_are_counted_never_trusted() {
+        let good = datagram(&[(1, flow_sample(512, &[header_record(1500, &eth_tcp([10, 0, 0, 5], [1, 1, 1, 1], 1, 2, 0))]))]);
+        assert!(looks_like_sflow(&good));
+        for n in 0..good.len() {
+            let mut d = SflowDecoder::new(60.0, 10);
+            let mut out = Vec::new();
+            d.decode(ts(0), &good[..n], &mut out);
+            d.finish(&mut out);
+            assert!(out.len() <= 1);
+        }
+        // Every byte altered: decodes or is counted, never panics.
+        for i in 0..good.len() {
+            for x in [0x00, 0xff, 0x7f] {
+                let mut b = good.clone();
+                b[i] = x;
+                let mut d = SflowDecoder::new(60.0, 10);
+                let mut out = Vec::new();
+                d.decode(ts(0), &b, &mut out);
+                d.finish(&mut out);
+            }
+        }
+        // Counts claiming more than the datagram holds.
+        let huge = W::default().u32(5).u32(1).bytes(&[1; 4]).u32(0).u32(0).u32(0).u32(u32::MAX).0;
+        assert!(!looks_like_sflow(&huge));
+        let mut d = SflowDecoder::new(60.0, 10);
+        d.decode(ts(0), &huge, &mut Vec::new());
+        assert_eq!(d.stats.malformed, 1);
+        // NetFlow v5 is not sFlow (version 5 in 16 bits, then the record count).
+        assert!(!looks_like_sflow(&[0, 5, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+    }
+}
