@@ -359,14 +359,16 @@ fn sflow_captures_are_read_as_sflow_and_match_tshark() {
     let Some(data) = common::shared_data() else { return };
     let dir = data.join("flows/sflow-pcap/akvorado");
     // Facts of the two captures (as tshark dissects them): one expanded flow sample each.
-    //   data-qinq: 49.49.49.2:32017 → 49.49.49.109:443/tcp, ACK, VLANs 1062 and 1493, a 106-byte
-    //     frame sampled 1 in 4,096, captured 2024-10-29 09:11:37.448816 UTC.
-    //   data-sflow-ipv4-data: 50.50.50.50:46622 → 51.51.51.51:58631/udp, a 1,390-byte frame
-    //     sampled 1 in 256.
+    //   data-qinq: 49.49.49.2:32017 → 49.49.49.109:443/tcp, ACK, VLANs 1062 and 1493, an IP
+    //     packet of 80 bytes (106-byte frame) sampled 1 in 4,096, captured 2024-10-29
+    //     09:11:37.448816 UTC.
+    //   data-sflow-ipv4-data: 50.50.50.50:46622 → 51.51.51.51:58631/udp, an IP packet of 1,344
+    //     bytes (1,390-byte frame) sampled 1 in 256. pmacct's sfacctd (renormalised) counts the
+    //     same 1,344 bytes per sample.
     type Expect<'a> = (&'a str, &'a str, &'a str, u16, u16, u8, u64, u64);
     let expect: [Expect<'_>; 2] = [
-        ("data-qinq.pcap", "49.49.49.2", "49.49.49.109", 32017, 443, 6, 4096, 106 * 4096),
-        ("data-sflow-ipv4-data.pcap", "50.50.50.50", "51.51.51.51", 46622, 58631, 17, 256, 1390 * 256),
+        ("data-qinq.pcap", "49.49.49.2", "49.49.49.109", 32017, 443, 6, 4096, 80 * 4096),
+        ("data-sflow-ipv4-data.pcap", "50.50.50.50", "51.51.51.51", 46622, 58631, 17, 256, 1344 * 256),
     ];
     for (file, src, dst, sport, dport, proto, packets, bytes) in expect {
         let f = dir.join(file);

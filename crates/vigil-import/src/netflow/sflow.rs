@@ -79,7 +79,8 @@ type Key = (IpAddr, IpAddr, u16, u16, u8);
 #[derive(Debug, Clone, PartialEq)]
 struct Sampled {
     key: Key,
-    frame_len: u64,
+    /// Bytes of the packet at the IP layer (what `Conn`'s `*_ip_bytes` count).
+    ip_len: u64,
     tcp_flags: u8,
     src_mac: Option<[u8; 6]>,
     dst_mac: Option<[u8; 6]>,
@@ -176,7 +177,7 @@ impl SflowDecoder {
 
     fn add(&mut self, ts: Timestamp, rate: u32, s: Sampled, out: &mut Vec<FlowRecord>) {
         let rate = rate.max(1);
-        let (packets, bytes) = (u64::from(rate), s.frame_len.saturating_mul(u64::from(rate)));
+        let (packets, bytes) = (u64::from(rate), s.ip_len.saturating_mul(u64::from(rate)));
         if let Some(f) = self.open.get_mut(&s.key) {
             if ts.0.saturating_sub(f.end.0) <= self.idle_ns && f.start.0.saturating_sub(ts.0) <= self.idle_ns {
                 f.start = f.start.min(ts);
@@ -242,10 +243,7 @@ fn parse_flow_sample(body: &[u8], expanded: bool) -> Option<(u32, Option<Sampled
                 let _stripped = d.u32()?;
                 let hdr = d.opaque()?;
                 if header.is_none() {
-                    header = parse_header(protocol, hdr).map(|mut s| {
-                        s.frame_len = u64::from(frame_len);
-                        s
-                    });
+                    header = parse_header(protocol, hdr, u64::from(frame_len));
                 }
             }
             3 => {
@@ -273,7 +271,7 @@ fn sampled_ip(src: IpAddr, dst: IpAddr, len: u32, proto: u32, d: &mut Rd<'_>) ->
     let (sport, dport, flags) = (d.u32()?, d.u32()?, d.u32()?);
     let proto = u8::try_from(proto).ok()?;
     let (sport, dport) = ports(proto, u16::try_from(sport).unwrap_or(0), u16::try_from(dport).unwrap_or(0));
-    Some(Sampled { key: (src, dst, sport, dport, proto), frame_len: u64::from(len), tcp_flags: flags as u8, src_mac: None, dst_mac: None, vlan: None, inner_vlan: None })
+    Some(Sampled { key: (src, dst, sport, dport, proto), ip_len: u64::from(len), tcp_flags: flags as u8, src_mac: None, dst_mac: None, vlan: None, inner_vlan: None })
 }
 
 /// ICMP: type in the originator port, code in the responder port, as Zeek and the NetFlow
@@ -283,9 +281,11 @@ fn ports(proto: u8, a: u16, b: u16) -> (u16, u16) {
 }
 
 /// The sampled header: header protocol 1 (Ethernet, with up to four VLAN tags), 11 (IPv4) or
-/// 12 (IPv6). The header is cut where the agent cut it, so only what is there is read.
-fn parse_header(protocol: u32, h: &[u8]) -> Option<Sampled> {
-    let mut s = Sampled { key: (IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, 0, 0), frame_len: 0, tcp_flags: 0, src_mac: None, dst_mac: None, vlan: None, inner_vlan: None };
+/// 12 (IPv6). The header is cut where the agent cut it, so only what is there is read. The IP
+/// length is the IP header's own; `frame_len` (the whole frame, with the Ethernet header and
+/// its 4-byte FCS) stands in when the header is cut before it says.
+fn parse_header(protocol: u32, h: &[u8], frame_len: u64) -> Option<Sampled> {
+    let mut s = Sampled { key: (IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, 0, 0), ip_len: 0, tcp_flags: 0, src_mac: None, dst_mac: None, vlan: None, inner_vlan: None };
     let (ethertype, l3) = match protocol {
         1 => {
             s.dst_mac = h.get(..6).and_then(|m| m.try_into().ok());
@@ -310,6 +310,13 @@ fn parse_header(protocol: u32, h: &[u8]) -> Option<Sampled> {
         12 => (0x86dd, h),
         _ => return None,
     };
+    let l2 = (h.len() - l3.len()) as u64 + if protocol == 1 { 4 } else { 0 };
+    let ip_len = match ethertype {
+        0x0800 => be16(l3, 2).map(u64::from),
+        0x86dd => be16(l3, 4).map(|p| u64::from(p) + 40),
+        _ => None,
+    };
+    s.ip_len = ip_len.filter(|&n| n > 0).unwrap_or(frame_len.saturating_sub(l2));
     let (src, dst, proto, l4) = match ethertype {
         0x0800 => {
             let ihl = usize::from(*l3.first()? & 0x0f) * 4;
@@ -472,7 +479,8 @@ mod tests {
         assert_eq!(out.len(), 1);
         let f = &out[0];
         assert_eq!((f.src, f.dst, f.sport, f.dport, f.proto), ("10.0.0.5".parse().unwrap(), "203.0.113.9".parse().unwrap(), 50_000, 443, PROTO_TCP));
-        assert_eq!((f.packets, f.bytes, f.tcp_flags, f.sampling), (1024, 2 * 512 * 1500, 0x12, 512));
+        // Bytes at the IP layer: the sampled header's total length (60), not the frame's.
+        assert_eq!((f.packets, f.bytes, f.tcp_flags, f.sampling), (1024, 2 * 512 * 60, 0x12, 512));
         assert_eq!((f.start, f.end, f.vlan, f.src_mac), (ts(0), ts(10), Some(42), Some([2, 0, 0, 0, 0, 1])));
         d.finish(&mut out);
         assert_eq!(out.len(), 2);
@@ -503,13 +511,23 @@ mod tests {
     fn icmp_type_and_code_go_where_zeek_puts_them() {
         let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
         ip.extend_from_slice(&[3, 13, 0, 0, 0, 0, 0, 0]);
-        let s = parse_header(11, &ip).unwrap();
+        let s = parse_header(11, &ip, 28).unwrap();
         assert_eq!((s.key.2, s.key.3, s.key.4), (3, 13, PROTO_ICMP));
         // A later IPv4 fragment: no ports.
         let mut frag = eth_tcp([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, 0);
         frag[18 + 6] = 0x00;
         frag[18 + 7] = 0x10;
-        assert_eq!(parse_header(1, &frag).unwrap().key.2, 0);
+        assert_eq!(parse_header(1, &frag, 100).unwrap().key.2, 0);
+        // The IP length is the header's; without one, the frame's less Ethernet and FCS.
+        assert_eq!((s.ip_len, parse_header(1, &frag, 100).unwrap().ip_len), (28, 60));
+        let mut no_len = frag.clone();
+        no_len[18 + 2] = 0;
+        no_len[18 + 3] = 0;
+        assert_eq!(parse_header(1, &no_len, 100).unwrap().ip_len, 100 - 18 - 4);
+        assert_eq!(parse_header(1, &frag[..20], 100), None);
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 0x10, 17, 64];
+        v6.extend_from_slice(&[0; 32]);
+        assert_eq!(parse_header(12, &v6, 999).unwrap().ip_len, 56);
     }
 
     #[test]
