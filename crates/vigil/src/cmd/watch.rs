@@ -1,7 +1,7 @@
 //! `vigil watch`: continuous operation. Sources (a spool directory that sensors rotate capture
-//! files and logs into, and a NetFlow/IPFIX collector) feed the same Conn stream as `hunt`; the
-//! records go to the archive, the detectors run over a sliding window of event time, findings go
-//! to the store and the alert outputs.
+//! files and logs into, and a NetFlow/IPFIX and sFlow collector) feed the same Conn stream as
+//! `hunt`; the records go to the archive, the detectors run over a sliding window of event
+//! time, findings go to the store and the alert outputs.
 //!
 //! Crash safety: a spool file is marked done in the store only after its records are committed
 //! to the archive, and the archive and the findings are both idempotent by content. A kill at any
@@ -29,7 +29,8 @@ pub struct Args {
     /// Directory that sensors rotate capture files, Zeek logs or EVE files into (repeatable).
     #[arg(long)]
     pub spool: Vec<PathBuf>,
-    /// Listen for NetFlow v5/v9/IPFIX export packets on this UDP address (e.g. 0.0.0.0:2055).
+    /// Listen for NetFlow v5/v9/IPFIX and sFlow v5 export packets on this UDP address (e.g.
+    /// 0.0.0.0:2055; sFlow agents send to 6343 by default).
     #[arg(long)]
     pub netflow: Option<SocketAddr>,
     /// Run the detectors every this many seconds of event time.
