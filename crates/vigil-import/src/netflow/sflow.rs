@@ -270,14 +270,9 @@ fn parse_flow_sample(body: &[u8], expanded: bool) -> Option<(u32, Option<Sampled
 fn sampled_ip(src: IpAddr, dst: IpAddr, len: u32, proto: u32, d: &mut Rd<'_>) -> Option<Sampled> {
     let (sport, dport, flags) = (d.u32()?, d.u32()?, d.u32()?);
     let proto = u8::try_from(proto).ok()?;
-    let (sport, dport) = ports(proto, u16::try_from(sport).unwrap_or(0), u16::try_from(dport).unwrap_or(0));
+    // The ports as given (the format defines them for TCP and UDP only, 0 otherwise).
+    let (sport, dport) = (u16::try_from(sport).unwrap_or(0), u16::try_from(dport).unwrap_or(0));
     Some(Sampled { key: (src, dst, sport, dport, proto), ip_len: u64::from(len), tcp_flags: flags as u8, src_mac: None, dst_mac: None, vlan: None, inner_vlan: None })
-}
-
-/// ICMP: type in the originator port, code in the responder port, as Zeek and the NetFlow
-/// decoder do. The sampled header gives them as its first two bytes, read as "ports" below.
-fn ports(proto: u8, a: u16, b: u16) -> (u16, u16) {
-    if proto == PROTO_ICMP || proto == PROTO_ICMPV6 { (a >> 8, a & 0xff) } else { (a, b) }
 }
 
 /// The sampled header: header protocol 1 (Ethernet, with up to four VLAN tags), 11 (IPv4) or
@@ -353,15 +348,16 @@ fn parse_header(protocol: u32, h: &[u8], frame_len: u64) -> Option<Sampled> {
         }
         _ => return None,
     };
-    let (a, b) = match proto {
+    let (sport, dport) = match proto {
         PROTO_TCP | PROTO_UDP | 132 => (be16(l4, 0).unwrap_or(0), be16(l4, 2).unwrap_or(0)),
-        PROTO_ICMP | PROTO_ICMPV6 => (be16(l4, 0).unwrap_or(0), 0),
+        // ICMP: type in the originator port, code in the responder port, as Zeek and the
+        // NetFlow decoder do.
+        PROTO_ICMP | PROTO_ICMPV6 => (u16::from(l4.first().copied().unwrap_or(0)), u16::from(l4.get(1).copied().unwrap_or(0))),
         _ => (0, 0),
     };
     if proto == PROTO_TCP {
         s.tcp_flags = l4.get(13).copied().unwrap_or(0);
     }
-    let (sport, dport) = ports(proto, a, b);
     s.key = (src, dst, sport, dport, proto);
     Some(s)
 }
@@ -513,6 +509,10 @@ mod tests {
         ip.extend_from_slice(&[3, 13, 0, 0, 0, 0, 0, 0]);
         let s = parse_header(11, &ip, 28).unwrap();
         assert_eq!((s.key.2, s.key.3, s.key.4), (3, 13, PROTO_ICMP));
+        // An echo reply (type 0) with a code still reads as (type, code).
+        let mut reply = ip.clone();
+        reply[20..22].copy_from_slice(&[0, 5]);
+        assert_eq!((parse_header(11, &reply, 28).unwrap().key.2, parse_header(11, &reply, 28).unwrap().key.3), (0, 5));
         // A later IPv4 fragment: no ports.
         let mut frag = eth_tcp([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, 0);
         frag[18 + 6] = 0x00;
