@@ -54,7 +54,8 @@ impl NotUdp {
     }
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
+/// The big-endian 16-bit word at `at`, if the bytes are there.
+pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 

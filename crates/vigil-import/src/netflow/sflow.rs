@@ -18,6 +18,7 @@
 //! table of open flows is capped.
 
 use super::FlowRecord;
+use crate::pcap::be16;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vigil_model::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Timestamp};
@@ -75,17 +76,13 @@ pub struct SflowDecoder {
 /// A flow: addresses, ports, protocol.
 type Key = (IpAddr, IpAddr, u16, u16, u8);
 
-/// What one sampled packet said.
-#[derive(Debug, Clone, PartialEq)]
-struct Sampled {
-    key: Key,
-    /// Bytes of the packet at the IP layer (what `Conn`'s `*_ip_bytes` count).
-    ip_len: u64,
-    tcp_flags: u8,
-    src_mac: Option<[u8; 6]>,
-    dst_mac: Option<[u8; 6]>,
-    vlan: Option<u16>,
-    inner_vlan: Option<u16>,
+/// What one sampled packet said: its flow (addresses, ports, protocol, TCP flags, MACs,
+/// VLANs; no times or counts yet) and its bytes at the IP layer (what `Conn`'s `*_ip_bytes`
+/// count).
+type Sampled = (FlowRecord, u64);
+
+fn key(f: &FlowRecord) -> Key {
+    (f.src, f.dst, f.sport, f.dport, f.proto)
 }
 
 impl SflowDecoder {
@@ -125,15 +122,7 @@ impl SflowDecoder {
 
     /// Hands out the open flows whose last sample is before `before`, oldest first.
     fn sweep(&mut self, before: i64, out: &mut Vec<FlowRecord>) {
-        let mut done: Vec<FlowRecord> = Vec::new();
-        self.open.retain(|_, f| {
-            if f.end.0 < before {
-                done.push(f.clone());
-                false
-            } else {
-                true
-            }
-        });
+        let mut done: Vec<FlowRecord> = self.open.extract_if(|_, f| f.end.0 < before).map(|(_, f)| f).collect();
         done.sort_by_key(|f| (f.start, f.src, f.dst, f.sport, f.dport, f.proto));
         self.stats.records += done.len() as u64;
         out.append(&mut done);
@@ -175,10 +164,11 @@ impl SflowDecoder {
         }
     }
 
-    fn add(&mut self, ts: Timestamp, rate: u32, s: Sampled, out: &mut Vec<FlowRecord>) {
+    fn add(&mut self, ts: Timestamp, rate: u32, (mut s, ip_len): Sampled, out: &mut Vec<FlowRecord>) {
         let rate = rate.max(1);
-        let (packets, bytes) = (u64::from(rate), s.ip_len.saturating_mul(u64::from(rate)));
-        if let Some(f) = self.open.get_mut(&s.key) {
+        let (packets, bytes) = (u64::from(rate), ip_len.saturating_mul(u64::from(rate)));
+        let k = key(&s);
+        if let Some(f) = self.open.get_mut(&k) {
             if ts.0.saturating_sub(f.end.0) <= self.idle_ns && f.start.0.saturating_sub(ts.0) <= self.idle_ns {
                 f.start = f.start.min(ts);
                 f.end = f.end.max(ts);
@@ -189,7 +179,7 @@ impl SflowDecoder {
                 return;
             }
             // The flow went quiet and started again: its first part is done.
-            if let Some(done) = self.open.remove(&s.key) {
+            if let Some(done) = self.open.remove(&k) {
                 self.stats.records += 1;
                 out.push(done);
             }
@@ -205,19 +195,12 @@ impl SflowDecoder {
             }
             self.stats.flushed_at_cap += (was - self.open.len()) as u64;
         }
-        let (src, dst, sport, dport, proto) = s.key;
-        let mut f = FlowRecord::new(src, dst, sport, dport, proto);
-        f.start = ts;
-        f.end = ts;
-        f.packets = packets;
-        f.bytes = bytes;
-        f.tcp_flags = s.tcp_flags;
-        f.src_mac = s.src_mac;
-        f.dst_mac = s.dst_mac;
-        f.vlan = s.vlan;
-        f.inner_vlan = s.inner_vlan;
-        f.sampling = rate;
-        self.open.insert(s.key, f);
+        s.start = ts;
+        s.end = ts;
+        s.packets = packets;
+        s.bytes = bytes;
+        s.sampling = rate;
+        self.open.insert(k, s);
     }
 }
 
@@ -246,33 +229,24 @@ fn parse_flow_sample(body: &[u8], expanded: bool) -> Option<(u32, Option<Sampled
                     header = parse_header(protocol, hdr, u64::from(frame_len));
                 }
             }
-            3 => {
-                let len = d.u32()?;
-                let proto = d.u32()?;
-                let src = Ipv4Addr::from(d.array::<4>()?);
-                let dst = Ipv4Addr::from(d.array::<4>()?);
-                ip_data = Some(sampled_ip(IpAddr::V4(src), IpAddr::V4(dst), len, proto, &mut d)?);
-            }
-            4 => {
-                let len = d.u32()?;
-                let proto = d.u32()?;
-                let src = Ipv6Addr::from(d.array::<16>()?);
-                let dst = Ipv6Addr::from(d.array::<16>()?);
-                ip_data = Some(sampled_ip(IpAddr::V6(src), IpAddr::V6(dst), len, proto, &mut d)?);
-            }
+            3 | 4 => ip_data = Some(sampled_ip(format == 4, &mut d)?),
             _ => {}
         }
     }
     Some((rate, header.or(ip_data)))
 }
 
-/// A "sampled IPv4/IPv6" record's ports and flags, after its addresses.
-fn sampled_ip(src: IpAddr, dst: IpAddr, len: u32, proto: u32, d: &mut Rd<'_>) -> Option<Sampled> {
+/// A "sampled IPv4" (format 3) or "sampled IPv6" (format 4) record: IP length, protocol,
+/// addresses, ports and TCP flags.
+fn sampled_ip(v6: bool, d: &mut Rd<'_>) -> Option<Sampled> {
+    let (len, proto) = (d.u32()?, d.u32()?);
+    let (src, dst) = if v6 { (IpAddr::from(d.array::<16>()?), IpAddr::from(d.array::<16>()?)) } else { (IpAddr::from(d.array::<4>()?), IpAddr::from(d.array::<4>()?)) };
     let (sport, dport, flags) = (d.u32()?, d.u32()?, d.u32()?);
     let proto = u8::try_from(proto).ok()?;
     // The ports as given (the format defines them for TCP and UDP only, 0 otherwise).
-    let (sport, dport) = (u16::try_from(sport).unwrap_or(0), u16::try_from(dport).unwrap_or(0));
-    Some(Sampled { key: (src, dst, sport, dport, proto), ip_len: u64::from(len), tcp_flags: flags as u8, src_mac: None, dst_mac: None, vlan: None, inner_vlan: None })
+    let mut f = FlowRecord::new(src, dst, u16::try_from(sport).unwrap_or(0), u16::try_from(dport).unwrap_or(0), proto);
+    f.tcp_flags = flags as u8;
+    Some((f, u64::from(len)))
 }
 
 /// The sampled header: header protocol 1 (Ethernet, with up to four VLAN tags), 11 (IPv4) or
@@ -280,7 +254,8 @@ fn sampled_ip(src: IpAddr, dst: IpAddr, len: u32, proto: u32, d: &mut Rd<'_>) ->
 /// length is the IP header's own; `frame_len` (the whole frame, with the Ethernet header and
 /// its 4-byte FCS) stands in when the header is cut before it says.
 fn parse_header(protocol: u32, h: &[u8], frame_len: u64) -> Option<Sampled> {
-    let mut s = Sampled { key: (IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, 0, 0), ip_len: 0, tcp_flags: 0, src_mac: None, dst_mac: None, vlan: None, inner_vlan: None };
+    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let mut s = FlowRecord::new(unspecified, unspecified, 0, 0, 0);
     let (ethertype, l3) = match protocol {
         1 => {
             s.dst_mac = h.get(..6).and_then(|m| m.try_into().ok());
@@ -311,7 +286,7 @@ fn parse_header(protocol: u32, h: &[u8], frame_len: u64) -> Option<Sampled> {
         0x86dd => be16(l3, 4).map(|p| u64::from(p) + 40),
         _ => None,
     };
-    s.ip_len = ip_len.filter(|&n| n > 0).unwrap_or(frame_len.saturating_sub(l2));
+    let ip_len = ip_len.filter(|&n| n > 0).unwrap_or(frame_len.saturating_sub(l2));
     let (src, dst, proto, l4) = match ethertype {
         0x0800 => {
             let ihl = usize::from(*l3.first()? & 0x0f) * 4;
@@ -358,12 +333,8 @@ fn parse_header(protocol: u32, h: &[u8], frame_len: u64) -> Option<Sampled> {
     if proto == PROTO_TCP {
         s.tcp_flags = l4.get(13).copied().unwrap_or(0);
     }
-    s.key = (src, dst, sport, dport, proto);
-    Some(s)
-}
-
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+    (s.src, s.dst, s.sport, s.dport, s.proto) = (src, dst, sport, dport, proto);
+    Some((s, ip_len))
 }
 
 /// An XDR reader: big-endian 32-bit words, opaque data padded to four bytes.
@@ -507,27 +478,29 @@ mod tests {
     fn icmp_type_and_code_go_where_zeek_puts_them() {
         let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
         ip.extend_from_slice(&[3, 13, 0, 0, 0, 0, 0, 0]);
-        let s = parse_header(11, &ip, 28).unwrap();
-        assert_eq!((s.key.2, s.key.3, s.key.4), (3, 13, PROTO_ICMP));
+        let (s, s_len) = parse_header(11, &ip, 28).unwrap();
+        assert_eq!((s.sport, s.dport, s.proto), (3, 13, PROTO_ICMP));
         // An echo reply (type 0) with a code still reads as (type, code).
         let mut reply = ip.clone();
         reply[20..22].copy_from_slice(&[0, 5]);
-        assert_eq!((parse_header(11, &reply, 28).unwrap().key.2, parse_header(11, &reply, 28).unwrap().key.3), (0, 5));
+        let (r, _) = parse_header(11, &reply, 28).unwrap();
+        assert_eq!((r.sport, r.dport), (0, 5));
         // A later IPv4 fragment: no ports.
         let mut frag = eth_tcp([10, 0, 0, 1], [10, 0, 0, 2], 1, 2, 0);
         frag[18 + 6] = 0x00;
         frag[18 + 7] = 0x10;
-        assert_eq!(parse_header(1, &frag, 100).unwrap().key.2, 0);
+        let (f, f_len) = parse_header(1, &frag, 100).unwrap();
+        assert_eq!(f.sport, 0);
         // The IP length is the header's; without one, the frame's less Ethernet and FCS.
-        assert_eq!((s.ip_len, parse_header(1, &frag, 100).unwrap().ip_len), (28, 60));
+        assert_eq!((s_len, f_len), (28, 60));
         let mut no_len = frag.clone();
         no_len[18 + 2] = 0;
         no_len[18 + 3] = 0;
-        assert_eq!(parse_header(1, &no_len, 100).unwrap().ip_len, 100 - 18 - 4);
+        assert_eq!(parse_header(1, &no_len, 100).unwrap().1, 100 - 18 - 4);
         assert_eq!(parse_header(1, &frag[..20], 100), None);
         let mut v6 = vec![0x60, 0, 0, 0, 0, 0x10, 17, 64];
         v6.extend_from_slice(&[0; 32]);
-        assert_eq!(parse_header(12, &v6, 999).unwrap().ip_len, 56);
+        assert_eq!(parse_header(12, &v6, 999).unwrap().1, 56);
     }
 
     #[test]
