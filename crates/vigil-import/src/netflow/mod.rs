@@ -91,6 +91,19 @@ fn copy_decoder_stats(d: &DecoderStats, before: &DecoderStats, stats: &mut Impor
     }
 }
 
+/// Counts a file read, or records why it was skipped; the error of a lone file is the
+/// import's.
+fn file_done(fmt: Format, f: &std::path::Path, single: bool, r: Result<(), ImportError>, stats: &mut ImportStats) -> Result<(), ImportError> {
+    match r {
+        Ok(()) => stats.file(fmt.as_str()),
+        Err(e) if single => return Err(e),
+        Err(e) => {
+            stats.files_skipped.insert(f.display().to_string(), e.to_string());
+        }
+    }
+    Ok(())
+}
+
 /// Imports pcaps of sFlow v5 export traffic: every sample timed by its frame, summed per flow
 /// ([`sflow::SflowDecoder`], idle time the stitch window), then stitched as NetFlow records are.
 pub fn import_sflow_pcaps(files: &[PathBuf], opts: &ImportOptions, stats: &mut ImportStats, out: &mut dyn FnMut(Conn)) -> Result<(), ImportError> {
@@ -106,13 +119,7 @@ pub fn import_sflow_pcaps(files: &[PathBuf], opts: &ImportOptions, stats: &mut I
                 }
             })
         });
-        match r {
-            Ok(()) => stats.file(Format::SflowPcap.as_str()),
-            Err(e) if single => return Err(e),
-            Err(e) => {
-                stats.files_skipped.insert(f.display().to_string(), e.to_string());
-            }
-        }
+        file_done(Format::SflowPcap, f, single, r, stats)?;
         for r in recs.drain(..) {
             st.push(r, opts, stats, out);
         }
@@ -165,13 +172,7 @@ pub fn import_files(
                 dec.decode_stream(IpAddr::V4(Ipv4Addr::UNSPECIFIED), &bytes, &mut recs)
             }),
         };
-        match r {
-            Ok(()) => stats.file(fmt.as_str()),
-            Err(e) if single => return Err(e),
-            Err(e) => {
-                stats.files_skipped.insert(f.display().to_string(), e.to_string());
-            }
-        }
+        file_done(fmt, f, single, r, stats)?;
         recs.append(&mut dec.take_replayed());
         for r in recs.drain(..) {
             st.push(r, opts, stats, out);
