@@ -27,8 +27,8 @@ mod writer;
 
 pub use decode::link::linktype;
 pub use decode::{
-    DecodeStats, Decoded, Decoder, DecoderConfig, FragConfig, OwnedPacket, Packet, TcpHdr, Tunnel,
-    TunnelKind,
+    CutHeader, CutStart, DecodeStats, Decoded, Decoder, DecoderConfig, FragConfig, OwnedPacket,
+    Packet, TcpHdr, Tunnel, TunnelKind, decode_cut,
 };
 pub use error::{CaptureError, DecodeError};
 pub use file::{

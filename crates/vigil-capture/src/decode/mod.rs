@@ -506,5 +506,125 @@ impl Decoder {
     }
 }
 
+/// Where a cut header ([`decode_cut`]) starts: at a link layer of a capture link type
+/// ([`crate::linktype`]), or at an MPLS label stack, which has no link type of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CutStart {
+    Link(u32),
+    Mpls,
+}
+
+/// What the first bytes of a packet say about it, read without state: see [`decode_cut`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CutHeader {
+    pub l2_src: Option<[u8; 6]>,
+    pub l2_dst: Option<[u8; 6]>,
+    pub vlan: Option<u16>,
+    pub inner_vlan: Option<u16>,
+    /// The innermost IP packet's addresses and protocol, after tunnels.
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+    /// The innermost IP packet's total length according to its header; 0 when an IPv4 header
+    /// leaves it to segmentation offload (a total length of 0).
+    pub ip_len: u32,
+    /// Where the outermost IP header starts: the length of the link layers.
+    pub ip_off: usize,
+    /// Transport ports (ICMP: type and code), 0 when the header was cut before them or the
+    /// packet is a later fragment.
+    pub sport: u16,
+    pub dport: u16,
+    /// TCP flags, when the cut left them.
+    pub tcp_flags: Option<u8>,
+    /// The outermost encapsulation, when the packet was tunnelled.
+    pub tunnel: Option<Tunnel>,
+    /// A fragment other than the first: it carries no transport header.
+    pub later_fragment: bool,
+}
+
+/// Reads the first bytes of a packet that its sender cut short (an sFlow agent samples the
+/// first 64 to 256 bytes of a frame), through the same link layers (VLAN, QinQ, MPLS, PPPoE,
+/// PPP), IP headers and tunnels (GRE, IP-in-IP, VXLAN, Geneve, GTP-U, Teredo) as [`Decoder`],
+/// but without state and without asking for whole headers: a fragment is read as it stands
+/// (ports only in the first), and a transport header cut short gives what is there. `Ok(None)`
+/// when the frame is not IP; an error when the cut falls inside the IP header (or a link
+/// header before it), as there are then no addresses to report. A tunnel whose inner header
+/// was cut gives the outer packet.
+pub fn decode_cut(
+    buf: &[u8],
+    start: CutStart,
+    max_tunnel_depth: u8,
+) -> Result<Option<CutHeader>, DecodeError> {
+    let mut l2 = L2Info::default();
+    let l3 = match start {
+        CutStart::Link(lt) => link::link(buf, lt, &mut l2)?,
+        CutStart::Mpls => link::mpls(buf, 0, &mut l2)?,
+    };
+    let L3::Ip { off, version } = l3 else {
+        return Ok(None);
+    };
+    let mut ip = parse_ip(buf, off, buf.len(), version)?;
+    let outer_off = off;
+    let mut tunnel = None;
+    for _ in 0..max_tunnel_depth {
+        // A fragment's payload is not a whole inner packet.
+        if ip.frag.is_some() {
+            break;
+        }
+        let Some(inner) = tunnel::decapsulate(buf, &ip) else {
+            break;
+        };
+        let Ok(inner_ip) = parse_ip(buf, inner.off, ip.l4_end, inner.version) else {
+            break;
+        };
+        tunnel = tunnel.or(Some(Tunnel {
+            kind: inner.kind,
+            src: ip.src,
+            dst: ip.dst,
+            sport: inner.sport,
+            dport: inner.dport,
+            proto: ip.proto,
+        }));
+        ip = inner_ip;
+    }
+    let later_fragment = ip.frag.is_some_and(|f| f.offset != 0);
+    let (mut sport, mut dport, mut tcp_flags) = (0, 0, None);
+    if !later_fragment {
+        let b = buf.get(..ip.l4_end).unwrap_or(buf);
+        let o = ip.l4_off;
+        match ip.proto {
+            6 | 17 | 136 | 132 => {
+                sport = be16(b, o).unwrap_or(0);
+                dport = be16(b, o + 2).unwrap_or(0);
+                if ip.proto == 6 {
+                    tcp_flags = u8_at(b, o + 13);
+                }
+            }
+            // Type and code where Zeek puts them.
+            1 | 58 => {
+                sport = u16::from(u8_at(b, o).unwrap_or(0));
+                dport = u16::from(u8_at(b, o + 1).unwrap_or(0));
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(CutHeader {
+        l2_src: l2.src,
+        l2_dst: l2.dst,
+        vlan: l2.vlan,
+        inner_vlan: l2.inner_vlan,
+        src: ip.src,
+        dst: ip.dst,
+        proto: ip.proto,
+        ip_len: if !ip.v6 && be16(buf, ip.off + 2) == Some(0) { 0 } else { ip.ip_len },
+        ip_off: outer_off,
+        sport,
+        dport,
+        tcp_flags,
+        tunnel,
+        later_fragment,
+    }))
+}
+
 #[cfg(test)]
 mod tests;

@@ -837,6 +837,7 @@ fn mutated_frames_never_panic() {
         ..DecoderConfig::default()
     });
     let mut decoded = 0u64;
+    let mut cut_missed = 0u64;
     for round in 0..40_000u64 {
         let (lt, base) = &samples[rng.below(samples.len())];
         let mut data = base.clone();
@@ -869,9 +870,19 @@ fn mutated_frames_never_panic() {
             orig_len: 0,
             interface: 0,
         };
+        // The stateless reader never reads past the cut, and reads every header the decoder
+        // reads (it asks less of the bytes).
+        let cut = decode_cut(&data, CutStart::Link(lt), 4);
+        if let Ok(Some(h)) = cut {
+            assert!(h.ip_off < data.len());
+        }
+        let _ = decode_cut(&data, CutStart::Mpls, 4);
         if let Ok(Some(p)) = d.decode(&f) {
             decoded += 1;
             assert!(p.payload.len() <= 65_535);
+            if p.tunnel.is_none() && !matches!(cut, Ok(Some(_))) {
+                cut_missed += 1;
+            }
         }
         assert!(d.fragments_in_flight() <= 8 && d.fragment_bytes() <= 4096);
     }
@@ -888,6 +899,7 @@ fn mutated_frames_never_panic() {
     );
     // Mutations leave many frames intact enough to decode: the test exercises deep paths.
     assert!(decoded > 10_000, "{s:?}");
+    assert_eq!(cut_missed, 0);
 }
 
 #[test]
@@ -959,4 +971,78 @@ fn ipv4_authentication_header_is_skipped_esp_is_not() {
         .unwrap()
         .unwrap();
     assert_eq!((r.2, r.3, r.4, r.5.len()), (50, 0, 0, esp.len()));
+}
+
+/// `decode_cut` of `data` cut to its first `n` bytes, from an Ethernet start.
+fn cut(data: &[u8], n: usize) -> Result<Option<CutHeader>, DecodeError> {
+    decode_cut(&data[..n.min(data.len())], CutStart::Link(linktype::ETHERNET), 4)
+}
+
+#[test]
+fn a_cut_header_gives_what_the_cut_left() {
+    let f = eth(0x0800, &ipv4(A4, B4, 6, &tcp(40000, 443, 0x18, &[0u8; 1400])));
+    // 14 Ethernet + 20 IPv4 + 14 TCP: ports and flags.
+    let h = cut(&f, 48).unwrap().unwrap();
+    assert_eq!((h.src, h.dst, h.proto, h.sport, h.dport, h.tcp_flags), (v4(A4), v4(B4), 6, 40000, 443, Some(0x18)));
+    assert_eq!((h.ip_len, h.ip_off, h.l2_src, h.later_fragment), (20 + 24 + 1400, 14, Some(MAC_A), false));
+    // Cut after the ports: ports, no flags. The capture decoder refuses this frame.
+    let h = cut(&f, 38).unwrap().unwrap();
+    assert_eq!((h.sport, h.dport, h.tcp_flags), (40000, 443, None));
+    assert!(dec(linktype::ETHERNET, &f[..38]).is_err());
+    // Cut before the ports: addresses only.
+    let h = cut(&f, 35).unwrap().unwrap();
+    assert_eq!((h.src, h.sport, h.dport), (v4(A4), 0, 0));
+    // Cut inside the IP header: nothing to report.
+    assert!(cut(&f, 30).is_err());
+    // Not IP.
+    assert_eq!(cut(&eth(0x0806, &[0u8; 28]), 64).unwrap(), None);
+}
+
+#[test]
+fn a_cut_header_is_read_through_link_layers_and_tunnels() {
+    let inner = ipv4(B4, A4, 17, &udp(5353, 53, &[0u8; 300]));
+    // MPLS on Ethernet, and a bare label stack (sFlow's header protocol 13).
+    let mut l = vec![0, 0x01, 0x00, 0x40, 0, 0x02, 0x01, 0x40];
+    l.extend(&inner);
+    let h = cut(&eth(0x8847, &l), 128).unwrap().unwrap();
+    assert_eq!((h.src, h.sport, h.dport, h.ip_off), (v4(B4), 5353, 53, 22));
+    let h = decode_cut(&l[..64], CutStart::Mpls, 4).unwrap().unwrap();
+    assert_eq!((h.src, h.dst, h.proto, h.dport), (v4(B4), v4(A4), 17, 53));
+    // PPPoE with a VLAN tag.
+    let mut p = vec![0x11, 0x00, 0x12, 0x34];
+    p.extend(((inner.len() + 2) as u16).to_be_bytes());
+    p.extend(0x0021u16.to_be_bytes());
+    p.extend(&inner);
+    let mut tagged = vec![0x00, 0x2a];
+    tagged.extend(0x8864u16.to_be_bytes());
+    tagged.extend(&p);
+    let h = cut(&eth(0x8100, &tagged), 80).unwrap().unwrap();
+    assert_eq!((h.vlan, h.src, h.sport), (Some(42), v4(B4), 5353));
+    // VXLAN: the inner flow, with the tunnel beside it.
+    let inner_tcp = ipv4(B4, A4, 6, &tcp(443, 5555, 0x10, &[0u8; 1000]));
+    let mut vx = vec![0x08, 0, 0, 0, 0, 0, 0x64, 0];
+    vx.extend(eth(0x0800, &inner_tcp));
+    let outer = eth(0x0800, &ipv4([172, 16, 0, 1], [172, 16, 0, 2], 17, &udp(40000, 4789, &vx)));
+    let h = cut(&outer, 128).unwrap().unwrap();
+    let t = h.tunnel.unwrap();
+    assert_eq!((h.src, h.sport, h.dport, h.tcp_flags, h.ip_len), (v4(B4), 443, 5555, Some(0x10), 20 + 24 + 1000));
+    assert_eq!((t.kind, t.src, t.dport), (TunnelKind::Vxlan, v4([172, 16, 0, 1]), 4789));
+    // Cut inside the inner IP header: the outer packet.
+    let h = cut(&outer, 14 + 20 + 8 + 8 + 14 + 10).unwrap().unwrap();
+    assert_eq!((h.src, h.dport, h.tunnel), (v4([172, 16, 0, 1]), 4789, None));
+}
+
+#[test]
+fn a_cut_fragment_is_read_as_it_stands() {
+    let payload = udp(1000, 2000, &[7u8; 3000]);
+    let frags = frags_v4(&payload, 1480, 9);
+    let first = cut(&eth(0x0800, &frags[0]), 64).unwrap().unwrap();
+    assert_eq!((first.sport, first.dport, first.later_fragment), (1000, 2000, false));
+    let later = cut(&eth(0x0800, &frags[1]), 64).unwrap().unwrap();
+    assert_eq!((later.src, later.proto, later.sport, later.dport, later.later_fragment), (v4(A4), 17, 0, 0, true));
+    // Segmentation offload: an IPv4 total length of 0 is reported as unknown.
+    let mut tso = ipv4(A4, B4, 6, &tcp(1, 2, 0x10, &[0u8; 100]));
+    tso[2] = 0;
+    tso[3] = 0;
+    assert_eq!(cut(&eth(0x0800, &tso), 64).unwrap().unwrap().ip_len, 0);
 }

@@ -10,18 +10,21 @@
 //! the capture's (pcap) or the collector's receive time.
 //!
 //! Handled: flow samples and expanded flow samples (standard formats 1 and 3). Their flow
-//! records are the sampled header (format 1: Ethernet, IPv4 or IPv6 header bytes), or
-//! "sampled IPv4" and "sampled IPv6" (formats 3 and 4) when there is no header. Counter samples,
+//! records are the sampled header (format 1: Ethernet, PPP, IPv4, IPv6 or MPLS header bytes,
+//! read by the capture decoder's stateless [`vigil_capture::decode_cut`], so VLAN and QinQ
+//! tags, MPLS, PPPoE and tunnels are walked as in a capture and a tunnelled packet counts for
+//! its inner flow), or "sampled IPv4" and "sampled IPv6" (formats 3 and 4) when there is no
+//! header. Counter samples,
 //! enterprise formats and the extended records (switch, router, gateway, user, URL) are
 //! counted and stepped over. All input is untrusted: every length is checked against what is
 //! left, the sample and record counts are bounded by the bytes that would hold them, and the
 //! table of open flows is capped.
 
 use super::FlowRecord;
-use crate::pcap::be16;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use vigil_model::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Timestamp};
+use std::net::IpAddr;
+use vigil_capture::{CutStart, decode_cut, linktype};
+use vigil_model::Timestamp;
 
 /// Whether `b` looks like an sFlow v5 datagram: version 5 as a 32-bit word (NetFlow v5 has it
 /// in 16 bits, followed by a non-zero count), an IPv4 or IPv6 agent address, and a sample count
@@ -249,93 +252,33 @@ fn sampled_ip(v6: bool, d: &mut Rd<'_>) -> Option<Sampled> {
     Some((f, u64::from(len)))
 }
 
-/// The sampled header: header protocol 1 (Ethernet, with up to four VLAN tags), 11 (IPv4) or
-/// 12 (IPv6). The header is cut where the agent cut it, so only what is there is read. The IP
-/// length is the IP header's own; `frame_len` (the whole frame, with the Ethernet header and
-/// its 4-byte FCS) stands in when the header is cut before it says.
+/// The sampled header, read by `vigil-capture`'s stateless [`decode_cut`] through the same
+/// link layers and tunnels as a capture: header protocol 1 (Ethernet, with VLAN tags, MPLS,
+/// PPPoE), 7 (PPP), 11 (IPv4), 12 (IPv6) or 13 (MPLS). The header is cut where the agent cut
+/// it, so only what is there is read; a tunnelled packet is reported as its inner flow, as the
+/// capture path does. The IP length is the IP header's own; `frame_len` (the whole frame, with
+/// the Ethernet header and its 4-byte FCS) stands in when the header says 0 (segmentation
+/// offload).
 fn parse_header(protocol: u32, h: &[u8], frame_len: u64) -> Option<Sampled> {
-    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-    let mut s = FlowRecord::new(unspecified, unspecified, 0, 0, 0);
-    let (ethertype, l3) = match protocol {
-        1 => {
-            s.dst_mac = h.get(..6).and_then(|m| m.try_into().ok());
-            s.src_mac = h.get(6..12).and_then(|m| m.try_into().ok());
-            let mut et = be16(h, 12)?;
-            let mut off = 14;
-            let mut tags = 0;
-            while matches!(et, 0x8100 | 0x88a8 | 0x9100) && tags < 4 {
-                let vid = be16(h, off)? & 0x0fff;
-                if tags == 0 {
-                    s.vlan = Some(vid);
-                } else if tags == 1 {
-                    s.inner_vlan = Some(vid);
-                }
-                et = be16(h, off + 2)?;
-                off += 4;
-                tags += 1;
-            }
-            (et, h.get(off..)?)
-        }
-        11 => (0x0800, h),
-        12 => (0x86dd, h),
+    let start = match protocol {
+        1 => CutStart::Link(linktype::ETHERNET),
+        7 => CutStart::Link(linktype::PPP),
+        11 => CutStart::Link(linktype::IPV4),
+        12 => CutStart::Link(linktype::IPV6),
+        13 => CutStart::Mpls,
         _ => return None,
     };
-    let l2 = (h.len() - l3.len()) as u64 + if protocol == 1 { 4 } else { 0 };
-    let ip_len = match ethertype {
-        0x0800 => be16(l3, 2).map(u64::from),
-        0x86dd => be16(l3, 4).map(|p| u64::from(p) + 40),
-        _ => None,
-    };
-    let ip_len = ip_len.filter(|&n| n > 0).unwrap_or(frame_len.saturating_sub(l2));
-    let (src, dst, proto, l4) = match ethertype {
-        0x0800 => {
-            let ihl = usize::from(*l3.first()? & 0x0f) * 4;
-            let src = Ipv4Addr::from(<[u8; 4]>::try_from(l3.get(12..16)?).ok()?);
-            let dst = Ipv4Addr::from(<[u8; 4]>::try_from(l3.get(16..20)?).ok()?);
-            let proto = *l3.get(9)?;
-            // A later fragment carries no ports.
-            let later_fragment = be16(l3, 6)? & 0x1fff != 0;
-            let l4 = if later_fragment || ihl < 20 { &[][..] } else { l3.get(ihl..).unwrap_or(&[]) };
-            (IpAddr::V4(src), IpAddr::V4(dst), proto, l4)
-        }
-        0x86dd => {
-            let src = Ipv6Addr::from(<[u8; 16]>::try_from(l3.get(8..24)?).ok()?);
-            let dst = Ipv6Addr::from(<[u8; 16]>::try_from(l3.get(24..40)?).ok()?);
-            let mut nh = *l3.get(6)?;
-            let mut rest = l3.get(40..).unwrap_or(&[]);
-            // Hop-by-hop, routing, destination options: a few, bounded; a fragment header
-            // ends the walk (ports only in the first fragment).
-            let mut hops = 0;
-            while matches!(nh, 0 | 43 | 60 | 44) && hops < 8 {
-                let next = *rest.first().unwrap_or(&59);
-                if nh == 44 {
-                    let first = be16(rest, 2).is_some_and(|o| o & 0xfff8 == 0);
-                    nh = next;
-                    rest = if first { rest.get(8..).unwrap_or(&[]) } else { &[] };
-                    break;
-                }
-                let len = (usize::from(*rest.get(1).unwrap_or(&0)) + 1) * 8;
-                nh = next;
-                rest = rest.get(len..).unwrap_or(&[]);
-                hops += 1;
-            }
-            (IpAddr::V6(src), IpAddr::V6(dst), nh, rest)
-        }
-        _ => return None,
-    };
-    let (sport, dport) = match proto {
-        PROTO_TCP | PROTO_UDP | 132 => (be16(l4, 0).unwrap_or(0), be16(l4, 2).unwrap_or(0)),
-        // ICMP: type in the originator port, code in the responder port, as Zeek and the
-        // NetFlow decoder do.
-        PROTO_ICMP | PROTO_ICMPV6 => (u16::from(l4.first().copied().unwrap_or(0)), u16::from(l4.get(1).copied().unwrap_or(0))),
-        _ => (0, 0),
-    };
-    if proto == PROTO_TCP {
-        s.tcp_flags = l4.get(13).copied().unwrap_or(0);
-    }
-    (s.src, s.dst, s.sport, s.dport, s.proto) = (src, dst, sport, dport, proto);
+    let c = decode_cut(h, start, MAX_TUNNEL_DEPTH).ok()??;
+    let mut s = FlowRecord::new(c.src, c.dst, c.sport, c.dport, c.proto);
+    (s.src_mac, s.dst_mac, s.vlan, s.inner_vlan) = (c.l2_src, c.l2_dst, c.vlan, c.inner_vlan);
+    s.tcp_flags = c.tcp_flags.unwrap_or(0);
+    let l2 = c.ip_off as u64 + if protocol == 1 { 4 } else { 0 };
+    let ip_len = if c.ip_len > 0 { u64::from(c.ip_len) } else { frame_len.saturating_sub(l2) };
     Some((s, ip_len))
 }
+
+/// Encapsulations followed inside a sampled header (as the capture decoder's default).
+const MAX_TUNNEL_DEPTH: u8 = 4;
 
 /// An XDR reader: big-endian 32-bit words, opaque data padded to four bytes.
 struct Rd<'a>(&'a [u8]);
@@ -368,6 +311,8 @@ impl<'a> Rd<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv6Addr;
+    use vigil_model::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
     /// XDR writer for building datagrams.
     #[derive(Default)]
@@ -472,6 +417,43 @@ mod tests {
         assert_eq!((out[0].dst, out[0].sport, out[0].dport, out[0].proto), ("2001:db8::7".parse().unwrap(), 5353, 53, PROTO_UDP));
         assert_eq!((out[0].packets, out[0].bytes), (1, 80), "a rate of 0 counts as 1");
         assert_eq!(d.stats.samples_without_ip, 1);
+    }
+
+    /// A sampled header of `protocol` (sFlow's header protocol number) in a flow sample.
+    fn header_of(protocol: u32, frame_len: u32, header: &[u8]) -> (u32, Vec<u8>) {
+        (1, W::default().u32(protocol).u32(frame_len).u32(4).opaque(header).0)
+    }
+
+    #[test]
+    fn headers_in_mpls_pppoe_and_tunnels_give_their_flows() {
+        // IPv4 + UDP 5353 -> 53 with a 300-byte payload.
+        let mut ip = vec![0x45, 0, 0x01, 0x48, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 7, 203, 0, 113, 5];
+        ip.extend_from_slice(&[0x14, 0xe9, 0x00, 0x35, 0x01, 0x34, 0, 0]);
+        ip.resize(64, 0);
+        // Header protocol 13: a bare MPLS label stack (two labels).
+        let mut mpls = vec![0, 0x01, 0x00, 0x40, 0, 0x02, 0x01, 0x40];
+        mpls.extend_from_slice(&ip);
+        // Header protocol 1: Ethernet, PPPoE session, PPP IPv4.
+        let mut pppoe = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x88, 0x64, 0x11, 0, 0x12, 0x34, 0x01, 0x4a, 0x00, 0x21];
+        pppoe.extend_from_slice(&ip);
+        // Header protocol 1: VXLAN between two tunnel endpoints around an Ethernet frame.
+        let mut vx = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
+        vx.extend_from_slice(&[0x45, 0, 0x01, 0x7a, 0, 0, 0x40, 0, 64, 17, 0, 0, 172, 16, 0, 1, 172, 16, 0, 2]);
+        vx.extend_from_slice(&[0x9c, 0x40, 0x12, 0xb5, 0x01, 0x66, 0, 0, 0x08, 0, 0, 0, 0, 0, 0x64, 0]);
+        vx.extend_from_slice(&[0x02, 0, 0, 0, 0, 4, 0x02, 0, 0, 0, 0, 3, 0x08, 0x00]);
+        vx.extend_from_slice(&ip);
+        vx.truncate(128);
+        for (i, (protocol, header)) in [(13, mpls), (1, pppoe), (1, vx)].into_iter().enumerate() {
+            let mut d = SflowDecoder::new(60.0, 1000);
+            let mut out = Vec::new();
+            d.decode(ts(0), &datagram(&[(1, flow_sample(100, &[header_of(protocol, 400, &header)]))]), &mut out);
+            d.finish(&mut out);
+            assert_eq!(out.len(), 1, "case {i}: {:?}", d.stats);
+            let f = &out[0];
+            assert_eq!((f.src, f.dst, f.sport, f.dport, f.proto), ("10.0.0.7".parse().unwrap(), "203.0.113.5".parse().unwrap(), 5353, 53, PROTO_UDP), "case {i}");
+            // The inner IP packet's length (328) times the rate.
+            assert_eq!((f.packets, f.bytes), (100, 32_800), "case {i}");
+        }
     }
 
     #[test]
