@@ -12,7 +12,7 @@
 //! different, previously unseen outside address each night or session — an exfiltration tool
 //! that hops between rented servers so no one address stands out.
 
-use crate::front::{FrontEnd, HostMap, HostSet, IdMap, NO_PAIR, Names, Rec};
+use crate::front::{FrontEnd, HostMap, IdMap, NO_PAIR, Names, Rec};
 use crate::prevalence::Prevalence;
 use crate::util::{self, DaySums, NONE, Tuning};
 use crate::Detector;
@@ -99,13 +99,95 @@ enum PKey {
     Name(u32),
 }
 
-/// Shared state of both detectors: per host, per outside destination (by front-end pair id).
+/// Per host, per outside destination (by front-end pair id): what `exfiltration` judges, and
+/// the prevalence of addresses both detectors ask about.
 #[derive(Debug, Default)]
 struct Uploads {
     hosts: HostMap<HostAgg>,
     dsts: IdMap<DstAgg>,
     prev: Prevalence<PKey>,
     names: Names,
+}
+
+/// `rotating_destinations`' view of one destination: its encrypted sessions of some size.
+#[derive(Debug, Clone)]
+struct SessionAgg {
+    ip: IpAddr,
+    sent: u64,
+    recv: u64,
+    first: Timestamp,
+    last: Timestamp,
+    /// First and last local day with an upload.
+    days: Option<(i64, i64)>,
+    /// The first server name asked in these sessions (a front-end name id in
+    /// `Uploads::names`), NONE when there was none.
+    name: u32,
+}
+
+/// Encrypted uploads of at least `rotating_min_session_bytes` per host and destination, kept
+/// beside [`Uploads`] so that both detectors count each address's hosts once (the table the two
+/// used to keep each).
+#[derive(Debug, Default)]
+struct Sessions {
+    /// Each host's destinations: item indices of `dsts`.
+    hosts: HostMap<Vec<u32>>,
+    dsts: IdMap<SessionAgg>,
+    /// Hosts per server name (a front-end name id), counted from these sessions only.
+    names: Prevalence<u32>,
+}
+
+impl Sessions {
+    /// Adds `r` when it is an encrypted outbound upload of at least `min` bytes; names are
+    /// kept in `names`.
+    fn observe(&mut self, r: &Rec<'_>, min: u64, max_dsts: usize, names: &mut Names) {
+        let c = r.conn;
+        if !(r.sent >= min && r.encrypted && r.outbound()) {
+            return;
+        }
+        let name_id = r.name_id;
+        let Some(list) = self.hosts.entry(r.orig_id, c.orig_h, Vec::new) else { return };
+        let slot = match self.dsts.slot(r.pair) {
+            Some(i) => i,
+            None => {
+                let made = if list.len() >= max_dsts || r.pair == NO_PAIR {
+                    None
+                } else {
+                    self.dsts.insert(r.pair, SessionAgg { ip: c.resp_h, sent: 0, recv: 0, first: c.ts, last: c.ts, days: None, name: NONE })
+                };
+                let Some(i) = made else {
+                    if name_id != NONE {
+                        self.names.add_for_counted_host(&name_id, r.orig_id);
+                    }
+                    return;
+                };
+                list.push(i);
+                i
+            }
+        };
+        let Some(d) = self.dsts.item_mut(slot) else { return };
+        if name_id != NONE && d.name != name_id {
+            self.names.add_for_counted_host(&name_id, r.orig_id);
+        }
+        d.sent = d.sent.saturating_add(r.sent);
+        d.recv = d.recv.saturating_add(r.recv);
+        d.first = d.first.min(c.ts);
+        d.last = d.last.max(c.end());
+        if d.name == NONE && name_id != NONE {
+            d.name = names.keep(r);
+        }
+        if r.sent > 0 {
+            let day = r.local_day;
+            d.days = Some(d.days.map_or((day, day), |(a, b)| (a.min(day), b.max(day))));
+        }
+    }
+
+    /// Hosts that sent sessions to `ip` or to the destination's name: the address's hosts
+    /// from every upload (`prev`), the name's from these sessions.
+    fn hosts_using(&self, prev: &Prevalence<PKey>, d: &SessionAgg) -> usize {
+        let a = prev.hosts_for(&PKey::Ip(d.ip));
+        let b = if d.name == NONE { 0 } else { self.names.hosts_for(&d.name) };
+        a.max(b)
+    }
 }
 
 impl Uploads {
@@ -220,43 +302,43 @@ fn median_u64(mut v: Vec<u64>) -> u64 {
     if n % 2 == 1 { v.get(n / 2).copied().unwrap_or(0) } else { (v.get(n / 2 - 1).copied().unwrap_or(0) / 2).saturating_add(v.get(n / 2).copied().unwrap_or(0) / 2) }
 }
 
-/// The exfiltration detector.
+/// The exfiltration detector, and with [`ExfilDetector::with_rotation`] the
+/// rotating-destination detector over the same uploads.
 #[derive(Debug, Default)]
 pub struct ExfilDetector {
     cfg: ExfilConfig,
     tuning: Tuning,
     up: Uploads,
+    /// Kept when rotating destinations are reported.
+    sessions: Option<Sessions>,
+    /// Whether exfiltration findings are reported (a [`RotatingDetector`] reports only its own).
+    exfil: bool,
     front: FrontEnd,
 }
 
 impl ExfilDetector {
+    /// Reports `exfiltration` findings.
     pub fn new(cfg: ExfilConfig, tuning: Tuning) -> Self {
-        ExfilDetector { cfg, tuning, up: Uploads::default(), front: FrontEnd::new() }
-    }
-}
-
-impl Detector for ExfilDetector {
-    fn name(&self) -> &'static str {
-        "exfiltration"
+        ExfilDetector { cfg, tuning, up: Uploads::default(), sessions: None, exfil: true, front: FrontEnd::new() }
     }
 
-    fn observe(&mut self, c: &Conn, ctx: &Context) {
-        let r = self.front.rec(c, ctx);
-        self.observe_rec(&r);
+    /// Reports `exfiltration` and `rotating_destinations` findings from one pass: the two
+    /// judge the same uploads and share the count of hosts per address ([`run_all`]'s
+    /// choice, which spares the second table).
+    ///
+    /// [`run_all`]: crate::run_all
+    pub fn with_rotation(cfg: ExfilConfig, tuning: Tuning) -> Self {
+        ExfilDetector { sessions: Some(Sessions::default()), ..Self::new(cfg, tuning) }
     }
 
-    fn observe_rec(&mut self, r: &Rec<'_>) {
+    fn observe_one(&mut self, r: &Rec<'_>) {
         self.up.observe(r, self.cfg.max_dsts_per_host);
-    }
-
-    fn observe_recs(&mut self, recs: &[Rec<'_>]) {
-        for (i, r) in recs.iter().enumerate() {
-            self.up.prefetch(recs.get(i + util::AHEAD), recs.get(i + 2 * util::AHEAD));
-            self.up.observe(r, self.cfg.max_dsts_per_host);
+        if let Some(s) = self.sessions.as_mut() {
+            s.observe(r, self.cfg.rotating_min_session_bytes, self.cfg.max_dsts_per_host, &mut self.up.names);
         }
     }
 
-    fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
+    fn exfil_findings(&self, ctx: &Context) -> Vec<Finding> {
         // Peers: hosts of the same zone when the zone has at least 3 of them, else all hosts.
         let all_median = median_u64(self.up.hosts.iter().map(|(_, h)| h.total_sent).collect());
         let mut by_zone: HashMap<String, Vec<u64>> = HashMap::new();
@@ -408,83 +490,31 @@ impl Detector for ExfilDetector {
         }
         out
     }
-}
 
-/// The rotating-destinations detector.
-#[derive(Debug, Default)]
-pub struct RotatingDetector {
-    cfg: ExfilConfig,
-    tuning: Tuning,
-    up: Uploads,
-    /// Pairs whose host was counted for the destination outside `up` (a bit per pair id).
-    counted: HostSet,
-    front: FrontEnd,
-}
-
-impl RotatingDetector {
-    pub fn new(cfg: ExfilConfig, tuning: Tuning) -> Self {
-        RotatingDetector { cfg, tuning, up: Uploads::default(), counted: HostSet::default(), front: FrontEnd::new() }
-    }
-}
-
-impl Detector for RotatingDetector {
-    fn name(&self) -> &'static str {
-        "rotating_destinations"
-    }
-
-    fn observe(&mut self, c: &Conn, ctx: &Context) {
-        let r = self.front.rec(c, ctx);
-        self.observe_rec(&r);
-    }
-
-    fn observe_recs(&mut self, recs: &[Rec<'_>]) {
-        let min = self.cfg.rotating_min_session_bytes;
-        let tracked = |r: &&Rec<'_>| r.sent >= min && r.encrypted;
-        for (i, r) in recs.iter().enumerate() {
-            let (near, far) = (recs.get(i + util::AHEAD).filter(tracked), recs.get(i + 2 * util::AHEAD).filter(tracked));
-            self.up.prefetch(near, far);
-            self.observe_rec(r);
-        }
-    }
-
-    fn observe_rec(&mut self, r: &Rec<'_>) {
-        // Only encrypted uploads of some size are sessions worth tracking.
-        if r.sent >= self.cfg.rotating_min_session_bytes && r.encrypted {
-            self.up.observe(r, self.cfg.max_dsts_per_host);
-        } else if r.orig_internal {
-            self.up.prev.add_host(r.orig_id);
-            // Still count prevalence: a destination others use is not "unseen". Counting the
-            // host again for a pair it was counted for changes nothing (a host set, whose caps
-            // never lift), so only the pair's first record here looks the key up.
-            if r.outbound() && (r.pair == NO_PAIR || self.counted.insert(r.pair)) {
-                self.up.prev.add_for_counted_host(&PKey::Ip(r.conn.resp_h), r.orig_id);
-            }
-        }
-    }
-
-    fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
+    /// `rotating_destinations` findings from the sessions (none when they are not kept).
+    fn rotating_findings(&self, ctx: &Context) -> Vec<Finding> {
+        let Some(ses) = self.sessions.as_ref() else { return Vec::new() };
+        let name = |d: &SessionAgg| (d.name != NONE).then(|| self.up.names.get(d.name));
         let mut out = Vec::new();
-        for (host_ip, hid) in self.up.hosts.sorted() {
+        for (host_ip, hid) in ses.hosts.sorted() {
             let host = &host_ip;
-            let Some(h) = self.up.hosts.get(hid) else { continue };
+            let Some(h) = ses.hosts.get(hid) else { continue };
             // Destinations used by this host alone, on a single day, uploading more than fetching.
-            let mut sessions: Vec<(Timestamp, IpAddr, &DstAgg, i64)> = h
-                .dsts
+            let mut sessions: Vec<(Timestamp, IpAddr, &SessionAgg, i64)> = h
                 .iter()
-                .filter_map(|&i| self.up.dsts.item(i))
-                .map(|d| (&d.ip, d))
-                .filter(|(ip, d)| {
-                    d.days.len() == 1
+                .filter_map(|&i| ses.dsts.item(i))
+                .filter(|d| {
+                    d.days.is_some_and(|(a, b)| a == b)
                         && d.sent > d.recv
-                        && self.up.hosts_using(**ip, d) <= 1
-                        && ctx.is_foreign(**ip) != Some(false)
-                        && !self.up.allowed(&self.tuning, ctx, **ip, d)
+                        && ses.hosts_using(&self.up.prev, d) <= 1
+                        && ctx.is_foreign(d.ip) != Some(false)
+                        && !self.tuning.is_allowed(ctx, d.ip, name(d), None)
                 })
-                .filter_map(|(ip, d)| Some((d.first, *ip, d, d.days.first_day()?)))
+                .filter_map(|d| Some((d.first, d.ip, d, d.days?.0)))
                 .collect();
             sessions.sort_by_key(|s| (s.0, s.1));
             // One new destination per day or session (sessions at least 4 h apart).
-            let mut picked: Vec<(Timestamp, IpAddr, &DstAgg, i64)> = Vec::new();
+            let mut picked: Vec<(Timestamp, IpAddr, &SessionAgg, i64)> = Vec::new();
             for s in sessions {
                 if picked.last().is_none_or(|p| s.3 != p.3 && s.0.since(p.0) >= 4.0 * 3600.0) {
                     picked.push(s);
@@ -504,7 +534,7 @@ impl Detector for RotatingDetector {
                 continue;
             }
             // One service behind many addresses (the same name each time) is not rotation.
-            let names: BTreeSet<&str> = picked.iter().filter_map(|p| self.up.name(p.2)).collect();
+            let names: BTreeSet<&str> = picked.iter().filter_map(|p| name(p.2)).collect();
             let named = picked.iter().filter(|p| p.2.name != NONE).count();
             if named >= 2 && names.len() * 2 <= named {
                 continue;
@@ -539,7 +569,7 @@ impl Detector for RotatingDetector {
                 .map(|p| {
                     json!({
                         "dst": p.1.to_string(),
-                        "name": self.up.name(p.2),
+                        "name": name(p.2),
                         "first_seen": util::site_time(ctx, p.0).to_rfc3339(),
                         "bytes_sent": p.2.sent,
                         "bytes_received": p.2.recv,
@@ -578,5 +608,67 @@ impl Detector for RotatingDetector {
             });
         }
         out
+    }
+}
+
+impl Detector for ExfilDetector {
+    fn name(&self) -> &'static str {
+        if self.exfil { "exfiltration" } else { "rotating_destinations" }
+    }
+
+    fn observe(&mut self, c: &Conn, ctx: &Context) {
+        let r = self.front.rec(c, ctx);
+        self.observe_one(&r);
+    }
+
+    fn observe_rec(&mut self, r: &Rec<'_>) {
+        self.observe_one(r);
+    }
+
+    fn observe_recs(&mut self, recs: &[Rec<'_>]) {
+        for (i, r) in recs.iter().enumerate() {
+            self.up.prefetch(recs.get(i + util::AHEAD), recs.get(i + 2 * util::AHEAD));
+            self.observe_one(r);
+        }
+    }
+
+    fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
+        let mut out = if self.exfil { self.exfil_findings(ctx) } else { Vec::new() };
+        out.extend(self.rotating_findings(ctx));
+        out
+    }
+}
+
+/// The rotating-destinations detector alone: an [`ExfilDetector`] that keeps the sessions and
+/// reports only `rotating_destinations` (in [`crate::run_all`] one
+/// [`ExfilDetector::with_rotation`] reports both kinds).
+#[derive(Debug, Default)]
+pub struct RotatingDetector(ExfilDetector);
+
+impl RotatingDetector {
+    pub fn new(cfg: ExfilConfig, tuning: Tuning) -> Self {
+        RotatingDetector(ExfilDetector { exfil: false, ..ExfilDetector::with_rotation(cfg, tuning) })
+    }
+}
+
+impl Detector for RotatingDetector {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn observe(&mut self, c: &Conn, ctx: &Context) {
+        self.0.observe(c, ctx);
+    }
+
+    fn observe_rec(&mut self, r: &Rec<'_>) {
+        self.0.observe_rec(r);
+    }
+
+    fn observe_recs(&mut self, recs: &[Rec<'_>]) {
+        self.0.observe_recs(recs);
+    }
+
+    fn finish(&mut self, ctx: &Context) -> Vec<Finding> {
+        self.0.finish(ctx)
     }
 }

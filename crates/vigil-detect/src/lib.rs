@@ -69,8 +69,8 @@ pub fn espionage_detectors(tuning: &util::Tuning, iocs: Option<std::sync::Arc<io
     let t = || tuning.clone();
     let mut v: Vec<Box<dyn Detector>> = vec![
         Box::new(beacon::BeaconDetector::new(beacon::BeaconConfig::default(), t())),
-        Box::new(exfil::ExfilDetector::new(exfil::ExfilConfig::default(), t())),
-        Box::new(exfil::RotatingDetector::new(exfil::ExfilConfig::default(), t())),
+        // Exfiltration and rotating destinations judge the same uploads: one pass, both kinds.
+        Box::new(exfil::ExfilDetector::with_rotation(exfil::ExfilConfig::default(), t())),
         Box::new(long_conn::LongConnDetector::new(long_conn::LongConnConfig::default(), t())),
         Box::new(dns_tunnel::DnsTunnelDetector::new(dns_tunnel::DnsTunnelConfig::default(), t())),
         Box::new(dns_tunnel::flow::DnsFlowDetector::new(dns_tunnel::flow::DnsFlowConfig::default(), t())),
@@ -108,11 +108,10 @@ pub const MAX_THREADS: usize = 4;
 fn cost(name: &str) -> u32 {
     match name {
         "beacon" => 275,
-        "exfiltration" => 263,
+        "exfiltration" => 290,
         "dns_tunnel" => 95,
         "springboard" => 68,
         "unmanaged_device" => 58,
-        "rotating_destinations" => 51,
         "lateral_movement" => 49,
         "inbound_scan" => 43,
         "dormant_device" => 27,

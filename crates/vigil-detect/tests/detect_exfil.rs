@@ -187,3 +187,34 @@ fn one_cloud_service_behind_many_addresses_is_not_rotation() {
     let f = run(&mut det, &shuffle_sort(conns), &ctx);
     assert!(f.is_empty(), "{f:#?}");
 }
+
+#[test]
+fn one_pass_reports_both_kinds_as_the_two_detectors_do_alone() {
+    // run_all's detector keeps exfiltration's uploads and rotation's sessions in one pass and
+    // counts each address's hosts once; its findings are those of the two detectors apart.
+    let ctx = geo_ctx();
+    let mut rng = Rng(11);
+    let mut conns = office(&mut rng, 5, 6);
+    for (d, dst) in ["185.10.1.1", "45.33.200.2", "185.10.77.3", "45.33.201.4"].iter().enumerate() {
+        conns.push(tls_upload(night(d as i64, 1) + rng.below(3600) as f64, "10.1.0.40", dst, 40_000_000, None));
+    }
+    // A large night upload to one foreign address, and sessions to an address another host
+    // also uses (not "unseen").
+    for d in 0..3 {
+        conns.push(tls_upload(night(d, 3), "10.1.0.41", "185.10.5.5", 900_000_000, Some("drop.example")));
+        conns.push(tls_upload(night(d, 2) + 60.0, "10.1.0.42", &format!("45.33.210.{}", d + 1), 30_000_000, None));
+    }
+    conns.push(tls_upload(night(1, 4), "10.1.0.43", "45.33.210.2", 20_000_000, None));
+    let conns = shuffle_sort(conns);
+    let both = run(&mut ExfilDetector::with_rotation(ExfilConfig::default(), Tuning::default()), &conns, &ctx);
+    let mut apart = exfil(&conns, &ctx, Tuning::default());
+    apart.extend(run(&mut RotatingDetector::new(ExfilConfig::default(), Tuning::default()), &conns, &ctx));
+    Finding::rank(&mut apart);
+    let kinds = |f: &[Finding]| f.iter().map(|x| (x.kind, x.src.clone())).collect::<Vec<_>>();
+    assert!(kinds(&both).contains(&(FindingKind::RotatingDestinations, "10.1.0.40".into())), "{:?}", kinds(&both));
+    assert!(kinds(&both).contains(&(FindingKind::Exfiltration, "10.1.0.41".into())), "{:?}", kinds(&both));
+    // 10.1.0.42's second address is shared with 10.1.0.43: two unseen ones are too few.
+    assert!(!kinds(&both).contains(&(FindingKind::RotatingDestinations, "10.1.0.42".into())), "{:?}", kinds(&both));
+    let json = |f: &[Finding]| serde_json::to_string(f).unwrap();
+    assert_eq!(json(&both), json(&apart));
+}
