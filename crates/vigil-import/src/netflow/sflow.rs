@@ -10,7 +10,7 @@
 //! the capture's (pcap) or the collector's receive time.
 //!
 //! Handled: flow samples and expanded flow samples (standard formats 1 and 3). Their flow
-//! records are the sampled header (format 1: Ethernet, PPP, IPv4, IPv6 or MPLS header bytes,
+//! records are the sampled header (format 1: Ethernet, PPP, IPv4, IPv6, MPLS or 802.11 bytes,
 //! read by the capture decoder's stateless [`vigil_capture::decode_cut`], so VLAN and QinQ
 //! tags, MPLS, PPPoE and tunnels are walked as in a capture and a tunnelled packet counts for
 //! its inner flow), or "sampled IPv4" and "sampled IPv6" (formats 3 and 4) when there is no
@@ -254,7 +254,8 @@ fn sampled_ip(v6: bool, d: &mut Rd<'_>) -> Option<Sampled> {
 
 /// The sampled header, read by `vigil-capture`'s stateless [`decode_cut`] through the same
 /// link layers and tunnels as a capture: header protocol 1 (Ethernet, with VLAN tags, MPLS,
-/// PPPoE), 7 (PPP), 11 (IPv4), 12 (IPv6) or 13 (MPLS). The header is cut where the agent cut
+/// PPPoE), 7 (PPP), 11 (IPv4), 12 (IPv6), 13 (MPLS) or 15 (IEEE 802.11 MAC, from wireless
+/// access points). The header is cut where the agent cut
 /// it, so only what is there is read; a tunnelled packet is reported as its inner flow, as the
 /// capture path does. The IP length is the IP header's own; `frame_len` (the whole frame, with
 /// the Ethernet header and its 4-byte FCS) stands in when the header says 0 (segmentation
@@ -266,6 +267,7 @@ fn parse_header(protocol: u32, h: &[u8], frame_len: u64) -> Option<Sampled> {
         11 => CutStart::Link(linktype::IPV4),
         12 => CutStart::Link(linktype::IPV6),
         13 => CutStart::Mpls,
+        15 => CutStart::Link(linktype::IEEE802_11),
         _ => return None,
     };
     let c = decode_cut(h, start, MAX_TUNNEL_DEPTH).ok()??;
@@ -425,7 +427,7 @@ mod tests {
     }
 
     #[test]
-    fn headers_in_mpls_pppoe_and_tunnels_give_their_flows() {
+    fn headers_in_mpls_pppoe_tunnels_and_wifi_give_their_flows() {
         // IPv4 + UDP 5353 -> 53 with a 300-byte payload.
         let mut ip = vec![0x45, 0, 0x01, 0x48, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 7, 203, 0, 113, 5];
         ip.extend_from_slice(&[0x14, 0xe9, 0x00, 0x35, 0x01, 0x34, 0, 0]);
@@ -443,7 +445,11 @@ mod tests {
         vx.extend_from_slice(&[0x02, 0, 0, 0, 0, 4, 0x02, 0, 0, 0, 0, 3, 0x08, 0x00]);
         vx.extend_from_slice(&ip);
         vx.truncate(128);
-        for (i, (protocol, header)) in [(13, mpls), (1, pppoe), (1, vx)].into_iter().enumerate() {
+        // Header protocol 15: an 802.11 QoS data frame with LLC/SNAP.
+        let mut wlan = vec![0x88, 0x02, 0, 0, 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0x99, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+        wlan.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+        wlan.extend_from_slice(&ip);
+        for (i, (protocol, header)) in [(13, mpls), (1, pppoe), (1, vx), (15, wlan)].into_iter().enumerate() {
             let mut d = SflowDecoder::new(60.0, 1000);
             let mut out = Vec::new();
             d.decode(ts(0), &datagram(&[(1, flow_sample(100, &[header_of(protocol, 400, &header)]))]), &mut out);
