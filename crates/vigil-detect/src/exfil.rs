@@ -304,7 +304,7 @@ fn median_u64(mut v: Vec<u64>) -> u64 {
 
 /// The exfiltration detector, and with [`ExfilDetector::with_rotation`] the
 /// rotating-destination detector over the same uploads.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ExfilDetector {
     cfg: ExfilConfig,
     tuning: Tuning,
@@ -314,6 +314,12 @@ pub struct ExfilDetector {
     /// Whether exfiltration findings are reported (a [`RotatingDetector`] reports only its own).
     exfil: bool,
     front: FrontEnd,
+}
+
+impl Default for ExfilDetector {
+    fn default() -> Self {
+        Self::new(ExfilConfig::default(), Tuning::default())
+    }
 }
 
 impl ExfilDetector {
@@ -642,8 +648,14 @@ impl Detector for ExfilDetector {
 /// The rotating-destinations detector alone: an [`ExfilDetector`] that keeps the sessions and
 /// reports only `rotating_destinations` (in [`crate::run_all`] one
 /// [`ExfilDetector::with_rotation`] reports both kinds).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RotatingDetector(ExfilDetector);
+
+impl Default for RotatingDetector {
+    fn default() -> Self {
+        Self::new(ExfilConfig::default(), Tuning::default())
+    }
+}
 
 impl RotatingDetector {
     pub fn new(cfg: ExfilConfig, tuning: Tuning) -> Self {

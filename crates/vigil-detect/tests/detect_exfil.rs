@@ -218,3 +218,19 @@ fn one_pass_reports_both_kinds_as_the_two_detectors_do_alone() {
     let json = |f: &[Finding]| serde_json::to_string(f).unwrap();
     assert_eq!(json(&both), json(&apart));
 }
+
+#[test]
+fn the_default_detectors_report_their_kinds() {
+    let ctx = geo_ctx();
+    let mut rng = Rng(5);
+    let mut conns = office(&mut rng, 5, 6);
+    for (d, dst) in ["185.10.1.1", "45.33.200.2", "185.10.77.3"].iter().enumerate() {
+        conns.push(tls_upload(night(d as i64, 1) + rng.below(3600) as f64, "10.1.0.40", dst, 60_000_000, None));
+    }
+    let conns = shuffle_sort(conns);
+    let rot = run(&mut RotatingDetector::default(), &conns, &ctx);
+    assert!(!rot.is_empty() && rot.iter().all(|f| f.kind == FindingKind::RotatingDestinations), "{rot:#?}");
+    let ex = run(&mut ExfilDetector::default(), &conns, &ctx);
+    assert_eq!(ex, exfil(&conns, &ctx, Tuning::default()));
+    assert!(ex.iter().all(|f| f.kind == FindingKind::Exfiltration));
+}
