@@ -3,7 +3,8 @@
 # corpus where one fits, and prints one Markdown row per target: runs, coverage, corpus, result.
 # Needs nightly and cargo-fuzz. Usage: fuzz/run-all.sh [SECONDS] [TARGET...]
 # Env: VIGIL_SHARED_DATA (default ../shared/data), WORK (corpora and logs, default a temp dir),
-# FUZZ_BIN_DIR (run binaries built earlier by `cargo fuzz build -O` instead of building).
+# FUZZ_BIN_DIR (run binaries built earlier by `cargo fuzz build -O -a` instead of building). Built
+# with debug assertions (-a), so an arithmetic overflow is a crash, as in the debug tests.
 set -uo pipefail
 cd "$(dirname "$0")"
 secs=${1:-60}; shift || true
@@ -43,10 +44,10 @@ for t in "${targets[@]}"; do
   esac
   log="$work/$t.log"
   opts=(-max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 -max_len=65536 -print_final_stats=1)
-  if [ -n "${FUZZ_BIN_DIR:-}" ]; then # binaries already built by `cargo fuzz build -O`
+  if [ -n "${FUZZ_BIN_DIR:-}" ]; then # binaries already built by `cargo fuzz build -O -a`
     (cd "$work" && "$FUZZ_BIN_DIR/$t" "${opts[@]}" "$corp") >"$log" 2>&1
   else
-    cargo +nightly fuzz run --fuzz-dir . -O "$t" "$corp" -- "${opts[@]}" >"$log" 2>&1
+    cargo +nightly fuzz run --fuzz-dir . -O -a "$t" "$corp" -- "${opts[@]}" >"$log" 2>&1
   fi
   rc=$?
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')

@@ -659,7 +659,9 @@ pub(crate) fn fast_epoch(s: &[u8]) -> Option<Timestamp> {
     for _ in frac.len()..9 {
         ns *= 10;
     }
-    Some(Timestamp(secs as i64 * Timestamp::NANOS_PER_SEC + ns as i64))
+    // Past 2262 the nanoseconds leave i64: the float path saturates such times.
+    let t = i64::try_from(secs).ok()?.checked_mul(Timestamp::NANOS_PER_SEC)?.checked_add(i64::try_from(ns).ok()?)?;
+    Some(Timestamp(t))
 }
 
 /// A plain decimal (`0.003512`, how Zeek prints intervals) exactly as `str::parse::<f64>` reads

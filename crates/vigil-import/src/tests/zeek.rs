@@ -208,6 +208,12 @@ fn fast_parsers_agree_with_the_general_ones() {
     for t in ["1e9", "-1.0", "1.2.3", ".", "1.1234567891", "100000000000.0", "abc"] {
         assert_eq!(fast_epoch(t.as_bytes()), None, "{t}");
     }
+    // The last instant whose nanoseconds fit an i64 (2262-04-11), and past it: left to the
+    // float path, which saturates (a damaged log once overflowed the multiplication here).
+    assert_eq!(fast_epoch(b"9223372036.854775807").map(|t| t.0), Some(i64::MAX));
+    for t in ["9223372036.854775808", "9223372037", "99999999999.999999999"] {
+        assert_eq!(fast_epoch(t.as_bytes()), None, "{t}");
+    }
     // Decimals: bit-for-bit what the float parser gives, for Zeek's forms and random ones;
     // everything else left to it.
     let mut y: u64 = 0x9e37_79b9_7f4a_7c15;
