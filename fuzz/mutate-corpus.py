@@ -9,7 +9,9 @@ Use a debug build, so that arithmetic overflow panics instead of wrapping:
     fuzz/mutate-corpus.py --vigil target/debug/vigil --set pcaps --files 100 --seed 1
 
 Sets: pcaps (`vigil conn` and `vigil hunt`), flows (`vigil hunt` over flows/ and zeek-logs/),
-mail (`vigil mail scan`), creds (`vigil creds scan`). Each file is fed truncated, with random
+mail (`vigil mail scan`), creds (`vigil creds scan`), scans (`vigil exposure import` of nmap and
+masscan outputs), vulns (the CVE, KEV and EPSS files as `--vulns`), intel (indicator files as
+`vigil hunt --ioc`). Each file is fed truncated, with random
 bytes changed and with a random splice (flows also with shuffled lines). A failing input is
 kept under --keep for a unit test. Exit status 1 when any run failed.
 """
@@ -27,6 +29,11 @@ SETS = {
     "flows": (["flows", "zeek-logs"], None, [["hunt", "{dir}", "--no-store", "--format", "jsonl", "--output", "{tmp}/f.jsonl"]]),
     "mail": (["mail/parser-corpus", "mail/spamassassin", "mail/auth"], None, [["mail", "scan", "{dir}"]]),
     "creds": (["creds/credsweeper"], None, [["creds", "scan", "{dir}"]]),
+    # Data updates arrive as files too: scan outputs, vulnerability feeds, indicator lists.
+    "scans": (["vulns/scans"], None, [["exposure", "import", "{dir}", "--no-store", "--format", "jsonl", "--output", "{tmp}/x.jsonl"]]),
+    "vulns": (["vulns/nvd-cve-2.0", "vulns/nvd-api-2.0", "vulns/cisa-kev", "vulns/epss"], None,
+              [["exposure", "import", "{data}/vulns/scans", "--vulns", "{dir}", "--no-store", "--format", "jsonl", "--output", "{tmp}/x.jsonl"]]),
+    "intel": (["intel"], None, [["hunt", "{data}/pcaps/malware-c2/slips/test-cc-capture-2.pcap", "--ioc", "{in}", "--no-store", "--format", "jsonl", "--output", "{tmp}/f.jsonl"]]),
 }
 # Exit codes that mean "done" or "a clear error" (clap's usage error is 2).
 OK_CODES = (0, 1, 2)
@@ -83,7 +90,7 @@ def main():
                 with open(p, "wb") as out:
                     out.write(d)
                 for c in cmds:
-                    argv = [a.vigil] + [x.format(**{"in": p, "dir": indir, "tmp": tmp}) for x in c]
+                    argv = [a.vigil] + [x.format(**{"in": p, "dir": indir, "tmp": tmp, "data": a.data}) for x in c]
                     runs += 1
                     try:
                         r = subprocess.run(argv, capture_output=True, timeout=a.timeout)
