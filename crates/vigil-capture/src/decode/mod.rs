@@ -470,14 +470,7 @@ impl Decoder {
                     match parse_ip(buf, inner.off, ip.l4_end, inner.version) {
                         Ok(inner_ip) => {
                             if tunnel.is_none() {
-                                tunnel = Some(Tunnel {
-                                    kind: inner.kind,
-                                    src: ip.src,
-                                    dst: ip.dst,
-                                    sport: inner.sport,
-                                    dport: inner.dport,
-                                    proto: ip.proto,
-                                });
+                                tunnel = Some(inner.tunnel(&ip));
                                 outer_ip_len = Some(ip.ip_len);
                                 let udp = if ip.proto == 17 { 8 } else { 0 };
                                 outer_payload_len = Some(ip.l4_len.saturating_sub(udp));
@@ -577,14 +570,7 @@ pub fn decode_cut(
         let Ok(inner_ip) = parse_ip(buf, inner.off, ip.l4_end, inner.version) else {
             break;
         };
-        tunnel = tunnel.or(Some(Tunnel {
-            kind: inner.kind,
-            src: ip.src,
-            dst: ip.dst,
-            sport: inner.sport,
-            dport: inner.dport,
-            proto: ip.proto,
-        }));
+        tunnel = tunnel.or(Some(inner.tunnel(&ip)));
         ip = inner_ip;
     }
     let later_fragment = ip.frag.is_some_and(|f| f.offset != 0);

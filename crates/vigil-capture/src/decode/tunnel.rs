@@ -51,6 +51,20 @@ pub(crate) struct Inner {
     pub dport: u16,
 }
 
+impl Inner {
+    /// The tunnel this inner packet was found in, with `outer`'s endpoints.
+    pub(crate) fn tunnel(&self, outer: &IpInfo) -> Tunnel {
+        Tunnel {
+            kind: self.kind,
+            src: outer.src,
+            dst: outer.dst,
+            sport: self.sport,
+            dport: self.dport,
+            proto: outer.proto,
+        }
+    }
+}
+
 /// Looks for a tunnel inside `ip` (whose bytes are in `buf`).
 pub(crate) fn decapsulate(buf: &[u8], ip: &IpInfo) -> Option<Inner> {
     // Nothing past the outer packet's end belongs to the inner one.

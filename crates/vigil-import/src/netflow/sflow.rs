@@ -14,9 +14,8 @@
 //! read by the capture decoder's stateless [`vigil_capture::decode_cut`], so VLAN and QinQ
 //! tags, MPLS, PPPoE and tunnels are walked as in a capture and a tunnelled packet counts for
 //! its inner flow), or "sampled IPv4" and "sampled IPv6" (formats 3 and 4) when there is no
-//! header. Counter samples,
-//! enterprise formats and the extended records (switch, router, gateway, user, URL) are
-//! counted and stepped over. All input is untrusted: every length is checked against what is
+//! header. Counter samples, enterprise formats and the extended records (switch, router,
+//! gateway, user, URL) are counted and stepped over. All input is untrusted: every length is checked against what is
 //! left, the sample and record counts are bounded by the bytes that would hold them, and the
 //! table of open flows is capped.
 
@@ -255,11 +254,10 @@ fn sampled_ip(v6: bool, d: &mut Rd<'_>) -> Option<Sampled> {
 /// The sampled header, read by `vigil-capture`'s stateless [`decode_cut`] through the same
 /// link layers and tunnels as a capture: header protocol 1 (Ethernet, with VLAN tags, MPLS,
 /// PPPoE), 7 (PPP), 11 (IPv4), 12 (IPv6), 13 (MPLS) or 15 (IEEE 802.11 MAC, from wireless
-/// access points). The header is cut where the agent cut
-/// it, so only what is there is read; a tunnelled packet is reported as its inner flow, as the
-/// capture path does. The IP length is the IP header's own; `frame_len` (the whole frame, with
-/// the Ethernet header and its 4-byte FCS) stands in when the header says 0 (segmentation
-/// offload).
+/// access points). The header is cut where the agent cut it, so only what is there is read;
+/// a tunnelled packet is reported as its inner flow, as the capture path does. The IP length
+/// is the IP header's own; `frame_len` (the whole frame, with its link headers and the
+/// Ethernet FCS) stands in when the header says 0 (segmentation offload).
 fn parse_header(protocol: u32, h: &[u8], frame_len: u64) -> Option<Sampled> {
     let start = match protocol {
         1 => CutStart::Link(linktype::ETHERNET),
@@ -368,8 +366,9 @@ mod tests {
         w.0
     }
 
+    /// An Ethernet sampled header in a flow sample.
     fn header_record(frame_len: u32, header: &[u8]) -> (u32, Vec<u8>) {
-        (1, W::default().u32(1).u32(frame_len).u32(4).opaque(header).0)
+        header_of(1, frame_len, header)
     }
 
     fn ts(s: i64) -> Timestamp {
