@@ -24,7 +24,7 @@ use crate::Detector;
 use serde_json::json;
 use foldhash::{HashMap, HashMapExt};
 use std::collections::BTreeSet;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
 
@@ -179,13 +179,28 @@ enum Key {
 }
 
 impl Key {
-    /// The key as integers, ordered as `Key` is (variant, then value; IPv4 before IPv6).
-    fn bits(self) -> (u8, u128) {
-        match self {
-            Key::Ip(IpAddr::V4(a)) => (0, u128::from(u32::from(a))),
-            Key::Ip(IpAddr::V6(a)) => (1, u128::from(a)),
-            Key::Name(n) => (2, u128::from(n)),
-            Key::Fp(f) => (3, u128::from(f)),
+    /// The key as an integer of at most 34 bits, ordered as `Key` is: the variant above the
+    /// value, an IPv6 address's value its position in `v6` (the host's IPv6 destinations,
+    /// sorted and distinct, this one among them).
+    fn code(self, v6: &[Ipv6Addr]) -> u128 {
+        let (variant, value) = match self {
+            Key::Ip(IpAddr::V4(a)) => (0, u32::from(a)),
+            Key::Ip(IpAddr::V6(a)) => (1, v6.binary_search(&a).map_or(u32::MAX, |p| u32::try_from(p).unwrap_or(u32::MAX))),
+            Key::Name(n) => (2, n),
+            Key::Fp(f) => (3, f),
+        };
+        (variant << 32) | u128::from(value)
+    }
+
+    /// The key of a [`Key::code`] with the same `v6`.
+    fn from_code(code: u128, v6: &[Ipv6Addr]) -> Option<Key> {
+        let value = u32::try_from(code & u128::from(u32::MAX)).ok()?;
+        match code >> 32 {
+            0 => Some(Key::Ip(IpAddr::V4(value.into()))),
+            1 => v6.get(value as usize).map(|&a| Key::Ip(IpAddr::V6(a))),
+            2 => Some(Key::Name(value)),
+            3 => Some(Key::Fp(value)),
+            _ => None,
         }
     }
 }
@@ -736,42 +751,53 @@ impl Detector for BeaconDetector {
         // Per host: its groups with enough records, each as (key, combination indices, records).
         let mut groups_by_host: Vec<(IpAddr, u32, Groups)> = Vec::new();
         let min_conns = u64::try_from(self.cfg.min_conns).unwrap_or(u64::MAX);
-        // (key, combination index, records), reused: sorted by key (stably, so each group's
-        // combinations stay in first-seen order), its runs are the host's groups.
-        let mut entries: Vec<(Key, u32, u64)> = Vec::new();
+        // Each (key, combination index) of a host as one integer, reused: the key's code
+        // ([`Key::code`]) above the index. Sorted, its runs are the host's groups, by key in
+        // `Key`'s order and each key's combinations in first-seen order: the order of a stable
+        // sort by key, at the cost of comparing integers (comparing `Key`s, then their
+        // `Key::bits`, was most of this function).
+        let mut entries: Vec<u128> = Vec::new();
+        // The host's distinct IPv6 destinations, sorted: an IPv6 key's code is its position.
+        let mut v6: Vec<Ipv6Addr> = Vec::new();
         for &(h, hid) in &hosts {
             let Some(list) = self.hosts.get(hid) else { continue };
             entries.clear();
-            for (i, k) in list.iter().enumerate() {
-                let i = u32::try_from(i).unwrap_or(NO_COMBO);
-                let n = u64::from(k.count);
-                // Inside-to-inside polling (a monitoring server checking web servers) is not a
-                // call-home: an internal destination counts only when it is a forward proxy.
-                let internal = k.flags & F_INT != 0;
-                if internal && !self.is_proxy(k.dst) {
-                    continue;
-                }
-                if !internal {
-                    entries.push((Key::Ip(k.dst), i, n));
-                }
-                if k.name != NONE {
-                    entries.push((Key::Name(k.name), i, n));
-                }
-                if k.fp != NONE {
-                    entries.push((Key::Fp(k.fp), i, n));
+            v6.clear();
+            // Inside-to-inside polling (a monitoring server checking web servers) is not a
+            // call-home: an internal destination counts only when it is a forward proxy.
+            let kept = |k: &Combo| k.flags & F_INT == 0 || self.is_proxy(k.dst);
+            for k in list.iter().filter(|k| kept(k) && k.flags & F_INT == 0) {
+                if let IpAddr::V6(a) = k.dst {
+                    v6.push(a);
                 }
             }
-            // By key in `Key`'s order, each key's combinations in first-seen order (their
-            // index): the order of a stable sort by key, compared as integers (the derived
-            // comparison of `Key` with its addresses was a third of this function).
-            entries.sort_unstable_by_key(|e| (e.0.bits(), e.1));
+            v6.sort_unstable();
+            v6.dedup();
+            for (i, k) in list.iter().enumerate() {
+                if !kept(k) {
+                    continue;
+                }
+                let i = u128::from(u32::try_from(i).unwrap_or(NO_COMBO));
+                if k.flags & F_INT == 0 {
+                    entries.push(Key::Ip(k.dst).code(&v6) << 32 | i);
+                }
+                if k.name != NONE {
+                    entries.push(Key::Name(k.name).code(&v6) << 32 | i);
+                }
+                if k.fp != NONE {
+                    entries.push(Key::Fp(k.fp).code(&v6) << 32 | i);
+                }
+            }
+            entries.sort_unstable();
             let mut groups: Groups = Vec::new();
-            for run in entries.chunk_by(|a, b| a.0 == b.0) {
-                let Some(&(key, _, _)) = run.first() else { continue };
+            for run in entries.chunk_by(|a, b| a >> 32 == b >> 32) {
+                let Some(key) = run.first().and_then(|&e| Key::from_code(e >> 32, &v6)) else { continue };
                 *prev.entry(key).or_default() += 1;
-                let n: u64 = run.iter().map(|e| e.2).sum();
+                // The combinations' indices and their records.
+                let idx: Vec<u32> = run.iter().map(|&e| e as u32).collect();
+                let n: u64 = idx.iter().filter_map(|&i| list.get(i as usize)).map(|k| u64::from(k.count)).sum();
                 if n >= min_conns {
-                    groups.push((key, run.iter().map(|e| e.1).collect(), n));
+                    groups.push((key, idx, n));
                 }
             }
             groups_by_host.push((h, hid, groups));
@@ -1145,22 +1171,36 @@ mod tests {
     }
 
     #[test]
-    fn key_bits_order_as_keys_do() {
+    fn key_codes_order_as_keys_do_and_decode_back() {
         let keys = [
             Key::Ip("10.0.0.2".parse().unwrap()),
             Key::Ip("9.255.255.255".parse().unwrap()),
             Key::Ip("::1".parse().unwrap()),
             Key::Ip("fe80::1".parse().unwrap()),
+            Key::Ip("::ffff:10.0.0.2".parse().unwrap()),
             Key::Name(7),
             Key::Name(0),
+            Key::Name(u32::MAX - 1),
             Key::Fp(3),
             Key::Fp(u32::MAX),
             Key::Ip("255.255.255.255".parse().unwrap()),
+            Key::Ip("0.0.0.0".parse().unwrap()),
         ];
+        let mut v6: Vec<Ipv6Addr> = keys.iter().filter_map(|k| if let Key::Ip(IpAddr::V6(a)) = k { Some(*a) } else { None }).collect();
+        v6.sort_unstable();
+        v6.dedup();
         for a in keys {
+            assert_eq!(Key::from_code(a.code(&v6), &v6), Some(a));
+            assert!(a.code(&v6) < 1 << 34, "{a:?}");
             for b in keys {
-                assert_eq!(a.cmp(&b), a.bits().cmp(&b.bits()), "{a:?} {b:?}");
+                assert_eq!(a.cmp(&b), a.code(&v6).cmp(&b.code(&v6)), "{a:?} {b:?}");
             }
         }
+        // Packed above a combination index, the sort is by key, then index.
+        let mut packed: Vec<u128> = keys.iter().enumerate().rev().map(|(i, k)| k.code(&v6) << 32 | i as u128).collect();
+        packed.sort_unstable();
+        let mut by_key: Vec<(Key, usize)> = keys.iter().copied().enumerate().map(|(i, k)| (k, i)).collect();
+        by_key.sort();
+        assert_eq!(packed.iter().map(|&e| (Key::from_code(e >> 32, &v6).unwrap(), (e as u32) as usize)).collect::<Vec<_>>(), by_key);
     }
 }

@@ -17,7 +17,7 @@ pub mod flow;
 
 use crate::util::{self, Interner, Tuning};
 use crate::Detector;
-use crate::front::{NO_HOST, Rec};
+use crate::front::{HostSet, NO_HOST, Rec};
 use serde_json::json;
 use std::collections::hash_map::DefaultHasher;
 use foldhash::{HashMap, HashMapExt, HashSet};
@@ -180,6 +180,9 @@ pub struct DnsTunnelDetector {
     /// packed in a u64, and the pairs that do not pack (IPv6, hosts without an id).
     contacts4: HashSet<u64>,
     contacts: HashSet<(IpAddr, IpAddr)>,
+    /// Front-end pair ids ([`Rec::pair`]: one per host and responder) already in the contacts:
+    /// a pair's later records skip the set (a bit here stays in cache, the set does not).
+    contacted: HostSet,
     resolvers: HashSet<IpAddr>,
     /// Outside servers each host queried without recursion (up to 8).
     iterative: HashMap<IpAddr, HashSet<IpAddr>>,
@@ -211,7 +214,9 @@ impl Detector for DnsTunnelDetector {
     fn observe_rec(&mut self, r: &Rec<'_>) {
         let c = r.conn;
         if c.app.dns.is_empty() {
-            if r.orig_internal && self.contacts.len() + self.contacts4.len() < self.cfg.max_contacts {
+            if r.orig_internal && !self.contacted.contains(r.pair) && self.contacts.len() + self.contacts4.len() < self.cfg.max_contacts {
+                // Inserted below (the cap never lifts, so a pair refused now stays refused).
+                self.contacted.insert(r.pair);
                 match (r.orig_id, c.resp_h) {
                     (id, IpAddr::V4(v4)) if id != NO_HOST => {
                         self.contacts4.insert(crate::front::pack(id, v4));

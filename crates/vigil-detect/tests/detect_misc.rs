@@ -255,3 +255,37 @@ fn an_iterative_resolver_is_recognised_without_seeing_its_clients_ask_it() {
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!(f[0].src, "10.1.0.44", "blamed on the client, not the iterative resolver");
 }
+
+/// Names looked up and then connected to, several times each: the front end's path (pair ids,
+/// each pair's later records skipping the contact set) and the plain path agree on which
+/// lookups were followed, and so on every finding.
+#[test]
+fn followed_lookups_are_seen_alike_through_the_front_end_and_alone() {
+    let ctx = shanghai();
+    let mut rng = Rng(4);
+    let mut conns = Vec::new();
+    for i in 0..300i64 {
+        let t = (MON + i * 30) as f64;
+        // Random names under one domain, each answered with an outside address ...
+        let a = format!("45.33.{}.{}", i / 200, 1 + i % 200);
+        let q = format!("{}.sync.followed.example", b32(&mut rng, 30));
+        conns.push(dns(t, "10.1.0.9", "10.0.0.53", &q, 1, &[a.as_str()]));
+        // ... which the client then uses, three times (one pair, three records).
+        for k in 0..3 {
+            conns.push(tcp(t + 0.5 + f64::from(k), "10.1.0.9", &a, 443, 900, 4_000));
+        }
+        // The same shape from another client that never connects anywhere.
+        let q = format!("{}.sync.unfollowed.example", b32(&mut rng, 30));
+        conns.push(dns(t + 1.0, "10.1.0.10", "10.0.0.53", &q, 1, &[a.as_str()]));
+    }
+    let conns = shuffle_sort(conns);
+    let refs: Vec<&Conn> = conns.iter().collect();
+    let through_front = vigil_detect::run_detectors(vec![Box::new(DnsTunnelDetector::new(DnsTunnelConfig::default(), Tuning::default()))], &refs, &ctx, 1);
+    let alone = run(&mut DnsTunnelDetector::new(DnsTunnelConfig::default(), Tuning::default()), &conns, &ctx);
+    let json = |f: &[Finding]| serde_json::to_string(f).unwrap();
+    assert_eq!(json(&through_front), json(&alone));
+    let by_domain = |d: &str| through_front.iter().find(|x| x.evidence["registered_domain"] == d).unwrap_or_else(|| panic!("{d}: {through_front:#?}"));
+    assert_eq!(by_domain("followed.example").evidence["connected_to_resolved"], true);
+    assert_eq!(by_domain("unfollowed.example").evidence["connected_to_resolved"], false);
+    assert!(by_domain("unfollowed.example").score > by_domain("followed.example").score);
+}
