@@ -287,3 +287,26 @@ fn a_beacon_rotating_addresses_is_grouped_by_ja4_and_asn() {
     assert_eq!(b.evidence["countries"], serde_json::json!(["RU"]));
     assert!(b.summary.contains("addresses sharing one TLS fingerprint"), "{}", b.summary);
 }
+
+/// A beacon to an IPv6 controller, from a host that also browses IPv6 and IPv4 sites: the
+/// address grouping keys IPv6 destinations apart from each other and from the IPv4 ones.
+#[test]
+fn a_beacon_to_an_ipv6_controller_is_found_among_ipv6_browsing() {
+    let ctx = shanghai();
+    let mut rng = Rng(17);
+    let mut conns = browsing(&mut rng, MON, 24, 4);
+    let mut t = MON as f64;
+    while t < (MON + 24 * 3600) as f64 {
+        conns.push(tcp(t, "10.1.0.77", "2001:db8:66::7", 8443, (900.0 + 20.0 * rng.sym()) as u64, 3_000));
+        // The same host's irregular IPv6 browsing, to many addresses.
+        let other = format!("2001:db8:{:x}::{:x}", 1 + rng.below(40), 1 + rng.below(200));
+        conns.push(tcp(t + 10.0 + rng.below(200) as f64, "10.1.0.77", &other, 443, 500 + rng.below(5000), 20_000));
+        t += 600.0 + 20.0 * rng.sym();
+    }
+    let f = run(&shuffle_sort(conns), &ctx, Tuning::default());
+    let b: Vec<&Finding> = f.iter().filter(|x| x.src == "10.1.0.77").collect();
+    assert_eq!(b.len(), 1, "{b:#?}");
+    assert!(b[0].score >= 0.6, "score {}", b[0].score);
+    assert_eq!(b[0].dst, vec!["2001:db8:66::7".to_string()]);
+    assert!(b[0].evidence["connections"].as_u64().unwrap_or(0) >= 140, "{}", b[0].evidence);
+}
