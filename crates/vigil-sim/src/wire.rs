@@ -102,7 +102,10 @@ pub fn tcp_frame_snapped(from: &Endpoint, to: &Endpoint, ip_id: u16, seq: u32, a
     debug_assert!(options.len().is_multiple_of(4) && options.len() <= 40);
     debug_assert!(wire_len >= payload.len());
     let tcp_len = TCP_HDR + options.len() + wire_len;
-    let mut out = Vec::with_capacity(ETH_HDR + IP_HDR + tcp_len);
+    // Room for what is stored, not for the segment on the wire: a bulk segment is up to 43
+    // MSS long and its payload is not stored, and thousands of them wait in the generator's
+    // heap at once (sizing by the wire length held 430 MB for the default demo).
+    let mut out = Vec::with_capacity(ETH_HDR + IP_HDR + TCP_HDR + options.len() + payload.len());
     eth(&mut out, to.mac, from.mac, ETHERTYPE_IPV4);
     ipv4(&mut out, from.ip, to.ip, 6, from.ttl, ip_id, true, tcp_len);
     let s = out.len();
@@ -212,6 +215,18 @@ mod tests {
         let i = icmp_echo_frame(&a, &b, 3, false, 1, 2, b"abcdefgh");
         assert_eq!(checksum(&i[ETH_HDR + IP_HDR..]), 0);
         assert_eq!(u16::from_be_bytes([f[16], f[17]]) as usize, f.len() - ETH_HDR);
+    }
+
+    #[test]
+    fn a_snapped_bulk_segment_holds_only_its_headers() {
+        let a = ep([10, 0, 0, 1], 40000);
+        let b = ep([93, 184, 216, 34], 443);
+        // A 43-MSS segment whose payload is not stored: the IP length says 62,780 bytes of
+        // payload, the frame holds the 54 bytes of headers, and no room for the rest.
+        let f = tcp_frame_snapped(&a, &b, 7, 1000, 2000, TCP_ACK, 1024, &[], &[], 43 * 1460);
+        assert_eq!(f.len(), ETH_HDR + IP_HDR + TCP_HDR);
+        assert_eq!(usize::from(u16::from_be_bytes([f[16], f[17]])), IP_HDR + TCP_HDR + 43 * 1460);
+        assert!(f.capacity() <= ETH_HDR + IP_HDR + TCP_HDR + 40, "capacity {}", f.capacity());
     }
 
     #[test]
