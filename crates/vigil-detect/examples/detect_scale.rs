@@ -89,10 +89,15 @@ struct Args {
     materialize: bool,
     threads: usize,
     dump: Option<std::path::PathBuf>,
+    /// Records from these logs or flow files (`vigil_import::import_path`) instead of the
+    /// generator, in time order.
+    input: Option<std::path::PathBuf>,
+    /// Site file for `--input` (default: the benchmark's).
+    site: Option<std::path::PathBuf>,
 }
 
 fn args() -> Args {
-    let mut a = Args { records: 10_000_000, hosts: 50_000, pass: "all".into(), materialize: false, threads: vigil_detect::default_threads(), dump: None };
+    let mut a = Args { records: 10_000_000, hosts: 50_000, pass: "all".into(), materialize: false, threads: vigil_detect::default_threads(), dump: None, input: None, site: None };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
         match x.as_str() {
@@ -102,6 +107,8 @@ fn args() -> Args {
             "--materialize" => a.materialize = true,
             "--threads" => a.threads = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.threads),
             "--dump" => a.dump = it.next().map(std::path::PathBuf::from),
+            "--input" => a.input = it.next().map(std::path::PathBuf::from),
+            "--site" => a.site = it.next().map(std::path::PathBuf::from),
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -194,7 +201,7 @@ fn detect(a: &Args, ctx: &Context) {
     let mut dets = detectors(&a.pass);
     let mut fe = FrontEnd::new();
     let mut front_time = Duration::ZERO;
-    let mut stream = Synth::new(cfg);
+    let mut stream = Source::new(a, cfg);
     let mut chunk: Vec<Conn> = Vec::with_capacity(65_536);
     let (mut wall, mut cpu) = (Duration::ZERO, Duration::ZERO);
     // System time inside the timed regions (part of `cpu`).
@@ -341,9 +348,50 @@ fn geo_bench(records: usize, ctx: &Context) {
     println!("peak rss {:.1} MiB", mib(rss));
 }
 
+/// Where the streamed pass's records come from: the generator, or records imported from
+/// `--input` (read and sorted by time before the pass, outside the timed region).
+enum Source {
+    Synth(Synth),
+    Input(std::vec::IntoIter<Conn>),
+}
+
+impl Source {
+    fn new(a: &Args, cfg: SynthConfig) -> Source {
+        let Some(path) = a.input.as_deref() else { return Source::Synth(Synth::new(cfg)) };
+        let mut conns: Vec<Conn> = Vec::new();
+        match vigil_import::import_path(path, &mut |c| conns.push(c), &mut |_| {}) {
+            Ok(stats) => println!("imported {} records from {} ({stats:?})", conns.len(), path.display()),
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                std::process::exit(2);
+            }
+        }
+        conns.sort_by_key(|c| c.ts);
+        Source::Input(conns.into_iter())
+    }
+
+    fn fill(&mut self, out: &mut Vec<Conn>, max: usize) -> usize {
+        match self {
+            Source::Synth(s) => s.fill(out, max),
+            Source::Input(it) => {
+                out.clear();
+                out.extend(it.by_ref().take(max));
+                out.len()
+            }
+        }
+    }
+}
+
 fn main() {
     let a = args();
-    let ctx = Context::load(synth::site()).expect("bench context");
+    let site = match a.site.as_deref() {
+        Some(p) => vigil_enrich::Site::load(p).unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }),
+        None => synth::site(),
+    };
+    let ctx = Context::load(site).expect("bench context");
     if a.pass == "geo" {
         geo_bench(a.records.min(5_000_000), &ctx);
     } else {
