@@ -70,7 +70,15 @@ fn registered_domain_slow(name: &str) -> String {
 /// The raw bytes of a name as rendered by Zeek and Vigil's logs, where bytes outside printable
 /// ASCII appear as `\xNN`.
 pub fn unescape(s: &str) -> Vec<u8> {
+    unescaped(s).into_owned()
+}
+
+/// [`unescape`], borrowed when `s` has no escape (nearly every name): no copy per name.
+fn unescaped(s: &str) -> std::borrow::Cow<'_, [u8]> {
     let b = s.as_bytes();
+    if !b.contains(&b'\\') {
+        return std::borrow::Cow::Borrowed(b);
+    }
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while let Some(&c) = b.get(i) {
@@ -85,7 +93,7 @@ pub fn unescape(s: &str) -> Vec<u8> {
         out.push(c);
         i += 1;
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// Whether a name's bytes are all hostname characters (letters, digits, hyphen, underscore,
@@ -97,19 +105,28 @@ pub fn is_hostname_bytes(b: &[u8]) -> bool {
 /// A subdomain that is a reversed IPv4 address (`4.3.2.1`, optionally below a zone label such
 /// as `zen`) or a run of IPv6 nibbles: how anti-spam and reputation services are queried.
 pub fn looks_like_reputation_lookup(sub: &str) -> bool {
-    let labels: Vec<&str> = sub.split('.').filter(|l| !l.is_empty()).collect();
-    let numeric = labels.iter().take_while(|l| l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit())).count();
-    let nibbles = labels.iter().take_while(|l| l.len() == 1 && l.bytes().all(|b| b.is_ascii_hexdigit())).count();
-    numeric == 4 || nibbles >= 16
+    let labels = || sub.split('.').filter(|l| !l.is_empty());
+    let numeric = labels().take_while(|l| l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit())).count();
+    numeric == 4 || labels().take_while(|l| l.len() == 1 && l.bytes().all(|b| b.is_ascii_hexdigit())).count() >= 16
 }
 
 /// Shannon entropy (bits per character) of a string, over its unescaped bytes.
 pub fn entropy(s: &str) -> f64 {
+    entropy_of(&unescaped(s))
+}
+
+/// [`entropy`] of bytes already unescaped. The terms are summed in byte order, as a pass over
+/// all 256 counts would, but only the bytes present are visited (a bit per byte value).
+fn entropy_of(raw: &[u8]) -> f64 {
     let mut counts = [0u32; 256];
+    let mut seen = [0u64; 4];
     let mut n = 0u32;
-    for b in unescape(s).into_iter().filter(|&b| b != b'.') {
-        if let Some(c) = counts.get_mut(b as usize) {
+    for &b in raw.iter().filter(|&&b| b != b'.') {
+        if let Some(c) = counts.get_mut(usize::from(b)) {
             *c += 1;
+        }
+        if let Some(w) = seen.get_mut(usize::from(b >> 6)) {
+            *w |= 1 << (b & 63);
         }
         n += 1;
     }
@@ -117,7 +134,19 @@ pub fn entropy(s: &str) -> f64 {
         return 0.0;
     }
     let n = f64::from(n);
-    counts.iter().filter(|&&c| c > 0).map(|&c| f64::from(c) / n).map(|p| -p * p.log2()).sum()
+    // -0.0: the neutral element `Iterator::sum` starts from, so a name of one repeated byte
+    // still gives -0.0.
+    let mut sum = -0.0;
+    for (wi, &w) in seen.iter().enumerate() {
+        let mut w = w;
+        while w != 0 {
+            let b = wi * 64 + w.trailing_zeros() as usize;
+            w &= w - 1;
+            let p = f64::from(counts.get(b).copied().unwrap_or(0)) / n;
+            sum += -p * p.log2();
+        }
+    }
+    sum
 }
 
 #[derive(Debug, Clone)]
@@ -273,10 +302,10 @@ impl Detector for DnsTunnelDetector {
             a.last = a.last.max(t.ts);
             a.servers.insert(c.resp_h);
             if !sub.is_empty() && a.unique.len() < self.cfg.max_unique_per_pair && a.unique.insert(hash_str(sub)) {
-                let raw = unescape(sub);
+                let raw = unescaped(sub);
                 a.len_sum = a.len_sum.saturating_add(raw.len() as u64);
                 a.max_len = a.max_len.max(raw.len());
-                a.entropy_sum += entropy(sub);
+                a.entropy_sum += entropy_of(&raw);
                 if !is_hostname_bytes(&raw) {
                     a.binary += 1;
                 }
@@ -458,6 +487,44 @@ mod tests {
         // A TLD the list does not know (iodine's test zone): the last label is the suffix.
         assert_eq!(registered_domain("0abc.t.pirate.sea"), "pirate.sea");
         assert_eq!(registered_domain("HOST.Corp.Internal."), "corp.internal");
+    }
+
+    #[test]
+    fn entropy_equals_the_sum_over_all_byte_counts_bit_for_bit() {
+        // The definition: counts of every byte value but '.', summed in byte order.
+        let reference = |s: &str| -> f64 {
+            let mut counts = [0u32; 256];
+            let mut n = 0u32;
+            for b in unescape(s).into_iter().filter(|&b| b != b'.') {
+                counts[b as usize] += 1;
+                n += 1;
+            }
+            if n == 0 {
+                return 0.0;
+            }
+            let n = f64::from(n);
+            counts.iter().filter(|&&c| c > 0).map(|&c| f64::from(c) / n).map(|p| -p * p.log2()).sum()
+        };
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet: Vec<char> = "abcxyz0189.-_\\".chars().collect();
+        for round in 0..2_000 {
+            let len = (next() % 90) as usize;
+            let mut s: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+            if round % 3 == 0 {
+                s.push_str(&format!("\\x{:02x}", next() % 256));
+            }
+            assert_eq!(entropy(&s).to_bits(), reference(&s).to_bits(), "{s:?}");
+            assert_eq!(unescaped(&s).as_ref(), unescape(&s).as_slice());
+        }
+        for s in ["", ".", "aaaa", "a.a.a", "\\xff\\xff", "ab"] {
+            assert_eq!(entropy(s).to_bits(), reference(s).to_bits(), "{s:?}");
+        }
     }
 
     #[test]
