@@ -83,7 +83,9 @@ pub fn admin_service(c: &Conn, ctx: &Context) -> Option<AdminService> {
             "telnet" => Some((5, AdminService::Telnet)),
             _ => None,
         };
-        if let Some((_, svc)) = s.split(',').map(str::trim).take(8).filter_map(rank).min_by_key(|(r, _)| *r) {
+        // One name (nearly every record: "ssl", "dns", "http") needs no list walk.
+        let best = if s.contains(',') { s.split(',').map(str::trim).take(8).filter_map(rank).min_by_key(|(r, _)| *r) } else { rank(s.trim()) };
+        if let Some((_, svc)) = best {
             return Some(svc);
         }
     }
@@ -270,5 +272,44 @@ pub mod testutil {
         c.resp_pkts = 1;
         c.orig_pkts = 1;
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{ctx_from, tcp};
+    use super::*;
+
+    #[test]
+    fn admin_service_ranks_zeek_service_lists_then_falls_back_to_the_port() {
+        let ctx = ctx_from("[site]\ninternal=[\"10.0.0.0/8\"]\nadmin_ports=[8443]\n");
+        let svc = |service: Option<&str>, port: u16| {
+            let mut c = tcp(0, "10.0.0.1", "10.0.0.2", port, 1.0);
+            c.service = service.map(str::to_string);
+            admin_service(&c, &ctx)
+        };
+        use AdminService::*;
+        // One name: the name decides, else the port.
+        assert_eq!(svc(Some("ssh"), 2222), Some(Ssh));
+        assert_eq!(svc(Some(" rdp "), 50000), Some(Rdp));
+        assert_eq!(svc(Some("ssl"), 443), None);
+        assert_eq!(svc(Some("ssl"), 3389), Some(Rdp));
+        assert_eq!(svc(Some("smb3"), 1), Some(Smb));
+        assert_eq!(svc(None, 22), Some(Ssh));
+        assert_eq!(svc(Some(""), 5986), Some(WinRm));
+        assert_eq!(svc(None, 8443), Some(SiteAdmin));
+        // Lists: the best-ranked name wins whatever the order Zeek confirmed them in.
+        assert_eq!(svc(Some("dce_rpc,smb"), 1), Some(Smb));
+        assert_eq!(svc(Some("smb,dce_rpc"), 1), Some(Smb));
+        assert_eq!(svc(Some("ssl, rdp"), 443), Some(Rdp));
+        assert_eq!(svc(Some("vnc,telnet,dcerpc"), 1), Some(Rpc));
+        assert_eq!(svc(Some("ssl,http"), 22), Some(Ssh));
+        // Only the first eight names are read.
+        assert_eq!(svc(Some("a,b,c,d,e,f,g,h,ssh"), 80), None);
+        assert_eq!(svc(Some("a,b,c,d,e,f,g,ssh"), 80), Some(Ssh));
+        // Not TCP: never an admin session.
+        let mut u = tcp(0, "10.0.0.1", "10.0.0.2", 22, 1.0);
+        u.proto = 17;
+        assert_eq!(admin_service(&u, &ctx), None);
     }
 }
