@@ -754,8 +754,8 @@ impl Detector for BeaconDetector {
         // Each (key, combination index) of a host as one integer, reused: the key's code
         // ([`Key::code`]) above the index. Sorted, its runs are the host's groups, by key in
         // `Key`'s order and each key's combinations in first-seen order: the order of a stable
-        // sort by key, at the cost of comparing integers (comparing `Key`s, then their
-        // `Key::bits`, was most of this function).
+        // sort by key, at the cost of comparing integers (comparing `Key`s, then tuples of
+        // their integers, was most of this function).
         let mut entries: Vec<u128> = Vec::new();
         // The host's distinct IPv6 destinations, sorted: an IPv6 key's code is its position.
         let mut v6: Vec<Ipv6Addr> = Vec::new();
@@ -793,11 +793,10 @@ impl Detector for BeaconDetector {
             for run in entries.chunk_by(|a, b| a >> 32 == b >> 32) {
                 let Some(key) = run.first().and_then(|&e| Key::from_code(e >> 32, &v6)) else { continue };
                 *prev.entry(key).or_default() += 1;
-                // The combinations' indices and their records.
-                let idx: Vec<u32> = run.iter().map(|&e| e as u32).collect();
-                let n: u64 = idx.iter().filter_map(|&i| list.get(i as usize)).map(|k| u64::from(k.count)).sum();
+                // The low 32 bits are the combination's index.
+                let n: u64 = run.iter().filter_map(|&e| list.get(e as u32 as usize)).map(|k| u64::from(k.count)).sum();
                 if n >= min_conns {
-                    groups.push((key, idx, n));
+                    groups.push((key, run.iter().map(|&e| e as u32).collect(), n));
                 }
             }
             groups_by_host.push((h, hid, groups));
