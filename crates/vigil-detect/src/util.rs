@@ -524,62 +524,79 @@ impl Interner {
 
 /// Per-day sums kept as a sorted list: a connection's days are few and the stream is roughly
 /// time-ordered, so this appends where a `BTreeMap` would allocate a node per pair. The first
-/// day is inline (most pairs see one day), so a single-day pair allocates nothing.
-#[derive(Debug, Default, Clone)]
+/// day is inline (most pairs see one day), so a single-day pair allocates nothing, and the
+/// rest is boxed: 24 bytes in all (an `Option` and a `Vec` inline took 48, in every one of
+/// exfiltration's millions of per-destination aggregates).
+#[derive(Debug, Clone)]
 pub struct DaySums {
-    first: Option<(i64, u64)>,
+    /// The earliest day and its sum; day [`NO_DAY`] when there is none.
+    first: (i64, u64),
     /// Later days, ascending, all after `first`.
-    more: Vec<(i64, u64)>,
+    #[allow(clippy::box_collection)]
+    more: Option<Box<Vec<(i64, u64)>>>,
+}
+
+/// [`DaySums`] without a day. No local day is this far back (`i64::MIN` seconds / 86,400 is
+/// the earliest), and [`DaySums::add`] moves such a day one later.
+const NO_DAY: i64 = i64::MIN;
+
+impl Default for DaySums {
+    fn default() -> Self {
+        DaySums { first: (NO_DAY, 0), more: None }
+    }
 }
 
 impl DaySums {
     pub fn add(&mut self, day: i64, v: u64) {
-        let Some(f) = self.first.as_mut() else {
-            self.first = Some((day, v));
+        let day = day.max(NO_DAY + 1);
+        let f = &mut self.first;
+        if f.0 == NO_DAY {
+            *f = (day, v);
             return;
-        };
+        }
         if day == f.0 {
             f.1 = f.1.saturating_add(v);
             return;
         }
+        let more = self.more.get_or_insert_with(Default::default);
         if day < f.0 {
             // A new earliest day: the old first moves to the front of the rest.
             let old = std::mem::replace(f, (day, v));
-            self.more.insert(0, old);
+            more.insert(0, old);
             return;
         }
-        match self.more.last_mut() {
+        match more.last_mut() {
             Some((d, s)) if *d == day => *s = s.saturating_add(v),
-            Some((d, _)) if *d < day => self.more.push((day, v)),
-            None => self.more.push((day, v)),
-            Some(_) => match self.more.binary_search_by_key(&day, |e| e.0) {
+            Some((d, _)) if *d < day => more.push((day, v)),
+            None => more.push((day, v)),
+            Some(_) => match more.binary_search_by_key(&day, |e| e.0) {
                 Ok(i) => {
-                    if let Some(e) = self.more.get_mut(i) {
+                    if let Some(e) = more.get_mut(i) {
                         e.1 = e.1.saturating_add(v);
                     }
                 }
-                Err(i) => self.more.insert(i, (day, v)),
+                Err(i) => more.insert(i, (day, v)),
             },
         }
     }
 
     /// Distinct days.
     pub fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.more.len()
+        usize::from(self.first.0 != NO_DAY) + self.more.as_ref().map_or(0, |m| m.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.first.is_none()
+        self.first.0 == NO_DAY
     }
 
     /// The earliest day.
     pub fn first_day(&self) -> Option<i64> {
-        self.first.map(|e| e.0)
+        (self.first.0 != NO_DAY).then_some(self.first.0)
     }
 
     /// (day, sum) in day order.
     pub fn iter(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
-        self.first.into_iter().chain(self.more.iter().copied())
+        (self.first.0 != NO_DAY).then_some(self.first).into_iter().chain(self.more.iter().flat_map(|m| m.iter().copied()))
     }
 }
 
@@ -677,6 +694,27 @@ mod tests {
         }
         assert_eq!(d.iter().collect::<Vec<_>>(), vec![(1, 1), (5, u64::MAX), (6, 4), (7, 1)]);
         assert_eq!((d.len(), d.first_day()), (4, Some(1)));
+        assert_eq!(std::mem::size_of::<DaySums>(), 24);
+        let mut e = DaySums::default();
+        assert!(e.is_empty() && e.len() == 0 && e.first_day().is_none() && e.iter().next().is_none());
+        // The extremes: the earliest possible day is kept (one later than the "none" mark).
+        e.add(i64::MIN, 3);
+        e.add(i64::MAX, 4);
+        assert_eq!(e.iter().collect::<Vec<_>>(), vec![(i64::MIN + 1, 3), (i64::MAX, 4)]);
+        // Against a map, on days in any order.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut sums = DaySums::default();
+        let mut map: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+        for _ in 0..5_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let (day, v) = (i64::try_from(x % 40).unwrap_or(0) - 20, x % 1_000);
+            sums.add(day, v);
+            let s = map.entry(day).or_default();
+            *s = s.saturating_add(v);
+        }
+        assert_eq!(sums.iter().collect::<Vec<_>>(), map.into_iter().collect::<Vec<_>>());
         let mut i = Interner::default();
         assert_eq!((i.id("a"), i.id("b"), i.id("a"), i.find("b"), i.get(1)), (0, 1, 0, Some(1), "b"));
     }
