@@ -696,7 +696,8 @@ mod tests {
         assert_eq!((d.len(), d.first_day()), (4, Some(1)));
         assert_eq!(std::mem::size_of::<DaySums>(), 24);
         let mut e = DaySums::default();
-        assert!(e.is_empty() && e.len() == 0 && e.first_day().is_none() && e.iter().next().is_none());
+        assert!(e.is_empty() && e.first_day().is_none() && e.iter().next().is_none());
+        assert_eq!(e.len(), 0);
         // The extremes: the earliest possible day is kept (one later than the "none" mark).
         e.add(i64::MIN, 3);
         e.add(i64::MAX, 4);
