@@ -42,28 +42,23 @@ use vigil_model::{Conn, Finding};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// CPU time (user + system) of this process so far, and its peak resident set in bytes.
-fn usage() -> (Duration, u64) {
+/// This process's resource usage so far: user CPU, system CPU, and peak resident set in bytes.
+fn rusage() -> (Duration, Duration, u64) {
     // SAFETY: getrusage only writes into the zeroed struct we hand it.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     if rc != 0 {
-        return (Duration::ZERO, 0);
+        return (Duration::ZERO, Duration::ZERO, 0);
     }
     let tv = |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32).saturating_mul(1000));
     // Linux reports ru_maxrss in KiB.
-    (tv(ru.ru_utime) + tv(ru.ru_stime), (ru.ru_maxrss.max(0) as u64) * 1024)
+    (tv(ru.ru_utime), tv(ru.ru_stime), (ru.ru_maxrss.max(0) as u64) * 1024)
 }
 
-/// System CPU time of the whole process so far (generator included): on a VM most of it is
-/// the kernel zeroing the pages the detectors' state grows into.
-fn system_cpu() -> Duration {
-    // SAFETY: getrusage only writes into the zeroed struct we hand it.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(ru.ru_stime.tv_sec.max(0) as u64, (ru.ru_stime.tv_usec.max(0) as u32).saturating_mul(1000))
+/// CPU time (user + system) of this process so far, and its peak resident set in bytes.
+fn usage() -> (Duration, u64) {
+    let (user, sys, rss) = rusage();
+    (user + sys, rss)
 }
 
 /// CPU time of this thread (per-detector attribution: wall clock counts the other processes
@@ -210,8 +205,7 @@ fn detect(a: &Args, ctx: &Context) {
     let mut per_det: Vec<Duration> = vec![Duration::ZERO; dets.len()];
     let profile_each = std::env::var_os("VIGIL_BENCH_PER_DETECTOR").is_some();
     while stream.fill(&mut chunk, 65_536) > 0 {
-        let (c0, _) = usage();
-        let s0 = system_cpu();
+        let (u0, s0, _) = rusage();
         let t0 = Instant::now();
         if profile_each {
             // The front end, then detector by detector over the chunk, to attribute time (same
@@ -234,15 +228,14 @@ fn detect(a: &Args, ctx: &Context) {
             }
         }
         wall += t0.elapsed();
-        let (c1, _) = usage();
-        cpu += c1 - c0;
-        sys += system_cpu().saturating_sub(s0);
+        let (u1, s1, _) = rusage();
+        cpu += (u1 + s1).saturating_sub(u0 + s0);
+        sys += s1.saturating_sub(s0);
         n += chunk.len();
     }
     drop(chunk);
     report("observe", n, wall, cpu);
-    let (c0, _) = usage();
-    let s0 = system_cpu();
+    let (u0, s0, _) = rusage();
     let t0 = Instant::now();
     let mut finish_each = Vec::new();
     let mut findings: Vec<Finding> = Vec::new();
@@ -253,10 +246,11 @@ fn detect(a: &Args, ctx: &Context) {
     }
     Finding::rank(&mut findings);
     let fwall = t0.elapsed();
-    let (c1, rss) = usage();
-    sys += system_cpu().saturating_sub(s0);
-    println!("finish                       wall {:>8.3} s  cpu {:>8.3} s", fwall.as_secs_f64(), (c1 - c0).as_secs_f64());
-    let total = cpu + (c1 - c0);
+    let (u1, s1, rss) = rusage();
+    let finish_cpu = (u1 + s1).saturating_sub(u0 + s0);
+    sys += s1.saturating_sub(s0);
+    println!("finish                       wall {:>8.3} s  cpu {:>8.3} s", fwall.as_secs_f64(), finish_cpu.as_secs_f64());
+    let total = cpu + finish_cpu;
     report(&format!("TOTAL {}", a.pass), n, wall + fwall, total);
     // On a VM the system time is mostly the host backing pages the state touches for the first
     // time, and it varies 10x between identical runs: the user time is the steadier figure.

@@ -15,9 +15,9 @@
 //! tags, MPLS, PPPoE and tunnels are walked as in a capture and a tunnelled packet counts for
 //! its inner flow), or "sampled IPv4" and "sampled IPv6" (formats 3 and 4) when there is no
 //! header. Counter samples, enterprise formats and the extended records (switch, router,
-//! gateway, user, URL) are counted and stepped over. All input is untrusted: every length is checked against what is
-//! left, the sample and record counts are bounded by the bytes that would hold them, and the
-//! table of open flows is capped.
+//! gateway, user, URL) are counted and stepped over. All input is untrusted: every length is
+//! checked against what is left, the sample and record counts are bounded by the bytes that
+//! would hold them, and the table of open flows is capped.
 
 use super::FlowRecord;
 use std::collections::HashMap;
