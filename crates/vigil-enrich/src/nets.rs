@@ -4,7 +4,9 @@
 //! so a linear scan of the site's networks cost more than a detector's own work once a site
 //! lists more than a handful (a ministry's site file lists hundreds of subnets in its zones).
 //! [`NetIndex`] keeps, per prefix length present, the network addresses sorted: a lookup is one
-//! binary search per distinct prefix length, longest first.
+//! binary search per distinct prefix length, longest first. Whether any network holds an
+//! address (the question asked of every record's two addresses) is one binary search over the
+//! networks merged into disjoint ranges.
 
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -16,6 +18,9 @@ pub struct NetIndex<V> {
     /// Per prefix length (longest first): network addresses, sorted, with their values.
     v4: Vec<(u8, Vec<(u32, V)>)>,
     v6: Vec<(u8, Vec<(u128, V)>)>,
+    /// The union of the networks as disjoint, sorted, non-adjacent inclusive ranges.
+    ranges4: Vec<(u32, u32)>,
+    ranges6: Vec<(u128, u128)>,
 }
 
 fn mask4(len: u8) -> u32 {
@@ -37,7 +42,9 @@ impl<V: Copy> NetIndex<V> {
                 IpNet::V6(n) => v6.push((n.prefix_len(), u128::from(n.network()), i, v)),
             }
         }
-        NetIndex { v4: group(v4), v6: group(v6) }
+        let ranges4 = merge(v4.iter().map(|&(len, a, _, _)| (a & mask4(len), a | !mask4(len))).collect());
+        let ranges6 = merge(v6.iter().map(|&(len, a, _, _)| (a & mask6(len), a | !mask6(len))).collect());
+        NetIndex { v4: group(v4), v6: group(v6), ranges4, ranges6 }
     }
 
     /// The value of the longest network holding `ip`.
@@ -48,9 +55,12 @@ impl<V: Copy> NetIndex<V> {
         }
     }
 
-    /// Whether some network holds `ip`.
+    /// Whether some network holds `ip`: one binary search over the merged ranges.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.get(ip).is_some()
+        match ip {
+            IpAddr::V4(a) => in_ranges(&self.ranges4, u32::from(a)),
+            IpAddr::V6(a) => in_ranges(&self.ranges6, u128::from(a)),
+        }
     }
 
     /// Networks indexed (each distinct network once).
@@ -78,6 +88,43 @@ fn group<K: Ord + Copy, V: Copy>(mut v: Vec<(u8, K, usize, V)>) -> Vec<(u8, Vec<
         }
     }
     out
+}
+
+/// Inclusive ranges sorted and merged: overlapping or adjacent ranges become one.
+fn merge<K: Ord + Copy + num_like::Succ>(mut v: Vec<(K, K)>) -> Vec<(K, K)> {
+    v.sort_unstable();
+    let mut out: Vec<(K, K)> = Vec::with_capacity(v.len());
+    for (lo, hi) in v {
+        match out.last_mut() {
+            Some(last) if last.1.succ().is_none_or(|next| lo <= next) => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+/// Whether a sorted list of disjoint inclusive ranges holds `a`.
+fn in_ranges<K: Ord + Copy>(ranges: &[(K, K)], a: K) -> bool {
+    // The last range starting at or below `a`.
+    let i = ranges.partition_point(|r| r.0 <= a);
+    i > 0 && ranges.get(i - 1).is_some_and(|r| a <= r.1)
+}
+
+mod num_like {
+    /// The next integer, `None` at the top.
+    pub trait Succ: Sized {
+        fn succ(self) -> Option<Self>;
+    }
+    impl Succ for u32 {
+        fn succ(self) -> Option<Self> {
+            self.checked_add(1)
+        }
+    }
+    impl Succ for u128 {
+        fn succ(self) -> Option<Self> {
+            self.checked_add(1)
+        }
+    }
 }
 
 fn find<K: Ord + Copy + std::ops::BitAnd<Output = K>, V: Copy>(by_len: &[(u8, Vec<(K, V)>)], a: K, mask: fn(u8) -> K) -> Option<V> {
@@ -124,6 +171,25 @@ mod tests {
         assert_eq!(get("fe80::1"), None, "no v6 default");
         assert_eq!(idx.len(), 7);
         assert!(NetIndex::<()>::new([]).get("10.0.0.1".parse().unwrap()).is_none());
+        assert!(!NetIndex::<()>::new([]).contains("10.0.0.1".parse().unwrap()));
+        assert!(idx.contains("192.0.2.1".parse().unwrap()) && idx.contains("255.255.255.255".parse().unwrap()));
+        assert!(idx.contains("fd00:1::5".parse().unwrap()) && !idx.contains("fe80::1".parse().unwrap()));
+    }
+
+    /// Adjacent networks merge, the top of the address space has no successor, and the
+    /// addresses just outside each range are outside.
+    #[test]
+    fn containment_at_range_edges() {
+        let nets: Vec<(IpNet, ())> = ["10.0.0.0/25", "10.0.0.128/25", "10.0.2.0/24", "255.255.255.254/31", "::/128", "ffff::/16"].iter().map(|n| (n.parse().unwrap(), ())).collect();
+        let idx = NetIndex::new(nets);
+        let has = |s: &str| idx.contains(s.parse().unwrap());
+        assert_eq!(idx.ranges4, vec![(0x0a00_0000, 0x0a00_00ff), (0x0a00_0200, 0x0a00_02ff), (0xffff_fffe, u32::MAX)]);
+        for (ip, want) in [("9.255.255.255", false), ("10.0.0.0", true), ("10.0.0.255", true), ("10.0.1.0", false), ("10.0.1.255", false), ("10.0.2.0", true), ("10.0.2.255", true), ("10.0.3.0", false), ("255.255.255.253", false), ("255.255.255.255", true), ("0.0.0.0", false)] {
+            assert_eq!(has(ip), want, "{ip}");
+        }
+        for (ip, want) in [("::", true), ("::1", false), ("fffe:ffff::", false), ("ffff::", true), ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true)] {
+            assert_eq!(has(ip), want, "{ip}");
+        }
     }
 
     /// Against the linear definition on random networks (nested, overlapping, duplicated,
@@ -162,6 +228,7 @@ mod tests {
                     IpAddr::V4((0x0a00_0000u32 | ((r >> 8) as u32 & 0x0003_0f0f)).into())
                 };
                 assert_eq!(idx.get(ip), linear(&nets, ip), "{ip} in {nets:?}");
+                assert_eq!(idx.contains(ip), linear(&nets, ip).is_some(), "contains {ip} in {nets:?}");
             }
         }
     }
