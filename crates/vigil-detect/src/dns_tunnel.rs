@@ -19,10 +19,9 @@ use crate::util::{self, Interner, Tuning};
 use crate::Detector;
 use crate::front::{HostSet, NO_HOST, Rec};
 use serde_json::json;
-use std::collections::hash_map::DefaultHasher;
 use foldhash::{HashMap, HashMapExt, HashSet};
 use std::collections::BTreeSet;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp};
@@ -216,6 +215,9 @@ pub struct DnsTunnelDetector {
     /// Outside servers each host queried without recursion (up to 8).
     iterative: HashMap<IpAddr, HashSet<IpAddr>>,
     clients: HashSet<IpAddr>,
+    /// Seed of the 64-bit hashes that stand for unique subdomains: random per detector, so a
+    /// tunnel cannot choose names that collide (and so count as one).
+    sub_hash: foldhash::quality::RandomState,
     pub dropped: u64,
 }
 
@@ -225,11 +227,6 @@ impl DnsTunnelDetector {
     }
 }
 
-fn hash_str(s: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
-}
 
 impl Detector for DnsTunnelDetector {
     fn name(&self) -> &'static str {
@@ -301,7 +298,7 @@ impl Detector for DnsTunnelDetector {
             a.first = a.first.min(t.ts);
             a.last = a.last.max(t.ts);
             a.servers.insert(c.resp_h);
-            if !sub.is_empty() && a.unique.len() < self.cfg.max_unique_per_pair && a.unique.insert(hash_str(sub)) {
+            if !sub.is_empty() && a.unique.len() < self.cfg.max_unique_per_pair && a.unique.insert(self.sub_hash.hash_one(sub)) {
                 let raw = unescaped(sub);
                 a.len_sum = a.len_sum.saturating_add(raw.len() as u64);
                 a.max_len = a.max_len.max(raw.len());

@@ -92,11 +92,40 @@ struct HostAgg {
     dropped: u64,
 }
 
-/// Prevalence key: an outside address or a server name's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum PKey {
-    Ip(IpAddr),
-    Name(u32),
+/// Hosts per outside address. An address is counted for a host when the host's aggregate for
+/// it is made, which happens once per (host, address): a pair id is never handed out twice and
+/// keeps its aggregate. So a count per address is its number of distinct hosts, with no host
+/// list to search per new pair. Records whose pair got no aggregate (the per-host cap, no pair
+/// id) are counted in `unpaired` with host lists; such a (host, address) never has an
+/// aggregate, so the two parts never count one host twice.
+#[derive(Debug, Default)]
+struct AddrHosts {
+    paired: HashMap<IpAddr, u32>,
+    unpaired: Prevalence<IpAddr>,
+}
+
+impl AddrHosts {
+    /// Counts a new (host, `ip`) aggregate. Past [`Prevalence::MAX_KEYS`] addresses, new ones
+    /// are not counted (as a prevalence table refuses keys).
+    fn add_pair(&mut self, ip: IpAddr) {
+        if let Some(n) = self.paired.get_mut(&ip) {
+            *n = n.saturating_add(1);
+        } else if self.paired.len() < Prevalence::<IpAddr>::MAX_KEYS {
+            self.paired.insert(ip, 1);
+        }
+    }
+
+    /// Counts host `id` for `ip` without an aggregate.
+    fn add_unpaired(&mut self, ip: IpAddr, id: u32) {
+        self.unpaired.add_for_counted_host(&ip, id);
+    }
+
+    /// Distinct hosts that sent to `ip` (at most [`Prevalence::MAX_HOSTS_PER_KEY`], as a
+    /// prevalence table counts).
+    fn hosts_for(&self, ip: IpAddr) -> usize {
+        let paired = self.paired.get(&ip).map_or(0, |&n| n as usize);
+        (paired + self.unpaired.hosts_for(&ip)).min(Prevalence::<IpAddr>::MAX_HOSTS_PER_KEY)
+    }
 }
 
 /// Per host, per outside destination (by front-end pair id): what `exfiltration` judges, and
@@ -105,7 +134,11 @@ enum PKey {
 struct Uploads {
     hosts: HostMap<HostAgg>,
     dsts: IdMap<DstAgg>,
-    prev: Prevalence<PKey>,
+    /// Hosts per address.
+    addrs: AddrHosts,
+    /// Hosts per server name (a front-end name id), and every internal host (the share's
+    /// denominator).
+    prev: Prevalence<u32>,
     names: Names,
 }
 
@@ -183,8 +216,8 @@ impl Sessions {
 
     /// Hosts that sent sessions to `ip` or to the destination's name: the address's hosts
     /// from every upload (`prev`), the name's from these sessions.
-    fn hosts_using(&self, prev: &Prevalence<PKey>, d: &SessionAgg) -> usize {
-        let a = prev.hosts_for(&PKey::Ip(d.ip));
+    fn hosts_using(&self, up: &Uploads, d: &SessionAgg) -> usize {
+        let a = up.addrs.hosts_for(d.ip);
         let b = if d.name == NONE { 0 } else { self.names.hosts_for(&d.name) };
         a.max(b)
     }
@@ -218,21 +251,21 @@ impl Uploads {
                 };
                 let Some(i) = made else {
                     h.dropped += 1;
-                    self.prev.add_for_counted_host(&PKey::Ip(c.resp_h), r.orig_id);
+                    self.addrs.add_unpaired(c.resp_h, r.orig_id);
                     if name_id != NONE {
-                        self.prev.add_for_counted_host(&PKey::Name(name_id), r.orig_id);
+                        self.prev.add_for_counted_host(&name_id, r.orig_id);
                     }
                     return;
                 };
                 h.dsts.push(i);
-                self.prev.add_for_counted_host(&PKey::Ip(c.resp_h), r.orig_id);
+                self.addrs.add_pair(c.resp_h);
                 i
             }
         };
         let Some(d) = self.dsts.item_mut(slot) else { return };
         // The destination's first name was counted for this host when it was first asked.
         if name_id != NONE && d.name != name_id {
-            self.prev.add_for_counted_host(&PKey::Name(name_id), r.orig_id);
+            self.prev.add_for_counted_host(&name_id, r.orig_id);
         }
         d.sent = d.sent.saturating_add(sent);
         d.recv = d.recv.saturating_add(recv);
@@ -268,8 +301,8 @@ impl Uploads {
         }
     }
 
-    fn name_key(&self, d: &DstAgg) -> Option<PKey> {
-        (d.name != NONE).then_some(PKey::Name(d.name))
+    fn name_key(d: &DstAgg) -> Option<u32> {
+        (d.name != NONE).then_some(d.name)
     }
 
     /// The destination's server name.
@@ -282,13 +315,13 @@ impl Uploads {
     }
 
     fn common(&self, cfg: &ExfilConfig, ip: IpAddr, d: &DstAgg) -> bool {
-        self.prev.is_common(&PKey::Ip(ip), cfg.common_min_hosts, cfg.common_min_share)
-            || self.name_key(d).is_some_and(|k| self.prev.is_common(&k, cfg.common_min_hosts, cfg.common_min_share))
+        self.prev.is_common_count(self.addrs.hosts_for(ip), cfg.common_min_hosts, cfg.common_min_share)
+            || Self::name_key(d).is_some_and(|k| self.prev.is_common(&k, cfg.common_min_hosts, cfg.common_min_share))
     }
 
     fn hosts_using(&self, ip: IpAddr, d: &DstAgg) -> usize {
-        let a = self.prev.hosts_for(&PKey::Ip(ip));
-        let b = self.name_key(d).map_or(0, |k| self.prev.hosts_for(&k));
+        let a = self.addrs.hosts_for(ip);
+        let b = Self::name_key(d).map_or(0, |k| self.prev.hosts_for(&k));
         a.max(b)
     }
 }
@@ -512,7 +545,7 @@ impl ExfilDetector {
                 .filter(|d| {
                     d.days.is_some_and(|(a, b)| a == b)
                         && d.sent > d.recv
-                        && ses.hosts_using(&self.up.prev, d) <= 1
+                        && ses.hosts_using(&self.up, d) <= 1
                         && ctx.is_foreign(d.ip) != Some(false)
                         && !self.tuning.is_allowed(ctx, d.ip, name(d), None)
                 })

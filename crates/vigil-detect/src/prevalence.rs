@@ -122,7 +122,15 @@ impl<K: Hash + Eq + Clone> Prevalence<K> {
 
     /// A destination shared by at least `min_hosts` hosts and `min_share` of them: a service.
     pub fn is_common(&self, key: &K, min_hosts: usize, min_share: f64) -> bool {
-        self.hosts_for(key) >= min_hosts && self.share(key) >= min_share
+        self.is_common_count(self.hosts_for(key), min_hosts, min_share)
+    }
+
+    /// [`Prevalence::is_common`] of a destination whose `n` hosts were counted elsewhere,
+    /// against this table's hosts.
+    pub fn is_common_count(&self, n: usize, min_hosts: usize, min_share: f64) -> bool {
+        let t = self.total_hosts();
+        let share = if t == 0 { 0.0 } else { n as f64 / t as f64 };
+        n >= min_hosts && share >= min_share
     }
 }
 

@@ -96,6 +96,32 @@ fn critical_zone_raises_the_same_upload() {
     assert_eq!(core_host.evidence["critical_zone"], true);
 }
 
+/// A destination's hosts are counted once each, whether or not a host had room for the
+/// destination's aggregate (the per-host cap): here one host past its cap and three within it.
+#[test]
+fn hosts_of_a_destination_are_counted_once_each_across_the_per_host_cap() {
+    let ctx = geo_ctx();
+    let mut conns = office(&mut Rng(11), 2, 20);
+    let x = "185.10.3.4";
+    // 10.1.0.200 fills its two tracked destinations first, then sends to X three times.
+    conns.push(tls_upload(night(0, 1), "10.1.0.200", "185.10.50.1", 1_000, None));
+    conns.push(tls_upload(night(0, 1) + 10.0, "10.1.0.200", "185.10.50.2", 1_000, None));
+    for i in 0..3 {
+        conns.push(tls_upload(night(1, 1) + f64::from(i) * 60.0, "10.1.0.200", x, 1_000, None));
+    }
+    for (i, h) in ["10.1.0.201", "10.1.0.202"].iter().enumerate() {
+        conns.push(tls_upload(night(1, 2) + i as f64 * 60.0, h, x, 1_000, None));
+        conns.push(tls_upload(night(1, 2) + i as f64 * 60.0 + 30.0, h, x, 1_000, None));
+    }
+    for i in 0..8 {
+        conns.push(tls_upload(night(1, 3) + f64::from(i) * 400.0, "10.1.0.203", x, 100_000_000, None));
+    }
+    let cfg = ExfilConfig { max_dsts_per_host: 2, ..ExfilConfig::default() };
+    let f = run(&mut ExfilDetector::new(cfg, Tuning::default()), &shuffle_sort(conns), &ctx);
+    let found = f.iter().find(|y| y.src == "10.1.0.203").expect("the large upload is reported");
+    assert_eq!(found.evidence["hosts_using_destination"], 4, "{}", found.evidence);
+}
+
 #[test]
 fn domestic_allowed_and_download_traffic_stay_below_medium() {
     let ctx = geo_ctx();
