@@ -7,6 +7,7 @@
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
+use std::hash::BuildHasher;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Timestamp};
 
@@ -490,35 +491,47 @@ pub fn prefetch<T>(x: &T) {
 /// "No id": an absent name, or one the interner had no room for.
 pub const NONE: u32 = u32::MAX;
 
-/// Strings to dense ids and back, so per-record state holds 4-byte ids, not strings.
-#[derive(Debug, Default)]
+/// Strings to dense ids and back, so per-record state holds 4-byte ids, not strings. Each
+/// string is stored once; the table holds ids and finds them by their string's content.
+#[derive(Default)]
 pub struct Interner {
-    ids: foldhash::HashMap<String, u32>,
-    strs: Vec<String>,
+    table: hashbrown::HashTable<u32>,
+    strs: Vec<Box<str>>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl std::fmt::Debug for Interner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interner").field("strs", &self.strs.len()).finish()
+    }
 }
 
 impl Interner {
     /// The id of `s`, assigned on first sight; [`NONE`] when ids ran out.
     pub fn id(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.ids.get(s) {
+        let hash = self.hasher.hash_one(s);
+        let strs = &self.strs;
+        if let Some(&i) = self.table.find(hash, |&i| strs.get(i as usize).is_some_and(|t| &**t == s)) {
             return i;
         }
         let i = u32::try_from(self.strs.len()).unwrap_or(NONE);
         if i == NONE {
             return NONE;
         }
-        self.ids.insert(s.to_string(), i);
-        self.strs.push(s.to_string());
+        self.strs.push(s.into());
+        let (strs, hasher) = (&self.strs, &self.hasher);
+        self.table.insert_unique(hash, i, |&j| hasher.hash_one(strs.get(j as usize).map_or("", |t| &**t)));
         i
     }
 
     /// The id of `s` if it has one.
     pub fn find(&self, s: &str) -> Option<u32> {
-        self.ids.get(s).copied()
+        let strs = &self.strs;
+        self.table.find(self.hasher.hash_one(s), |&i| strs.get(i as usize).is_some_and(|t| &**t == s)).copied()
     }
 
     pub fn get(&self, i: u32) -> &str {
-        self.strs.get(i as usize).map_or("", String::as_str)
+        self.strs.get(i as usize).map_or("", |t| &**t)
     }
 }
 
@@ -718,6 +731,31 @@ mod tests {
         assert_eq!(sums.iter().collect::<Vec<_>>(), map.into_iter().collect::<Vec<_>>());
         let mut i = Interner::default();
         assert_eq!((i.id("a"), i.id("b"), i.id("a"), i.find("b"), i.get(1)), (0, 1, 0, Some(1), "b"));
+    }
+
+    /// Against a map: ids dense in first-seen order, found again by content (the table grows
+    /// and rehashes from the stored strings), absent strings not found.
+    #[test]
+    fn interner_agrees_with_a_map() {
+        let mut i = Interner::default();
+        let mut map: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let s = format!("h{}.example", x % 5_000);
+            let next = u32::try_from(map.len()).unwrap_or(NONE);
+            let want = *map.entry(s.clone()).or_insert(next);
+            assert_eq!(i.id(&s), want, "{s}");
+        }
+        for (s, &id) in &map {
+            assert_eq!((i.find(s), i.get(id)), (Some(id), s.as_str()));
+        }
+        assert_eq!(i.find("h5000.example"), None);
+        assert_eq!(i.find(""), None);
+        assert_eq!(i.id(""), u32::try_from(map.len()).unwrap_or(NONE), "the empty string is a string");
+        assert_eq!(i.get(NONE), "");
     }
 
     #[test]
