@@ -20,7 +20,7 @@ use crate::Detector;
 use crate::front::{HostSet, NO_HOST, Rec};
 use serde_json::json;
 use foldhash::{HashMap, HashMapExt, HashSet};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 use vigil_enrich::Context;
@@ -64,6 +64,22 @@ fn registered_domain_slow(name: &str) -> String {
         // A bare public suffix ("co.uk") or an empty name.
         None => clean,
     }
+}
+
+/// Whether `reg` is a registrable name under a suffix the Public Suffix List knows: a name a
+/// domain-generation algorithm could have registered. Single labels (a browser's random
+/// probes for DNS hijacking) and internal TLDs (`.lan`, `.corp`, `.internal`) are not.
+fn under_public_suffix(reg: &str) -> bool {
+    psl::suffix(reg.as_bytes()).is_some_and(|s| s.is_known() && s.as_bytes().len() < reg.len())
+}
+
+/// A registered domain's shape: its suffix per the Public Suffix List and the length of the
+/// label below it (`vocyzit.com` → ("com", 7)).
+fn name_shape(reg: &str) -> (&str, usize) {
+    let suffix = psl::suffix(reg.as_bytes()).and_then(|s| std::str::from_utf8(s.as_bytes()).ok()).unwrap_or("");
+    let label = reg.get(..reg.len().saturating_sub(suffix.len() + 1)).unwrap_or(reg);
+    let label = label.rsplit('.').next().unwrap_or(label);
+    (suffix, label.chars().count())
 }
 
 /// The raw bytes of a name as rendered by Zeek and Vigil's logs, where bytes outside printable
@@ -158,6 +174,12 @@ pub struct DnsTunnelConfig {
     pub max_pairs: usize,
     pub max_unique_per_pair: usize,
     pub max_contacts: usize,
+    /// Fewest distinct registered domains a client must have failed to resolve (NXDOMAIN,
+    /// address queries, public suffixes only, not common across the site) for the
+    /// domain-generation judgement.
+    pub dga_min_domains: usize,
+    /// Window for the densest run of those failures (seconds).
+    pub dga_window_s: i64,
 }
 
 impl Default for DnsTunnelConfig {
@@ -170,6 +192,8 @@ impl Default for DnsTunnelConfig {
             max_pairs: 1_000_000,
             max_unique_per_pair: 50_000,
             max_contacts: 5_000_000,
+            dga_min_domains: 20,
+            dga_window_s: 600,
         }
     }
 }
@@ -195,6 +219,9 @@ struct Agg {
     first: Timestamp,
     last: Timestamp,
     examples: Vec<String>,
+    /// When an address lookup of the registered domain itself (or its `www`) first came back
+    /// NXDOMAIN, for a domain under a public suffix: what a domain-generation algorithm leaves.
+    first_nx: Option<Timestamp>,
 }
 
 #[derive(Debug, Default)]
@@ -313,6 +340,9 @@ impl Detector for DnsTunnelDetector {
                     a.examples.push(q.clone().into_owned());
                 }
             }
+            if t.rcode == Some(3) && a.first_nx.is_none() && (sub.is_empty() || sub == "www") && matches!(t.qtype, None | Some(1 | 28 | 255)) && under_public_suffix(&reg) {
+                a.first_nx = Some(t.ts);
+            }
             if matches!(t.qtype, Some(5 | 10 | 15 | 16)) {
                 a.data_types += 1;
             }
@@ -362,13 +392,7 @@ impl Detector for DnsTunnelDetector {
             let data_share = a.data_types as f64 / a.queries.max(1) as f64;
             let binary_share = a.binary as f64 / u as f64;
             let null_share = a.null_types as f64 / a.queries.max(1) as f64;
-            let followed = a.resolved.iter().any(|ip| {
-                let packed = match ip {
-                    IpAddr::V4(v4) if a.host_id != NO_HOST => self.contacts4.contains(&crate::front::pack(a.host_id, *v4)),
-                    _ => false,
-                };
-                packed || self.contacts.contains(&(host, *ip))
-            });
+            let followed = a.resolved.iter().any(|ip| self.followed(host, a, *ip));
             let no_follow = if followed { 0.0 } else { 1.0 };
             let mut score = 0.35 * util::ramp((u as f64).log10(), (self.cfg.min_unique as f64).log10(), 3.0)
                 + 0.2 * util::ramp(mean_len, 10.0, 40.0)
@@ -438,6 +462,203 @@ impl Detector for DnsTunnelDetector {
                     "damped_as_common": common,
                     "damped_as_reputation_lookups": reputation,
                     "examples": a.examples,
+                }),
+            });
+        }
+        out.extend(self.dga_findings(ctx, &domain_clients, total_clients));
+        out
+    }
+}
+
+/// One registered domain a client failed to resolve (or, for the resolved family, resolved).
+struct Lookup<'a> {
+    dom: &'a str,
+    agg: &'a Agg,
+}
+
+impl DnsTunnelDetector {
+    /// Whether `host` connected to an address `a` resolved.
+    fn followed(&self, host: IpAddr, a: &Agg, ip: IpAddr) -> bool {
+        let packed = match ip {
+            IpAddr::V4(v4) if a.host_id != NO_HOST => self.contacts4.contains(&crate::front::pack(a.host_id, v4)),
+            _ => false,
+        };
+        packed || self.contacts.contains(&(host, ip))
+    }
+
+    /// Internal hosts other than `host` that connected to any of `ips` (a dual-stack machine
+    /// asks over one family and connects over the other): those that also asked DNS here, so
+    /// their addresses are known.
+    fn contacted_by(&self, ips: &HashSet<IpAddr>, host: IpAddr) -> BTreeSet<IpAddr> {
+        let mut out = BTreeSet::new();
+        if ips.is_empty() {
+            return out;
+        }
+        let id_to_ip: HashMap<u32, IpAddr> = self.pairs.iter().filter(|(_, a)| a.host_id != NO_HOST).map(|((h, _), a)| (a.host_id, *h)).collect();
+        for &k in &self.contacts4 {
+            let v4 = std::net::Ipv4Addr::from(k as u32);
+            if ips.contains(&IpAddr::V4(v4))
+                && let Some(&ip) = id_to_ip.get(&((k >> 32) as u32))
+            {
+                out.insert(ip);
+            }
+        }
+        out.extend(self.contacts.iter().filter(|(_, d)| ips.contains(d)).map(|(h, _)| *h));
+        out.remove(&host);
+        out
+    }
+
+    /// Domain-generation algorithms: a client that fails to resolve many registered domains
+    /// nobody else asks for, in a burst, most of them shaped alike (one algorithm: one label
+    /// length, one suffix). Reported as `dns_tunnel` (DNS used by malware to find its
+    /// controller), method `dga`, with the generated names that did resolve.
+    fn dga_findings(&self, ctx: &Context, domain_clients: &HashMap<&str, usize>, total_clients: usize) -> Vec<Finding> {
+        let mut per_host: BTreeMap<IpAddr, (Vec<Lookup<'_>>, Vec<Lookup<'_>>)> = BTreeMap::new();
+        for ((host, did), a) in &self.pairs {
+            let dom = self.domains.get(*did);
+            let asked_by = domain_clients.get(dom).copied().unwrap_or(0);
+            let is_resolver = self.resolvers.contains(host);
+            // A resolver's lookups are its clients' when they are visible.
+            if is_resolver && asked_by > 0 {
+                continue;
+            }
+            let common = asked_by >= self.cfg.common_min_hosts && asked_by as f64 / total_clients as f64 >= self.cfg.common_min_share;
+            if common || self.tuning.allow_domains.iter().any(|d| util::domain_is_under(dom, d)) || ctx.site.is_allowed_domain(dom) {
+                continue;
+            }
+            let e = per_host.entry(*host).or_default();
+            if a.first_nx.is_some() {
+                e.0.push(Lookup { dom, agg: a });
+            } else if !a.resolved.is_empty() && under_public_suffix(dom) {
+                e.1.push(Lookup { dom, agg: a });
+            }
+        }
+        let mut out = Vec::new();
+        for (host, (mut failed, resolved)) in per_host {
+            let n = failed.len();
+            if n < self.cfg.dga_min_domains.max(1) {
+                continue;
+            }
+            failed.sort_by(|x, y| x.agg.first_nx.cmp(&y.agg.first_nx).then(x.dom.cmp(y.dom)));
+            let times: Vec<i64> = failed.iter().filter_map(|l| l.agg.first_nx).map(|t| t.secs()).collect();
+            // The densest window: most failures first seen within `dga_window_s`.
+            let mut burst = 0usize;
+            let mut lo = 0usize;
+            for (hi, &t) in times.iter().enumerate() {
+                while times.get(lo).is_some_and(|&l| t.saturating_sub(l) > self.cfg.dga_window_s) {
+                    lo += 1;
+                }
+                burst = burst.max(hi + 1 - lo);
+            }
+            // One algorithm, one shape: the commonest suffix, then the commonest label length
+            // under it; the share of names within one character of it.
+            let shapes: Vec<(&str, usize)> = failed.iter().map(|l| name_shape(l.dom)).collect();
+            let mut by_suffix: BTreeMap<&str, usize> = BTreeMap::new();
+            for (suf, _) in &shapes {
+                *by_suffix.entry(suf).or_default() += 1;
+            }
+            let Some(suffix) = by_suffix.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(s, _)| *s) else { continue };
+            let mut by_len: BTreeMap<usize, usize> = BTreeMap::new();
+            for (_, len) in shapes.iter().filter(|(s, _)| *s == suffix) {
+                *by_len.entry(*len).or_default() += 1;
+            }
+            let Some(len) = by_len.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(l, _)| *l) else { continue };
+            let fits = |dom: &str| {
+                let (s, l) = name_shape(dom);
+                s == suffix && l.abs_diff(len) <= 1
+            };
+            let alike = shapes.iter().filter(|(s, l)| *s == suffix && l.abs_diff(len) <= 1).count();
+            let shape = alike as f64 / n as f64;
+            // Generated names that did resolve, around the failures: the controller's.
+            let (first, last) = match (failed.first().and_then(|l| l.agg.first_nx), failed.last().and_then(|l| l.agg.first_nx)) {
+                (Some(a), Some(b)) => (a, b),
+                _ => continue,
+            };
+            let span_lo = first.secs().saturating_sub(self.cfg.dga_window_s);
+            let span_hi = last.secs().saturating_add(self.cfg.dga_window_s);
+            let mut family: Vec<(&str, Vec<IpAddr>, bool)> = resolved
+                .iter()
+                .filter(|l| fits(l.dom) && (span_lo..=span_hi).contains(&l.agg.first.secs()))
+                .map(|l| {
+                    let mut ips: Vec<IpAddr> = l.agg.resolved.iter().copied().collect();
+                    ips.sort();
+                    let connected = ips.iter().any(|ip| self.followed(host, l.agg, *ip));
+                    ips.truncate(4);
+                    (l.dom, ips, connected)
+                })
+                .collect();
+            family.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)));
+            let connected = family.iter().any(|f| f.2);
+            let others = self.contacted_by(&family.iter().flat_map(|f| f.1.iter().copied()).collect(), host);
+            let score = 0.25
+                + 0.25 * util::ramp(burst as f64, 10.0, 60.0)
+                + 0.15 * util::ramp((n as f64).log10(), 20f64.log10(), 500f64.log10())
+                + 0.25 * util::ramp(shape, 0.5, 0.9)
+                + if connected { 0.1 } else if family.is_empty() { 0.0 } else { 0.05 };
+            let score = util::round3(util::clamp01(score));
+            if score < self.cfg.report_threshold {
+                continue;
+            }
+            let id = Finding::stable_id(FindingKind::DnsTunnel, &[&host.to_string(), "dga"]);
+            if self.tuning.is_suppressed(&id) {
+                continue;
+            }
+            let mut servers: BTreeSet<IpAddr> = BTreeSet::new();
+            for l in &failed {
+                servers.extend(l.agg.servers.iter().copied());
+            }
+            let others_part = if others.is_empty() {
+                String::new()
+            } else {
+                format!("; {} connected to those addresses", others.iter().take(3).map(ToString::to_string).collect::<Vec<_>>().join(", "))
+            };
+            let resolved_part = match family.iter().find(|f| f.2) {
+                Some((dom, ips, _)) => format!("; {} name(s) of the same shape resolved, and the host connected to {dom} ({})", family.len(), ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+                None if !family.is_empty() => format!("; {} name(s) of the same shape resolved ({})", family.len(), family.iter().take(3).map(|f| f.0).collect::<Vec<_>>().join(", ")),
+                None => String::new(),
+            };
+            let summary = format!(
+                "{host} failed to resolve {n} different domains, none of them common here ({burst} of them within {} minutes; {:.0}% shaped alike: {len}-character names under .{suffix}) — the pattern of a domain-generation algorithm searching for its controller{resolved_part}{others_part}.",
+                self.cfg.dga_window_s / 60,
+                shape * 100.0,
+            );
+            let mut dst: Vec<String> = servers.iter().take(3).map(ToString::to_string).collect();
+            for (dom, ips, _) in family.iter().take(5) {
+                for d in std::iter::once((*dom).to_string()).chain(ips.iter().map(ToString::to_string)) {
+                    if !dst.contains(&d) {
+                        dst.push(d);
+                    }
+                }
+            }
+            let last_seen = failed.iter().map(|l| l.agg.last).max().unwrap_or(last);
+            let clients_max = failed.iter().map(|l| domain_clients.get(l.dom).copied().unwrap_or(0)).max().unwrap_or(0);
+            out.push(Finding {
+                id,
+                kind: FindingKind::DnsTunnel,
+                severity: Severity::from_score(score),
+                score,
+                src: host.to_string(),
+                dst,
+                path: Vec::new(),
+                first_seen: util::site_time(ctx, first),
+                last_seen: util::site_time(ctx, last_seen),
+                attack: vec!["T1568.002".into(), "T1071.004".into()],
+                summary,
+                evidence: json!({
+                    "method": "dga",
+                    "nxdomain_domains": n,
+                    "max_in_window": burst,
+                    "window_s": self.cfg.dga_window_s,
+                    "shape_share": util::round3(shape),
+                    "modal_suffix": suffix,
+                    "modal_label_length": len,
+                    "examples": failed.iter().take(8).map(|l| l.dom).collect::<Vec<_>>(),
+                    "resolved_family": family.iter().take(10).map(|(d, ips, c)| json!({"name": d, "addresses": ips.iter().map(ToString::to_string).collect::<Vec<_>>(), "connected": c})).collect::<Vec<_>>(),
+                    "connected_to_resolved": connected,
+                    "other_hosts_connected": others.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "resolvers": servers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "src_is_resolver": self.resolvers.contains(&host),
+                    "clients_asking_max": clients_max,
                 }),
             });
         }

@@ -136,6 +136,18 @@ fn sets(data: &Path) -> Vec<Set> {
         labelled_pairs: 0,
     });
 
+    // Stratosphere Simda (README: "malicious dga connections"): one machine, dual-stack, asks
+    // its generated names over IPv6 and connects over IPv4.
+    let rows = zeek("zeek-logs/stratosphere/005-zeek-scenario-malicious", "conn.log");
+    v.push(Set {
+        name: "Stratosphere 005 Simda DGA (Zeek)",
+        conns: strip(rows),
+        ctx: Context::new(Site::default()),
+        expect: vec![exp("generated-name lookups", &[DnsTunnel], "fd77:48a1:c0bb:0:b96c:506d:6c7f:e8be", None)],
+        bad: vec![("fd77:48a1:c0bb:0:b96c:506d:6c7f:e8be".into(), None), ("192.168.1.116".into(), None)],
+        labelled_pairs: 0,
+    });
+
     // Stratosphere nmap scans of three local networks from one client.
     let rows = zeek("zeek-logs/stratosphere/002-zeek-scenario-port-scanning", "conn.log");
     v.push(Set {

@@ -289,3 +289,112 @@ fn followed_lookups_are_seen_alike_through_the_front_end_and_alone() {
     assert_eq!(by_domain("unfollowed.example").evidence["connected_to_resolved"], false);
     assert!(by_domain("unfollowed.example").score > by_domain("followed.example").score);
 }
+
+/// A lookup that came back NXDOMAIN.
+fn nx(ts: f64, client: &str, resolver: &str, query: &str, qtype: u16) -> Conn {
+    let mut c = dns(ts, client, resolver, query, qtype, &[]);
+    if let Some(t) = c.app.dns.first_mut() {
+        t.rcode = Some(3);
+    }
+    c
+}
+
+/// A pronounceable generated name (consonant, vowel, ...), as Simda's `vocyzit.com`.
+fn generated(rng: &mut Rng, len: usize) -> String {
+    const C: &[u8] = b"bcdfghjklmnpqrstvwxz";
+    const V: &[u8] = b"aeiouy";
+    (0..len).map(|i| if i % 2 == 0 { C[rng.below(C.len() as u64) as usize] } else { V[rng.below(V.len() as u64) as usize] } as char).collect()
+}
+
+fn dga(f: &[Finding]) -> Vec<&Finding> {
+    f.iter().filter(|x| x.evidence["method"] == "dga").collect()
+}
+
+#[test]
+fn a_domain_generation_algorithm_is_found_and_ordinary_lookup_failures_are_not() {
+    let ctx = shanghai();
+    let mut rng = Rng(77);
+    let mut conns = Vec::new();
+    let t0 = MON as f64;
+    // Thirty hosts resolving the same popular names all day.
+    for h in 0..30u8 {
+        for i in 0..20 {
+            conns.push(dns(t0 + f64::from(h) * 7.0 + f64::from(i) * 600.0, &format!("10.1.0.{}", 10 + h), "10.0.0.53", &format!("site{i}.example.com"), 1, &["45.33.1.1"]));
+        }
+        // Twenty of them ask for the same 25 tracker domains (alike: `trk` and four letters
+        // under .com), which the resolver blocks: common, so not one host's algorithm.
+        if h < 20 {
+            for i in 0..25u8 {
+                let d = format!("trk{}{}{}{}.com", char::from(b'a' + i % 5), char::from(b'a' + i / 5), char::from(b'k' + i % 3), char::from(b'p' + i % 7));
+                conns.push(nx(t0 + 3000.0 + f64::from(h) + f64::from(i), &format!("10.1.0.{}", 10 + h), "10.0.0.53", &d, 1));
+            }
+        }
+    }
+    // The infected host: bursts of 15 generated names every 90 s, 90 names, three of which
+    // resolve; it connects to one of the addresses.
+    let bad = "10.1.0.66";
+    let mut resolved = Vec::new();
+    for b in 0..6 {
+        for i in 0..15 {
+            let name = format!("{}.com", generated(&mut rng, 7));
+            conns.push(nx(t0 + 5000.0 + f64::from(b) * 90.0 + f64::from(i) * 0.05, bad, "10.0.0.53", &name, 1));
+        }
+        if b % 2 == 0 {
+            let name = format!("{}.com", generated(&mut rng, 7));
+            let addr = format!("185.10.7.{}", 10 + b);
+            conns.push(dns(t0 + 5000.0 + f64::from(b) * 90.0 + 1.0, bad, "10.0.0.53", &name, 1, &[&addr]));
+            resolved.push((name, addr));
+        }
+    }
+    let (cc_name, cc_addr) = resolved.first().cloned().expect("a resolved name");
+    conns.push(tcp(t0 + 5002.0, bad, &cc_addr, 80, 300, 2_000));
+    // A host whose typos and dead links fail now and then, under many suffixes and lengths.
+    for i in 0..40 {
+        let len = 4 + (i % 9);
+        let tld = ["com", "net", "org", "de", "cn", "io"][i % 6];
+        conns.push(nx(t0 + i as f64 * 1800.0, "10.1.0.20", "10.0.0.53", &format!("{}.{tld}", generated(&mut rng, len)), 1));
+    }
+    // A browser's random single-label probes, internal names, and a mail server checking
+    // senders' domains (MX and TXT).
+    for i in 0..60 {
+        conns.push(nx(t0 + 6000.0 + f64::from(i), "10.1.0.21", "10.0.0.53", &generated(&mut rng, 10), 1));
+        conns.push(nx(t0 + 6000.0 + f64::from(i), "10.1.0.22", "10.0.0.53", &format!("host{i}.lan"), 1));
+        let sender = format!("{}.com", generated(&mut rng, 7));
+        conns.push(nx(t0 + 6000.0 + f64::from(i), "10.1.0.23", "10.0.0.53", &sender, if i % 2 == 0 { 15 } else { 16 }));
+    }
+    let f = run(&mut DnsTunnelDetector::new(DnsTunnelConfig::default(), Tuning::default()), &shuffle_sort(conns), &ctx);
+    let found = dga(&f);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let x = found[0];
+    assert_eq!(x.src, bad);
+    assert_eq!(x.kind, FindingKind::DnsTunnel);
+    assert!(x.score >= 0.9, "{}", x.score);
+    let e = &x.evidence;
+    assert_eq!(e["nxdomain_domains"], 90);
+    assert_eq!(e["max_in_window"], 90);
+    assert_eq!((e["modal_suffix"].as_str(), e["modal_label_length"].as_u64()), (Some("com"), Some(7)));
+    assert_eq!(e["shape_share"], 1.0);
+    assert_eq!(e["resolved_family"].as_array().map(Vec::len), Some(3));
+    assert_eq!(e["connected_to_resolved"], true);
+    assert!(x.dst.contains(&cc_name) && x.dst.contains(&cc_addr), "{:?}", x.dst);
+    assert!(x.attack.first().is_some_and(|a| a == "T1568.002"));
+    assert!(x.summary.contains("domain-generation") && x.summary.contains(&cc_name), "{}", x.summary);
+}
+
+/// An algorithm whose names vary in length and suffix is still found by its burst, at medium.
+#[test]
+fn a_burst_of_failed_names_of_varied_shapes_is_still_medium() {
+    let ctx = shanghai();
+    let mut rng = Rng(78);
+    let mut conns = Vec::new();
+    for i in 0..100 {
+        let tld = ["com", "net", "org", "info", "biz"][i % 5];
+        let name = format!("{}.{tld}", generated(&mut rng, 5 + (i * 7) % 7));
+        conns.push(nx(MON as f64 + i as f64 * 2.0, "10.1.0.9", "10.0.0.53", &name, 1));
+    }
+    let f = run(&mut DnsTunnelDetector::new(DnsTunnelConfig::default(), Tuning::default()), &shuffle_sort(conns), &ctx);
+    let found = dga(&f);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!((0.5..0.75).contains(&found[0].score), "{}", found[0].score);
+    assert!(found[0].evidence["shape_share"].as_f64().is_some_and(|s| s < 0.5));
+}
