@@ -486,25 +486,26 @@ impl DnsTunnelDetector {
         packed || self.contacts.contains(&(host, ip))
     }
 
-    /// Internal hosts other than `host` that connected to any of `ips` (a dual-stack machine
-    /// asks over one family and connects over the other): those that also asked DNS here, so
-    /// their addresses are known.
-    fn contacted_by(&self, ips: &HashSet<IpAddr>, host: IpAddr) -> BTreeSet<IpAddr> {
-        let mut out = BTreeSet::new();
+    /// The internal hosts that connected to each of `ips` (among those that also asked DNS
+    /// here, so that their addresses are known): one pass over the contact sets, whatever the
+    /// number of findings asking.
+    fn contacts_of(&self, ips: &HashSet<IpAddr>) -> HashMap<IpAddr, BTreeSet<IpAddr>> {
+        let mut out: HashMap<IpAddr, BTreeSet<IpAddr>> = HashMap::new();
         if ips.is_empty() {
             return out;
         }
         let id_to_ip: HashMap<u32, IpAddr> = self.pairs.iter().filter(|(_, a)| a.host_id != NO_HOST).map(|((h, _), a)| (a.host_id, *h)).collect();
         for &k in &self.contacts4 {
-            let v4 = std::net::Ipv4Addr::from(k as u32);
-            if ips.contains(&IpAddr::V4(v4))
+            let dst = IpAddr::V4(std::net::Ipv4Addr::from(k as u32));
+            if ips.contains(&dst)
                 && let Some(&ip) = id_to_ip.get(&((k >> 32) as u32))
             {
-                out.insert(ip);
+                out.entry(dst).or_default().insert(ip);
             }
         }
-        out.extend(self.contacts.iter().filter(|(_, d)| ips.contains(d)).map(|(h, _)| *h));
-        out.remove(&host);
+        for (h, d) in self.contacts.iter().filter(|(_, d)| ips.contains(d)) {
+            out.entry(*d).or_default().insert(*h);
+        }
         out
     }
 
@@ -533,7 +534,7 @@ impl DnsTunnelDetector {
                 e.1.push(Lookup { dom, agg: a });
             }
         }
-        let mut out = Vec::new();
+        let mut pending: Vec<(Vec<IpAddr>, Finding)> = Vec::new();
         for (host, (mut failed, resolved)) in per_host {
             let n = failed.len();
             if n < self.cfg.dga_min_domains.max(1) {
@@ -589,7 +590,6 @@ impl DnsTunnelDetector {
                 .collect();
             family.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)));
             let connected = family.iter().any(|f| f.2);
-            let others = self.contacted_by(&family.iter().flat_map(|f| f.1.iter().copied()).collect(), host);
             let score = 0.25
                 + 0.25 * util::ramp(burst as f64, 10.0, 60.0)
                 + 0.15 * util::ramp((n as f64).log10(), 20f64.log10(), 500f64.log10())
@@ -607,18 +607,13 @@ impl DnsTunnelDetector {
             for l in &failed {
                 servers.extend(l.agg.servers.iter().copied());
             }
-            let others_part = if others.is_empty() {
-                String::new()
-            } else {
-                format!("; {} connected to those addresses", others.iter().take(3).map(ToString::to_string).collect::<Vec<_>>().join(", "))
-            };
             let resolved_part = match family.iter().find(|f| f.2) {
                 Some((dom, ips, _)) => format!("; {} name(s) of the same shape resolved, and the host connected to {dom} ({})", family.len(), ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
                 None if !family.is_empty() => format!("; {} name(s) of the same shape resolved ({})", family.len(), family.iter().take(3).map(|f| f.0).collect::<Vec<_>>().join(", ")),
                 None => String::new(),
             };
             let summary = format!(
-                "{host} failed to resolve {n} different domains, none of them common here ({burst} of them within {} minutes; {:.0}% shaped alike: {len}-character names under .{suffix}) — the pattern of a domain-generation algorithm searching for its controller{resolved_part}{others_part}.",
+                "{host} failed to resolve {n} different domains, none of them common here ({burst} of them within {} minutes; {:.0}% shaped alike: {len}-character names under .{suffix}) — the pattern of a domain-generation algorithm searching for its controller{resolved_part}",
                 self.cfg.dga_window_s / 60,
                 shape * 100.0,
             );
@@ -632,7 +627,8 @@ impl DnsTunnelDetector {
             }
             let last_seen = failed.iter().map(|l| l.agg.last).max().unwrap_or(last);
             let clients_max = failed.iter().map(|l| domain_clients.get(l.dom).copied().unwrap_or(0)).max().unwrap_or(0);
-            out.push(Finding {
+            let family_ips: Vec<IpAddr> = family.iter().flat_map(|f| f.1.iter().copied()).collect();
+            pending.push((family_ips, Finding {
                 id,
                 kind: FindingKind::DnsTunnel,
                 severity: Severity::from_score(score),
@@ -655,12 +651,26 @@ impl DnsTunnelDetector {
                     "examples": failed.iter().take(8).map(|l| l.dom).collect::<Vec<_>>(),
                     "resolved_family": family.iter().take(10).map(|(d, ips, c)| json!({"name": d, "addresses": ips.iter().map(ToString::to_string).collect::<Vec<_>>(), "connected": c})).collect::<Vec<_>>(),
                     "connected_to_resolved": connected,
-                    "other_hosts_connected": others.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "other_hosts_connected": [],
                     "resolvers": servers.iter().map(ToString::to_string).collect::<Vec<_>>(),
                     "src_is_resolver": self.resolvers.contains(&host),
                     "clients_asking_max": clients_max,
                 }),
-            });
+            }));
+        }
+        // Other hosts that connected to the resolved names' addresses (one pass for all).
+        let all_ips: HashSet<IpAddr> = pending.iter().flat_map(|(ips, _)| ips.iter().copied()).collect();
+        let contacts = self.contacts_of(&all_ips);
+        let mut out = Vec::with_capacity(pending.len());
+        for (ips, mut f) in pending {
+            let mut others: BTreeSet<IpAddr> = ips.iter().filter_map(|ip| contacts.get(ip)).flatten().copied().collect();
+            others.retain(|h| h.to_string() != f.src);
+            if !others.is_empty() {
+                f.summary.push_str(&format!("; {} connected to those addresses", others.iter().take(3).map(ToString::to_string).collect::<Vec<_>>().join(", ")));
+                f.evidence["other_hosts_connected"] = json!(others.iter().map(ToString::to_string).collect::<Vec<_>>());
+            }
+            f.summary.push('.');
+            out.push(f);
         }
         out
     }

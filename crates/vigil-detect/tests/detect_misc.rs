@@ -348,6 +348,12 @@ fn a_domain_generation_algorithm_is_found_and_ordinary_lookup_failures_are_not()
     }
     let (cc_name, cc_addr) = resolved.first().cloned().expect("a resolved name");
     conns.push(tcp(t0 + 5002.0, bad, &cc_addr, 80, 300, 2_000));
+    // Another address of the same machine (dual stack) connects to a second resolved name's
+    // address; a third host connects nowhere near.
+    let sibling_addr = resolved.get(1).map(|r| r.1.clone()).expect("a second resolved name");
+    conns.push(dns(t0 + 10.0, "10.1.0.67", "10.0.0.53", "site1.example.com", 1, &["45.33.1.1"]));
+    conns.push(tcp(t0 + 5185.0, "10.1.0.67", &sibling_addr, 443, 500, 1_000));
+    conns.push(tcp(t0 + 5185.0, "10.1.0.68", "45.33.1.1", 443, 500, 1_000));
     // A host whose typos and dead links fail now and then, under many suffixes and lengths.
     for i in 0..40 {
         let len = 4 + (i % 9);
@@ -379,6 +385,8 @@ fn a_domain_generation_algorithm_is_found_and_ordinary_lookup_failures_are_not()
     assert!(x.dst.contains(&cc_name) && x.dst.contains(&cc_addr), "{:?}", x.dst);
     assert!(x.attack.first().is_some_and(|a| a == "T1568.002"));
     assert!(x.summary.contains("domain-generation") && x.summary.contains(&cc_name), "{}", x.summary);
+    assert_eq!(e["other_hosts_connected"], serde_json::json!(["10.1.0.67"]));
+    assert!(x.summary.ends_with("10.1.0.67 connected to those addresses."), "{}", x.summary);
 }
 
 /// An algorithm whose names vary in length and suffix is still found by its burst, at medium.
