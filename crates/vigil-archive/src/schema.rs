@@ -6,18 +6,22 @@
 //! * 1 (no key): `duration` as float64 seconds.
 //! * 2: `duration` as `DECIMAL(18,6)` seconds, i.e. whole microseconds (Zeek's precision) in a
 //!   64-bit integer, which compresses to half the bytes of a float with random low mantissa bits.
+//! * 3: adds `dns_rcode`, `dns_rd` and `dns_answers` (of the first DNS transaction), so a window
+//!   of records restored from the archive (`vigil watch` after a restart) tells failed lookups,
+//!   iterative resolvers and followed answers apart as the records did when they were fresh.
+//!   Parts of earlier versions read these as absent.
 //!
 //! [`conn_schema`] is the table as readers see it (duration in float64 seconds, whatever the file
 //! version); [`file_schema`] is what version-2 parts store. Readers of this crate accept both.
 
-use arrow_array::builder::{BooleanBuilder, Decimal128Builder, Float32Builder, StringBuilder, UInt16Builder, UInt64Builder, UInt8Builder};
+use arrow_array::builder::{BooleanBuilder, Decimal128Builder, Float32Builder, ListBuilder, StringBuilder, UInt16Builder, UInt64Builder, UInt8Builder};
 use arrow_array::{ArrayRef, RecordBatch, TimestampNanosecondArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use std::sync::{Arc, OnceLock};
 use vigil_model::{proto_name, Conn};
 
 /// Version of the part files this crate writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// Key-value metadata key holding [`SCHEMA_VERSION`] in each part file.
 pub const SCHEMA_VERSION_KEY: &str = "vigil.archive.schema";
 
@@ -64,6 +68,9 @@ pub fn conn_schema() -> Arc<Schema> {
             s("ssh_server"),
             Field::new("orig_entropy", DataType::Float32, true),
             Field::new("resp_entropy", DataType::Float32, true),
+            Field::new("dns_rcode", DataType::UInt16, true),
+            Field::new("dns_rd", DataType::Boolean, true),
+            Field::new("dns_answers", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
         ]))
     })
     .clone()
@@ -169,6 +176,9 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
     let mut sshs = StringBuilder::new();
     let mut oe = Float32Builder::with_capacity(n);
     let mut re = Float32Builder::with_capacity(n);
+    let mut drc = UInt16Builder::with_capacity(n);
+    let mut drd = BooleanBuilder::with_capacity(n);
+    let mut dans = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, true)));
     for c in conns {
         with_addr_text(c.orig_h, |t| orig_h.append_value(t));
         orig_p.append_value(c.orig_p);
@@ -196,6 +206,17 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
         let dns = c.app.dns.first();
         dnsq.append_option(dns.and_then(|d| d.query.as_deref()));
         dnst.append_option(dns.and_then(|d| d.qtype));
+        drc.append_option(dns.and_then(|d| d.rcode));
+        drd.append_option(dns.map(|d| d.rd));
+        match dns {
+            Some(d) if !d.answers.is_empty() => {
+                for a in &d.answers {
+                    dans.values().append_value(a);
+                }
+                dans.append(true);
+            }
+            _ => dans.append(false),
+        }
         let http = c.app.http.first();
         hhost.append_option(http.and_then(|h| h.host.as_deref()));
         ua.append_option(http.and_then(|h| h.user_agent.as_deref()));
@@ -237,6 +258,9 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
         Arc::new(sshs.finish()),
         Arc::new(oe.finish()),
         Arc::new(re.finish()),
+        Arc::new(drc.finish()),
+        Arc::new(drd.finish()),
+        Arc::new(dans.finish()),
     ];
     RecordBatch::try_new(file_schema(), cols).expect("columns match the schema by construction")
 }
@@ -273,7 +297,7 @@ impl<'a> Durations<'a> {
 
 /// Rebuilds `Conn`s from an archive batch of either file version (rows before `since` skipped).
 pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut Vec<Conn>) -> Result<(), String> {
-    use arrow_array::{Array, BooleanArray, Float32Array, StringArray, UInt16Array, UInt64Array, UInt8Array};
+    use arrow_array::{Array, BooleanArray, Float32Array, ListArray, StringArray, UInt16Array, UInt64Array, UInt8Array};
     use vigil_model::{ConnState, DnsTxn, HttpTxn, SshMeta, Timestamp, TlsMeta};
     fn get<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
         b.column_by_name(name)
@@ -309,6 +333,16 @@ pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut 
     let ss = get::<StringArray>(b, "ssh_server")?;
     let oe = get::<Float32Array>(b, "orig_entropy")?;
     let re = get::<Float32Array>(b, "resp_entropy")?;
+    // Version 3 columns: absent from earlier parts (read as unknown), of the wrong type an error.
+    fn opt<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<Option<&'a T>, String> {
+        match b.column_by_name(name) {
+            None => Ok(None),
+            Some(c) => c.as_any().downcast_ref::<T>().map(Some).ok_or_else(|| format!("column {name} of the wrong type")),
+        }
+    }
+    let drc = opt::<UInt16Array>(b, "dns_rcode")?;
+    let drd = opt::<BooleanArray>(b, "dns_rd")?;
+    let dans = opt::<ListArray>(b, "dns_answers")?;
     let s = |a: &StringArray, i: usize| if a.is_null(i) { None } else { Some(a.value(i).to_string()) };
     let u = |a: &UInt64Array, i: usize| if a.is_null(i) { None } else { Some(a.value(i)) };
     let u16o = |a: &UInt16Array, i: usize| if a.is_null(i) { None } else { Some(a.value(i)) };
@@ -342,8 +376,20 @@ pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut 
                 Box::new(TlsMeta { server_name: if from_http { None } else { sni_v.clone() }, version: u16o(tv, i), ja4: s(ja4, i), ..Default::default() })
             });
         }
-        if !dq.is_null(i) || !dt.is_null(i) {
-            c.app.dns.push(DnsTxn { ts: t, query: s(dq, i), qtype: u16o(dt, i), ..Default::default() });
+        let rcode = drc.and_then(|a| u16o(a, i));
+        if !dq.is_null(i) || !dt.is_null(i) || rcode.is_some() {
+            let rd = drd.is_some_and(|a| !a.is_null(i) && a.value(i));
+            let answers = match dans {
+                Some(l) if !l.is_null(i) => {
+                    let v = l.value(i);
+                    match v.as_any().downcast_ref::<StringArray>() {
+                        Some(sa) => (0..sa.len()).filter(|&j| !sa.is_null(j)).map(|j| sa.value(j).to_string()).collect(),
+                        None => return Err("column dns_answers of the wrong type".into()),
+                    }
+                }
+                _ => Vec::new(),
+            };
+            c.app.dns.push(DnsTxn { ts: t, query: s(dq, i), qtype: u16o(dt, i), rcode, rd, answers, ..Default::default() });
         }
         if !hh.is_null(i) || !ua.is_null(i) {
             c.app.http.push(HttpTxn { ts: t, host: s(hh, i), user_agent: s(ua, i), ..Default::default() });

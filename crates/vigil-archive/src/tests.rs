@@ -56,6 +56,31 @@ fn archived_columns_read_back_as_written() {
     assert_eq!(s(3), "ShADadFf");
 }
 
+/// The first DNS transaction's answer code, recursion flag and answers come back (a window
+/// restored after a restart must judge lookups as the fresh records were judged); a record
+/// without DNS gets none, a failed lookup no answers.
+#[test]
+fn dns_outcomes_read_back_as_written() {
+    use vigil_model::DnsTxn;
+    let dir = tempfile::tempdir().unwrap();
+    let a = Archive::open(dir.path()).unwrap();
+    let mut ok = conn(0, 7);
+    ok.app.tls = None;
+    ok.app.dns.push(DnsTxn { ts: ok.ts, query: Some("c2.example".into()), qtype: Some(1), rcode: Some(0), rd: true, answers: vec!["203.0.113.9".into(), "c2-alias.example".into()], ..Default::default() });
+    let mut nx = conn(1, 8);
+    nx.app.tls = None;
+    nx.app.dns.push(DnsTxn { ts: nx.ts, query: Some("vocyzit.com".into()), qtype: Some(1), rcode: Some(3), rd: false, ..Default::default() });
+    let plain = conn(2, 9);
+    a.append(&[ok, nx, plain]).unwrap();
+    let back = a.read_since(Timestamp(0)).unwrap();
+    let dns = |host: u8| back.iter().find(|c| c.orig_h == IpAddr::from([10, 0, 0, host])).map(|c| c.app.dns.clone()).unwrap();
+    let d = dns(7);
+    assert_eq!((d[0].rcode, d[0].rd, d[0].answers.clone()), (Some(0), true, vec!["203.0.113.9".to_string(), "c2-alias.example".to_string()]));
+    let d = dns(8);
+    assert_eq!((d[0].query.as_deref(), d[0].rcode, d[0].rd, d[0].answers.len()), (Some("vocyzit.com"), Some(3), false, 0));
+    assert!(dns(9).is_empty());
+}
+
 #[test]
 fn a_crash_before_rename_leaves_nothing_committed() {
     let dir = tempfile::tempdir().unwrap();
