@@ -26,8 +26,8 @@ pub struct Draft {
 }
 
 /// All storyline names, in planting order.
-pub const STORYLINES: [&str; 9] =
-    ["beacon", "inbound_scan", "springboard", "exfiltration", "dormant_device", "lateral_movement", "dns_tunnel", "foreign_admin_access", "unmanaged_device"];
+pub const STORYLINES: [&str; 10] =
+    ["beacon", "inbound_scan", "springboard", "exfiltration", "dormant_device", "lateral_movement", "dns_tunnel", "foreign_admin_access", "unmanaged_device", "dga"];
 
 struct Stage<'p, 'a> {
     p: &'p mut Planner<'a>,
@@ -96,6 +96,13 @@ pub fn plan(p: &mut Planner<'_>) -> (Vec<Draft>, Quiet) {
     dns_tunnel(&mut st);
     foreign_admin(&mut st);
     unmanaged(&mut st, unmanaged_test);
+    // On its own random stream (the main one's state, another stream): planting it left the
+    // other storylines and the background traffic of every seed as they were.
+    let mut own = st.p.rng.clone();
+    own.set_stream(9);
+    let main = std::mem::replace(&mut st.p.rng, own);
+    dga(&mut st);
+    st.p.rng = main;
     (st.drafts, st.quiet)
 }
 
@@ -538,6 +545,51 @@ fn dns_tunnel(st: &mut Stage<'_, '_>) {
             (dns::TYPE_TXT, dns::Answer::Txt(base32(&payload).into_bytes()))
         };
         p.lookup(t, ws, &qname, qtype, vec![ans], true);
+    }
+    st.end();
+}
+
+/// A pronounceable generated label (consonant, vowel, ...), as Simda's `vocyzit`.
+fn pronounceable(rng: &mut impl Rng, len: usize) -> String {
+    const C: &[u8] = b"bcdfghjklmnpqrstvwxz";
+    const V: &[u8] = b"aeiouy";
+    (0..len).map(|i| char::from(if i % 2 == 0 { C[rng.gen_range(0..C.len())] } else { V[rng.gen_range(0..V.len())] })).collect()
+}
+
+/// A trojan's domain-generation algorithm: bursts of lookups of generated names through dns01,
+/// all failing (NXDOMAIN) but the last, which resolves to the controller; the host then
+/// connects to it once.
+fn dga(st: &mut Stage<'_, '_>) {
+    let ws = st.take_ws();
+    let p = &mut *st.p;
+    let len = p.rng.gen_range(6..=11);
+    let tlds = ["com", "net", "org", "info", "biz", "ru"];
+    let tld = tlds[p.rng.gen_range(0..tlds.len())];
+    let day = p.rng.gen_range(0..p.days.max(1));
+    let t0 = p.at_rand(day, 0.0, 22.0);
+    let bursts = p.rng.gen_range(3..=8);
+    let per = p.rng.gen_range(10..=25);
+    let gap = p.rng.gen_range(60..=300) * US;
+    let cc = hostile(p);
+    let c2 = geo::random_ip(cc, &mut p.rng);
+    let desc = format!("{} runs a domain-generation algorithm: {bursts} bursts of {per} lookups of {len}-letter .{tld} names every {} s through dns01, all NXDOMAIN but the last, which resolves to {c2} ({cc}); one HTTPS session follows", p.host(ws).name, gap / US);
+    st.begin(vec![Draft { storyline: "dga", kind: FindingKind::DnsTunnel, key_host: st.ip(ws), dst: vec![c2.to_string()], path: vec![], description: desc }]);
+    let p = &mut *st.p;
+    for b in 0..bursts {
+        let mut t = t0 + b * gap;
+        for i in 0..per {
+            let name = format!("{}.{tld}", pronounceable(&mut p.rng, len));
+            t += p.rng.gen_range(20_000..80_000);
+            if b + 1 == bursts && i + 1 == per {
+                let done = p.lookup(t, ws, &name, dns::TYPE_A, vec![dns::Answer::A(c2)], true);
+                let e = ext_at(c2, cc, &name, p);
+                let f = p.flow_out(ws, &e, 443);
+                let server = p.server_spec(&name, true, ("R11", "Let's Encrypt"), false, None, Some(cc));
+                p.push(done + 5_000, f, Outcome::Closed, App::Tls { profile: ClientProfile::Implant, sni: name, server, exchanges: vec![(2_000, 15_000, 0)], prelude: Prelude::None, rate: 1e6 });
+            } else {
+                p.lookup(t, ws, &name, dns::TYPE_A, Vec::new(), true);
+            }
+        }
     }
     st.end();
 }
