@@ -33,6 +33,8 @@ vigil-creds = { path = "../crates/vigil-creds" }
 vigil-sim = { path = "../crates/vigil-sim" }
 vigil-archive = { path = "../crates/vigil-archive" }
 zstd = "0.13"
+# A part file in memory for `archive_part`.
+bytes = "1"
 HEAD
 for extra in mail exposure; do
   if [ -d "../crates/vigil-$extra" ]; then

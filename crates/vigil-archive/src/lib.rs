@@ -329,6 +329,19 @@ fn col<'a, T: 'static>(b: &'a RecordBatch, i: usize, f: &Path) -> Result<&'a T, 
 }
 
 /// Reads the named columns of one part file.
+/// The records of one part file held in memory, from `since` on: what [`Archive::read_since`]
+/// does per file. Parts are the archive's own files, but a data directory can be damaged or
+/// tampered with, so every byte is hostile here: a malformed part is an error, never a panic.
+pub fn decode_part(data: bytes::Bytes, since: vigil_model::Timestamp) -> Result<Vec<Conn>, String> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(data).map_err(|e| e.to_string())?.build().map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| e.to_string())?;
+        schema::batch_to_conns(&batch, since, &mut out)?;
+    }
+    Ok(out)
+}
+
 pub fn read_columns(f: &Path, names: &[&str]) -> Result<Vec<RecordBatch>, ArchiveError> {
     let file = File::open(f).map_err(io(f))?;
     let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(f))?;

@@ -10,6 +10,12 @@
 //!   of records restored from the archive (`vigil watch` after a restart) tells failed lookups,
 //!   iterative resolvers and followed answers apart as the records did when they were fresh.
 //!   Parts of earlier versions read these as absent.
+//! * 4: adds what the detectors match or score that was still lost, so records archived and
+//!   read back are judged as they were fresh: `ja3`, `cert_sha256`, `cert_sha1`,
+//!   `cert_chain_sha256` (indicator matches), `http_method`, `http_uri`, `http_status`
+//!   (admin paths, proxies), `ssh_auth_success`, and `smb_dce_rpc`: a session's SMB and
+//!   DCE-RPC metadata as JSON (rare records; JSON so that parts stay readable as the model
+//!   grows). Hashes repeat per client and server, so their dictionaries keep them to a few bits.
 //!
 //! [`conn_schema`] is the table as readers see it (duration in float64 seconds, whatever the file
 //! version); [`file_schema`] is what version-2 parts store. Readers of this crate accept both.
@@ -21,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 use vigil_model::{proto_name, Conn};
 
 /// Version of the part files this crate writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 /// Key-value metadata key holding [`SCHEMA_VERSION`] in each part file.
 pub const SCHEMA_VERSION_KEY: &str = "vigil.archive.schema";
 
@@ -71,6 +77,15 @@ pub fn conn_schema() -> Arc<Schema> {
             Field::new("dns_rcode", DataType::UInt16, true),
             Field::new("dns_rd", DataType::Boolean, true),
             Field::new("dns_answers", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
+            s("ja3"),
+            s("cert_sha256"),
+            s("cert_sha1"),
+            Field::new("cert_chain_sha256", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
+            s("http_method"),
+            s("http_uri"),
+            Field::new("http_status", DataType::UInt16, true),
+            Field::new("ssh_auth_success", DataType::Boolean, true),
+            s("smb_dce_rpc"),
         ]))
     })
     .clone()
@@ -143,6 +158,33 @@ pub fn key_parts(ts: i64, orig_h: &str, orig_p: u16, resp_h: &str, resp_p: u16, 
     h
 }
 
+/// The `smb_dce_rpc` object of a record: its SMB and DCE-RPC metadata, None without either.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct SmbDceRpc {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    smb: Option<Box<vigil_model::SmbMeta>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dce_rpc: Option<Box<vigil_model::DceRpcMeta>>,
+}
+
+fn smb_dce_rpc_json(c: &Conn) -> Option<String> {
+    if c.app.smb.is_none() && c.app.dce_rpc.is_none() {
+        return None;
+    }
+    serde_json::to_string(&SmbDceRpc { smb: c.app.smb.clone(), dce_rpc: c.app.dce_rpc.clone() }).ok()
+}
+
+/// Strings of a list column's row (a null row or a null item gives nothing).
+fn list_strings(l: &arrow_array::ListArray, i: usize) -> Result<Vec<String>, String> {
+    use arrow_array::{Array, StringArray};
+    if l.is_null(i) {
+        return Ok(Vec::new());
+    }
+    let v = l.value(i);
+    let sa = v.as_any().downcast_ref::<StringArray>().ok_or("a list column of the wrong type")?;
+    Ok((0..sa.len()).filter(|&j| !sa.is_null(j)).map(|j| sa.value(j).to_string()).collect())
+}
+
 pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
     let n = conns.len();
     let ts = TimestampNanosecondArray::from(conns.iter().map(|c| c.ts.0).collect::<Vec<_>>()).with_timezone("UTC");
@@ -179,6 +221,15 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
     let mut drc = UInt16Builder::with_capacity(n);
     let mut drd = BooleanBuilder::with_capacity(n);
     let mut dans = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, true)));
+    let mut ja3 = StringBuilder::new();
+    let mut csha256 = StringBuilder::new();
+    let mut csha1 = StringBuilder::new();
+    let mut chain = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, true)));
+    let mut hmethod = StringBuilder::new();
+    let mut huri = StringBuilder::new();
+    let mut hstatus = UInt16Builder::with_capacity(n);
+    let mut sshok = BooleanBuilder::with_capacity(n);
+    let mut smbrpc = StringBuilder::new();
     for c in conns {
         with_addr_text(c.orig_h, |t| orig_h.append_value(t));
         orig_p.append_value(c.orig_p);
@@ -225,6 +276,24 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
         sshs.append_option(ssh.and_then(|s| s.server.as_deref()));
         oe.append_option(c.app.orig_entropy);
         re.append_option(c.app.resp_entropy);
+        ja3.append_option(tls.and_then(|t| t.ja3.as_deref()));
+        let cert = tls.and_then(|t| t.cert.as_ref());
+        csha256.append_option(cert.map(|c| c.sha256.as_str()).filter(|h| !h.is_empty()));
+        csha1.append_option(cert.map(|c| c.sha1.as_str()).filter(|h| !h.is_empty()));
+        match tls.filter(|t| !t.cert_chain_sha256.is_empty()) {
+            Some(t) => {
+                for h in &t.cert_chain_sha256 {
+                    chain.values().append_value(h);
+                }
+                chain.append(true);
+            }
+            None => chain.append(false),
+        }
+        hmethod.append_option(http.and_then(|h| h.method.as_deref()));
+        huri.append_option(http.and_then(|h| h.uri.as_deref()));
+        hstatus.append_option(http.and_then(|h| h.status_code));
+        sshok.append_option(ssh.and_then(|s| s.auth_success));
+        smbrpc.append_option(smb_dce_rpc_json(c));
     }
     let cols: Vec<ArrayRef> = vec![
         Arc::new(ts),
@@ -261,6 +330,15 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
         Arc::new(drc.finish()),
         Arc::new(drd.finish()),
         Arc::new(dans.finish()),
+        Arc::new(ja3.finish()),
+        Arc::new(csha256.finish()),
+        Arc::new(csha1.finish()),
+        Arc::new(chain.finish()),
+        Arc::new(hmethod.finish()),
+        Arc::new(huri.finish()),
+        Arc::new(hstatus.finish()),
+        Arc::new(sshok.finish()),
+        Arc::new(smbrpc.finish()),
     ];
     RecordBatch::try_new(file_schema(), cols).expect("columns match the schema by construction")
 }
@@ -343,6 +421,15 @@ pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut 
     let drc = opt::<UInt16Array>(b, "dns_rcode")?;
     let drd = opt::<BooleanArray>(b, "dns_rd")?;
     let dans = opt::<ListArray>(b, "dns_answers")?;
+    let ja3c = opt::<StringArray>(b, "ja3")?;
+    let csha256 = opt::<StringArray>(b, "cert_sha256")?;
+    let csha1 = opt::<StringArray>(b, "cert_sha1")?;
+    let chain = opt::<ListArray>(b, "cert_chain_sha256")?;
+    let hmethod = opt::<StringArray>(b, "http_method")?;
+    let huri = opt::<StringArray>(b, "http_uri")?;
+    let hstatus = opt::<UInt16Array>(b, "http_status")?;
+    let sshok = opt::<BooleanArray>(b, "ssh_auth_success")?;
+    let smbrpc = opt::<StringArray>(b, "smb_dce_rpc")?;
     let s = |a: &StringArray, i: usize| if a.is_null(i) { None } else { Some(a.value(i).to_string()) };
     let u = |a: &UInt64Array, i: usize| if a.is_null(i) { None } else { Some(a.value(i)) };
     let u16o = |a: &UInt16Array, i: usize| if a.is_null(i) { None } else { Some(a.value(i)) };
@@ -369,11 +456,20 @@ pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut 
         c.resp_ip_bytes = rip.value(i);
         c.open = open.value(i);
         let sni_v = s(sni, i);
-        if sni_v.is_some() || !ja4.is_null(i) || !tv.is_null(i) {
+        let ja3_v = ja3c.and_then(|a| s(a, i));
+        let sha256 = csha256.and_then(|a| s(a, i));
+        let sha1 = csha1.and_then(|a| s(a, i));
+        let chain_v = match chain {
+            Some(l) => list_strings(l, i)?,
+            None => Vec::new(),
+        };
+        let tls_only = ja3_v.is_some() || sha256.is_some() || sha1.is_some() || !chain_v.is_empty();
+        if sni_v.is_some() || !ja4.is_null(i) || !tv.is_null(i) || tls_only {
             // server_name holds the TLS SNI or, failing that, the HTTP host.
             let from_http = !hh.is_null(i) && sni_v.as_deref() == Some(hh.value(i));
-            c.app.tls = (!from_http || !ja4.is_null(i)).then(|| {
-                Box::new(TlsMeta { server_name: if from_http { None } else { sni_v.clone() }, version: u16o(tv, i), ja4: s(ja4, i), ..Default::default() })
+            c.app.tls = (!from_http || !ja4.is_null(i) || tls_only).then(|| {
+                let cert = (sha256.is_some() || sha1.is_some()).then(|| vigil_model::CertMeta { sha256: sha256.clone().unwrap_or_default(), sha1: sha1.clone().unwrap_or_default(), ..Default::default() });
+                Box::new(TlsMeta { server_name: if from_http { None } else { sni_v.clone() }, version: u16o(tv, i), ja4: s(ja4, i), ja3: ja3_v.clone(), cert, cert_chain_sha256: chain_v.clone(), ..Default::default() })
             });
         }
         let rcode = drc.and_then(|a| u16o(a, i));
@@ -391,11 +487,22 @@ pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut 
             };
             c.app.dns.push(DnsTxn { ts: t, query: s(dq, i), qtype: u16o(dt, i), rcode, rd, answers, ..Default::default() });
         }
-        if !hh.is_null(i) || !ua.is_null(i) {
-            c.app.http.push(HttpTxn { ts: t, host: s(hh, i), user_agent: s(ua, i), ..Default::default() });
+        let method = hmethod.and_then(|a| s(a, i));
+        let uri = huri.and_then(|a| s(a, i));
+        let status = hstatus.and_then(|a| u16o(a, i));
+        if !hh.is_null(i) || !ua.is_null(i) || method.is_some() || uri.is_some() || status.is_some() {
+            c.app.http.push(HttpTxn { ts: t, host: s(hh, i), user_agent: s(ua, i), method, uri, status_code: status, ..Default::default() });
         }
-        if !sc.is_null(i) || !ss.is_null(i) {
-            c.app.ssh = Some(Box::new(SshMeta { client: s(sc, i), server: s(ss, i), ..Default::default() }));
+        let auth = sshok.and_then(|a| (!a.is_null(i)).then(|| a.value(i)));
+        if !sc.is_null(i) || !ss.is_null(i) || auth.is_some() {
+            c.app.ssh = Some(Box::new(SshMeta { client: s(sc, i), server: s(ss, i), auth_success: auth, ..Default::default() }));
+        }
+        // SMB and DCE-RPC: an unreadable object (a damaged or foreign part) is left out.
+        if let Some(j) = smbrpc.filter(|a| !a.is_null(i))
+            && let Ok(x) = serde_json::from_str::<SmbDceRpc>(j.value(i))
+        {
+            c.app.smb = x.smb;
+            c.app.dce_rpc = x.dce_rpc;
         }
         c.app.orig_entropy = f32o(oe, i);
         c.app.resp_entropy = f32o(re, i);

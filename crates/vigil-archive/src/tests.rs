@@ -81,6 +81,73 @@ fn dns_outcomes_read_back_as_written() {
     assert!(dns(9).is_empty());
 }
 
+/// What the detectors match or score beyond the first columns comes back: JA3, certificate
+/// and chain hashes, the HTTP request line and status, SSH authentication, SMB and DCE-RPC.
+#[test]
+fn matched_and_scored_metadata_reads_back_as_written() {
+    use vigil_model::{CertMeta, DceRpcMeta, HttpTxn, SmbMeta, SshMeta};
+    let dir = tempfile::tempdir().unwrap();
+    let a = Archive::open(dir.path()).unwrap();
+    let mut tls = conn(0, 7);
+    if let Some(t) = tls.app.tls.as_mut() {
+        t.ja3 = Some("e7d705a3286e19ea42f587b344ee6865".into());
+        t.cert = Some(CertMeta { sha256: "aa".repeat(32), sha1: "bb".repeat(20), subject: "CN=c2.example".into(), ..Default::default() });
+        t.cert_chain_sha256 = vec!["cc".repeat(32), "dd".repeat(32)];
+    }
+    let mut web = conn(1, 8);
+    web.app.tls = None;
+    web.app.http.push(HttpTxn { ts: web.ts, method: Some("POST".into()), host: Some("mail.example".into()), uri: Some("/zimbraAdmin/".into()), status_code: Some(200), ..Default::default() });
+    let mut ssh = conn(2, 9);
+    ssh.app.tls = None;
+    ssh.app.ssh = Some(Box::new(SshMeta { client: Some("SSH-2.0-OpenSSH_9.6".into()), auth_success: Some(true), ..Default::default() }));
+    let mut smb = conn(3, 10);
+    smb.app.tls = None;
+    smb.app.smb = Some(Box::new(SmbMeta { version: 2, dialect: Some("3.1.1".into()), ntlm_user: Some("CORP\\admin".into()), ..Default::default() }));
+    smb.app.dce_rpc = Some(Box::new(DceRpcMeta::default()));
+    a.append(&[tls.clone(), web.clone(), ssh.clone(), smb.clone()]).unwrap();
+    let back = a.read_since(Timestamp(0)).unwrap();
+    let get = |host: u8| back.iter().find(|c| c.orig_h == IpAddr::from([10, 0, 0, host])).cloned().unwrap();
+    let t = get(7).app.tls.unwrap();
+    let want = tls.app.tls.unwrap();
+    assert_eq!((t.ja3, t.cert_chain_sha256), (want.ja3, want.cert_chain_sha256));
+    let (c, w) = (t.cert.unwrap(), want.cert.unwrap());
+    assert_eq!((c.sha256, c.sha1), (w.sha256, w.sha1));
+    let h = &get(8).app.http[0];
+    assert_eq!((h.method.as_deref(), h.host.as_deref(), h.uri.as_deref(), h.status_code), (Some("POST"), Some("mail.example"), Some("/zimbraAdmin/"), Some(200)));
+    assert!(get(8).app.tls.is_none(), "an HTTP host in server_name does not become TLS");
+    assert_eq!(get(9).app.ssh.and_then(|s| s.auth_success), Some(true));
+    let s = get(10);
+    assert_eq!((s.app.smb, s.app.dce_rpc), (smb.app.smb, smb.app.dce_rpc));
+}
+
+/// A part read from bytes gives the records `read_since` gives; truncated or flipped bytes are
+/// errors or fewer records, never a panic (the fuzz target `archive_part` goes further).
+#[test]
+fn a_part_decodes_from_bytes_and_damage_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Archive::open(dir.path()).unwrap();
+    let mut web = conn(1, 8);
+    web.app.smb = Some(Box::new(vigil_model::SmbMeta { version: 2, ..Default::default() }));
+    a.append(&[conn(0, 7), web]).unwrap();
+    let part = std::fs::read(&a.parts().unwrap()[0]).unwrap();
+    let got = crate::decode_part(bytes::Bytes::from(part.clone()), Timestamp(0)).unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got.iter().filter(|c| c.app.smb.is_some()).count(), 1);
+    for cut in [0, 4, part.len() / 2, part.len() - 9, part.len() - 1] {
+        assert!(crate::decode_part(bytes::Bytes::copy_from_slice(&part[..cut]), Timestamp(0)).is_err(), "cut at {cut}");
+    }
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..200 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut bad = part.clone();
+        let i = (x as usize) % bad.len();
+        bad[i] ^= (x >> 32) as u8 | 1;
+        let _ = crate::decode_part(bytes::Bytes::from(bad), Timestamp(0));
+    }
+}
+
 #[test]
 fn a_crash_before_rename_leaves_nothing_committed() {
     let dir = tempfile::tempdir().unwrap();
