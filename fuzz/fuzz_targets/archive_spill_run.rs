@@ -1,5 +1,5 @@
 #![no_main]
-//! `vigil hunt`'s sort runs (zstd-compressed CBOR records behind a magic and a count) read
+//! `vigil hunt`'s sort runs (zstd-compressed, length-prefixed postcard records behind a magic and a count) read
 //! back from hostile bytes: an error or the records, never a panic, a hang or an allocation of
 //! what a header claims.
 use libfuzzer_sys::fuzz_target;
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     }) {
         assert_eq!(count, n);
     }
-    // The same bytes compressed, so the fuzzer reaches the CBOR decoder directly.
+    // The same bytes compressed, so the fuzzer reaches the record decoder directly.
     if let Ok(z) = zstd::stream::encode_all(data, 1) {
         let _ = vigil_archive::spill::read_run(&z, |_| {});
     }
