@@ -188,12 +188,7 @@ impl Archive {
                 continue;
             }
             let file = File::open(&f).map_err(io(&f))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(&f))?.build().map_err(pq(&f))?;
-            for batch in reader {
-                let batch = batch.map_err(|e| ArchiveError::Parquet { path: f.clone(), msg: e.to_string() })?;
-                schema::batch_to_conns(&batch, since, &mut out)
-                    .map_err(|msg| ArchiveError::Parquet { path: f.clone(), msg })?;
-            }
+            decode_into(file, since, &mut out).map_err(|msg| ArchiveError::Parquet { path: f.clone(), msg })?;
         }
         out.sort_by_key(|c| c.ts);
         Ok(out)
@@ -328,20 +323,25 @@ fn col<'a, T: 'static>(b: &'a RecordBatch, i: usize, f: &Path) -> Result<&'a T, 
         .ok_or_else(|| ArchiveError::Parquet { path: f.to_path_buf(), msg: format!("column {i} has an unexpected type") })
 }
 
-/// Reads the named columns of one part file.
 /// The records of one part file held in memory, from `since` on: what [`Archive::read_since`]
 /// does per file. Parts are the archive's own files, but a data directory can be damaged or
 /// tampered with, so every byte is hostile here: a malformed part is an error, never a panic.
 pub fn decode_part(data: bytes::Bytes, since: vigil_model::Timestamp) -> Result<Vec<Conn>, String> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(data).map_err(|e| e.to_string())?.build().map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| e.to_string())?;
-        schema::batch_to_conns(&batch, since, &mut out)?;
-    }
+    decode_into(data, since, &mut out)?;
     Ok(out)
 }
 
+/// Appends the records of one part (a file or bytes) from `since` on to `out`.
+fn decode_into<R: parquet::file::reader::ChunkReader + 'static>(part: R, since: vigil_model::Timestamp, out: &mut Vec<Conn>) -> Result<(), String> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(part).and_then(|b| b.build()).map_err(|e| e.to_string())?;
+    for batch in reader {
+        schema::batch_to_conns(&batch.map_err(|e| e.to_string())?, since, out)?;
+    }
+    Ok(())
+}
+
+/// Reads the named columns of one part file.
 pub fn read_columns(f: &Path, names: &[&str]) -> Result<Vec<RecordBatch>, ArchiveError> {
     let file = File::open(f).map_err(io(f))?;
     let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(f))?;

@@ -76,11 +76,11 @@ pub fn conn_schema() -> Arc<Schema> {
             Field::new("resp_entropy", DataType::Float32, true),
             Field::new("dns_rcode", DataType::UInt16, true),
             Field::new("dns_rd", DataType::Boolean, true),
-            Field::new("dns_answers", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
+            Field::new("dns_answers", text_list(), true),
             s("ja3"),
             s("cert_sha256"),
             s("cert_sha1"),
-            Field::new("cert_chain_sha256", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), true),
+            Field::new("cert_chain_sha256", text_list(), true),
             s("http_method"),
             s("http_uri"),
             Field::new("http_status", DataType::UInt16, true),
@@ -158,6 +158,24 @@ pub fn key_parts(ts: i64, orig_h: &str, orig_p: u16, resp_h: &str, resp_p: u16, 
     h
 }
 
+/// A list of text, the type of `dns_answers` and `cert_chain_sha256`.
+fn text_list() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+}
+
+/// A builder of a [`text_list`] column.
+fn text_list_builder() -> ListBuilder<StringBuilder> {
+    ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, true)))
+}
+
+/// Appends one row to a [`text_list`] column: null when there are no items.
+fn append_text_list(b: &mut ListBuilder<StringBuilder>, items: &[String]) {
+    for v in items {
+        b.values().append_value(v);
+    }
+    b.append(!items.is_empty());
+}
+
 /// The `smb_dce_rpc` object of a record: its SMB and DCE-RPC metadata, None without either.
 #[derive(serde::Serialize, serde::Deserialize, Default)]
 struct SmbDceRpc {
@@ -220,11 +238,11 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
     let mut re = Float32Builder::with_capacity(n);
     let mut drc = UInt16Builder::with_capacity(n);
     let mut drd = BooleanBuilder::with_capacity(n);
-    let mut dans = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, true)));
+    let mut dans = text_list_builder();
     let mut ja3 = StringBuilder::new();
     let mut csha256 = StringBuilder::new();
     let mut csha1 = StringBuilder::new();
-    let mut chain = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, true)));
+    let mut chain = text_list_builder();
     let mut hmethod = StringBuilder::new();
     let mut huri = StringBuilder::new();
     let mut hstatus = UInt16Builder::with_capacity(n);
@@ -259,15 +277,7 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
         dnst.append_option(dns.and_then(|d| d.qtype));
         drc.append_option(dns.and_then(|d| d.rcode));
         drd.append_option(dns.map(|d| d.rd));
-        match dns {
-            Some(d) if !d.answers.is_empty() => {
-                for a in &d.answers {
-                    dans.values().append_value(a);
-                }
-                dans.append(true);
-            }
-            _ => dans.append(false),
-        }
+        append_text_list(&mut dans, dns.map_or(&[], |d| d.answers.as_slice()));
         let http = c.app.http.first();
         hhost.append_option(http.and_then(|h| h.host.as_deref()));
         ua.append_option(http.and_then(|h| h.user_agent.as_deref()));
@@ -280,15 +290,7 @@ pub fn conns_to_batch(conns: &[&Conn]) -> RecordBatch {
         let cert = tls.and_then(|t| t.cert.as_ref());
         csha256.append_option(cert.map(|c| c.sha256.as_str()).filter(|h| !h.is_empty()));
         csha1.append_option(cert.map(|c| c.sha1.as_str()).filter(|h| !h.is_empty()));
-        match tls.filter(|t| !t.cert_chain_sha256.is_empty()) {
-            Some(t) => {
-                for h in &t.cert_chain_sha256 {
-                    chain.values().append_value(h);
-                }
-                chain.append(true);
-            }
-            None => chain.append(false),
-        }
+        append_text_list(&mut chain, tls.map_or(&[], |t| t.cert_chain_sha256.as_slice()));
         hmethod.append_option(http.and_then(|h| h.method.as_deref()));
         huri.append_option(http.and_then(|h| h.uri.as_deref()));
         hstatus.append_option(http.and_then(|h| h.status_code));
@@ -411,7 +413,8 @@ pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut 
     let ss = get::<StringArray>(b, "ssh_server")?;
     let oe = get::<Float32Array>(b, "orig_entropy")?;
     let re = get::<Float32Array>(b, "resp_entropy")?;
-    // Version 3 columns: absent from earlier parts (read as unknown), of the wrong type an error.
+    // Columns of versions 3 and 4: absent from earlier parts (read as unknown), of the wrong
+    // type an error.
     fn opt<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<Option<&'a T>, String> {
         match b.column_by_name(name) {
             None => Ok(None),
@@ -459,32 +462,20 @@ pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut 
         let ja3_v = ja3c.and_then(|a| s(a, i));
         let sha256 = csha256.and_then(|a| s(a, i));
         let sha1 = csha1.and_then(|a| s(a, i));
-        let chain_v = match chain {
-            Some(l) => list_strings(l, i)?,
-            None => Vec::new(),
-        };
+        let chain_v = chain.map_or(Ok(Vec::new()), |l| list_strings(l, i))?;
         let tls_only = ja3_v.is_some() || sha256.is_some() || sha1.is_some() || !chain_v.is_empty();
         if sni_v.is_some() || !ja4.is_null(i) || !tv.is_null(i) || tls_only {
             // server_name holds the TLS SNI or, failing that, the HTTP host.
             let from_http = !hh.is_null(i) && sni_v.as_deref() == Some(hh.value(i));
-            c.app.tls = (!from_http || !ja4.is_null(i) || tls_only).then(|| {
-                let cert = (sha256.is_some() || sha1.is_some()).then(|| vigil_model::CertMeta { sha256: sha256.clone().unwrap_or_default(), sha1: sha1.clone().unwrap_or_default(), ..Default::default() });
-                Box::new(TlsMeta { server_name: if from_http { None } else { sni_v.clone() }, version: u16o(tv, i), ja4: s(ja4, i), ja3: ja3_v.clone(), cert, cert_chain_sha256: chain_v.clone(), ..Default::default() })
+            c.app.tls = (!from_http || !ja4.is_null(i) || tls_only).then(move || {
+                let cert = (sha256.is_some() || sha1.is_some()).then(|| vigil_model::CertMeta { sha256: sha256.unwrap_or_default(), sha1: sha1.unwrap_or_default(), ..Default::default() });
+                Box::new(TlsMeta { server_name: if from_http { None } else { sni_v }, version: u16o(tv, i), ja4: s(ja4, i), ja3: ja3_v, cert, cert_chain_sha256: chain_v, ..Default::default() })
             });
         }
         let rcode = drc.and_then(|a| u16o(a, i));
         if !dq.is_null(i) || !dt.is_null(i) || rcode.is_some() {
             let rd = drd.is_some_and(|a| !a.is_null(i) && a.value(i));
-            let answers = match dans {
-                Some(l) if !l.is_null(i) => {
-                    let v = l.value(i);
-                    match v.as_any().downcast_ref::<StringArray>() {
-                        Some(sa) => (0..sa.len()).filter(|&j| !sa.is_null(j)).map(|j| sa.value(j).to_string()).collect(),
-                        None => return Err("column dns_answers of the wrong type".into()),
-                    }
-                }
-                _ => Vec::new(),
-            };
+            let answers = dans.map_or(Ok(Vec::new()), |l| list_strings(l, i))?;
             c.app.dns.push(DnsTxn { ts: t, query: s(dq, i), qtype: u16o(dt, i), rcode, rd, answers, ..Default::default() });
         }
         let method = hmethod.and_then(|a| s(a, i));

@@ -766,7 +766,7 @@ impl Detector for BeaconDetector {
             // Inside-to-inside polling (a monitoring server checking web servers) is not a
             // call-home: an internal destination counts only when it is a forward proxy.
             let kept = |k: &Combo| k.flags & F_INT == 0 || self.is_proxy(k.dst);
-            for k in list.iter().filter(|k| kept(k) && k.flags & F_INT == 0) {
+            for k in list.iter().filter(|k| k.flags & F_INT == 0) {
                 if let IpAddr::V6(a) = k.dst {
                     v6.push(a);
                 }

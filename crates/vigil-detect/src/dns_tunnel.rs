@@ -252,8 +252,18 @@ impl DnsTunnelDetector {
     pub fn new(cfg: DnsTunnelConfig, tuning: Tuning) -> Self {
         DnsTunnelDetector { cfg, tuning, ..Default::default() }
     }
-}
 
+    /// A domain asked by at least `common_min_hosts` clients and `common_min_share` of them:
+    /// a service of the site, not one host's tunnel or algorithm.
+    fn is_common(&self, asked_by: usize, total_clients: usize) -> bool {
+        asked_by >= self.cfg.common_min_hosts && asked_by as f64 / total_clients.max(1) as f64 >= self.cfg.common_min_share
+    }
+
+    /// Allow-listed by the tuning or the site file.
+    fn allowed(&self, ctx: &Context, dom: &str) -> bool {
+        self.tuning.allow_domains.iter().any(|d| util::domain_is_under(dom, d)) || ctx.site.is_allowed_domain(dom)
+    }
+}
 
 impl Detector for DnsTunnelDetector {
     fn name(&self) -> &'static str {
@@ -378,7 +388,7 @@ impl Detector for DnsTunnelDetector {
         for (host, dom, did) in keys {
             let Some(a) = self.pairs.get(&(host, did)) else { continue };
             let u = a.unique.len();
-            if u < self.cfg.min_unique || self.tuning.allow_domains.iter().any(|d| util::domain_is_under(dom, d)) || ctx.site.is_allowed_domain(dom) {
+            if u < self.cfg.min_unique || self.allowed(ctx, dom) {
                 continue;
             }
             let is_resolver = self.resolvers.contains(&host);
@@ -406,7 +416,7 @@ impl Detector for DnsTunnelDetector {
             if reputation {
                 score *= 0.5;
             }
-            let common = !is_resolver && asked_by >= self.cfg.common_min_hosts && asked_by as f64 / total_clients as f64 >= self.cfg.common_min_share;
+            let common = !is_resolver && self.is_common(asked_by, total_clients);
             if common {
                 score *= 0.5;
             }
@@ -523,8 +533,7 @@ impl DnsTunnelDetector {
             if is_resolver && asked_by > 0 {
                 continue;
             }
-            let common = asked_by >= self.cfg.common_min_hosts && asked_by as f64 / total_clients as f64 >= self.cfg.common_min_share;
-            if common || self.tuning.allow_domains.iter().any(|d| util::domain_is_under(dom, d)) || ctx.site.is_allowed_domain(dom) {
+            if self.is_common(asked_by, total_clients) || self.allowed(ctx, dom) {
                 continue;
             }
             let e = per_host.entry(*host).or_default();
@@ -564,11 +573,8 @@ impl DnsTunnelDetector {
                 *by_len.entry(*len).or_default() += 1;
             }
             let Some(len) = by_len.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(l, _)| *l) else { continue };
-            let fits = |dom: &str| {
-                let (s, l) = name_shape(dom);
-                s == suffix && l.abs_diff(len) <= 1
-            };
-            let alike = shapes.iter().filter(|(s, l)| *s == suffix && l.abs_diff(len) <= 1).count();
+            let alike_shape = |(s, l): (&str, usize)| s == suffix && l.abs_diff(len) <= 1;
+            let alike = shapes.iter().filter(|&&x| alike_shape(x)).count();
             let shape = alike as f64 / n as f64;
             // Generated names that did resolve, around the failures: the controller's.
             let (first, last) = match (failed.first().and_then(|l| l.agg.first_nx), failed.last().and_then(|l| l.agg.first_nx)) {
@@ -579,7 +585,7 @@ impl DnsTunnelDetector {
             let span_hi = last.secs().saturating_add(self.cfg.dga_window_s);
             let mut family: Vec<(&str, Vec<IpAddr>, bool)> = resolved
                 .iter()
-                .filter(|l| fits(l.dom) && (span_lo..=span_hi).contains(&l.agg.first.secs()))
+                .filter(|l| alike_shape(name_shape(l.dom)) && (span_lo..=span_hi).contains(&l.agg.first.secs()))
                 .map(|l| {
                     let mut ips: Vec<IpAddr> = l.agg.resolved.iter().copied().collect();
                     ips.sort();

@@ -510,8 +510,7 @@ impl Interner {
     /// The id of `s`, assigned on first sight; [`NONE`] when ids ran out.
     pub fn id(&mut self, s: &str) -> u32 {
         let hash = self.hasher.hash_one(s);
-        let strs = &self.strs;
-        if let Some(&i) = self.table.find(hash, |&i| strs.get(i as usize).is_some_and(|t| &**t == s)) {
+        if let Some(i) = self.find_hashed(hash, s) {
             return i;
         }
         let i = u32::try_from(self.strs.len()).unwrap_or(NONE);
@@ -526,8 +525,11 @@ impl Interner {
 
     /// The id of `s` if it has one.
     pub fn find(&self, s: &str) -> Option<u32> {
-        let strs = &self.strs;
-        self.table.find(self.hasher.hash_one(s), |&i| strs.get(i as usize).is_some_and(|t| &**t == s)).copied()
+        self.find_hashed(self.hasher.hash_one(s), s)
+    }
+
+    fn find_hashed(&self, hash: u64, s: &str) -> Option<u32> {
+        self.table.find(hash, |&i| self.strs.get(i as usize).is_some_and(|t| &**t == s)).copied()
     }
 
     pub fn get(&self, i: u32) -> &str {

@@ -8,6 +8,7 @@
 //! address (the question asked of every record's two addresses) is one binary search over the
 //! networks merged into disjoint ranges.
 
+use crate::geo::Step;
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -91,12 +92,12 @@ fn group<K: Ord + Copy, V: Copy>(mut v: Vec<(u8, K, usize, V)>) -> Vec<(u8, Vec<
 }
 
 /// Inclusive ranges sorted and merged: overlapping or adjacent ranges become one.
-fn merge<K: Ord + Copy + num_like::Succ>(mut v: Vec<(K, K)>) -> Vec<(K, K)> {
+fn merge<K: Ord + Copy + Step>(mut v: Vec<(K, K)>) -> Vec<(K, K)> {
     v.sort_unstable();
     let mut out: Vec<(K, K)> = Vec::with_capacity(v.len());
     for (lo, hi) in v {
         match out.last_mut() {
-            Some(last) if last.1.succ().is_none_or(|next| lo <= next) => last.1 = last.1.max(hi),
+            Some(last) if last.1.next().is_none_or(|next| lo <= next) => last.1 = last.1.max(hi),
             _ => out.push((lo, hi)),
         }
     }
@@ -108,23 +109,6 @@ fn in_ranges<K: Ord + Copy>(ranges: &[(K, K)], a: K) -> bool {
     // The last range starting at or below `a`.
     let i = ranges.partition_point(|r| r.0 <= a);
     i > 0 && ranges.get(i - 1).is_some_and(|r| a <= r.1)
-}
-
-mod num_like {
-    /// The next integer, `None` at the top.
-    pub trait Succ: Sized {
-        fn succ(self) -> Option<Self>;
-    }
-    impl Succ for u32 {
-        fn succ(self) -> Option<Self> {
-            self.checked_add(1)
-        }
-    }
-    impl Succ for u128 {
-        fn succ(self) -> Option<Self> {
-            self.checked_add(1)
-        }
-    }
 }
 
 fn find<K: Ord + Copy + std::ops::BitAnd<Output = K>, V: Copy>(by_len: &[(u8, Vec<(K, V)>)], a: K, mask: fn(u8) -> K) -> Option<V> {
