@@ -49,6 +49,9 @@ debug = "line-tables-only"
 
 [profile.dev.package."*"]
 opt-level = 1
+# No debug information for dependencies: line tables of arrow, DataFusion and the rest were
+# three quarters of every test binary (600 MB for the CLI's), and CI's disk is finite.
+debug = false
 
 [profile.release]
 debug = 1
