@@ -204,7 +204,10 @@ impl Alerter {
                     Err(_) => *self.failures.entry(sink.name()).or_default() += 1,
                 }
             }
-            self.sent.insert(f.id.clone(), Sent { severity: f.severity, last_seen: seen });
+            // The highest severity sent so far: a weaker resend (a finding whose evidence is
+            // sliding out of the window) does not re-arm the "worse" alert for its old level.
+            let severity = self.sent.get(&f.id).map_or(f.severity, |p| p.severity.max(f.severity));
+            self.sent.insert(f.id.clone(), Sent { severity, last_seen: seen });
             if update {
                 st.updated += 1;
             } else {
@@ -269,8 +272,14 @@ mod tests {
         assert_eq!(a.offer(&[next_day]), OfferStats { new: 0, updated: 1, suppressed: 0 });
         let low = finding("b", Severity::Low, 1);
         assert_eq!(a.offer(&[low]), OfferStats::default(), "below the policy's minimum severity");
+        // A day on, the finding's evidence is sliding out of the window: resent (due) at medium,
+        // and back at high the same day is no news, since high was sent already.
+        let fading = finding("a", Severity::Medium, 3);
+        assert_eq!(a.offer(&[fading]), OfferStats { new: 0, updated: 1, suppressed: 0 });
+        let back = finding("a", Severity::High, 3);
+        assert_eq!(a.offer(&[back]), OfferStats { new: 0, updated: 0, suppressed: 1 });
         let got = log.lock().unwrap().clone();
-        assert_eq!(got.iter().map(|(_, u)| *u).collect::<Vec<_>>(), vec![false, true, true]);
+        assert_eq!(got.iter().map(|(_, u)| *u).collect::<Vec<_>>(), vec![false, true, true, true]);
     }
 
     #[test]

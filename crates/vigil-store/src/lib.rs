@@ -109,7 +109,24 @@ pub struct Store {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct UpsertStats {
     pub inserted: usize,
+    /// Known findings given the new view.
     pub updated: usize,
+    /// Known findings whose stronger stored view was kept ([`Keep::Strongest`]); their
+    /// sighting times and count still advance.
+    pub held: usize,
+}
+
+/// Which view of a known finding [`Store::upsert_findings_keeping`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The newest: each run replaces the last (`vigil hunt`, where the analyst chooses the
+    /// inputs and may have tuned the site file since).
+    Latest,
+    /// The strongest: a lower-scored re-evaluation does not replace a stored view (`vigil
+    /// watch`, whose sliding window lets a beacon's early nights or an upload's first hours
+    /// fall out of the lookback; what was seen stays seen, with the evidence that showed it).
+    /// An equal or higher score replaces it. First and last sightings cover both.
+    Strongest,
 }
 
 /// A stored finding with its triage state.
@@ -200,7 +217,14 @@ impl Store {
 
     /// Inserts new findings and updates known ones (same id): score, severity, times and
     /// evidence follow the newest sighting; triage state is kept. One transaction.
+    /// (`vigil hunt`: the analyst's latest run over the inputs given, so a tuned site file
+    /// takes effect.)
     pub fn upsert_findings(&mut self, findings: &[Finding]) -> Result<UpsertStats, StoreError> {
+        self.upsert_findings_keeping(findings, Keep::Latest)
+    }
+
+    /// [`Store::upsert_findings`] with the choice of which view of a known finding is kept.
+    pub fn upsert_findings_keeping(&mut self, findings: &[Finding], keep: Keep) -> Result<UpsertStats, StoreError> {
         let path = self.path.clone();
         let e = |source| StoreError::Sqlite { path: path.clone(), source };
         // IMMEDIATE: take the write lock first, waiting up to the busy timeout for another
@@ -208,7 +232,7 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(e)?;
         let mut stats = UpsertStats::default();
         {
-            let mut exists = tx.prepare_cached("SELECT first_seen FROM finding WHERE id = ?1").map_err(e)?;
+            let mut exists = tx.prepare_cached("SELECT score, body FROM finding WHERE id = ?1").map_err(e)?;
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO finding (id, kind, severity, score, src, first_seen, last_seen, summary, body, created_at, updated_at)
@@ -223,14 +247,9 @@ impl Store {
                 .map_err(e)?;
             let ts = now();
             for f in findings {
-                let body = serde_json::to_string(f).expect("a Finding always serialises");
-                let known: Option<String> = exists.query_row([&f.id], |r| r.get(0)).optional().map_err(e)?;
-                if known.is_some() {
-                    update
-                        .execute(params![f.id, f.severity.as_str(), f.score, f.last_seen.to_rfc3339(), f.summary, body, ts])
-                        .map_err(e)?;
-                    stats.updated += 1;
-                } else {
+                let known: Option<(f64, String)> = exists.query_row([&f.id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(e)?;
+                let Some((stored_score, stored_body)) = known else {
+                    let body = serde_json::to_string(f).expect("a Finding always serialises");
                     insert
                         .execute(params![
                             f.id,
@@ -246,7 +265,37 @@ impl Store {
                         ])
                         .map_err(e)?;
                     stats.inserted += 1;
-                }
+                    continue;
+                };
+                // The stored view, when it is the one to keep: its score, severity, summary and
+                // evidence, over the sightings of both.
+                let stored = match keep {
+                    Keep::Strongest if f.score < stored_score => serde_json::from_str::<Finding>(&stored_body).ok(),
+                    _ => None,
+                };
+                let kept = match stored {
+                    Some(mut old) => {
+                        stats.held += 1;
+                        old.first_seen = old.first_seen.min(f.first_seen);
+                        old.last_seen = old.last_seen.max(f.last_seen);
+                        old
+                    }
+                    None => {
+                        stats.updated += 1;
+                        let mut new = f.clone();
+                        if keep == Keep::Strongest
+                            && let Ok(old) = serde_json::from_str::<Finding>(&stored_body)
+                        {
+                            new.first_seen = new.first_seen.min(old.first_seen);
+                            new.last_seen = new.last_seen.max(old.last_seen);
+                        }
+                        new
+                    }
+                };
+                let body = serde_json::to_string(&kept).expect("a Finding always serialises");
+                update
+                    .execute(params![kept.id, kept.severity.as_str(), kept.score, kept.last_seen.to_rfc3339(), kept.summary, body, ts])
+                    .map_err(e)?;
             }
         }
         tx.commit().map_err(e)?;
@@ -357,12 +406,12 @@ mod tests {
         let mut s = Store::open(dir.path()).unwrap();
         let a = finding("a", 0.8);
         let b = finding("b", 0.6);
-        assert_eq!(s.upsert_findings(&[a.clone(), b.clone()]).unwrap(), UpsertStats { inserted: 2, updated: 0 });
+        assert_eq!(s.upsert_findings(&[a.clone(), b.clone()]).unwrap(), UpsertStats { inserted: 2, updated: 0, held: 0 });
         assert!(s.set_status(&a.id, "acknowledged", Some("duty"), None).unwrap());
         let mut a2 = a.clone();
         a2.score = 0.95;
         a2.severity = Severity::Critical;
-        assert_eq!(s.upsert_findings(&[a2, b]).unwrap(), UpsertStats { inserted: 0, updated: 2 });
+        assert_eq!(s.upsert_findings(&[a2, b]).unwrap(), UpsertStats { inserted: 0, updated: 2, held: 0 });
         drop(s);
         let s = Store::open(dir.path()).unwrap();
         let all = s.findings(None, None).unwrap();
@@ -374,6 +423,48 @@ mod tests {
         assert_eq!(all[0].times_seen, 2);
         assert_eq!(s.findings(None, Some(Severity::High)).unwrap().len(), 1);
         assert_eq!(s.findings(Some(FindingKind::Exfiltration), None).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_sliding_window_keeps_the_strongest_view_and_a_hunt_the_latest() {
+        let mut s = Store::in_memory().unwrap();
+        let hour = chrono::Duration::hours(1);
+        let strong = finding("a", 0.9);
+        s.upsert_findings_keeping(std::slice::from_ref(&strong), Keep::Strongest).unwrap();
+        // The next window sees only the tail of the series: weaker, later.
+        let mut weak = finding("a", 0.45);
+        weak.summary = "10.0.0.5 calls 203.0.113.9 now and then".into();
+        weak.evidence = serde_json::json!({"interval_s": 60, "connections": 4});
+        weak.first_seen = strong.first_seen + hour;
+        weak.last_seen = strong.last_seen + hour + hour;
+        let st = s.upsert_findings_keeping(std::slice::from_ref(&weak), Keep::Strongest).unwrap();
+        assert_eq!(st, UpsertStats { inserted: 0, updated: 0, held: 1 });
+        let got = &s.findings(None, None).unwrap()[0];
+        assert_eq!(got.finding.score, 0.9, "a weaker re-evaluation does not replace the stored view");
+        assert_eq!(got.finding.severity, strong.severity);
+        assert_eq!(got.finding.summary, strong.summary);
+        assert_eq!(got.finding.evidence, strong.evidence);
+        assert_eq!(got.finding.first_seen, strong.first_seen);
+        assert_eq!(got.finding.last_seen, weak.last_seen, "the sighting still advances");
+        assert_eq!(got.times_seen, 2);
+        assert_eq!(s.findings(None, Some(Severity::High)).unwrap().len(), 1, "still found at its peak severity");
+        // A stronger one replaces it, and keeps the earliest sighting.
+        let mut stronger = finding("a", 0.97);
+        stronger.severity = Severity::Critical;
+        stronger.first_seen = strong.first_seen + hour;
+        stronger.last_seen = strong.last_seen + hour;
+        let st = s.upsert_findings_keeping(std::slice::from_ref(&stronger), Keep::Strongest).unwrap();
+        assert_eq!(st, UpsertStats { inserted: 0, updated: 1, held: 0 });
+        let got = &s.findings(None, None).unwrap()[0];
+        assert_eq!((got.finding.score, got.finding.severity), (0.97, Severity::Critical));
+        assert_eq!(got.finding.first_seen, strong.first_seen);
+        assert_eq!(got.finding.last_seen, weak.last_seen);
+        // A hunt takes the latest view as it is (a tuned site file takes effect).
+        let st = s.upsert_findings(std::slice::from_ref(&weak)).unwrap();
+        assert_eq!(st, UpsertStats { inserted: 0, updated: 1, held: 0 });
+        let got = &s.findings(None, None).unwrap()[0];
+        assert_eq!((got.finding.score, got.finding.summary.as_str()), (0.45, weak.summary.as_str()));
+        assert_eq!(got.times_seen, 4);
     }
 
     #[test]

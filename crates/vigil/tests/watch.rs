@@ -110,3 +110,79 @@ fn watch_serves_metrics_and_writes_alerts() {
     assert!(out.status.success());
     assert_eq!(std::fs::read_to_string(&alerts).unwrap().lines().count(), text.lines().count());
 }
+
+/// Zeek conn records (JSON) of 10.0.0.5 calling 203.0.113.9:443 every 60 s ± `jitter` s,
+/// `n` times from `start`.
+fn beacon_log(path: &Path, start: f64, n: u32, jitter: f64, seed: u64) {
+    let mut x = seed;
+    let mut t = start;
+    let mut out = String::new();
+    for i in 0..n {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+        t += 60.0 + jitter * (2.0 * u - 1.0);
+        let rec = serde_json::json!({"ts": t, "uid": format!("C{seed}x{i}"), "id.orig_h": "10.0.0.5", "id.orig_p": 40000 + i,
+            "id.resp_h": "203.0.113.9", "id.resp_p": 443, "proto": "tcp", "service": "ssl", "duration": 0.4,
+            "orig_bytes": 310, "resp_bytes": 1200, "conn_state": "SF", "history": "ShADadFf", "orig_pkts": 6, "resp_pkts": 5});
+        out.push_str(&rec.to_string());
+        out.push('\n');
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+fn stored(data: &Path) -> Vec<vigil_store::StoredFinding> {
+    vigil_store::Store::open(data).unwrap().findings(None, None).unwrap()
+}
+
+#[test]
+fn a_finding_keeps_its_strongest_view_when_its_evidence_slides_out_of_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, data) = (dir.path().join("spool"), dir.path().join("data"));
+    std::fs::create_dir_all(&spool).unwrap();
+    let day = 1_767_225_600.0; // 2026-01-01 00:00 UTC
+    // Six hours of a tight beacon: critical.
+    beacon_log(&spool.join("conn-1.log"), day, 360, 1.0, 1);
+    let run = |lookback: &str| {
+        let out = Command::new(bin())
+            .args(["watch", "--once", "--lookback", lookback, "--spool"])
+            .arg(&spool)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run("7200");
+    let first = stored(&data);
+    assert_eq!(first.len(), 1, "{first:?}");
+    let peak = first[0].finding.clone();
+    assert!(peak.score > 0.9, "{peak:?}");
+    // A day later the same beacon, looser; the window (2 h) holds only that tail, which alone
+    // scores lower (checked in a store of its own).
+    beacon_log(&spool.join("conn-2.log"), day + 86_400.0, 100, 35.0, 2);
+    let tail_only = dir.path().join("tail-only");
+    std::fs::create_dir_all(&tail_only).unwrap();
+    std::fs::copy(spool.join("conn-2.log"), tail_only.join("conn-2.log")).unwrap();
+    let out = Command::new(bin())
+        .args(["watch", "--once", "--lookback", "7200", "--spool"])
+        .arg(&tail_only)
+        .arg("--data")
+        .arg(dir.path().join("tail-data"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let tail = stored(&dir.path().join("tail-data"));
+    assert_eq!(tail.len(), 1, "the tail alone is still a beacon: {tail:?}");
+    assert_eq!(tail[0].finding.id, peak.id);
+    assert!(tail[0].finding.score < peak.score - 0.1, "the tail alone scores lower: {} against {}", tail[0].finding.score, peak.score);
+    run("7200");
+    let after = stored(&data);
+    assert_eq!(after.len(), 1);
+    let f = &after[0];
+    assert_eq!(f.times_seen, 2, "re-evaluated once more");
+    assert_eq!((f.finding.score, f.finding.severity), (peak.score, peak.severity), "the strongest view stays");
+    assert_eq!(f.finding.summary, peak.summary);
+    assert_eq!(f.finding.evidence, peak.evidence);
+    assert_eq!(f.finding.first_seen, peak.first_seen);
+    assert_eq!(f.finding.last_seen, tail[0].finding.last_seen, "the last sighting advances");
+}

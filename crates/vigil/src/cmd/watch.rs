@@ -279,7 +279,9 @@ pub fn run(args: Args) -> Result<()> {
             let mut findings = vigil_detect::run_all(slice_a.iter().chain(slice_b.iter()), &ctx);
             findings.extend(alerts_from_inputs);
             Finding::rank(&mut findings);
-            store.upsert_findings(&findings)?;
+            // Keep each finding's strongest view: evidence that slid out of the lookback was
+            // still seen (a re-evaluation over the tail of a beacon scores it lower).
+            store.upsert_findings_keeping(&findings, vigil_store::Keep::Strongest)?;
             for f in &findings {
                 m.add_findings(f.kind.as_str(), 1);
             }
