@@ -38,9 +38,9 @@ use vigil_enrich::Context;
 use vigil_enrich::geo::{Geo, Mmdb, bundled_country_table};
 use vigil_model::{Conn, Finding};
 
-/// The `vigil` binary's allocator, so the figures are those of `vigil hunt`.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The `vigil` binary's allocator and its options, so the figures are those of `vigil hunt`.
+#[path = "../../vigil/src/alloc.rs"]
+mod alloc;
 
 /// This process's resource usage so far: user CPU, system CPU, and peak resident set in bytes.
 fn rusage() -> (Duration, Duration, u64) {
@@ -377,6 +377,7 @@ impl Source {
 }
 
 fn main() {
+    alloc::keep_freed_memory();
     let a = args();
     let site = match a.site.as_deref() {
         Some(p) => vigil_enrich::Site::load(p).unwrap_or_else(|e| {

@@ -1,5 +1,6 @@
 //! The `vigil` binary: argument parsing and wiring only; the work happens in the library crates.
 
+mod alloc;
 mod cmd;
 mod metrics;
 mod output;
@@ -7,12 +8,6 @@ mod progress;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-
-/// mimalloc instead of the system allocator: `vigil conn` allocates and frees per connection
-/// (application sessions, DNS answers, log rows) and spent 10-13 % of its CPU time in glibc's
-/// malloc and free (docs/PERFORMANCE.md, "Traffic engine").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(name = "vigil", version, about = "Counter-espionage network defence: find beacons, exfiltration, springboards and exposed credentials")]
@@ -56,6 +51,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The commands that run the detectors (a long-lived dashboard hands memory back instead).
+    if matches!(cli.command, Command::Hunt(_) | Command::Demo(_) | Command::Watch(_)) {
+        alloc::keep_freed_memory();
+    }
     let result: anyhow::Result<()> = match cli.command {
         Command::Hunt(a) => cmd::hunt::run(a),
         Command::Demo(a) => cmd::demo::run(a),
@@ -75,5 +74,19 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => cmd::report_error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn freed_memory_is_kept_unless_the_environment_says_otherwise() {
+        crate::alloc::keep_freed_memory();
+        // SAFETY: reads an option value.
+        let delay = unsafe { libmimalloc_sys::mi_option_get(crate::alloc::MI_OPTION_PURGE_DELAY) };
+        match std::env::var("MIMALLOC_PURGE_DELAY") {
+            Ok(v) => assert_eq!(delay.to_string(), v.trim()),
+            Err(_) => assert_eq!(delay, -1, "the option numbering of the bundled mimalloc changed"),
+        }
     }
 }
