@@ -5,7 +5,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use vigil_model::{DceRpcMeta, Timestamp};
-use vigil_proto::dcerpc::{looks_like_dcerpc, parse_header, DceRpcConn};
+use vigil_proto::dcerpc::{DceRpcConn, looks_like_dcerpc, parse_header};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_header(data);

@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use vigil_model::Timestamp;
-use vigil_proto::dns::{looks_like_dns, parse_message, DnsTracker};
+use vigil_proto::dns::{DnsTracker, looks_like_dns, parse_message};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_message(data);

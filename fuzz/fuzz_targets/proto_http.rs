@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use vigil_model::Timestamp;
-use vigil_proto::http::{detect_request, parse_request_head, parse_response_head, HttpConn};
+use vigil_proto::http::{HttpConn, detect_request, parse_request_head, parse_response_head};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_request_head(data);

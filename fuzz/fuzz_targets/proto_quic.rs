@@ -2,7 +2,7 @@
 //! removal and decryption attempts, CRYPTO frame extraction and reassembly.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use vigil_proto::quic::{crypto_frames, parse_long_header, QuicConn};
+use vigil_proto::quic::{QuicConn, crypto_frames, parse_long_header};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_long_header(data);

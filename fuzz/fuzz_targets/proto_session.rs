@@ -2,7 +2,7 @@
 //! split into segments of both directions (TCP) or datagrams (UDP), with gaps.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use vigil_model::{Timestamp, PROTO_TCP, PROTO_UDP};
+use vigil_model::{PROTO_TCP, PROTO_UDP, Timestamp};
 use vigil_proto::AppSession;
 
 fuzz_target!(|data: &[u8]| {

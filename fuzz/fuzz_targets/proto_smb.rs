@@ -6,7 +6,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use vigil_model::Timestamp;
-use vigil_proto::smb::{find_frame, looks_like_smb, SmbConn};
+use vigil_proto::smb::{SmbConn, find_frame, looks_like_smb};
 
 fuzz_target!(|data: &[u8]| {
     let _ = looks_like_smb(data);

@@ -1,7 +1,7 @@
 //! Fuzzes SSH banner and KEXINIT parsing and the HASSH computation.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use vigil_proto::ssh::{parse_kexinit, SshConn};
+use vigil_proto::ssh::{SshConn, parse_kexinit};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_kexinit(data);

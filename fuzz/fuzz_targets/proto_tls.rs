@@ -2,8 +2,8 @@
 //! JA4/JA3), ServerHello (JA3S), Certificate lists with X.509 parsing, SSLv2 hellos.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use vigil_proto::fingerprint::{ja3, ja3s, ja4, TlsTransport};
-use vigil_proto::tls::{parse_certificate_list, parse_client_hello, parse_server_hello, parse_sslv2_client_hello, TlsConn};
+use vigil_proto::fingerprint::{TlsTransport, ja3, ja3s, ja4};
+use vigil_proto::tls::{TlsConn, parse_certificate_list, parse_client_hello, parse_server_hello, parse_sslv2_client_hello};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(ch) = parse_client_hello(data) {

@@ -100,14 +100,7 @@ pub fn cef_line(f: &Finding, update: bool) -> String {
             ext.push_str(&format!(" dhost={}", cef_ext(d)));
         }
     }
-    format!(
-        "CEF:0|Vigil|Vigil|{}|{}|{}|{}|{}",
-        env!("CARGO_PKG_VERSION"),
-        cef_header(f.kind.as_str()),
-        cef_header(&f.summary),
-        sev,
-        ext
-    )
+    format!("CEF:0|Vigil|Vigil|{}|{}|{}|{}|{}", env!("CARGO_PKG_VERSION"), cef_header(f.kind.as_str()), cef_header(&f.summary), sev, ext)
 }
 
 /// The finding as one JSON line, with whether it is an update of an earlier alert.

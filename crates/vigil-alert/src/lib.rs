@@ -125,11 +125,7 @@ pub fn build_sink(cfg: &SinkConfig) -> Result<Box<dyn Sink>, AlertError> {
         SinkConfig::Jsonl { path, max_bytes, keep } => Box::new(JsonlFileSink::new(path.clone(), *max_bytes, *keep)),
         SinkConfig::Syslog { address, transport, cef, app_name, ca_file, server_name } => {
             let s = SyslogSink::new(address.clone(), *transport, *cef, app_name.clone())?;
-            if *transport == SyslogTransport::Tls {
-                Box::new(s.with_tls(ca_file.as_deref(), server_name.as_deref())?)
-            } else {
-                Box::new(s)
-            }
+            if *transport == SyslogTransport::Tls { Box::new(s.with_tls(ca_file.as_deref(), server_name.as_deref())?) } else { Box::new(s) }
         }
         SinkConfig::Webhook { url, retries, backoff_ms, dead_letter } => {
             Box::new(WebhookSink::new(url, *retries, *backoff_ms, dead_letter.clone())?)

@@ -170,9 +170,8 @@ impl SyslogSink {
         if address.to_socket_addrs().map(|mut a| a.next().is_none()).unwrap_or(true) {
             return Err(AlertError::Config(format!("syslog {address}"), "not a host:port that resolves".into()));
         }
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|_| "vigil".into());
+        let hostname =
+            std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "vigil".into());
         // The system bundle by default; `with_tls` sets another CA file.
         let tls = if transport == SyslogTransport::Tls { TlsClient::new(&address, None, None).ok() } else { None };
         Ok(SyslogSink { address, transport, cef, app_name, hostname, udp: None, stream: None, tls })
@@ -223,7 +222,9 @@ impl SyslogSink {
                             (SyslogTransport::Tls, Some(t)) => Box::new(t.connect(s)?),
                             // Never fall back to plain text when TLS was asked for.
                             (SyslogTransport::Tls, None) => {
-                                return Err(std::io::Error::other(format!("no usable CA file (the system bundle {SYSTEM_CA_FILE} is unreadable): set ca_file")));
+                                return Err(std::io::Error::other(format!(
+                                    "no usable CA file (the system bundle {SYSTEM_CA_FILE} is unreadable): set ca_file"
+                                )));
                             }
                             _ => Box::new(s),
                         });
@@ -356,7 +357,10 @@ impl Sink for WebhookSink {
             .open(&self.dead_letter)
             .map_err(|source| AlertError::Io { sink: self.name(), source })?;
         writeln!(dl, "{body}").map_err(|source| AlertError::Io { sink: self.name(), source })?;
-        Err(AlertError::Delivery { sink: self.name(), msg: format!("gave up after {} tries ({last}); kept in {}", self.retries + 1, self.dead_letter.display()) })
+        Err(AlertError::Delivery {
+            sink: self.name(),
+            msg: format!("gave up after {} tries ({last}); kept in {}", self.retries + 1, self.dead_letter.display()),
+        })
     }
 }
 
@@ -452,11 +456,8 @@ mod tests {
                     req.extend_from_slice(&buf[..n]);
                     let text = String::from_utf8_lossy(&req);
                     if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let cl: usize = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("Content-Length: "))
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(0);
+                        let cl: usize =
+                            head.lines().find_map(|l| l.strip_prefix("Content-Length: ")).and_then(|v| v.parse().ok()).unwrap_or(0);
                         if body.len() >= cl {
                             break;
                         }

@@ -76,15 +76,7 @@ template(name="fields" type="string" string="app=%app-name% msgid=%msgid% sev=%s
         ),
     )
     .unwrap();
-    let _d = Kill(
-        Command::new(bin)
-            .args(["-n", "-f"])
-            .arg(&conf)
-            .arg("-i")
-            .arg(dir.path().join("pid"))
-            .spawn()
-            .expect("rsyslogd starts"),
-    );
+    let _d = Kill(Command::new(bin).args(["-n", "-f"]).arg(&conf).arg("-i").arg(dir.path().join("pid")).spawn().expect("rsyslogd starts"));
     // Wait until the TCP input listens.
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", pt)).is_err() {

@@ -17,9 +17,13 @@ fn require(what: &str, hint: &str) {
 }
 
 fn gtls_driver() -> bool {
-    ["/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so", "/usr/lib/aarch64-linux-gnu/rsyslog/lmnsd_gtls.so", "/usr/lib/rsyslog/lmnsd_gtls.so"]
-        .iter()
-        .any(|p| Path::new(p).exists())
+    [
+        "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so",
+        "/usr/lib/aarch64-linux-gnu/rsyslog/lmnsd_gtls.so",
+        "/usr/lib/rsyslog/lmnsd_gtls.so",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists())
 }
 
 fn free_port() -> u16 {
@@ -43,16 +47,76 @@ fn openssl(dir: &Path, args: &[&str]) {
 fn make_ca(dir: &Path, name: &str) -> PathBuf {
     let key = format!("{name}-ca.key");
     let ca = format!("{name}-ca.pem");
-    openssl(dir, &["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", &key, "-out", &ca, "-days", "2",
-        "-subj", &format!("/CN={name} test CA"), "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &ca,
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name} test CA"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
     dir.join(ca)
 }
 
 fn make_server_cert(dir: &Path, ca_name: &str) -> (PathBuf, PathBuf) {
-    std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
-    openssl(dir, &["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost"]);
-    openssl(dir, &["x509", "-req", "-in", "srv.csr", "-CA", &format!("{ca_name}-ca.pem"), "-CAkey", &format!("{ca_name}-ca.key"), "-CAcreateserial",
-        "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf"]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            &format!("{ca_name}-ca.pem"),
+            "-CAkey",
+            &format!("{ca_name}-ca.key"),
+            "-CAcreateserial",
+            "-out",
+            "srv.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
     (dir.join("srv.pem"), dir.join("srv.key"))
 }
 

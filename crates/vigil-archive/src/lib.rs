@@ -16,10 +16,10 @@ pub mod spill;
 
 pub use schema::{SCHEMA_VERSION, SCHEMA_VERSION_KEY, conn_schema, conns_to_batch, file_schema, key_of};
 
-use arrow_array::{Array, RecordBatch, UInt16Array, UInt8Array, StringArray, TimestampNanosecondArray};
+use arrow_array::{Array, RecordBatch, StringArray, TimestampNanosecondArray, UInt8Array, UInt16Array};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -333,7 +333,11 @@ pub fn decode_part(data: bytes::Bytes, since: vigil_model::Timestamp) -> Result<
 }
 
 /// Appends the records of one part (a file or bytes) from `since` on to `out`.
-fn decode_into<R: parquet::file::reader::ChunkReader + 'static>(part: R, since: vigil_model::Timestamp, out: &mut Vec<Conn>) -> Result<(), String> {
+fn decode_into<R: parquet::file::reader::ChunkReader + 'static>(
+    part: R,
+    since: vigil_model::Timestamp,
+    out: &mut Vec<Conn>,
+) -> Result<(), String> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(part).and_then(|b| b.build()).map_err(|e| e.to_string())?;
     for batch in reader {
         schema::batch_to_conns(&batch.map_err(|e| e.to_string())?, since, out)?;
@@ -359,10 +363,7 @@ pub fn read_columns(f: &Path, names: &[&str]) -> Result<Vec<RecordBatch>, Archiv
     for batch in reader {
         let batch = batch.map_err(|e| ArchiveError::Parquet { path: f.to_path_buf(), msg: e.to_string() })?;
         // Projection keeps file order; put the columns in the order asked for.
-        let fields: Vec<usize> = names
-            .iter()
-            .map(|n| batch.schema().index_of(n).unwrap_or(0))
-            .collect();
+        let fields: Vec<usize> = names.iter().map(|n| batch.schema().index_of(n).unwrap_or(0)).collect();
         let b2 = batch.project(&fields).map_err(|e| ArchiveError::Parquet { path: f.to_path_buf(), msg: e.to_string() })?;
         out.push(b2);
     }

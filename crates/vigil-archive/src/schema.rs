@@ -20,11 +20,13 @@
 //! [`conn_schema`] is the table as readers see it (duration in float64 seconds, whatever the file
 //! version); [`file_schema`] is what version-2 parts store. Readers of this crate accept both.
 
-use arrow_array::builder::{BooleanBuilder, Decimal128Builder, Float32Builder, ListBuilder, StringBuilder, UInt16Builder, UInt64Builder, UInt8Builder};
+use arrow_array::builder::{
+    BooleanBuilder, Decimal128Builder, Float32Builder, ListBuilder, StringBuilder, UInt8Builder, UInt16Builder, UInt64Builder,
+};
 use arrow_array::{ArrayRef, RecordBatch, TimestampNanosecondArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use std::sync::{Arc, OnceLock};
-use vigil_model::{proto_name, Conn};
+use vigil_model::{Conn, proto_name};
 
 /// Version of the part files this crate writes.
 pub const SCHEMA_VERSION: u32 = 4;
@@ -359,7 +361,9 @@ impl<'a> Durations<'a> {
             return Ok(Durations::Float(f));
         }
         match (c.as_any().downcast_ref::<Decimal128Array>(), c.data_type()) {
-            (Some(d), DataType::Decimal128(_, scale)) if (0..=18).contains(scale) => Ok(Durations::Decimal(d, 10f64.powi(i32::from(*scale)))),
+            (Some(d), DataType::Decimal128(_, scale)) if (0..=18).contains(scale) => {
+                Ok(Durations::Decimal(d, 10f64.powi(i32::from(*scale))))
+            }
             _ => Err(format!("column duration has the unexpected type {}", c.data_type())),
         }
     }
@@ -377,7 +381,7 @@ impl<'a> Durations<'a> {
 
 /// Rebuilds `Conn`s from an archive batch of either file version (rows before `since` skipped).
 pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut Vec<Conn>) -> Result<(), String> {
-    use arrow_array::{Array, BooleanArray, Float32Array, ListArray, StringArray, UInt16Array, UInt64Array, UInt8Array};
+    use arrow_array::{Array, BooleanArray, Float32Array, ListArray, StringArray, UInt8Array, UInt16Array, UInt64Array};
     use vigil_model::{ConnState, DnsTxn, HttpTxn, SshMeta, Timestamp, TlsMeta};
     fn get<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
         b.column_by_name(name)
@@ -468,8 +472,20 @@ pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut 
             // server_name holds the TLS SNI or, failing that, the HTTP host.
             let from_http = !hh.is_null(i) && sni_v.as_deref() == Some(hh.value(i));
             c.app.tls = (!from_http || !ja4.is_null(i) || tls_only).then(move || {
-                let cert = (sha256.is_some() || sha1.is_some()).then(|| vigil_model::CertMeta { sha256: sha256.unwrap_or_default(), sha1: sha1.unwrap_or_default(), ..Default::default() });
-                Box::new(TlsMeta { server_name: if from_http { None } else { sni_v }, version: u16o(tv, i), ja4: s(ja4, i), ja3: ja3_v, cert, cert_chain_sha256: chain_v, ..Default::default() })
+                let cert = (sha256.is_some() || sha1.is_some()).then(|| vigil_model::CertMeta {
+                    sha256: sha256.unwrap_or_default(),
+                    sha1: sha1.unwrap_or_default(),
+                    ..Default::default()
+                });
+                Box::new(TlsMeta {
+                    server_name: if from_http { None } else { sni_v },
+                    version: u16o(tv, i),
+                    ja4: s(ja4, i),
+                    ja3: ja3_v,
+                    cert,
+                    cert_chain_sha256: chain_v,
+                    ..Default::default()
+                })
             });
         }
         let rcode = drc.and_then(|a| u16o(a, i));
@@ -482,7 +498,15 @@ pub fn batch_to_conns(b: &RecordBatch, since: vigil_model::Timestamp, out: &mut 
         let uri = huri.and_then(|a| s(a, i));
         let status = hstatus.and_then(|a| u16o(a, i));
         if !hh.is_null(i) || !ua.is_null(i) || method.is_some() || uri.is_some() || status.is_some() {
-            c.app.http.push(HttpTxn { ts: t, host: s(hh, i), user_agent: s(ua, i), method, uri, status_code: status, ..Default::default() });
+            c.app.http.push(HttpTxn {
+                ts: t,
+                host: s(hh, i),
+                user_agent: s(ua, i),
+                method,
+                uri,
+                status_code: status,
+                ..Default::default()
+            });
         }
         let auth = sshok.and_then(|a| (!a.is_null(i)).then(|| a.value(i)));
         if !sc.is_null(i) || !ss.is_null(i) || auth.is_some() {

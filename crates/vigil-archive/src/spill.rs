@@ -125,7 +125,8 @@ impl ConnSorter {
         }
         let Some(dir) = self.dir.as_ref() else { bail!("no spill directory") };
         if self.runs.is_empty() {
-            std::fs::write(dir.path().join(OWNER_FILE), Owner::current().to_text()).with_context(|| format!("writing {} in {}", OWNER_FILE, dir.path().display()))?;
+            std::fs::write(dir.path().join(OWNER_FILE), Owner::current().to_text())
+                .with_context(|| format!("writing {} in {}", OWNER_FILE, dir.path().display()))?;
             self.swept = sweep_stale(&self.parent, dir.path());
         }
         let path = dir.path().join(format!("run-{:05}.zst", self.runs.len()));
@@ -444,7 +445,9 @@ pub fn sweep_stale(parent: &Path, keep: &Path) -> usize {
         }
         let stale = match read_owner(&path) {
             Ok(text) => Owner::parse(&text).is_some_and(|o| o.gone(&me)),
-            Err(_) => e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > OWNERLESS_MAX_AGE),
+            Err(_) => {
+                e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > OWNERLESS_MAX_AGE)
+            }
         };
         if stale && std::fs::remove_dir_all(&path).is_ok() {
             removed += 1;
@@ -499,7 +502,10 @@ impl RunWriter {
         self.buf.extend_from_slice(&[0; 4]);
         self.buf = postcard::to_extend(c, std::mem::take(&mut self.buf)).map_err(|e| anyhow::anyhow!("encoding a record: {e}"))?;
         let body = self.buf.len() - 4;
-        let len = u32::try_from(body).ok().filter(|&l| l as usize <= MAX_RECORD_BYTES).ok_or_else(|| anyhow::anyhow!("a record of {body} bytes is too large to spill"))?;
+        let len = u32::try_from(body)
+            .ok()
+            .filter(|&l| l as usize <= MAX_RECORD_BYTES)
+            .ok_or_else(|| anyhow::anyhow!("a record of {body} bytes is too large to spill"))?;
         if let Some(h) = self.buf.get_mut(..4) {
             h.copy_from_slice(&len.to_le_bytes());
         }
@@ -536,7 +542,10 @@ impl RunReader {
 
     /// A run read from `src`; `path` only names it in errors.
     fn from_reader(path: &Path, src: Box<dyn Read>) -> Result<RunReader> {
-        let mut z = BufReader::with_capacity(64 << 10, zstd::stream::read::Decoder::new(src).with_context(|| format!("sort run {}", path.display()))?);
+        let mut z = BufReader::with_capacity(
+            64 << 10,
+            zstd::stream::read::Decoder::new(src).with_context(|| format!("sort run {}", path.display()))?,
+        );
         let mut head = [0u8; 16];
         z.read_exact(&mut head).with_context(|| format!("sort run {}: truncated header", path.display()))?;
         if head.get(..8) != Some(RUN_MAGIC.as_slice()) {
@@ -831,7 +840,11 @@ mod tests {
     fn the_fuzz_seed_is_a_valid_run() {
         let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/spill-run-seed.bin");
         let mut a = conn(1_700_000_000, "CseedA", 1);
-        a.app.tls = Some(Box::new(vigil_model::TlsMeta { server_name: Some("a.example".into()), ja4: Some("t13d1516h2_8daaf6152771_02713d6af862".into()), ..Default::default() }));
+        a.app.tls = Some(Box::new(vigil_model::TlsMeta {
+            server_name: Some("a.example".into()),
+            ja4: Some("t13d1516h2_8daaf6152771_02713d6af862".into()),
+            ..Default::default()
+        }));
         let mut b = conn(1_700_000_001, "CseedB", 2);
         b.app.dns.push(vigil_model::DnsTxn { query: Some("b.example".into()), ..Default::default() });
         if std::env::var_os("VIGIL_WRITE_SEED").is_some() {

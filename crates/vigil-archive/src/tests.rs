@@ -17,7 +17,11 @@ fn conn(i: i64, host: u8) -> Conn {
     c.duration = Some(1.5);
     c.history = "ShADadFf".into();
     c.conn_state = vigil_model::ConnState::SF;
-    c.app.tls = Some(Box::new(TlsMeta { server_name: Some("c2.example".into()), ja4: Some("t13d1516h2_8daaf6152771_e5627efa2ab1".into()), ..Default::default() }));
+    c.app.tls = Some(Box::new(TlsMeta {
+        server_name: Some("c2.example".into()),
+        ja4: Some("t13d1516h2_8daaf6152771_e5627efa2ab1".into()),
+        ..Default::default()
+    }));
     c
 }
 
@@ -66,16 +70,34 @@ fn dns_outcomes_read_back_as_written() {
     let a = Archive::open(dir.path()).unwrap();
     let mut ok = conn(0, 7);
     ok.app.tls = None;
-    ok.app.dns.push(DnsTxn { ts: ok.ts, query: Some("c2.example".into()), qtype: Some(1), rcode: Some(0), rd: true, answers: vec!["203.0.113.9".into(), "c2-alias.example".into()], ..Default::default() });
+    ok.app.dns.push(DnsTxn {
+        ts: ok.ts,
+        query: Some("c2.example".into()),
+        qtype: Some(1),
+        rcode: Some(0),
+        rd: true,
+        answers: vec!["203.0.113.9".into(), "c2-alias.example".into()],
+        ..Default::default()
+    });
     let mut nx = conn(1, 8);
     nx.app.tls = None;
-    nx.app.dns.push(DnsTxn { ts: nx.ts, query: Some("vocyzit.com".into()), qtype: Some(1), rcode: Some(3), rd: false, ..Default::default() });
+    nx.app.dns.push(DnsTxn {
+        ts: nx.ts,
+        query: Some("vocyzit.com".into()),
+        qtype: Some(1),
+        rcode: Some(3),
+        rd: false,
+        ..Default::default()
+    });
     let plain = conn(2, 9);
     a.append(&[ok, nx, plain]).unwrap();
     let back = a.read_since(Timestamp(0)).unwrap();
     let dns = |host: u8| back.iter().find(|c| c.orig_h == IpAddr::from([10, 0, 0, host])).map(|c| c.app.dns.clone()).unwrap();
     let d = dns(7);
-    assert_eq!((d[0].rcode, d[0].rd, d[0].answers.clone()), (Some(0), true, vec!["203.0.113.9".to_string(), "c2-alias.example".to_string()]));
+    assert_eq!(
+        (d[0].rcode, d[0].rd, d[0].answers.clone()),
+        (Some(0), true, vec!["203.0.113.9".to_string(), "c2-alias.example".to_string()])
+    );
     let d = dns(8);
     assert_eq!((d[0].query.as_deref(), d[0].rcode, d[0].rd, d[0].answers.len()), (Some("vocyzit.com"), Some(3), false, 0));
     assert!(dns(9).is_empty());
@@ -96,13 +118,21 @@ fn matched_and_scored_metadata_reads_back_as_written() {
     }
     let mut web = conn(1, 8);
     web.app.tls = None;
-    web.app.http.push(HttpTxn { ts: web.ts, method: Some("POST".into()), host: Some("mail.example".into()), uri: Some("/zimbraAdmin/".into()), status_code: Some(200), ..Default::default() });
+    web.app.http.push(HttpTxn {
+        ts: web.ts,
+        method: Some("POST".into()),
+        host: Some("mail.example".into()),
+        uri: Some("/zimbraAdmin/".into()),
+        status_code: Some(200),
+        ..Default::default()
+    });
     let mut ssh = conn(2, 9);
     ssh.app.tls = None;
     ssh.app.ssh = Some(Box::new(SshMeta { client: Some("SSH-2.0-OpenSSH_9.6".into()), auth_success: Some(true), ..Default::default() }));
     let mut smb = conn(3, 10);
     smb.app.tls = None;
-    smb.app.smb = Some(Box::new(SmbMeta { version: 2, dialect: Some("3.1.1".into()), ntlm_user: Some("CORP\\admin".into()), ..Default::default() }));
+    smb.app.smb =
+        Some(Box::new(SmbMeta { version: 2, dialect: Some("3.1.1".into()), ntlm_user: Some("CORP\\admin".into()), ..Default::default() }));
     smb.app.dce_rpc = Some(Box::new(DceRpcMeta::default()));
     a.append(&[tls.clone(), web.clone(), ssh.clone(), smb.clone()]).unwrap();
     let back = a.read_since(Timestamp(0)).unwrap();
@@ -113,7 +143,10 @@ fn matched_and_scored_metadata_reads_back_as_written() {
     let (c, w) = (t.cert.unwrap(), want.cert.unwrap());
     assert_eq!((c.sha256, c.sha1), (w.sha256, w.sha1));
     let h = &get(8).app.http[0];
-    assert_eq!((h.method.as_deref(), h.host.as_deref(), h.uri.as_deref(), h.status_code), (Some("POST"), Some("mail.example"), Some("/zimbraAdmin/"), Some(200)));
+    assert_eq!(
+        (h.method.as_deref(), h.host.as_deref(), h.uri.as_deref(), h.status_code),
+        (Some("POST"), Some("mail.example"), Some("/zimbraAdmin/"), Some(200))
+    );
     assert!(get(8).app.tls.is_none(), "an HTTP host in server_name does not become TLS");
     assert_eq!(get(9).app.ssh.and_then(|s| s.auth_success), Some(true));
     let s = get(10);
@@ -239,7 +272,12 @@ fn v1_records() -> Vec<Conn> {
                     }))
                 }
                 1 => c.app.dns.push(DnsTxn { ts: c.ts, query: Some("x.example".into()), qtype: Some(16), ..Default::default() }),
-                2 => c.app.http.push(HttpTxn { ts: c.ts, host: Some("h.example".into()), user_agent: Some("curl/8.5.0".into()), ..Default::default() }),
+                2 => c.app.http.push(HttpTxn {
+                    ts: c.ts,
+                    host: Some("h.example".into()),
+                    user_agent: Some("curl/8.5.0".into()),
+                    ..Default::default()
+                }),
                 _ => {
                     c.app.ssh = Some(Box::new(SshMeta {
                         client: Some("SSH-2.0-OpenSSH_9.6".into()),
@@ -341,7 +379,10 @@ fn parts_written_by_version_1_still_read_deduplicate_and_mix_with_version_2() {
         (0..s.num_columns()).find(|&i| s.column(i).name() == name).map(|i| s.column(i)).unwrap()
     };
     assert_eq!(col("duration").physical_type(), parquet::basic::Type::INT64);
-    assert!(matches!(col("duration").logical_type_ref(), Some(parquet::basic::LogicalType::Decimal(parquet::basic::DecimalType { scale: 6, precision: 18 }))));
+    assert!(matches!(
+        col("duration").logical_type_ref(),
+        Some(parquet::basic::LogicalType::Decimal(parquet::basic::DecimalType { scale: 6, precision: 18 }))
+    ));
 
     let mut all = expected.clone();
     all.extend(fresh);

@@ -28,18 +28,14 @@ fn open(bytes: &ArcBytes) -> CaptureFile {
 }
 
 fn main() {
-    let path =
-        std::env::var("VIGIL_BENCH_PCAP").unwrap_or_else(|_| "/tmp/vigil-bench.pcap".to_string());
+    let path = std::env::var("VIGIL_BENCH_PCAP").unwrap_or_else(|_| "/tmp/vigil-bench.pcap".to_string());
     let Ok(bytes) = std::fs::read(&path) else {
         println!("benchmark capture {path} not found; skipping (set VIGIL_BENCH_PCAP)");
         return;
     };
     let len = bytes.len() as u64;
     let bytes = ArcBytes(Arc::new(bytes));
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .measurement_time(Duration::from_secs(10))
-        .sample_size(10);
+    let mut c = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(10)).sample_size(10);
     let mut g = c.benchmark_group("capture");
     g.throughput(Throughput::Bytes(len));
     g.bench_function("read", |b| {

@@ -6,9 +6,7 @@ use std::time::Instant;
 use vigil_capture::{CaptureFile, Decoder};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .ok_or("usage: throughput CAPTURE [read|decode]")?;
+    let path = std::env::args().nth(1).ok_or("usage: throughput CAPTURE [read|decode]")?;
     let decode = std::env::args().nth(2).as_deref() != Some("read");
     let t0 = Instant::now();
     let mut cf = CaptureFile::open(path.as_ref())?;

@@ -28,21 +28,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if frames.is_empty() {
         return Err("no Ethernet frames found".into());
     }
-    let mut w = PcapWriter::new(
-        BufWriter::new(std::fs::File::create(out)?),
-        linktype::ETHERNET,
-        0,
-    )?;
+    let mut w = PcapWriter::new(BufWriter::new(std::fs::File::create(out)?), linktype::ETHERNET, 0)?;
     let (mut written, mut ts) = (0u64, Timestamp::from_secs(1_700_000_000));
     'outer: loop {
         for data in &frames {
-            w.write_frame(&RawFrame {
-                ts,
-                linktype: linktype::ETHERNET,
-                data,
-                orig_len: data.len() as u32,
-                interface: 0,
-            })?;
+            w.write_frame(&RawFrame { ts, linktype: linktype::ETHERNET, data, orig_len: data.len() as u32, interface: 0 })?;
             written += 16 + data.len() as u64;
             ts = Timestamp(ts.0 + 10_000);
             if written >= target {

@@ -58,25 +58,13 @@ pub struct OwnedFrame {
 
 impl OwnedFrame {
     pub fn as_raw(&self) -> RawFrame<'_> {
-        RawFrame {
-            ts: self.ts,
-            linktype: self.linktype,
-            data: &self.data,
-            orig_len: self.orig_len,
-            interface: self.interface,
-        }
+        RawFrame { ts: self.ts, linktype: self.linktype, data: &self.data, orig_len: self.orig_len, interface: self.interface }
     }
 }
 
 impl From<RawFrame<'_>> for OwnedFrame {
     fn from(f: RawFrame<'_>) -> Self {
-        OwnedFrame {
-            ts: f.ts,
-            linktype: f.linktype,
-            data: f.data.to_vec(),
-            orig_len: f.orig_len,
-            interface: f.interface,
-        }
+        OwnedFrame { ts: f.ts, linktype: f.linktype, data: f.data.to_vec(), orig_len: f.orig_len, interface: f.interface }
     }
 }
 
@@ -128,19 +116,8 @@ struct NgIface {
 }
 
 enum Format {
-    Pcap {
-        big_endian: bool,
-        nanos: bool,
-        linktype: u32,
-        snaplen: u32,
-        record_hdr: usize,
-    },
-    Pcapng {
-        big_endian: bool,
-        ifaces: Vec<NgIface>,
-        section_base: u32,
-        last_ts: Timestamp,
-    },
+    Pcap { big_endian: bool, nanos: bool, linktype: u32, snaplen: u32, record_hdr: usize },
+    Pcapng { big_endian: bool, ifaces: Vec<NgIface>, section_base: u32, last_ts: Timestamp },
 }
 
 /// A capture file being read frame by frame.
@@ -157,10 +134,7 @@ pub struct CaptureFile {
 
 impl std::fmt::Debug for CaptureFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CaptureFile")
-            .field("name", &self.name)
-            .field("stats", &self.stats)
-            .finish()
+        f.debug_struct("CaptureFile").field("name", &self.name).field("stats", &self.stats).finish()
     }
 }
 
@@ -168,11 +142,7 @@ fn u16_at(b: &[u8], off: usize, be: bool) -> u16 {
     match b.get(off..off + 2) {
         Some(s) => {
             let a = [s[0], s[1]];
-            if be {
-                u16::from_be_bytes(a)
-            } else {
-                u16::from_le_bytes(a)
-            }
+            if be { u16::from_be_bytes(a) } else { u16::from_le_bytes(a) }
         }
         None => 0,
     }
@@ -182,11 +152,7 @@ fn u32_at(b: &[u8], off: usize, be: bool) -> u32 {
     match b.get(off..off + 4) {
         Some(s) => {
             let a = [s[0], s[1], s[2], s[3]];
-            if be {
-                u32::from_be_bytes(a)
-            } else {
-                u32::from_le_bytes(a)
-            }
+            if be { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
         }
         None => 0,
     }
@@ -197,11 +163,7 @@ fn u64_at(b: &[u8], off: usize, be: bool) -> u64 {
         Some(s) => {
             let mut a = [0u8; 8];
             a.copy_from_slice(s);
-            if be {
-                u64::from_be_bytes(a)
-            } else {
-                u64::from_le_bytes(a)
-            }
+            if be { u64::from_be_bytes(a) } else { u64::from_le_bytes(a) }
         }
         None => 0,
     }
@@ -210,11 +172,7 @@ fn u64_at(b: &[u8], off: usize, be: bool) -> u64 {
 /// Converts pcapng timestamp units to event time.
 fn ng_timestamp(units: u64, resol: TsResol, offset_secs: i64) -> Timestamp {
     let nanos: i128 = if resol.binary {
-        if resol.exp >= 128 {
-            0
-        } else {
-            ((units as u128 * 1_000_000_000u128) >> resol.exp) as i128
-        }
+        if resol.exp >= 128 { 0 } else { ((units as u128 * 1_000_000_000u128) >> resol.exp) as i128 }
     } else if resol.exp <= 9 {
         units as i128 * 10i128.pow(9 - resol.exp as u32)
     } else {
@@ -236,25 +194,17 @@ fn pcap_linktype(network: u32) -> u32 {
 fn sniff_format(head: &[u8]) -> Option<u32> {
     let m = u32_at(head, 0, false);
     let swapped = m.swap_bytes();
-    [PCAP_US, PCAP_NS, PCAP_KUZNETZOV, PCAPNG_SHB]
-        .into_iter()
-        .find(|&magic| m == magic || swapped == magic)
+    [PCAP_US, PCAP_NS, PCAP_KUZNETZOV, PCAPNG_SHB].into_iter().find(|&magic| m == magic || swapped == magic)
 }
 
 impl CaptureFile {
     /// Opens a capture file by path; compression is detected from content.
     pub fn open(path: &Path) -> Result<CaptureFile, CaptureError> {
-        let f = File::open(path).map_err(|e| CaptureError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let f = File::open(path).map_err(|e| CaptureError::Io { path: path.to_path_buf(), source: e })?;
         if let Ok(md) = f.metadata()
             && md.is_dir()
         {
-            return Err(CaptureError::Io {
-                path: path.to_path_buf(),
-                source: io::Error::other("is a directory"),
-            });
+            return Err(CaptureError::Io { path: path.to_path_buf(), source: io::Error::other("is a directory") });
         }
         Self::from_reader_path(Box::new(f), path.to_path_buf())
     }
@@ -264,38 +214,21 @@ impl CaptureFile {
         Self::from_reader_path(r, PathBuf::from(name))
     }
 
-    fn from_reader_path(
-        r: Box<dyn Read + Send>,
-        name: PathBuf,
-    ) -> Result<CaptureFile, CaptureError> {
-        let io_err = |e: io::Error| CaptureError::Io {
-            path: name.clone(),
-            source: e,
-        };
+    fn from_reader_path(r: Box<dyn Read + Send>, name: PathBuf) -> Result<CaptureFile, CaptureError> {
+        let io_err = |e: io::Error| CaptureError::Io { path: name.clone(), source: e };
         let stream = decompressed(r).map_err(io_err)?;
         let mut reader = ByteReader::new(stream);
         // A decompressor reports garbage as InvalidData: for the header that means "not a capture".
         match reader.fill(4) {
             Ok(true) => {}
             Ok(false) => return Err(CaptureError::NotCapture { path: name }),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::InvalidData
-                        | io::ErrorKind::InvalidInput
-                        | io::ErrorKind::UnexpectedEof
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof) => {
                 return Err(CaptureError::NotCapture { path: name });
             }
             Err(e) => return Err(io_err(e)),
         }
-        let magic = sniff_format(reader.window())
-            .ok_or_else(|| CaptureError::NotCapture { path: name.clone() })?;
-        let corrupt = |what: &str| CaptureError::Corrupt {
-            path: name.clone(),
-            what: what.to_string(),
-        };
+        let magic = sniff_format(reader.window()).ok_or_else(|| CaptureError::NotCapture { path: name.clone() })?;
+        let corrupt = |what: &str| CaptureError::Corrupt { path: name.clone(), what: what.to_string() };
         let mut interfaces = Vec::new();
         let format = if magic == PCAPNG_SHB {
             // The SHB is read by the block loop; only check it is plausible here.
@@ -307,12 +240,7 @@ impl CaptureFile {
             if bom_le != PCAPNG_BOM && bom_le.swap_bytes() != PCAPNG_BOM {
                 return Err(corrupt("bad pcapng byte-order magic"));
             }
-            Format::Pcapng {
-                big_endian: false,
-                ifaces: Vec::new(),
-                section_base: 0,
-                last_ts: Timestamp(0),
-            }
+            Format::Pcapng { big_endian: false, ifaces: Vec::new(), section_base: 0, last_ts: Timestamp(0) }
         } else {
             if !reader.fill(24).unwrap_or(false) {
                 return Err(corrupt("pcap file header cut short"));
@@ -321,20 +249,12 @@ impl CaptureFile {
             let big_endian = u32_at(w, 0, false) != magic;
             let major = u16_at(w, 4, big_endian);
             if major != 2 {
-                return Err(CaptureError::Unsupported {
-                    path: name.clone(),
-                    what: format!("pcap version {major}"),
-                });
+                return Err(CaptureError::Unsupported { path: name.clone(), what: format!("pcap version {major}") });
             }
             let snaplen = u32_at(w, 16, big_endian);
             let linktype = pcap_linktype(u32_at(w, 20, big_endian));
             reader.consume(24);
-            interfaces.push(InterfaceInfo {
-                linktype,
-                snaplen,
-                section: 0,
-                name: None,
-            });
+            interfaces.push(InterfaceInfo { linktype, snaplen, section: 0, name: None });
             Format::Pcap {
                 big_endian,
                 nanos: magic == PCAP_NS,
@@ -343,25 +263,15 @@ impl CaptureFile {
                 record_hdr: if magic == PCAP_KUZNETZOV { 24 } else { 16 },
             }
         };
-        let mut cf = CaptureFile {
-            name: name.clone(),
-            reader,
-            format,
-            stats: CaptureStats::default(),
-            interfaces,
-            pending: 0,
-            done: false,
-        };
+        let mut cf =
+            CaptureFile { name: name.clone(), reader, format, stats: CaptureStats::default(), interfaces, pending: 0, done: false };
         if matches!(cf.format, Format::Pcap { .. }) {
             cf.stats.sections = 1;
         } else {
             // Parse the first SHB now so an unsupported version is an open-time error.
             cf.next_ng_block()?;
             if cf.stats.sections == 0 {
-                return Err(CaptureError::Corrupt {
-                    path: cf.name,
-                    what: "section header block damaged".into(),
-                });
+                return Err(CaptureError::Corrupt { path: cf.name, what: "section header block damaged".into() });
             }
         }
         Ok(cf)
@@ -404,18 +314,12 @@ impl CaptureFile {
     /// Maps stream errors: decompression garbage and early EOF are damage (counted, end of file);
     /// anything else is an I/O error naming the file.
     fn io_fail(&mut self, e: io::Error) -> Result<(), CaptureError> {
-        if matches!(
-            e.kind(),
-            io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof
-        ) {
+        if matches!(e.kind(), io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof) {
             self.end_truncated();
             Ok(())
         } else {
             self.done = true;
-            Err(CaptureError::Io {
-                path: self.name.clone(),
-                source: e,
-            })
+            Err(CaptureError::Io { path: self.name.clone(), source: e })
         }
     }
 
@@ -457,18 +361,8 @@ impl CaptureFile {
         if (loc.len as u64) < loc.orig_len as u64 {
             self.stats.snapped += 1;
         }
-        let data = self
-            .reader
-            .window()
-            .get(loc.data_off..loc.data_off + loc.len)
-            .unwrap_or(&[]);
-        Ok(Some(RawFrame {
-            ts: loc.ts,
-            linktype: loc.linktype,
-            data,
-            orig_len: loc.orig_len,
-            interface: loc.interface,
-        }))
+        let data = self.reader.window().get(loc.data_off..loc.data_off + loc.len).unwrap_or(&[]);
+        Ok(Some(RawFrame { ts: loc.ts, linktype: loc.linktype, data, orig_len: loc.orig_len, interface: loc.interface }))
     }
 
     /// Next frame copied out of the buffer.
@@ -477,14 +371,7 @@ impl CaptureFile {
     }
 
     fn next_pcap_record(&mut self) -> Result<Option<FrameLoc>, CaptureError> {
-        let Format::Pcap {
-            big_endian,
-            nanos,
-            linktype,
-            record_hdr,
-            ..
-        } = self.format
-        else {
+        let Format::Pcap { big_endian, nanos, linktype, record_hdr, .. } = self.format else {
             return Ok(None);
         };
         if !self.want(record_hdr)? {
@@ -508,24 +395,9 @@ impl CaptureFile {
             }
             return Ok(None);
         }
-        let sub = if nanos {
-            frac
-        } else {
-            frac.saturating_mul(1000)
-        };
-        let ts = Timestamp(
-            sec.saturating_mul(Timestamp::NANOS_PER_SEC)
-                .saturating_add(sub),
-        );
-        Ok(Some(FrameLoc {
-            ts,
-            linktype,
-            data_off: record_hdr,
-            len: incl,
-            orig_len,
-            interface: 0,
-            consume: record_hdr + incl,
-        }))
+        let sub = if nanos { frac } else { frac.saturating_mul(1000) };
+        let ts = Timestamp(sec.saturating_mul(Timestamp::NANOS_PER_SEC).saturating_add(sub));
+        Ok(Some(FrameLoc { ts, linktype, data_off: record_hdr, len: incl, orig_len, interface: 0, consume: record_hdr + incl }))
     }
 
     /// Reads one pcapng block. Packet blocks become frames; everything else is consumed here.
@@ -581,23 +453,14 @@ impl CaptureFile {
                     let first = self.stats.sections == 0;
                     self.done = true;
                     if first {
-                        return Err(CaptureError::Unsupported {
-                            path: self.name.clone(),
-                            what: format!("pcapng version {major}"),
-                        });
+                        return Err(CaptureError::Unsupported { path: self.name.clone(), what: format!("pcapng version {major}") });
                     }
                     self.stats.truncated_records += 1;
                     return Ok(NgStep::End);
                 }
                 self.stats.sections += 1;
                 let n_ifaces = self.interfaces.len() as u32;
-                if let Format::Pcapng {
-                    big_endian,
-                    ifaces,
-                    section_base,
-                    ..
-                } = &mut self.format
-                {
+                if let Format::Pcapng { big_endian, ifaces, section_base, .. } = &mut self.format {
                     *big_endian = be;
                     ifaces.clear();
                     *section_base = n_ifaces;
@@ -613,32 +476,17 @@ impl CaptureFile {
                 // Interface Description Block.
                 let linktype = u16_at(body, 0, be) as u32;
                 let snaplen = u32_at(body, 4, be);
-                let mut iface = NgIface {
-                    linktype,
-                    snaplen,
-                    resol: TsResol {
-                        exp: 6,
-                        binary: false,
-                    },
-                    offset_secs: 0,
-                };
+                let mut iface = NgIface { linktype, snaplen, resol: TsResol { exp: 6, binary: false }, offset_secs: 0 };
                 let mut name = None;
                 for (code, val) in NgOptions::new(body.get(8..).unwrap_or(&[]), be) {
                     match code {
                         2 => {
                             let val = val.get(..MAX_IF_NAME).unwrap_or(val);
-                            name = Some(
-                                String::from_utf8_lossy(val)
-                                    .trim_end_matches('\0')
-                                    .to_string(),
-                            )
+                            name = Some(String::from_utf8_lossy(val).trim_end_matches('\0').to_string())
                         }
                         9 => {
                             if let Some(&r) = val.first() {
-                                iface.resol = TsResol {
-                                    exp: r & 0x7f,
-                                    binary: r & 0x80 != 0,
-                                };
+                                iface.resol = TsResol { exp: r & 0x7f, binary: r & 0x80 != 0 };
                             }
                         }
                         14 if val.len() >= 8 => iface.offset_secs = u64_at(val, 0, be) as i64,
@@ -649,12 +497,7 @@ impl CaptureFile {
                 if let Format::Pcapng { ifaces, .. } = &mut self.format {
                     ifaces.push(iface);
                 }
-                self.interfaces.push(InterfaceInfo {
-                    linktype,
-                    snaplen,
-                    section,
-                    name,
-                });
+                self.interfaces.push(InterfaceInfo { linktype, snaplen, section, name });
                 NgStep::Skipped
             }
             6 | 2 | 3 => match self.ng_packet(btype, blen, be) {
@@ -677,13 +520,7 @@ impl CaptureFile {
 
     /// Locates the packet inside an EPB (6), obsolete PB (2) or SPB (3) of length `blen`.
     fn ng_packet(&mut self, btype: u32, blen: usize, be: bool) -> Option<FrameLoc> {
-        let Format::Pcapng {
-            ifaces,
-            section_base,
-            last_ts,
-            ..
-        } = &mut self.format
-        else {
+        let Format::Pcapng { ifaces, section_base, last_ts, .. } = &mut self.format else {
             return None;
         };
         let w = self.reader.window();
@@ -700,11 +537,7 @@ impl CaptureFile {
             // monotonic for the flow table.
             (0usize, *last_ts, 12usize, caplen, orig_len)
         } else {
-            let if_id = if btype == 2 {
-                u16_at(body, 0, be) as usize
-            } else {
-                u32_at(body, 0, be) as usize
-            };
+            let if_id = if btype == 2 { u16_at(body, 0, be) as usize } else { u32_at(body, 0, be) as usize };
             let iface = ifaces.get(if_id)?;
             let units = ((u32_at(body, 4, be) as u64) << 32) | u32_at(body, 8, be) as u64;
             let caplen = u32_at(body, 12, be) as usize;
@@ -821,10 +654,7 @@ const MAX_DIR_DEPTH: usize = 64;
 /// directories are not followed, which rules out cycles) and only files that sniff as captures
 /// are kept, sorted.
 pub fn capture_files(path: &Path) -> Result<Vec<PathBuf>, CaptureError> {
-    let md = std::fs::metadata(path).map_err(|e| CaptureError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let md = std::fs::metadata(path).map_err(|e| CaptureError::Io { path: path.to_path_buf(), source: e })?;
     if !md.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
@@ -838,15 +668,9 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), CaptureE
     if depth > MAX_DIR_DEPTH {
         return Ok(());
     }
-    let rd = std::fs::read_dir(dir).map_err(|e| CaptureError::Io {
-        path: dir.to_path_buf(),
-        source: e,
-    })?;
+    let rd = std::fs::read_dir(dir).map_err(|e| CaptureError::Io { path: dir.to_path_buf(), source: e })?;
     for entry in rd {
-        let entry = entry.map_err(|e| CaptureError::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
+        let entry = entry.map_err(|e| CaptureError::Io { path: dir.to_path_buf(), source: e })?;
         let p = entry.path();
         let Ok(ft) = entry.file_type() else { continue };
         if ft.is_dir() {
@@ -866,12 +690,7 @@ mod tests {
         CaptureFile::from_reader(Box::new(io::Cursor::new(bytes)), "mem").unwrap()
     }
 
-    pub(crate) fn pcap_bytes(
-        be: bool,
-        nanos: bool,
-        linktype: u32,
-        frames: &[(u32, u32, &[u8])],
-    ) -> Vec<u8> {
+    pub(crate) fn pcap_bytes(be: bool, nanos: bool, linktype: u32, frames: &[(u32, u32, &[u8])]) -> Vec<u8> {
         let w32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
         let w16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
         let mut out = Vec::new();
@@ -958,14 +777,8 @@ mod tests {
 
     #[test]
     fn non_captures_are_rejected() {
-        for bytes in [
-            b"".to_vec(),
-            b"#separator \\x09".to_vec(),
-            vec![0x1f, 0x8b, 0, 1, 2],
-            vec![0xd4, 0xc3, 0xb2],
-        ] {
-            let err =
-                CaptureFile::from_reader(Box::new(io::Cursor::new(bytes)), "x.log").unwrap_err();
+        for bytes in [b"".to_vec(), b"#separator \\x09".to_vec(), vec![0x1f, 0x8b, 0, 1, 2], vec![0xd4, 0xc3, 0xb2]] {
+            let err = CaptureFile::from_reader(Box::new(io::Cursor::new(bytes)), "x.log").unwrap_err();
             assert!(err.to_string().contains("x.log"), "{err}");
         }
     }
@@ -985,16 +798,8 @@ mod tests {
 
     fn shb(be: bool) -> Vec<u8> {
         let mut body = Vec::new();
-        body.extend(if be {
-            PCAPNG_BOM.to_be_bytes()
-        } else {
-            PCAPNG_BOM.to_le_bytes()
-        });
-        body.extend(if be {
-            1u16.to_be_bytes()
-        } else {
-            1u16.to_le_bytes()
-        });
+        body.extend(if be { PCAPNG_BOM.to_be_bytes() } else { PCAPNG_BOM.to_le_bytes() });
+        body.extend(if be { 1u16.to_be_bytes() } else { 1u16.to_le_bytes() });
         body.extend([0, 0]);
         body.extend((-1i64).to_le_bytes());
         ng_block(be, PCAPNG_SHB, &body)
@@ -1005,11 +810,7 @@ mod tests {
         let mut body = Vec::new();
         body.extend(w16(linktype));
         body.extend([0, 0]);
-        body.extend(if be {
-            0u32.to_be_bytes()
-        } else {
-            0u32.to_le_bytes()
-        });
+        body.extend(if be { 0u32.to_be_bytes() } else { 0u32.to_le_bytes() });
         if let Some(r) = tsresol {
             body.extend(w16(9));
             body.extend(w16(1));
@@ -1056,37 +857,16 @@ mod tests {
         bytes.extend(simple);
         let mut cf = reader(bytes);
         let f = cf.next_frame().unwrap().unwrap();
-        assert_eq!(
-            (f.linktype, f.interface, f.data, f.ts),
-            (1, 0, &b"eth"[..], Timestamp(1_500_000_000))
-        );
+        assert_eq!((f.linktype, f.interface, f.data, f.ts), (1, 0, &b"eth"[..], Timestamp(1_500_000_000)));
         let f = cf.next_frame().unwrap().unwrap();
-        assert_eq!(
-            (f.linktype, f.interface, f.ts),
-            (101, 1, Timestamp(102_000_000_001))
-        );
+        assert_eq!((f.linktype, f.interface, f.ts), (101, 1, Timestamp(102_000_000_001)));
         let f = cf.next_frame().unwrap().unwrap();
-        assert_eq!(
-            (f.linktype, f.interface, f.data, f.ts),
-            (113, 2, &b"sll"[..], Timestamp(3_000_000_000))
-        );
+        assert_eq!((f.linktype, f.interface, f.data, f.ts), (113, 2, &b"sll"[..], Timestamp(3_000_000_000)));
         let f = cf.next_frame().unwrap().unwrap();
-        assert_eq!(
-            (f.linktype, f.interface, f.data, f.ts),
-            (113, 2, &b"spb"[..], Timestamp(3_000_000_000))
-        );
+        assert_eq!((f.linktype, f.interface, f.data, f.ts), (113, 2, &b"spb"[..], Timestamp(3_000_000_000)));
         assert!(cf.next_frame().unwrap().is_none());
         let s = cf.stats();
-        assert_eq!(
-            (
-                s.frames,
-                s.sections,
-                s.skipped_blocks,
-                s.bad_blocks,
-                s.truncated_records
-            ),
-            (4, 2, 1, 1, 0)
-        );
+        assert_eq!((s.frames, s.sections, s.skipped_blocks, s.bad_blocks, s.truncated_records), (4, 2, 1, 1, 0));
         assert_eq!(cf.interfaces().len(), 3);
         assert_eq!(cf.interfaces()[2].section, 1);
     }
@@ -1095,8 +875,7 @@ mod tests {
     fn pcapng_wrong_version_is_unsupported() {
         let mut bytes = shb(false);
         bytes[12] = 2;
-        let err =
-            CaptureFile::from_reader(Box::new(io::Cursor::new(bytes)), "v2.pcapng").unwrap_err();
+        let err = CaptureFile::from_reader(Box::new(io::Cursor::new(bytes)), "v2.pcapng").unwrap_err();
         assert!(matches!(err, CaptureError::Unsupported { .. }), "{err}");
     }
 
@@ -1115,50 +894,10 @@ mod tests {
 
     #[test]
     fn binary_and_decimal_resolutions() {
-        assert_eq!(
-            ng_timestamp(
-                1,
-                TsResol {
-                    exp: 0,
-                    binary: false
-                },
-                0
-            ),
-            Timestamp(1_000_000_000)
-        );
-        assert_eq!(
-            ng_timestamp(
-                1 << 20,
-                TsResol {
-                    exp: 20,
-                    binary: true
-                },
-                0
-            ),
-            Timestamp(1_000_000_000)
-        );
-        assert_eq!(
-            ng_timestamp(
-                5_000,
-                TsResol {
-                    exp: 12,
-                    binary: false
-                },
-                -1
-            ),
-            Timestamp(-999_999_995)
-        );
-        assert_eq!(
-            ng_timestamp(
-                u64::MAX,
-                TsResol {
-                    exp: 127,
-                    binary: false
-                },
-                0
-            ),
-            Timestamp(0)
-        );
+        assert_eq!(ng_timestamp(1, TsResol { exp: 0, binary: false }, 0), Timestamp(1_000_000_000));
+        assert_eq!(ng_timestamp(1 << 20, TsResol { exp: 20, binary: true }, 0), Timestamp(1_000_000_000));
+        assert_eq!(ng_timestamp(5_000, TsResol { exp: 12, binary: false }, -1), Timestamp(-999_999_995));
+        assert_eq!(ng_timestamp(u64::MAX, TsResol { exp: 127, binary: false }, 0), Timestamp(0));
     }
 
     #[test]
@@ -1169,20 +908,11 @@ mod tests {
         for i in 0..6u64 {
             ng.extend(epb(false, (i % 2) as u32, i, &[0x45u8; 40]));
         }
-        ng.extend(ng_block(
-            false,
-            4,
-            &[1, 0, 8, 0, 1, 2, 3, 4, b'a', 0, 0, 0, 0, 0, 0, 0],
-        ));
+        ng.extend(ng_block(false, 4, &[1, 0, 8, 0, 1, 2, 3, 4, b'a', 0, 0, 0, 0, 0, 0, 0]));
         ng.extend(shb(true));
         ng.extend(idb(true, 113, None, None));
         ng.extend(epb(true, 0, 9, &[1u8; 20]));
-        let pcap = pcap_bytes(
-            true,
-            false,
-            1,
-            &[(1, 2, &[0u8; 60]), (3, 4, &[1u8; 30]), (5, 6, &[2u8; 10])],
-        );
+        let pcap = pcap_bytes(true, false, 1, &[(1, 2, &[0u8; 60]), (3, 4, &[1u8; 30]), (5, 6, &[2u8; 10])]);
         let mut seed = 0x1234_5678_9abc_def1u64;
         let mut rnd = move || {
             seed ^= seed << 13;
@@ -1191,11 +921,7 @@ mod tests {
             seed
         };
         for round in 0..5_000 {
-            let mut bytes = if round % 2 == 0 {
-                ng.clone()
-            } else {
-                pcap.clone()
-            };
+            let mut bytes = if round % 2 == 0 { ng.clone() } else { pcap.clone() };
             for _ in 0..1 + rnd() % 4 {
                 let i = (rnd() as usize) % bytes.len();
                 match rnd() % 3 {
@@ -1236,10 +962,7 @@ mod tests {
         bytes.extend(ng_block(true, 2, &pb));
         let mut cf = reader(bytes);
         let f = cf.next_frame().unwrap().unwrap();
-        assert_eq!(
-            (f.data, f.orig_len, f.ts, f.linktype),
-            (&b"old!"[..], 9, Timestamp(2_000_000_000), 1)
-        );
+        assert_eq!((f.data, f.orig_len, f.ts, f.linktype), (&b"old!"[..], 9, Timestamp(2_000_000_000), 1));
         assert!(cf.next_frame().unwrap().is_none());
         assert_eq!(cf.stats().skipped_blocks, 3);
     }
@@ -1263,10 +986,7 @@ mod tests {
         let mut cf = reader(bytes);
         assert_eq!(cf.linktype(), Some(1));
         let f = cf.next_frame().unwrap().unwrap();
-        assert_eq!(
-            (f.data, f.ts, f.linktype),
-            (&b"abc"[..], Timestamp::from_secs(7), 1)
-        );
+        assert_eq!((f.data, f.ts, f.linktype), (&b"abc"[..], Timestamp::from_secs(7), 1));
         assert!(cf.next_frame().unwrap().is_none());
         assert_eq!(cf.stats().truncated_records, 0);
     }

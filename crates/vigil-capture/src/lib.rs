@@ -27,13 +27,10 @@ mod writer;
 
 pub use decode::link::linktype;
 pub use decode::{
-    CutHeader, CutStart, DecodeStats, Decoded, Decoder, DecoderConfig, FragConfig, OwnedPacket,
-    Packet, TcpHdr, Tunnel, TunnelKind, decode_cut,
+    CutHeader, CutStart, DecodeStats, Decoded, Decoder, DecoderConfig, FragConfig, OwnedPacket, Packet, TcpHdr, Tunnel, TunnelKind,
+    decode_cut,
 };
 pub use error::{CaptureError, DecodeError};
-pub use file::{
-    CaptureFile, CaptureStats, InterfaceInfo, MAX_RECORD, OwnedFrame, RawFrame, capture_files,
-    is_capture,
-};
+pub use file::{CaptureFile, CaptureStats, InterfaceInfo, MAX_RECORD, OwnedFrame, RawFrame, capture_files, is_capture};
 pub use vigil_model::Timestamp;
 pub use writer::PcapWriter;

@@ -162,9 +162,7 @@ fn unsupported(iface: &str, what: impl Into<String>) -> CaptureError {
 fn setsockopt<T>(fd: libc::c_int, level: libc::c_int, name: libc::c_int, val: &T) -> io::Result<()> {
     // SAFETY: `val` is a live reference to a T and the length passed is exactly size_of::<T>(),
     // so the kernel reads only memory we own.
-    let r = unsafe {
-        libc::setsockopt(fd, level, name, (val as *const T).cast(), std::mem::size_of::<T>() as libc::socklen_t)
-    };
+    let r = unsafe { libc::setsockopt(fd, level, name, (val as *const T).cast(), std::mem::size_of::<T>() as libc::socklen_t) };
     if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
@@ -219,11 +217,8 @@ struct SockFprog {
 /// Refuses anything else, so a typo never becomes an accept-all or accept-nothing filter.
 pub fn parse_bpf_program(text: &str) -> Result<Vec<BpfInsn>, String> {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let count: usize = lines
-        .next()
-        .ok_or("empty BPF program")?
-        .parse()
-        .map_err(|_| "BPF program: the first line must be the instruction count")?;
+    let count: usize =
+        lines.next().ok_or("empty BPF program")?.parse().map_err(|_| "BPF program: the first line must be the instruction count")?;
     if count == 0 || count > BPF_MAXINSNS {
         return Err(format!("BPF program: {count} instructions (1..={BPF_MAXINSNS} allowed)"));
     }
@@ -518,7 +513,8 @@ impl LiveCapture {
             let mac = usize::from(read_u16(hdr, H_MAC).unwrap_or(0));
             let vlan = (status & TP_STATUS_VLAN_VALID != 0).then(|| {
                 let tci = read_u32(hdr, H_VLAN_TCI).unwrap_or(0) as u16;
-                let tpid = if status & TP_STATUS_VLAN_TPID_VALID != 0 { read_u16(hdr, H_VLAN_TPID).unwrap_or(ETH_P_8021Q) } else { ETH_P_8021Q };
+                let tpid =
+                    if status & TP_STATUS_VLAN_TPID_VALID != 0 { read_u16(hdr, H_VLAN_TPID).unwrap_or(ETH_P_8021Q) } else { ETH_P_8021Q };
                 (tpid, tci)
             });
             let ts = Timestamp(i64::from(sec).saturating_mul(1_000_000_000).saturating_add(i64::from(nsec)));
@@ -549,7 +545,9 @@ impl LiveCapture {
         let mut st = TpacketStatsV3::default();
         let mut len = std::mem::size_of::<TpacketStatsV3>() as libc::socklen_t;
         // SAFETY: `st` is a writable TpacketStatsV3 and `len` its size; the kernel writes at most len bytes.
-        let r = unsafe { libc::getsockopt(self.fd.as_raw_fd(), SOL_PACKET, PACKET_STATISTICS, (&mut st as *mut TpacketStatsV3).cast(), &mut len) };
+        let r = unsafe {
+            libc::getsockopt(self.fd.as_raw_fd(), SOL_PACKET, PACKET_STATISTICS, (&mut st as *mut TpacketStatsV3).cast(), &mut len)
+        };
         if r == 0 {
             self.stats.kernel_packets += u64::from(st.tp_packets);
             self.stats.kernel_drops += u64::from(st.tp_drops);

@@ -73,13 +73,7 @@ pub(crate) struct ByteReader {
 
 impl ByteReader {
     pub(crate) fn new(inner: Box<dyn Read + Send>) -> Self {
-        ByteReader {
-            inner,
-            buf: vec![0; BUF_SIZE],
-            start: 0,
-            end: 0,
-            eof: false,
-        }
+        ByteReader { inner, buf: vec![0; BUF_SIZE], start: 0, end: 0, eof: false }
     }
 
     /// Bytes buffered and not yet consumed.

@@ -26,12 +26,7 @@ impl<W: Write> PcapWriter<W> {
         h[16..20].copy_from_slice(&snaplen.to_le_bytes());
         h[20..24].copy_from_slice(&linktype.to_le_bytes());
         out.write_all(&h)?;
-        Ok(PcapWriter {
-            out,
-            linktype,
-            snaplen,
-            frames: 0,
-        })
+        Ok(PcapWriter { out, linktype, snaplen, frames: 0 })
     }
 
     pub fn linktype(&self) -> u32 {
@@ -48,19 +43,12 @@ impl<W: Write> PcapWriter<W> {
         if frame.linktype != self.linktype {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!(
-                    "frame link type {} differs from the file's {}",
-                    frame.linktype, self.linktype
-                ),
+                format!("frame link type {} differs from the file's {}", frame.linktype, self.linktype),
             ));
         }
         let data = &frame.data[..frame.data.len().min(self.snaplen as usize)];
         let secs = frame.ts.secs().clamp(0, u32::MAX as i64) as u32;
-        let nanos = if frame.ts.0 < 0 {
-            0
-        } else {
-            frame.ts.subsec_nanos()
-        };
+        let nanos = if frame.ts.0 < 0 { 0 } else { frame.ts.subsec_nanos() };
         let orig = frame.orig_len.max(data.len() as u32);
         let mut h = [0u8; 16];
         h[0..4].copy_from_slice(&secs.to_le_bytes());
@@ -88,20 +76,8 @@ mod tests {
     #[test]
     fn written_frames_read_back_exactly() {
         let mut w = PcapWriter::new(Vec::new(), 1, 8).unwrap();
-        let a = RawFrame {
-            ts: Timestamp(1_700_000_000_123_456_789),
-            linktype: 1,
-            data: b"0123456789",
-            orig_len: 10,
-            interface: 0,
-        };
-        let b = RawFrame {
-            ts: Timestamp(5),
-            linktype: 1,
-            data: b"ab",
-            orig_len: 60,
-            interface: 0,
-        };
+        let a = RawFrame { ts: Timestamp(1_700_000_000_123_456_789), linktype: 1, data: b"0123456789", orig_len: 10, interface: 0 };
+        let b = RawFrame { ts: Timestamp(5), linktype: 1, data: b"ab", orig_len: 60, interface: 0 };
         w.write_frame(&a).unwrap();
         w.write_frame(&b).unwrap();
         let wrong = RawFrame { linktype: 101, ..b };

@@ -20,18 +20,12 @@ fn shared_data() -> Option<PathBuf> {
     if std::env::var("VIGIL_REQUIRE_CORPUS").as_deref() == Ok("1") {
         panic!("shared data not found at {}", p.display());
     }
-    println!(
-        "shared data not found at {}; skipping corpus check",
-        p.display()
-    );
+    println!("shared data not found at {}; skipping corpus check", p.display());
     None
 }
 
 fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -75,10 +69,7 @@ fn pcapng_conformance_files_match_their_descriptions() {
     let mut files = Vec::new();
     all_files(&dir, &mut files);
     let mut checked = 0;
-    for txt_path in files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-    {
+    for txt_path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "txt")) {
         let cap_path = txt_path.with_extension("pcapng");
         let counts = block_counts(&std::fs::read_to_string(txt_path).unwrap());
         let get = |k: &str| counts.get(k).copied().unwrap_or(0);
@@ -93,45 +84,22 @@ fn pcapng_conformance_files_match_their_descriptions() {
                     let _ = decoder.decode(&f);
                 }
                 if meant_invalid {
-                    assert!(
-                        cf.stats().truncated_records + cf.stats().bad_blocks > 0,
-                        "{}",
-                        cap_path.display()
-                    );
+                    assert!(cf.stats().truncated_records + cf.stats().bad_blocks > 0, "{}", cap_path.display());
                     continue;
                 }
                 let s = cf.stats();
                 let name = cap_path.display();
-                assert_eq!(
-                    frames,
-                    get("EPB") + get("SPB") + get("PB"),
-                    "{name}: frames"
-                );
+                assert_eq!(frames, get("EPB") + get("SPB") + get("PB"), "{name}: frames");
                 assert_eq!(s.frames, frames);
-                assert_eq!(
-                    cf.interfaces().len() as u64,
-                    get("IDB"),
-                    "{name}: interfaces"
-                );
+                assert_eq!(cf.interfaces().len() as u64, get("IDB"), "{name}: interfaces");
                 assert_eq!(s.sections, get("SHB"), "{name}: sections");
-                assert_eq!(
-                    s.skipped_blocks,
-                    get("NRB") + get("ISB") + get("CB") + get("DCB"),
-                    "{name}: skipped"
-                );
-                assert_eq!(
-                    (s.truncated_records, s.bad_blocks),
-                    (0, 0),
-                    "{name}: damage"
-                );
+                assert_eq!(s.skipped_blocks, get("NRB") + get("ISB") + get("CB") + get("DCB"), "{name}: skipped");
+                assert_eq!((s.truncated_records, s.bad_blocks), (0, 0), "{name}: damage");
                 checked += 1;
             }
             Err(e) => {
                 assert!(meant_invalid, "{} failed to open: {e}", cap_path.display());
-                assert!(
-                    e.to_string().contains(&*cap_path.to_string_lossy()),
-                    "error must name the file: {e}"
-                );
+                assert!(e.to_string().contains(&*cap_path.to_string_lossy()), "error must name the file: {e}");
             }
         }
     }
@@ -140,14 +108,7 @@ fn pcapng_conformance_files_match_their_descriptions() {
 
 /// Frame counts per file according to capinfos (None when it is absent).
 fn capinfos_counts(files: &[PathBuf]) -> Option<BTreeMap<PathBuf, u64>> {
-    let out = match Command::new("capinfos")
-        .arg("-T")
-        .arg("-c")
-        .arg("-r")
-        .arg("-M")
-        .args(files)
-        .output()
-    {
+    let out = match Command::new("capinfos").arg("-T").arg("-c").arg("-r").arg("-M").args(files).output() {
         Ok(o) => o,
         Err(_) => {
             if std::env::var("VIGIL_REQUIRE_TOOLS").as_deref() == Ok("1") {
@@ -182,11 +143,7 @@ fn every_corpus_file_is_read_or_refused_cleanly() {
         let sniffed = is_capture(path);
         match CaptureFile::open(path) {
             Ok(mut cf) => {
-                assert!(
-                    sniffed,
-                    "{} opened but does not sniff as a capture",
-                    path.display()
-                );
+                assert!(sniffed, "{} opened but does not sniff as a capture", path.display());
                 let mut dec = Decoder::new();
                 let t0 = Instant::now();
                 loop {
@@ -198,21 +155,12 @@ fn every_corpus_file_is_read_or_refused_cleanly() {
                         Err(e) => panic!("{}: {e}", path.display()),
                     }
                 }
-                assert!(
-                    t0.elapsed() < Duration::from_secs(60),
-                    "{} took too long",
-                    path.display()
-                );
+                assert!(t0.elapsed() < Duration::from_secs(60), "{} took too long", path.display());
                 let d = dec.stats();
                 assert_eq!(d.frames, cf.stats().frames);
                 assert_eq!(
                     d.frames,
-                    d.packets
-                        + d.non_ip
-                        + d.fragments_pending
-                        + d.truncated
-                        + d.bad_header
-                        + d.unsupported_linktype,
+                    d.packets + d.non_ip + d.fragments_pending + d.truncated + d.bad_header + d.unsupported_linktype,
                     "{}: every frame is accounted for",
                     path.display()
                 );
@@ -222,19 +170,10 @@ fn every_corpus_file_is_read_or_refused_cleanly() {
             }
             Err(e) => {
                 refused += 1;
-                assert!(
-                    e.to_string().contains(&*path.to_string_lossy()),
-                    "error must name the file: {e}"
-                );
+                assert!(e.to_string().contains(&*path.to_string_lossy()), "error must name the file: {e}");
                 if sniffed {
                     // Sniffing only looks at magic bytes; a damaged header is still refused.
-                    assert!(
-                        matches!(
-                            e,
-                            CaptureError::Corrupt { .. } | CaptureError::Unsupported { .. }
-                        ),
-                        "{e}"
-                    );
+                    assert!(matches!(e, CaptureError::Corrupt { .. } | CaptureError::Unsupported { .. }), "{e}");
                 }
             }
         }
@@ -247,44 +186,24 @@ fn every_corpus_file_is_read_or_refused_cleanly() {
         started.elapsed(),
         totals
     );
-    assert!(
-        captures.len() >= 200,
-        "only {} captures found",
-        captures.len()
-    );
+    assert!(captures.len() >= 200, "only {} captures found", captures.len());
     // The pcap folders must be found by the directory walk, and nothing else in them.
     let walked = capture_files(&root.join("pcaps")).unwrap();
-    let in_pcaps: Vec<_> = captures
-        .iter()
-        .filter(|p| p.starts_with(root.join("pcaps")))
-        .cloned()
-        .collect();
+    let in_pcaps: Vec<_> = captures.iter().filter(|p| p.starts_with(root.join("pcaps"))).cloned().collect();
     assert_eq!(walked, in_pcaps);
     // The decoder must understand the overwhelming majority of real frames.
     let errors = totals.bad_header + totals.unsupported_linktype;
     assert!(totals.packets > 10_000, "{totals:?}");
-    assert!(
-        errors * 200 < totals.frames,
-        "too many undecodable frames: {totals:?}"
-    );
+    assert!(errors * 200 < totals.frames, "too many undecodable frames: {totals:?}");
 
     if let Some(counts) = capinfos_counts(&captures) {
         let mut compared = 0;
         for (path, n) in &counts {
             let ours = frames_by_file.get(path).copied();
-            assert_eq!(
-                ours,
-                Some(*n),
-                "{}: frame count differs from capinfos",
-                path.display()
-            );
+            assert_eq!(ours, Some(*n), "{}: frame count differs from capinfos", path.display());
             compared += 1;
         }
-        assert!(
-            compared * 10 >= captures.len() * 9,
-            "capinfos read only {compared} of {}",
-            captures.len()
-        );
+        assert!(compared * 10 >= captures.len() * 9, "capinfos read only {compared} of {}", captures.len());
     }
 }
 
@@ -320,12 +239,7 @@ fn tshark_ip_frames(path: &Path) -> Option<u64> {
         .arg("frame.number")
         .output();
     match out {
-        Ok(o) => Some(
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .count() as u64,
-        ),
+        Ok(o) => Some(String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.trim().is_empty()).count() as u64),
         Err(_) => {
             if std::env::var("VIGIL_REQUIRE_TOOLS").as_deref() == Ok("1") {
                 panic!("tshark is required (VIGIL_REQUIRE_TOOLS=1) but not installed");
@@ -348,11 +262,7 @@ fn encapsulation_traces_agree_with_tshark() {
         ("zeek/tunnels/4in6.pcap", 1, true),
         ("zeek/tunnels/gre-pptp.pcap", 2, true),
         ("zeek/tunnels/geneve-47101.pcap", 24, true),
-        (
-            "zeek/tunnels/gtp/gtp1_gn_normal_incl_fragmentation.pcap",
-            108,
-            true,
-        ),
+        ("zeek/tunnels/gtp/gtp1_gn_normal_incl_fragmentation.pcap", 108, true),
         ("zeek/ipv4/fragmented-1.pcap", 3, false),
         ("zeek/linux_dlt_sll2.pcap", 4, false),
         ("zeek/nflog-http.pcap", 13, false),

@@ -20,10 +20,7 @@ fn shared_data() -> Option<PathBuf> {
     if std::env::var("VIGIL_REQUIRE_CORPUS").as_deref() == Ok("1") {
         panic!("shared data not found at {}", p.display());
     }
-    println!(
-        "shared data not found at {}; skipping corpus check",
-        p.display()
-    );
+    println!("shared data not found at {}; skipping corpus check", p.display());
     None
 }
 
@@ -52,12 +49,7 @@ fn read_conn_log(path: &Path) -> HashMap<Key, Counts> {
             continue;
         }
         let cols: Vec<&str> = line.split('\t').collect();
-        let get = |name: &str| {
-            fields
-                .iter()
-                .position(|f| *f == name)
-                .and_then(|i| cols.get(i).copied())
-        };
+        let get = |name: &str| fields.iter().position(|f| *f == name).and_then(|i| cols.get(i).copied());
         let proto = match get("proto") {
             Some("tcp") => 6,
             Some("udp") => 17,
@@ -72,27 +64,15 @@ fn read_conn_log(path: &Path) -> HashMap<Key, Counts> {
         ) else {
             continue;
         };
-        let (Some(a), Some(b), Some(c), Some(d)) = (
-            parse_n("orig_pkts"),
-            parse_n("orig_ip_bytes"),
-            parse_n("resp_pkts"),
-            parse_n("resp_ip_bytes"),
-        ) else {
+        let (Some(a), Some(b), Some(c), Some(d)) =
+            (parse_n("orig_pkts"), parse_n("orig_ip_bytes"), parse_n("resp_pkts"), parse_n("resp_ip_bytes"))
+        else {
             continue;
         };
-        let counts = Counts {
-            orig_pkts: a,
-            orig_ip_bytes: b,
-            resp_pkts: c,
-            resp_ip_bytes: d,
-        };
-        rows.entry((oh, op, rh, rp, proto))
-            .and_modify(|e| *e = None)
-            .or_insert(Some(counts));
+        let counts = Counts { orig_pkts: a, orig_ip_bytes: b, resp_pkts: c, resp_ip_bytes: d };
+        rows.entry((oh, op, rh, rp, proto)).and_modify(|e| *e = None).or_insert(Some(counts));
     }
-    rows.into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect()
+    rows.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect()
 }
 
 #[test]
@@ -162,9 +142,5 @@ fn packet_and_ip_byte_counts_agree_with_zeek() {
     }
     assert!(logs >= 5, "only {logs} Zeek conn.logs found");
     assert!(compared >= 10);
-    assert!(
-        agreed * 100 >= compared * 95,
-        "{} of {compared} disagree",
-        compared - agreed
-    );
+    assert!(agreed * 100 >= compared * 95, "{} of {compared} disagree", compared - agreed);
 }

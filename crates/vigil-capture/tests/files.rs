@@ -7,9 +7,7 @@ use vigil_capture::{CaptureError, CaptureFile, Decoder, capture_files, is_captur
 
 /// A classic little-endian pcap with one raw-IP UDP frame.
 fn tiny_pcap() -> Vec<u8> {
-    let mut ip = vec![
-        0x45, 0, 0, 29, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-    ];
+    let mut ip = vec![0x45, 0, 0, 29, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
     ip.extend([0x04, 0xd2, 0x00, 0x35, 0, 9, 0, 0, b'q']);
     let mut out = Vec::new();
     out.extend(0xa1b2_c3d4u32.to_le_bytes());
@@ -41,9 +39,7 @@ fn sniffing_and_directory_walk() {
     let gz = gz.finish().unwrap();
     let zst = zstd::stream::encode_all(&pcap[..], 3).unwrap();
     let mut text_gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    text_gz
-        .write_all(b"#separator \\x09\n#fields\tts\n")
-        .unwrap();
+    text_gz.write_all(b"#separator \\x09\n#fields\tts\n").unwrap();
     let text_gz = text_gz.finish().unwrap();
 
     // Names deliberately lie: content decides.
@@ -64,23 +60,10 @@ fn sniffing_and_directory_walk() {
     assert!(!is_capture(&root.join("missing")));
 
     let found = capture_files(root).unwrap();
-    assert_eq!(
-        found,
-        vec![
-            root.join("a/deep/er/x.bin"),
-            root.join("b/trace.log"),
-            root.join("c.txt.zst")
-        ]
-    );
+    assert_eq!(found, vec![root.join("a/deep/er/x.bin"), root.join("b/trace.log"), root.join("c.txt.zst")]);
     // A file is itself, whatever it holds (opening it then says why it is not a capture).
-    assert_eq!(
-        capture_files(&root.join("notes.pcap")).unwrap(),
-        vec![root.join("notes.pcap")]
-    );
-    assert!(matches!(
-        capture_files(&root.join("missing")),
-        Err(CaptureError::Io { .. })
-    ));
+    assert_eq!(capture_files(&root.join("notes.pcap")).unwrap(), vec![root.join("notes.pcap")]);
+    assert!(matches!(capture_files(&root.join("missing")), Err(CaptureError::Io { .. })));
 
     for p in &found {
         let mut cf = CaptureFile::open(p).unwrap();
@@ -115,8 +98,7 @@ fn corrupt_gzip_stream_is_counted_not_fatal() {
         *b ^= 0x5a;
     }
     gz.truncate(n * 3 / 4);
-    let mut cf =
-        CaptureFile::from_reader(Box::new(std::io::Cursor::new(gz)), "damaged.pcap.gz").unwrap();
+    let mut cf = CaptureFile::from_reader(Box::new(std::io::Cursor::new(gz)), "damaged.pcap.gz").unwrap();
     let mut frames = 0;
     while let Some(_f) = cf.next_frame().unwrap() {
         frames += 1;
@@ -132,12 +114,8 @@ fn readers_and_decoders_move_between_threads() {
     assert_send::<Decoder>();
     assert_send::<vigil_capture::OwnedFrame>();
     assert_send::<vigil_capture::OwnedPacket>();
-    let mut cf =
-        CaptureFile::from_reader(Box::new(std::io::Cursor::new(tiny_pcap())), "t").unwrap();
-    let frames: Vec<_> =
-        std::thread::spawn(move || (&mut cf).map(|f| f.unwrap()).collect::<Vec<_>>())
-            .join()
-            .unwrap();
+    let mut cf = CaptureFile::from_reader(Box::new(std::io::Cursor::new(tiny_pcap())), "t").unwrap();
+    let frames: Vec<_> = std::thread::spawn(move || (&mut cf).map(|f| f.unwrap()).collect::<Vec<_>>()).join().unwrap();
     assert_eq!(frames.len(), 1);
     let mut dec = Decoder::new();
     let raw = frames[0].as_raw();

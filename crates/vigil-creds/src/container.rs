@@ -67,7 +67,12 @@ pub fn scan_item(ctx: &mut Ctx, name: &str, data: &[u8], depth: u32) {
     } else if data.starts_with(b"{\\rtf") {
         let text = doc::rtf_text(data, ctx.opts.max_entry_bytes as usize);
         scan_text_item(ctx, name, &text, None);
-    } else if data.starts_with(b"BZh") || data.starts_with(b"\xfd7zXZ\x00") || data.starts_with(b"\x28\xb5\x2f\xfd") || data.starts_with(b"7z\xbc\xaf") || data.starts_with(b"Rar!") {
+    } else if data.starts_with(b"BZh")
+        || data.starts_with(b"\xfd7zXZ\x00")
+        || data.starts_with(b"\x28\xb5\x2f\xfd")
+        || data.starts_with(b"7z\xbc\xaf")
+        || data.starts_with(b"Rar!")
+    {
         ctx.issue(name, IssueKind::Unsupported, "compressed format not opened (bzip2/xz/zstd/7z/rar)");
     } else if ext == "eml" || ext == "msg" && !crate::text::is_binary(data) || looks_like_mail(data) {
         scan_mail(ctx, name, data, depth);
@@ -161,7 +166,13 @@ fn scan_zip(ctx: &mut Ctx, name: &str, data: &[u8], depth: u32) {
         let mut parts: Vec<&String> = names
             .iter()
             .filter(|n| {
-                (n.starts_with("word/") && n.ends_with(".xml") && (n.contains("document") || n.contains("header") || n.contains("footer") || n.contains("comments") || n.contains("footnotes")))
+                (n.starts_with("word/")
+                    && n.ends_with(".xml")
+                    && (n.contains("document")
+                        || n.contains("header")
+                        || n.contains("footer")
+                        || n.contains("comments")
+                        || n.contains("footnotes")))
                     || (n.starts_with("ppt/slides/slide") && n.ends_with(".xml"))
                     || (n.starts_with("ppt/notesSlides/") && n.ends_with(".xml"))
             })
@@ -210,12 +221,20 @@ fn zip_sizes_ok(ctx: &mut Ctx, name: &str, zip: &mut zip::ZipArchive<Cursor<&[u8
         let comp = f.compressed_size().max(1);
         total = total.saturating_add(size);
         if size > 1 << 20 && size / comp > ctx.opts.max_ratio {
-            ctx.issue(name, IssueKind::Bomb, format!("member {} expands {}x ({} bytes): possible zip bomb; not opened", f.name(), size / comp, size));
+            ctx.issue(
+                name,
+                IssueKind::Bomb,
+                format!("member {} expands {}x ({} bytes): possible zip bomb; not opened", f.name(), size / comp, size),
+            );
             return false;
         }
     }
     if total > ctx.budget.bytes_left {
-        ctx.issue(name, IssueKind::Bomb, format!("archive expands to {total} bytes, over the {}-byte budget; not opened", ctx.budget.bytes_left));
+        ctx.issue(
+            name,
+            IssueKind::Bomb,
+            format!("archive expands to {total} bytes, over the {}-byte budget; not opened", ctx.budget.bytes_left),
+        );
         return false;
     }
     true
@@ -235,7 +254,11 @@ fn zip_read(ctx: &mut Ctx, name: &str, zip: &mut zip::ZipArchive<Cursor<&[u8]>>,
         return None;
     }
     if f.size() > limit {
-        ctx.issue(&format!("{name}!{member}"), IssueKind::TooLarge, format!("member of {} bytes over the {limit}-byte limit; skipped", f.size()));
+        ctx.issue(
+            &format!("{name}!{member}"),
+            IssueKind::TooLarge,
+            format!("member of {} bytes over the {limit}-byte limit; skipped", f.size()),
+        );
         return None;
     }
     let comp = f.compressed_size().max(1);
@@ -317,7 +340,11 @@ fn scan_spreadsheet(ctx: &mut Ctx, name: &str, data: &[u8], kind: SheetKind) {
                     Data::Empty => String::new(),
                     Data::String(s) => s.clone(),
                     Data::Float(f) => {
-                        if f.fract() == 0.0 && f.abs() < 1e15 { format!("{}", *f as i64) } else { f.to_string() }
+                        if f.fract() == 0.0 && f.abs() < 1e15 {
+                            format!("{}", *f as i64)
+                        } else {
+                            f.to_string()
+                        }
                     }
                     other => other.to_string(),
                 };
@@ -391,9 +418,7 @@ fn repack_workbook(data: &[u8]) -> Result<Vec<u8>, String> {
     let mut comp = cfb::CompoundFile::open(Cursor::new(data)).map_err(|e| format!("compound file: {e}"))?;
     let name = ["/Workbook", "/Book"].into_iter().find(|p| comp.is_stream(p)).ok_or("no Workbook stream")?;
     let mut book = Vec::new();
-    comp.open_stream(name)
-        .and_then(|s| s.take(data.len() as u64).read_to_end(&mut book))
-        .map_err(|e| format!("workbook stream: {e}"))?;
+    comp.open_stream(name).and_then(|s| s.take(data.len() as u64).read_to_end(&mut book)).map_err(|e| format!("workbook stream: {e}"))?;
     // Version 3: calamine refuses a version-4 file whose root entry has no mini stream.
     let mut out = cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::with_capacity(book.len() + 4096)))
         .map_err(|e| e.to_string())?;
@@ -443,11 +468,19 @@ fn scan_gzip(ctx: &mut Ctx, name: &str, data: &[u8], depth: u32) {
         Ok((v, over)) => {
             ctx.budget.bytes_left = ctx.budget.bytes_left.saturating_sub(v.len() as u64);
             if over {
-                ctx.issue(name, IssueKind::Bomb, format!("gzip expands past {limit} bytes (ratio over {}x); not scanned", v.len() / data.len().max(1)));
+                ctx.issue(
+                    name,
+                    IssueKind::Bomb,
+                    format!("gzip expands past {limit} bytes (ratio over {}x); not scanned", v.len() / data.len().max(1)),
+                );
                 return;
             }
             let inner = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".tgz").map(|_| name)).unwrap_or(name);
-            let inner_name = if inner == name { format!("{name}!content") } else { format!("{name}!{}", inner.rsplit(['/', '\\', '!']).next().unwrap_or(inner)) };
+            let inner_name = if inner == name {
+                format!("{name}!content")
+            } else {
+                format!("{name}!{}", inner.rsplit(['/', '\\', '!']).next().unwrap_or(inner))
+            };
             scan_item(ctx, &inner_name, &v, depth + 1);
         }
         Err(e) => ctx.issue(name, IssueKind::Corrupt, format!("corrupt gzip: {e}")),
@@ -483,7 +516,9 @@ fn scan_tar(ctx: &mut Ctx, name: &str, data: &[u8], depth: u32) {
         let typ = h[156];
         let prefix = String::from_utf8_lossy(field(345, 500)).into_owned();
         let base = String::from_utf8_lossy(field(0, 100)).into_owned();
-        let entry_name = long_name.take().unwrap_or_else(|| if prefix.is_empty() || &h[257..262] != b"ustar" { base } else { format!("{prefix}/{base}") });
+        let entry_name = long_name
+            .take()
+            .unwrap_or_else(|| if prefix.is_empty() || &h[257..262] != b"ustar" { base } else { format!("{prefix}/{base}") });
         let start = pos + 512;
         let Some(end) = usize::try_from(size).ok().and_then(|s| start.checked_add(s)) else {
             ctx.issue(name, IssueKind::Corrupt, "tar entry size overflows");

@@ -75,7 +75,13 @@ pub fn rtf_text(data: &[u8], max_out: usize) -> String {
     let flush = |run: &mut Vec<u8>, out: &mut String| {
         if !run.is_empty() {
             let (s, _) = encoding_rs::GBK.decode_without_bom_handling(run);
-            let s = if std::str::from_utf8(run).is_ok() { String::from_utf8_lossy(run).into_owned() } else if s.contains('\u{fffd}') { encoding_rs::WINDOWS_1252.decode_without_bom_handling(run).0.into_owned() } else { s.into_owned() };
+            let s = if std::str::from_utf8(run).is_ok() {
+                String::from_utf8_lossy(run).into_owned()
+            } else if s.contains('\u{fffd}') {
+                encoding_rs::WINDOWS_1252.decode_without_bom_handling(run).0.into_owned()
+            } else {
+                s.into_owned()
+            };
             out.push_str(&s);
             run.clear();
         }
@@ -89,7 +95,16 @@ pub fn rtf_text(data: &[u8], max_out: usize) -> String {
                 if data.get(i..i + 2) == Some(b"\\*") && skip_depth.is_none() {
                     skip_depth = Some(depth);
                 }
-                for dest in [&b"\\fonttbl"[..], b"\\colortbl", b"\\stylesheet", b"\\info", b"\\pict", b"\\themedata", b"\\datastore", b"\\listtable"] {
+                for dest in [
+                    &b"\\fonttbl"[..],
+                    b"\\colortbl",
+                    b"\\stylesheet",
+                    b"\\info",
+                    b"\\pict",
+                    b"\\themedata",
+                    b"\\datastore",
+                    b"\\listtable",
+                ] {
                     if data.get(i..i + dest.len()) == Some(dest) && skip_depth.is_none() {
                         skip_depth = Some(depth);
                     }
@@ -106,7 +121,8 @@ pub fn rtf_text(data: &[u8], max_out: usize) -> String {
                 i += 1;
                 let Some(&n) = data.get(i) else { break };
                 if n == b'\'' {
-                    if let Some(h) = data.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok())
+                    if let Some(h) =
+                        data.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok())
                         && skip_depth.is_none()
                     {
                         if uc_skip > 0 {
@@ -651,7 +667,10 @@ fn mail_walk(msg: &[u8], depth: u32, max_depth: u32, max_parts: usize, out: &mut
     let data = match cte.as_str() {
         "base64" => {
             let clean: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-            base64::engine::general_purpose::STANDARD.decode(&clean).or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(clean.strip_suffix(b"=").unwrap_or(&clean))).unwrap_or_default()
+            base64::engine::general_purpose::STANDARD
+                .decode(&clean)
+                .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(clean.strip_suffix(b"=").unwrap_or(&clean)))
+                .unwrap_or_default()
         }
         "quoted-printable" => qp_decode(body),
         _ => body.to_vec(),

@@ -68,18 +68,35 @@ const KEYWORDS: &[(&str, Class, bool)] = &[
 /// English words ending in `pass` (`BYPASS`, `COMPASS`): in all-caps names they are not the
 /// `…PASS` (password) suffix of `MYSQLPASS`.
 const PASS_WORDS: &[&str] = &[
-    "bypass", "compass", "surpass", "overpass", "underpass", "encompass", "trespass", "multipass", "onepass", "twopass",
-    "singlepass", "firstpass", "secondpass", "nopass", "highpass", "lowpass", "bandpass", "allpass",
+    "bypass",
+    "compass",
+    "surpass",
+    "overpass",
+    "underpass",
+    "encompass",
+    "trespass",
+    "multipass",
+    "onepass",
+    "twopass",
+    "singlepass",
+    "firstpass",
+    "secondpass",
+    "nopass",
+    "highpass",
+    "lowpass",
+    "bandpass",
+    "allpass",
 ];
 
 /// Numeric literals of code: `2i32`, `0x10u8`, `1_000`, `3.5f64`, `12UL`.
 fn is_numeric_literal(v: &str) -> bool {
     let t = v.trim_start_matches('-').replace('_', "");
     let lower = t.to_ascii_lowercase();
-    let body = ["i128", "u128", "isize", "usize", "i64", "u64", "i32", "u32", "i16", "u16", "i8", "u8", "f32", "f64", "ul", "ll", "u", "l", "f"]
-        .iter()
-        .find_map(|suf| lower.strip_suffix(suf).filter(|b| !b.is_empty() && b.starts_with(|c: char| c.is_ascii_digit())))
-        .unwrap_or(&lower);
+    let body =
+        ["i128", "u128", "isize", "usize", "i64", "u64", "i32", "u32", "i16", "u16", "i8", "u8", "f32", "f64", "ul", "ll", "u", "l", "f"]
+            .iter()
+            .find_map(|suf| lower.strip_suffix(suf).filter(|b| !b.is_empty() && b.starts_with(|c: char| c.is_ascii_digit())))
+            .unwrap_or(&lower);
     if let Some(h) = body.strip_prefix("0x") {
         return !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit());
     }
@@ -143,9 +160,36 @@ enum Sep {
 fn key_identifier_ok(ident: &str) -> bool {
     let l = ident.to_ascii_lowercase();
     const GOOD: &[&str] = &[
-        "api", "secret", "access", "private", "license", "account", "master", "auth", "client", "app", "signing",
-        "encryption", "sk", "ak", "x-api", "subscription", "service", "server", "shared", "admin", "consumer", "io_",
-        "dev", "developer", "stripe", "fb", "facebook", "mapbox", "sendgrid", "storage",
+        "api",
+        "secret",
+        "access",
+        "private",
+        "license",
+        "account",
+        "master",
+        "auth",
+        "client",
+        "app",
+        "signing",
+        "encryption",
+        "sk",
+        "ak",
+        "x-api",
+        "subscription",
+        "service",
+        "server",
+        "shared",
+        "admin",
+        "consumer",
+        "io_",
+        "dev",
+        "developer",
+        "stripe",
+        "fb",
+        "facebook",
+        "mapbox",
+        "sendgrid",
+        "storage",
     ];
     let base = l.trim_end_matches(['s']).trim_end_matches("key").trim_end_matches(['_', '-', '.', ' ']);
     !base.is_empty() && GOOD.iter().any(|g| base.ends_with(g) || base.contains(&format!("{g}_")) || base.contains(g))
@@ -187,7 +231,8 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
         }
         // A command-line flag: `--password X`, `-pw X` (dashes at the start of a word).
         let dashes = before.len() - before.trim_end_matches('-').len();
-        let flag = dashes > 0 && before[..before.len() - dashes].chars().next_back().is_none_or(|c| c.is_whitespace() || c == '"' || c == '\'');
+        let flag =
+            dashes > 0 && before[..before.len() - dashes].chars().next_back().is_none_or(|c| c.is_whitespace() || c == '"' || c == '\'');
         let ident_start = before
             .char_indices()
             .rev()
@@ -202,7 +247,8 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
             }
             // `token_value`, `passwordValue`: the value of the secret, still the secret.
             for suffix in ["_value", "value", "_val", "_str"] {
-                if text.get(i..i + suffix.len()).is_some_and(|t| t.eq_ignore_ascii_case(suffix)) && i + suffix.len() <= line_end
+                if text.get(i..i + suffix.len()).is_some_and(|t| t.eq_ignore_ascii_case(suffix))
+                    && i + suffix.len() <= line_end
                     && !text.get(i + suffix.len()..line_end).unwrap_or("").starts_with(|c: char| is_ident(c))
                 {
                     i += suffix.len();
@@ -219,7 +265,8 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
         // Prose names of keys: `Secret Key:`, `Activation key =`, `access key:` (one space
         // between the words; the keyword alone says nothing).
         let mut ident_start = ident_start;
-        if class == Class::Key && ident_start == s
+        if class == Class::Key
+            && ident_start == s
             && let Some(w) = text[line_start..s].strip_suffix(' ')
         {
             let word = w.bytes().rev().take_while(|c| c.is_ascii_alphabetic()).count();
@@ -245,7 +292,10 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
         }
         // XML element: <password>value</password>
         let closing = format!("</{}", &text[s..i]);
-        let attrs_end = if prev == Some('<') && text[i..line_end].starts_with([' ', '>']) && text[i..near_after(text, i, line_end)].contains(&closing) {
+        let attrs_end = if prev == Some('<')
+            && text[i..line_end].starts_with([' ', '>'])
+            && text[i..near_after(text, i, line_end)].contains(&closing)
+        {
             text[i..line_end].find('>').map(|p| i + p)
         } else {
             None
@@ -264,9 +314,16 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
         if il.contains("encrypted") || il.contains("sealed") {
             continue;
         }
-        if il.contains("public") || il.contains("_id") && class != Class::Password || il.ends_with("tokens") || il.contains("csrf")
-            || il.contains("xsrf") || il.starts_with("no_") || il.contains("format")
-            || il.contains("length") || il.contains("policy") || il.contains("hash") && class != Class::Password
+        if il.contains("public")
+            || il.contains("_id") && class != Class::Password
+            || il.ends_with("tokens")
+            || il.contains("csrf")
+            || il.contains("xsrf")
+            || il.starts_with("no_")
+            || il.contains("format")
+            || il.contains("length")
+            || il.contains("policy")
+            || il.contains("hash") && class != Class::Password
         {
             continue;
         }
@@ -289,7 +346,14 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
         // no literal after it is a declaration, not a secret.
         let mut typed = false;
         // (`&str`, `&'static str` are types too.)
-        if sep == Sep::Colon && !quoted && value.trim_start_matches('&').trim_start_matches("'static").chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '<' || c == '>') {
+        if sep == Sep::Colon
+            && !quoted
+            && value
+                .trim_start_matches('&')
+                .trim_start_matches("'static")
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '<' || c == '>')
+        {
             typed = true;
             let after = text[ve..line_end].trim_start();
             if let Some(rest) = after.strip_prefix('=').filter(|r| !r.starts_with('=')) {
@@ -313,7 +377,9 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
             continue;
         }
         // A bare identifier in a line of code (`p->pass = bOnerow ? A : B;`) is a reference.
-        if !quoted && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !value.chars().any(|c| c.is_ascii_digit())
+        if !quoted
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !value.chars().any(|c| c.is_ascii_digit())
             && (text[near_before(text, line_start, vs)..vs].contains("->") || text[ve..line_end].trim_start().starts_with('?'))
         {
             continue;
@@ -337,12 +403,19 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
         // What follows a bare value tells code from data: `Dkim2Output {`, `Option<…>`, `f(…)`,
         // a dotted chain naming the keyword again (`node.colon2_token`), `#ident`.
         let next = text[ve..line_end].trim_start().chars().next();
-        if !quoted && (matches!(next, Some('{') | Some('(')) || next == Some('<') && value.chars().all(|c| c.is_ascii_alphabetic()) || value.starts_with('#') && value[1..].chars().all(|c| c.is_ascii_alphabetic() || c == '_')
-            || value.contains('.') && value.to_ascii_lowercase().contains(&kw.to_ascii_lowercase()))
+        if !quoted
+            && (matches!(next, Some('{') | Some('('))
+                || next == Some('<') && value.chars().all(|c| c.is_ascii_alphabetic())
+                || value.starts_with('#') && value[1..].chars().all(|c| c.is_ascii_alphabetic() || c == '_')
+                || value.contains('.') && value.to_ascii_lowercase().contains(&kw.to_ascii_lowercase()))
         {
             continue;
         }
-        if !quoted && (secret::is_type_name(value) || secret::is_snake_identifier(value) && (typed || class != Class::Password || sep == Sep::Colon || !value.chars().any(|c| c.is_ascii_lowercase()))) {
+        if !quoted
+            && (secret::is_type_name(value)
+                || secret::is_snake_identifier(value)
+                    && (typed || class != Class::Password || sep == Sep::Colon || !value.chars().any(|c| c.is_ascii_lowercase())))
+        {
             continue;
         }
         // Numbers: constants in code (`PW: u32 = 1109422304`, `SPF_PASS=-0.001`).
@@ -351,9 +424,9 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
         }
         // `p->token = q->token`: C member access, not an arrow separator.
         let near = near_before(text, line_start, vs);
-        let member_access = text[near..vs].match_indices("->").any(|(p, _)| {
-            text[near + p + 2..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        });
+        let member_access = text[near..vs]
+            .match_indices("->")
+            .any(|(p, _)| text[near + p + 2..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'));
         if member_access && !quoted && class != Class::Password {
             continue;
         }
@@ -401,9 +474,17 @@ pub fn scan_keywords(text: &str, out: &mut Vec<Hit>) {
                 if value.len() > 256 {
                     c = 0.35;
                 }
-                let cat = if il.contains("aws") || il.contains("azure") || il.contains("aliyun") || il.contains("alibaba")
-                    || il.contains("tencent") || il.contains("huawei") || il.contains("hwcloud") || il.contains("_sk")
-                    || il == "sk" || il.contains("secret_access") || il.contains("accesskey")
+                let cat = if il.contains("aws")
+                    || il.contains("azure")
+                    || il.contains("aliyun")
+                    || il.contains("alibaba")
+                    || il.contains("tencent")
+                    || il.contains("huawei")
+                    || il.contains("hwcloud")
+                    || il.contains("_sk")
+                    || il == "sk"
+                    || il.contains("secret_access")
+                    || il.contains("accesskey")
                 {
                     Category::CloudKey
                 } else {
@@ -563,7 +644,10 @@ fn parse_value(text: &str, start: usize, line_end: usize) -> Option<(&str, bool,
             continue;
         }
         // (`&` ends a query-string value, but starts a reference type: `&str`.)
-        if c.is_whitespace() || matches!(c, ',' | ';' | '"' | '\'' | '<' | '>' | '`' | ')' | ']' | '}' | '，' | '；' | '）') || c == '&' && i > 0 {
+        if c.is_whitespace()
+            || matches!(c, ',' | ';' | '"' | '\'' | '<' | '>' | '`' | ')' | ']' | '}' | '，' | '；' | '）')
+            || c == '&' && i > 0
+        {
             end = i;
             break;
         }
@@ -655,8 +739,11 @@ fn accept(class: Class, sep: Sep, v: &str, quoted: bool, ident: &str) -> bool {
 /// `10.0.0.1`, `10.0.0.1:22`, `host.example.com:8080`
 fn looks_like_address(v: &str) -> bool {
     let host = v.split(':').next().unwrap_or(v);
-    let ipv4 = host.split('.').count() == 4 && host.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit()));
-    ipv4 || (host.contains('.') && host.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-') && host.split('.').next_back().is_some_and(|t| t.len() >= 2 && t.chars().all(|c| c.is_ascii_lowercase())))
+    let ipv4 =
+        host.split('.').count() == 4 && host.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit()));
+    ipv4 || (host.contains('.')
+        && host.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && host.split('.').next_back().is_some_and(|t| t.len() >= 2 && t.chars().all(|c| c.is_ascii_lowercase())))
 }
 
 struct CliRule {
@@ -819,7 +906,10 @@ mod tests {
         assert_eq!(secrets("MYSQL_DATABASE_PASSWORD=2IWJD88FH4Y;"), ["2IWJD88FH4Y"]);
         assert_eq!(secrets("数据库密码：Abc@12345"), ["Abc@12345"]);
         assert_eq!(secrets("비번은Prl23Db#@"), ["Prl23Db#@"]);
-        assert_eq!(secrets("aws_secret_access_key = J38YmIgn7dH6cw4W+yqoRgjsFsWvysFjfVcpCh7O"), ["J38YmIgn7dH6cw4W+yqoRgjsFsWvysFjfVcpCh7O"]);
+        assert_eq!(
+            secrets("aws_secret_access_key = J38YmIgn7dH6cw4W+yqoRgjsFsWvysFjfVcpCh7O"),
+            ["J38YmIgn7dH6cw4W+yqoRgjsFsWvysFjfVcpCh7O"]
+        );
     }
 
     #[test]
@@ -865,7 +955,10 @@ mod tests {
         assert!(secrets("if (password != !isValid) x").is_empty());
         assert_eq!(secrets("password = “Xj@cN834b”"), ["Xj@cN834b"]);
         // Call arguments: a quoted name, then a quoted machine secret.
-        assert_eq!(secrets("buildConfigField 'String', 'API_KEY', '\"951bc382db9cfee29c68634761dd6e19\"'"), ["951bc382db9cfee29c68634761dd6e19"]);
+        assert_eq!(
+            secrets("buildConfigField 'String', 'API_KEY', '\"951bc382db9cfee29c68634761dd6e19\"'"),
+            ["951bc382db9cfee29c68634761dd6e19"]
+        );
         assert!(secrets("{\"dummy\": \"api-custom-key\", \"c098f218-face-c0fe-dea0-0199cba\": \"x\"}").is_empty());
     }
 
@@ -907,12 +1000,18 @@ mod tests {
     #[test]
     fn command_lines() {
         let mut v = Vec::new();
-        scan_command_lines("mysql -uroot -pS3cretPw db\nsshpass -p 'Xy9!kLm2' ssh root@h\ncurl -u admin:Pa55w0rd! http://x\nssh -p 2222 host", &mut v);
+        scan_command_lines(
+            "mysql -uroot -pS3cretPw db\nsshpass -p 'Xy9!kLm2' ssh root@h\ncurl -u admin:Pa55w0rd! http://x\nssh -p 2222 host",
+            &mut v,
+        );
         let s: Vec<_> = v.iter().map(|h| h.secret.as_str()).collect();
         assert_eq!(s, ["S3cretPw", "Xy9!kLm2", "Pa55w0rd!"]);
         // Arguments continued on the next lines.
         let mut v = Vec::new();
-        scan_command_lines("new DirectoryEntry(\"LDAP://X\",\n   \"ADMN@X\",\n   \"Rrhh1234\");\ncurl -X POST https://h/t \\\n-u id:Cont1nued!pw", &mut v);
+        scan_command_lines(
+            "new DirectoryEntry(\"LDAP://X\",\n   \"ADMN@X\",\n   \"Rrhh1234\");\ncurl -X POST https://h/t \\\n-u id:Cont1nued!pw",
+            &mut v,
+        );
         let s: Vec<_> = v.iter().map(|h| h.secret.as_str()).collect();
         assert_eq!(s, ["Cont1nued!pw", "Rrhh1234"]);
     }

@@ -96,7 +96,10 @@ fn scan_jwk(text: &str, out: &mut Vec<Hit>) {
             let v = &body[..end];
             if v.len() >= 16 && crate::secret::entropy(v) >= 3.5 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 let vend = obj_end - obj.len() + fp + 3 + (obj[fp + 3..].len() - body.len()) + end;
-                out.push(Hit::new("jwk_private_key", Category::PrivateKey, 0.85, v, start, vend.max(start)).with_note("JSON Web Key with its private part"));
+                out.push(
+                    Hit::new("jwk_private_key", Category::PrivateKey, 0.85, v, start, vend.max(start))
+                        .with_note("JSON Web Key with its private part"),
+                );
                 break;
             }
         }
@@ -120,10 +123,8 @@ fn base64_body(body: &str) -> String {
             continue;
         }
         // The longest base64 run of the line: drops log timestamps, quotes, `+`-joins.
-        let best = l
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '='))
-            .max_by_key(|r| r.len())
-            .unwrap_or("");
+        let best =
+            l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=')).max_by_key(|r| r.len()).unwrap_or("");
         if best.len() >= 16 || (!out.is_empty() && best.len() >= 4 && best.ends_with('=')) {
             out.push_str(best);
         }

@@ -2,11 +2,11 @@
 //! (risk raised for tables with many hosts or admin accounts), a terminal table with attacker
 //! text escaped, and SARIF 2.1.0 for CI systems. Secrets appear only redacted.
 
+use crate::CredFinding;
 use crate::hit::Category;
 use crate::secret::{escape_control, redact};
-use crate::CredFinding;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vigil_model::{Finding, FindingKind, Severity};
 
 /// The risk score (0–1) of one finding.
@@ -58,11 +58,9 @@ pub fn location(f: &CredFinding) -> String {
 fn what(f: &CredFinding) -> String {
     let h = &f.hit;
     match (&h.table, h.category) {
-        (Some(t), Category::PasswordExport) => format!(
-            "{} with {} saved passwords",
-            h.note.as_deref().unwrap_or("password export"),
-            t.rows_with_password
-        ),
+        (Some(t), Category::PasswordExport) => {
+            format!("{} with {} saved passwords", h.note.as_deref().unwrap_or("password export"), t.rows_with_password)
+        }
         (Some(t), _) => {
             let mut s = format!("Password table with {} rows ({} with passwords", t.rows, t.rows_with_password);
             if t.hosts > 0 {
@@ -263,11 +261,13 @@ pub fn render_table(findings: &[Finding]) -> String {
         let det = ev.get("detector").and_then(Value::as_str).unwrap_or("");
         let red = ev.get("redacted").and_then(Value::as_str).unwrap_or("");
         let file = escape_control(ev.get("file").and_then(Value::as_str).unwrap_or(""));
-        let loc = match (ev.get("sheet").and_then(Value::as_str), ev.get("cell").and_then(Value::as_str), ev.get("line").and_then(Value::as_u64)) {
-            (Some(sh), Some(c), _) => format!("{file} [{}!{c}]", escape_control(sh)),
-            (_, _, Some(l)) => format!("{file}:{l}"),
-            _ => file,
-        };
+        let loc =
+            match (ev.get("sheet").and_then(Value::as_str), ev.get("cell").and_then(Value::as_str), ev.get("line").and_then(Value::as_u64))
+            {
+                (Some(sh), Some(c), _) => format!("{file} [{}!{c}]", escape_control(sh)),
+                (_, _, Some(l)) => format!("{file}:{l}"),
+                _ => file,
+            };
         s.push_str(&format!("{:<9} {:>5.2}  {:<28} {:<20} {}\n", f.severity.as_str(), f.score, det, escape_control(red), loc));
     }
     s

@@ -4,8 +4,8 @@
 
 use crate::hit::{Category, Hit};
 use crate::secret;
-use base64::Engine;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use base64::Engine;
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -165,14 +165,32 @@ fn rules() -> &'static [Rule] {
         use Category::*;
         vec![
             // Cloud access keys.
-            rule("aws_access_key", CloudKey, 0.8, r"\b((?:A3T[A-Z0-9]|AKIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA|ABIA|ACCA)[A-Z0-9]{16})\b", Some(aws_key_id)),
+            rule(
+                "aws_access_key",
+                CloudKey,
+                0.8,
+                r"\b((?:A3T[A-Z0-9]|AKIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA|ABIA|ACCA)[A-Z0-9]{16})\b",
+                Some(aws_key_id),
+            ),
             rule("aws_bedrock_key", CloudKey, 0.8, r"\b(ABSK[A-Za-z0-9+/]{60,}={0,2}|bedrock-api-key-[A-Za-z0-9+/=]{20,})", None),
             rule("aws_appsync_key", ApiToken, 0.6, r"\b(da2-[a-z0-9]{26})\b", None),
             rule("aws_mws_key", CloudKey, 0.8, r"\b(amzn\.mws\.[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12})\b", None),
             rule("alibaba_access_key", CloudKey, 0.75, r"\b(LTAI[A-Za-z0-9]{12,20})\b", Some(not_low_entropy)),
             rule("tencent_secret_id", CloudKey, 0.75, r"\b(AKID[A-Za-z0-9]{32})\b", Some(not_low_entropy)),
-            rule("azure_storage_key", CloudKey, 0.85, r"(?i)(?:AccountKey|SharedAccessKey|Secret)\s*=\s*([A-Za-z0-9+/]{40,}={0,2})", Some(not_low_entropy)),
-            rule("azure_client_secret", CloudKey, 0.7, r"(?:^|[^A-Za-z0-9_~.\-])([A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})(?:$|[^A-Za-z0-9_~.\-])", None),
+            rule(
+                "azure_storage_key",
+                CloudKey,
+                0.85,
+                r"(?i)(?:AccountKey|SharedAccessKey|Secret)\s*=\s*([A-Za-z0-9+/]{40,}={0,2})",
+                Some(not_low_entropy),
+            ),
+            rule(
+                "azure_client_secret",
+                CloudKey,
+                0.7,
+                r"(?:^|[^A-Za-z0-9_~.\-])([A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})(?:$|[^A-Za-z0-9_~.\-])",
+                None,
+            ),
             rule("azure_devops_pat", ApiToken, 0.7, r"\b([A-Za-z0-9]{52}JQQJ9[0-9A-Za-z]{19}AZDO[A-Za-z0-9]{4})\b", None),
             // Newer DevOps PATs: 84 characters with the `AZDO` signature four from the end.
             rule("azure_devops_pat", ApiToken, 0.65, r"\b([A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})\b", Some(not_low_entropy)),
@@ -184,10 +202,22 @@ fn rules() -> &'static [Rule] {
             // Source hosting and CI.
             rule("github_token", ApiToken, 0.9, r"\b(gh[pousr]_[A-Za-z0-9_]{30,255})", Some(github_ok)),
             rule("github_fine_grained_pat", ApiToken, 0.9, r"\b(github_pat_[A-Za-z0-9_]{50,255})", None),
-            rule("gitlab_token", ApiToken, 0.85, r"\b(gl(?:pat|oas|dt|rt|rtr|cbt|ptt|ft|imt|agent|soat|ffct|wt|sa)-[A-Za-z0-9_.\-]{15,})", Some(tail_not_placeholder)),
+            rule(
+                "gitlab_token",
+                ApiToken,
+                0.85,
+                r"\b(gl(?:pat|oas|dt|rt|rtr|cbt|ptt|ft|imt|agent|soat|ffct|wt|sa)-[A-Za-z0-9_.\-]{15,})",
+                Some(tail_not_placeholder),
+            ),
             rule("gitlab_runner_token", ApiToken, 0.8, r"\b(GR1348941[A-Za-z0-9_\-]{20})", None),
             rule("gitlab_session", ApiToken, 0.6, r"(_gitlab_session=[0-9a-z]{32})", None),
-            rule("bitbucket_token", ApiToken, 0.8, r"\b(ATBB[A-Za-z0-9_=.\-]{28,}|ATCTT3[A-Za-z0-9_\-=]{60,}|BBDC-[A-Za-z0-9+/@_\-]{30,})", None),
+            rule(
+                "bitbucket_token",
+                ApiToken,
+                0.8,
+                r"\b(ATBB[A-Za-z0-9_=.\-]{28,}|ATCTT3[A-Za-z0-9_\-=]{60,}|BBDC-[A-Za-z0-9+/@_\-]{30,})",
+                None,
+            ),
             rule("atlassian_token", ApiToken, 0.85, r"\b(ATATT3[A-Za-z0-9_\-=]{100,})", None),
             rule("npm_token", ApiToken, 0.85, r"\b(npm_[A-Za-z0-9]{36})\b", None),
             rule("pypi_token", ApiToken, 0.9, r"\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{40,})", None),
@@ -200,15 +230,33 @@ fn rules() -> &'static [Rule] {
             rule("sonarqube_token", ApiToken, 0.8, r"\b(sq[uap]_[0-9a-f]{40})\b", None),
             rule("jenkins_crumb_token", ApiToken, 0.5, r"(?i)jenkins[_\-]?(?:token|passwd|password|api_?key)\W{1,5}([0-9a-f]{34})\b", None),
             // A crumb is bound to a session: with it, requests pass as that user's.
-            rule("jenkins_crumb_token", ApiToken, 0.45, r"(?i)\bJenkins-Crumb\s*[:=]\s*['\x22]?([0-9a-f]{32}|[0-9a-f]{64})\b", Some(not_low_entropy)),
+            rule(
+                "jenkins_crumb_token",
+                ApiToken,
+                0.45,
+                r"(?i)\bJenkins-Crumb\s*[:=]\s*['\x22]?([0-9a-f]{32}|[0-9a-f]{64})\b",
+                Some(not_low_entropy),
+            ),
             // Chat, mail, payments, SaaS.
             rule("slack_token", ApiToken, 0.9, r"\b(xox[abposer]-[A-Za-z0-9\-]{10,})", Some(tail_not_placeholder)),
             rule("slack_app_token", ApiToken, 0.85, r"\b(xapp-[0-9A-Za-z\-/]{20,})", None),
-            rule("slack_webhook", ApiToken, 0.85, r"(hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]+/[A-Z0-9]+/[A-Za-z0-9]{16,})", None),
+            rule(
+                "slack_webhook",
+                ApiToken,
+                0.85,
+                r"(hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]+/[A-Z0-9]+/[A-Za-z0-9]{16,})",
+                None,
+            ),
             rule("discord_webhook", ApiToken, 0.85, r"(discord(?:app)?\.com/api/webhooks/[0-9]{10,}/[A-Za-z0-9_\-]{40,})", None),
             rule("discord_bot_token", ApiToken, 0.7, r"\b([MN][A-Za-z0-9]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38})", None),
             rule("telegram_bot_token", ApiToken, 0.85, r"\b([0-9]{8,10}:AA[0-9A-Za-z_\-]{30,34})\b", None),
-            rule("msteams_webhook", ApiToken, 0.7, r"(outlook\.office(?:365)?\.com/webhook/[0-9a-f\-]{36}@[0-9a-f\-]{36}/IncomingWebhook/[0-9a-f]{32}/[0-9a-f\-]{36})", None),
+            rule(
+                "msteams_webhook",
+                ApiToken,
+                0.7,
+                r"(outlook\.office(?:365)?\.com/webhook/[0-9a-f\-]{36}@[0-9a-f\-]{36}/IncomingWebhook/[0-9a-f]{32}/[0-9a-f\-]{36})",
+                None,
+            ),
             rule("stripe_key", ApiToken, 0.85, r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,})", None),
             rule("stripe_publishable_key", ApiToken, 0.4, r"\b(pk_(?:live|test)_[A-Za-z0-9]{16,})", None),
             rule("stripe_webhook_secret", ApiToken, 0.8, r"\b(whsec_[A-Za-z0-9]{24,})", None),
@@ -227,7 +275,13 @@ fn rules() -> &'static [Rule] {
             rule("salesforce_token", ApiToken, 0.75, r"\b(00D[A-Za-z0-9]{12,15}![A-Za-z0-9_.]{20,})", None),
             rule("defined_networking_key", ApiToken, 0.8, r"\b(dnkey-[A-Z0-9]{26}-[A-Z0-9]{52})\b", None),
             rule("sonarqube_login", ApiToken, 0.7, r"(?i)sonar[._]?login\W{1,5}([0-9a-f]{40})\b", None),
-            rule("vault_unseal_key", PrivateKey, 0.7, r"(?i)(?:Unseal Key [0-9]{1,2}:\s*|operator unseal\s+)([A-Za-z0-9+/]{40,}={0,2})", None),
+            rule(
+                "vault_unseal_key",
+                PrivateKey,
+                0.7,
+                r"(?i)(?:Unseal Key [0-9]{1,2}:\s*|operator unseal\s+)([A-Za-z0-9+/]{40,}={0,2})",
+                None,
+            ),
             rule("dropbox_token", ApiToken, 0.75, r"(?:^|[^A-Za-z0-9.])(sl\.[A-Za-z0-9_\-=]{60,})", None),
             rule("dropbox_long_term", ApiToken, 0.6, r"\b([A-Za-z0-9]{11}AAAAAAAAAA[A-Za-z0-9_\-]{43})", Some(after_padding_random)),
             rule("figma_token", ApiToken, 0.8, r"\b(figd_[A-Za-z0-9_\-]{38,})", None),
@@ -238,15 +292,33 @@ fn rules() -> &'static [Rule] {
             rule("newrelic_key", ApiToken, 0.8, r"\b(NR(?:AK|II|JS|BR|AA|IQ|RA|RB)-[A-Za-z0-9_\-]{19,})", None),
             rule("newrelic_license", ApiToken, 0.7, r"\b([a-z0-9]{36}NRAL)\b", Some(not_low_entropy)),
             rule("pixie_key", ApiToken, 0.7, r"\b(px-(?:api|dep)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b", None),
-            rule("postmark_token", ApiToken, 0.5, r"(?i)postmark\w*\W{1,6}([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", None),
+            rule(
+                "postmark_token",
+                ApiToken,
+                0.5,
+                r"(?i)postmark\w*\W{1,6}([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+                None,
+            ),
             rule("dynatrace_token", ApiToken, 0.85, r"\b(dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64})\b", None),
-            rule("grafana_token", ApiToken, 0.8, r"\b(glc_[A-Za-z0-9+/]{32,}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|eyJrIjoi[A-Za-z0-9]{40,}={0,2})", None),
+            rule(
+                "grafana_token",
+                ApiToken,
+                0.8,
+                r"\b(glc_[A-Za-z0-9+/]{32,}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|eyJrIjoi[A-Za-z0-9]{40,}={0,2})",
+                None,
+            ),
             rule("hashicorp_tf_token", ApiToken, 0.85, r"\b([A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_\-=]{40,})", None),
             rule("vault_token", ApiToken, 0.8, r"\b(hv[sbr]\.[A-Za-z0-9_\-]{24,})", None),
             rule("heroku_key", ApiToken, 0.8, r"\b(HRKU-[A-Za-z0-9_\-]{30,})", None),
             rule("digitalocean_token", ApiToken, 0.85, r"\b(do[opr]_v1_[a-f0-9]{40,})", None),
             rule("databricks_token", ApiToken, 0.85, r"\b(dapi[a-f0-9]{32}(?:-[0-9])?)\b", None),
-            rule("doppler_token", ApiToken, 0.85, r"\b(dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9\-_]{2,35}\.)?[A-Za-z0-9]{40,44})\b", None),
+            rule(
+                "doppler_token",
+                ApiToken,
+                0.85,
+                r"\b(dp\.(?:pt|st|sa|ct|scim|audit)\.(?:[a-z0-9\-_]{2,35}\.)?[A-Za-z0-9]{40,44})\b",
+                None,
+            ),
             rule("dtrack_key", ApiToken, 0.7, r"\b(odt_[A-Za-z0-9]{32,})\b", None),
             rule("cloudflare_token", ApiToken, 0.8, r"\b(cf(?:at|ut|k)_[A-Za-z0-9]{40,})", None),
             rule("planetscale_token", ApiToken, 0.85, r"\b(pscale_(?:pw|tkn|oauth)_[A-Za-z0-9_\-.]{30,})", None),
@@ -267,14 +339,38 @@ fn rules() -> &'static [Rule] {
             rule("mapbox_token", ApiToken, 0.7, r"\b((?:sk|tk)\.eyJ[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{20,})", None),
             // Public Mapbox tokens are still billable access tokens; only next to the vendor name.
             rule("mapbox_token", ApiToken, 0.5, r"(?is)mapbox.{0,30}?\b(pk\.eyJ[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{20,})", None),
-            rule("okta_token", ApiToken, 0.75, r"(?is)(?:okta|ssws).{0,40}?\b(00[A-Za-z0-9_\-]{39}[A-Za-z0-9_])(?:$|[^A-Za-z0-9_\-])", Some(not_low_entropy)),
+            rule(
+                "okta_token",
+                ApiToken,
+                0.75,
+                r"(?is)(?:okta|ssws).{0,40}?\b(00[A-Za-z0-9_\-]{39}[A-Za-z0-9_])(?:$|[^A-Za-z0-9_\-])",
+                Some(not_low_entropy),
+            ),
             rule("thingsboard_token", ApiToken, 0.7, r"thingsboard\.cloud/api/v1/([a-z0-9]{20})\b", Some(not_low_entropy)),
-            rule("truenas_api_key", ApiToken, 0.8, r"(?s)auth\.login_with_api_key\x22.{0,40}?\x22params\x22\s*:\s*\[\s*\x22([0-9]{1,6}-[A-Za-z0-9]{64})\x22", None),
-            rule("codeclimate_token", ApiToken, 0.7, r"(?:CODECLIMATE_REPO_TOKEN|CC_TEST_REPORTER_ID)\s*[:=]\s*['\x22]?([a-f0-9]{64})\b", None),
+            rule(
+                "truenas_api_key",
+                ApiToken,
+                0.8,
+                r"(?s)auth\.login_with_api_key\x22.{0,40}?\x22params\x22\s*:\s*\[\s*\x22([0-9]{1,6}-[A-Za-z0-9]{64})\x22",
+                None,
+            ),
+            rule(
+                "codeclimate_token",
+                ApiToken,
+                0.7,
+                r"(?:CODECLIMATE_REPO_TOKEN|CC_TEST_REPORTER_ID)\s*[:=]\s*['\x22]?([a-f0-9]{64})\b",
+                None,
+            ),
             rule("jenkins_initial_password", Password, 0.8, r"(?m)proceed to installation:\r?\n\r?\n([a-f0-9]{30,36})\r?$", None),
             // AI providers.
             rule("anthropic_key", ApiToken, 0.9, r"\b(sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_\-]{60,})", None),
-            rule("openai_key", ApiToken, 0.85, r"\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{16,}|sk-proj-[A-Za-z0-9_\-]{40,})", None),
+            rule(
+                "openai_key",
+                ApiToken,
+                0.85,
+                r"\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{16,}|sk-proj-[A-Za-z0-9_\-]{40,})",
+                None,
+            ),
             rule("sk_generic_key", ApiToken, 0.6, r"\b(sk-[a-f0-9]{32})\b", None),
             rule("groq_key", ApiToken, 0.85, r"\b(gsk_[A-Za-z0-9]{40,})\b", None),
             rule("xai_key", ApiToken, 0.85, r"\b(xai-[A-Za-z0-9]{60,})\b", None),
@@ -288,11 +384,29 @@ fn rules() -> &'static [Rule] {
             rule("jwt", ApiToken, 0.6, r"\b(eyJ[A-Za-z0-9_\-]{8,}={0,2}\.eyJ[A-Za-z0-9_\-]{8,}={0,2}\.[A-Za-z0-9_\-]{8,})", Some(jwt_ok)),
             rule("ntlm_token", ApiToken, 0.5, r"\b(TlRMTVNTUAA[A-Za-z0-9+/]{40,}={0,2})", None),
             rule("basic_auth_header", Password, 0.8, r"(?i)\bBasic\s+([A-Za-z0-9+/]{8,}={0,2})", Some(basic_auth_ok)),
-            rule("bearer_token", ApiToken, 0.6, r"(?i)(?:Authorization|auth)\W{0,4}\s*(?:Bearer|Token|SSWS)\s+([A-Za-z0-9_\-.~+/=:]{8,})", Some(bearer_ok)),
+            rule(
+                "bearer_token",
+                ApiToken,
+                0.6,
+                r"(?i)(?:Authorization|auth)\W{0,4}\s*(?:Bearer|Token|SSWS)\s+([A-Za-z0-9_\-.~+/=:]{8,})",
+                Some(bearer_ok),
+            ),
             rule("bearer_token", ApiToken, 0.5, r"(?i)\bBearer[:=]?\s+([A-Za-z0-9_\-.~+/]{16,}={0,2})", Some(bearer_ok)),
             rule("base64_private_key", PrivateKey, 0.85, r"\b(LS0tLS1CRUdJTi[A-Za-z0-9+/=]{40,})", Some(pem_b64_ok)),
-            rule("mysql_native_hash", PasswordHash, 0.5, r"(?i)\bIDENTIFIED\s+(?:WITH\s+'?mysql_native_password'?\s+)?AS\s+'(\*[0-9A-F]{40})'", None),
-            rule("password_hash", PasswordHash, 0.5, r"(?:^|[^A-Za-z0-9$])(\$(?:1|2[abxy]|5|6|8|y|argon2i|argon2id|argon2d)\$[./A-Za-z0-9$=,]{20,})", None),
+            rule(
+                "mysql_native_hash",
+                PasswordHash,
+                0.5,
+                r"(?i)\bIDENTIFIED\s+(?:WITH\s+'?mysql_native_password'?\s+)?AS\s+'(\*[0-9A-F]{40})'",
+                None,
+            ),
+            rule(
+                "password_hash",
+                PasswordHash,
+                0.5,
+                r"(?:^|[^A-Za-z0-9$])(\$(?:1|2[abxy]|5|6|8|y|argon2i|argon2id|argon2d)\$[./A-Za-z0-9$=,]{20,})",
+                None,
+            ),
             rule("kerberos_hash", PasswordHash, 0.6, r"(\$krb5(?:asrep|tgs)\$[0-9]{2}\$[^\s]{40,})", None),
         ]
     })
@@ -587,15 +701,14 @@ fn base64_run_before(text: &str, start: usize) -> bool {
     head.iter().rev().take(16).filter(|c| c.is_ascii_alphanumeric() || **c == b'+' || **c == b'/').count() == 16
 }
 
-const URL_RE: &str = r"(?-u:\b)([A-Za-z][A-Za-z0-9+.\-]{1,20})://([^\s:/@?#'\x22<>{}$]{0,128}):([^\s/'\x22<>]{1,200}?)@([A-Za-z0-9][A-Za-z0-9.\-_]*)";
+const URL_RE: &str =
+    r"(?-u:\b)([A-Za-z][A-Za-z0-9+.\-]{1,20})://([^\s:/@?#'\x22<>{}$]{0,128}):([^\s/'\x22<>]{1,200}?)@([A-Za-z0-9][A-Za-z0-9.\-_]*)";
 
 /// `scheme://user:password@host`: database URLs, git remotes, proxies, `.git-credentials`.
 pub fn scan_url_credentials(text: &str, out: &mut Vec<Hit>) {
     static RE: OnceLock<Regex> = OnceLock::new();
     #[allow(clippy::expect_used)]
-    let re = RE.get_or_init(|| {
-        Regex::new(URL_RE).expect("url regex compiles")
-    });
+    let re = RE.get_or_init(|| Regex::new(URL_RE).expect("url regex compiles"));
     for c in re.captures_iter(text) {
         let (Some(scheme), Some(user), Some(pass), Some(host)) = (c.get(1), c.get(2), c.get(3), c.get(4)) else { continue };
         let p = pass.as_str();
@@ -612,11 +725,7 @@ pub fn scan_url_credentials(text: &str, out: &mut Vec<Hit>) {
         } else {
             Category::ConnectionString
         };
-        out.push(
-            Hit::new("url_credentials", cat, 0.8, p, pass.start(), pass.end())
-                .with_account(Some(u))
-                .with_host(Some(host.as_str())),
-        );
+        out.push(Hit::new("url_credentials", cat, 0.8, p, pass.start(), pass.end()).with_account(Some(u)).with_host(Some(host.as_str())));
     }
 }
 
@@ -684,7 +793,10 @@ mod tests {
         // A vendor prefix glued into a long base64 run is not a token.
         assert!(found("iOiJKV1QiLCJhbGciOiJSUzI1NiIsIng1dCI6Imk2bEdrM0ZaenhSY1ViMkMzbkVu6VVyQIOq9a1/hvs.u6VVyQIOq9a1eC3YFU5Elt7ToIr6OwzKAWlCTQ7N4gElXaWou6aPpOIwGCoc0").is_empty());
         assert!(found("url/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/part").contains(&"huggingface_token"));
-        assert!(found("ALTER USER 't'@'1.1.1.1' IDENTIFIED WITH 'mysql_native_password' AS '*92FD05ADCA2EC9D1E10C096DEB1618BC2470E409'").contains(&"mysql_native_hash"));
+        assert!(
+            found("ALTER USER 't'@'1.1.1.1' IDENTIFIED WITH 'mysql_native_password' AS '*92FD05ADCA2EC9D1E10C096DEB1618BC2470E409'")
+                .contains(&"mysql_native_hash")
+        );
     }
 
     #[test]

@@ -45,10 +45,14 @@ pub fn entropy(s: &str) -> f64 {
         return 0.0;
     }
     let n = n as f64;
-    counts.iter().filter(|&&c| c > 0).map(|&c| {
-        let p = c as f64 / n;
-        -p * p.log2()
-    }).sum()
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 /// Character classes present: lower, upper, digit, other (symbols and non-ASCII).
@@ -81,11 +85,24 @@ pub fn is_placeholder(v: &str) -> bool {
     }
     let l = t.to_ascii_lowercase();
     // Templates and variable references of every common syntax.
-    if t.starts_with("${") || t.starts_with("{{") || t.starts_with("$(") || t.starts_with("#{") || t.starts_with("%(")
-        || t.starts_with("<%") || (t.starts_with('<') && t.ends_with('>')) || (t.starts_with('[') && t.ends_with(']'))
-        || (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('%') && t.ends_with('%') && t.len() > 2)
-        || l.starts_with("&lt;") || l.contains("your_") || l.contains("your-") || l.starts_with("your")
-        || l.starts_with("insert") || l.starts_with("enter") || l.starts_with("replace") || l.starts_with("put_")
+    if t.starts_with("${")
+        || t.starts_with("{{")
+        || t.starts_with("$(")
+        || t.starts_with("#{")
+        || t.starts_with("%(")
+        || t.starts_with("<%")
+        || (t.starts_with('<') && t.ends_with('>'))
+        || (t.starts_with('[') && t.ends_with(']'))
+        || (t.starts_with('{') && t.ends_with('}'))
+        || (t.starts_with('%') && t.ends_with('%') && t.len() > 2)
+        || l.starts_with("&lt;")
+        || l.contains("your_")
+        || l.contains("your-")
+        || l.starts_with("your")
+        || l.starts_with("insert")
+        || l.starts_with("enter")
+        || l.starts_with("replace")
+        || l.starts_with("put_")
     {
         return true;
     }
@@ -108,20 +125,94 @@ pub fn is_placeholder(v: &str) -> bool {
         return true;
     }
     const WORDS: &[&str] = &[
-        "password", "passwd", "pass", "pwd", "token", "changeme", "change_me", "changeit", "change-me",
-        "null", "none", "nil", "true", "false", "empty", "undefined", "example", "sample", "dummy", "fake", "test",
-        "placeholder", "redacted", "hidden", "masked", "required", "optional", "string", "str", "text", "value",
-        "default", "yes", "no", "on", "off", "prompt", "ask", "env", "file", "plain", "md5", "sha256", "scram-sha-256",
-        "trust", "peer", "ident", "mypassword", "my_password", "yourpassword",
-        "<password>", "keyring", "disabled", "enabled", "not-set", "notset", "unset", "blank", "tbd", "todo", "n/a", "na",
-        "xxx", "***", "foo", "bar", "foobar", "abc", "secretkey", "apikey", "api_key", "access_token", "auth_token",
-        "user", "username", "admin_password", "db_password", "new_password", "old_password", "*****", "mysecret",
+        "password",
+        "passwd",
+        "pass",
+        "pwd",
+        "token",
+        "changeme",
+        "change_me",
+        "changeit",
+        "change-me",
+        "null",
+        "none",
+        "nil",
+        "true",
+        "false",
+        "empty",
+        "undefined",
+        "example",
+        "sample",
+        "dummy",
+        "fake",
+        "test",
+        "placeholder",
+        "redacted",
+        "hidden",
+        "masked",
+        "required",
+        "optional",
+        "string",
+        "str",
+        "text",
+        "value",
+        "default",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "prompt",
+        "ask",
+        "env",
+        "file",
+        "plain",
+        "md5",
+        "sha256",
+        "scram-sha-256",
+        "trust",
+        "peer",
+        "ident",
+        "mypassword",
+        "my_password",
+        "yourpassword",
+        "<password>",
+        "keyring",
+        "disabled",
+        "enabled",
+        "not-set",
+        "notset",
+        "unset",
+        "blank",
+        "tbd",
+        "todo",
+        "n/a",
+        "na",
+        "xxx",
+        "***",
+        "foo",
+        "bar",
+        "foobar",
+        "abc",
+        "secretkey",
+        "apikey",
+        "api_key",
+        "access_token",
+        "auth_token",
+        "user",
+        "username",
+        "admin_password",
+        "db_password",
+        "new_password",
+        "old_password",
+        "*****",
+        "mysecret",
     ];
     if WORDS.contains(&l.as_str()) {
         return true;
     }
     // Well-known documentation values (AWS's, Microsoft's, …).
-    const DOC_VALUES: &[&str] = &["akiaiosfodnn7example", "wjalrxutnfemi/k7mdeng/bpxrficyexamplekey", "je7mtgbclwbf/2tk6iw38bg5uzmm4ohtwyq8zz3n"];
+    const DOC_VALUES: &[&str] =
+        &["akiaiosfodnn7example", "wjalrxutnfemi/k7mdeng/bpxrficyexamplekey", "je7mtgbclwbf/2tk6iw38bg5uzmm4ohtwyq8zz3n"];
     if DOC_VALUES.contains(&l.as_str()) {
         return true;
     }
@@ -136,11 +227,29 @@ pub fn is_placeholder(v: &str) -> bool {
 pub fn is_fake(v: &str) -> bool {
     let l = v.to_ascii_lowercase();
     [
-        "example", "sample", "dummy", "fake", "xxxxxx", "123456", "654321", "abcdef", "asdfg", "qwerty", "a1b2c3", "0000000000",
-        "your_", "placeholder", "redacted", "testonly", "lookingfor", "looking-for", "not-the", "not_the",
+        "example",
+        "sample",
+        "dummy",
+        "fake",
+        "xxxxxx",
+        "123456",
+        "654321",
+        "abcdef",
+        "asdfg",
+        "qwerty",
+        "a1b2c3",
+        "0000000000",
+        "your_",
+        "placeholder",
+        "redacted",
+        "testonly",
+        "lookingfor",
+        "looking-for",
+        "not-the",
+        "not_the",
     ]
-        .iter()
-        .any(|m| l.contains(m))
+    .iter()
+    .any(|m| l.contains(m))
 }
 
 /// Values stored encrypted by a framework (`ENC(…)` of Jasypt, `{cipher}…` of Spring Cloud
@@ -148,7 +257,10 @@ pub fn is_fake(v: &str) -> bool {
 pub fn is_encrypted_value(v: &str) -> bool {
     let t = v.trim();
     let l = t.to_ascii_lowercase();
-    (l.starts_with("enc(") && t.ends_with(')')) || l.starts_with("{cipher}") || l.starts_with("vault:v") || l.starts_with("$ansible_vault")
+    (l.starts_with("enc(") && t.ends_with(')'))
+        || l.starts_with("{cipher}")
+        || l.starts_with("vault:v")
+        || l.starts_with("$ansible_vault")
         || l.starts_with("!vault")
 }
 
@@ -156,7 +268,11 @@ pub fn is_encrypted_value(v: &str) -> bool {
 pub fn is_code_fragment(v: &str) -> bool {
     let t = v.trim();
     t.starts_with(['+', '.', ',', ';', '(', ')', '/']) && (t.starts_with('/') && t[1..].contains('/') || !t.starts_with('/'))
-        || t.contains(" + ") || t.contains("()") || t.contains("${") || t.contains("#{") || t.contains("{{")
+        || t.contains(" + ")
+        || t.contains("()")
+        || t.contains("${")
+        || t.contains("#{")
+        || t.contains("{{")
         || t.ends_with('(')
 }
 
@@ -169,10 +285,49 @@ pub fn is_code_reference(v: &str) -> bool {
     }
     let l = t.to_ascii_lowercase();
     const PREFIXES: &[&str] = &[
-        "process.env", "os.environ", "os.getenv", "getenv(", "env.", "env(", "system.getenv", "config.", "settings.",
-        "this.", "self.", "request.", "req.", "params.", "args.", "options.", "opts.", "props.", "ctx.", "context.",
-        "environment.", "secrets.", "vars.", "input(", "prompt(", "getpass", "new ", "function", "lambda", "await ",
-        "null", "none", "nil", "undefined", "&", "*", "string(", "str(", "std::", "$", "\\$", "@", "(",
+        "process.env",
+        "os.environ",
+        "os.getenv",
+        "getenv(",
+        "env.",
+        "env(",
+        "system.getenv",
+        "config.",
+        "settings.",
+        "this.",
+        "self.",
+        "request.",
+        "req.",
+        "params.",
+        "args.",
+        "options.",
+        "opts.",
+        "props.",
+        "ctx.",
+        "context.",
+        "environment.",
+        "secrets.",
+        "vars.",
+        "input(",
+        "prompt(",
+        "getpass",
+        "new ",
+        "function",
+        "lambda",
+        "await ",
+        "null",
+        "none",
+        "nil",
+        "undefined",
+        "&",
+        "*",
+        "string(",
+        "str(",
+        "std::",
+        "$",
+        "\\$",
+        "@",
+        "(",
     ];
     if PREFIXES.iter().any(|p| l.starts_with(p)) {
         return true;
@@ -181,23 +336,32 @@ pub fn is_code_reference(v: &str) -> bool {
     // password that happens to start with `!`.
     if let Some(rest) = t.strip_prefix('!') {
         let identish = rest.chars().all(|c| c.is_ascii_alphanumeric() || "_.()".contains(c));
-        if rest.is_empty() || identish && (!rest.chars().any(|c| c.is_ascii_digit()) || rest.contains(['.', '('])) || !identish && !rest.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        if rest.is_empty()
+            || identish && (!rest.chars().any(|c| c.is_ascii_digit()) || rest.contains(['.', '(']))
+            || !identish && !rest.starts_with(|c: char| c.is_ascii_alphanumeric())
+        {
             return true;
         }
     }
     // identifier(.identifier)*(…) : a member access or call.
-    let ident_chain = t
-        .split('.')
-        .all(|seg| {
-            let seg = seg.split('(').next().unwrap_or(seg);
-            !seg.is_empty() && seg.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        });
+    let ident_chain = t.split('.').all(|seg| {
+        let seg = seg.split('(').next().unwrap_or(seg);
+        !seg.is_empty()
+            && seg.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
     if ident_chain && (t.contains('.') || t.contains('(')) && !t.chars().any(|c| c.is_ascii_digit()) {
         return true;
     }
-    if t.ends_with("()") || t.ends_with(");") || t.contains("()") || t.contains("::") || t.contains("->") || t.contains('(')
-        || t.contains("![") || t.contains("==") || t.contains('[') && t.contains(']')
+    if t.ends_with("()")
+        || t.ends_with(");")
+        || t.contains("()")
+        || t.contains("::")
+        || t.contains("->")
+        || t.contains('(')
+        || t.contains("![")
+        || t.contains("==")
+        || t.contains('[') && t.contains(']')
     {
         return true;
     }
@@ -218,13 +382,55 @@ pub fn is_snake_identifier(v: &str) -> bool {
 /// Type names after `name:` in typed code (`u32`, `__u32`, `String`, `&str`, `Option<…>`).
 pub fn is_type_name(v: &str) -> bool {
     let l = v.trim_start_matches('&').to_ascii_lowercase();
-    l.starts_with("__") || l.starts_with("option<") || l.starts_with("vec<") || l.contains("::") || l.ends_with('*')
+    l.starts_with("__")
+        || l.starts_with("option<")
+        || l.starts_with("vec<")
+        || l.contains("::")
+        || l.ends_with('*')
         || matches!(
             l.as_str(),
-            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "bool" | "str"
-                | "string" | "int" | "char" | "byte" | "bytes" | "float" | "double" | "long" | "object" | "any" | "number"
-                | "secretstring" | "securestring" | "dict" | "list" | "optional" | "option" | "vec" | "box" | "result"
-                | "hashmap" | "map" | "array" | "slice" | "self" | "none" | "some" | "ok" | "err"
+            "u8" | "u16"
+                | "u32"
+                | "u64"
+                | "u128"
+                | "usize"
+                | "i8"
+                | "i16"
+                | "i32"
+                | "i64"
+                | "i128"
+                | "isize"
+                | "bool"
+                | "str"
+                | "string"
+                | "int"
+                | "char"
+                | "byte"
+                | "bytes"
+                | "float"
+                | "double"
+                | "long"
+                | "object"
+                | "any"
+                | "number"
+                | "secretstring"
+                | "securestring"
+                | "dict"
+                | "list"
+                | "optional"
+                | "option"
+                | "vec"
+                | "box"
+                | "result"
+                | "hashmap"
+                | "map"
+                | "array"
+                | "slice"
+                | "self"
+                | "none"
+                | "some"
+                | "ok"
+                | "err"
         )
 }
 
@@ -251,8 +457,14 @@ pub fn is_identifier_like(v: &str) -> bool {
         return false;
     }
     let l = v.to_ascii_lowercase();
-    l.contains("password") || l.contains("passwd") || l.contains("secret") || l.contains("token") || l.contains("_key")
-        || l.contains("field") || l.contains("label") || l.contains("input")
+    l.contains("password")
+        || l.contains("passwd")
+        || l.contains("secret")
+        || l.contains("token")
+        || l.contains("_key")
+        || l.contains("field")
+        || l.contains("label")
+        || l.contains("input")
 }
 
 /// Is this a plausible literal password (the user-chosen kind)? `strict` asks more of values
@@ -312,7 +524,9 @@ pub fn plausible_token(v: &str) -> bool {
     if !v.chars().any(|c| c.is_ascii_digit()) && n < 20 && wordish || v.chars().all(|c| c.is_ascii_alphabetic()) && n < 32 {
         return false;
     }
-    if v.contains('@') && v.rsplit('@').next().is_some_and(|d| d.contains('.') && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')) {
+    if v.contains('@')
+        && v.rsplit('@').next().is_some_and(|d| d.contains('.') && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+    {
         return false;
     }
     let cc = class_count(v);

@@ -3,7 +3,7 @@
 //! spreadsheets and document tables (both arrive here as tab-separated lines). Browser and
 //! password-manager exports are the same shape with well-known headers.
 
-use crate::hit::{is_admin_account, Category, Hit, TableStats};
+use crate::hit::{Category, Hit, TableStats, is_admin_account};
 use crate::secret;
 use std::collections::HashSet;
 
@@ -31,33 +31,148 @@ fn classify(cell: &str) -> Col {
     // Columns *about* passwords (policy tables, audit exports), not holding them. English
     // terms match whole words (so `account` is not `count`), CJK terms anywhere.
     const NOT_WORDS: &[&str] = &[
-        "hash", "hashed", "policy", "expiry", "expires", "expiration", "changed", "change", "date", "time", "length",
-        "strength", "reset", "hint", "age", "rule", "rules", "required", "requirement", "last", "history", "count",
-        "type", "salt", "complexity", "min", "max", "minimum", "maximum", "days",
+        "hash",
+        "hashed",
+        "policy",
+        "expiry",
+        "expires",
+        "expiration",
+        "changed",
+        "change",
+        "date",
+        "time",
+        "length",
+        "strength",
+        "reset",
+        "hint",
+        "age",
+        "rule",
+        "rules",
+        "required",
+        "requirement",
+        "last",
+        "history",
+        "count",
+        "type",
+        "salt",
+        "complexity",
+        "min",
+        "max",
+        "minimum",
+        "maximum",
+        "days",
     ];
     const NOT_CJK: &[&str] = &["过期", "策略", "修改", "长度", "复杂", "要求", "规则", "次数", "有效期", "日期", "时间"];
-    if c.split(|ch: char| !ch.is_alphanumeric() || !ch.is_ascii()).any(|w| NOT_WORDS.contains(&w)) || NOT_CJK.iter().any(|n| c.contains(n)) {
+    if c.split(|ch: char| !ch.is_alphanumeric() || !ch.is_ascii()).any(|w| NOT_WORDS.contains(&w)) || NOT_CJK.iter().any(|n| c.contains(n))
+    {
         return Col::Other;
     }
-    const PW: &[&str] = &["password", "passwd", "passwort", "密码", "口令", "密碼", "비밀번호", "패스워드", "パスワード", "passcode", "secret"];
+    const PW: &[&str] =
+        &["password", "passwd", "passwort", "密码", "口令", "密碼", "비밀번호", "패스워드", "パスワード", "passcode", "secret"];
     if PW.iter().any(|p| c.contains(p)) || matches!(c.as_str(), "pwd" | "pass" | "pw" | "암호" | "비번" | "login_password" | "p/w") {
         return Col::Password;
     }
     const USER: &[&str] = &[
-        "user", "username", "user name", "login", "login name", "account", "id", "uid", "userid", "user id", "email",
-        "e-mail", "用户", "用户名", "账号", "帐号", "账户", "帐户", "帳號", "登录名", "登录账号", "登陆账号", "管理员", "아이디",
-        "계정", "사용자", "ユーザー", "ユーザ名", "アカウント", "login_username", "login name", "benutzer", "title", "name",
+        "user",
+        "username",
+        "user name",
+        "login",
+        "login name",
+        "account",
+        "id",
+        "uid",
+        "userid",
+        "user id",
+        "email",
+        "e-mail",
+        "用户",
+        "用户名",
+        "账号",
+        "帐号",
+        "账户",
+        "帐户",
+        "帳號",
+        "登录名",
+        "登录账号",
+        "登陆账号",
+        "管理员",
+        "아이디",
+        "계정",
+        "사용자",
+        "ユーザー",
+        "ユーザ名",
+        "アカウント",
+        "login_username",
+        "login name",
+        "benutzer",
+        "title",
+        "name",
     ];
-    if USER.contains(&c.as_str()) || c.ends_with("username") || c.ends_with("用户名") || c.ends_with("账号") || c.ends_with("帐号") || c.ends_with("account") {
+    if USER.contains(&c.as_str())
+        || c.ends_with("username")
+        || c.ends_with("用户名")
+        || c.ends_with("账号")
+        || c.ends_with("帐号")
+        || c.ends_with("account")
+    {
         return Col::User;
     }
     const HOST: &[&str] = &[
-        "host", "hostname", "host name", "ip", "ip address", "ipaddr", "ip addr", "server", "server name", "address", "url",
-        "uri", "login_uri", "web site", "website", "domain", "origin", "服务器", "主机", "地址", "ip地址", "域名", "网址", "主机名",
-        "设备", "设备ip", "服务器ip", "服务器地址", "管理地址", "登录地址", "链接", "서버", "호스트", "주소", "ホスト", "サーバー",
-        "database", "db", "system", "系统", "系统名称", "port", "端口", "location", "signon_realm", "hostname/ip",
+        "host",
+        "hostname",
+        "host name",
+        "ip",
+        "ip address",
+        "ipaddr",
+        "ip addr",
+        "server",
+        "server name",
+        "address",
+        "url",
+        "uri",
+        "login_uri",
+        "web site",
+        "website",
+        "domain",
+        "origin",
+        "服务器",
+        "主机",
+        "地址",
+        "ip地址",
+        "域名",
+        "网址",
+        "主机名",
+        "设备",
+        "设备ip",
+        "服务器ip",
+        "服务器地址",
+        "管理地址",
+        "登录地址",
+        "链接",
+        "서버",
+        "호스트",
+        "주소",
+        "ホスト",
+        "サーバー",
+        "database",
+        "db",
+        "system",
+        "系统",
+        "系统名称",
+        "port",
+        "端口",
+        "location",
+        "signon_realm",
+        "hostname/ip",
     ];
-    if HOST.contains(&c.as_str()) || c.ends_with("ip") || c.ends_with("地址") || c.ends_with("url") || c.ends_with("服务器") || c.ends_with("主机") || c.ends_with("host") {
+    if HOST.contains(&c.as_str())
+        || c.ends_with("ip")
+        || c.ends_with("地址")
+        || c.ends_with("url")
+        || c.ends_with("服务器")
+        || c.ends_with("主机")
+        || c.ends_with("host")
+    {
         return Col::Host;
     }
     Col::Other
@@ -260,11 +375,8 @@ fn scan_table_at(text: &str, off: usize, line: &str, out: &mut Vec<Hit>) -> usiz
         if user_col.is_none() && host_col.is_none() && export.is_none() {
             return consumed;
         }
-        let (detector, cat) = if export.is_some() {
-            ("password_export", Category::PasswordExport)
-        } else {
-            ("password_table", Category::PasswordTable)
-        };
+        let (detector, cat) =
+            if export.is_some() { ("password_export", Category::PasswordExport) } else { ("password_table", Category::PasswordTable) };
         let confidence = if stats.rows_with_password >= 2 { 0.95 } else { 0.8 };
         let mut h = Hit::new(detector, cat, confidence, &secret, off, end.max(off)).with_account(first_admin.as_deref());
         if let Some(e) = export {
@@ -324,10 +436,16 @@ mod tests {
     #[test]
     fn header_variants() {
         let cases: [(&str, (usize, usize, usize)); 5] = [
-            ("2023年服务器密码表\n序号,系统名称,IP地址,登录账号,登录密码,备注\n1,OA,10.0.0.1,admin,Oa@2023!,\n2,邮件,10.0.0.2,root,Mail#2023,\n", (2, 2, 2)),
+            (
+                "2023年服务器密码表\n序号,系统名称,IP地址,登录账号,登录密码,备注\n1,OA,10.0.0.1,admin,Oa@2023!,\n2,邮件,10.0.0.2,root,Mail#2023,\n",
+                (2, 2, 2),
+            ),
             ("服务器,账号/密码\n10.0.0.1,root/Abc@1234\n10.0.0.2,admin/Qwe!7890\n", (2, 2, 2)),
             ("| Hostname | Username | Password |\n|---|---|---|\n| web01 | root | W3b!pass99 |\n", (1, 1, 1)),
-            ("HOST            USER        PASSWORD\n10.0.0.1        root        Sp4ce!Aligned\n10.0.0.2        admin       An0ther#One\n", (2, 2, 2)),
+            (
+                "HOST            USER        PASSWORD\n10.0.0.1        root        Sp4ce!Aligned\n10.0.0.2        admin       An0ther#One\n",
+                (2, 2, 2),
+            ),
             // `Account` is an account column even though it contains `count`.
             ("IP\tPort\tAccount\tPwd\n10.0.0.1\t22\troot\tTab$ep4rated\n", (1, 1, 1)),
         ];

@@ -43,7 +43,15 @@ pub fn decode_text(bytes: &[u8]) -> Option<Cow<'_, str>> {
 /// GB18030 decodes nearly any byte string; accept it only when it yields common CJK text.
 fn gbk_plausible(s: &str) -> bool {
     let cjk = s.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
-    let other = s.chars().filter(|c| !c.is_ascii() && !('\u{4e00}'..='\u{9fff}').contains(c) && !('\u{3000}'..='\u{303f}').contains(c) && !('\u{ff00}'..='\u{ffef}').contains(c)).count();
+    let other = s
+        .chars()
+        .filter(|c| {
+            !c.is_ascii()
+                && !('\u{4e00}'..='\u{9fff}').contains(c)
+                && !('\u{3000}'..='\u{303f}').contains(c)
+                && !('\u{ff00}'..='\u{ffef}').contains(c)
+        })
+        .count();
     cjk > 0 && other * 10 <= cjk
 }
 
@@ -127,7 +135,9 @@ fn merge(mut hits: Vec<Hit>) -> Vec<Hit> {
             let overlap = h.offset < k.end_offset.max(k.offset + 1) && k.offset < h.end_offset.max(h.offset + 1);
             let table_row = matches!(k.detector, "password_table" | "password_export") && h.offset >= k.offset && h.offset <= k.end_offset;
             let same_secret = k.secret == h.secret && k.offset == h.offset;
-            (overlap && k.detector != "password_table" && k.detector != "password_export") || table_row || same_secret
+            (overlap && k.detector != "password_table" && k.detector != "password_export")
+                || table_row
+                || same_secret
                 || (k.secret.contains(&h.secret) && overlap)
         });
         if !dup {

@@ -110,10 +110,17 @@ pub fn is_encrypting_store(name: &str, text: &str) -> bool {
     let bits = markers(text);
     let h = |m: &str| has(bits, m);
     let lname = name.rsplit(['/', '\\', '!']).next().unwrap_or(name).to_ascii_lowercase();
-    h("mrng:Connections") || (h("<Connections") && (h("ConfVersion") || h("Ver=")))
-        || h("[Sessions\\") || h("<FileZilla") || h("S:\"Password")
-        || h("[CONNECTION:AUTHENTICATION]") || lname.ends_with(".ncx") || lname == "mobaxterm.ini"
-        || lname.ends_with(".xsh") || lname.ends_with(".xfp") || lname.ends_with(".rdp")
+    h("mrng:Connections")
+        || (h("<Connections") && (h("ConfVersion") || h("Ver=")))
+        || h("[Sessions\\")
+        || h("<FileZilla")
+        || h("S:\"Password")
+        || h("[CONNECTION:AUTHENTICATION]")
+        || lname.ends_with(".ncx")
+        || lname == "mobaxterm.ini"
+        || lname.ends_with(".xsh")
+        || lname.ends_with(".xfp")
+        || lname.ends_with(".rdp")
 }
 
 /// `key=value` and `"key"="value"` lines with the `[section]` they are in.
@@ -261,10 +268,17 @@ fn scan_putty(text: &str, out: &mut Vec<Hit>) {
                 let voff = line_off + raw.find(v).unwrap_or(0);
                 let note = if k == "ProxyPassword" { "proxy password stored in clear" } else { "KiTTY saved session password" };
                 out.push(
-                    Hit::new(if kitty { "kitty_session" } else { "putty_session" }, Category::AdminToolStore, 0.85, v, voff, voff + v.len())
-                        .with_account(Some(&user))
-                        .with_host(Some(&host))
-                        .with_note(note),
+                    Hit::new(
+                        if kitty { "kitty_session" } else { "putty_session" },
+                        Category::AdminToolStore,
+                        0.85,
+                        v,
+                        voff,
+                        voff + v.len(),
+                    )
+                    .with_account(Some(&user))
+                    .with_host(Some(&host))
+                    .with_note(note),
                 );
             }
             _ => {}
@@ -365,7 +379,8 @@ pub fn mremoteng_encrypt_gcm(plain: &str, password: &str, salt: [u8; 16], nonce:
     let mut out = salt.to_vec();
     out.extend_from_slice(&nonce);
     if let Ok(cipher) = Aes256Gcm16::new_from_slice(&key)
-        && let Ok(ct) = cipher.encrypt(aes_gcm::aead::generic_array::GenericArray::from_slice(&nonce), Payload { msg: plain.as_bytes(), aad: &salt })
+        && let Ok(ct) =
+            cipher.encrypt(aes_gcm::aead::generic_array::GenericArray::from_slice(&nonce), Payload { msg: plain.as_bytes(), aad: &salt })
     {
         out.extend_from_slice(&ct);
     }
@@ -524,7 +539,8 @@ fn scan_mobaxterm(text: &str, out: &mut Vec<Hit>) {
         if !(section == "Passwords" || section == "Credentials") || v.len() < 8 {
             continue;
         }
-        let (account, value) = if section == "Credentials" { v.split_once(':').map_or((None, v), |(u, p)| (Some(u), p)) } else { (k.split('@').next(), v) };
+        let (account, value) =
+            if section == "Credentials" { v.split_once(':').map_or((None, v), |(u, p)| (Some(u), p)) } else { (k.split('@').next(), v) };
         if value.len() < 8 || secret::is_placeholder(value) {
             continue;
         }
@@ -649,7 +665,9 @@ mod tests {
         assert_eq!(mremoteng_decrypt_gcm(&enc, MREMOTENG_DEFAULT_KEY, 1000).as_deref(), Some("Adm1n!pass"));
         let custom = mremoteng_encrypt_gcm("Adm1n!pass", "my own key", [7; 16], [9; 16], 1000);
         assert!(mremoteng_decrypt_gcm(&custom, MREMOTENG_DEFAULT_KEY, 1000).is_none());
-        let xml = format!("<mrng:Connections xmlns:mrng=\"http://mremoteng.org\" Name=\"Connections\" Export=\"false\" EncryptionEngine=\"AES\" BlockCipherMode=\"GCM\" KdfIterations=\"1000\" ConfVersion=\"2.6\">\n<Node Name=\"dc01\" Type=\"Connection\" Username=\"administrator\" Hostname=\"10.1.1.1\" Password=\"{enc}\" />\n<Node Name=\"x\" Username=\"u\" Hostname=\"h\" Password=\"{custom}\" />\n</mrng:Connections>");
+        let xml = format!(
+            "<mrng:Connections xmlns:mrng=\"http://mremoteng.org\" Name=\"Connections\" Export=\"false\" EncryptionEngine=\"AES\" BlockCipherMode=\"GCM\" KdfIterations=\"1000\" ConfVersion=\"2.6\">\n<Node Name=\"dc01\" Type=\"Connection\" Username=\"administrator\" Hostname=\"10.1.1.1\" Password=\"{enc}\" />\n<Node Name=\"x\" Username=\"u\" Hostname=\"h\" Password=\"{custom}\" />\n</mrng:Connections>"
+        );
         let mut v = Vec::new();
         scan_admin_tools("confCons.xml", &xml, &mut v);
         assert_eq!(v.len(), 1);

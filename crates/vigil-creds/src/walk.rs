@@ -3,7 +3,7 @@
 //! files scanned in parallel with rayon. Unreadable files, permission errors and symlink
 //! loops become [`ScanIssue`]s; nothing here panics on what the file system hands back.
 
-use crate::{scan_bytes, IssueKind, ScanIssue, ScanOptions, ScanReport};
+use crate::{IssueKind, ScanIssue, ScanOptions, ScanReport, scan_bytes};
 use rayon::prelude::*;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -86,7 +86,11 @@ fn scan_file(path: &Path, opts: &ScanOptions) -> ScanReport {
     match read_file_bounded(path, opts.max_file_bytes) {
         Ok((data, truncated)) => {
             if truncated {
-                rep.issues.push(ScanIssue { file: name.clone(), kind: IssueKind::Truncated, detail: format!("larger than {} bytes; only the first part was scanned", opts.max_file_bytes) });
+                rep.issues.push(ScanIssue {
+                    file: name.clone(),
+                    kind: IssueKind::Truncated,
+                    detail: format!("larger than {} bytes; only the first part was scanned", opts.max_file_bytes),
+                });
             }
             rep.files_scanned = 1;
             rep.bytes_scanned = data.len() as u64;
@@ -108,16 +112,13 @@ pub fn scan_paths_with(paths: &[PathBuf], opts: &ScanOptions, wopts: &WalkOption
     let mut issues = Vec::new();
     let files = collect_files(paths, wopts, &mut issues);
     let work = || {
-        files
-            .par_iter()
-            .map(|p| scan_file(p, opts))
-            .reduce(ScanReport::default, |mut a, b| {
-                a.findings.extend(b.findings);
-                a.issues.extend(b.issues);
-                a.files_scanned += b.files_scanned;
-                a.bytes_scanned += b.bytes_scanned;
-                a
-            })
+        files.par_iter().map(|p| scan_file(p, opts)).reduce(ScanReport::default, |mut a, b| {
+            a.findings.extend(b.findings);
+            a.issues.extend(b.issues);
+            a.files_scanned += b.files_scanned;
+            a.bytes_scanned += b.bytes_scanned;
+            a
+        })
     };
     let mut rep = if opts.threads > 0 {
         match rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build() {

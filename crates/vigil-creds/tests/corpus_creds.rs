@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
-use vigil_creds::{scan_bytes, ScanOptions};
+use vigil_creds::{ScanOptions, scan_bytes};
 
 fn data_dir() -> Option<PathBuf> {
     let p = match std::env::var_os("VIGIL_SHARED_DATA") {
@@ -106,7 +106,9 @@ fn credsweeper_corpus_precision_recall() {
     }
     println!("CredSweeper corpus: {} expected lines, {} findings ({tp} TP, {fp} FP)", expected.len(), tp + fp);
     println!("precision {precision:.3} recall {recall:.3} F1 {f:.3}");
-    println!("without the doc_*pair*/doc_various files: {exp_x} expected, {tp_x} TP, {fp_x} FP: precision {p_x:.3} recall {r_x:.3} F1 {f_x:.3}");
+    println!(
+        "without the doc_*pair*/doc_various files: {exp_x} expected, {tp_x} TP, {fp_x} FP: precision {p_x:.3} recall {r_x:.3} F1 {f_x:.3}"
+    );
     println!("missed lines by file:");
     for (file, lines) in &by_file {
         println!("  {file}: {lines:?}");
@@ -186,7 +188,10 @@ fn noseyparker_rule_examples() {
     let p_s = secret_tp as f64 / (secret_tp + fp).max(1) as f64;
     let r_s = secret_tp as f64 / secret_total.max(1) as f64;
     let f_s = f1(p_s, r_s);
-    println!("secret rules only (without {} identifier-only rules): {secret_total} positive, found {secret_tp}: precision {p_s:.3} recall {r_s:.3} F1 {f_s:.3}", identifier_rules.len());
+    println!(
+        "secret rules only (without {} identifier-only rules): {secret_total} positive, found {secret_tp}: precision {p_s:.3} recall {r_s:.3} F1 {f_s:.3}",
+        identifier_rules.len()
+    );
     println!("missed examples:");
     for m in &misses {
         println!("  {m}");
@@ -212,8 +217,17 @@ fn corpus_documents_and_archives_are_opened() {
     let mut report = Vec::new();
     let mut bad = Vec::new();
     for name in [
-        "sample.ods", "sample.pdf", "sample.pptx", "sample.rtf", "sample.xls", "sample.xlsx", "pem_key.gz", "pem_key.tar",
-        "pem_key.zip", "test.eml", "test2.eml",
+        "sample.ods",
+        "sample.pdf",
+        "sample.pptx",
+        "sample.rtf",
+        "sample.xls",
+        "sample.xlsx",
+        "pem_key.gz",
+        "pem_key.tar",
+        "pem_key.zip",
+        "test.eml",
+        "test2.eml",
     ] {
         let Ok(data) = std::fs::read(samples.join(name)) else { continue };
         let (f, issues) = scan_bytes(name, &data, &opts);

@@ -8,8 +8,8 @@
 
 use base64::Engine;
 use std::io::Write;
-use vigil_creds::tools::{mremoteng_encrypt_gcm, winscp_encode, MREMOTENG_DEFAULT_KEY};
-use vigil_creds::{scan_bytes, scan_paths, CredFinding, ScanOptions};
+use vigil_creds::tools::{MREMOTENG_DEFAULT_KEY, mremoteng_encrypt_gcm, winscp_encode};
+use vigil_creds::{CredFinding, ScanOptions, scan_bytes, scan_paths};
 
 // ------------------------------------------------------------------ container builders
 
@@ -69,15 +69,23 @@ fn xml_escape(s: &str) -> String {
 
 fn xlsx(sheets: &[(&str, &[Vec<&str>])]) -> Vec<u8> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut ct = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>"#);
-    let mut wb = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>"#);
-    let mut rels = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">"#);
+    let mut ct = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>"#,
+    );
+    let mut wb = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>"#,
+    );
+    let mut rels = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">"#,
+    );
     for (i, (name, rows)) in sheets.iter().enumerate() {
         let n = i + 1;
         ct.push_str(&format!(r#"<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>"#));
         wb.push_str(&format!(r#"<sheet name="{}" sheetId="{n}" r:id="rId{n}"/>"#, xml_escape(name)));
         rels.push_str(&format!(r#"<Relationship Id="rId{n}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet{n}.xml"/>"#));
-        let mut sx = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#);
+        let mut sx = String::from(
+            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#,
+        );
         for (r, row) in rows.iter().enumerate() {
             sx.push_str(&format!(r#"<row r="{}">"#, r + 1));
             for (c, v) in row.iter().enumerate() {
@@ -116,7 +124,9 @@ fn docx(paragraphs: &[&str], table: &[Vec<&str>]) -> Vec<u8> {
         }
         body.push_str("</w:tbl>");
     }
-    let doc = format!(r#"<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#);
+    let doc = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
+    );
     zip_of(&[
         ("[Content_Types].xml", br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#),
         ("word/document.xml", doc.as_bytes()),
@@ -139,22 +149,34 @@ fn odf_rows(rows: &[Vec<&str>]) -> String {
 
 /// OpenDocument package: `mimetype` first (stored), `content.xml`, a manifest.
 fn odf(mime: &str, body: &str) -> Vec<u8> {
-    let content = format!(r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NS}><office:body>{body}</office:body></office:document-content>"#);
-    let manifest = format!(r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="{mime}"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#);
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODF_NS}><office:body>{body}</office:body></office:document-content>"#
+    );
+    let manifest = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="{mime}"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#
+    );
     zip_of(&[("mimetype", mime.as_bytes()), ("content.xml", content.as_bytes()), ("META-INF/manifest.xml", manifest.as_bytes())])
 }
 
 fn ods(sheet: &str, rows: &[Vec<&str>]) -> Vec<u8> {
     odf(
         "application/vnd.oasis.opendocument.spreadsheet",
-        &format!(r#"<office:spreadsheet><table:table table:name="{}">{}</table:table></office:spreadsheet>"#, xml_escape(sheet), odf_rows(rows)),
+        &format!(
+            r#"<office:spreadsheet><table:table table:name="{}">{}</table:table></office:spreadsheet>"#,
+            xml_escape(sheet),
+            odf_rows(rows)
+        ),
     )
 }
 
 fn odt(title: &str, rows: &[Vec<&str>]) -> Vec<u8> {
     odf(
         "application/vnd.oasis.opendocument.text",
-        &format!(r#"<office:text><text:p>{}</text:p><table:table table:name="T1">{}</table:table></office:text>"#, xml_escape(title), odf_rows(rows)),
+        &format!(
+            r#"<office:text><text:p>{}</text:p><table:table table:name="T1">{}</table:table></office:text>"#,
+            xml_escape(title),
+            odf_rows(rows)
+        ),
     )
 }
 
@@ -394,7 +416,10 @@ fn tables_are_found_in_every_document_format_with_counts() {
             (format!("{lang}.odt"), odt("Server accounts / 服务器账号", &refs)),
             (format!("{lang}.pptx"), pptx("Server accounts / 服务器账号", &refs)),
             (format!("{lang}.rtf"), rtf_table(&refs)),
-            (format!("{lang}.pdf"), pdf_lines(&rows.iter().map(|r| r.join("  ")).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>())),
+            (
+                format!("{lang}.pdf"),
+                pdf_lines(&rows.iter().map(|r| r.join("  ")).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>()),
+            ),
         ];
         for (name, data) in docs {
             for (wname, wdata) in wrappings(&name, &data) {
@@ -429,7 +454,8 @@ fn decoys_are_not_reported_in_any_container() {
     }
     // Decoy tables in office formats too.
     let empty: Vec<Vec<&str>> = vec![vec!["主机", "账号", "密码"]];
-    let placeholder: Vec<Vec<&str>> = vec![vec!["Host", "User", "Password"], vec!["web01", "admin", "<password>"], vec!["web02", "root", "${PASSWORD}"]];
+    let placeholder: Vec<Vec<&str>> =
+        vec![vec!["Host", "User", "Password"], vec!["web01", "admin", "<password>"], vec!["web02", "root", "${PASSWORD}"]];
     for (n, rows) in [("empty", &empty), ("placeholder", &placeholder)] {
         for (name, data) in [
             (format!("{n}.xlsx"), xlsx(&[("S", rows)])),

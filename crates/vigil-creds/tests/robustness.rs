@@ -3,8 +3,8 @@
 //! never a crash, a hang, or unbounded memory.
 
 use std::io::Write;
-use vigil_creds::walk::{scan_paths_with, WalkOptions};
-use vigil_creds::{scan_bytes, scan_paths, IssueKind, ScanOptions};
+use vigil_creds::walk::{WalkOptions, scan_paths_with};
+use vigil_creds::{IssueKind, ScanOptions, scan_bytes, scan_paths};
 
 fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -69,17 +69,27 @@ fn deep_nesting_stops_at_the_depth_limit() {
 
 #[test]
 fn corrupt_archives_and_office_files_are_reported() {
-    let good = zip_of(&[("xl/workbook.xml", b"<workbook><sheets><sheet name=\"S\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>"), ("xl/worksheets/sheet1.xml", b"<worksheet><sheetData><row><c t=\"inlineStr\"><is><t>oops")]);
+    let good = zip_of(&[
+        ("xl/workbook.xml", b"<workbook><sheets><sheet name=\"S\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>"),
+        ("xl/worksheets/sheet1.xml", b"<worksheet><sheetData><row><c t=\"inlineStr\"><is><t>oops"),
+    ]);
     let (_, issues) = scan_bytes("broken.xlsx", &good, &ScanOptions::default());
     assert!(!issues.is_empty(), "a corrupt workbook must be reported");
     let mut truncated = zip_of(&[("a.txt", b"password=Trunc4ted!x")]);
     truncated.truncate(truncated.len() / 2);
     let (_, issues) = scan_bytes("trunc.zip", &truncated, &ScanOptions::default());
     assert!(kinds(&issues).contains(&IssueKind::Corrupt), "{issues:?}");
-    let docx = zip_of(&[("word/document.xml", b"<w:document><w:body><w:p><w:r><w:t>password=Br0ken!Docx</w:t></w:r></w:p><w:tbl><w:tr><w:tc>")]);
+    let docx =
+        zip_of(&[("word/document.xml", b"<w:document><w:body><w:p><w:r><w:t>password=Br0ken!Docx</w:t></w:r></w:p><w:tbl><w:tr><w:tc>")]);
     let (f, _) = scan_bytes("broken.docx", &docx, &ScanOptions::default());
     assert_eq!(f.len(), 1, "text before the break is still scanned");
-    for junk in [&b"%PDF-1.7\nstream\n\x78\x9c\xff\xff"[..], b"{\\rtf1{{{{{{\\u-99999999999999?", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1garbage", b"\x1f\x8b\x08\x00garbage", b"From: a\r\nTo: b\r\nSubject: c\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n--x"] {
+    for junk in [
+        &b"%PDF-1.7\nstream\n\x78\x9c\xff\xff"[..],
+        b"{\\rtf1{{{{{{\\u-99999999999999?",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1garbage",
+        b"\x1f\x8b\x08\x00garbage",
+        b"From: a\r\nTo: b\r\nSubject: c\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n--x",
+    ] {
         let _ = scan_bytes("junk.bin", junk, &ScanOptions::default());
     }
 }
@@ -117,7 +127,9 @@ fn hostile_compound_files_are_corrupt_not_a_panic_a_hang_or_a_huge_allocation() 
     set_u32(&mut huge, 72, 0xFFFF_FFF0); // DIFAT sector count
     let mut dir_outside = good.clone();
     set_u32(&mut dir_outside, 48, 0x0FFF_FFFF); // first directory sector
-    for (what, data) in [("FAT loop", looped), ("sector outside the file", outside), ("huge counts", huge), ("directory outside", dir_outside)] {
+    for (what, data) in
+        [("FAT loop", looped), ("sector outside the file", outside), ("huge counts", huge), ("directory outside", dir_outside)]
+    {
         let (f, issues) = scan_bytes("book.xls", &data, &ScanOptions::default());
         assert!(f.is_empty(), "{what}");
         assert!(kinds(&issues).contains(&IssueKind::Corrupt), "{what}: {issues:?}");

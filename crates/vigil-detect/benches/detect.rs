@@ -11,8 +11,8 @@ mod synth;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use synth::{Synth, SynthConfig};
-use vigil_detect::util::Tuning;
 use vigil_detect::front::FrontEnd;
+use vigil_detect::util::Tuning;
 use vigil_detect::{espionage_detectors, movement_detectors, observe_all, run_all};
 use vigil_enrich::Context;
 use vigil_model::Conn;

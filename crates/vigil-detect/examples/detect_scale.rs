@@ -92,7 +92,16 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { records: 10_000_000, hosts: 50_000, pass: "all".into(), materialize: false, threads: vigil_detect::default_threads(), dump: None, input: None, site: None };
+    let mut a = Args {
+        records: 10_000_000,
+        hosts: 50_000,
+        pass: "all".into(),
+        materialize: false,
+        threads: vigil_detect::default_threads(),
+        dump: None,
+        input: None,
+        site: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
         match x.as_str() {
@@ -131,7 +140,13 @@ fn detectors(pass: &str) -> Vec<Box<dyn Detector>> {
 fn report(label: &str, n: usize, wall: Duration, cpu: Duration) {
     let per_cpu = n as f64 / cpu.as_secs_f64().max(1e-9);
     let per_wall = n as f64 / wall.as_secs_f64().max(1e-9);
-    println!("{label:<28} {n:>11} records  wall {:>8.3} s  cpu {:>8.3} s  {:>6.2} M rec/s per CPU-s  {:>6.2} M rec/s wall", wall.as_secs_f64(), cpu.as_secs_f64(), per_cpu / 1e6, per_wall / 1e6);
+    println!(
+        "{label:<28} {n:>11} records  wall {:>8.3} s  cpu {:>8.3} s  {:>6.2} M rec/s per CPU-s  {:>6.2} M rec/s wall",
+        wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+        per_cpu / 1e6,
+        per_wall / 1e6
+    );
 }
 
 fn summarize(findings: &[Finding], dump: Option<&std::path::Path>) {
@@ -312,10 +327,21 @@ fn geo_bench(records: usize, ctx: &Context) {
     }
     // The MaxMind test databases cover only a few networks, so random addresses mostly miss;
     // addresses inside their networks measure a full record decode.
-    let inside: Vec<std::net::IpAddr> = ["81.2.69.142", "2.125.160.216", "89.160.20.112", "216.160.83.56", "67.43.156.1", "175.16.199.1", "202.196.224.1", "1.128.0.1", "149.101.100.1", "12.81.92.1"]
-        .iter()
-        .filter_map(|s| s.parse().ok())
-        .collect();
+    let inside: Vec<std::net::IpAddr> = [
+        "81.2.69.142",
+        "2.125.160.216",
+        "89.160.20.112",
+        "216.160.83.56",
+        "67.43.156.1",
+        "175.16.199.1",
+        "202.196.224.1",
+        "1.128.0.1",
+        "149.101.100.1",
+        "12.81.92.1",
+    ]
+    .iter()
+    .filter_map(|s| s.parse().ok())
+    .collect();
     let hits: Vec<std::net::IpAddr> = (0..records).map(|i| inside[i % inside.len()]).collect();
     for name in ["GeoLite2-Country-Test.mmdb", "GeoIP2-City-Test.mmdb", "GeoLite2-ASN-Test.mmdb"] {
         let p = data.join("geo/maxmind-test").join(name);

@@ -18,11 +18,11 @@
 //! pattern at half the resolution, while its connection count, bytes and first and last times
 //! stay exact. Combinations beyond `max_combinations` are counted in `dropped`.
 
+use crate::Detector;
 use crate::front::{FrontEnd, HostMap, HostSet, NO_PAIR, Names, Rec as Record};
 use crate::util::{self, HistParams, Interner, NONE, Tuning};
-use crate::Detector;
-use serde_json::json;
 use foldhash::{HashMap, HashMapExt};
+use serde_json::json;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
 use vigil_enrich::Context;
@@ -125,7 +125,21 @@ fn point(off: u32, sent: u64) -> (u32, u32) {
 
 impl Combo {
     fn new(r: &Record<'_>, name: u32, fp: u32, flags: u8, next: u32) -> Combo {
-        Combo { dst: r.conn.resp_h, flags, shift: 0, name, fp, count: 0, enc: 0, next, sent: 0, recv: 0, first: r.conn.ts, last: r.conn.ts, series: None }
+        Combo {
+            dst: r.conn.resp_h,
+            flags,
+            shift: 0,
+            name,
+            fp,
+            count: 0,
+            enc: 0,
+            next,
+            sent: 0,
+            recv: 0,
+            first: r.conn.ts,
+            last: r.conn.ts,
+            series: None,
+        }
     }
 
     fn add(&mut self, off: u32, base: i64, r: &Record<'_>, web: bool, max_series: usize) {
@@ -315,9 +329,16 @@ fn series_tail(head: SeriesHead, ts: &[i64], dmin: i64, dmax: i64, cfg: &BeaconC
         && let Ok((_, bars, run, hs)) = util::histogram_score(dmin as f64, dmax as f64, &tsf, &cfg.hist)
     {
         hist_s = hs;
-        if let Ok((_, _, d)) =
-            util::duration_score(dmin as f64, dmax as f64, first as f64, last as f64, bars, run, cfg.hist.duration_min_bars, cfg.hist.duration_ideal_bars)
-        {
+        if let Ok((_, _, d)) = util::duration_score(
+            dmin as f64,
+            dmax as f64,
+            first as f64,
+            last as f64,
+            bars,
+            run,
+            cfg.hist.duration_min_bars,
+            cfg.hist.duration_ideal_bars,
+        ) {
             dur_s = d;
         }
     }
@@ -500,7 +521,8 @@ fn explicit_proxy(c: &Conn) -> bool {
         h.method.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"))
             || h.uri.as_deref().is_some_and(|u| {
                 let u = u.as_bytes();
-                u.get(..7).is_some_and(|p| p.eq_ignore_ascii_case(b"http://")) || u.get(..8).is_some_and(|p| p.eq_ignore_ascii_case(b"https://"))
+                u.get(..7).is_some_and(|p| p.eq_ignore_ascii_case(b"http://"))
+                    || u.get(..8).is_some_and(|p| p.eq_ignore_ascii_case(b"https://"))
             })
     })
 }
@@ -835,7 +857,8 @@ impl Detector for BeaconDetector {
                 if allowed {
                     continue;
                 }
-                let ts: Vec<i64> = self.combos_of(hid, &idx).flat_map(|c| c.points(base).map(|p| base.saturating_add(i64::from(p.0)))).collect();
+                let ts: Vec<i64> =
+                    self.combos_of(hid, &idx).flat_map(|c| c.points(base).map(|p| base.saturating_add(i64::from(p.0)))).collect();
                 let sizes: Vec<f64> = self.combos_of(hid, &idx).flat_map(|c| c.points(base).map(|p| f64::from(p.1))).collect();
                 let Some(head) = series_head(&ts, &sizes, &self.cfg) else { continue };
                 // A group that cannot reach the report threshold whatever its histograms (four
@@ -887,10 +910,26 @@ impl Detector for BeaconDetector {
             if score < self.cfg.report_threshold {
                 continue;
             }
-            cands.push(Candidate { host: h, hid, key: k, idx, n: count, scores: s, base, score, prevalence_hosts: ph, prevalence_share: pshare, cohort_hosts: cohort, timer_hosts: same_key.len(), also: Vec::new() });
+            cands.push(Candidate {
+                host: h,
+                hid,
+                key: k,
+                idx,
+                n: count,
+                scores: s,
+                base,
+                score,
+                prevalence_hosts: ph,
+                prevalence_share: pshare,
+                cohort_hosts: cohort,
+                timer_hosts: same_key.len(),
+                also: Vec::new(),
+            });
         }
         // One finding per host and controller: merge groupings that share most connections.
-        cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.host.cmp(&b.host)).then_with(|| self.key_str(a.key).cmp(&self.key_str(b.key))));
+        cands.sort_by(|a, b| {
+            b.score.total_cmp(&a.score).then_with(|| a.host.cmp(&b.host)).then_with(|| self.key_str(a.key).cmp(&self.key_str(b.key)))
+        });
         let mut kept: Vec<Candidate> = Vec::new();
         for c in cands {
             let dup = kept.iter_mut().find(|k| k.host == c.host && self.overlap(c.hid, &k.idx, &c.idx) * 2 >= k.n.min(c.n));
@@ -928,7 +967,11 @@ impl BeaconDetector {
         let mut clock = util::LocalClock::default();
         let base = self.base.unwrap_or(0);
         let points = rs.iter().map(|r| r.points(base).count()).sum::<usize>();
-        let off_points = rs.iter().flat_map(|r| r.points(base)).filter(|p| clock.at(ctx, Timestamp::from_secs(base.saturating_add(i64::from(p.0)))).1).count();
+        let off_points = rs
+            .iter()
+            .flat_map(|r| r.points(base))
+            .filter(|p| clock.at(ctx, Timestamp::from_secs(base.saturating_add(i64::from(p.0)))).1)
+            .count();
         let off = off_points as f64 / points.max(1) as f64;
         let via_proxy: Vec<String> = ips.iter().filter(|ip| ctx.is_internal(**ip)).map(ToString::to_string).collect();
         let countries: BTreeSet<String> = ips.iter().filter_map(|ip| util::country_str(ctx, *ip)).collect();
@@ -1106,7 +1149,14 @@ mod tests {
         let mut k: Option<Combo> = None;
         let base = 1_704_067_200 - (1 << 31);
         for i in 0..100u64 {
-            let mut c = Conn::new(Timestamp::from_secs(1_704_067_200 + 60 * i as i64), "10.0.0.5".parse().unwrap(), 40000, "198.51.100.7".parse().unwrap(), 443, PROTO_TCP);
+            let mut c = Conn::new(
+                Timestamp::from_secs(1_704_067_200 + 60 * i as i64),
+                "10.0.0.5".parse().unwrap(),
+                40000,
+                "198.51.100.7".parse().unwrap(),
+                443,
+                PROTO_TCP,
+            );
             c.orig_bytes = Some(1000 + i);
             c.app.tls = Some(Box::new(TlsMeta::default()));
             let r = fe.rec(&c, &ctx);
@@ -1125,7 +1175,8 @@ mod tests {
         let stride = 1u64 << k.shift;
         assert!(pts.len() < 8 && stride == 16, "{} points, stride {stride}", pts.len());
         // Exactly the records whose sequence number is a multiple of the stride, in order.
-        let want: Vec<(u32, u32)> = (0..100u64).filter(|i| i % stride == 0).map(|i| ((1u32 << 31) + 60 * i as u32, 1000 + i as u32)).collect();
+        let want: Vec<(u32, u32)> =
+            (0..100u64).filter(|i| i % stride == 0).map(|i| ((1u32 << 31) + 60 * i as u32, 1000 + i as u32)).collect();
         assert_eq!(pts, want);
     }
 
@@ -1158,11 +1209,19 @@ mod tests {
             let mut v: Vec<f64> = (0..n)
                 .map(|_| {
                     let r = rnd();
-                    if r % 4 == 0 { special[(r >> 8) as usize % special.len()] } else { ((r >> 8) % 7_200) as f64 / (1 + (r >> 40) % 4) as f64 }
+                    if r % 4 == 0 {
+                        special[(r >> 8) as usize % special.len()]
+                    } else {
+                        ((r >> 8) % 7_200) as f64 / (1 + (r >> 40) % 4) as f64
+                    }
                 })
                 .collect();
             v.sort_unstable_by(f64::total_cmp);
-            let p0 = if round % 3 == 0 { special[(rnd() as usize) % special.len()] } else { v.get((rnd() as usize) % n.max(1)).copied().unwrap_or(60.0) };
+            let p0 = if round % 3 == 0 {
+                special[(rnd() as usize) % special.len()]
+            } else {
+                v.get((rnd() as usize) % n.max(1)).copied().unwrap_or(60.0)
+            };
             for tol in [0.0, 0.1, 0.25] {
                 assert_eq!(cohort_size(&v, p0, tol), linear(&v, p0, tol), "p0 {p0} tol {tol} in {v:?}");
             }

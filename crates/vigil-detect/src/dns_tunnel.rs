@@ -15,11 +15,11 @@
 
 pub mod flow;
 
-use crate::util::{self, Interner, Tuning};
 use crate::Detector;
 use crate::front::{HostSet, NO_HOST, Rec};
-use serde_json::json;
+use crate::util::{self, Interner, Tuning};
 use foldhash::{HashMap, HashMapExt, HashSet};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -350,7 +350,12 @@ impl Detector for DnsTunnelDetector {
                     a.examples.push(q.clone().into_owned());
                 }
             }
-            if t.rcode == Some(3) && a.first_nx.is_none() && (sub.is_empty() || sub == "www") && matches!(t.qtype, None | Some(1 | 28 | 255)) && under_public_suffix(&reg) {
+            if t.rcode == Some(3)
+                && a.first_nx.is_none()
+                && (sub.is_empty() || sub == "www")
+                && matches!(t.qtype, None | Some(1 | 28 | 255))
+                && under_public_suffix(&reg)
+            {
                 a.first_nx = Some(t.ts);
             }
             if matches!(t.qtype, Some(5 | 10 | 15 | 16)) {
@@ -504,7 +509,8 @@ impl DnsTunnelDetector {
         if ips.is_empty() {
             return out;
         }
-        let id_to_ip: HashMap<u32, IpAddr> = self.pairs.iter().filter(|(_, a)| a.host_id != NO_HOST).map(|((h, _), a)| (a.host_id, *h)).collect();
+        let id_to_ip: HashMap<u32, IpAddr> =
+            self.pairs.iter().filter(|(_, a)| a.host_id != NO_HOST).map(|((h, _), a)| (a.host_id, *h)).collect();
         for &k in &self.contacts4 {
             let dst = IpAddr::V4(std::net::Ipv4Addr::from(k as u32));
             if ips.contains(&dst)
@@ -600,7 +606,13 @@ impl DnsTunnelDetector {
                 + 0.25 * util::ramp(burst as f64, 10.0, 60.0)
                 + 0.15 * util::ramp((n as f64).log10(), 20f64.log10(), 500f64.log10())
                 + 0.25 * util::ramp(shape, 0.5, 0.9)
-                + if connected { 0.1 } else if family.is_empty() { 0.0 } else { 0.05 };
+                + if connected {
+                    0.1
+                } else if family.is_empty() {
+                    0.0
+                } else {
+                    0.05
+                };
             let score = util::round3(util::clamp01(score));
             if score < self.cfg.report_threshold {
                 continue;
@@ -614,8 +626,16 @@ impl DnsTunnelDetector {
                 servers.extend(l.agg.servers.iter().copied());
             }
             let resolved_part = match family.iter().find(|f| f.2) {
-                Some((dom, ips, _)) => format!("; {} name(s) of the same shape resolved, and the host connected to {dom} ({})", family.len(), ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
-                None if !family.is_empty() => format!("; {} name(s) of the same shape resolved ({})", family.len(), family.iter().take(3).map(|f| f.0).collect::<Vec<_>>().join(", ")),
+                Some((dom, ips, _)) => format!(
+                    "; {} name(s) of the same shape resolved, and the host connected to {dom} ({})",
+                    family.len(),
+                    ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                ),
+                None if !family.is_empty() => format!(
+                    "; {} name(s) of the same shape resolved ({})",
+                    family.len(),
+                    family.iter().take(3).map(|f| f.0).collect::<Vec<_>>().join(", ")
+                ),
                 None => String::new(),
             };
             let summary = format!(
@@ -672,7 +692,10 @@ impl DnsTunnelDetector {
             let mut others: BTreeSet<IpAddr> = ips.iter().filter_map(|ip| contacts.get(ip)).flatten().copied().collect();
             others.retain(|h| h.to_string() != f.src);
             if !others.is_empty() {
-                f.summary.push_str(&format!("; {} connected to those addresses", others.iter().take(3).map(ToString::to_string).collect::<Vec<_>>().join(", ")));
+                f.summary.push_str(&format!(
+                    "; {} connected to those addresses",
+                    others.iter().take(3).map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                ));
                 f.evidence["other_hosts_connected"] = json!(others.iter().map(ToString::to_string).collect::<Vec<_>>());
             }
             f.summary.push('.');

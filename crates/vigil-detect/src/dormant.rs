@@ -333,7 +333,8 @@ fn judge(cfg: &DormantConfig, h: IpAddr, log: &HostLog, ctx: &Context) -> Option
     let wake_ts = log.runs.get(wi)?.first;
     let wake_end = Timestamp(wake_ts.0.saturating_add(cfg.wake_window_secs.saturating_mul(Timestamp::NANOS_PER_SEC)));
     // Every session up to the end of the wake window is in the heads of the runs from here.
-    let mut woke: Vec<&Start> = log.runs.get(wi..)?.iter().take_while(|r| r.first <= wake_end).flat_map(|r| r.head.iter()).filter(|s| s.ts <= wake_end).collect();
+    let mut woke: Vec<&Start> =
+        log.runs.get(wi..)?.iter().take_while(|r| r.first <= wake_end).flat_map(|r| r.head.iter()).filter(|s| s.ts <= wake_end).collect();
     woke.sort_by_key(|s| (s.ts, s.seq));
     let wake = *woke.first()?;
     let dsts: BTreeSet<IpAddr> = woke.iter().map(|s| s.dst).collect();

@@ -12,12 +12,12 @@
 //! different, previously unseen outside address each night or session — an exfiltration tool
 //! that hops between rented servers so no one address stands out.
 
+use crate::Detector;
 use crate::front::{FrontEnd, HostMap, IdMap, NO_PAIR, Names, Rec};
 use crate::prevalence::Prevalence;
 use crate::util::{self, DaySums, NONE, Tuning};
-use crate::Detector;
-use serde_json::json;
 use foldhash::{HashMap, HashMapExt};
+use serde_json::json;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use vigil_enrich::Context;
@@ -247,7 +247,23 @@ impl Uploads {
                 let made = if h.dsts.len() >= max_dsts || r.pair == NO_PAIR {
                     None
                 } else {
-                    self.dsts.insert(r.pair, DstAgg { ip: c.resp_h, sent: 0, recv: 0, conns: 0, first: c.ts, last: c.ts, off_sent: 0, enc_sent: 0, enc_conns: 0, name: NONE, days: DaySums::default(), hours: 0 })
+                    self.dsts.insert(
+                        r.pair,
+                        DstAgg {
+                            ip: c.resp_h,
+                            sent: 0,
+                            recv: 0,
+                            conns: 0,
+                            first: c.ts,
+                            last: c.ts,
+                            off_sent: 0,
+                            enc_sent: 0,
+                            enc_conns: 0,
+                            name: NONE,
+                            days: DaySums::default(),
+                            hours: 0,
+                        },
+                    )
                 };
                 let Some(i) = made else {
                     h.dropped += 1;
@@ -332,7 +348,11 @@ fn median_u64(mut v: Vec<u64>) -> u64 {
     if n == 0 {
         return 0;
     }
-    if n % 2 == 1 { v.get(n / 2).copied().unwrap_or(0) } else { (v.get(n / 2 - 1).copied().unwrap_or(0) / 2).saturating_add(v.get(n / 2).copied().unwrap_or(0) / 2) }
+    if n % 2 == 1 {
+        v.get(n / 2).copied().unwrap_or(0)
+    } else {
+        (v.get(n / 2 - 1).copied().unwrap_or(0) / 2).saturating_add(v.get(n / 2).copied().unwrap_or(0) / 2)
+    }
 }
 
 /// The exfiltration detector, and with [`ExfilDetector::with_rotation`] the
@@ -393,7 +413,8 @@ impl ExfilDetector {
         for (host_ip, hid) in self.up.hosts.sorted() {
             let host = &host_ip;
             let Some(h) = self.up.hosts.get(hid) else { continue };
-            let zone_peers = ctx.zone(*host).and_then(|z| zone_medians.get(&z.name).map(|m| (z.name.as_str(), *m))).filter(|(_, (n, _))| *n >= 3);
+            let zone_peers =
+                ctx.zone(*host).and_then(|z| zone_medians.get(&z.name).map(|m| (z.name.as_str(), *m))).filter(|(_, (n, _))| *n >= 3);
             let (peer_group, peers, peer_median) = match zone_peers {
                 Some((name, (n, median))) => (format!("zone {name}"), n, median),
                 None => ("all hosts".to_string(), self.up.hosts.len(), all_median),
@@ -621,7 +642,11 @@ impl ExfilDetector {
                 "{host} sent similar encrypted uploads ({} in total) to {n} different never-before-seen outside addresses, a new one each {}{} — the habit of exfiltration tools that hop between rented servers.",
                 util::human_bytes(total),
                 if off { "night" } else { "session" },
-                if countries.is_empty() { String::new() } else { format!(" (countries: {})", countries.iter().cloned().collect::<Vec<_>>().join(", ")) },
+                if countries.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (countries: {})", countries.iter().cloned().collect::<Vec<_>>().join(", "))
+                },
             );
             let mut dst = ips.clone();
             dst.extend(names.iter().map(|s| (*s).to_string()));

@@ -6,14 +6,14 @@
 //! When the site has no home country the source's country cannot be judged: the finding is
 //! still raised for exposed administration from the internet, at a lower score.
 
-use crate::util::{self, Tuning};
 use crate::Detector;
 use crate::front::Rec;
+use crate::util::{self, Tuning};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use vigil_enrich::Context;
-use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp, PROTO_TCP};
+use vigil_model::{Conn, Finding, FindingKind, PROTO_TCP, Severity, Timestamp};
 
 /// The administration service a connection reaches, if any.
 pub fn admin_service(c: &Conn) -> Option<&'static str> {
@@ -180,7 +180,10 @@ impl Detector for ForeignAdminDetector {
             }
             let countries: BTreeSet<String> = g.sources.iter().filter_map(|s| util::country_str(ctx, *s)).collect();
             let from = if foreign.is_some() {
-                format!("abroad ({})", if countries.is_empty() { "?".into() } else { countries.iter().cloned().collect::<Vec<_>>().join(", ") })
+                format!(
+                    "abroad ({})",
+                    if countries.is_empty() { "?".into() } else { countries.iter().cloned().collect::<Vec<_>>().join(", ") }
+                )
             } else {
                 "the internet (country not judged: no home country or location)".to_string()
             };

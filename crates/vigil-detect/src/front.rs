@@ -781,7 +781,13 @@ mod tests {
         let mut conns = Vec::new();
         for i in 0..3_000u32 {
             let o = format!("10.0.{}.{}", i % 7, i % 11);
-            let r = if i % 5 == 0 { format!("10.9.0.{}", i % 3) } else if i % 13 == 0 { format!("2001:db8::{:x}", i % 17) } else { format!("198.51.{}.{}", i % 19, i % 23) };
+            let r = if i % 5 == 0 {
+                format!("10.9.0.{}", i % 3)
+            } else if i % 13 == 0 {
+                format!("2001:db8::{:x}", i % 17)
+            } else {
+                format!("198.51.{}.{}", i % 19, i % 23)
+            };
             let mut c = Conn::new(ts, o.parse().unwrap(), 50000, r.parse().unwrap(), 443, PROTO_TCP);
             if i % 3 == 0 {
                 c.app.tls = Some(Box::new(TlsMeta { server_name: Some(format!("h{}.example", i % 4)), ..Default::default() }));

@@ -84,7 +84,8 @@ pub fn admin_service(c: &Conn, ctx: &Context) -> Option<AdminService> {
             _ => None,
         };
         // One name (nearly every record: "ssl", "dns", "http") needs no list walk.
-        let best = if s.contains(',') { s.split(',').map(str::trim).take(8).filter_map(rank).min_by_key(|(r, _)| *r) } else { rank(s.trim()) };
+        let best =
+            if s.contains(',') { s.split(',').map(str::trim).take(8).filter_map(rank).min_by_key(|(r, _)| *r) } else { rank(s.trim()) };
         if let Some((_, svc)) = best {
             return Some(svc);
         }

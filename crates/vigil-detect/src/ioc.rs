@@ -7,11 +7,11 @@
 //! The loaders are pure functions over bytes ([`IocSet::parse`]); every value comes from an
 //! untrusted feed, so malformed rows are counted in [`IocSet::skipped`], never fatal.
 
-use crate::util::{self, Tuning};
 use crate::Detector;
 use crate::front::Rec;
+use crate::util::{self, Tuning};
 use ipnet::IpNet;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::Path;
@@ -229,7 +229,12 @@ impl IocSet {
             // Already known: keep the first description.
             return true;
         }
-        self.entries.push(Indicator { kind, value: norm, description: description.chars().take(300).collect(), source: source.to_string() });
+        self.entries.push(Indicator {
+            kind,
+            value: norm,
+            description: description.chars().take(300).collect(),
+            source: source.to_string(),
+        });
         true
     }
 
@@ -241,9 +246,16 @@ impl IocSet {
             Some(IocKind::Ja4)
         } else if t.contains("ja3") {
             Some(IocKind::Ja3)
-        } else if (t.contains("cert") || t.contains("x509")) && (t.contains("sha1") || t.contains("sha-1") || t.contains("sha256") || t.contains("sha-256") || t.contains("fingerprint")) {
+        } else if (t.contains("cert") || t.contains("x509"))
+            && (t.contains("sha1") || t.contains("sha-1") || t.contains("sha256") || t.contains("sha-256") || t.contains("fingerprint"))
+        {
             Some(IocKind::CertSha256)
-        } else if t.contains("serial") || t.contains("email") || t.contains("md5") || t.contains("file") || (t.contains("sha") && !t.is_empty()) {
+        } else if t.contains("serial")
+            || t.contains("email")
+            || t.contains("md5")
+            || t.contains("file")
+            || (t.contains("sha") && !t.is_empty())
+        {
             None
         } else if t.contains("ip") || t.contains("cidr") || t.contains("network") {
             Some(IocKind::Ip)
@@ -537,14 +549,23 @@ fn csv_header(f: &[String]) -> Option<CsvCols> {
         })
     };
     // A generic value column wins over a named one (an "indicator,type,ip" file is typed).
-    let (value, implied) = lower
-        .iter()
-        .enumerate()
-        .filter_map(|(i, n)| implied_by(n).map(|t| (i, t)))
-        .min_by_key(|(_, t)| !t.is_empty())?;
+    let (value, implied) =
+        lower.iter().enumerate().filter_map(|(i, n)| implied_by(n).map(|t| (i, t))).min_by_key(|(_, t)| !t.is_empty())?;
     let kind = lower.iter().position(|x| matches!(x.as_str(), "type" | "kind" | "indicator_type" | "ioc_type"));
     let desc = lower.iter().position(|x| {
-        matches!(x.as_str(), "description" | "comment" | "desc" | "tags" | "listingreason" | "reason" | "malware" | "threat" | "threat_type" | "malware_printable")
+        matches!(
+            x.as_str(),
+            "description"
+                | "comment"
+                | "desc"
+                | "tags"
+                | "listingreason"
+                | "reason"
+                | "malware"
+                | "threat"
+                | "threat_type"
+                | "malware_printable"
+        )
     });
     Some(CsvCols { value, kind, desc, implied })
 }

@@ -24,8 +24,8 @@
 
 use crate::Detector;
 use crate::graph::{AdminService, Edge, attack_ids, edge_known, host_label, r3, zone_label};
-use serde_json::json;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use vigil_enrich::Context;
@@ -52,7 +52,15 @@ pub struct LateralConfig {
 
 impl Default for LateralConfig {
     fn default() -> Self {
-        LateralConfig { min_fanout: 3, upload_bytes: 20_000, psexec_secs: 120.0, max_edges_per_source: 20_000, max_sources: 200_000, min_score: 0.3, peer_users: 3 }
+        LateralConfig {
+            min_fanout: 3,
+            upload_bytes: 20_000,
+            psexec_secs: 120.0,
+            max_edges_per_source: 20_000,
+            max_sources: 200_000,
+            min_score: 0.3,
+            peer_users: 3,
+        }
     }
 }
 
@@ -216,7 +224,6 @@ fn content_signals(c: &Conn, out: &mut PairContent) {
     }
 }
 
-
 impl Default for LateralDetector {
     fn default() -> Self {
         LateralDetector::new(LateralConfig::default())
@@ -282,14 +289,18 @@ impl Detector for LateralDetector {
         // A member server checking a logon with its domain controller (Netlogon pass-through,
         // LSA domain queries) is infrastructure, not administration: not an edge.
         let infra_rpc = c.app.smb.is_none()
-            && c.app.dce_rpc.as_deref().is_some_and(|r| !r.binds.is_empty() && r.binds.iter().all(|b| matches!(b.interface.as_deref(), Some("netlogon" | "lsa_ds"))));
+            && c.app.dce_rpc.as_deref().is_some_and(|r| {
+                !r.binds.is_empty() && r.binds.iter().all(|b| matches!(b.interface.as_deref(), Some("netlogon" | "lsa_ds")))
+            });
         if infra_rpc {
             e.service = None;
         }
         if c.resp_p == 88 && e.ok && self.kdcs.len() < 10_000 {
             self.kdcs.insert(c.resp_h);
         }
-        if (c.app.smb.is_some() || c.app.dce_rpc.is_some()) && (self.exec.len() < 1_000_000 || self.exec.contains_key(&(c.orig_h, c.resp_h))) {
+        if (c.app.smb.is_some() || c.app.dce_rpc.is_some())
+            && (self.exec.len() < 1_000_000 || self.exec.contains_key(&(c.orig_h, c.resp_h)))
+        {
             content_signals(c, self.exec.entry((c.orig_h, c.resp_h)).or_default());
         }
         if e.ok && e.service.is_none() && !infrastructure_port(c.resp_p) && self.admin_pairs.contains(&(c.resp_h, c.orig_h)) {
@@ -392,7 +403,10 @@ impl LateralDetector {
                 // Zeek-style input (no dissected content): DCE-RPC on an SMB session that
                 // uploaded is the PsExec pattern. With the content, the signals below decide.
                 let dissected = self.exec.get(&(src, e.dst)).is_some_and(|p| p.dissected_smb);
-                if !dissected && e.app.as_deref().is_some_and(|a| a.contains("dce_rpc") || a.contains("dcerpc")) && e.orig_bytes >= self.cfg.upload_bytes {
+                if !dissected
+                    && e.app.as_deref().is_some_and(|a| a.contains("dce_rpc") || a.contains("dcerpc"))
+                    && e.orig_bytes >= self.cfg.upload_bytes
+                {
                     d.dce_rpc_on_smb = true;
                 }
             }
@@ -444,7 +458,10 @@ impl LateralDetector {
         for r in edges.iter().filter(|r| r.service == Some(AdminService::Rpc) && r.ok) {
             rpc_at.entry(r.dst).or_default().push(r.ts);
         }
-        for e in edges.iter().filter(|e| e.service == Some(AdminService::Smb) && e.ok && e.orig_bytes >= self.cfg.upload_bytes && !routine.contains(&e.dst)) {
+        for e in edges
+            .iter()
+            .filter(|e| e.service == Some(AdminService::Smb) && e.ok && e.orig_bytes >= self.cfg.upload_bytes && !routine.contains(&e.dst))
+        {
             // Sorted by time (edges are): a binary search finds the nearest RPC session.
             let rpc_follows = rpc_at.get(&e.dst).is_some_and(|ts| {
                 let i = ts.partition_point(|t| t.since(e.ts) < -self.cfg.psexec_secs);
@@ -470,10 +487,12 @@ impl LateralDetector {
         let psexec: Vec<IpAddr> = dests.iter().filter(|(_, d)| d.psexec || d.dce_rpc_on_smb).map(|(ip, _)| *ip).collect();
         // Saving files to a server everyone uses is not a tool transfer: routine destinations
         // count for nothing below but the evidence.
-        let uploads: Vec<IpAddr> = dests.iter().filter(|(ip, d)| d.upload >= 5 * self.cfg.upload_bytes && !routine.contains(*ip)).map(|(ip, _)| *ip).collect();
+        let uploads: Vec<IpAddr> =
+            dests.iter().filter(|(ip, d)| d.upload >= 5 * self.cfg.upload_bytes && !routine.contains(*ip)).map(|(ip, _)| *ip).collect();
         let failed_dests = dests.iter().filter(|(ip, d)| d.ok == 0 && d.failed > 0 && !routine.contains(*ip)).count();
         let ok_dests = dests.values().filter(|d| d.ok > 0).count();
-        let services: BTreeSet<AdminService> = dests.iter().filter(|(ip, _)| !routine.contains(*ip)).flat_map(|(_, d)| d.services.iter().copied()).collect();
+        let services: BTreeSet<AdminService> =
+            dests.iter().filter(|(ip, _)| !routine.contains(*ip)).flat_map(|(_, d)| d.services.iter().copied()).collect();
         let zone = ctx.zone(src);
         let unusual = zone.is_some_and(|z| z.is_test() || z.is_edge() || z.is_device_net())
             || asset.is_some_and(|a| ["printer", "camera", "ics", "voip", "embedded"].iter().any(|h| a.has_device_hint(h)))
@@ -481,7 +500,12 @@ impl LateralDetector {
         let critical_targets = dests.keys().filter(|d| !routine.contains(*d) && ctx.is_critical(**d)).count();
         let critical_ok = dests.iter().filter(|(ip, d)| d.ok > 0 && !routine.contains(*ip) && ctx.is_critical(**ip)).count();
         let remote_exec = exec_weight >= 0.3;
-        if unusual_fanout < self.cfg.min_fanout && psexec.is_empty() && callbacks.is_empty() && !remote_exec && !(unusual && critical_ok > 0) {
+        if unusual_fanout < self.cfg.min_fanout
+            && psexec.is_empty()
+            && callbacks.is_empty()
+            && !remote_exec
+            && !(unusual && critical_ok > 0)
+        {
             return None;
         }
 
@@ -512,7 +536,11 @@ impl LateralDetector {
         let monitoring = periodic > 0 && periodic * 10 >= fanout * 6;
         let ok_sessions = edges.iter().filter(|e| e.ok).count();
         let big_pulls: u32 = dests.values().map(|d| d.pulled_big).sum();
-        let backup_like = ok_sessions > 0 && (big_pulls as usize) * 10 >= ok_sessions * 8 && failed_dests * 10 <= fanout && psexec.is_empty() && services.len() == 1;
+        let backup_like = ok_sessions > 0
+            && (big_pulls as usize) * 10 >= ok_sessions * 8
+            && failed_dests * 10 <= fanout
+            && psexec.is_empty()
+            && services.len() == 1;
         let off_n = edges.iter().filter(|e| !routine.contains(&e.dst) && ctx.is_off_hours(e.ts)).count();
         let off_hours = off_n * 2 > edges.iter().filter(|e| !routine.contains(&e.dst)).count();
         // Declared in the site file, in an admin zone, or recorded in the CMDB as an
@@ -551,7 +579,11 @@ impl LateralDetector {
         }
         if !callbacks.is_empty() {
             score += 0.35;
-            why.push(format!("{} administered host(s) connected back to the source on port {} (reverse shell or stager)", callbacks.len(), callbacks[0].1.port));
+            why.push(format!(
+                "{} administered host(s) connected back to the source on port {} (reverse shell or stager)",
+                callbacks.len(),
+                callbacks[0].1.port
+            ));
         }
         if rpc_dcom {
             score += 0.05;
@@ -603,21 +635,18 @@ impl LateralDetector {
         let mut cur = src;
         let mut since = edges.first().map(|e| e.ts).unwrap_or_default();
         while path.len() < 6 {
-            let next = self
-                .by_src
-                .get(&cur)
-                .and_then(|v| {
-                    // Bounded: the first few hundred sessions after `since` are enough to find
-                    // the hop; a host with thousands is fan-out, reported as such.
-                    let start = v.partition_point(|e| e.ts < since);
-                    v.get(start..).unwrap_or(&[]).iter().take(500).find(|e| {
-                        e.ok && !path.contains(&e.dst)
-                            && self.by_src.get(&e.dst).is_some_and(|n| {
-                                let i = n.partition_point(|x| x.ts < e.ts);
-                                n.get(i..).unwrap_or(&[]).iter().take_while(|x| x.ts.since(e.ts) <= 3600.0).any(|x| x.ok)
-                            })
-                    })
-                });
+            let next = self.by_src.get(&cur).and_then(|v| {
+                // Bounded: the first few hundred sessions after `since` are enough to find
+                // the hop; a host with thousands is fan-out, reported as such.
+                let start = v.partition_point(|e| e.ts < since);
+                v.get(start..).unwrap_or(&[]).iter().take(500).find(|e| {
+                    e.ok && !path.contains(&e.dst)
+                        && self.by_src.get(&e.dst).is_some_and(|n| {
+                            let i = n.partition_point(|x| x.ts < e.ts);
+                            n.get(i..).unwrap_or(&[]).iter().take_while(|x| x.ts.since(e.ts) <= 3600.0).any(|x| x.ok)
+                        })
+                })
+            });
             match next {
                 Some(e) => {
                     path.push(e.dst);
@@ -929,10 +958,15 @@ admin_sources = ["10.2.9.9"]
 
     #[test]
     fn cmdb_admin_workstations_and_steady_app_to_database_queries_stay_below_medium() {
-        assert!(cmdb_admin_role(Some("admin-workstation")) && cmdb_admin_role(Some("Jump Host")) && !cmdb_admin_role(Some("administrative assistant")));
+        assert!(
+            cmdb_admin_role(Some("admin-workstation"))
+                && cmdb_admin_role(Some("Jump Host"))
+                && !cmdb_admin_role(Some("administrative assistant"))
+        );
         let ctx = site();
         let (rows, _) = vigil_enrich::inventory::read_cmdb_csv(
-            "ip,name,owner,role,environment,decommission,privileged\n10.2.0.50,adm-ws01,it-ops,admin-workstation,production,,true\n".as_bytes(),
+            "ip,name,owner,role,environment,decommission,privileged\n10.2.0.50,adm-ws01,it-ops,admin-workstation,production,,true\n"
+                .as_bytes(),
             std::path::Path::new("cmdb.csv"),
         )
         .unwrap();
@@ -959,7 +993,14 @@ admin_sources = ["10.2.9.9"]
             trees: vec![SmbTree { path: tree.clone(), share_type: Some("disk".into()), ok: Some(true) }],
             files: files
                 .iter()
-                .map(|(n, w)| SmbFile { tree: Some(tree.clone()), name: n.to_string(), action: Some("created".into()), bytes_written: *w, opens: 1, ..Default::default() })
+                .map(|(n, w)| SmbFile {
+                    tree: Some(tree.clone()),
+                    name: n.to_string(),
+                    action: Some("created".into()),
+                    bytes_written: *w,
+                    opens: 1,
+                    ..Default::default()
+                })
                 .collect(),
             ..Default::default()
         }));
@@ -967,7 +1008,13 @@ admin_sources = ["10.2.9.9"]
             c.app.dce_rpc = Some(Box::new(DceRpcMeta {
                 calls: calls
                     .iter()
-                    .map(|(i, op)| DceRpcCall { interface: i.to_string(), opnum: *op, named_pipe: Some(i.to_string()), count: 1, ..Default::default() })
+                    .map(|(i, op)| DceRpcCall {
+                        interface: i.to_string(),
+                        opnum: *op,
+                        named_pipe: Some(i.to_string()),
+                        count: 1,
+                        ..Default::default()
+                    })
                     .collect(),
                 ..Default::default()
             }));
@@ -980,7 +1027,11 @@ admin_sources = ["10.2.9.9"]
         let ctx = site();
         for (what, c, attack) in [
             ("tool copied to C$", smb_session(WORK, "10.2.0.31", "10.2.0.30", "C$", &[("temp\\mimikatz.exe", 804_352)], &[]), "T1570"),
-            ("service created", smb_session(WORK, "10.2.0.31", "10.2.0.30", "IPC$", &[], &[("svcctl", 15), ("svcctl", 12), ("svcctl", 19)]), "T1569.002"),
+            (
+                "service created",
+                smb_session(WORK, "10.2.0.31", "10.2.0.30", "IPC$", &[], &[("svcctl", 15), ("svcctl", 12), ("svcctl", 19)]),
+                "T1569.002",
+            ),
             ("AT job", smb_session(WORK, "10.2.0.31", "10.2.0.30", "IPC$", &[], &[("atsvc", 0)]), "T1053.002"),
             ("scheduled task", smb_session(WORK, "10.2.0.31", "10.2.0.30", "IPC$", &[], &[("ITaskSchedulerService", 1)]), "T1053.005"),
             ("WMI", smb_session(WORK, "10.2.0.31", "10.2.0.30", "IPC$", &[], &[("IWbemServices", 24)]), "T1047"),
@@ -995,7 +1046,14 @@ admin_sources = ["10.2.9.9"]
         // Replication from a domain controller (it answers Kerberos) is not DCSync.
         let mut kdc = tcp(WORK - 60, "10.2.0.50", "10.3.0.11", 88, 0.1);
         kdc.resp_bytes = Some(1_500);
-        let f = run(&ctx, &[tcp(WORK - 120, "10.2.0.70", "10.3.0.11", 88, 0.1), smb_session(WORK, "10.3.0.11", "10.3.0.10", "IPC$", &[], &[("drsuapi", 3)]), kdc]);
+        let f = run(
+            &ctx,
+            &[
+                tcp(WORK - 120, "10.2.0.70", "10.3.0.11", 88, 0.1),
+                smb_session(WORK, "10.3.0.11", "10.3.0.10", "IPC$", &[], &[("drsuapi", 3)]),
+                kdc,
+            ],
+        );
         assert!(f.iter().all(|f| f.severity < Severity::Medium), "{f:#?}");
     }
 
@@ -1026,7 +1084,11 @@ admin_sources = ["10.2.9.9"]
                 let src = format!("10.2.1.{}", h + 1);
                 let dst = format!("10.3.0.{}", s + 1);
                 let t = NIGHT + h * 97 + s * 13;
-                conns.push(if (h + s) % 17 == 0 { failed_tcp(t, &src, &dst, 445) } else { tcp(t, &src, &dst, [445, 135, 1433][s as usize % 3], 20.0) });
+                conns.push(if (h + s) % 17 == 0 {
+                    failed_tcp(t, &src, &dst, 445)
+                } else {
+                    tcp(t, &src, &dst, [445, 135, 1433][s as usize % 3], 20.0)
+                });
             }
         }
         let quiet = run(&ctx, &conns);

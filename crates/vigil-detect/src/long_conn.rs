@@ -5,12 +5,12 @@
 //! and are flagged. Thresholds follow RITA's (1 h, 4 h, 8 h, 12 h). Destinations many hosts hold
 //! long sessions to (push notification services, VPN concentrators) are damped.
 
+use crate::Detector;
 use crate::front::{FrontEnd, Rec};
 use crate::prevalence::Prevalence;
 use crate::util::{self, Tuning};
-use crate::Detector;
-use serde_json::json;
 use foldhash::HashMap;
+use serde_json::json;
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp, proto_name};

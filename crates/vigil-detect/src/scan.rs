@@ -19,16 +19,16 @@
 //! Blocked egress looks different — one host retrying the same few destinations, or, when the
 //! uplink or IPv6 is broken, every session failing at once (nothing succeeds around the burst).
 
-use crate::util::{self, Tuning};
 use crate::Detector;
 use crate::front::Rec;
+use crate::util::{self, Tuning};
+use foldhash::{HashMap, HashSet};
 use ipnet::IpNet;
 use serde_json::json;
-use foldhash::{HashMap, HashSet};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use vigil_enrich::Context;
-use vigil_model::{Conn, ConnState, Finding, FindingKind, Severity, Timestamp, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
+use vigil_model::{Conn, ConnState, Finding, FindingKind, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Severity, Timestamp};
 
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
@@ -95,7 +95,9 @@ fn service_reply(c: &Conn) -> bool {
 /// no bigger than TCP/IP headers with options).
 fn header_only_unanswered(c: &Conn, sent: u64, recv: u64) -> bool {
     const MAX_HEADER_BYTES: u64 = 80;
-    recv == 0 && c.resp_pkts == 0 && (c.orig_bytes == Some(0) || (c.orig_bytes.is_none() && sent <= MAX_HEADER_BYTES.saturating_mul(c.orig_pkts.max(1))))
+    recv == 0
+        && c.resp_pkts == 0
+        && (c.orig_bytes == Some(0) || (c.orig_bytes.is_none() && sent <= MAX_HEADER_BYTES.saturating_mul(c.orig_pkts.max(1))))
 }
 
 fn net_of(ip: IpAddr) -> IpNet {
@@ -272,7 +274,8 @@ impl Detector for ScanDetector {
                 per_port.entry(*p).or_default().insert(*h);
                 per_host.entry(*h).or_default().insert(*p);
             }
-            let (hport, hcount) = per_port.iter().map(|(p, hs)| (*p, hs.len())).max_by_key(|x| (x.1, std::cmp::Reverse(x.0))).unwrap_or((0, 0));
+            let (hport, hcount) =
+                per_port.iter().map(|(p, hs)| (*p, hs.len())).max_by_key(|x| (x.1, std::cmp::Reverse(x.0))).unwrap_or((0, 0));
             let (vhost, vcount) =
                 per_host.iter().map(|(h, ps)| (*h, ps.len())).max_by_key(|x| (x.1, std::cmp::Reverse(x.0))).unwrap_or((*src, 0));
             if hcount < self.cfg.min_targets && vcount < self.cfg.min_targets {
@@ -302,8 +305,8 @@ impl Detector for ScanDetector {
             }
             // The pace, from inside: many hosts in a minute while the host's other sessions
             // of the same family were answered (the network worked; the targets did not).
-            let burst = if internal { densest_burst(&s.targets, self.cfg.burst_window_s) } else { None }
-                .filter(|b| b.1 >= self.cfg.min_targets);
+            let burst =
+                if internal { densest_burst(&s.targets, self.cfg.burst_window_s) } else { None }.filter(|b| b.1 >= self.cfg.min_targets);
             let burst_v6 = burst.is_some_and(|b| s.targets.iter().any(|((h, p), t)| *p == b.0 && *t >= b.2 && *t <= b.3 && h.is_ipv6()));
             let burst_answered = burst.is_some_and(|b| answered_during(&s.ok_minutes, b.2, b.3, burst_v6));
             if burst_answered {
@@ -334,11 +337,7 @@ impl Detector for ScanDetector {
                 (true, false) => "horizontal",
                 _ => "vertical",
             };
-            let what = if horizontal {
-                format!("{} on {hcount} hosts", pkey_str(hport))
-            } else {
-                format!("{vcount} ports on {vhost}")
-            };
+            let what = if horizontal { format!("{} on {hcount} hosts", pkey_str(hport)) } else { format!("{vcount} ports on {vhost}") };
             let country = util::country_str(ctx, *src);
             let mut notes = Vec::new();
             if admin_port {
@@ -369,12 +368,15 @@ impl Detector for ScanDetector {
                 }
             );
             let mut dst: Vec<String> = if horizontal {
-                per_port.get(&hport).map(|hs| {
-                    let mut v: Vec<String> = hs.iter().map(ToString::to_string).collect();
-                    v.sort();
-                    v.truncate(20);
-                    v
-                }).unwrap_or_default()
+                per_port
+                    .get(&hport)
+                    .map(|hs| {
+                        let mut v: Vec<String> = hs.iter().map(ToString::to_string).collect();
+                        v.sort();
+                        v.truncate(20);
+                        v
+                    })
+                    .unwrap_or_default()
             } else {
                 vec![vhost.to_string()]
             };

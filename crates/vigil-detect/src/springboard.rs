@@ -14,8 +14,8 @@
 use crate::Detector;
 use crate::front::Rec;
 use crate::graph::{AdminService, Edge, Recurrence, attack_ids, edge_known, host_label, r3, zone_label};
-use serde_json::json;
 use foldhash::{HashMap, HashMapExt};
+use serde_json::json;
 use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, PROTO_TCP, Severity, Timestamp};
@@ -182,7 +182,8 @@ impl SpringboardDetector {
                 let Some(entry) = best_entry(ins, first, self.cfg.window_secs, ctx) else { continue };
                 let mut chain = Chain { entry, hops: vec![first] };
                 extend(&mut chain, &self.onward, self.cfg.window_secs, self.cfg.max_depth, ctx);
-                let path: Vec<IpAddr> = std::iter::once(entry.src).chain(chain.hops.iter().map(|h| h.src)).chain(chain.hops.last().map(|h| h.dst)).collect();
+                let path: Vec<IpAddr> =
+                    std::iter::once(entry.src).chain(chain.hops.iter().map(|h| h.src)).chain(chain.hops.last().map(|h| h.dst)).collect();
                 if seen_paths.contains(&path) {
                     continue;
                 }
@@ -295,7 +296,19 @@ impl SpringboardDetector {
             }));
         }
         let control = chain.hops.iter().any(|h| h.service.is_some_and(AdminService::is_control));
-        let strong_proto = chain.hops.iter().any(|h| matches!(h.service, Some(AdminService::Rdp | AdminService::Smb | AdminService::WinRm | AdminService::Telnet | AdminService::Vnc | AdminService::Rpc)));
+        let strong_proto = chain.hops.iter().any(|h| {
+            matches!(
+                h.service,
+                Some(
+                    AdminService::Rdp
+                        | AdminService::Smb
+                        | AdminService::WinRm
+                        | AdminService::Telnet
+                        | AdminService::Vnc
+                        | AdminService::Rpc
+                )
+            )
+        });
         let off_hours = ctx.is_off_hours(entry.ts) || chain.hops.iter().any(|h| ctx.is_off_hours(h.ts));
         let admin_src = !external && ctx.is_admin_source(origin) || ctx.is_admin_source(a);
         let failed_onward = self

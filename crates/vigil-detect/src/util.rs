@@ -6,8 +6,8 @@
 
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashSet};
-use std::net::IpAddr;
 use std::hash::BuildHasher;
+use std::net::IpAddr;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Timestamp};
 
@@ -294,7 +294,14 @@ pub struct HistParams {
 
 impl Default for HistParams {
     fn default() -> Self {
-        HistParams { bins: 24, mode_sensitivity: 0.05, bimodal_outliers: 1, bimodal_min_bars: 11, duration_min_bars: 6, duration_ideal_bars: 12 }
+        HistParams {
+            bins: 24,
+            mode_sensitivity: 0.05,
+            bimodal_outliers: 1,
+            bimodal_min_bars: 11,
+            duration_min_bars: 6,
+            duration_ideal_bars: 12,
+        }
     }
 }
 
@@ -316,7 +323,16 @@ pub fn histogram_score(dmin: f64, dmax: f64, ts: &[f64], p: &HistParams) -> Resu
 /// dataset span) and consistency (longest run of active bins over the ideal run). Zero when
 /// fewer than `min_bars` bins are active. Returns (coverage, consistency, score).
 #[allow(clippy::too_many_arguments)]
-pub fn duration_score(dmin: f64, dmax: f64, hmin: f64, hmax: f64, bars: usize, run: usize, min_bars: usize, ideal: usize) -> Result<(f64, f64, f64), StatError> {
+pub fn duration_score(
+    dmin: f64,
+    dmax: f64,
+    hmin: f64,
+    hmax: f64,
+    bars: usize,
+    run: usize,
+    min_bars: usize,
+    ideal: usize,
+) -> Result<(f64, f64, f64), StatError> {
     if ideal < 1 || min_bars < 1 {
         return Err(StatError::Invalid("thresholds must be at least 1"));
     }

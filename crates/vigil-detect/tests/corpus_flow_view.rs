@@ -15,18 +15,18 @@ use vigil_model::{AppMeta, Conn, Finding, FindingKind};
 /// Hosts the corpus names as malicious, infected or scanning (READMEs and labels): a finding
 /// about them is not a false positive.
 const KNOWN_BAD: &[&str] = &[
-    "10.0.2.15",       // Slips test5: DGA-infected (labelled)
-    "10.0.2.112",      // Slips port-scans/horizontal
-    "192.168.1.9",     // Slips port-scans/vertical
-    "46.166.151.160",  // Slips test3: RDP sweep
-    "216.73.23.146",   // Slips test3: SMB sweep
-    "192.168.2.12",    // Slips test4: scanner
-    "10.8.0.69",       // Slips test11: scanner
-    "172.16.1.11",     // Stratosphere 002: nmap
-    "192.168.1.116",   // Stratosphere 005: Simda (DGA), infected host, and its IPv6 address
+    "10.0.2.15",      // Slips test5: DGA-infected (labelled)
+    "10.0.2.112",     // Slips port-scans/horizontal
+    "192.168.1.9",    // Slips port-scans/vertical
+    "46.166.151.160", // Slips test3: RDP sweep
+    "216.73.23.146",  // Slips test3: SMB sweep
+    "192.168.2.12",   // Slips test4: scanner
+    "10.8.0.69",      // Slips test11: scanner
+    "172.16.1.11",    // Stratosphere 002: nmap
+    "192.168.1.116",  // Stratosphere 005: Simda (DGA), infected host, and its IPv6 address
     "fd77:48a1:c0bb:0:b96c:506d:6c7f:e8be",
-    "192.168.1.109",   // Slips test12: ICMP sweep
-    "10.0.2.30",       // iodine tunnel client
+    "192.168.1.109", // Slips test12: ICMP sweep
+    "10.0.2.30",     // iodine tunnel client
 ];
 
 fn strip(mut c: Conn) -> Conn {
@@ -111,7 +111,9 @@ fn flow_view_of_the_corpus_raises_no_false_dns_or_scan_finding() {
                 false_pos.push(format!("{name}: {:.3} {} {}: {}", x.score, x.kind, x.src, x.summary));
             }
             if name.contains("test5-mixed") && x.kind == FindingKind::DnsTunnel && x.src == "10.0.2.15" {
-                dga_found = x.dst.iter().any(|d| d == "8.8.8.8") && x.dst.iter().any(|d| d == "185.53.179.7") && x.dst.iter().any(|d| d == "217.70.184.38");
+                dga_found = x.dst.iter().any(|d| d == "8.8.8.8")
+                    && x.dst.iter().any(|d| d == "185.53.179.7")
+                    && x.dst.iter().any(|d| d == "217.70.184.38");
             }
         }
     }

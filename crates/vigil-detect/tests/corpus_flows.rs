@@ -5,7 +5,7 @@ mod common;
 use common::logs::{binetflow, shared_data};
 use vigil_detect::scan::{ScanConfig, ScanDetector};
 use vigil_detect::util::Tuning;
-use vigil_detect::{espionage_detectors, Detector};
+use vigil_detect::{Detector, espionage_detectors};
 use vigil_enrich::{Context, Site};
 use vigil_model::{Conn, Finding, FindingKind};
 

@@ -90,7 +90,11 @@ fn pair_set(name: &'static str, conns: Vec<Conn>, ctx: Context, pairs: &BTreeMap
         name,
         conns,
         ctx,
-        expect: pairs.iter().filter(|(_, n)| **n >= MIN_LABELLED_CONNS).map(|((s, d), n)| exp(&format!("labelled pair → {d} ({n} connections)"), kinds, s, Some(d))).collect(),
+        expect: pairs
+            .iter()
+            .filter(|(_, n)| **n >= MIN_LABELLED_CONNS)
+            .map(|((s, d), n)| exp(&format!("labelled pair → {d} ({n} connections)"), kinds, s, Some(d)))
+            .collect(),
         bad: pairs.keys().map(|(s, d)| (s.clone(), Some(d.clone()))).collect(),
         labelled_pairs: pairs.len(),
     }
@@ -203,7 +207,13 @@ fn sets(data: &Path) -> Vec<Set> {
     // Malware-UDP-DNS).
     let rows = binetflow(&data.join("flows/argus-binetflow/slips/test5-mixed.binetflow"));
     let pairs = labelled_pairs(rows.iter().map(|(c, l)| (c, l.as_str())), |l| l.contains("Malware"));
-    v.push(pair_set("Slips test5-mixed (Argus, labelled)", rows.into_iter().map(|(c, _)| c).collect(), Context::new(Site::default()), &pairs, &c2));
+    v.push(pair_set(
+        "Slips test5-mixed (Argus, labelled)",
+        rows.into_iter().map(|(c, _)| c).collect(),
+        Context::new(Site::default()),
+        &pairs,
+        &c2,
+    ));
 
     // Captures read by Vigil's own flow engine.
     v.push(Set {
@@ -349,7 +359,9 @@ fn accuracy_over_every_labelled_set() {
     println!("\nper kind (expected, found, findings ≥ medium, true): {per_kind:#?}");
     let recall = f64::from(found) / f64::from(expected.max(1));
     let precision = f64::from(tp) / f64::from(reported.max(1));
-    println!("all: {found}/{expected} expected items found (recall {recall:.3}), {tp}/{reported} findings ≥ medium true (precision {precision:.3})");
+    println!(
+        "all: {found}/{expected} expected items found (recall {recall:.3}), {tp}/{reported} findings ≥ medium true (precision {precision:.3})"
+    );
     println!("misses: {misses:#?}");
     println!("false positives: {false_pos:#?}");
 
@@ -370,7 +382,9 @@ fn findings(data: &Path, file: &str) -> Vec<Finding> {
 }
 
 fn lateral<'a>(f: &'a [Finding], src: &str) -> &'a Finding {
-    f.iter().find(|x| x.kind == FindingKind::LateralMovement && x.src == src).unwrap_or_else(|| panic!("lateral movement from {src}: {f:#?}"))
+    f.iter()
+        .find(|x| x.kind == FindingKind::LateralMovement && x.src == src)
+        .unwrap_or_else(|| panic!("lateral movement from {src}: {f:#?}"))
 }
 
 /// The signals of the finding's `remote_execution` evidence, as "kind: detail".
@@ -391,7 +405,11 @@ fn single_session_remote_execution_is_reported_with_its_evidence() {
     let f = findings(&data, "pcaps/lateral-movement/401trg/20171220_smb_mimikatz_copy.pcap");
     let lm = lateral(&f, "192.168.10.31");
     assert!(lm.severity >= Severity::Medium, "{}", lm.score);
-    assert!(signals(lm).iter().any(|s| s.starts_with("executable written to admin share") && s.contains("temp\\mimikatz.exe")), "{:?}", signals(lm));
+    assert!(
+        signals(lm).iter().any(|s| s.starts_with("executable written to admin share") && s.contains("temp\\mimikatz.exe")),
+        "{:?}",
+        signals(lm)
+    );
     for id in ["T1021.002", "T1570"] {
         assert!(lm.attack.contains(&id.to_string()), "{id} in {:?}", lm.attack);
     }

@@ -4,8 +4,8 @@
 mod common;
 use common::logs::shared_data;
 use std::path::Path;
-use vigil_detect::util::Tuning;
 use vigil_detect::espionage_detectors;
+use vigil_detect::util::Tuning;
 use vigil_enrich::{Context, Site};
 use vigil_flow::{Engine, EngineConfig};
 use vigil_model::{Conn, Finding, FindingKind};
@@ -64,5 +64,3 @@ fn slips_periodic_https_beacon() {
     assert!(b.score >= 0.5, "{}", b.score);
     assert_eq!(f.iter().filter(|x| x.score >= 0.5).count(), 1, "nothing else reaches medium");
 }
-
-

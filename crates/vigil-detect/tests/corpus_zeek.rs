@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use vigil_detect::beacon::{BeaconConfig, BeaconDetector};
 use vigil_detect::scan::{ScanConfig, ScanDetector};
 use vigil_detect::util::Tuning;
-use vigil_detect::{espionage_detectors, Detector};
+use vigil_detect::{Detector, espionage_detectors};
 use vigil_enrich::{Context, Site};
 use vigil_model::{Finding, FindingKind};
 
@@ -59,8 +59,11 @@ fn stratosphere_njrat_command_and_control() {
     let Some(data) = shared_data() else { return };
     let rows = zeek_conns(&data.join("zeek-logs/stratosphere/001-zeek-scenario-malicious"), "labeled-conn.log");
     assert!(rows.len() > 900);
-    let malicious: HashSet<(String, String)> =
-        rows.iter().filter(|(_, r)| r.get("label").is_some_and(|l| l.contains("Malicious"))).map(|(c, _)| (c.orig_h.to_string(), c.resp_h.to_string())).collect();
+    let malicious: HashSet<(String, String)> = rows
+        .iter()
+        .filter(|(_, r)| r.get("label").is_some_and(|l| l.contains("Malicious")))
+        .map(|(c, _)| (c.orig_h.to_string(), c.resp_h.to_string()))
+        .collect();
     let conns: Vec<_> = rows.into_iter().map(|(c, _)| c).collect();
     let ctx = ctx();
     let mut all = Vec::new();
@@ -74,7 +77,8 @@ fn stratosphere_njrat_command_and_control() {
         println!("{:.3} {} {} -> {:?}: {}", x.score, x.kind, x.src, x.dst, x.summary);
     }
     println!("NjRAT: {} labelled malicious pairs, {} findings ≥ medium, {} true", malicious.len(), reported.len(), tp);
-    let beacon = all.iter().find(|x| x.kind == FindingKind::Beacon && x.dst.contains(&"41.108.179.197".to_string())).expect("NjRAT C&C beacon");
+    let beacon =
+        all.iter().find(|x| x.kind == FindingKind::Beacon && x.dst.contains(&"41.108.179.197".to_string())).expect("NjRAT C&C beacon");
     assert_eq!(beacon.src, "192.168.1.115");
     assert!(beacon.score >= 0.5, "{}", beacon.score);
     assert_eq!(tp, reported.len(), "precision: every finding ≥ medium is a labelled malicious pair");
@@ -107,8 +111,11 @@ fn slips_ctu_sme_11_remcos_rat() {
     let dir = data.join("zeek-logs/slips/test18-malicious-ctu-sme-11-win/zeek-labeled");
     let rows = zeek_conns(&dir, "conn.log.labeled");
     assert!(rows.len() > 700);
-    let malicious: HashSet<(String, String)> =
-        rows.iter().filter(|(_, r)| r.get("label").is_some_and(|l| l.contains("Malicious"))).map(|(c, _)| (c.orig_h.to_string(), c.resp_h.to_string())).collect();
+    let malicious: HashSet<(String, String)> = rows
+        .iter()
+        .filter(|(_, r)| r.get("label").is_some_and(|l| l.contains("Malicious")))
+        .map(|(c, _)| (c.orig_h.to_string(), c.resp_h.to_string()))
+        .collect();
     let conns: Vec<_> = rows.into_iter().map(|(c, _)| c).collect();
     let ctx = ctx();
     let mut all = Vec::new();
@@ -122,7 +129,8 @@ fn slips_ctu_sme_11_remcos_rat() {
     let reported: Vec<&Finding> = all.iter().filter(|x| x.score >= 0.5).collect();
     let tp = reported.iter().filter(|x| x.dst.iter().any(|d| malicious.contains(&(x.src.clone(), d.clone())))).count();
     println!("RemcosRAT: {} labelled malicious pairs, {} findings ≥ medium, {} true", malicious.len(), reported.len(), tp);
-    let b = all.iter().find(|x| x.kind == FindingKind::Beacon && x.dst.contains(&"66.63.168.35".to_string())).expect("RemcosRAT C2 retry loop");
+    let b =
+        all.iter().find(|x| x.kind == FindingKind::Beacon && x.dst.contains(&"66.63.168.35".to_string())).expect("RemcosRAT C2 retry loop");
     assert_eq!(b.src, "192.168.1.107");
     assert!(b.score >= 0.5, "{}", b.score);
     assert_eq!(tp, reported.len(), "precision");
@@ -134,7 +142,8 @@ fn stratosphere_android_rat_uploads() {
     let rows = zeek_conns(&data.join("zeek-logs/stratosphere/003-zeek-scenario-malicious"), "conn.log");
     assert!(rows.len() > 300);
     // The README labels the connections to port 1337/tcp as the RAT's.
-    let malicious: HashSet<(String, String)> = rows.iter().filter(|(c, _)| c.resp_p == 1337).map(|(c, _)| (c.orig_h.to_string(), c.resp_h.to_string())).collect();
+    let malicious: HashSet<(String, String)> =
+        rows.iter().filter(|(c, _)| c.resp_p == 1337).map(|(c, _)| (c.orig_h.to_string(), c.resp_h.to_string())).collect();
     let conns: Vec<_> = rows.into_iter().map(|(c, _)| c).collect();
     let ctx = ctx();
     let mut all = Vec::new();
@@ -148,7 +157,8 @@ fn stratosphere_android_rat_uploads() {
     let reported: Vec<&Finding> = all.iter().filter(|x| x.score >= 0.5).collect();
     let tp = reported.iter().filter(|x| x.dst.iter().any(|d| malicious.contains(&(x.src.clone(), d.clone())))).count();
     println!("AndroidTester RAT: {} labelled pairs, {} findings ≥ medium, {} true", malicious.len(), reported.len(), tp);
-    let x = all.iter().find(|x| x.kind == FindingKind::Exfiltration && x.dst.contains(&"147.32.83.234".to_string())).expect("RAT upload found");
+    let x =
+        all.iter().find(|x| x.kind == FindingKind::Exfiltration && x.dst.contains(&"147.32.83.234".to_string())).expect("RAT upload found");
     assert_eq!(x.src, "10.8.0.61");
     assert!(x.score >= 0.5, "{}", x.score);
     assert_eq!(tp, reported.len(), "precision");

@@ -19,7 +19,8 @@ fn red_team_remote_execution_in_zeek_logs() {
     assert!(conns.iter().any(|c| c.app.dce_rpc.is_some()), "{stats}");
     let ctx = Context::new(Site::default());
     let findings: Vec<Finding> = vigil_detect::run_all(&conns, &ctx);
-    let lateral: Vec<&Finding> = findings.iter().filter(|f| f.kind == FindingKind::LateralMovement && f.severity >= Severity::Medium).collect();
+    let lateral: Vec<&Finding> =
+        findings.iter().filter(|f| f.kind == FindingKind::LateralMovement && f.severity >= Severity::Medium).collect();
     for f in &lateral {
         println!("{:.2} {} {:?} {}", f.score, f.src, f.dst, f.evidence);
     }

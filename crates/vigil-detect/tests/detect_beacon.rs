@@ -3,9 +3,9 @@
 
 mod common;
 use common::*;
-use vigil_detect::beacon::{score_series, BeaconConfig, BeaconDetector};
-use vigil_detect::util::Tuning;
 use vigil_detect::Detector;
+use vigil_detect::beacon::{BeaconConfig, BeaconDetector, score_series};
+use vigil_detect::util::Tuning;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind, Severity};
 
@@ -28,7 +28,11 @@ fn browsing(rng: &mut Rng, start: i64, hours: i64, n: u8) -> Vec<Conn> {
         while t < (start + hours * 3600) as f64 {
             t += 30.0 + rng.below(1800) as f64;
             let dst = format!("93.184.{}.{}", rng.below(200), rng.below(250) + 1);
-            v.push(with_tls(tcp(t, &host, &dst, 443, 500 + rng.below(5000), 2000 + rng.below(500_000)), &format!("site{}.example", rng.below(500)), Some("t13d1516h2_8daaf6152771_02713d6af862")));
+            v.push(with_tls(
+                tcp(t, &host, &dst, 443, 500 + rng.below(5000), 2000 + rng.below(500_000)),
+                &format!("site{}.example", rng.below(500)),
+                Some("t13d1516h2_8daaf6152771_02713d6af862"),
+            ));
         }
     }
     v
@@ -38,7 +42,11 @@ fn classic_beacon(rng: &mut Rng, start: i64, hours: i64) -> Vec<Conn> {
     let mut v = Vec::new();
     let mut t = start as f64;
     while t < (start + hours * 3600) as f64 {
-        v.push(with_tls(tcp(t, "10.1.0.99", "203.0.113.7", 443, (1200.0 + 30.0 * rng.sym()) as u64, 4000), "cdn-update.evil.example", Some("t12d190800_d83cc789557e_7af1ed941c26")));
+        v.push(with_tls(
+            tcp(t, "10.1.0.99", "203.0.113.7", 443, (1200.0 + 30.0 * rng.sym()) as u64, 4000),
+            "cdn-update.evil.example",
+            Some("t12d190800_d83cc789557e_7af1ed941c26"),
+        ));
         t += 300.0 + 15.0 * rng.sym();
     }
     v
@@ -70,7 +78,11 @@ fn a_jittered_https_beacon_is_one_high_finding() {
         assert!(x.score < 0.5, "browsing flagged: {}", x.summary);
     }
     // Stable ids on the same input; suppression by id removes it.
-    let again = run(&shuffle_sort(browsing(&mut Rng(7), MON, 24, 8).into_iter().chain(classic_beacon(&mut Rng(99), MON, 24)).collect()), &ctx, Tuning::default());
+    let again = run(
+        &shuffle_sort(browsing(&mut Rng(7), MON, 24, 8).into_iter().chain(classic_beacon(&mut Rng(99), MON, 24)).collect()),
+        &ctx,
+        Tuning::default(),
+    );
     assert!(again.iter().any(|x| x.id == b.id));
     let quiet = run(&shuffle_sort(classic_beacon(&mut Rng(7), MON, 24)), &ctx, Tuning::new().suppress(&b.id));
     assert!(quiet.iter().all(|x| x.id != b.id));
@@ -259,7 +271,11 @@ fn a_beacon_rotating_addresses_is_grouped_by_ja4_and_asn() {
     let mut t = MON as f64;
     while t < (MON + 24 * 3600) as f64 {
         let dst = format!("185.10.{}.{}", rng.below(40), 1 + rng.below(200));
-        let mut c = with_tls(tcp(t, "10.1.0.88", &dst, 443, (2100.0 + 50.0 * rng.sym()) as u64, 300), "", Some("t13d301000_c1ce1ea3ab34_0f4f3b1d0a0e"));
+        let mut c = with_tls(
+            tcp(t, "10.1.0.88", &dst, 443, (2100.0 + 50.0 * rng.sym()) as u64, 300),
+            "",
+            Some("t13d301000_c1ce1ea3ab34_0f4f3b1d0a0e"),
+        );
         if let Some(tls) = c.app.tls.as_mut() {
             tls.server_name = None;
         }
@@ -271,7 +287,11 @@ fn a_beacon_rotating_addresses_is_grouped_by_ja4_and_asn() {
     while t < (MON + 24 * 3600) as f64 {
         t += 20.0 + rng.below(900) as f64;
         let dst = format!("45.33.{}.{}", rng.below(250), 1 + rng.below(250));
-        conns.push(with_tls(tcp(t, "10.1.0.88", &dst, 443, 400 + rng.below(4000), 90_000), &format!("w{}.example", rng.below(900)), Some("t13d1516h2_8daaf6152771_02713d6af862")));
+        conns.push(with_tls(
+            tcp(t, "10.1.0.88", &dst, 443, 400 + rng.below(4000), 90_000),
+            &format!("w{}.example", rng.below(900)),
+            Some("t13d1516h2_8daaf6152771_02713d6af862"),
+        ));
     }
     let conns = shuffle_sort(conns);
     // Allow-listing the client fingerprint removes it.

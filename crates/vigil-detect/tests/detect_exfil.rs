@@ -4,9 +4,9 @@
 
 mod common;
 use common::*;
+use vigil_detect::Detector;
 use vigil_detect::exfil::{ExfilConfig, ExfilDetector, RotatingDetector};
 use vigil_detect::util::Tuning;
-use vigil_detect::Detector;
 use vigil_enrich::Context;
 use vigil_model::{Conn, Finding, FindingKind};
 
@@ -34,7 +34,11 @@ fn office(rng: &mut Rng, days: i64, n: u8) -> Vec<Conn> {
             for _ in 0..60 {
                 let t = start as f64 + rng.below(8 * 3600) as f64;
                 let dst = format!("45.33.{}.{}", rng.below(250), 1 + rng.below(250));
-                v.push(with_tls(tcp(t, &host, &dst, 443, 2000 + rng.below(20_000), 50_000 + rng.below(2_000_000)), &format!("s{}.example", rng.below(300)), None));
+                v.push(with_tls(
+                    tcp(t, &host, &dst, 443, 2000 + rng.below(20_000), 50_000 + rng.below(2_000_000)),
+                    &format!("s{}.example", rng.below(300)),
+                    None,
+                ));
             }
         }
     }

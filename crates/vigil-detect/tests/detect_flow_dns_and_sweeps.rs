@@ -42,7 +42,8 @@ fn dns_flow(ts: f64, client: &str, server: &str, query_bytes: u64, answer_bytes:
 /// A DGA's storm: `n` lookups over `secs` seconds, all names of one length, then web requests
 /// to the few that resolved, each in a different network.
 fn dga(client: &str, server: &str, n: u32, secs: f64, contacts: u32) -> Vec<Conn> {
-    let mut v: Vec<Conn> = (0..n).map(|i| dns_flow(MON as f64 + f64::from(i) * secs / f64::from(n), client, server, 29, 90 + u64::from(i % 3) * 16)).collect();
+    let mut v: Vec<Conn> =
+        (0..n).map(|i| dns_flow(MON as f64 + f64::from(i) * secs / f64::from(n), client, server, 29, 90 + u64::from(i % 3) * 16)).collect();
     for i in 0..contacts {
         v.push(tcp(MON as f64 + secs * 0.5 + f64::from(i), client, &format!("{}.{}.7.9", 23 + i * 17, 40 + i), 80, 500, 3_000));
     }
@@ -100,7 +101,8 @@ fn busy_but_ordinary_dns_stays_below_medium() {
     let mut rng = Rng(7);
     // Browsing: 300 lookups in five minutes, names of every length, and connections to the
     // many sites and CDNs they named.
-    let mut browse: Vec<Conn> = (0..300).map(|i| dns_flow((MON + i) as f64, "10.1.0.6", "8.8.8.8", 20 + rng.below(45), 60 + rng.below(300))).collect();
+    let mut browse: Vec<Conn> =
+        (0..300).map(|i| dns_flow((MON + i) as f64, "10.1.0.6", "8.8.8.8", 20 + rng.below(45), 60 + rng.below(300))).collect();
     for i in 0..40u32 {
         browse.push(tcp((MON + 2 + i64::from(i) * 7) as f64, "10.1.0.6", &format!("{}.{}.1.1", 30 + i * 5, i + 1), 443, 900, 40_000));
     }
@@ -171,7 +173,8 @@ fn outbound_burst_while_the_network_works_is_medium() {
     assert!(f[0].score < 0.5, "{}", f[0].score);
 
     // Blocked egress: one host retrying the same two servers all day is no sweep at all.
-    let mut blocked: Vec<Conn> = (0..500).map(|i| syn((MON + i * 60) as f64, "10.1.0.9", if i % 2 == 0 { "198.51.100.7" } else { "198.51.100.8" }, 443)).collect();
+    let mut blocked: Vec<Conn> =
+        (0..500).map(|i| syn((MON + i * 60) as f64, "10.1.0.9", if i % 2 == 0 { "198.51.100.7" } else { "198.51.100.8" }, 443)).collect();
     blocked.extend((0..500).map(|i| tcp((MON + i * 60 + 5) as f64, "10.1.0.9", "93.184.0.10", 443, 800, 9_000)));
     blocked.sort_by_key(|c| c.ts);
     assert!(scans(&blocked, &ctx).is_empty());
@@ -180,7 +183,8 @@ fn outbound_burst_while_the_network_works_is_medium() {
 #[test]
 fn sweeps_of_remote_access_services_weigh_more_than_other_ports() {
     let ctx = shanghai();
-    let sweep = |port: u16| -> Vec<Conn> { (0..25).map(|i| syn((MON + i) as f64, "185.220.1.9", &format!("10.0.1.{}", i + 1), port)).collect() };
+    let sweep =
+        |port: u16| -> Vec<Conn> { (0..25).map(|i| syn((MON + i) as f64, "185.220.1.9", &format!("10.0.1.{}", i + 1), port)).collect() };
     let rdp = scans(&sweep(3389), &ctx);
     let web = scans(&sweep(8081), &ctx);
     assert_eq!((rdp.len(), web.len()), (1, 1));
@@ -203,11 +207,21 @@ fn ctx_with_admin_port(port: u16) -> Context {
 #[test]
 fn a_resolvers_answered_lookups_from_dns_log_alone_are_not_a_sweep() {
     let log = |answered: bool| {
-        let mut s = String::from("#separator \\x09\n#path\tdns\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\tquery\tqtype\trcode\tanswers\tRD\n");
+        let mut s = String::from(
+            "#separator \\x09\n#path\tdns\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\tquery\tqtype\trcode\tanswers\tRD\n",
+        );
         for i in 0..100u32 {
             let rcode = if answered { "0" } else { "-" };
             let answer = if answered { "198.51.100.7" } else { "-" };
-            s.push_str(&format!("{}.0\tD{i}\t10.0.0.53\t{}\t{}.{}.{}.{}\t53\tudp\t{i}\tname{i}.example.com\t1\t{rcode}\t{answer}\tF\n", MON + i64::from(i), 30000 + i, 11 + i % 150, 20 + i / 7, 3 + i % 5, 1 + i));
+            s.push_str(&format!(
+                "{}.0\tD{i}\t10.0.0.53\t{}\t{}.{}.{}.{}\t53\tudp\t{i}\tname{i}.example.com\t1\t{rcode}\t{answer}\tF\n",
+                MON + i64::from(i),
+                30000 + i,
+                11 + i % 150,
+                20 + i / 7,
+                3 + i % 5,
+                1 + i
+            ));
         }
         s
     };

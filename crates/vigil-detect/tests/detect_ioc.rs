@@ -3,9 +3,9 @@
 mod common;
 use common::*;
 use std::sync::Arc;
+use vigil_detect::Detector;
 use vigil_detect::ioc::{IocDetector, IocKind, IocSet};
 use vigil_detect::util::Tuning;
-use vigil_detect::Detector;
 use vigil_model::{CertMeta, FindingKind};
 
 const CSV: &str = "Indicator,Type,Description,Reference\n\
@@ -114,7 +114,11 @@ fn detector_matches_addresses_names_fingerprints_and_certificates() {
     let mut conns = vec![
         tcp(MON as f64, "10.1.0.2", "185.10.3.4", 443, 900, 4000),
         dns(MON as f64 + 1.0, "10.1.0.3", "10.0.0.53", "x.stage.apt.example", 1, &["93.184.216.34"]),
-        with_tls(tcp(MON as f64 + 2.0, "10.1.0.4", "93.184.216.40", 443, 700, 5000), "cdn.example", Some("t13d301000_c1ce1ea3ab34_0f4f3b1d0a0e")),
+        with_tls(
+            tcp(MON as f64 + 2.0, "10.1.0.4", "93.184.216.40", 443, 700, 5000),
+            "cdn.example",
+            Some("t13d301000_c1ce1ea3ab34_0f4f3b1d0a0e"),
+        ),
         tcp(MON as f64 + 3.0, "10.1.0.9", "93.184.216.41", 443, 700, 5000),
     ];
     let mut c = with_tls(tcp(MON as f64 + 4.0, "10.1.0.5", "93.184.216.42", 443, 700, 5000), "ok.example", None);
@@ -142,12 +146,17 @@ fn detector_matches_addresses_names_fingerprints_and_certificates() {
 fn certificate_sha1_indicators_match_the_leaf_sha1() {
     let ctx = shanghai();
     // abuse.ch SSLBL's layout: the header is itself a comment, the SHA-1 is the second column.
-    let feed = "# abuse.ch SSLBL\n# Listingdate,SHA1,Listingreason\n2024-05-01 10:00:00,6d3f0c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c,Dridex C&C\n";
+    let feed =
+        "# abuse.ch SSLBL\n# Listingdate,SHA1,Listingreason\n2024-05-01 10:00:00,6d3f0c2a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c,Dridex C&C\n";
     let set = IocSet::parse(feed.as_bytes(), "sslbl.csv").unwrap();
     let mut det = IocDetector::new(Arc::new(set), Tuning::default());
     let mut hit = with_tls(tcp(MON as f64, "10.1.0.7", "93.184.216.50", 443, 700, 5000), "cdn2.example", None);
     if let Some(t) = hit.app.tls.as_mut() {
-        t.cert = Some(CertMeta { sha1: "6D3F0C2A9B8E7D6C5B4A3F2E1D0C9B8A7F6E5D4C".to_ascii_lowercase(), sha256: "bb".repeat(32), ..Default::default() });
+        t.cert = Some(CertMeta {
+            sha1: "6D3F0C2A9B8E7D6C5B4A3F2E1D0C9B8A7F6E5D4C".to_ascii_lowercase(),
+            sha256: "bb".repeat(32),
+            ..Default::default()
+        });
     }
     let mut miss = with_tls(tcp(MON as f64 + 1.0, "10.1.0.8", "93.184.216.51", 443, 700, 5000), "cdn3.example", None);
     if let Some(t) = miss.app.tls.as_mut() {

@@ -5,12 +5,12 @@
 
 mod common;
 use common::*;
+use vigil_detect::Detector;
 use vigil_detect::dns_tunnel::{DnsTunnelConfig, DnsTunnelDetector};
 use vigil_detect::foreign_admin::{ForeignAdminConfig, ForeignAdminDetector};
 use vigil_detect::long_conn::{LongConnConfig, LongConnDetector};
 use vigil_detect::scan::{ScanConfig, ScanDetector};
 use vigil_detect::util::Tuning;
-use vigil_detect::Detector;
 use vigil_enrich::Context;
 use vigil_model::{Conn, ConnState, Finding, FindingKind, SshMeta};
 
@@ -280,11 +280,13 @@ fn followed_lookups_are_seen_alike_through_the_front_end_and_alone() {
     }
     let conns = shuffle_sort(conns);
     let refs: Vec<&Conn> = conns.iter().collect();
-    let through_front = vigil_detect::run_detectors(vec![Box::new(DnsTunnelDetector::new(DnsTunnelConfig::default(), Tuning::default()))], &refs, &ctx, 1);
+    let through_front =
+        vigil_detect::run_detectors(vec![Box::new(DnsTunnelDetector::new(DnsTunnelConfig::default(), Tuning::default()))], &refs, &ctx, 1);
     let alone = run(&mut DnsTunnelDetector::new(DnsTunnelConfig::default(), Tuning::default()), &conns, &ctx);
     let json = |f: &[Finding]| serde_json::to_string(f).unwrap();
     assert_eq!(json(&through_front), json(&alone));
-    let by_domain = |d: &str| through_front.iter().find(|x| x.evidence["registered_domain"] == d).unwrap_or_else(|| panic!("{d}: {through_front:#?}"));
+    let by_domain =
+        |d: &str| through_front.iter().find(|x| x.evidence["registered_domain"] == d).unwrap_or_else(|| panic!("{d}: {through_front:#?}"));
     assert_eq!(by_domain("followed.example").evidence["connected_to_resolved"], true);
     assert_eq!(by_domain("unfollowed.example").evidence["connected_to_resolved"], false);
     assert!(by_domain("unfollowed.example").score > by_domain("followed.example").score);
@@ -303,7 +305,9 @@ fn nx(ts: f64, client: &str, resolver: &str, query: &str, qtype: u16) -> Conn {
 fn generated(rng: &mut Rng, len: usize) -> String {
     const C: &[u8] = b"bcdfghjklmnpqrstvwxz";
     const V: &[u8] = b"aeiouy";
-    (0..len).map(|i| if i % 2 == 0 { C[rng.below(C.len() as u64) as usize] } else { V[rng.below(V.len() as u64) as usize] } as char).collect()
+    (0..len)
+        .map(|i| if i % 2 == 0 { C[rng.below(C.len() as u64) as usize] } else { V[rng.below(V.len() as u64) as usize] } as char)
+        .collect()
 }
 
 fn dga(f: &[Finding]) -> Vec<&Finding> {
@@ -319,13 +323,26 @@ fn a_domain_generation_algorithm_is_found_and_ordinary_lookup_failures_are_not()
     // Thirty hosts resolving the same popular names all day.
     for h in 0..30u8 {
         for i in 0..20 {
-            conns.push(dns(t0 + f64::from(h) * 7.0 + f64::from(i) * 600.0, &format!("10.1.0.{}", 10 + h), "10.0.0.53", &format!("site{i}.example.com"), 1, &["45.33.1.1"]));
+            conns.push(dns(
+                t0 + f64::from(h) * 7.0 + f64::from(i) * 600.0,
+                &format!("10.1.0.{}", 10 + h),
+                "10.0.0.53",
+                &format!("site{i}.example.com"),
+                1,
+                &["45.33.1.1"],
+            ));
         }
         // Twenty of them ask for the same 25 tracker domains (alike: `trk` and four letters
         // under .com), which the resolver blocks: common, so not one host's algorithm.
         if h < 20 {
             for i in 0..25u8 {
-                let d = format!("trk{}{}{}{}.com", char::from(b'a' + i % 5), char::from(b'a' + i / 5), char::from(b'k' + i % 3), char::from(b'p' + i % 7));
+                let d = format!(
+                    "trk{}{}{}{}.com",
+                    char::from(b'a' + i % 5),
+                    char::from(b'a' + i / 5),
+                    char::from(b'k' + i % 3),
+                    char::from(b'p' + i % 7)
+                );
                 conns.push(nx(t0 + 3000.0 + f64::from(h) + f64::from(i), &format!("10.1.0.{}", 10 + h), "10.0.0.53", &d, 1));
             }
         }

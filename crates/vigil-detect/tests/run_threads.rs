@@ -31,8 +31,10 @@ fn findings_are_the_same_on_one_thread_and_on_several() {
     let refs: Vec<&Conn> = conns.iter().collect();
     let run = |threads: usize| json(&run_detectors(all_detectors(), &refs, &ctx, threads));
     let one = run(1);
-    let kinds: std::collections::BTreeSet<String> =
-        one.iter().map(|f| serde_json::from_str::<serde_json::Value>(f).unwrap()["kind"].as_str().unwrap_or_default().to_string()).collect();
+    let kinds: std::collections::BTreeSet<String> = one
+        .iter()
+        .map(|f| serde_json::from_str::<serde_json::Value>(f).unwrap()["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
     assert!(kinds.len() >= 4, "the stream should give findings of several detectors: {kinds:?}");
     for threads in [2, 3, 16] {
         assert_eq!(run(threads), one, "{threads} threads");

@@ -25,9 +25,7 @@ fn bench(c: &mut Criterion) {
     let table = bundled_country_table();
     let mut g = c.benchmark_group("geoip");
     g.throughput(Throughput::Elements(ips.len() as u64));
-    g.bench_function("bundled_table_lookup", |b| {
-        b.iter(|| ips.iter().filter(|ip| table.lookup(**ip).is_some()).count())
-    });
+    g.bench_function("bundled_table_lookup", |b| b.iter(|| ips.iter().filter(|ip| table.lookup(**ip).is_some()).count()));
     let geo = Geo::default();
     g.bench_function("resolver_cached", |b| b.iter(|| ips.iter().filter(|ip| geo.lookup(**ip).country.is_some()).count()));
     g.bench_function("resolver_uncached", |b| b.iter(|| ips.iter().filter(|ip| geo.lookup_uncached(**ip).country.is_some()).count()));
@@ -68,12 +66,20 @@ fn bench_site(c: &mut Criterion) {
     g.bench_function("zone_linear_scan", |b| {
         b.iter(|| {
             ips.iter()
-                .filter(|ip| site.zones.iter().filter_map(|z| z.networks.iter().filter(|n| n.contains(*ip)).map(|n| n.prefix_len()).max()).max().is_some())
+                .filter(|ip| {
+                    site.zones
+                        .iter()
+                        .filter_map(|z| z.networks.iter().filter(|n| n.contains(*ip)).map(|n| n.prefix_len()).max())
+                        .max()
+                        .is_some()
+                })
                 .count()
         })
     });
     g.bench_function("is_internal_index", |b| b.iter(|| ips.iter().filter(|ip| site.is_internal(**ip)).count()));
-    g.bench_function("is_internal_linear_scan", |b| b.iter(|| ips.iter().filter(|ip| site.internal.iter().any(|n| n.contains(*ip))).count()));
+    g.bench_function("is_internal_linear_scan", |b| {
+        b.iter(|| ips.iter().filter(|ip| site.internal.iter().any(|n| n.contains(*ip))).count())
+    });
     g.finish();
 }
 

@@ -13,9 +13,7 @@ use vigil_enrich::geo::{RangeTable, encode_country_table, prefix_bounds_v4, pref
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let shared = std::env::var_os("VIGIL_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../../../shared/data"));
+    let shared = std::env::var_os("VIGIL_SHARED_DATA").map(PathBuf::from).unwrap_or_else(|| manifest.join("../../../shared/data"));
     let mut args = std::env::args_os().skip(1);
     let dir = args.next().map(PathBuf::from).unwrap_or_else(|| shared.join("geo/ipverse-country-ip-blocks/country"));
     let out = args.next().map(PathBuf::from).unwrap_or_else(|| manifest.join("data/country-ranges.bin.gz"));

@@ -1,9 +1,9 @@
 //! What detectors may ask about an address or a moment.
 
+use crate::EnrichError;
 use crate::geo::{AsnSource, CountrySource, Geo, GeoInfo};
 use crate::inventory::{Asset, EdgeHistory, Inventory, load_cmdb_file};
 use crate::site::{Site, Zone};
-use crate::EnrichError;
 use chrono::{Datelike, NaiveTime, TimeZone};
 use std::net::IpAddr;
 use vigil_model::Timestamp;
@@ -171,11 +171,7 @@ mod tests {
 
     #[test]
     fn off_hours_are_judged_in_the_site_zone() {
-        let site = Site::parse(
-            "[site]\ntimezone = \"Asia/Shanghai\"\nwork_hours = \"08:30-18:00\"",
-            Path::new("s.toml"),
-        )
-        .unwrap();
+        let site = Site::parse("[site]\ntimezone = \"Asia/Shanghai\"\nwork_hours = \"08:30-18:00\"", Path::new("s.toml")).unwrap();
         let ctx = Context::new(site);
         // 2024-01-02 (Tue) 01:00 UTC = 09:00 Shanghai: working.
         let tue_9 = Timestamp::from_secs(1_704_157_200);

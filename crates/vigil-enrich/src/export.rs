@@ -46,13 +46,8 @@ pub fn asset_row(a: &Asset, ctx: &Context) -> AssetRow {
     svcs.sort_by(|x, y| y.sessions.cmp(&x.sessions).then(x.port.cmp(&y.port)));
     // The histogram is kept in UTC; shift it by the site's offset now (at the last sighting).
     let shift = a.last_seen.map(|t| ctx.offset_at(t).local_minus_utc()).unwrap_or(0).div_euclid(3600);
-    let mut hours: Vec<(u32, u32)> = a
-        .hours_utc
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(h, n)| ((h as i32 + shift).rem_euclid(24) as u32, *n))
-        .collect();
+    let mut hours: Vec<(u32, u32)> =
+        a.hours_utc.iter().enumerate().filter(|(_, n)| **n > 0).map(|(h, n)| ((h as i32 + shift).rem_euclid(24) as u32, *n)).collect();
     hours.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
     let c = a.cmdb.as_ref();
     AssetRow {
@@ -96,9 +91,26 @@ pub fn csv_safe(s: &str) -> String {
 }
 
 const CSV_HEADER: [&str; 20] = [
-    "ip", "name", "names", "macs", "services", "os", "device", "first_seen", "last_seen", "last_initiated",
-    "sessions_started", "sessions_served", "active_hours", "observed", "in_cmdb", "owner", "role", "environment",
-    "decommission", "privileged",
+    "ip",
+    "name",
+    "names",
+    "macs",
+    "services",
+    "os",
+    "device",
+    "first_seen",
+    "last_seen",
+    "last_initiated",
+    "sessions_started",
+    "sessions_served",
+    "active_hours",
+    "observed",
+    "in_cmdb",
+    "owner",
+    "role",
+    "environment",
+    "decommission",
+    "privileged",
 ];
 
 pub fn write_csv<W: Write>(w: W, rows: &[AssetRow]) -> io::Result<()> {
@@ -180,14 +192,20 @@ pub fn write_table<W: Write>(mut w: W, rows: &[AssetRow]) -> io::Result<()> {
     for c in &cells {
         line(&mut w, c)?;
     }
-    writeln!(w, "{} assets ({} observed, {} in the CMDB)", rows.len(), rows.iter().filter(|r| r.observed).count(), rows.iter().filter(|r| r.in_cmdb).count())
+    writeln!(
+        w,
+        "{} assets ({} observed, {} in the CMDB)",
+        rows.len(),
+        rows.iter().filter(|r| r.observed).count(),
+        rows.iter().filter(|r| r.in_cmdb).count()
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::read_cmdb_csv;
     use crate::Site;
+    use crate::inventory::read_cmdb_csv;
     use std::path::Path;
     use vigil_model::{Conn, ConnState, HttpTxn, PROTO_TCP, Timestamp};
 
@@ -210,7 +228,8 @@ mod tests {
         let mut inv = Inventory::for_site(&ctx.site);
         let cmdb = "ip,name,owner,environment\n10.0.0.9,host9,\"=cmd|' /C calc'!A0\",\"prod, \"\"eu\"\"\"\n";
         inv.import_cmdb(read_cmdb_csv(cmdb.as_bytes(), Path::new("c.csv")).unwrap().0);
-        let mut c = Conn::new(Timestamp::from_secs(1_704_074_400), "10.0.0.5".parse().unwrap(), 5000, "10.0.0.9".parse().unwrap(), 80, PROTO_TCP);
+        let mut c =
+            Conn::new(Timestamp::from_secs(1_704_074_400), "10.0.0.5".parse().unwrap(), 5000, "10.0.0.9".parse().unwrap(), 80, PROTO_TCP);
         c.conn_state = ConnState::SF;
         c.app.http.push(HttpTxn { user_agent: Some("@evil Windows".into()), ..Default::default() });
         inv.observe(&c);

@@ -302,11 +302,7 @@ fn open_maybe_gz(path: &Path) -> Result<Box<dyn BufRead>, EnrichError> {
     let f = std::fs::File::open(path).map_err(|source| EnrichError::Io { path: path.to_path_buf(), source })?;
     let mut r = BufReader::new(f);
     let head = r.fill_buf().map_err(|source| EnrichError::Io { path: path.to_path_buf(), source })?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::new(GzDecoder::new(r))))
-    } else {
-        Ok(Box::new(r))
-    }
+    if head.starts_with(&[0x1f, 0x8b]) { Ok(Box::new(BufReader::new(GzDecoder::new(r)))) } else { Ok(Box::new(r)) }
 }
 
 fn parse_bounds(a: &str, b: &str) -> Option<Bounds> {
@@ -458,8 +454,8 @@ impl Mmdb {
     }
 
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Mmdb, EnrichError> {
-        let reader = maxminddb::Reader::from_source(bytes)
-            .map_err(|e| EnrichError::Mmdb { path: Default::default(), msg: e.to_string() })?;
+        let reader =
+            maxminddb::Reader::from_source(bytes).map_err(|e| EnrichError::Mmdb { path: Default::default(), msg: e.to_string() })?;
         let database_type = reader.metadata.database_type.clone();
         Ok(Mmdb { reader, database_type, broken: Default::default() })
     }
@@ -487,12 +483,8 @@ impl Mmdb {
         let Ok(rec) = self.reader.lookup::<MmdbRecord>(ip) else {
             return GeoInfo::default();
         };
-        let country = rec
-            .country
-            .and_then(|c| c.iso_code)
-            .or(rec.registered_country.and_then(|c| c.iso_code))
-            .or(rec.country_code)
-            .and_then(cc_of);
+        let country =
+            rec.country.and_then(|c| c.iso_code).or(rec.registered_country.and_then(|c| c.iso_code)).or(rec.country_code).and_then(cc_of);
         let asn = rec.autonomous_system_number.or(match &rec.asn {
             Some(AsnField::Num(n)) => Some(*n),
             Some(AsnField::Text(t)) => t.trim().trim_start_matches("AS").parse().ok(),
@@ -544,7 +536,8 @@ impl Default for Geo {
 
 impl Geo {
     pub fn new(countries: Vec<CountrySource>, asn: Vec<AsnSource>) -> Self {
-        let tables_only = countries.iter().all(|c| !matches!(c, CountrySource::Mmdb(_))) && asn.iter().all(|a| !matches!(a, AsnSource::Mmdb(_)));
+        let tables_only =
+            countries.iter().all(|c| !matches!(c, CountrySource::Mmdb(_))) && asn.iter().all(|a| !matches!(a, AsnSource::Mmdb(_)));
         Geo { countries, asn, cache: Mutex::new(HashMap::new()), tables_only }
     }
 
@@ -644,9 +637,7 @@ impl Geo {
                         let r = db.lookup(ip);
                         r.asn.map(|a| (a, r.as_org))
                     }
-                    AsnSource::Table(t, e) => {
-                        t.lookup(ip).and_then(|i| e.get(*i as usize)).map(|e| (e.asn, e.org.clone()))
-                    }
+                    AsnSource::Table(t, e) => t.lookup(ip).and_then(|i| e.get(*i as usize)).map(|e| (e.asn, e.org.clone())),
                 };
                 if let Some((a, o)) = r {
                     g.asn = Some(a);
@@ -721,10 +712,8 @@ mod tests {
 
     #[test]
     fn range_table_clips_overlaps_merges_neighbours_and_finds_edges() {
-        let (t, clipped) = RangeTable::build(
-            vec![(10, 19, *b"AA"), (20, 29, *b"AA"), (25, 40, *b"BB"), (100, 100, *b"CC"), (50, 45, *b"ZZ")],
-            Vec::new(),
-        );
+        let (t, clipped) =
+            RangeTable::build(vec![(10, 19, *b"AA"), (20, 29, *b"AA"), (25, 40, *b"BB"), (100, 100, *b"CC"), (50, 45, *b"ZZ")], Vec::new());
         assert_eq!(clipped, 1);
         assert_eq!(t.v4_ranges(), &[(10, 29, *b"AA"), (30, 40, *b"BB"), (100, 100, *b"CC")]);
         let at = |n: u32| t.lookup(IpAddr::V4(Ipv4Addr::from(n))).copied();
@@ -789,7 +778,19 @@ mod tests {
 
     #[test]
     fn special_purpose_space_is_not_global() {
-        for a in ["10.0.0.1", "192.168.1.1", "127.0.0.1", "169.254.1.1", "100.64.0.1", "224.0.0.1", "fe80::1", "fd00::1", "::1", "2001:db8::1", "198.18.0.1"] {
+        for a in [
+            "10.0.0.1",
+            "192.168.1.1",
+            "127.0.0.1",
+            "169.254.1.1",
+            "100.64.0.1",
+            "224.0.0.1",
+            "fe80::1",
+            "fd00::1",
+            "::1",
+            "2001:db8::1",
+            "198.18.0.1",
+        ] {
             assert!(!is_global(ip(a)), "{a}");
         }
         for a in ["8.8.8.8", "1.0.1.1", "2a00:1450::1", "100.128.0.1"] {

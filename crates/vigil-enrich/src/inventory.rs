@@ -575,7 +575,8 @@ pub fn read_cmdb_csv<R: Read>(r: R, path: &Path) -> Result<(Vec<CmdbRecord>, u64
             names.contains(&h.as_str())
         })
     };
-    let c_ip = col(&["ip", "address", "ip_address", "ipaddress", "ipv4", "ip_addr"]).ok_or_else(|| err("no ip column in the header row".into()))?;
+    let c_ip = col(&["ip", "address", "ip_address", "ipaddress", "ipv4", "ip_addr"])
+        .ok_or_else(|| err("no ip column in the header row".into()))?;
     let c_name = col(&["name", "hostname", "host", "fqdn", "device"]);
     let c_owner = col(&["owner", "contact", "responsible"]);
     let c_role = col(&["role", "function", "type"]);
@@ -597,8 +598,17 @@ pub fn read_cmdb_csv<R: Read>(r: R, path: &Path) -> Result<(Vec<CmdbRecord>, u64
         if (ip_text.is_some() && ip.is_none()) || (dec_text.is_some() && decommission.is_none()) {
             bad += 1;
         }
-        let privileged = get(c_priv).is_some_and(|p| matches!(p.to_ascii_lowercase().as_str(), "true" | "yes" | "y" | "1" | "x" | "privileged"));
-        rows.push(CmdbRecord { ip, name: get(c_name), owner: get(c_owner), role: get(c_role), environment: get(c_env), decommission, privileged });
+        let privileged =
+            get(c_priv).is_some_and(|p| matches!(p.to_ascii_lowercase().as_str(), "true" | "yes" | "y" | "1" | "x" | "privileged"));
+        rows.push(CmdbRecord {
+            ip,
+            name: get(c_name),
+            owner: get(c_owner),
+            role: get(c_role),
+            environment: get(c_env),
+            decommission,
+            privileged,
+        });
         if rows.len() >= DEFAULT_MAX_ASSETS {
             break;
         }
@@ -677,8 +687,7 @@ impl From<EdgeHistoryRepr> for EdgeHistory {
 
 impl From<EdgeHistory> for EdgeHistoryRepr {
     fn from(h: EdgeHistory) -> Self {
-        let mut edges: Vec<EdgeRecord> =
-            h.edges.into_iter().map(|((src, dst, port), stat)| EdgeRecord { src, dst, port, stat }).collect();
+        let mut edges: Vec<EdgeRecord> = h.edges.into_iter().map(|((src, dst, port), stat)| EdgeRecord { src, dst, port, stat }).collect();
         edges.sort_by_key(|e| (e.src, e.dst, e.port));
         EdgeHistoryRepr { span: h.span, max_edges: Some(h.max_edges), dropped: h.dropped, edges }
     }
@@ -765,20 +774,37 @@ mod tests {
         web.service = Some("ssl".into());
         web.app.tls = Some(Box::new(TlsMeta {
             server_name: Some("intranet.corp.example".into()),
-            cert: Some(CertMeta { subject: "CN=intranet.corp.example,O=Corp".into(), san_dns: vec!["wiki.corp.example".into(), "*.bad\u{0}".into()], ..Default::default() }),
+            cert: Some(CertMeta {
+                subject: "CN=intranet.corp.example,O=Corp".into(),
+                san_dns: vec!["wiki.corp.example".into(), "*.bad\u{0}".into()],
+                ..Default::default()
+            }),
             ..Default::default()
         }));
         inv.observe(&web);
         let mut http = conn(1_700_000_100, "10.0.0.5", "10.0.0.7", 80);
-        http.app.http.push(HttpTxn { host: Some("printer1.corp.example".into()), user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64)".into()), server: Some("HP HTTP Server; HP LaserJet".into()), ..Default::default() });
+        http.app.http.push(HttpTxn {
+            host: Some("printer1.corp.example".into()),
+            user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64)".into()),
+            server: Some("HP HTTP Server; HP LaserJet".into()),
+            ..Default::default()
+        });
         inv.observe(&http);
         let mut ssh = conn(1_700_000_200, "10.0.0.5", "10.0.0.8", 22);
         ssh.app.ssh = Some(Box::new(SshMeta { server: Some("SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.1".into()), ..Default::default() }));
         inv.observe(&ssh);
         let mut dns = Conn::new(Timestamp::from_secs(1_700_000_300), ip("10.0.0.5"), 5353, ip("10.0.0.53"), 53, PROTO_UDP);
         dns.resp_pkts = 1;
-        dns.app.dns.push(DnsTxn { query: Some("fileserver.corp.example".into()), answers: vec!["10.0.0.20".into(), "8.8.8.8".into()], ..Default::default() });
-        dns.app.dns.push(DnsTxn { query: Some("21.0.0.10.in-addr.arpa".into()), answers: vec!["backup.corp.example".into()], ..Default::default() });
+        dns.app.dns.push(DnsTxn {
+            query: Some("fileserver.corp.example".into()),
+            answers: vec!["10.0.0.20".into(), "8.8.8.8".into()],
+            ..Default::default()
+        });
+        dns.app.dns.push(DnsTxn {
+            query: Some("21.0.0.10.in-addr.arpa".into()),
+            answers: vec!["backup.corp.example".into()],
+            ..Default::default()
+        });
         inv.observe(&dns);
         let mut refused = conn(1_700_000_400, "10.0.0.5", "10.0.0.30", 3389);
         refused.conn_state = ConnState::REJ;

@@ -2,13 +2,13 @@
 //! countries, time zone, work hours, allowlists), GeoIP/ASN, and the asset inventory.
 //! Detectors see only [`Context`]; everything here is loaded once and read-only afterwards.
 
-pub mod site;
 mod context;
 pub mod export;
 pub mod geo;
 pub mod inventory;
 pub mod nets;
 pub mod rir;
+pub mod site;
 
 pub use context::{Context, is_builtin_admin_port};
 pub use geo::{Geo, GeoInfo};

@@ -139,10 +139,19 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins_and_later_duplicates_replace() {
-        let nets: Vec<(IpNet, usize)> = [("10.0.0.0/8", 0), ("10.1.0.0/16", 1), ("10.1.2.0/24", 2), ("10.1.0.0/16", 3), ("0.0.0.0/0", 4), ("fd00::/8", 5), ("fd00:1::/32", 6), ("10.9.9.9/32", 7)]
-            .iter()
-            .map(|(n, v)| (n.parse().unwrap(), *v))
-            .collect();
+        let nets: Vec<(IpNet, usize)> = [
+            ("10.0.0.0/8", 0),
+            ("10.1.0.0/16", 1),
+            ("10.1.2.0/24", 2),
+            ("10.1.0.0/16", 3),
+            ("0.0.0.0/0", 4),
+            ("fd00::/8", 5),
+            ("fd00:1::/32", 6),
+            ("10.9.9.9/32", 7),
+        ]
+        .iter()
+        .map(|(n, v)| (n.parse().unwrap(), *v))
+        .collect();
         let idx = NetIndex::new(nets.iter().copied());
         let get = |s: &str| idx.get(s.parse().unwrap());
         assert_eq!(get("10.1.2.3"), Some(2));
@@ -164,14 +173,31 @@ mod tests {
     /// addresses just outside each range are outside.
     #[test]
     fn containment_at_range_edges() {
-        let nets: Vec<(IpNet, ())> = ["10.0.0.0/25", "10.0.0.128/25", "10.0.2.0/24", "255.255.255.254/31", "::/128", "ffff::/16"].iter().map(|n| (n.parse().unwrap(), ())).collect();
+        let nets: Vec<(IpNet, ())> = ["10.0.0.0/25", "10.0.0.128/25", "10.0.2.0/24", "255.255.255.254/31", "::/128", "ffff::/16"]
+            .iter()
+            .map(|n| (n.parse().unwrap(), ()))
+            .collect();
         let idx = NetIndex::new(nets);
         let has = |s: &str| idx.contains(s.parse().unwrap());
         assert_eq!(idx.ranges4, vec![(0x0a00_0000, 0x0a00_00ff), (0x0a00_0200, 0x0a00_02ff), (0xffff_fffe, u32::MAX)]);
-        for (ip, want) in [("9.255.255.255", false), ("10.0.0.0", true), ("10.0.0.255", true), ("10.0.1.0", false), ("10.0.1.255", false), ("10.0.2.0", true), ("10.0.2.255", true), ("10.0.3.0", false), ("255.255.255.253", false), ("255.255.255.255", true), ("0.0.0.0", false)] {
+        for (ip, want) in [
+            ("9.255.255.255", false),
+            ("10.0.0.0", true),
+            ("10.0.0.255", true),
+            ("10.0.1.0", false),
+            ("10.0.1.255", false),
+            ("10.0.2.0", true),
+            ("10.0.2.255", true),
+            ("10.0.3.0", false),
+            ("255.255.255.253", false),
+            ("255.255.255.255", true),
+            ("0.0.0.0", false),
+        ] {
             assert_eq!(has(ip), want, "{ip}");
         }
-        for (ip, want) in [("::", true), ("::1", false), ("fffe:ffff::", false), ("ffff::", true), ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true)] {
+        for (ip, want) in
+            [("::", true), ("::1", false), ("fffe:ffff::", false), ("ffff::", true), ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true)]
+        {
             assert_eq!(has(ip), want, "{ip}");
         }
     }
@@ -207,7 +233,9 @@ mod tests {
             for _ in 0..200 {
                 let r = rnd();
                 let ip: IpAddr = if r % 5 == 0 {
-                    IpAddr::V6((u128::from(0xfd00u16) << 112 | u128::from((r >> 8) as u16 & 0x3) << 96 | u128::from(rnd() as u32 & 0xff0f)).into())
+                    IpAddr::V6(
+                        (u128::from(0xfd00u16) << 112 | u128::from((r >> 8) as u16 & 0x3) << 96 | u128::from(rnd() as u32 & 0xff0f)).into(),
+                    )
                 } else {
                     IpAddr::V4((0x0a00_0000u32 | ((r >> 8) as u32 & 0x0003_0f0f)).into())
                 };

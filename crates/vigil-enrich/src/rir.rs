@@ -43,8 +43,7 @@ pub fn read_ipverse_dir(dir: &Path) -> Result<Vec<([u8; 2], IpNet)>, EnrichError
 /// The (country, prefix) pairs of one `aggregated.json`.
 pub fn read_ipverse_file(f: &Path) -> Result<Vec<([u8; 2], IpNet)>, EnrichError> {
     let text = std::fs::read(f).map_err(|source| EnrichError::Io { path: f.to_path_buf(), source })?;
-    let a: Aggregated =
-        serde_json::from_slice(&text).map_err(|e| EnrichError::Table(format!("{}: {e}", f.display())))?;
+    let a: Aggregated = serde_json::from_slice(&text).map_err(|e| EnrichError::Table(format!("{}: {e}", f.display())))?;
     let cc = a.country_code.trim().as_bytes();
     if cc.len() != 2 || !cc.iter().all(u8::is_ascii_alphabetic) {
         return Err(EnrichError::Table(format!("{}: country code {:?}", f.display(), a.country_code)));

@@ -1,8 +1,8 @@
 //! The site file (`shared/CONTRACT.md`): one serde tree, unknown keys refused, every key optional.
 
+use crate::nets::NetIndex;
 use chrono::{NaiveTime, Weekday};
 use chrono_tz::Tz;
-use crate::nets::NetIndex;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -179,7 +179,28 @@ fn derive_trust(kind: &str, critical: bool) -> u8 {
     if critical || kind_matches(kind, &["core", "critical", "datacenter", "database", "finance", "scada", "ics"]) {
         return TRUST_CRITICAL;
     }
-    if kind_matches(kind, &["edge", "dmz", "perimeter", "vpn", "border", "guest", "wifi", "iot", "test", "lab", "dev", "staging", "qa", "sandbox", "printer", "camera", "cctv"]) {
+    if kind_matches(
+        kind,
+        &[
+            "edge",
+            "dmz",
+            "perimeter",
+            "vpn",
+            "border",
+            "guest",
+            "wifi",
+            "iot",
+            "test",
+            "lab",
+            "dev",
+            "staging",
+            "qa",
+            "sandbox",
+            "printer",
+            "camera",
+            "cctv",
+        ],
+    ) {
         return 1;
     }
     TRUST_DEFAULT
@@ -234,8 +255,7 @@ impl Site {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Site, SiteError> {
-        let file: SiteFile =
-            toml::from_str(text).map_err(|e| SiteError::Invalid { path: path.to_path_buf(), msg: e.to_string() })?;
+        let file: SiteFile = toml::from_str(text).map_err(|e| SiteError::Invalid { path: path.to_path_buf(), msg: e.to_string() })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Site::resolve(file, base).map_err(|msg| SiteError::Invalid { path: path.to_path_buf(), msg })
     }
@@ -244,9 +264,7 @@ impl Site {
     pub fn resolve(f: SiteFile, base: &Path) -> Result<Site, String> {
         let s = f.site;
         let nets = |v: &[String], what: &str| -> Result<Vec<IpNet>, String> {
-            v.iter()
-                .map(|n| parse_net(n).ok_or_else(|| format!("{what}: {n:?} is not a network (CIDR) or address")))
-                .collect()
+            v.iter().map(|n| parse_net(n).ok_or_else(|| format!("{what}: {n:?} is not a network (CIDR) or address"))).collect()
         };
         let internal_configured = !s.internal.is_empty();
         let internal = if internal_configured {
@@ -359,7 +377,9 @@ impl Site {
     /// Whether `name` (a DNS name) is `d` or below `d` for some allowlisted domain `d`.
     pub fn is_allowed_domain(&self, name: &str) -> bool {
         let n = name.trim_end_matches('.').to_ascii_lowercase();
-        self.allow_domains.iter().any(|d| n == *d || (n.len() > d.len() && n.ends_with(d.as_str()) && n.as_bytes()[n.len() - d.len() - 1] == b'.'))
+        self.allow_domains
+            .iter()
+            .any(|d| n == *d || (n.len() > d.len() && n.ends_with(d.as_str()) && n.as_bytes()[n.len() - d.len() - 1] == b'.'))
     }
 
     pub fn is_allowed_ip(&self, ip: IpAddr) -> bool {
@@ -450,7 +470,8 @@ networks = ["203.0.113.0/24"]
 
     #[test]
     fn mail_and_alert_tables_are_accepted_for_their_crates() {
-        let text = "[mail]\nown_domains = [\"example.cn\"]\n\n[[alert]]\ntype = \"stdout\"\n\n[[alert]]\ntype = \"jsonl\"\npath = \"a.jsonl\"\n";
+        let text =
+            "[mail]\nown_domains = [\"example.cn\"]\n\n[[alert]]\ntype = \"stdout\"\n\n[[alert]]\ntype = \"jsonl\"\npath = \"a.jsonl\"\n";
         Site::parse(text, Path::new("s.toml")).unwrap();
         let f: SiteFile = toml::from_str(text).unwrap();
         assert_eq!(f.alert.len(), 2);

@@ -21,10 +21,11 @@ fn main() {
         std::process::exit(2)
     });
     let cfg = ScanConfig { rate: 0.0, ..Default::default() };
-    let out = scan(&scope, &scope.targets(), &HashMap::new(), &vigil_exposure::probe::TcpConnector, &Recog::bundled(), &cfg, &|_, _| {}).unwrap_or_else(|e| {
-        eprintln!("{e}");
-        std::process::exit(2)
-    });
+    let out = scan(&scope, &scope.targets(), &HashMap::new(), &vigil_exposure::probe::TcpConnector, &Recog::bundled(), &cfg, &|_, _| {})
+        .unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2)
+        });
     for s in &out.services {
         println!(
             "{}:{}\t{}\t{}\t{}\t{}\t{}\t{}",

@@ -36,13 +36,30 @@ pub struct TlsSession {
 struct ReportAny(WebPkiSupportedAlgorithms);
 
 impl ServerCertVerifier for ReportAny {
-    fn verify_server_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
     }
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -76,7 +93,14 @@ fn version_name(v: rustls::ProtocolVersion) -> String {
 
 /// Handshakes with `addr` (SNI = `host` unless it is an address) and, when `request` is
 /// given, sends it and reads the answer until `done` says so (bounded like every probe read).
-pub fn session(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConfig, request: Option<&[u8]>, done: impl Fn(&[u8]) -> bool) -> io::Result<TlsSession> {
+pub fn session(
+    c: &dyn Connector,
+    addr: SocketAddr,
+    host: &str,
+    cfg: &ProbeConfig,
+    request: Option<&[u8]>,
+    done: impl Fn(&[u8]) -> bool,
+) -> io::Result<TlsSession> {
     let tls_cfg = config().ok_or_else(|| io::Error::other("TLS client configuration unavailable"))?;
     let name = ServerName::try_from(host.to_string()).unwrap_or_else(|_| ServerName::IpAddress(addr.ip().into()));
     let conn = ClientConnection::new(tls_cfg, name).map_err(io::Error::other)?;
@@ -95,7 +119,11 @@ pub fn session(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConfi
     let mut out = TlsSession {
         version: tls.conn.protocol_version().map(version_name),
         cipher: tls.conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())),
-        cert: tls.conn.peer_certificates().and_then(|certs| certs.first()).and_then(|der| vigil_proto::cert::parse_certificate(der.as_ref())),
+        cert: tls
+            .conn
+            .peer_certificates()
+            .and_then(|certs| certs.first())
+            .and_then(|der| vigil_proto::cert::parse_certificate(der.as_ref())),
         response: Vec::new(),
     };
     if let Some(req) = request {

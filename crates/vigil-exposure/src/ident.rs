@@ -160,7 +160,11 @@ fn apply_recog(s: &mut Service, m: &RecogMatch) {
 
 /// Identifies OpenSSH-style software strings: `OpenSSH_9.2p1 Debian-2+deb12u3`.
 pub fn identify_ssh(s: &mut Service, banner: &str) {
-    let soft = banner.strip_prefix("SSH-2.0-").or_else(|| banner.strip_prefix("SSH-1.99-")).or_else(|| banner.strip_prefix("SSH-1.5-")).unwrap_or(banner);
+    let soft = banner
+        .strip_prefix("SSH-2.0-")
+        .or_else(|| banner.strip_prefix("SSH-1.99-"))
+        .or_else(|| banner.strip_prefix("SSH-1.5-"))
+        .unwrap_or(banner);
     let (sw, comment) = match soft.split_once(' ') {
         Some((a, b)) => (a, Some(b)),
         None => (soft, None),
@@ -203,11 +207,24 @@ fn identify_portal(s: &mut Service, obs: &Observation) {
     let paths: Vec<&str> = obs.portal_paths.iter().map(|(p, _)| p.as_str()).collect();
     let has_path = |p: &str| paths.contains(&p) || loc.contains(p);
     let owa = obs.http.as_ref().and_then(|h| h.owa_version.clone());
-    let found: Option<(&str, &str, &str)> = if title.contains("fortigate") || cookies.iter().any(|c| c == "svpncookie") || has_path("/remote/login") || cert.contains("fortigate") || cert.contains("fortinet") {
+    let found: Option<(&str, &str, &str)> = if title.contains("fortigate")
+        || cookies.iter().any(|c| c == "svpncookie")
+        || has_path("/remote/login")
+        || cert.contains("fortigate")
+        || cert.contains("fortinet")
+    {
         Some(("Fortinet FortiGate SSL-VPN", "Fortinet", "FortiOS"))
-    } else if title.contains("pulse connect secure") || title.contains("ivanti connect secure") || has_path("/dana-na/") || cookies.iter().any(|c| c == "dsid") {
+    } else if title.contains("pulse connect secure")
+        || title.contains("ivanti connect secure")
+        || has_path("/dana-na/")
+        || cookies.iter().any(|c| c == "dsid")
+    {
         Some(("Ivanti (Pulse) Connect Secure", "Ivanti", "Connect Secure"))
-    } else if title.contains("citrix gateway") || title.contains("netscaler") || has_path("/vpn/index.html") || cookies.iter().any(|c| c == "nsc_aaac") {
+    } else if title.contains("citrix gateway")
+        || title.contains("netscaler")
+        || has_path("/vpn/index.html")
+        || cookies.iter().any(|c| c == "nsc_aaac")
+    {
         Some(("Citrix NetScaler Gateway", "Citrix", "NetScaler Gateway"))
     } else if title.contains("globalprotect") || has_path("/global-protect/login.esp") {
         Some(("Palo Alto GlobalProtect", "Palo Alto Networks", "GlobalProtect"))
@@ -238,7 +255,15 @@ fn identify_portal(s: &mut Service, obs: &Observation) {
 
 /// Builds a service from a probe observation.
 pub fn identify(ip: Option<IpAddr>, port: u16, obs: &Observation, recog: &Recog) -> Service {
-    let mut s = Service { ip, port, transport: "tcp".into(), service: obs.protocol.clone(), source: "scan".into(), tls: obs.tls, ..Default::default() };
+    let mut s = Service {
+        ip,
+        port,
+        transport: "tcp".into(),
+        service: obs.protocol.clone(),
+        source: "scan".into(),
+        tls: obs.tls,
+        ..Default::default()
+    };
     s.banner = obs.banner.clone();
     if let Some(c) = &obs.cert {
         apply_cert(&mut s, c, chrono::Utc::now());
@@ -255,8 +280,16 @@ pub fn identify(ip: Option<IpAddr>, port: u16, obs: &Observation, recog: &Recog)
                 }
             }
         }
-        Some("ftp") => identify_line(&mut s, obs, recog, "ftp.banner", r"(?i)\((vsFTPd) ([0-9][0-9.]*)\)|(ProFTPD) ([0-9][0-9.a-z]*)|(Pure-FTPd)"),
-        Some("smtp") => identify_line(&mut s, obs, recog, "smtp.banner", r"(?i)\b(Exim) ([0-9][0-9.]*)|\b(Postfix)(?: \(?([0-9]+\.[0-9]+(?:\.[0-9]+)?)\)?)?\b"),
+        Some("ftp") => {
+            identify_line(&mut s, obs, recog, "ftp.banner", r"(?i)\((vsFTPd) ([0-9][0-9.]*)\)|(ProFTPD) ([0-9][0-9.a-z]*)|(Pure-FTPd)")
+        }
+        Some("smtp") => identify_line(
+            &mut s,
+            obs,
+            recog,
+            "smtp.banner",
+            r"(?i)\b(Exim) ([0-9][0-9.]*)|\b(Postfix)(?: \(?([0-9]+\.[0-9]+(?:\.[0-9]+)?)\)?)?\b",
+        ),
         Some("imap") => identify_line(&mut s, obs, recog, "imap4.banner", r"(Dovecot)"),
         Some("pop3") => identify_line(&mut s, obs, recog, "pop3.banner", r"(Dovecot)"),
         Some("redis") => {

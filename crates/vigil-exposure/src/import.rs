@@ -192,7 +192,12 @@ fn apply_nmap_service(s: &mut Service, a: &HashMap<String, String>) {
             s.distro = distro_marker(&extrainfo);
         }
         s.vendor = crate::ident::cpe_for(p).map(|(v, _)| v.to_string());
-        s.banner = Some(format!("{p} {} {extrainfo}", a.get("version").map(String::as_str).unwrap_or("")).split_whitespace().collect::<Vec<_>>().join(" "));
+        s.banner = Some(
+            format!("{p} {} {extrainfo}", a.get("version").map(String::as_str).unwrap_or(""))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
     }
     if let Some(b) = a.get("banner") {
         s.banner = Some(b.clone());
@@ -219,14 +224,22 @@ pub fn parse_masscan_list(text: &str) -> Imported {
             continue;
         }
         let f: Vec<&str> = line.splitn(7, ' ').collect();
-        let (Some(kind), Some(proto), Some(port), Some(ip)) = (f.first(), f.get(1), f.get(2).and_then(|p| p.parse::<u16>().ok()), f.get(3).and_then(|i| i.parse::<IpAddr>().ok())) else {
+        let (Some(kind), Some(proto), Some(port), Some(ip)) =
+            (f.first(), f.get(1), f.get(2).and_then(|p| p.parse::<u16>().ok()), f.get(3).and_then(|i| i.parse::<IpAddr>().ok()))
+        else {
             out.skipped += 1;
             continue;
         };
         if *proto != "tcp" && *proto != "udp" || port == 0 {
             continue;
         }
-        let s = by.entry((ip, port)).or_insert_with(|| Service { ip: Some(ip), port, transport: proto.to_string(), source: "masscan".into(), ..Default::default() });
+        let s = by.entry((ip, port)).or_insert_with(|| Service {
+            ip: Some(ip),
+            port,
+            transport: proto.to_string(),
+            source: "masscan".into(),
+            ..Default::default()
+        });
         if *kind == "banner"
             && let (Some(app), Some(text)) = (f.get(5), f.get(6))
         {
@@ -351,7 +364,13 @@ pub fn parse_masscan_json(text: &str) -> Imported {
                 continue;
             }
             let status = p.get("status").or_else(|| p.pointer("/data/status")).and_then(Value::as_str);
-            let s = by.entry((ip, port)).or_insert_with(|| Service { ip: Some(ip), port, transport: proto, source: "masscan".into(), ..Default::default() });
+            let s = by.entry((ip, port)).or_insert_with(|| Service {
+                ip: Some(ip),
+                port,
+                transport: proto,
+                source: "masscan".into(),
+                ..Default::default()
+            });
             if let Some(st) = status
                 && st != "open"
             {
@@ -364,7 +383,8 @@ pub fn parse_masscan_json(text: &str) -> Imported {
                 apply_masscan_banner(s, name, banner);
             }
             if r.get("rec_type").and_then(Value::as_str) == Some("banner")
-                && let (Some(name), Some(banner)) = (p.pointer("/data/service_name").and_then(Value::as_str), p.pointer("/data/banner").and_then(Value::as_str))
+                && let (Some(name), Some(banner)) =
+                    (p.pointer("/data/service_name").and_then(Value::as_str), p.pointer("/data/banner").and_then(Value::as_str))
             {
                 apply_masscan_banner(s, name, banner);
             }
@@ -413,7 +433,13 @@ pub fn parse_masscan_binary(data: &[u8]) -> Imported {
                     continue;
                 }
                 let transport = if proto == Some(17) { "udp" } else { "tcp" };
-                by.entry((ip, port)).or_insert_with(|| Service { ip: Some(ip), port, transport: transport.into(), source: "masscan".into(), ..Default::default() });
+                by.entry((ip, port)).or_insert_with(|| Service {
+                    ip: Some(ip),
+                    port,
+                    transport: transport.into(),
+                    source: "masscan".into(),
+                    ..Default::default()
+                });
             }
             2 | 7 => {}
             // 5: banner (ts, ip, port, app, text); 9: banner with protocol and ttl.
@@ -437,7 +463,13 @@ pub fn parse_masscan_binary(data: &[u8]) -> Imported {
                     31 => "http.server",
                     _ => "unknown",
                 };
-                let s = by.entry((ip, port)).or_insert_with(|| Service { ip: Some(ip), port, transport: "tcp".into(), source: "masscan".into(), ..Default::default() });
+                let s = by.entry((ip, port)).or_insert_with(|| Service {
+                    ip: Some(ip),
+                    port,
+                    transport: "tcp".into(),
+                    source: "masscan".into(),
+                    ..Default::default()
+                });
                 apply_masscan_banner(s, app_name, &text);
             }
             _ => out.skipped += 1,
@@ -528,7 +560,8 @@ mod tests {
 
     #[test]
     fn masscan_list_banners() {
-        let imp = import_scan(b"#masscan\nopen tcp 22 10.0.0.9 1\nbanner tcp 22 10.0.0.9 2 ssh SSH-2.0-OpenSSH_8.4p1\\x0d\\x0a\n# end\n").unwrap();
+        let imp = import_scan(b"#masscan\nopen tcp 22 10.0.0.9 1\nbanner tcp 22 10.0.0.9 2 ssh SSH-2.0-OpenSSH_8.4p1\\x0d\\x0a\n# end\n")
+            .unwrap();
         assert_eq!(imp.services.len(), 1);
         assert_eq!(imp.services[0].version.as_deref(), Some("8.4p1"));
     }

@@ -277,7 +277,9 @@ pub fn classify_banner(data: &[u8]) -> Option<(&'static str, String)> {
         "ssh"
     } else if line.starts_with("220") && (lower.contains("ftp") || lower.contains("filezilla")) {
         "ftp"
-    } else if line.starts_with("220") && (lower.contains("smtp") || lower.contains("mail") || lower.contains("postfix") || lower.contains("exim")) {
+    } else if line.starts_with("220")
+        && (lower.contains("smtp") || lower.contains("mail") || lower.contains("postfix") || lower.contains("exim"))
+    {
         "smtp"
     } else if line.starts_with("220") {
         // A 220 greeting without a product word: FTP and SMTP both use it; SMTP says ESMTP
@@ -308,7 +310,8 @@ pub fn parse_mysql_handshake(data: &[u8]) -> Option<String> {
             let rest = payload.get(1..)?;
             let nul = rest.iter().take(128).position(|&b| b == 0)?;
             let v = rest.get(..nul)?;
-            (v.first().is_some_and(u8::is_ascii_digit) && v.iter().all(|b| b.is_ascii_graphic())).then(|| String::from_utf8_lossy(v).into_owned())
+            (v.first().is_some_and(u8::is_ascii_digit) && v.iter().all(|b| b.is_ascii_graphic()))
+                .then(|| String::from_utf8_lossy(v).into_owned())
         }
         0xff if payload.len() >= 3 => Some(String::new()),
         _ => None,
@@ -428,19 +431,18 @@ pub fn parse_tls_server(hello: &[u8], data: &[u8]) -> (bool, Option<CertMeta>) {
 
 const SMB_NEGOTIATE: &[u8] = &[
     0x00, 0x00, 0x00, 0x6c, // NetBIOS session length 108
-    0xfe, b'S', b'M', b'B', 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // SMB2 header (negotiate, msg id 0)
-    36, 0, 5, 0, 1, 0, 0, 0, 0, 0, 0, 0, b'V', b'i', b'g', b'i', b'l', b'-', b'e', b'x', b'p', b'o', b's', b'u', b'r', b'e', 0, 0, 0, 0,
-    0, 0, 0, 0, // negotiate: 5 dialects, signing enabled, client guid, no contexts
+    0xfe, b'S', b'M', b'B', 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // SMB2 header (negotiate, msg id 0)
+    36, 0, 5, 0, 1, 0, 0, 0, 0, 0, 0, 0, b'V', b'i', b'g', b'i', b'l', b'-', b'e', b'x', b'p', b'o', b's', b'u', b'r', b'e', 0, 0, 0, 0, 0,
+    0, 0, 0, // negotiate: 5 dialects, signing enabled, client guid, no contexts
     0x02, 0x02, 0x10, 0x02, 0x00, 0x03, 0x02, 0x03, 0x11, 0x03,
 ];
 const RDP_CR: &[u8] = &[3, 0, 0, 19, 14, 0xe0, 0, 0, 0, 0, 0, 1, 0, 8, 0, 3, 0, 0, 0];
 const PG_SSLREQUEST: &[u8] = &[0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f];
 const LDAP_ROOTDSE: &[u8] = &[
-    0x30, 0x3b, 0x02, 0x01, 0x01, 0x63, 0x36, 0x04, 0x00, 0x0a, 0x01, 0x00, 0x0a, 0x01, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00,
-    0x01, 0x01, 0x00, 0x87, 0x0b, b'o', b'b', b'j', b'e', b'c', b't', b'C', b'l', b'a', b's', b's', 0x30, 0x1b, 0x04, 0x0d, b'v', b'e',
-    b'n', b'd', b'o', b'r', b'V', b'e', b'r', b's', b'i', b'o', b'n', 0x04, 0x0a, b'v', b'e', b'n', b'd', b'o', b'r', b'N', b'a', b'm',
-    b'e',
+    0x30, 0x3b, 0x02, 0x01, 0x01, 0x63, 0x36, 0x04, 0x00, 0x0a, 0x01, 0x00, 0x0a, 0x01, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x01,
+    0x01, 0x00, 0x87, 0x0b, b'o', b'b', b'j', b'e', b'c', b't', b'C', b'l', b'a', b's', b's', 0x30, 0x1b, 0x04, 0x0d, b'v', b'e', b'n',
+    b'd', b'o', b'r', b'V', b'e', b'r', b's', b'i', b'o', b'n', 0x04, 0x0a, b'v', b'e', b'n', b'd', b'o', b'r', b'N', b'a', b'm', b'e',
 ];
 
 /// Paths that name VPN and mail admin portals by answering (checked on plain HTTP).
@@ -540,7 +542,15 @@ fn read_until_cancel(s: &mut dyn Stream, wait: Duration, cancel: &AtomicBool, do
 }
 
 /// One connection: send `send` (nothing: wait for the server to speak), read the answer.
-fn exchange(c: &dyn Connector, addr: SocketAddr, cfg: &ProbeConfig, send: &[u8], wait: Duration, cancel: &AtomicBool, done: impl Fn(&[u8]) -> bool) -> io::Result<Vec<u8>> {
+fn exchange(
+    c: &dyn Connector,
+    addr: SocketAddr,
+    cfg: &ProbeConfig,
+    send: &[u8],
+    wait: Duration,
+    cancel: &AtomicBool,
+    done: impl Fn(&[u8]) -> bool,
+) -> io::Result<Vec<u8>> {
     if cancel.load(Ordering::Relaxed) {
         return Err(io::Error::new(io::ErrorKind::Interrupted, "another probe already answered"));
     }
@@ -769,7 +779,8 @@ fn portal_paths(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConf
         parse_http_response(&resp).map(|h| h.status)
     };
     let (control, answers) = std::thread::scope(|s| {
-        let control = s.spawn(|| exchange(c, addr, cfg, &http_request(host, "/vigil-control-7f3a9c/none.html"), cfg.read_timeout, &never, http_done));
+        let control =
+            s.spawn(|| exchange(c, addr, cfg, &http_request(host, "/vigil-control-7f3a9c/none.html"), cfg.read_timeout, &never, http_done));
         let each: Vec<_> = PORTAL_PATHS.iter().map(|p| (*p, s.spawn(move || ask(p)))).collect();
         let control = control.join().ok();
         (control, each.into_iter().map(|(p, h)| (p, h.join().ok().flatten())).collect::<Vec<_>>())
@@ -785,7 +796,15 @@ fn portal_paths(c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConf
     answers.into_iter().filter_map(|(p, st)| st.filter(|s| (200..400).contains(s)).map(|s| (p.to_string(), s))).collect()
 }
 
-fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &ProbeConfig, obs: &mut Observation, cancel: &AtomicBool) -> bool {
+fn run_probe(
+    h: Hint,
+    c: &dyn Connector,
+    addr: SocketAddr,
+    host: &str,
+    cfg: &ProbeConfig,
+    obs: &mut Observation,
+    cancel: &AtomicBool,
+) -> bool {
     match h {
         Hint::Banner => {
             let Ok(b) = exchange(c, addr, cfg, &[], cfg.banner_wait, cancel, line_done) else { return false };
@@ -852,15 +871,17 @@ fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &Pro
                     }
                 }
                 if obs.protocol.is_none() {
-                    obs.protocol = Some(match addr.port() {
-                        443 | 4443 | 8443 | 10443 | 9443 => "https",
-                        993 => "imaps",
-                        995 => "pop3s",
-                        465 => "smtps",
-                        636 => "ldaps",
-                        _ => "tls",
-                    }
-                    .into());
+                    obs.protocol = Some(
+                        match addr.port() {
+                            443 | 4443 | 8443 | 10443 | 9443 => "https",
+                            993 => "imaps",
+                            995 => "pop3s",
+                            465 => "smtps",
+                            636 => "ldaps",
+                            _ => "tls",
+                        }
+                        .into(),
+                    );
                 }
             }
             is_tls
@@ -913,7 +934,8 @@ fn run_probe(h: Hint, c: &dyn Connector, addr: SocketAddr, host: &str, cfg: &Pro
             false
         }
         Hint::Ldap => {
-            let Ok(b) = exchange(c, addr, cfg, LDAP_ROOTDSE, cfg.read_timeout, cancel, |b| find(b, &[0x65]).is_some() && b.len() > 12) else {
+            let Ok(b) = exchange(c, addr, cfg, LDAP_ROOTDSE, cfg.read_timeout, cancel, |b| find(b, &[0x65]).is_some() && b.len() > 12)
+            else {
                 return false;
             };
             if b.first() == Some(&0x30) && b.len() > 6 {

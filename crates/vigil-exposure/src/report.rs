@@ -48,7 +48,12 @@ pub fn is_public(ip: IpAddr) -> bool {
         }
         IpAddr::V6(v) => {
             let s = v.segments();
-            !(v.is_loopback() || v.is_unspecified() || v.is_multicast() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80 || s[0] == 0x2001 && s[1] == 0xdb8)
+            !(v.is_loopback()
+                || v.is_unspecified()
+                || v.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || s[0] == 0x2001 && s[1] == 0xdb8)
         }
     }
 }
@@ -95,7 +100,8 @@ pub fn classify(s: &Service) -> Option<ExposureClass> {
     let product = s.product.as_deref().unwrap_or("").to_ascii_lowercase();
     match name.as_str() {
         "ssh" | "telnet" | "rdp" | "ms-wbt-server" | "vnc" | "x11" | "winrm" => return Some(ExposureClass::RemoteAccess),
-        "mysql" | "postgresql" | "redis" | "mongodb" | "ms-sql-s" | "oracle" | "oracle-tns" | "memcached" | "elasticsearch" | "couchdb" | "cassandra" => {
+        "mysql" | "postgresql" | "redis" | "mongodb" | "ms-sql-s" | "oracle" | "oracle-tns" | "memcached" | "elasticsearch" | "couchdb"
+        | "cassandra" => {
             return Some(ExposureClass::Database);
         }
         "smb" | "microsoft-ds" | "netbios-ssn" | "ftp" | "nfs" | "rsync" => return Some(ExposureClass::FileSharing),
@@ -146,12 +152,7 @@ pub fn assess(services: &[Service], db: &VulnDb, placement: &dyn Fn(IpAddr) -> P
                 Some((vendor, product, ver)) => db.match_product(&vendor, &product, &ver, s.distro.as_deref()),
                 None => Vec::new(),
             };
-            Assessment {
-                placement: s.ip.map(placement).unwrap_or_default(),
-                exposure: classify(s),
-                service: s.clone(),
-                vulns,
-            }
+            Assessment { placement: s.ip.map(placement).unwrap_or_default(), exposure: classify(s), service: s.clone(), vulns }
         })
         .collect()
 }
@@ -288,12 +289,19 @@ pub fn findings(assessments: &[Assessment], seen: DateTime<FixedOffset>) -> Vec<
                 service_label(s),
                 a.vulns.len(),
                 if a.vulns.len() == 1 { "" } else { "s" },
-                if kev.is_empty() { format!(" (worst: {top})") } else { format!(", {} of them exploited in the wild (CISA KEV: {})", kev.len(), kev.join(", ")) },
+                if kev.is_empty() {
+                    format!(" (worst: {top})")
+                } else {
+                    format!(", {} of them exploited in the wild (CISA KEV: {})", kev.len(), kev.join(", "))
+                },
                 if a.placement.internet_facing { "; reachable from the internet" } else { "" },
                 if confirmed { "" } else { "; unconfirmed: the distribution may have backported fixes" },
             );
             out.push(Finding {
-                id: Finding::stable_id(FindingKind::VulnerableService, &[&ip, &port, s.product.as_deref().unwrap_or(""), s.version.as_deref().unwrap_or("")]),
+                id: Finding::stable_id(
+                    FindingKind::VulnerableService,
+                    &[&ip, &port, s.product.as_deref().unwrap_or(""), s.version.as_deref().unwrap_or("")],
+                ),
                 kind: FindingKind::VulnerableService,
                 severity: Severity::from_score(score),
                 score,
@@ -378,8 +386,12 @@ mod tests {
         let worst_non_kev = vuln_score(&vm("B", false, false, 10.0, 1.0, true), &public);
         assert!(kev_internal_unconfirmed > worst_non_kev, "{kev_internal_unconfirmed} vs {worst_non_kev}");
         assert!(vuln_score(&vm("C", true, true, 9.0, 0.9, true), &internal) > vuln_score(&vm("D", true, false, 9.0, 0.9, true), &internal));
-        assert!(vuln_score(&vm("E", false, false, 7.0, 0.3, true), &public) > vuln_score(&vm("E", false, false, 7.0, 0.3, true), &internal));
-        assert!(vuln_score(&vm("F", false, false, 9.8, 0.9, true), &internal) > vuln_score(&vm("G", false, false, 5.3, 0.01, true), &internal));
+        assert!(
+            vuln_score(&vm("E", false, false, 7.0, 0.3, true), &public) > vuln_score(&vm("E", false, false, 7.0, 0.3, true), &internal)
+        );
+        assert!(
+            vuln_score(&vm("F", false, false, 9.8, 0.9, true), &internal) > vuln_score(&vm("G", false, false, 5.3, 0.01, true), &internal)
+        );
     }
 
     #[test]

@@ -60,7 +60,16 @@ pub struct ScanConfig {
 
 impl Default for ScanConfig {
     fn default() -> Self {
-        ScanConfig { method: ScanMethod::Connect, identify: true, concurrency: 32, rate: 200.0, retries: 1, probe: ProbeConfig::default(), state_file: None, resume: false }
+        ScanConfig {
+            method: ScanMethod::Connect,
+            identify: true,
+            concurrency: 32,
+            rate: 200.0,
+            retries: 1,
+            probe: ProbeConfig::default(),
+            state_file: None,
+            resume: false,
+        }
     }
 }
 
@@ -267,7 +276,14 @@ pub fn scan(
     Ok(out)
 }
 
-fn scan_one(c: &ScopedConnector<'_>, addr: SocketAddr, known: Option<PortState>, names: &HashMap<IpAddr, String>, recog: &Recog, cfg: &ScanConfig) -> StateLine {
+fn scan_one(
+    c: &ScopedConnector<'_>,
+    addr: SocketAddr,
+    known: Option<PortState>,
+    names: &HashMap<IpAddr, String>,
+    recog: &Recog,
+    cfg: &ScanConfig,
+) -> StateLine {
     let mut state = known.unwrap_or(PortState::Filtered);
     for _ in 0..=cfg.retries.min(10) {
         if known.is_some() {

@@ -12,8 +12,8 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 /// Ports probed when a line has no `ports=`: remote access, mail, web, databases, admin and VPN
 /// portals — what mapping platforms index.
 pub const DEFAULT_PORTS: &[u16] = &[
-    21, 22, 23, 25, 53, 80, 110, 111, 135, 139, 143, 389, 443, 445, 465, 587, 636, 993, 995, 1433, 1521, 1723, 2049, 2375,
-    3306, 3389, 4443, 5432, 5900, 5985, 6379, 8000, 8008, 8080, 8081, 8443, 8888, 9000, 9200, 10443, 11211, 27017,
+    21, 22, 23, 25, 53, 80, 110, 111, 135, 139, 143, 389, 443, 445, 465, 587, 636, 993, 995, 1433, 1521, 1723, 2049, 2375, 3306, 3389,
+    4443, 5432, 5900, 5985, 6379, 8000, 8008, 8080, 8081, 8443, 8888, 9000, 9200, 10443, 11211, 27017,
 ];
 
 /// A scope may expand to at most this many (address, port) pairs; beyond it the file is refused
@@ -92,7 +92,11 @@ fn is_host_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
         && s.bytes().any(|b| b.is_ascii_alphabetic())
 }
@@ -151,9 +155,11 @@ impl Scope {
         // Host names last: they must fall inside what the file lists by address.
         let listed: Vec<IpNet> = entries.iter().flat_map(|e| e.nets.iter().copied()).collect();
         for p in names {
-            let addrs = resolver
-                .resolve(&p.name)
-                .map_err(|e| ScopeError::Line { line: p.line, text: p.text.clone(), reason: format!("cannot resolve {}: {e}", p.name) })?;
+            let addrs = resolver.resolve(&p.name).map_err(|e| ScopeError::Line {
+                line: p.line,
+                text: p.text.clone(),
+                reason: format!("cannot resolve {}: {e}", p.name),
+            })?;
             if addrs.is_empty() {
                 return Err(ScopeError::Line { line: p.line, text: p.text, reason: format!("{} resolves to no address", p.name) });
             }
@@ -164,7 +170,12 @@ impl Scope {
                     reason: format!("{} resolves to {out}, which is outside the addresses and CIDRs listed in this scope", p.name),
                 });
             }
-            entries.push(ScopeEntry { line: p.line, nets: addrs.into_iter().map(IpNet::from).collect(), name: Some(p.name), ports: p.ports });
+            entries.push(ScopeEntry {
+                line: p.line,
+                nets: addrs.into_iter().map(IpNet::from).collect(),
+                name: Some(p.name),
+                ports: p.ports,
+            });
         }
         if entries.is_empty() {
             return Err(ScopeError::Empty);
@@ -261,7 +272,9 @@ mod tests {
 
     #[test]
     fn parses_cidrs_ports_comments_and_names() {
-        let s = Scope::parse("# ours\n127.0.0.0/30\n10.1.2.0/24 ports=22,80,443,8000-8002  # dmz\nwww.example.cn ports=443\n", &[22], &res()).unwrap();
+        let s =
+            Scope::parse("# ours\n127.0.0.0/30\n10.1.2.0/24 ports=22,80,443,8000-8002  # dmz\nwww.example.cn ports=443\n", &[22], &res())
+                .unwrap();
         assert_eq!(s.entries.len(), 3);
         assert_eq!(s.entries[1].ports, vec![22, 80, 443, 8000, 8001, 8002]);
         assert!(s.allows("10.1.2.9:8001".parse().unwrap()));

@@ -162,7 +162,11 @@ impl SynScanner {
     /// Opens the raw socket; [`SynError::NoCapability`] without CAP_NET_RAW.
     pub fn open() -> Result<SynScanner, SynError> {
         let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::TCP)).map_err(|e| {
-            if matches!(e.kind(), io::ErrorKind::PermissionDenied) || e.raw_os_error() == Some(1) { SynError::NoCapability(e) } else { SynError::Socket(e) }
+            if matches!(e.kind(), io::ErrorKind::PermissionDenied) || e.raw_os_error() == Some(1) {
+                SynError::NoCapability(e)
+            } else {
+                SynError::Socket(e)
+            }
         })?;
         sock.set_read_timeout(Some(Duration::from_millis(50))).map_err(SynError::Socket)?;
         // Big enough that a burst of answers is not dropped while the reader is busy.
@@ -210,7 +214,9 @@ impl SynScanner {
                 while !stop.load(Ordering::Relaxed) {
                     let n = match (&self.sock).read(&mut buf) {
                         Ok(n) => n,
-                        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => continue,
+                        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {
+                            continue;
+                        }
                         Err(_) => break,
                     };
                     let Some(r) = parse_reply(buf.get(..n).unwrap_or(&[])) else { continue };

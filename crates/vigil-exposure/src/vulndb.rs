@@ -287,12 +287,26 @@ pub fn parse_cve5(v: &Value) -> Option<CveRecord> {
                 let start = (v0 != "0" && v0 != "*" && v0 != "unspecified").then_some(v0.clone());
                 let mut crit = base.clone();
                 let m = if lt.is_some() || le.is_some() {
-                    CpeMatch { vulnerable: true, criteria: crit, start_including: start, start_excluding: None, end_including: le, end_excluding: lt }
+                    CpeMatch {
+                        vulnerable: true,
+                        criteria: crit,
+                        start_including: start,
+                        start_excluding: None,
+                        end_including: le,
+                        end_excluding: lt,
+                    }
                 } else if let Some(v) = start {
                     let (b, u) = version::split_update(&v);
                     crit.version = b;
                     crit.update = u.unwrap_or_else(|| "*".into());
-                    CpeMatch { vulnerable: true, criteria: crit, start_including: None, start_excluding: None, end_including: None, end_excluding: None }
+                    CpeMatch {
+                        vulnerable: true,
+                        criteria: crit,
+                        start_including: None,
+                        start_excluding: None,
+                        end_including: None,
+                        end_excluding: None,
+                    }
                 } else {
                     continue;
                 };
@@ -303,7 +317,14 @@ pub fn parse_cve5(v: &Value) -> Option<CveRecord> {
             if let Some(cp) = cpes.as_str().and_then(Cpe::parse)
                 && cp.version != "*"
             {
-                rec.matches.push(CpeMatch { vulnerable: true, criteria: cp, start_including: None, start_excluding: None, end_including: None, end_excluding: None });
+                rec.matches.push(CpeMatch {
+                    vulnerable: true,
+                    criteria: cp,
+                    start_including: None,
+                    start_excluding: None,
+                    end_including: None,
+                    end_excluding: None,
+                });
             }
         }
     }
@@ -697,7 +718,9 @@ mod tests {
         assert!(any_upd.matches_version("2.4.49"));
         assert!(!any_upd.matches_version("2.4.50"));
         let incl = m("cpe:2.3:a:exim:exim:*:*:*:*:*:*:*:*", Some("4.87"), None, Some("4.91"));
-        assert!(incl.matches_version("4.91") && incl.matches_version("4.87") && !incl.matches_version("4.92") && !incl.matches_version("4.86"));
+        assert!(
+            incl.matches_version("4.91") && incl.matches_version("4.87") && !incl.matches_version("4.92") && !incl.matches_version("4.86")
+        );
     }
 
     #[test]
@@ -710,13 +733,19 @@ mod tests {
 
     #[test]
     fn cve5_and_osv_records_match() {
-        let cve5: Value = serde_json::from_str(r#"{"dataType":"CVE_RECORD","cveMetadata":{"cveId":"CVE-2099-0001"},
+        let cve5: Value = serde_json::from_str(
+            r#"{"dataType":"CVE_RECORD","cveMetadata":{"cveId":"CVE-2099-0001"},
           "containers":{"cna":{"affected":[{"vendor":"Acme","product":"Widget Server","versions":[
             {"version":"2.0","lessThan":"2.4.1","status":"affected","versionType":"semver"},
             {"version":"3.1","status":"affected"}]}],
-          "metrics":[{"cvssV3_1":{"baseScore":8.8}}]}}}"#).unwrap();
-        let osv: Value = serde_json::from_str(r#"{"id":"GHSA-x","aliases":["CVE-2099-0002"],"affected":[{"package":{"ecosystem":"PyPI","name":"widget"},
-          "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.5"}]}]}]}"#).unwrap();
+          "metrics":[{"cvssV3_1":{"baseScore":8.8}}]}}}"#,
+        )
+        .unwrap();
+        let osv: Value = serde_json::from_str(
+            r#"{"id":"GHSA-x","aliases":["CVE-2099-0002"],"affected":[{"package":{"ecosystem":"PyPI","name":"widget"},
+          "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.5"}]}]}]}"#,
+        )
+        .unwrap();
         let mut db = VulnDb::new();
         db.load_json(&cve5);
         db.load_json(&osv);

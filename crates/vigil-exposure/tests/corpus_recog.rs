@@ -17,7 +17,14 @@ fn check(db: &Database) -> (usize, usize, usize, Vec<String>) {
                 Some(m) if ex.expect.iter().all(|(k, v)| m.params.get(k) == Some(v)) => ok += 1,
                 other => {
                     fail += 1;
-                    errors.push(format!("{}: /{}/ on {:?}: {:?} want {:?}", db.file, fp.pattern, ex.text, other.map(|m| m.params), ex.expect));
+                    errors.push(format!(
+                        "{}: /{}/ on {:?}: {:?} want {:?}",
+                        db.file,
+                        fp.pattern,
+                        ex.text,
+                        other.map(|m| m.params),
+                        ex.expect
+                    ));
                 }
             }
         }
@@ -69,7 +76,11 @@ fn shared_recog_corpus_examples() {
         skipped += s;
         errors.extend(e);
     }
-    println!("all Recog: {} databases, {} fingerprints, {ok} pass, {fail} fail, {skipped} untranslatable", r.dbs.len(), r.fingerprint_count());
+    println!(
+        "all Recog: {} databases, {} fingerprints, {ok} pass, {fail} fail, {skipped} untranslatable",
+        r.dbs.len(),
+        r.fingerprint_count()
+    );
     for e in errors.iter().take(10) {
         println!("  {e}");
     }

@@ -45,7 +45,16 @@ fn nmap_version_scans_give_products_versions_and_cpes() {
     let Some(dir) = data_dir() else { return };
     let base = dir.join("vulns/scans/nmap");
     let mut total = 0;
-    for f in ["python-libnmap/fullscan.xml", "python-libnmap/dionaea_scan.xml", "python-libnmap/os_scan6.xml", "python-libnmap/1_os_banner_scripts.xml", "python-libnmap/1_hosts_banner.xml", "python-libnmap/2_hosts_version.xml", "ruby-nmap/scan.xml", "ullaakut/scan_base.xml"] {
+    for f in [
+        "python-libnmap/fullscan.xml",
+        "python-libnmap/dionaea_scan.xml",
+        "python-libnmap/os_scan6.xml",
+        "python-libnmap/1_os_banner_scripts.xml",
+        "python-libnmap/1_hosts_banner.xml",
+        "python-libnmap/2_hosts_version.xml",
+        "ruby-nmap/scan.xml",
+        "ullaakut/scan_base.xml",
+    ] {
         let imp = import_scan(&std::fs::read(base.join(f)).unwrap()).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(!imp.services.is_empty(), "{f}");
         total += imp.services.len();

@@ -42,12 +42,24 @@ fn nvd_records_flag_vulnerable_and_clear_fixed_at_boundaries() {
     // come from each record's versionStart/End fields and exact CPEs.
     type Case<'a> = (&'a str, &'a str, &'a str, &'a [&'a str], &'a [&'a str]);
     let cases: &[Case] = &[
-        ("CVE-2024-6387", "openbsd", "openssh", &["8.5p1", "8.6p1", "9.2p1", "9.7p1", "4.3p2", "4.4"], &["9.8p1", "8.4p1", "8.5p2", "4.4p1", "9.9p1"]),
+        (
+            "CVE-2024-6387",
+            "openbsd",
+            "openssh",
+            &["8.5p1", "8.6p1", "9.2p1", "9.7p1", "4.3p2", "4.4"],
+            &["9.8p1", "8.4p1", "8.5p2", "4.4p1", "9.9p1"],
+        ),
         ("CVE-2021-41773", "apache", "http_server", &["2.4.49"], &["2.4.48", "2.4.50", "2.4.51"]),
         ("CVE-2021-23017", "f5", "nginx", &["0.6.18", "1.20.0", "1.18.0"], &["1.20.1", "0.6.17", "1.21.0"]),
         ("CVE-2021-23017", "nginx", "nginx", &["1.19.9"], &["1.20.1"]),
         ("CVE-2019-10149", "exim", "exim", &["4.87", "4.89", "4.91"], &["4.86", "4.92", "4.92.1"]),
-        ("CVE-2018-13379", "fortinet", "fortios", &["5.4.6", "5.4.12", "5.6.3", "5.6.7", "6.0.0", "6.0.4"], &["5.4.5", "5.4.13", "5.6.2", "5.6.8", "6.0.5", "6.2.0"]),
+        (
+            "CVE-2018-13379",
+            "fortinet",
+            "fortios",
+            &["5.4.6", "5.4.12", "5.6.3", "5.6.7", "6.0.0", "6.0.4"],
+            &["5.4.5", "5.4.13", "5.6.2", "5.6.8", "6.0.5", "6.2.0"],
+        ),
         ("CVE-2018-13379", "fortinet", "fortiproxy", &["1.2.8", "2.0.0"], &["1.2.9", "2.0.1"]),
         ("CVE-2022-41352", "zimbra", "collaboration", &["8.8.15", "9.0.0"], &["8.8.16", "10.0.0"]),
     ];
@@ -70,7 +82,8 @@ fn every_range_entry_honours_its_own_boundaries() {
     let Some(dir) = data_dir() else { return };
     let db = load(&dir);
     let mut checked = 0;
-    for id in ["CVE-2024-6387", "CVE-2021-41773", "CVE-2021-23017", "CVE-2019-10149", "CVE-2018-13379", "CVE-2022-41352", "CVE-2021-26855"] {
+    for id in ["CVE-2024-6387", "CVE-2021-41773", "CVE-2021-23017", "CVE-2019-10149", "CVE-2018-13379", "CVE-2022-41352", "CVE-2021-26855"]
+    {
         for m in &db.cve(id).unwrap().matches {
             if let Some(s) = &m.start_including {
                 assert!(m.matches_version(s), "{id} {s} start incl");
@@ -94,7 +107,8 @@ fn nvd_api_page_epss_and_kev_load() {
     let Some(dir) = data_dir() else { return };
     let mut db = VulnDb::new();
     let page = dir.join("vulns/nvd-api-2.0/vunnel-full-page.json");
-    let expected = serde_json::from_slice::<serde_json::Value>(&std::fs::read(&page).unwrap()).unwrap()["vulnerabilities"].as_array().unwrap().len();
+    let expected =
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(&page).unwrap()).unwrap()["vulnerabilities"].as_array().unwrap().len();
     db.load_path(&page).unwrap();
     assert_eq!(db.len(), expected);
     db.load_path(&dir.join("vulns/epss")).unwrap();
@@ -182,7 +196,9 @@ fn every_nvd_record_in_the_folder_is_flagged_and_cleared_at_its_bounds() {
         let hits = |vendor: &str, product: &str, ver: &str| db.match_product(vendor, product, ver, None).iter().any(|m| m.cve == rec.id);
         for m in rec.matches.iter().filter(|m| m.vulnerable && m.criteria.part == "a") {
             let (vendor, product) = (m.criteria.vendor.as_str(), m.criteria.product.as_str());
-            let covered_elsewhere = |ver: &str| rec.matches.iter().any(|o| o != m && o.vulnerable && o.criteria.product == m.criteria.product && o.matches_version(ver));
+            let covered_elsewhere = |ver: &str| {
+                rec.matches.iter().any(|o| o != m && o.vulnerable && o.criteria.product == m.criteria.product && o.matches_version(ver))
+            };
             for s in m.start_including.iter().chain(&m.end_including) {
                 assert!(hits(vendor, product, s), "{}: {product} {s} is an inclusive bound and must be flagged", rec.id);
                 checks += 1;
@@ -195,7 +211,8 @@ fn every_nvd_record_in_the_folder_is_flagged_and_cleared_at_its_bounds() {
             }
             // Entries whose update field is a build name (Exchange's cumulative updates) cannot
             // be reached from a banner version and are checked above by name.
-            let update_ok = matches!(m.criteria.update.as_str(), "*" | "-") || m.criteria.full_version().is_some_and(|f| f != m.criteria.version);
+            let update_ok =
+                matches!(m.criteria.update.as_str(), "*" | "-") || m.criteria.full_version().is_some_and(|f| f != m.criteria.version);
             if m.criteria.version != "*"
                 && m.criteria.version != "-"
                 && update_ok

@@ -131,12 +131,26 @@ fn start_servers(d: &Path) -> (Vec<Proc>, Vec<Expect>) {
         assert!(Command::new(keygen).args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap().success());
         let _ = std::fs::create_dir_all("/run/sshd");
         let conf = d.join("sshd_config");
-        std::fs::write(&conf, format!("Port {port}\nListenAddress {ip}\nHostKey {}\nPidFile {}\nUsePAM no\nStrictModes no\n", key.display(), d.join("sshd.pid").display())).unwrap();
+        std::fs::write(
+            &conf,
+            format!(
+                "Port {port}\nListenAddress {ip}\nHostKey {}\nPidFile {}\nUsePAM no\nStrictModes no\n",
+                key.display(),
+                d.join("sshd.pid").display()
+            ),
+        )
+        .unwrap();
         procs.push(Proc { child: spawn(Command::new(&sshd).arg("-D").arg("-e").arg("-f").arg(&conf)), stop: None });
         // `sshd -V` prints the upstream release ("OpenSSH_9.2"); the portable patch level is in
         // the package version ("1:9.2p1-2+deb12u3"), which is the exact truth.
         let v = dpkg_upstream("openssh-server").unwrap_or_else(|| after(&output_text(&sshd, &["-V"]), "OpenSSH_"));
-        expect.push(Expect { addr: format!("{ip}:{port}").parse().unwrap(), product: "OpenSSH", version: Some(v), title: None, check: no_check });
+        expect.push(Expect {
+            addr: format!("{ip}:{port}").parse().unwrap(),
+            product: "OpenSSH",
+            version: Some(v),
+            title: None,
+            check: no_check,
+        });
     }
     if let (Some(nginx), Some(openssl)) = (require("nginx", "nginx"), require("openssl", "openssl")) {
         let ip = "127.55.0.2";
@@ -144,7 +158,19 @@ fn start_servers(d: &Path) -> (Vec<Proc>, Vec<Expect>) {
         // A self-signed certificate with a SAN, served TLS-1.3-only: its certificate is
         // encrypted on the wire, so only a full handshake can report it.
         let ok = Command::new(openssl)
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30", "-subj", "/CN=portal.vigil.test/O=Vigil Test"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "30",
+                "-subj",
+                "/CN=portal.vigil.test/O=Vigil Test",
+            ])
             .args(["-addext", "subjectAltName=DNS:portal.vigil.test,DNS:vpn.vigil.test", "-keyout"])
             .arg(d.join("tls.key"))
             .arg("-out")
@@ -165,9 +191,18 @@ fn start_servers(d: &Path) -> (Vec<Proc>, Vec<Expect>) {
             ),
         )
         .unwrap();
-        procs.push(Proc { child: spawn(Command::new(&nginx).arg("-p").arg(d).arg("-c").arg(&conf).arg("-e").arg(d.join("logs/error.log"))), stop: None });
+        procs.push(Proc {
+            child: spawn(Command::new(&nginx).arg("-p").arg(d).arg("-c").arg(&conf).arg("-e").arg(d.join("logs/error.log"))),
+            stop: None,
+        });
         let v = dpkg_upstream("nginx").unwrap_or_else(|| after(&output_text(&nginx, &["-v"]), "nginx/"));
-        expect.push(Expect { addr: format!("{ip}:{port}").parse().unwrap(), product: "nginx", version: Some(v.clone()), title: Some("Vigil live test"), check: no_check });
+        expect.push(Expect {
+            addr: format!("{ip}:{port}").parse().unwrap(),
+            product: "nginx",
+            version: Some(v.clone()),
+            title: Some("Vigil live test"),
+            check: no_check,
+        });
         expect.push(Expect {
             addr: format!("{ip}:{tls_port}").parse().unwrap(),
             product: "nginx",
@@ -211,7 +246,13 @@ fn start_servers(d: &Path) -> (Vec<Proc>, Vec<Expect>) {
         .unwrap();
         procs.push(Proc { child: spawn(Command::new(&apache).arg("-X").arg("-f").arg(&conf)), stop: None });
         let v = dpkg_upstream("apache2").unwrap_or_else(|| after(&output_text(&apache, &["-v"]), "Apache/"));
-        expect.push(Expect { addr: format!("{ip}:{port}").parse().unwrap(), product: "Apache HTTPD", version: Some(v), title: Some("中文 \\u{1b}[31m"), check: |s| assert!(s.distro.as_deref() == Some("Debian"), "{s:#?}") });
+        expect.push(Expect {
+            addr: format!("{ip}:{port}").parse().unwrap(),
+            product: "Apache HTTPD",
+            version: Some(v),
+            title: Some("中文 \\u{1b}[31m"),
+            check: |s| assert!(s.distro.as_deref() == Some("Debian"), "{s:#?}"),
+        });
     }
     if let Some(vsftpd) = require("vsftpd", "vsftpd") {
         let ip = "127.55.0.5";
@@ -227,7 +268,13 @@ fn start_servers(d: &Path) -> (Vec<Proc>, Vec<Expect>) {
         .unwrap();
         procs.push(Proc { child: spawn(Command::new(&vsftpd).arg(&conf)), stop: None });
         let v = dpkg_upstream("vsftpd").unwrap_or_else(|| after(&output_text(&vsftpd, &["-v"]), "version "));
-        expect.push(Expect { addr: format!("{ip}:{port}").parse().unwrap(), product: "vsftpd", version: Some(v), title: None, check: no_check });
+        expect.push(Expect {
+            addr: format!("{ip}:{port}").parse().unwrap(),
+            product: "vsftpd",
+            version: Some(v),
+            title: None,
+            check: no_check,
+        });
     }
     if let Some(postfix) = require("postfix", "postfix") {
         let ip = "127.55.0.6";
@@ -240,7 +287,9 @@ fn start_servers(d: &Path) -> (Vec<Proc>, Vec<Expect>) {
         // Debian's own banner, and a site that configured the version into it.
         let banner = std::fs::read_to_string("/etc/postfix/main.cf")
             .ok()
-            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("smtpd_banner").map(|r| r.trim_start_matches([' ', '=']).trim().to_string())))
+            .and_then(|t| {
+                t.lines().find_map(|l| l.strip_prefix("smtpd_banner").map(|r| r.trim_start_matches([' ', '=']).trim().to_string()))
+            })
             .unwrap_or_else(|| "$myhostname ESMTP $mail_name (Debian/GNU)".into());
         // No reverse-DNS lookup of the client: on a machine without a resolver it delays the
         // banner by seconds, for every scanner alike (nmap scans the same server).
@@ -253,27 +302,63 @@ fn start_servers(d: &Path) -> (Vec<Proc>, Vec<Expect>) {
         )
         .unwrap();
         let master = std::fs::read_to_string("/etc/postfix/master.cf").unwrap_or_default();
-        let mut m: String = master.lines().filter(|l| !l.starts_with("smtp ") && !l.starts_with("smtp\t")).map(|l| format!("{l}\n")).collect();
+        let mut m: String =
+            master.lines().filter(|l| !l.starts_with("smtp ") && !l.starts_with("smtp\t")).map(|l| format!("{l}\n")).collect();
         m.push_str(&format!("{ip}:{port} inet n - n - - smtpd\n{ip}:{port_v} inet n - n - - smtpd -o {{ smtpd_banner = $myhostname ESMTP $mail_name $mail_version }}\n"));
         std::fs::write(conf.join("master.cf"), m).unwrap();
         let child = spawn(Command::new(&postfix).arg("-c").arg(&conf).arg("start-fg"));
         let mut stop = Command::new(&postfix);
         stop.arg("-c").arg(&conf).arg("stop");
         procs.push(Proc { child, stop: Some(stop) });
-        let v = dpkg_upstream("postfix").unwrap_or_else(|| output_text(Path::new("/usr/sbin/postconf"), &["-h", "mail_version"]).trim().to_string());
+        let v = dpkg_upstream("postfix")
+            .unwrap_or_else(|| output_text(Path::new("/usr/sbin/postconf"), &["-h", "mail_version"]).trim().to_string());
         // The default banner names no version: Vigil must not make one up.
-        expect.push(Expect { addr: format!("{ip}:{port}").parse().unwrap(), product: "Postfix", version: None, title: None, check: no_check });
-        expect.push(Expect { addr: format!("{ip}:{port_v}").parse().unwrap(), product: "Postfix", version: Some(v), title: None, check: no_check });
+        expect.push(Expect {
+            addr: format!("{ip}:{port}").parse().unwrap(),
+            product: "Postfix",
+            version: None,
+            title: None,
+            check: no_check,
+        });
+        expect.push(Expect {
+            addr: format!("{ip}:{port_v}").parse().unwrap(),
+            product: "Postfix",
+            version: Some(v),
+            title: None,
+            check: no_check,
+        });
     }
     if let Some(redis) = require("redis-server", "redis-server") {
         let ip = "127.55.0.3";
         let port = free_port(ip);
         procs.push(Proc {
-            child: spawn(Command::new(&redis).args(["--port", &port.to_string(), "--bind", ip, "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir"]).arg(d)),
+            child: spawn(
+                Command::new(&redis)
+                    .args([
+                        "--port",
+                        &port.to_string(),
+                        "--bind",
+                        ip,
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--protected-mode",
+                        "no",
+                        "--dir",
+                    ])
+                    .arg(d),
+            ),
             stop: None,
         });
         let v = dpkg_upstream("redis-server").unwrap_or_else(|| after(&output_text(&redis, &["--version"]), "v="));
-        expect.push(Expect { addr: format!("{ip}:{port}").parse().unwrap(), product: "Redis", version: Some(v), title: None, check: |s| assert!(s.no_auth, "redis without a password: {s:#?}") });
+        expect.push(Expect {
+            addr: format!("{ip}:{port}").parse().unwrap(),
+            product: "Redis",
+            version: Some(v),
+            title: None,
+            check: |s| assert!(s.no_auth, "redis without a password: {s:#?}"),
+        });
     }
     if let (Some(install), Some(mariadbd)) = (require("mariadb-install-db", "mariadb-server"), require("mariadbd", "mariadb-server")) {
         let ip = "127.55.0.7";
@@ -301,7 +386,13 @@ fn start_servers(d: &Path) -> (Vec<Proc>, Vec<Expect>) {
             stop: None,
         });
         let v = dpkg_upstream("mariadb-server").unwrap_or_else(|| after(&output_text(&mariadbd, &["--version"]), "Ver "));
-        expect.push(Expect { addr: format!("{ip}:{port}").parse().unwrap(), product: "MariaDB", version: Some(v), title: None, check: |s| assert!(s.distro.is_some(), "{s:#?}") });
+        expect.push(Expect {
+            addr: format!("{ip}:{port}").parse().unwrap(),
+            product: "MariaDB",
+            version: Some(v),
+            title: None,
+            check: |s| assert!(s.distro.is_some(), "{s:#?}"),
+        });
     }
     for e in &expect {
         assert!(wait_up(e.addr, 30), "{} ({}) did not start", e.addr, e.product);
@@ -336,8 +427,15 @@ fn names_real_servers_and_their_versions() {
         compare_with_nmap(&expect, &out.services, out.elapsed.as_secs_f64());
     }
     for e in &expect {
-        let s = out.services.iter().find(|s| s.ip == Some(e.addr.ip()) && s.port == e.addr.port()).unwrap_or_else(|| panic!("{} not found: {:#?}", e.addr, out.services));
-        println!("{}: {:?} {:?} {:?} cpe={:?} distro={:?} title={:?}", e.addr, s.service, s.product, s.version, s.cpe, s.distro, s.http_title);
+        let s = out
+            .services
+            .iter()
+            .find(|s| s.ip == Some(e.addr.ip()) && s.port == e.addr.port())
+            .unwrap_or_else(|| panic!("{} not found: {:#?}", e.addr, out.services));
+        println!(
+            "{}: {:?} {:?} {:?} cpe={:?} distro={:?} title={:?}",
+            e.addr, s.service, s.product, s.version, s.cpe, s.distro, s.http_title
+        );
         assert_eq!(s.product.as_deref(), Some(e.product), "{}: {s:#?}", e.addr);
         let got = s.version.as_deref();
         match &e.version {
@@ -346,7 +444,12 @@ fn names_real_servers_and_their_versions() {
                 // Without dpkg, `sshd -V` lacks the portable suffix: 9.2 vs 9.2p1 is the same release.
                 let same = got == v || (e.product == "OpenSSH" && vigil_exposure::version::split_update(got).0 == *v);
                 assert!(same, "{}: got {got:?}, the package says {v:?}: {s:#?}", e.addr);
-                assert!(s.cpe.as_deref().is_some_and(|c| c.contains(&format!(":{}:", vigil_exposure::version::split_update(got).0))), "{}: a versioned CPE: {:?}", e.addr, s.cpe);
+                assert!(
+                    s.cpe.as_deref().is_some_and(|c| c.contains(&format!(":{}:", vigil_exposure::version::split_update(got).0))),
+                    "{}: a versioned CPE: {:?}",
+                    e.addr,
+                    s.cpe
+                );
             }
             None => assert_eq!(got, None, "{}: no version is disclosed, none may be claimed", e.addr),
         }
@@ -365,7 +468,8 @@ fn cpe_product(s: &Service) -> String {
 fn same_product(a: &Service, b: &Service) -> bool {
     let (pa, pb) = (cpe_product(a), cpe_product(b));
     let (na, nb) = (a.product.as_deref().unwrap_or("").to_ascii_lowercase(), b.product.as_deref().unwrap_or("").to_ascii_lowercase());
-    (!pa.is_empty() && pa == pb) || (!na.is_empty() && !nb.is_empty() && (na.contains(&nb) || nb.contains(&na) || na.split(' ').next() == nb.split(' ').next()))
+    (!pa.is_empty() && pa == pb)
+        || (!na.is_empty() && !nb.is_empty() && (na.contains(&nb) || nb.contains(&na) || na.split(' ').next() == nb.split(' ').next()))
 }
 
 /// `nmap -sV` on the same targets, one nmap per host, all at once (Vigil scans every host in
@@ -381,7 +485,12 @@ fn compare_with_nmap(expect: &[Expect], ours: &[Service], vigil_secs: f64) {
         .iter()
         .map(|(ip, ports)| {
             let list = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
-            Command::new(&nmap).args(["-sV", "-Pn", "-n", "-p", &list, ip, "-oX", "-"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()
+            Command::new(&nmap)
+                .args(["-sV", "-Pn", "-n", "-p", &list, ip, "-oX", "-"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
         })
         .collect();
     let mut theirs = Vec::new();
@@ -395,7 +504,11 @@ fn compare_with_nmap(expect: &[Expect], ours: &[Service], vigil_secs: f64) {
     for e in expect {
         let o = ours.iter().find(|s| s.ip == Some(e.addr.ip()) && s.port == e.addr.port());
         let t = theirs.iter().find(|s| s.ip == Some(e.addr.ip()) && s.port == e.addr.port());
-        let show = |s: Option<&Service>| s.map_or("-".to_string(), |s| format!("{} {}", s.product.as_deref().unwrap_or("?"), s.version.as_deref().unwrap_or("")).trim().to_string());
+        let show = |s: Option<&Service>| {
+            s.map_or("-".to_string(), |s| {
+                format!("{} {}", s.product.as_deref().unwrap_or("?"), s.version.as_deref().unwrap_or("")).trim().to_string()
+            })
+        };
         let truth = e.version.as_deref().unwrap_or("(not disclosed)");
         println!("| {} | {} {} | {} | {} |", e.addr, e.product, truth, show(o), show(t));
         if let (Some(o), Some(t)) = (o, t)
@@ -403,7 +516,11 @@ fn compare_with_nmap(expect: &[Expect], ours: &[Service], vigil_secs: f64) {
         {
             agree += 1;
         }
-        let exact = |s: Option<&Service>| e.version.as_deref().is_some_and(|v| s.and_then(|s| s.version.as_deref()).is_some_and(|got| got == v || got.starts_with(&format!("{v} "))));
+        let exact = |s: Option<&Service>| {
+            e.version
+                .as_deref()
+                .is_some_and(|v| s.and_then(|s| s.version.as_deref()).is_some_and(|got| got == v || got.starts_with(&format!("{v} "))))
+        };
         ver_ours += usize::from(exact(o));
         ver_nmap += usize::from(exact(t));
     }

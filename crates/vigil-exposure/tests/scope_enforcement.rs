@@ -77,7 +77,13 @@ fn host_names_resolving_outside_scope_are_refused() {
 
 #[test]
 fn broken_scope_files_are_refused_naming_the_line() {
-    for (text, line) in [("127.0.0.1\n300.1.1.1\n", 2), ("# c\n\n127.0.0.1 ports=99999\n", 3), ("127.0.0.1 ports=\n", 1), ("127.0.0.1/8 \n", 1), ("-bad-.example\n", 1)] {
+    for (text, line) in [
+        ("127.0.0.1\n300.1.1.1\n", 2),
+        ("# c\n\n127.0.0.1 ports=99999\n", 3),
+        ("127.0.0.1 ports=\n", 1),
+        ("127.0.0.1/8 \n", 1),
+        ("-bad-.example\n", 1),
+    ] {
         let e = Scope::parse(text, &[22], &SystemResolver).unwrap_err();
         match e {
             ScopeError::Line { line: l, .. } => assert_eq!(l, line, "{text:?}: {e}"),

@@ -80,7 +80,8 @@ fn syn_scan_agrees_with_connect_scan_and_completes_no_connection() {
     for l in &listeners {
         assert_eq!(l.accept().err().map(|e| e.kind()), Some(std::io::ErrorKind::WouldBlock), "a SYN scan completed a handshake");
     }
-    let conn = scan(&scope, &scope.targets(), &HashMap::new(), &TcpConnector, &Recog::default(), &cfg(ScanMethod::Connect), &|_, _| {}).unwrap();
+    let conn =
+        scan(&scope, &scope.targets(), &HashMap::new(), &TcpConnector, &Recog::default(), &cfg(ScanMethod::Connect), &|_, _| {}).unwrap();
     assert_eq!(conn.method, "connect");
     let expect_open: BTreeSet<SocketAddr> = open.iter().copied().collect();
     let expect_closed: BTreeSet<SocketAddr> = closed.iter().copied().collect();

@@ -39,7 +39,11 @@ pub fn run_packet_script(data: &[u8]) -> usize {
             0 | 1 => 6,
             2 => 17,
             3 => {
-                if c[2] & 0x80 != 0 { 58 } else { 1 }
+                if c[2] & 0x80 != 0 {
+                    58
+                } else {
+                    1
+                }
             }
             _ => 47,
         };

@@ -20,7 +20,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::hash::BuildHasher as _;
 use std::net::IpAddr;
 use std::sync::OnceLock;
-use vigil_model::{Conn, ConnState, Source, Timestamp, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
+use vigil_model::{Conn, ConnState, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Source, Timestamp};
 
 /// Timeouts and limits. `Default` is Zeek's defaults plus a one-million-flow cap.
 #[derive(Clone, Debug)]
@@ -124,7 +124,10 @@ impl FlowKey {
 enum Kind {
     Tcp(Box<TcpConn>),
     /// UDP, ICMP and other transports: per-direction activity and payload bytes.
-    Simple { active: [bool; 2], bytes: [u64; 2] },
+    Simple {
+        active: [bool; 2],
+        bytes: [u64; 2],
+    },
 }
 
 #[derive(Debug)]
@@ -324,15 +327,8 @@ impl FlowTable {
         match &mut f.kind {
             Kind::Tcp(c) => {
                 let t = tcpf.unwrap_or_default();
-                let seg = Segment {
-                    ts: p.ts.0,
-                    flags: t.flags,
-                    seq: t.seq,
-                    ack: t.ack,
-                    window: t.window,
-                    len: p.payload_len,
-                    data: p.payload,
-                };
+                let seg =
+                    Segment { ts: p.ts.0, flags: t.flags, seq: t.seq, ack: t.ack, window: t.window, len: p.payload_len, data: p.payload };
                 let mut d = Deliver { feed: &mut f.feed, key: key_app, hist: &mut f.history, missed: &mut f.missed };
                 let flipped = c.process(dir, &seg, &mut f.last, &mut d);
                 if flipped {
@@ -367,7 +363,15 @@ impl FlowTable {
         Some(slot)
     }
 
-    fn create(&mut self, key: FlowKey, p: &FlowPacket<'_>, sport: u16, dport: u16, parent: Option<u128>, sink: &mut dyn FnMut(Conn)) -> u32 {
+    fn create(
+        &mut self,
+        key: FlowKey,
+        p: &FlowPacket<'_>,
+        sport: u16,
+        dport: u16,
+        parent: Option<u128>,
+        sink: &mut dyn FnMut(Conn),
+    ) -> u32 {
         if self.map.len() >= self.cfg.max_flows.max(1) {
             self.evict(sink);
         }
@@ -384,9 +388,7 @@ impl FlowTable {
             PROTO_TCP => {
                 let fl = p.tcp.map_or(0, |t| t.flags);
                 let partial = fl & tcp::SYN == 0 || fl & tcp::ACK != 0;
-                partial
-                    && likely_tcp_server(sport)
-                    && (!likely_tcp_server(dport) || (fl & tcp::SYN == 0 && sport < dport))
+                partial && likely_tcp_server(sport) && (!likely_tcp_server(dport) || (fl & tcp::SYN == 0 && sport < dport))
             }
             PROTO_UDP => likely_udp_server(sport) && !likely_udp_server(dport),
             _ => false,
@@ -479,9 +481,7 @@ impl FlowTable {
         let slots = &self.slots;
         let live: Vec<Reverse<(i64, u32, u32)>> = std::mem::take(&mut self.heap)
             .into_iter()
-            .filter(|Reverse((t, slot, g))| {
-                matches!(slots.get(*slot as usize), Some(Some(f)) if f.generation == *g && f.queued_at == *t)
-            })
+            .filter(|Reverse((t, slot, g))| matches!(slots.get(*slot as usize), Some(Some(f)) if f.generation == *g && f.queued_at == *t))
             .collect();
         self.heap = BinaryHeap::from(live);
     }
@@ -513,12 +513,8 @@ impl FlowTable {
     fn evict(&mut self, sink: &mut dyn FnMut(Conn)) {
         self.stats.eviction_passes += 1;
         let n = (self.cfg.max_flows / 16).max(1);
-        let mut cand: Vec<(u8, i64, u32)> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| f.as_ref().map(|f| (eviction_class(f), f.last, i as u32)))
-            .collect();
+        let mut cand: Vec<(u8, i64, u32)> =
+            self.slots.iter().enumerate().filter_map(|(i, f)| f.as_ref().map(|f| (eviction_class(f), f.last, i as u32))).collect();
         if cand.is_empty() {
             return;
         }
@@ -610,9 +606,7 @@ fn key_for(p: &FlowPacket<'_>) -> (FlowKey, u16, u16) {
             let (sp, dp, one_way) = icmp_ports(p.proto == PROTO_ICMPV6, p.sport as u8, p.dport as u8);
             (FlowKey::new(p.src, sp, p.dst, dp, p.proto, one_way), sp, dp)
         }
-        PROTO_TCP | PROTO_UDP | vigil_model::PROTO_SCTP => {
-            (FlowKey::new(p.src, p.sport, p.dst, p.dport, p.proto, false), p.sport, p.dport)
-        }
+        PROTO_TCP | PROTO_UDP | vigil_model::PROTO_SCTP => (FlowKey::new(p.src, p.sport, p.dst, p.dport, p.proto, false), p.sport, p.dport),
         _ => (FlowKey::new(p.src, 0, p.dst, 0, p.proto, false), 0, 0),
     }
 }
@@ -710,7 +704,10 @@ mod tests {
             assert_eq!(FlowKey::new(ip(x), 1000, ip(y), 80, 6, false), FlowKey::new(ip(y), 80, ip(x), 1000, 6, false), "{x} {y}");
         }
         // Same address, ports decide the order.
-        assert_eq!(FlowKey::new(ip("10.0.0.1"), 9, ip("10.0.0.1"), 7, 17, false), FlowKey::new(ip("10.0.0.1"), 7, ip("10.0.0.1"), 9, 17, false));
+        assert_eq!(
+            FlowKey::new(ip("10.0.0.1"), 9, ip("10.0.0.1"), 7, 17, false),
+            FlowKey::new(ip("10.0.0.1"), 7, ip("10.0.0.1"), 9, 17, false)
+        );
         // An IPv4 address and its v4-mapped IPv6 form are different endpoints.
         let v4 = FlowKey::new(ip("10.0.0.1"), 1, ip("10.0.0.2"), 2, 6, false);
         let mapped = FlowKey::new(ip("::ffff:10.0.0.1"), 1, ip("10.0.0.2"), 2, 6, false);
@@ -718,7 +715,13 @@ mod tests {
         let h = flow_hasher();
         assert_ne!(h.hash_one(v4), h.hash_one(mapped));
         // One-way ICMP keeps the direction; protocol and ports are part of the key.
-        assert_ne!(FlowKey::new(ip("10.0.0.1"), 8, ip("10.0.0.2"), 0, 1, true), FlowKey::new(ip("10.0.0.2"), 0, ip("10.0.0.1"), 8, 1, true));
-        assert_ne!(FlowKey::new(ip("10.0.0.1"), 1, ip("10.0.0.2"), 2, 6, false), FlowKey::new(ip("10.0.0.1"), 1, ip("10.0.0.2"), 2, 17, false));
+        assert_ne!(
+            FlowKey::new(ip("10.0.0.1"), 8, ip("10.0.0.2"), 0, 1, true),
+            FlowKey::new(ip("10.0.0.2"), 0, ip("10.0.0.1"), 8, 1, true)
+        );
+        assert_ne!(
+            FlowKey::new(ip("10.0.0.1"), 1, ip("10.0.0.2"), 2, 6, false),
+            FlowKey::new(ip("10.0.0.1"), 1, ip("10.0.0.2"), 2, 17, false)
+        );
     }
 }

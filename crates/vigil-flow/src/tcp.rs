@@ -129,11 +129,7 @@ impl Endpoint {
     /// Zeek's `TCP_Endpoint::Size`: payload bytes judged from the highest sequence number sent
     /// or acknowledged by the peer, minus the SYN and FIN octets.
     pub fn size(&self, peer_state: EpState) -> u64 {
-        if self.prev_state == EpState::SynSent
-            && self.state == EpState::Reset
-            && peer_state == EpState::Inactive
-            && !self.no_data_acked()
-        {
+        if self.prev_state == EpState::SynSent && self.state == EpState::Reset && peer_state == EpState::Inactive && !self.no_data_acked() {
             return 0;
         }
         let last = Self::full(self.last_seq, self.seq_wraps);
@@ -290,7 +286,8 @@ impl TcpConn {
         };
         self.update_history(e, f, rel_seq, len as u64, d.hist);
 
-        if s.window == 0 && !rst && self.ep[1 - e].state != EpState::Closed && self.ep[e].state != EpState::Reset && self.ep[e].win0.bump() {
+        if s.window == 0 && !rst && self.ep[1 - e].state != EpState::Closed && self.ep[e].state != EpState::Reset && self.ep[e].win0.bump()
+        {
             d.hist.add_ep(e == 0, b'W');
         }
 
@@ -343,9 +340,7 @@ impl TcpConn {
         let mut gen_event = false;
         let mut flipped = false;
         match self.ep[e].state {
-            EpState::Inactive => {
-                self.update_inactive(&mut e, s, is_orig, &mut do_close, &mut gen_event, &mut flipped, d.hist)
-            }
+            EpState::Inactive => self.update_inactive(&mut e, s, is_orig, &mut do_close, &mut gen_event, &mut flipped, d.hist),
             EpState::SynSent | EpState::SynAckSent => {
                 if fin {
                     self.set_state(e, EpState::Closed);
@@ -569,11 +564,7 @@ impl TcpConn {
         if rst {
             self.set_state(*e, EpState::Reset);
             let p = self.ep[1 - *e].state;
-            let is_reject = if is_orig {
-                p == EpState::Established
-            } else {
-                p == EpState::SynSent || p == EpState::SynAckSent
-            };
+            let is_reject = if is_orig { p == EpState::Established } else { p == EpState::SynSent || p == EpState::SynAckSent };
             *do_close = true;
             *gen_event = !is_reject;
         }
@@ -751,9 +742,8 @@ impl TcpConn {
         // the out-of-order bytes already held stay within the budget too: a flow cannot make
         // Vigil buffer more than about one budget per direction.
         let held: usize = r.blocks.iter().map(|b| b.data.as_ref().map_or(0, |d| d.len())).sum();
-        let keep = d.feed.wants(i, d.key.budget)
-            && seq < d.key.budget as u64 + 1
-            && held.saturating_add(data.len()) <= d.key.budget as usize;
+        let keep =
+            d.feed.wants(i, d.key.budget) && seq < d.key.budget as u64 + 1 && held.saturating_add(data.len()) <= d.key.budget as usize;
         let mut new = Block { seq, upper, data: keep.then(|| data.to_vec().into_boxed_slice()) };
         // Merge with overlapping blocks, keeping already-stored bytes where they overlap.
         let mut idx = 0;
@@ -809,11 +799,7 @@ pub fn conn_state(t: &TcpConn, history: &str) -> vigil_model::ConnState {
             C::RSTR
         }
     } else if os == EpState::Reset {
-        if r_inactive {
-            if rstos0_history(history) { C::RSTOS0 } else { C::OTH }
-        } else {
-            C::RSTO
-        }
+        if r_inactive { if rstos0_history(history) { C::RSTOS0 } else { C::OTH } } else { C::RSTO }
     } else if rs == EpState::Closed && os == EpState::Closed {
         C::SF
     } else if os == EpState::Closed {

@@ -43,7 +43,17 @@ fn base62_into(mut v: u128, buf: &mut [u8; 24]) -> usize {
 
 /// A deterministic uid for the `ordinal`-th flow of a run.
 #[allow(clippy::too_many_arguments)]
-pub fn make_uid(key: &[u8], prefix: char, src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8, ts_nanos: i64, ordinal: u64) -> String {
+pub fn make_uid(
+    key: &[u8],
+    prefix: char,
+    src: IpAddr,
+    sport: u16,
+    dst: IpAddr,
+    dport: u16,
+    proto: u8,
+    ts_nanos: i64,
+    ordinal: u64,
+) -> String {
     prefixed(prefix, uid_value(key, src, sport, dst, dport, proto, ts_nanos, ordinal))
 }
 

@@ -97,7 +97,8 @@ fn arkime_sessions_community_id_and_packets() {
                 ));
             }
         }
-        report.push_str(&format!("{name:<40} sessions {:>3} found {:>3} community_id {:>3} packets {:>3}\n", line.0, line.1, line.2, line.3));
+        report
+            .push_str(&format!("{name:<40} sessions {:>3} found {:>3} community_id {:>3} packets {:>3}\n", line.0, line.1, line.2, line.3));
     }
     println!("{report}\ntotal: {sessions} sessions, {found} found, {cid_ok} same community id, {pkts_ok} same packet total");
     assert!(sessions > 20);

@@ -103,6 +103,11 @@ fn engine_flows_carry_the_baseline_ids() {
     assert_eq!(matched, expected.len());
     // And no flow carries an id the baseline does not know.
     for c in &conns {
-        assert!(expected.iter().any(|e| e.id == c.community_id), "unexpected id {} for {:?}", c.community_id, (c.proto, c.orig_h, c.orig_p, c.resp_h, c.resp_p));
+        assert!(
+            expected.iter().any(|e| e.id == c.community_id),
+            "unexpected id {} for {:?}",
+            c.community_id,
+            (c.proto, c.orig_h, c.orig_p, c.resp_h, c.resp_p)
+        );
     }
 }

@@ -45,8 +45,7 @@ fn parse_log(text: &str) -> Vec<Row> {
             continue;
         }
         let vals: Vec<&str> = line.split('\t').collect();
-        let fields: HashMap<String, String> =
-            names.iter().cloned().zip(vals.iter().map(|s| s.to_string())).collect();
+        let fields: HashMap<String, String> = names.iter().cloned().zip(vals.iter().map(|s| s.to_string())).collect();
         let g = |k: &str| fields.get(k).cloned().unwrap_or_default();
         rows.push(Row { key: (g("id.orig_h"), g("id.orig_p"), g("id.resp_h"), g("id.resp_p"), g("proto")), fields });
     }
@@ -72,8 +71,18 @@ fn ours(c: &Conn) -> HashMap<&'static str, String> {
     m
 }
 
-const COMPARED: [&str; 10] =
-    ["conn_state", "history", "duration", "orig_bytes", "resp_bytes", "missed_bytes", "orig_pkts", "resp_pkts", "orig_ip_bytes", "resp_ip_bytes"];
+const COMPARED: [&str; 10] = [
+    "conn_state",
+    "history",
+    "duration",
+    "orig_bytes",
+    "resp_bytes",
+    "missed_bytes",
+    "orig_pkts",
+    "resp_pkts",
+    "orig_ip_bytes",
+    "resp_ip_bytes",
+];
 
 #[test]
 fn zeek_conn_log_agreement() {
@@ -132,7 +141,11 @@ fn zeek_conn_log_agreement() {
             if row.fields.get("service").map(String::as_str) == Some(svc.as_str()) {
                 svc_ok += 1;
             } else {
-                diffs.push(format!("    (service, not scored) {:?}: zeek {} vigil {svc}", row.key, row.fields.get("service").map_or("?", |s| s)));
+                diffs.push(format!(
+                    "    (service, not scored) {:?}: zeek {} vigil {svc}",
+                    row.key,
+                    row.fields.get("service").map_or("?", |s| s)
+                ));
             }
             if bad.is_empty() {
                 ok += 1;

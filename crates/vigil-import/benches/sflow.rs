@@ -28,7 +28,8 @@ fn datagrams() -> Vec<Vec<u8>> {
             for s in 0..SAMPLES {
                 let f = next() % 20_000;
                 let (a, b) = ([10, (f >> 8) as u8, f as u8, 7], [203, 0, (f >> 8) as u8, f as u8]);
-                let (src, dst, sp, dp) = if next() % 2 == 0 { (a, b, 40_000 + (f % 20_000) as u16, 443u16) } else { (b, a, 443, 40_000 + (f % 20_000) as u16) };
+                let (src, dst, sp, dp) =
+                    if next() % 2 == 0 { (a, b, 40_000 + (f % 20_000) as u16, 443u16) } else { (b, a, 443, 40_000 + (f % 20_000) as u16) };
                 let iplen: u16 = [52, 60, 576, 1400, 1500][(next() % 5) as usize];
                 let mut h = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0, 0x45, 0];
                 h.extend_from_slice(&iplen.to_be_bytes());

@@ -2,7 +2,7 @@
 //! figure `docs/PERFORMANCE.md` quotes. The input is synthetic but shaped like real logs
 //! (Zeek 6 conn.log columns, varied addresses, ports, states and services).
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vigil_import::{ImportOptions, ImportStats};
 
 const N: usize = 100_000;

@@ -6,13 +6,13 @@
 
 use crate::input;
 use crate::stats::ImportStats;
-use crate::util::{community_id, conn_state_from_flags, history_from_flags, stable_uid, ACK, FIN, RST, SYN};
+use crate::util::{ACK, FIN, RST, SYN, community_id, conn_state_from_flags, history_from_flags, stable_uid};
 use crate::{ImportError, ImportOptions};
 use chrono::NaiveDateTime;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
-use vigil_model::{Conn, ConnState, Source, Timestamp, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP};
+use vigil_model::{Conn, ConnState, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP, Source, Timestamp};
 
 /// A binetflow header line.
 pub fn is_header(line: &str) -> bool {
@@ -81,7 +81,9 @@ pub fn conn_from_line(cols: &HashMap<String, usize>, line: &str, sep: char, opts
     let src_bytes = num("SrcBytes").unwrap_or(tot_bytes).min(tot_bytes);
     // Without SrcPkts, split the packets in proportion to bytes (rounding up the originator's).
     let src_pkts = num("SrcPkts")
-        .unwrap_or_else(|| if tot_bytes == 0 { tot_pkts } else { (tot_pkts as u128 * src_bytes as u128).div_ceil(tot_bytes as u128) as u64 })
+        .unwrap_or_else(
+            || if tot_bytes == 0 { tot_pkts } else { (tot_pkts as u128 * src_bytes as u128).div_ceil(tot_bytes as u128) as u64 },
+        )
         .min(tot_pkts);
     let mut c = Conn::new(ts, src, sport, dst, dport, proto);
     c.source = Source::Netflow;

@@ -19,15 +19,15 @@
 //! channel, page-fault or allocator traffic. Kernel drops (`SO_RXQ_OVFL`, and the socket's
 //! `/proc/net/udp` drops column at shutdown) are counted beside the collector's own.
 
+use crate::ImportOptions;
 use crate::netflow::sflow::{SflowDecoder, SflowStats, looks_like_sflow};
 use crate::netflow::{ConnRec, Decoder, DecoderConfig, FlowHasher, FlowRecord, Stitcher};
 use crate::stats::ImportStats;
-use crate::ImportOptions;
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::collections::VecDeque;
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -321,7 +321,7 @@ fn receive_loop(
     to_decoder: SyncSender<Datagrams>,
     recycled: Receiver<Datagrams>,
 ) {
-    use nix::sys::socket::{recvmmsg, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrLike, SockaddrStorage};
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrLike, SockaddrStorage, recvmmsg};
     use std::io::IoSliceMut;
     let fd = sock.as_raw_fd();
     let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(RX_BATCH, Some(nix::cmsg_space!(u32)));

@@ -10,13 +10,13 @@ use crate::stats::ImportStats;
 use crate::util::{community_id, conn_state_from_flags, history_from_flags, stable_uid};
 use crate::{ImportError, ImportOptions};
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 use vigil_model::{
-    AppMeta, CertMeta, Conn, DnsTxn, Finding, FindingKind, HttpTxn, Severity, Source, SshMeta, Timestamp, TlsMeta, PROTO_ICMP,
-    PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP,
+    AppMeta, CertMeta, Conn, DnsTxn, Finding, FindingKind, HttpTxn, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP, Severity,
+    Source, SshMeta, Timestamp, TlsMeta,
 };
 
 /// EVE's time format: `2021-06-06T15:59:46.457984+0200` (also accepts RFC 3339).
@@ -142,9 +142,9 @@ fn tls_meta(t: &Map<String, Value>) -> TlsMeta {
 fn rrtype(v: Option<&Value>) -> Option<u16> {
     match v? {
         Value::Number(x) => x.as_u64().and_then(|x| u16::try_from(x).ok()),
-        Value::String(name) => (0u16..=300).find(|t| vigil_model::dns_qtype_name(*t) == *name).or_else(|| {
-            name.strip_prefix("TYPE").and_then(|d| d.parse().ok())
-        }),
+        Value::String(name) => (0u16..=300)
+            .find(|t| vigil_model::dns_qtype_name(*t) == *name)
+            .or_else(|| name.strip_prefix("TYPE").and_then(|d| d.parse().ok())),
         _ => None,
     }
 }
@@ -251,7 +251,9 @@ fn ssh_meta(h: &Map<String, Value>) -> SshMeta {
         Some(format!("SSH-{p}-{sw}"))
     };
     SshMeta {
-        version: s(h, &["server", "proto_version"]).or(s(h, &["client", "proto_version"])).map(|v| if v.starts_with('1') && v != "1.99" { 1 } else { 2 }),
+        version: s(h, &["server", "proto_version"])
+            .or(s(h, &["client", "proto_version"]))
+            .map(|v| if v.starts_with('1') && v != "1.99" { 1 } else { 2 }),
         client: banner("client"),
         server: banner("server"),
         hassh: text(h, &["client", "hassh", "hash"]),

@@ -26,11 +26,7 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, ImportError> {
         let b = r.fill_buf().map_err(|e| io_err(path, e))?;
         b.len() >= 2 && b[0] == 0x1f && b[1] == 0x8b
     };
-    if gz {
-        Ok(Box::new(BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(r))))
-    } else {
-        Ok(Box::new(r))
-    }
+    if gz { Ok(Box::new(BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(r)))) } else { Ok(Box::new(r)) }
 }
 
 /// The first `n` bytes of the (decompressed) content, for format sniffing.
@@ -55,11 +51,7 @@ pub fn read_all(path: &Path) -> Result<Vec<u8>, ImportError> {
 
 /// Reads lines with a length cap, calling `f` for each (without the line ending). Lines over
 /// [`MAX_LINE`] are reported as `None` so the caller can count them. Invalid UTF-8 is replaced.
-pub fn for_each_line(
-    path: &Path,
-    mut r: Box<dyn BufRead + Send>,
-    mut f: impl FnMut(Option<&str>),
-) -> Result<(), ImportError> {
+pub fn for_each_line(path: &Path, mut r: Box<dyn BufRead + Send>, mut f: impl FnMut(Option<&str>)) -> Result<(), ImportError> {
     let mut buf = Vec::with_capacity(4096);
     loop {
         buf.clear();

@@ -174,7 +174,12 @@ pub fn sniff_bytes(head: &[u8]) -> Option<Format> {
             if m.contains_key("event_type") {
                 return Some(Format::SuricataEve);
             }
-            if m.contains_key("_path") || m.contains_key("uid") || m.contains_key("uids") || m.contains_key("id.orig_h") || m.contains_key("ts") {
+            if m.contains_key("_path")
+                || m.contains_key("uid")
+                || m.contains_key("uids")
+                || m.contains_key("id.orig_h")
+                || m.contains_key("ts")
+            {
                 return Some(Format::ZeekJson);
             }
         }
@@ -189,11 +194,7 @@ pub fn sniff_bytes(head: &[u8]) -> Option<Format> {
 /// Imports a file or a directory tree (recursively; rotated and gzip'd logs included). Zeek
 /// logs of one directory are joined together (ssl/dns/http/ssh to conn by uid). Conns and
 /// findings are streamed to the callbacks as they are built.
-pub fn import_path(
-    path: &Path,
-    conns: &mut dyn FnMut(Conn),
-    findings: &mut dyn FnMut(Finding),
-) -> Result<ImportStats, ImportError> {
+pub fn import_path(path: &Path, conns: &mut dyn FnMut(Conn), findings: &mut dyn FnMut(Finding)) -> Result<ImportStats, ImportError> {
     import_path_with(path, &ImportOptions::default(), conns, findings)
 }
 
@@ -228,11 +229,8 @@ fn collect_dirs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
         return;
     }
     let Ok(rd) = std::fs::read_dir(dir) else { return };
-    let mut subs: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-        .map(|e| e.path())
-        .collect();
+    let mut subs: Vec<PathBuf> =
+        rd.filter_map(|e| e.ok()).filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false)).map(|e| e.path()).collect();
     subs.sort();
     for s in subs {
         collect_dirs(&s, depth + 1, out);
@@ -251,11 +249,8 @@ fn import_dir_files(
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     // Symlinked files are followed (log directories often link the current logs); symlinked
     // directories are not (loops).
-    let mut files: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)).collect();
     files.sort();
     let mut groups: std::collections::BTreeMap<Format, Vec<PathBuf>> = Default::default();
     for f in files {

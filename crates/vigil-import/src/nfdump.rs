@@ -16,7 +16,7 @@ use crate::stats::ImportStats;
 use crate::{ImportError, ImportOptions};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
-use vigil_model::{Conn, Timestamp, PROTO_ICMP, PROTO_ICMPV6};
+use vigil_model::{Conn, PROTO_ICMP, PROTO_ICMPV6, Timestamp};
 
 const MAGIC: u16 = 0xA50C;
 const HEADER_LEN: usize = 4 + 4 + 4 + 128;

@@ -18,7 +18,13 @@ use vigil_model::Timestamp;
 pub fn is_capture(head: &[u8]) -> bool {
     matches!(
         head.get(..4),
-        Some([0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] | [0x0a, 0x0d, 0x0d, 0x0a])
+        Some(
+            [0xd4, 0xc3, 0xb2, 0xa1]
+                | [0xa1, 0xb2, 0xc3, 0xd4]
+                | [0x4d, 0x3c, 0xb2, 0xa1]
+                | [0xa1, 0xb2, 0x3c, 0x4d]
+                | [0x0a, 0x0d, 0x0d, 0x0a]
+        )
     )
 }
 
@@ -171,7 +177,11 @@ pub fn for_each_udp(
                     }
                     PcapBlockOwned::Legacy(b) => {
                         let frac = i64::from(b.ts_usec).saturating_mul(if legacy_nanos { 1 } else { 1000 });
-                        Some((legacy_linktype, b.data, Timestamp(i64::from(b.ts_sec).saturating_mul(Timestamp::NANOS_PER_SEC).saturating_add(frac))))
+                        Some((
+                            legacy_linktype,
+                            b.data,
+                            Timestamp(i64::from(b.ts_sec).saturating_mul(Timestamp::NANOS_PER_SEC).saturating_add(frac)),
+                        ))
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                         linktypes.clear();
@@ -188,7 +198,9 @@ pub fn for_each_udp(
                         let (lt, resol, off) = linktypes.get(epb.if_id as usize).copied().unwrap_or((-1, 1_000_000, 0));
                         Some((lt, epb.data, ng_time(epb.ts_high, epb.ts_low, resol, off)))
                     }
-                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => Some((linktypes.first().map_or(-1, |l| l.0), spb.data, Timestamp::default())),
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                        Some((linktypes.first().map_or(-1, |l| l.0), spb.data, Timestamp::default()))
+                    }
                     _ => None,
                 };
                 if let Some((lt, data, ts)) = frame {

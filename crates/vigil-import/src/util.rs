@@ -80,10 +80,12 @@ pub fn secs_between(a: vigil_model::Timestamp, b: vigil_model::Timestamp) -> f64
 /// file says otherwise (the same default the CLI documents).
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v) => v.is_private() || v.is_loopback() || v.is_link_local() || {
-            let o = v.octets();
-            o[0] == 100 && (o[1] & 0xc0) == 64 // CGNAT 100.64/10
-        },
+        IpAddr::V4(v) => {
+            v.is_private() || v.is_loopback() || v.is_link_local() || {
+                let o = v.octets();
+                o[0] == 100 && (o[1] & 0xc0) == 64 // CGNAT 100.64/10
+            }
+        }
         IpAddr::V6(v) => {
             let s = v.segments();
             (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80 || v.is_loopback()
@@ -109,13 +111,25 @@ pub fn conn_state_from_flags(proto: u8, orig: u8, resp: u8, resp_pkts: u64) -> C
     let o_syn = orig & SYN != 0;
     let r_syn = resp & SYN != 0;
     if o_syn && resp_pkts == 0 {
-        return if orig & RST != 0 { ConnState::RSTOS0 } else if orig & FIN != 0 { ConnState::SH } else { ConnState::S0 };
+        return if orig & RST != 0 {
+            ConnState::RSTOS0
+        } else if orig & FIN != 0 {
+            ConnState::SH
+        } else {
+            ConnState::S0
+        };
     }
     if o_syn && !r_syn && resp & RST != 0 {
         return ConnState::REJ;
     }
     if !o_syn {
-        return if r_syn && resp & RST != 0 { ConnState::RSTRH } else if r_syn && resp & FIN != 0 { ConnState::SHR } else { ConnState::OTH };
+        return if r_syn && resp & RST != 0 {
+            ConnState::RSTRH
+        } else if r_syn && resp & FIN != 0 {
+            ConnState::SHR
+        } else {
+            ConnState::OTH
+        };
     }
     if !r_syn {
         return ConnState::OTH;

@@ -19,8 +19,8 @@ use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use vigil_model::{
-    AppMeta, CertMeta, Conn, ConnState, DceRpcCall, DceRpcMeta, DnsTxn, HttpTxn, SmbFile, SmbMeta, SmbTree, Source,
-    SshMeta, Timestamp, TlsMeta, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
+    AppMeta, CertMeta, Conn, ConnState, DceRpcCall, DceRpcMeta, DnsTxn, HttpTxn, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, SmbFile,
+    SmbMeta, SmbTree, Source, SshMeta, Timestamp, TlsMeta,
 };
 
 /// Zeek log types this importer uses.
@@ -89,9 +89,32 @@ impl LogKind {
 /// Columns read for every conn record: looked up by a `match` on the name instead of hashing it,
 /// which keeps column-by-name reading as fast as reading by position.
 const HOT: [&str; 26] = [
-    "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration", "orig_bytes",
-    "resp_bytes", "conn_state", "local_orig", "local_resp", "missed_bytes", "history", "orig_pkts", "orig_ip_bytes",
-    "resp_pkts", "resp_ip_bytes", "tunnel_parents", "community_id", "orig_l2_addr", "resp_l2_addr", "vlan", "inner_vlan",
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "proto",
+    "service",
+    "duration",
+    "orig_bytes",
+    "resp_bytes",
+    "conn_state",
+    "local_orig",
+    "local_resp",
+    "missed_bytes",
+    "history",
+    "orig_pkts",
+    "orig_ip_bytes",
+    "resp_pkts",
+    "resp_ip_bytes",
+    "tunnel_parents",
+    "community_id",
+    "orig_l2_addr",
+    "resp_l2_addr",
+    "vlan",
+    "inner_vlan",
 ];
 
 fn hot_slot(name: &str) -> Option<usize> {
@@ -228,10 +251,7 @@ impl TsvHeader {
         true
     }
     pub fn kind(&self) -> LogKind {
-        self.path
-            .as_deref()
-            .and_then(LogKind::from_path)
-            .unwrap_or_else(|| LogKind::from_fields(|f| self.index.contains_key(f)))
+        self.path.as_deref().and_then(LogKind::from_path).unwrap_or_else(|| LogKind::from_fields(|f| self.index.contains_key(f)))
     }
 }
 
@@ -262,7 +282,14 @@ fn hot_value<'a>(h: &TsvHeader, line: &'a str, a: usize, b: usize) -> Option<&'a
 /// marker comparison each. Field spans are recorded only when `keep_spans` (conn records read
 /// nothing but hot columns, so theirs are skipped; [`Row::tsv_named`] re-splits if asked).
 /// Returns the number of fields.
-fn split_row<'a>(h: &TsvHeader, sep: u8, line: &'a str, spans: &mut Vec<(usize, usize)>, keep_spans: bool, hot: &mut HotValues<'a>) -> usize {
+fn split_row<'a>(
+    h: &TsvHeader,
+    sep: u8,
+    line: &'a str,
+    spans: &mut Vec<(usize, usize)>,
+    keep_spans: bool,
+    hot: &mut HotValues<'a>,
+) -> usize {
     let slots = h.col_slot.as_slice();
     let mut n = 0usize;
     for_each_field(line.as_bytes(), sep, |a, b| {
@@ -585,7 +612,11 @@ pub(crate) fn fast_ipv6(s: &[u8]) -> Option<IpAddr> {
         }
         let slot = if gap { tail.get_mut(nt) } else { head.get_mut(nh) };
         *slot? = v as u16;
-        if gap { nt += 1 } else { nh += 1 }
+        if gap {
+            nt += 1
+        } else {
+            nh += 1
+        }
         match s.get(i) {
             None => break,
             Some(b':') => i += 1,
@@ -807,7 +838,13 @@ fn conn_with_ident(r: &Row, id: Ident, open: bool) -> Conn {
     c.source = Source::Zeek;
     c.open = open;
     c.uid = r.text(C_UID).unwrap_or_else(|| {
-        stable_uid(&[id.ts.0.to_le_bytes().as_slice(), id.orig_h.to_string().as_bytes(), &id.orig_p.to_le_bytes(), id.resp_h.to_string().as_bytes(), &id.resp_p.to_le_bytes()])
+        stable_uid(&[
+            id.ts.0.to_le_bytes().as_slice(),
+            id.orig_h.to_string().as_bytes(),
+            &id.orig_p.to_le_bytes(),
+            id.resp_h.to_string().as_bytes(),
+            &id.resp_p.to_le_bytes(),
+        ])
     });
     c.service = r.text(C_SERVICE);
     c.duration = r.f64(C_DURATION).filter(|d| *d >= 0.0);
@@ -1039,7 +1076,14 @@ pub struct Joiner<'o> {
 
 impl<'o> Joiner<'o> {
     pub fn new(opts: &'o ImportOptions) -> Self {
-        Joiner { opts, pending: HashMap::new(), certs: HashMap::new(), seen_uids: HashSet::default(), uid_hasher: RandomState::new(), dedupe: false }
+        Joiner {
+            opts,
+            pending: HashMap::new(),
+            certs: HashMap::new(),
+            seen_uids: HashSet::default(),
+            uid_hasher: RandomState::new(),
+            dedupe: false,
+        }
     }
 
     /// Handles one parsed record of a log of type `kind`.
@@ -1087,7 +1131,14 @@ impl<'o> Joiner<'o> {
                     self.certs.insert(fuid, cert);
                 }
             }
-            LogKind::Ssl | LogKind::Quic | LogKind::Dns | LogKind::Http | LogKind::Ssh | LogKind::SmbMapping | LogKind::SmbFiles | LogKind::DceRpc => {
+            LogKind::Ssl
+            | LogKind::Quic
+            | LogKind::Dns
+            | LogKind::Http
+            | LogKind::Ssh
+            | LogKind::SmbMapping
+            | LogKind::SmbFiles
+            | LogKind::DceRpc => {
                 let Some(id) = ident(r) else {
                     stats.skip("zeek app log: missing ts or five-tuple");
                     return;
@@ -1096,12 +1147,14 @@ impl<'o> Joiner<'o> {
                 let (service, proto) = match kind {
                     LogKind::Ssl | LogKind::Quic => {
                         let mut t = tls_from_row(r, kind == LogKind::Quic);
-                        let refs: Vec<String> = if t.cert_chain_sha256.is_empty() { r.list("cert_chain_fuids") } else { t.cert_chain_sha256.clone() };
+                        let refs: Vec<String> =
+                            if t.cert_chain_sha256.is_empty() { r.list("cert_chain_fuids") } else { t.cert_chain_sha256.clone() };
                         if let Some(leaf) = refs.first().and_then(|k| self.certs.get(k)) {
                             t.cert = Some(leaf.clone());
                         }
                         if t.cert_chain_sha256.is_empty() {
-                            t.cert_chain_sha256 = refs.iter().filter_map(|k| self.certs.get(k)).map(|c| c.sha256.clone()).filter(|s| !s.is_empty()).collect();
+                            t.cert_chain_sha256 =
+                                refs.iter().filter_map(|k| self.certs.get(k)).map(|c| c.sha256.clone()).filter(|s| !s.is_empty()).collect();
                         }
                         app.tls = Some(Box::new(t));
                         if kind == LogKind::Quic { ("quic", PROTO_UDP) } else { ("ssl", PROTO_TCP) }
@@ -1120,11 +1173,15 @@ impl<'o> Joiner<'o> {
                         ("smb", PROTO_TCP)
                     }
                     LogKind::SmbFiles => {
-                        app.smb = Some(Box::new(SmbMeta { files: smb_file_from_row(r, id.ts).into_iter().collect(), ..SmbMeta::default() }));
+                        app.smb =
+                            Some(Box::new(SmbMeta { files: smb_file_from_row(r, id.ts).into_iter().collect(), ..SmbMeta::default() }));
                         ("smb", PROTO_TCP)
                     }
                     LogKind::DceRpc => {
-                        app.dce_rpc = Some(Box::new(DceRpcMeta { calls: dce_rpc_call_from_row(r, id.ts).into_iter().collect(), ..DceRpcMeta::default() }));
+                        app.dce_rpc = Some(Box::new(DceRpcMeta {
+                            calls: dce_rpc_call_from_row(r, id.ts).into_iter().collect(),
+                            ..DceRpcMeta::default()
+                        }));
                         ("dce_rpc", PROTO_TCP)
                     }
                     _ => {
@@ -1253,7 +1310,11 @@ fn merge_smb(into: &mut SmbMeta, from: SmbMeta) {
 fn merge_dce_rpc(into: &mut DceRpcMeta, from: DceRpcMeta) {
     into.dropped = into.dropped.saturating_add(from.dropped);
     for c in from.calls {
-        if let Some(x) = into.calls.iter_mut().find(|x| x.opnum == c.opnum && x.interface == c.interface && x.named_pipe == c.named_pipe && x.operation == c.operation) {
+        if let Some(x) = into
+            .calls
+            .iter_mut()
+            .find(|x| x.opnum == c.opnum && x.interface == c.interface && x.named_pipe == c.named_pipe && x.operation == c.operation)
+        {
             x.count = x.count.saturating_add(c.count);
         } else if into.calls.len() < MAX_DCE_RPC_CALLS {
             into.calls.push(c);
@@ -1317,7 +1378,11 @@ fn dce_rpc_call_from_row(r: &Row, ts: Timestamp) -> Option<DceRpcCall> {
             _ => t.to_string(),
         }
     });
-    let numbered = operation.rsplit(['_', '-']).next().filter(|_| operation.starts_with("opnum") || operation.starts_with("unknown")).and_then(|n| n.parse::<u16>().ok());
+    let numbered = operation
+        .rsplit(['_', '-'])
+        .next()
+        .filter(|_| operation.starts_with("opnum") || operation.starts_with("unknown"))
+        .and_then(|n| n.parse::<u16>().ok());
     // An operation outside the tables keeps its name, with no number (u16::MAX is never one
     // Vigil's detectors look for).
     let opnum = numbered.or_else(|| vigil_proto::dcerpc::operation_opnum(&interface, &operation)).unwrap_or(u16::MAX);
@@ -1330,7 +1395,13 @@ fn orphan_conn(uid: String, p: Pending) -> Conn {
     let mut c = Conn::new(id.ts, id.orig_h, id.orig_p, id.resp_h, id.resp_p, p.proto);
     c.source = Source::Zeek;
     c.uid = if uid.is_empty() {
-        stable_uid(&[id.ts.0.to_le_bytes().as_slice(), id.orig_h.to_string().as_bytes(), &id.orig_p.to_le_bytes(), id.resp_h.to_string().as_bytes(), &id.resp_p.to_le_bytes()])
+        stable_uid(&[
+            id.ts.0.to_le_bytes().as_slice(),
+            id.orig_h.to_string().as_bytes(),
+            &id.orig_p.to_le_bytes(),
+            id.resp_h.to_string().as_bytes(),
+            &id.resp_p.to_le_bytes(),
+        ])
     } else {
         uid
     };
@@ -1344,11 +1415,7 @@ fn orphan_conn(uid: String, p: Pending) -> Conn {
 }
 
 /// Reads one log file (TSV or JSON, gzip'd or not), calling `f` with each record.
-pub fn read_log(
-    path: &Path,
-    stats: &mut ImportStats,
-    f: impl FnMut(LogKind, &Row, &mut ImportStats),
-) -> Result<(), ImportError> {
+pub fn read_log(path: &Path, stats: &mut ImportStats, f: impl FnMut(LogKind, &Row, &mut ImportStats)) -> Result<(), ImportError> {
     let reader = input::open(path)?;
     read_log_from(path, reader, kind_from_name(path), stats, f)
 }
@@ -1488,12 +1555,7 @@ fn kind_from_name(path: &Path) -> Option<LogKind> {
 }
 
 /// Imports a set of Zeek log files (normally one directory) with the uid join.
-pub fn import_logs(
-    files: &[PathBuf],
-    opts: &ImportOptions,
-    stats: &mut ImportStats,
-    out: &mut dyn FnMut(Conn),
-) -> Result<(), ImportError> {
+pub fn import_logs(files: &[PathBuf], opts: &ImportOptions, stats: &mut ImportStats, out: &mut dyn FnMut(Conn)) -> Result<(), ImportError> {
     let mut by_kind: Vec<(LogKind, &PathBuf)> = files.iter().map(|f| (file_kind(f), f)).collect();
     // Certificates, then application records, then conns stream past and pick them up.
     by_kind.sort();
@@ -1518,8 +1580,5 @@ pub fn import_logs(
 }
 
 fn is_json(path: &Path) -> bool {
-    input::head(path, 4096)
-        .map(|h| h.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
-        .unwrap_or(false)
+    input::head(path, 4096).map(|h| h.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')).unwrap_or(false)
 }
-

@@ -236,7 +236,11 @@ fn flow_hash_is_direction_free_and_keyed() {
     }
     // Different flows, different hashes (ports, addresses, protocol each count).
     let base = flow("10.0.0.1", 40000, "192.0.2.7", 443, 6);
-    for other in [flow("10.0.0.1", 40001, "192.0.2.7", 443, 6), flow("10.0.0.3", 40000, "192.0.2.7", 443, 6), flow("10.0.0.1", 40000, "192.0.2.7", 443, 17)] {
+    for other in [
+        flow("10.0.0.1", 40001, "192.0.2.7", 443, 6),
+        flow("10.0.0.3", 40000, "192.0.2.7", 443, 6),
+        flow("10.0.0.1", 40000, "192.0.2.7", 443, 17),
+    ] {
         assert_ne!(h1.flow_hash(&base), h1.flow_hash(&other));
     }
 }
@@ -275,7 +279,8 @@ fn stitched_conn_texts_are_the_shared_helpers_texts() {
             IpAddr::V4(v) => v.octets().to_vec(),
             IpAddr::V6(v) => v.octets().to_vec(),
         };
-        let uid = stable_uid(&[b"netflow", &r.start.0.to_le_bytes(), &src, &r.sport.to_le_bytes(), &dst, &r.dport.to_le_bytes(), &[r.proto]]);
+        let uid =
+            stable_uid(&[b"netflow", &r.start.0.to_le_bytes(), &src, &r.sport.to_le_bytes(), &dst, &r.dport.to_le_bytes(), &[r.proto]]);
         assert_eq!(c.uid, uid);
         assert_eq!(c.community_id, community_id(r.src, r.sport, r.dst, r.dport, r.proto));
     }

@@ -14,7 +14,8 @@ fn community_id_matches_the_projects_baseline() {
         let ip = |k: &str| r[k].as_str().unwrap().parse().unwrap();
         // Protocols without ports have null ports in the baseline.
         let port = |k: &str| r[k].as_u64().unwrap_or(0) as u16;
-        let got = vigil_import::util::community_id(ip("saddr"), port("sport"), ip("daddr"), port("dport"), r["proto"].as_u64().unwrap() as u8);
+        let got =
+            vigil_import::util::community_id(ip("saddr"), port("sport"), ip("daddr"), port("dport"), r["proto"].as_u64().unwrap() as u8);
         assert_eq!(got, r["communityid"].as_str().unwrap(), "{r}");
     }
     println!("community id: {} baseline tuples agree", rows.len());

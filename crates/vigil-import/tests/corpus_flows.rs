@@ -26,8 +26,7 @@ fn suricata_eve_flows_app_events_and_alerts() {
     let text = std::fs::read_to_string(&f).unwrap();
     let events: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let count = |t: &str| events.iter().filter(|e| e["event_type"] == t).count() as u64;
-    let flow_ids: HashSet<u64> =
-        events.iter().filter(|e| e["event_type"] == "flow").filter_map(|e| e["flow_id"].as_u64()).collect();
+    let flow_ids: HashSet<u64> = events.iter().filter(|e| e["event_type"] == "flow").filter_map(|e| e["flow_id"].as_u64()).collect();
     let app: Vec<&serde_json::Value> =
         events.iter().filter(|e| ["tls", "dns", "http", "ssh"].contains(&e["event_type"].as_str().unwrap_or(""))).collect();
     let joined = app.iter().filter(|e| e["flow_id"].as_u64().is_some_and(|id| flow_ids.contains(&id))).count() as u64;
@@ -120,10 +119,7 @@ fn nfdump_file_matches_nfdump() {
     if !common::tool("nfdump") {
         return;
     }
-    let out = Command::new("nfdump")
-        .args(["-r", f.to_str().unwrap(), "-q", "-o", "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt"])
-        .output()
-        .unwrap();
+    let out = Command::new("nfdump").args(["-r", f.to_str().unwrap(), "-q", "-o", "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt"]).output().unwrap();
     let mut theirs: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.trim().is_empty())

@@ -271,7 +271,10 @@ fn raw_export_payloads_decode_and_match_tshark() {
             agreed += 1;
         }
     }
-    println!("netflow raw corpus: {files} files in {} exporter groups, {total} data records; {agreed} groups compared with tshark", groups.len());
+    println!(
+        "netflow raw corpus: {files} files in {} exporter groups, {total} data records; {agreed} groups compared with tshark",
+        groups.len()
+    );
     assert!(files >= 60);
 }
 
@@ -331,8 +334,10 @@ fn export_pcaps_decode_and_match_tshark() {
             let mut dec = Decoder::new(DecoderConfig { max_buffered_sets: 0, ..Default::default() });
             let mut recs = Vec::new();
             let rd = std::io::BufReader::new(std::fs::File::open(&merged).unwrap());
-            vigil_import::pcap::for_each_udp(&merged, rd, &mut ImportStats::default(), false, |u, _| dec.decode(u.src, u.payload, &mut recs))
-                .unwrap();
+            vigil_import::pcap::for_each_udp(&merged, rd, &mut ImportStats::default(), false, |u, _| {
+                dec.decode(u.src, u.payload, &mut recs)
+            })
+            .unwrap();
             let mut ours_addr: (Vec<String>, Vec<String>) = (
                 recs.iter().filter(|r| !r.src.is_unspecified()).map(|r| r.src.to_string()).collect(),
                 recs.iter().filter(|r| !r.dst.is_unspecified()).map(|r| r.dst.to_string()).collect(),
@@ -377,7 +382,11 @@ fn sflow_captures_are_read_as_sflow_and_match_tshark() {
         let stats = vigil_import::import_path(&f, &mut |c| conns.push(c), &mut |_| {}).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(conns.len(), 1, "{file}: {conns:?}");
         let c = &conns[0];
-        assert_eq!((c.orig_h.to_string().as_str(), c.resp_h.to_string().as_str(), c.orig_p, c.resp_p, c.proto), (src, dst, sport, dport, proto), "{file}");
+        assert_eq!(
+            (c.orig_h.to_string().as_str(), c.resp_h.to_string().as_str(), c.orig_p, c.resp_p, c.proto),
+            (src, dst, sport, dport, proto),
+            "{file}"
+        );
         assert_eq!((c.orig_pkts, c.orig_ip_bytes), (packets, bytes), "{file}");
         assert_eq!((stats.export_packets, stats.flow_records), (1, 1), "{file}");
         if file == "data-qinq.pcap" {

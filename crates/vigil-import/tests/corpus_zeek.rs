@@ -22,10 +22,8 @@ const KNOWN_BAD: &[(&str, &str, u64, &str)] = &[
 ];
 
 /// Files that cannot be recognised, with the reason.
-const UNRECOGNISED: &[(&str, &str)] = &[(
-    "rita/truncated/conn_top.log",
-    "headerless TSV (the #fields lines were cut away): columns cannot be named",
-)];
+const UNRECOGNISED: &[(&str, &str)] =
+    &[("rita/truncated/conn_top.log", "headerless TSV (the #fields lines were cut away): columns cannot be named")];
 
 fn decompressed_text(p: &Path) -> String {
     let raw = std::fs::read(p).unwrap();
@@ -103,8 +101,7 @@ fn every_zeek_log_parses() {
         assert!(matches!(fmt, Some(Format::ZeekTsv | Format::ZeekJson)), "{r}: sniffed {fmt:?}");
         let mut conns = Vec::new();
         let stats: ImportStats = vigil_import::import_path(&f, &mut |c| conns.push(c), &mut |_| {}).unwrap();
-        let expected_skips: HashMap<String, u64> =
-            KNOWN_BAD.iter().filter(|k| k.0 == r).map(|k| (k.1.to_string(), k.2)).collect();
+        let expected_skips: HashMap<String, u64> = KNOWN_BAD.iter().filter(|k| k.0 == r).map(|k| (k.1.to_string(), k.2)).collect();
         let skips: HashMap<String, u64> = stats
             .skipped
             .iter()
@@ -120,13 +117,27 @@ fn every_zeek_log_parses() {
         // same-uid app records merged together.
         let used: Vec<&(String, Option<String>)> = recs
             .iter()
-            .filter(|(p, _)| matches!(p.as_str(), "conn" | "open_conn" | "ssl" | "open_ssl" | "quic" | "dns" | "open_dns" | "http" | "open_http" | "ssh" | "smb_mapping" | "smb_files" | "dce_rpc"))
+            .filter(|(p, _)| {
+                matches!(
+                    p.as_str(),
+                    "conn"
+                        | "open_conn"
+                        | "ssl"
+                        | "open_ssl"
+                        | "quic"
+                        | "dns"
+                        | "open_dns"
+                        | "http"
+                        | "open_http"
+                        | "ssh"
+                        | "smb_mapping"
+                        | "smb_files"
+                        | "dce_rpc"
+                )
+            })
             .collect();
-        let distinct_app_uids: HashSet<&str> = used
-            .iter()
-            .filter(|(p, _)| !p.ends_with("conn"))
-            .filter_map(|(_, u)| u.as_deref())
-            .collect();
+        let distinct_app_uids: HashSet<&str> =
+            used.iter().filter(|(p, _)| !p.ends_with("conn")).filter_map(|(_, u)| u.as_deref()).collect();
         let conn_recs = used.iter().filter(|(p, _)| p.ends_with("conn")).count() as u64;
         let app_no_uid = used.iter().filter(|(p, u)| !p.ends_with("conn") && u.is_none()).count() as u64;
         let expected = conn_recs + distinct_app_uids.len() as u64 + app_no_uid - stats.skipped_total();
@@ -236,5 +247,4 @@ fn ssh_metadata_arrives() {
     assert!(!ssh.is_empty());
     assert!(ssh.iter().any(|s| s.auth_success == Some(true)));
     assert!(ssh.iter().all(|s| s.client.as_deref().is_some_and(|c| c.starts_with("SSH-"))));
-
 }

@@ -14,11 +14,15 @@ pub const MAX_INFLATE: u64 = 1 << 20;
 /// Nesting of archives inside archives.
 const MAX_DEPTH: u32 = 2;
 
-const EXECUTABLE: &[&str] = &["exe", "scr", "pif", "com", "cpl", "msi", "msp", "dll", "jar", "app", "apk", "elf", "bin", "reg", "msc", "appx", "msix", "appref-ms"];
+const EXECUTABLE: &[&str] =
+    &["exe", "scr", "pif", "com", "cpl", "msi", "msp", "dll", "jar", "app", "apk", "elf", "bin", "reg", "msc", "appx", "msix", "appref-ms"];
 const SCRIPT: &[&str] = &["js", "jse", "vbs", "vbe", "hta", "ps1", "psm1", "bat", "cmd", "wsf", "wsh", "sct", "chm", "xll", "py", "sh"];
 const SHORTCUT: &[&str] = &["lnk", "url", "scf", "library-ms", "settingcontent-ms", "searchconnector-ms"];
 const DISK_IMAGE: &[&str] = &["iso", "img", "vhd", "vhdx", "udf"];
-const DOCUMENT: &[&str] = &["doc", "docx", "docm", "dot", "dotm", "xls", "xlsx", "xlsm", "xlsb", "xlam", "ppt", "pptx", "pptm", "rtf", "pdf", "txt", "jpg", "jpeg", "png", "gif", "mp3", "mp4", "htm", "html", "csv", "odt"];
+const DOCUMENT: &[&str] = &[
+    "doc", "docx", "docm", "dot", "dotm", "xls", "xlsx", "xlsm", "xlsb", "xlam", "ppt", "pptx", "pptm", "rtf", "pdf", "txt", "jpg", "jpeg",
+    "png", "gif", "mp3", "mp4", "htm", "html", "csv", "odt",
+];
 const MACRO_EXT: &[&str] = &["docm", "dotm", "xlsm", "xltm", "xlam", "pptm", "potm", "ppam", "ppsm"];
 const BIDI: &[char] = &['\u{202E}', '\u{202D}', '\u{202A}', '\u{202B}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{200F}'];
 
@@ -98,7 +102,8 @@ pub fn name_signals(name: &str, out: &mut Vec<AttachSignal>) {
     // "invoice.pdf.exe", "scan.pdf   .js": a harmless-looking inner extension before a dangerous one.
     if let Some((stem, _)) = clean.rsplit_once('.') {
         let inner = ext_of(stem.trim_end());
-        let dangerous = EXECUTABLE.contains(&e) || SCRIPT.contains(&e) || SHORTCUT.contains(&e) || DISK_IMAGE.contains(&e) || e == "html" || e == "htm";
+        let dangerous =
+            EXECUTABLE.contains(&e) || SCRIPT.contains(&e) || SHORTCUT.contains(&e) || DISK_IMAGE.contains(&e) || e == "html" || e == "htm";
         if dangerous && DOCUMENT.contains(&inner.as_str()) {
             out.push(AttachSignal::DoubleExtension(clean.clone()));
         }
@@ -116,7 +121,9 @@ fn utf16le(s: &str) -> Vec<u8> {
 /// True for an OLE compound file that carries a VBA project.
 pub fn ole_has_macros(data: &[u8]) -> bool {
     data.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1])
-        && (contains(data, &utf16le("_VBA_PROJECT")) || contains(data, &utf16le("VBA")) && contains(data, &utf16le("dir")) || contains(data, &utf16le("Macros")))
+        && (contains(data, &utf16le("_VBA_PROJECT"))
+            || contains(data, &utf16le("VBA")) && contains(data, &utf16le("dir"))
+            || contains(data, &utf16le("Macros")))
 }
 
 /// Signals from the content (magic numbers, archive members). `depth` bounds nested archives.
@@ -317,7 +324,14 @@ mod tests {
 
     #[test]
     fn shortcuts_images_scripts() {
-        for (n, k) in [("a.lnk", "attachment_shortcut"), ("b.ISO", "attachment_disk_image"), ("c.vhd", "attachment_disk_image"), ("d.hta", "attachment_script"), ("e.wsf", "attachment_script"), ("f.ps1", "attachment_script")] {
+        for (n, k) in [
+            ("a.lnk", "attachment_shortcut"),
+            ("b.ISO", "attachment_disk_image"),
+            ("c.vhd", "attachment_disk_image"),
+            ("d.hta", "attachment_script"),
+            ("e.wsf", "attachment_script"),
+            ("f.ps1", "attachment_script"),
+        ] {
             let mut v = Vec::new();
             name_signals(n, &mut v);
             assert_eq!(names(&v), vec![k], "{n}");

@@ -34,7 +34,11 @@ pub fn parse_auth_results(value: &str, trusted_ids: &[String]) -> Vec<AuthResult
     // The authserv-id comes first; some servers (Exchange Online) omit it and start with a
     // result, which then is a result with an empty, never-trusted id.
     let first_tok = parts.peek().and_then(|p| p.split_whitespace().next()).unwrap_or_default();
-    let id = if first_tok.contains('=') { String::new() } else { parts.next().unwrap_or_default().split_whitespace().next().unwrap_or_default().to_ascii_lowercase() };
+    let id = if first_tok.contains('=') {
+        String::new()
+    } else {
+        parts.next().unwrap_or_default().split_whitespace().next().unwrap_or_default().to_ascii_lowercase()
+    };
     let trusted = trusted_ids.iter().any(|t| {
         let t = t.to_ascii_lowercase();
         !id.is_empty() && (id == t || id.ends_with(&format!(".{t}")))
@@ -235,7 +239,13 @@ pub fn verify_offline(raw: &[u8], keys: &KeyStore) -> Vec<SigCheck> {
         }
     } else {
         for h in msg.dkim_headers.iter().take(16) {
-            out.push(SigCheck { method: "dkim", domain: h.header.d.clone(), selector: h.header.s.clone(), result: "no_key".into(), reason: String::new() });
+            out.push(SigCheck {
+                method: "dkim",
+                domain: h.header.d.clone(),
+                selector: h.header.s.clone(),
+                result: "no_key".into(),
+                reason: String::new(),
+            });
         }
     }
     if !msg.ams_headers.is_empty() {
@@ -252,7 +262,12 @@ pub fn verify_offline(raw: &[u8], keys: &KeyStore) -> Vec<SigCheck> {
 pub fn dkim_domains(raw: &[u8]) -> Vec<String> {
     let mut v = Vec::new();
     // A cheap textual scan: mail-auth's full parse is only needed for verification.
-    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").or_else(|| raw.windows(2).position(|w| w == b"\n\n")).unwrap_or(raw.len()).min(256 * 1024);
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(raw.len())
+        .min(256 * 1024);
     let head = format!("\n{}", String::from_utf8_lossy(raw.get(..head_end).unwrap_or_default()).to_ascii_lowercase());
     for sig in head.split("\ndkim-signature:").skip(1).take(16) {
         let mut field = String::new();
@@ -277,7 +292,10 @@ mod tests {
 
     #[test]
     fn auth_results_trust() {
-        let r = parse_auth_results("mx.example.cn; spf=fail (sender IP is 1.2.3.4) smtp.mailfrom=x.com; dkim=none; dmarc=fail header.from=bank.com", &["mx.example.cn".into()]);
+        let r = parse_auth_results(
+            "mx.example.cn; spf=fail (sender IP is 1.2.3.4) smtp.mailfrom=x.com; dkim=none; dmarc=fail header.from=bank.com",
+            &["mx.example.cn".into()],
+        );
         assert_eq!(r.len(), 3);
         assert!(r.iter().all(|x| x.trusted));
         assert_eq!(r[0].method, "spf");
@@ -286,7 +304,10 @@ mod tests {
         let r = parse_auth_results("evil.example; dmarc=pass", &["mx.example.cn".into()]);
         assert!(!r[0].trusted);
         // Exchange Online writes no authserv-id.
-        let r = parse_auth_results("spf=softfail (sender IP is 1.2.3.4)\r\n smtp.mailfrom=x.xyz; dkim=none (message not signed)\r\n header.d=none;dmarc=fail action=none header.from=a.co.uk;compauth=fail reason=001", &[]);
+        let r = parse_auth_results(
+            "spf=softfail (sender IP is 1.2.3.4)\r\n smtp.mailfrom=x.xyz; dkim=none (message not signed)\r\n header.d=none;dmarc=fail action=none header.from=a.co.uk;compauth=fail reason=001",
+            &[],
+        );
         let got: Vec<(&str, &str)> = r.iter().map(|x| (x.method.as_str(), x.result.as_str())).collect();
         assert_eq!(got, vec![("spf", "softfail"), ("dkim", "none"), ("dmarc", "fail"), ("compauth", "fail")]);
         assert!(r.iter().all(|x| !x.trusted && x.authserv_id.is_empty()));
@@ -294,7 +315,9 @@ mod tests {
 
     #[test]
     fn keystore_parses_zone_lines() {
-        let (ks, bad) = KeyStore::parse("# keys\nsel._domainkey.example.com. IN TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\nbroken\n");
+        let (ks, bad) = KeyStore::parse(
+            "# keys\nsel._domainkey.example.com. IN TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\nbroken\n",
+        );
         assert_eq!(ks.len(), 1);
         assert_eq!(bad, 1);
         assert!(ks.has("SEL", "example.com"));

@@ -15,12 +15,11 @@ const MAX_LABEL: usize = 63;
 /// would be more exact; this short table keeps `registrable("x.com.cn") == "x.com.cn"` right
 /// for the suffixes phishing actually uses, without a large dependency.
 const MULTI_SUFFIXES: &[&str] = &[
-    "com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "ac.cn", "co.uk", "org.uk", "ac.uk", "gov.uk",
-    "com.au", "net.au", "org.au", "edu.au", "com.br", "net.br", "org.br", "gov.br", "co.jp", "ne.jp",
-    "or.jp", "ac.jp", "co.kr", "or.kr", "com.tw", "org.tw", "com.hk", "org.hk", "com.sg", "com.my",
-    "co.in", "net.in", "org.in", "co.nz", "co.za", "com.mx", "com.ar", "com.tr", "com.ru", "com.ua",
-    "co.id", "or.id", "com.ph", "com.vn", "co.th", "in.th", "com.pk", "com.ng", "com.eg", "com.sa",
-    "co.il", "com.pl", "com.es", "com.co", "com.pe", "com.ve",
+    "com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "ac.cn", "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au",
+    "edu.au", "com.br", "net.br", "org.br", "gov.br", "co.jp", "ne.jp", "or.jp", "ac.jp", "co.kr", "or.kr", "com.tw", "org.tw", "com.hk",
+    "org.hk", "com.sg", "com.my", "co.in", "net.in", "org.in", "co.nz", "co.za", "com.mx", "com.ar", "com.tr", "com.ru", "com.ua", "co.id",
+    "or.id", "com.ph", "com.vn", "co.th", "in.th", "com.pk", "com.ng", "com.eg", "com.sa", "co.il", "com.pl", "com.es", "com.co", "com.pe",
+    "com.ve",
 ];
 
 /// Lower-cases, trims dots and angle brackets, decodes punycode labels, and caps the length.
@@ -50,11 +49,7 @@ pub fn registrable(domain: &str) -> String {
         return labels.join(".");
     }
     let last2 = format!("{}.{}", labels[n - 2], labels[n - 1]);
-    if MULTI_SUFFIXES.contains(&last2.as_str()) {
-        labels[n - 3..].join(".")
-    } else {
-        last2
-    }
+    if MULTI_SUFFIXES.contains(&last2.as_str()) { labels[n - 3..].join(".") } else { last2 }
 }
 
 /// The label a person reads as "the name": `paypal` in `login.paypal.com.cn`.
@@ -67,20 +62,70 @@ pub fn brand_label(domain: &str) -> String {
 fn confusable(c: char) -> Option<&'static str> {
     Some(match c {
         // Cyrillic
-        'а' => "a", 'в' => "b", 'с' => "c", 'ԁ' => "d", 'е' | 'ё' | 'є' => "e", 'һ' => "h", 'і' | 'ї' | 'ӏ' => "i",
-        'ј' => "j", 'к' => "k", 'м' => "m", 'н' => "h", 'о' => "o", 'р' => "p", 'ԛ' => "q", 'ѕ' => "s",
-        'т' => "t", 'ц' => "u", 'ѵ' => "v", 'ԝ' => "w", 'х' => "x", 'у' => "y", 'ү' => "y", 'г' => "r",
-        'ɡ' => "g", 'п' => "n", 'ь' => "b",
+        'а' => "a",
+        'в' => "b",
+        'с' => "c",
+        'ԁ' => "d",
+        'е' | 'ё' | 'є' => "e",
+        'һ' => "h",
+        'і' | 'ї' | 'ӏ' => "i",
+        'ј' => "j",
+        'к' => "k",
+        'м' => "m",
+        'н' => "h",
+        'о' => "o",
+        'р' => "p",
+        'ԛ' => "q",
+        'ѕ' => "s",
+        'т' => "t",
+        'ц' => "u",
+        'ѵ' => "v",
+        'ԝ' => "w",
+        'х' => "x",
+        'у' => "y",
+        'ү' => "y",
+        'г' => "r",
+        'ɡ' => "g",
+        'п' => "n",
+        'ь' => "b",
         // Greek
-        'α' => "a", 'β' => "b", 'ε' => "e", 'η' => "n", 'ι' | 'ί' => "i", 'κ' => "k", 'ν' => "v", 'ο' | 'ό' => "o",
-        'ρ' => "p", 'τ' => "t", 'υ' | 'ύ' => "u", 'χ' => "x", 'γ' => "y", 'ω' => "w", 'μ' => "u",
+        'α' => "a",
+        'β' => "b",
+        'ε' => "e",
+        'η' => "n",
+        'ι' | 'ί' => "i",
+        'κ' => "k",
+        'ν' => "v",
+        'ο' | 'ό' => "o",
+        'ρ' => "p",
+        'τ' => "t",
+        'υ' | 'ύ' => "u",
+        'χ' => "x",
+        'γ' => "y",
+        'ω' => "w",
+        'μ' => "u",
         // Latin look-alikes and accents attackers use
-        'ı' => "i", 'ł' => "l", 'ɩ' => "i", 'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ą' => "a", 'ç' | 'ć' | 'č' => "c",
-        'è' | 'é' | 'ê' | 'ë' | 'ę' | 'ė' => "e", 'ì' | 'í' | 'î' | 'ï' => "i", 'ñ' | 'ń' => "n",
-        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => "o", 'ù' | 'ú' | 'û' | 'ü' => "u", 'ý' | 'ÿ' => "y", 'ś' | 'š' => "s",
-        'ž' | 'ź' | 'ż' => "z", 'ß' => "ss",
+        'ı' => "i",
+        'ł' => "l",
+        'ɩ' => "i",
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ą' => "a",
+        'ç' | 'ć' | 'č' => "c",
+        'è' | 'é' | 'ê' | 'ë' | 'ę' | 'ė' => "e",
+        'ì' | 'í' | 'î' | 'ï' => "i",
+        'ñ' | 'ń' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => "o",
+        'ù' | 'ú' | 'û' | 'ü' => "u",
+        'ý' | 'ÿ' => "y",
+        'ś' | 'š' => "s",
+        'ž' | 'ź' | 'ż' => "z",
+        'ß' => "ss",
         // digits standing in for letters
-        '0' => "o", '1' => "l", '3' => "e", '5' => "s", '@' => "a", '$' => "s",
+        '0' => "o",
+        '1' => "l",
+        '3' => "e",
+        '5' => "s",
+        '@' => "a",
+        '$' => "s",
         _ => return None,
     })
 }
@@ -173,10 +218,51 @@ pub fn damerau(a: &str, b: &str) -> usize {
 
 /// Words attackers glue to a brand to make a plausible cousin (`paypal-secure-login.com`).
 const COMBO_WORDS: &[&str] = &[
-    "login", "logon", "signin", "sign-in", "secure", "security", "verify", "verification", "account", "accounts",
-    "support", "help", "helpdesk", "service", "services", "update", "mail", "webmail", "portal", "auth", "sso",
-    "admin", "it", "vpn", "online", "billing", "invoice", "pay", "payment", "cloud", "office", "online", "team",
-    "alert", "notice", "id", "access", "password", "reset", "recovery", "hr", "cn", "group", "corp", "official",
+    "login",
+    "logon",
+    "signin",
+    "sign-in",
+    "secure",
+    "security",
+    "verify",
+    "verification",
+    "account",
+    "accounts",
+    "support",
+    "help",
+    "helpdesk",
+    "service",
+    "services",
+    "update",
+    "mail",
+    "webmail",
+    "portal",
+    "auth",
+    "sso",
+    "admin",
+    "it",
+    "vpn",
+    "online",
+    "billing",
+    "invoice",
+    "pay",
+    "payment",
+    "cloud",
+    "office",
+    "online",
+    "team",
+    "alert",
+    "notice",
+    "id",
+    "access",
+    "password",
+    "reset",
+    "recovery",
+    "hr",
+    "cn",
+    "group",
+    "corp",
+    "official",
 ];
 
 /// How a domain imitates a protected one.
@@ -238,7 +324,13 @@ pub fn lookalike(candidate: &str, protected: &str) -> Option<Lookalike> {
     }
     // Short names give too many accidental neighbours at distance 2.
     let plen = plab.chars().count();
-    let max_d = if plen >= 6 { 2 } else if plen >= 4 { 1 } else { 0 };
+    let max_d = if plen >= 6 {
+        2
+    } else if plen >= 4 {
+        1
+    } else {
+        0
+    };
     let d = damerau(&clab, &plab);
     if d > 0 && d <= max_d {
         return Some(Lookalike::EditDistance(d));
@@ -279,7 +371,9 @@ pub fn is_ip_literal(host: &str) -> bool {
         return true;
     }
     // Single decimal or hex number hosts (`http://3232235777/`) are IPs too.
-    !h.is_empty() && h.len() <= 12 && (h.chars().all(|c| c.is_ascii_digit()) || (h.starts_with("0x") && h.len() > 2 && h[2..].chars().all(|c| c.is_ascii_hexdigit())))
+    !h.is_empty()
+        && h.len() <= 12
+        && (h.chars().all(|c| c.is_ascii_digit()) || (h.starts_with("0x") && h.len() > 2 && h[2..].chars().all(|c| c.is_ascii_hexdigit())))
 }
 
 #[cfg(test)]

@@ -13,9 +13,36 @@ pub const MAX_LINKS: usize = 500;
 
 /// Public URL shorteners: a shortened link hides the real target from the reader and filters.
 const SHORTENERS: &[&str] = &[
-    "bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly", "shorturl.at",
-    "t.ly", "rb.gy", "tiny.cc", "bl.ink", "s.id", "v.gd", "lnkd.in", "t.cn", "url.cn", "dwz.cn", "suo.im",
-    "qrco.de", "shorturl.com", "clck.ru", "u.to", "x.co", "soo.gd", "short.io", "bit.do", "tr.im",
+    "bit.ly",
+    "tinyurl.com",
+    "t.co",
+    "goo.gl",
+    "ow.ly",
+    "is.gd",
+    "buff.ly",
+    "rebrand.ly",
+    "cutt.ly",
+    "shorturl.at",
+    "t.ly",
+    "rb.gy",
+    "tiny.cc",
+    "bl.ink",
+    "s.id",
+    "v.gd",
+    "lnkd.in",
+    "t.cn",
+    "url.cn",
+    "dwz.cn",
+    "suo.im",
+    "qrco.de",
+    "shorturl.com",
+    "clck.ru",
+    "u.to",
+    "x.co",
+    "soo.gd",
+    "short.io",
+    "bit.do",
+    "tr.im",
 ];
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -194,7 +221,8 @@ pub fn scan(html: &str) -> HtmlFacts {
             // The anchor text ends at `</a`, looked for within 4 KiB only: a page of unclosed
             // anchors must not make every anchor scan the rest of the document.
             let window_end = gt.saturating_add(4096).min(lower.len());
-            let close = lower.as_bytes().get(gt..window_end).and_then(|w| w.windows(3).position(|x| x == b"</a")).map_or(window_end, |p| gt + p);
+            let close =
+                lower.as_bytes().get(gt..window_end).and_then(|w| w.windows(3).position(|x| x == b"</a")).map_or(window_end, |p| gt + p);
             let inner = html.get(gt.saturating_add(1).min(html.len())..close.max(gt.saturating_add(1)).min(html.len())).unwrap_or_default();
             let text = strip_tags(inner);
             let hl = href.trim().to_ascii_lowercase();
@@ -245,9 +273,18 @@ pub fn scan(html: &str) -> HtmlFacts {
         f.smuggling.get_or_insert_with(|| "script builds a Blob and triggers a download".into());
     }
     f.visible_chars = visible_len(html, &lower);
-    f.hidden_css = ["display:none", "display: none", "visibility:hidden", "visibility: hidden", "font-size:0", "font-size: 0", "font-size:1px", "font-size: 1px"]
-        .iter()
-        .any(|p| lower.contains(p))
+    f.hidden_css = [
+        "display:none",
+        "display: none",
+        "visibility:hidden",
+        "visibility: hidden",
+        "font-size:0",
+        "font-size: 0",
+        "font-size:1px",
+        "font-size: 1px",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
         || huge_offset(&lower);
     if has("window.location.href") || has("window.location.replace(") || has("document.location.href=") {
         f.redirect = true;
@@ -331,7 +368,9 @@ mod tests {
 
     #[test]
     fn visible_text_and_hidden_css() {
-        let f = scan("<html><head><style>p{color:red}</style></head><body><p>Hi  there</p><div style=\"margin-top: 470500px\">filler</div></body>");
+        let f = scan(
+            "<html><head><style>p{color:red}</style></head><body><p>Hi  there</p><div style=\"margin-top: 470500px\">filler</div></body>",
+        );
         assert_eq!(f.visible_chars, "Hitherefiller".len());
         assert!(f.hidden_css);
         assert!(!scan("<p style='margin-top:10px'>x</p>").hidden_css);

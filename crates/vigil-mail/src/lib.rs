@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use vigil_model::{Finding, FindingKind, Severity};
 
-pub use score::{Signal, DEFAULT_THRESHOLD};
+pub use score::{DEFAULT_THRESHOLD, Signal};
 
 /// Bytes of one message read (larger messages are cut and flagged `truncated`).
 pub const MAX_MESSAGE_BYTES: u64 = 25 << 20;
@@ -94,9 +94,25 @@ pub struct Person {
 
 fn is_admin_role(role: &str) -> bool {
     let r = role.to_lowercase();
-    ["admin", "root", "sysadmin", "devops", "ops", "it", "security", "sre", "network", "infrastructure", "运维", "管理员", "网络", "安全", "系统"]
-        .iter()
-        .any(|k| r.split(|c: char| !c.is_alphanumeric()).any(|w| w == *k) || (!k.is_ascii() && r.contains(k)) || (k.len() > 3 && r.contains(k)))
+    [
+        "admin",
+        "root",
+        "sysadmin",
+        "devops",
+        "ops",
+        "it",
+        "security",
+        "sre",
+        "network",
+        "infrastructure",
+        "运维",
+        "管理员",
+        "网络",
+        "安全",
+        "系统",
+    ]
+    .iter()
+    .any(|k| r.split(|c: char| !c.is_alphanumeric()).any(|w| w == *k) || (!k.is_ascii() && r.contains(k)) || (k.len() > 3 && r.contains(k)))
 }
 
 /// Reads a directory CSV (`name,email,role`); a header row is recognised and skipped.
@@ -119,8 +135,29 @@ pub fn parse_directory(text: &str) -> Vec<Person> {
 
 /// Local parts that belong to administrators by convention.
 const ADMIN_LOCALPARTS: &[&str] = &[
-    "admin", "administrator", "root", "postmaster", "hostmaster", "webmaster", "sysadmin", "it", "itsupport", "helpdesk", "ops",
-    "devops", "security", "soc", "noc", "sre", "infra", "netadmin", "dba", "release", "build", "ci", "deploy",
+    "admin",
+    "administrator",
+    "root",
+    "postmaster",
+    "hostmaster",
+    "webmaster",
+    "sysadmin",
+    "it",
+    "itsupport",
+    "helpdesk",
+    "ops",
+    "devops",
+    "security",
+    "soc",
+    "noc",
+    "sre",
+    "infra",
+    "netadmin",
+    "dba",
+    "release",
+    "build",
+    "ci",
+    "deploy",
 ];
 
 /// The configured analyzer: site settings plus loaded directory and keys.
@@ -175,7 +212,11 @@ struct Facts {
 
 /// Counts characters that render as nothing (raw or as HTML entities).
 fn count_invisible(s: &str) -> usize {
-    let raw = s.chars().take(1 << 20).filter(|c| matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')).count();
+    let raw = s
+        .chars()
+        .take(1 << 20)
+        .filter(|c| matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'))
+        .count();
     let ents = ["&#8203;", "&#x200b;", "&zwnj;", "&zwj;", "&#173;", "&shy;", "&#8204;", "&#8205;", "&#65279;"];
     let lower = s.get(..s.len().min(1 << 20)).unwrap_or_default().to_ascii_lowercase();
     raw + ents.iter().map(|e| lower.matches(e).count()).sum::<usize>()
@@ -237,7 +278,11 @@ fn gather(msg: &mail_parser::Message<'_>, f: &mut Facts, depth: u32) {
             return;
         }
         let name = part.attachment_name().map(|s| s.to_string());
-        let ctype = part.content_type().map(|c| format!("{}/{}", c.c_type, c.c_subtype.as_deref().unwrap_or(""))).unwrap_or_default().to_ascii_lowercase();
+        let ctype = part
+            .content_type()
+            .map(|c| format!("{}/{}", c.c_type, c.c_subtype.as_deref().unwrap_or("")))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let is_attachment = name.is_some() || part.content_disposition().is_some_and(|d| d.is_attachment());
         match &part.body {
             PartType::Text(t) => {
@@ -325,7 +370,8 @@ impl Analyzer {
     pub fn new(config: MailConfig) -> Result<Self, MailError> {
         let mut a = Analyzer { config, ..Default::default() };
         if let Some(p) = a.config.directory.clone() {
-            let text = std::fs::read_to_string(&p).map_err(|e| MailError::Directory { path: p.display().to_string(), reason: e.to_string() })?;
+            let text =
+                std::fs::read_to_string(&p).map_err(|e| MailError::Directory { path: p.display().to_string(), reason: e.to_string() })?;
             a.directory = parse_directory(&text);
         }
         if let Some(p) = a.config.dkim_keys.clone() {
@@ -369,7 +415,8 @@ impl Analyzer {
 
         let from = addr_list(msg.from());
         let (from_name, from_addr) = from.first().cloned().unwrap_or_default();
-        let to: Vec<String> = addr_list(msg.to()).into_iter().chain(addr_list(msg.cc())).map(|x| x.1).filter(|a| !a.is_empty()).take(50).collect();
+        let to: Vec<String> =
+            addr_list(msg.to()).into_iter().chain(addr_list(msg.cc())).map(|x| x.1).filter(|a| !a.is_empty()).take(50).collect();
         let mut recipients = to.clone();
         for (n, v) in msg.headers_raw().take(2000) {
             if n.eq_ignore_ascii_case("Delivered-To") || n.eq_ignore_ascii_case("X-Original-To") {
@@ -471,12 +518,20 @@ impl Analyzer {
         };
         let mut signals = score::signals(&input);
         if truncated {
-            signals.push(Signal::new("oversized_message", 0.05, format!("message larger than {MAX_MESSAGE_BYTES} bytes; the rest was not read")));
+            signals.push(Signal::new(
+                "oversized_message",
+                0.05,
+                format!("message larger than {MAX_MESSAGE_BYTES} bytes; the rest was not read"),
+            ));
         }
         let mut s = score::combine(&signals);
         if to_admin && s > 0.0 {
             let raised = score::raise_for_admin(s);
-            signals.push(Signal::new("aimed_at_administrator", 0.0, format!("recipient is an administrator; score raised from {s:.3} to {raised:.3}")));
+            signals.push(Signal::new(
+                "aimed_at_administrator",
+                0.0,
+                format!("recipient is an administrator; score raised from {s:.3} to {raised:.3}"),
+            ));
             s = raised;
         }
         let threshold = self.threshold();
@@ -530,7 +585,10 @@ impl Verdict {
         if self.signals.iter().any(|s| s.name.starts_with("attachment_") || s.name == "html_smuggling") {
             attack.push("T1566.001".into());
         }
-        if self.signals.iter().any(|s| s.name.starts_with("link_") || matches!(s.name, "credential_form" | "free_hosting_link" | "cloud_hosted_page" | "free_form_link")) {
+        if self.signals.iter().any(|s| {
+            s.name.starts_with("link_")
+                || matches!(s.name, "credential_form" | "free_hosting_link" | "cloud_hosted_page" | "free_form_link")
+        }) {
             attack.push("T1566.002".into());
         }
         // Callback phishing: the lure is a phone number (spearphishing voice).
@@ -592,9 +650,17 @@ impl Verdict {
 
 /// One message outcome from [`scan_paths`].
 pub enum Scanned {
-    Verdict { file: String, index: Option<usize>, verdict: Box<Verdict> },
+    Verdict {
+        file: String,
+        index: Option<usize>,
+        verdict: Box<Verdict>,
+    },
     /// A file or message that could not be judged, with the reason (counted, not fatal).
-    Skipped { file: String, index: Option<usize>, reason: String },
+    Skipped {
+        file: String,
+        index: Option<usize>,
+        reason: String,
+    },
 }
 
 /// Reads every message under `paths` (files, mbox, Maildir, directories) and calls `out` for

@@ -38,7 +38,12 @@ pub struct Envelope {
 /// Reads the envelope from the topmost `Received` header with an IP literal
 /// ("from helo.example (rdns [192.0.2.1]) by mx…") and `Return-Path`.
 pub fn envelope(raw: &[u8]) -> Envelope {
-    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").or_else(|| raw.windows(2).position(|w| w == b"\n\n")).unwrap_or(raw.len()).min(512 * 1024);
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(raw.len())
+        .min(512 * 1024);
     let head = String::from_utf8_lossy(raw.get(..head_end).unwrap_or_default()).replace("\r\n", "\n");
     // Unfold continuation lines, then look at whole header fields.
     let unfolded = head.replace("\n ", " ").replace("\n\t", " ");
@@ -57,7 +62,8 @@ pub fn envelope(raw: &[u8]) -> Envelope {
             });
             if let Some(ip) = ip {
                 env.ip = Some(ip);
-                env.helo = rest.split_whitespace().next().unwrap_or_default().trim_matches(|c| c == '[' || c == ']').chars().take(255).collect();
+                env.helo =
+                    rest.split_whitespace().next().unwrap_or_default().trim_matches(|c| c == '[' || c == ']').chars().take(255).collect();
             }
         }
     }
@@ -94,7 +100,10 @@ fn parse_server(s: &str) -> Result<SocketAddr, LiveError> {
     if let Ok(sa) = s.parse::<SocketAddr>() {
         return Ok(sa);
     }
-    s.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)).map_err(|_| LiveError::Address(s.to_string()))
+    s.trim_matches(|c| c == '[' || c == ']')
+        .parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| LiveError::Address(s.to_string()))
 }
 
 fn dkim_word(r: &DkimResult) -> (&'static str, String) {
@@ -189,7 +198,10 @@ impl LiveAuth {
                 o.results.push(result("spf", spf_word(s.result())));
             }
             let spf_for_dmarc = spf.unwrap_or_else(|| mail_auth::SpfOutput::new(mail_from_domain.clone()));
-            let dmarc = self.auth.verify_dmarc(mail_auth::dmarc::verify::DmarcParameters::new(&msg, &dkim, &mail_from_domain, &spf_for_dmarc)).await;
+            let dmarc = self
+                .auth
+                .verify_dmarc(mail_auth::dmarc::verify::DmarcParameters::new(&msg, &dkim, &mail_from_domain, &spf_for_dmarc))
+                .await;
             // `result()` folds both mechanisms and reports a record with no aligned pass as fail.
             let word = match dmarc.result() {
                 DmarcResult::Pass => "pass",

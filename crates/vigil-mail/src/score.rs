@@ -7,7 +7,7 @@
 use crate::attach::AttachSignal;
 use crate::auth::{AuthResult, SigCheck};
 use crate::html::{self, HtmlFacts};
-use crate::{domain, lure, traits, MailConfig, Person};
+use crate::{MailConfig, Person, domain, lure, traits};
 use serde::Serialize;
 
 /// A message scoring at or above this is reported as phishing.
@@ -78,7 +78,27 @@ pub struct Input<'a> {
 /// Brands phishing imitates most, with the registrable labels they really send from. A brand
 /// in the display name with a sender domain outside its labels is impersonation.
 const BRANDS: &[(&str, &[&str])] = &[
-    ("microsoft", &["microsoft", "outlook", "office", "office365", "live", "hotmail", "microsoftonline", "sharepoint", "onmicrosoft", "msn", "azure", "windows", "skype", "bing", "xbox", "linkedin"]),
+    (
+        "microsoft",
+        &[
+            "microsoft",
+            "outlook",
+            "office",
+            "office365",
+            "live",
+            "hotmail",
+            "microsoftonline",
+            "sharepoint",
+            "onmicrosoft",
+            "msn",
+            "azure",
+            "windows",
+            "skype",
+            "bing",
+            "xbox",
+            "linkedin",
+        ],
+    ),
     ("office 365", &["microsoft", "office", "office365", "outlook", "onmicrosoft"]),
     ("outlook", &["microsoft", "outlook", "office", "live", "hotmail"]),
     ("onedrive", &["microsoft", "onedrive", "live", "sharepoint"]),
@@ -194,42 +214,161 @@ const BRANDS: &[(&str, &[&str])] = &[
 
 /// Display names that claim to be the institution's IT staff or mail system.
 const IT_ROLES: &[&str] = &[
-    "administrator", "admin", "it support", "it department", "it service", "it-service", "it help", "helpdesk", "help desk",
-    "service desk", "servicedesk", "mail server", "email server", "mail administrator", "mail admin", "postmaster",
-    "mailer-daemon", "mail delivery", "security team", "account team", "system administrator", "technical support",
-    "tech support", "support team", "管理员", "信息中心", "网络中心", "系统", "运维", "技术支持",
+    "administrator",
+    "admin",
+    "it support",
+    "it department",
+    "it service",
+    "it-service",
+    "it help",
+    "helpdesk",
+    "help desk",
+    "service desk",
+    "servicedesk",
+    "mail server",
+    "email server",
+    "mail administrator",
+    "mail admin",
+    "postmaster",
+    "mailer-daemon",
+    "mail delivery",
+    "security team",
+    "account team",
+    "system administrator",
+    "technical support",
+    "tech support",
+    "support team",
+    "管理员",
+    "信息中心",
+    "网络中心",
+    "系统",
+    "运维",
+    "技术支持",
 ];
 
 const FREEMAIL: &[&str] = &[
-    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "msn.com", "aol.com", "mail.ru", "yandex.ru",
-    "yandex.com", "qq.com", "163.com", "126.com", "sina.com", "sohu.com", "gmx.com", "gmx.de", "gmx.net", "web.de",
-    "proton.me", "protonmail.com", "icloud.com", "zoho.com", "mail.com", "inbox.ru", "bk.ru", "list.ru", "yeah.net",
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "msn.com",
+    "aol.com",
+    "mail.ru",
+    "yandex.ru",
+    "yandex.com",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "sina.com",
+    "sohu.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "proton.me",
+    "protonmail.com",
+    "icloud.com",
+    "zoho.com",
+    "mail.com",
+    "inbox.ru",
+    "bk.ru",
+    "list.ru",
+    "yeah.net",
 ];
 
 /// Free hosting and form services phishing kits live on; legitimate corporate mail rarely
 /// links there for a sign-in.
 const FREE_HOSTING: &[&str] = &[
-    "web.app", "firebaseapp.com", "firebasestorage.googleapis.com", "ipfs.io", "dweb.link", "r2.dev", "pages.dev", "workers.dev",
-    "000webhostapp.com", "weebly.com", "wixsite.com", "glitch.me", "herokuapp.com", "ngrok.io", "ngrok-free.app",
-    "trycloudflare.com", "azurewebsites.net", "web.core.windows.net", "blob.core.windows.net", "storage.googleapis.com",
-    "sites.google.com", "forms.gle", "translate.goog", "duckdns.org", "github.io", "notion.site", "square.site",
-    "jotform.com", "formspree.io", "typeform.com", "godaddysites.com", "webflow.io", "vercel.app", "netlify.app",
-    "surge.sh", "replit.dev", "repl.co", "mybluehost.me", "s3.amazonaws.com", "myftp.org", "servehttp.com",
+    "web.app",
+    "firebaseapp.com",
+    "firebasestorage.googleapis.com",
+    "ipfs.io",
+    "dweb.link",
+    "r2.dev",
+    "pages.dev",
+    "workers.dev",
+    "000webhostapp.com",
+    "weebly.com",
+    "wixsite.com",
+    "glitch.me",
+    "herokuapp.com",
+    "ngrok.io",
+    "ngrok-free.app",
+    "trycloudflare.com",
+    "azurewebsites.net",
+    "web.core.windows.net",
+    "blob.core.windows.net",
+    "storage.googleapis.com",
+    "sites.google.com",
+    "forms.gle",
+    "translate.goog",
+    "duckdns.org",
+    "github.io",
+    "notion.site",
+    "square.site",
+    "jotform.com",
+    "formspree.io",
+    "typeform.com",
+    "godaddysites.com",
+    "webflow.io",
+    "vercel.app",
+    "netlify.app",
+    "surge.sh",
+    "replit.dev",
+    "repl.co",
+    "mybluehost.me",
+    "s3.amazonaws.com",
+    "myftp.org",
+    "servehttp.com",
 ];
 
 /// Anchor texts that ask the reader to act (sign in, verify, open a document…).
 const CTA: &[&str] = &[
-    "click here", "verify", "verify now", "log in", "login", "sign in", "update", "update now", "confirm", "unlock", "restore",
-    "validate", "reactivate", "review", "view document", "open document", "view message", "view invoice",
-    "claim", "access", "secure", "keep password", "upgrade", "klik hier", "hier klicken", "jetzt", "clique aqui", "acessar",
-    "acesse", "haga clic", "cliquez ici", "点击", "立即", "登录", "验证", "查看",
+    "click here",
+    "verify",
+    "verify now",
+    "log in",
+    "login",
+    "sign in",
+    "update",
+    "update now",
+    "confirm",
+    "unlock",
+    "restore",
+    "validate",
+    "reactivate",
+    "review",
+    "view document",
+    "open document",
+    "view message",
+    "view invoice",
+    "claim",
+    "access",
+    "secure",
+    "keep password",
+    "upgrade",
+    "klik hier",
+    "hier klicken",
+    "jetzt",
+    "clique aqui",
+    "acessar",
+    "acesse",
+    "haga clic",
+    "cliquez ici",
+    "点击",
+    "立即",
+    "登录",
+    "验证",
+    "查看",
 ];
 
 /// TLDs with a high share of abuse in phishing feeds.
 const RISKY_TLDS: &[&str] = &[
-    "xyz", "top", "club", "online", "site", "icu", "buzz", "live", "shop", "rest", "cyou", "monster", "sbs", "cfd", "click",
-    "link", "work", "fit", "gq", "ml", "cf", "tk", "ga", "best", "bar", "quest", "lat", "beauty", "hair", "autos", "boats",
-    "mom", "skin", "makeup", "zip", "mov",
+    "xyz", "top", "club", "online", "site", "icu", "buzz", "live", "shop", "rest", "cyou", "monster", "sbs", "cfd", "click", "link",
+    "work", "fit", "gq", "ml", "cf", "tk", "ga", "best", "bar", "quest", "lat", "beauty", "hair", "autos", "boats", "mom", "skin",
+    "makeup", "zip", "mov",
 ];
 
 fn host_matches(host: &str, list: &[&str]) -> bool {
@@ -318,7 +457,10 @@ fn authentication(i: &Input<'_>, from_org: &str, from_is_own: bool, out: &mut Ve
     }
     // Mail claiming to be from our own domain must be authenticated by our own servers.
     if from_is_own {
-        let trusted_pass = i.auth_results.iter().any(|r| r.trusted && (r.method == "dmarc" || r.method == "dkim" || r.method == "spf") && r.result == "pass");
+        let trusted_pass = i
+            .auth_results
+            .iter()
+            .any(|r| r.trusted && (r.method == "dmarc" || r.method == "dkim" || r.method == "spf") && r.result == "pass");
         let crypto_pass = i.signatures.iter().any(|s| s.method == "dkim" && s.result == "pass" && org_of(&s.domain) == from_org);
         if !trusted_pass && !crypto_pass && !i.config.trusted_authserv_ids.is_empty() {
             out.push(Signal::new("own_domain_unauthenticated", 0.5, "From is one of our domains but no trusted pass"));
@@ -328,7 +470,11 @@ fn authentication(i: &Input<'_>, from_org: &str, from_is_own: bool, out: &mut Ve
         match s.result.as_str() {
             "fail" | "permerror" => {
                 let name = if s.method == "arc" { "arc_signature_invalid" } else { "dkim_signature_invalid" };
-                out.push(Signal::new(name, 0.4, format!("{} d={} s={}: {}", s.method, short(&s.domain, 60), short(&s.selector, 40), short(&s.reason, 80))));
+                out.push(Signal::new(
+                    name,
+                    0.4,
+                    format!("{} d={} s={}: {}", s.method, short(&s.domain, 60), short(&s.selector, 40), short(&s.reason, 80)),
+                ));
             }
             _ => {}
         }
@@ -342,7 +488,11 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
     // Lookalike and cousin domains of ours, our partners', and the big brands'.
     if !from_domain.is_empty() {
         if domain::has_punycode(from_domain) {
-            out.push(Signal::new("punycode_sender", 0.25, format!("sender domain {} is {}", short(from_domain, 80), short(&domain::normalize(from_domain), 80))));
+            out.push(Signal::new(
+                "punycode_sender",
+                0.25,
+                format!("sender domain {} is {}", short(from_domain, 80), short(&domain::normalize(from_domain), 80)),
+            ));
         }
         let lab = domain::brand_label(&domain::normalize(from_domain));
         if domain::mixed_script(&lab) {
@@ -352,7 +502,11 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
         for (list, who, w) in [(own, "our domain", 0.85), (partners, "partner domain", 0.75)] {
             for d in list.iter() {
                 if let Some(l) = domain::lookalike(from_domain, d) {
-                    out.push(Signal::new("lookalike_sender_domain", w, format!("{} imitates {who} {} ({})", short(from_domain, 80), d, l.describe())));
+                    out.push(Signal::new(
+                        "lookalike_sender_domain",
+                        w,
+                        format!("{} imitates {who} {} ({})", short(from_domain, 80), d, l.describe()),
+                    ));
                     found = true;
                     break;
                 }
@@ -366,15 +520,18 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
     if !name.is_empty() {
         for p in i.directory {
             let pn = name_norm(&p.name);
-            if pn.chars().count() >= 3
-                && (name == pn || domain::skeleton(&name) == domain::skeleton(&pn))
-                && p.email != i.from_addr
-            {
+            if pn.chars().count() >= 3 && (name == pn || domain::skeleton(&name) == domain::skeleton(&pn)) && p.email != i.from_addr {
                 let w = if p.admin { 0.8 } else { 0.65 };
                 out.push(Signal::new(
                     "staff_impersonation",
                     w,
-                    format!("display name \"{}\" is {} ({}) but the address is {}", short(i.from_name, 60), p.email, short(&p.role, 30), short(i.from_addr, 80)),
+                    format!(
+                        "display name \"{}\" is {} ({}) but the address is {}",
+                        short(i.from_name, 60),
+                        p.email,
+                        short(&p.role, 30),
+                        short(i.from_addr, 80)
+                    ),
                 ));
                 break;
             }
@@ -384,9 +541,14 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
         for (brand, labels) in BRANDS {
             if contains_word(&name, brand) {
                 let compact = brand.replace(' ', "");
-                let legit = labels.contains(&brand_labels_of_sender.as_str()) || brand_labels_of_sender.contains(&compact) || from_org.is_empty();
+                let legit =
+                    labels.contains(&brand_labels_of_sender.as_str()) || brand_labels_of_sender.contains(&compact) || from_org.is_empty();
                 if !legit {
-                    out.push(Signal::new("brand_impersonation", 0.45, format!("display name mentions {brand} but the sender domain is {}", short(from_org, 80))));
+                    out.push(Signal::new(
+                        "brand_impersonation",
+                        0.45,
+                        format!("display name mentions {brand} but the sender domain is {}", short(from_org, 80)),
+                    ));
                 }
                 break;
             }
@@ -395,7 +557,11 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
         for d in own.iter().chain(partners.iter()) {
             let lab = domain::brand_label(d);
             if lab.chars().count() >= 4 && contains_word(&name, &lab) && org_of(d) != from_org {
-                out.push(Signal::new("org_name_impersonation", 0.5, format!("display name mentions {lab} but the sender domain is {}", short(from_org, 80))));
+                out.push(Signal::new(
+                    "org_name_impersonation",
+                    0.5,
+                    format!("display name mentions {lab} but the sender domain is {}", short(from_org, 80)),
+                ));
                 break;
             }
         }
@@ -403,21 +569,33 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
         let from_is_own = own.iter().any(|d| org_of(d) == from_org);
         if !from_is_own && IT_ROLES.iter().any(|r| contains_word(&name, r)) {
             let w = if host_matches(from_domain, FREEMAIL) { 0.45 } else { 0.35 };
-            out.push(Signal::new("it_role_display_name", w, format!("display name \"{}\" claims an IT role from {}", short(i.from_name, 60), short(from_org, 80))));
+            out.push(Signal::new(
+                "it_role_display_name",
+                w,
+                format!("display name \"{}\" claims an IT role from {}", short(i.from_name, 60), short(from_org, 80)),
+            ));
         }
         // An address in the display name that is not the sender's ("support@bank.com <x@evil>").
         if let Some(d) = i.from_name.split_whitespace().find_map(|w| w.contains('@').then(|| domain::domain_of(w)).flatten())
             && org_of(&d) != from_org
             && d.contains('.')
         {
-            out.push(Signal::new("display_name_address_mismatch", 0.45, format!("display name shows {} but mail is from {}", short(&d, 60), short(from_org, 80))));
+            out.push(Signal::new(
+                "display_name_address_mismatch",
+                0.45,
+                format!("display name shows {} but mail is from {}", short(&d, 60), short(from_org, 80)),
+            ));
         }
         // A display name that is itself a domain ("paypal.com <x@elsewhere>").
         let dn = i.from_name.trim().trim_matches('"').to_ascii_lowercase();
         if !dn.contains('@') && !dn.contains(' ') && looks_like_domain(&dn) {
             let shown = domain::registrable(&domain::normalize(&dn));
             if !from_org.is_empty() && shown != from_org {
-                out.push(Signal::new("display_name_address_mismatch", 0.4, format!("display name shows {} but mail is from {}", short(&shown, 60), short(from_org, 80))));
+                out.push(Signal::new(
+                    "display_name_address_mismatch",
+                    0.4,
+                    format!("display name shows {} but mail is from {}", short(&shown, 60), short(from_org, 80)),
+                ));
             }
         }
         if i.from_name.chars().any(|c| matches!(c as u32, 0x1F300..=0x1FAFF | 0x2600..=0x27BF)) {
@@ -431,7 +609,15 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
             let free = domain::domain_of(i.reply_to).is_some_and(|d| host_matches(&d, FREEMAIL));
             // Free-mail to free-mail (hotmail → msn) is one person with two accounts.
             let from_free = host_matches(from_domain, FREEMAIL);
-            let w = if i.list_mail { 0.05 } else if free && from_free { 0.2 } else if free { 0.35 } else { 0.25 };
+            let w = if i.list_mail {
+                0.05
+            } else if free && from_free {
+                0.2
+            } else if free {
+                0.35
+            } else {
+                0.25
+            };
             out.push(Signal::new("reply_to_mismatch", w, format!("replies go to {} instead of {}", short(&ro, 80), short(from_org, 80))));
         }
     }
@@ -439,13 +625,21 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
         let ro = org_of(i.return_path);
         let dkim_aligned = i.dkim_domains.iter().any(|d| org_of(d) == from_org);
         if ro != from_org && !ro.is_empty() && !dkim_aligned {
-            out.push(Signal::new("return_path_mismatch", 0.1, format!("envelope sender {} not aligned with {} and no aligned DKIM signature", short(&ro, 80), short(from_org, 80))));
+            out.push(Signal::new(
+                "return_path_mismatch",
+                0.1,
+                format!("envelope sender {} not aligned with {} and no aligned DKIM signature", short(&ro, 80), short(from_org, 80)),
+            ));
         }
     }
     if from_domain.is_empty() {
         out.push(Signal::new("no_sender_address", 0.15, "no usable From address"));
     } else if !from_domain.contains('.') || from_domain.ends_with(".local") || from_domain.ends_with(".localdomain") {
-        out.push(Signal::new("invalid_sender_domain", 0.3, format!("sender domain {} cannot exist on the Internet", short(from_domain, 60))));
+        out.push(Signal::new(
+            "invalid_sender_domain",
+            0.3,
+            format!("sender domain {} cannot exist on the Internet", short(from_domain, 60)),
+        ));
     } else if host_matches(from_domain, FREE_HOSTING) {
         out.push(Signal::new("sender_on_free_hosting", 0.4, format!("sender domain {} is a free hosting service", short(from_domain, 60))));
     } else if RISKY_TLDS.contains(&domain::tld_of(from_domain)) {
@@ -458,11 +652,19 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
     // mailbox full"): mass phishing "personalised" by pasting the address, rarely done by real
     // senders, who know the reader's name.
     if let Some(a) = address_greeting(i.subject, i.text) {
-        out.push(Signal::new("address_as_greeting", 0.3, format!("subject or greeting addresses the reader by mailbox ({})", short(&a, 60))));
+        out.push(Signal::new(
+            "address_as_greeting",
+            0.3,
+            format!("subject or greeting addresses the reader by mailbox ({})", short(&a, 60)),
+        ));
     }
     // An organisation's name from a free-mail account ("African Union <x@gmail.com>").
     if host_matches(from_domain, FREEMAIL) && ORG_WORDS.iter().any(|w| contains_word(&name, w)) {
-        out.push(Signal::new("organisation_from_freemail", 0.4, format!("display name \"{}\" is an organisation but the sender uses {}", short(i.from_name, 60), short(from_domain, 60))));
+        out.push(Signal::new(
+            "organisation_from_freemail",
+            0.4,
+            format!("display name \"{}\" is an organisation but the sender uses {}", short(i.from_name, 60), short(from_domain, 60)),
+        ));
     }
     // Machine-made local parts ("renew_iKbolGjWe4y@"): bulk senders rotating addresses.
     let local = if i.from_local_raw.is_empty() { i.from_addr.split('@').next().unwrap_or_default() } else { i.from_local_raw };
@@ -478,17 +680,58 @@ fn sender(i: &Input<'_>, from_domain: &str, from_org: &str, own: &[String], part
         // Signed only by a Microsoft 365 tenant's default domain (often a numbered trial
         // tenant, "San19784407.onmicrosoft.com"): an organisation sending under its own name
         // configures DKIM for it; throw-away tenants do not.
-        let tenant = i.dkim_domains.iter().all(|d| d.to_ascii_lowercase().ends_with(".onmicrosoft.com")) && !from_domain.ends_with(".onmicrosoft.com");
+        let tenant = i.dkim_domains.iter().all(|d| d.to_ascii_lowercase().ends_with(".onmicrosoft.com"))
+            && !from_domain.ends_with(".onmicrosoft.com");
         let w = if tenant { 0.25 } else { 0.1 };
-        out.push(Signal::new("dkim_unaligned", w, format!("DKIM signed by {} only, not by {}", short(i.dkim_domains.first().map(String::as_str).unwrap_or_default(), 60), short(from_org, 60))));
+        out.push(Signal::new(
+            "dkim_unaligned",
+            w,
+            format!(
+                "DKIM signed by {} only, not by {}",
+                short(i.dkim_domains.first().map(String::as_str).unwrap_or_default(), 60),
+                short(from_org, 60)
+            ),
+        ));
     }
 }
 
 /// Words that make a display name an organisation rather than a person.
 const ORG_WORDS: &[&str] = &[
-    "bank", "union", "team", "support", "department", "service", "services", "security", "office", "government", "ministry",
-    "inc", "ltd", "llc", "co", "corp", "corporation", "company", "group", "foundation", "nations", "federal", "council",
-    "administrator", "admin", "helpdesk", "customer", "account", "billing", "delivery", "post", "courier", "银行", "公司", "中心",
+    "bank",
+    "union",
+    "team",
+    "support",
+    "department",
+    "service",
+    "services",
+    "security",
+    "office",
+    "government",
+    "ministry",
+    "inc",
+    "ltd",
+    "llc",
+    "co",
+    "corp",
+    "corporation",
+    "company",
+    "group",
+    "foundation",
+    "nations",
+    "federal",
+    "council",
+    "administrator",
+    "admin",
+    "helpdesk",
+    "customer",
+    "account",
+    "billing",
+    "delivery",
+    "post",
+    "courier",
+    "银行",
+    "公司",
+    "中心",
 ];
 
 /// The address used as a greeting or in the subject, if any.
@@ -499,11 +742,31 @@ fn address_greeting(subject: &str, text: &str) -> Option<String> {
         (!l.is_empty() && !d.is_empty() && !d.starts_with('.')).then(|| t.to_string())
     };
     let subj = subject.to_lowercase();
-    if let Some(a) = subj.split(|c: char| c.is_whitespace() || c == ',' || c == ':' || c == '!').find(|w| w.contains('@') && w.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())) {
+    if let Some(a) = subj
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ':' || c == '!')
+        .find(|w| w.contains('@') && w.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty()))
+    {
         return Some(a.to_string());
     }
     let t: String = text.chars().take(4000).collect::<String>().to_lowercase();
-    for g in ["dear", "hello", "hi", "hey", "olá", "ola", "hallo", "bonjour", "hola", "beste", "caro", "prezado", "attn", "尊敬的", "您好", "亲爱的"] {
+    for g in [
+        "dear",
+        "hello",
+        "hi",
+        "hey",
+        "olá",
+        "ola",
+        "hallo",
+        "bonjour",
+        "hola",
+        "beste",
+        "caro",
+        "prezado",
+        "attn",
+        "尊敬的",
+        "您好",
+        "亲爱的",
+    ] {
         let mut from = 0;
         for _ in 0..20 {
             let Some(p) = t.get(from..).and_then(|x| x.find(g)) else { break };
@@ -565,7 +828,9 @@ fn links(i: &Input<'_>, from_org: &str, own: &[String], partners: &[String], out
             if risky.is_none() && RISKY_TLDS.contains(&tld(host)) {
                 risky = Some(host.to_string());
             }
-            if userinfo.is_none() && l.href.split("://").nth(1).is_some_and(|r| r.split(['/', '?', '#']).next().unwrap_or_default().contains('@')) {
+            if userinfo.is_none()
+                && l.href.split("://").nth(1).is_some_and(|r| r.split(['/', '?', '#']).next().unwrap_or_default().contains('@'))
+            {
                 userinfo = Some(host.to_string());
             }
             if look.is_none() {
@@ -597,15 +862,27 @@ fn links(i: &Input<'_>, from_org: &str, own: &[String], partners: &[String], out
     // Little to read and something to click: the message is a button, not a letter.
     let visible: usize = i.html.iter().map(|h| h.visible_chars).sum::<usize>() + i.plain_chars;
     let links: usize = i.html.iter().map(|h| h.links.len()).sum();
-    if links > 0 && visible < 600 && i.html.iter().any(|h| !h.links.is_empty() && h.links.iter().any(|l| !l.text.is_empty() || h.visible_chars < 600)) && i.html_only {
+    if links > 0
+        && visible < 600
+        && i.html.iter().any(|h| !h.links.is_empty() && h.links.iter().any(|l| !l.text.is_empty() || h.visible_chars < 600))
+        && i.html_only
+    {
         let w = if visible < 60 { 0.4 } else { 0.35 };
         out.push(Signal::new("text_poor_html", w, format!("{visible} characters of visible text around {links} link(s)")));
     }
     if i.html.iter().any(|h| h.hidden_css) && i.html.iter().any(|h| !h.links.is_empty()) {
-        out.push(Signal::new("hidden_content", 0.15, "CSS hides part of the content (display:none, zero-size fonts or off-screen offsets)"));
+        out.push(Signal::new(
+            "hidden_content",
+            0.15,
+            "CSS hides part of the content (display:none, zero-size fonts or off-screen offsets)",
+        ));
     }
     if i.invisible >= 3 {
-        out.push(Signal::new("invisible_characters", 0.3, format!("{} zero-width or soft-hyphen characters break up the words", i.invisible)));
+        out.push(Signal::new(
+            "invisible_characters",
+            0.3,
+            format!("{} zero-width or soft-hyphen characters break up the words", i.invisible),
+        ));
     }
     if let Some(h) = ip {
         out.push(Signal::new("link_ip_literal", 0.3, format!("link to a bare IP address {h}")));
@@ -673,7 +950,12 @@ fn message_traits(i: &Input<'_>, from_domain: &str, from_org: &str, out: &mut Ve
         out.push(Signal::new(
             "disguised_sender_name",
             0.45,
-            format!("sender written with {} styled and {} invisible characters (reads \"{}\")", header.styled.max(name.styled), name.invisible, short(&header.text, 80)),
+            format!(
+                "sender written with {} styled and {} invisible characters (reads \"{}\")",
+                header.styled.max(name.styled),
+                name.invisible,
+                short(&header.text, 80)
+            ),
         ));
     }
     // `<"support@bank.example">`: the whole address quoted as a local part shows a familiar
@@ -683,14 +965,22 @@ fn message_traits(i: &Input<'_>, from_domain: &str, from_org: &str, out: &mut Ve
     }
     if !from_domain.is_empty() {
         if let Some(n) = traits::subdomain_chain(from_domain) {
-            out.push(Signal::new("sender_subdomain_chain", 0.35, format!("sender domain {} is a chain of {n} labels", short(from_domain, 80))));
+            out.push(Signal::new(
+                "sender_subdomain_chain",
+                0.35,
+                format!("sender domain {} is a chain of {n} labels", short(from_domain, 80)),
+            ));
         }
         let label = domain::brand_label(from_org);
         if traits::looks_random(&label) {
             out.push(Signal::new("random_sender_domain", 0.25, format!("sender domain {} looks machine-generated", short(from_org, 80))));
         }
         if from_domain.ends_with(".onmicrosoft.com") {
-            out.push(Signal::new("sender_cloud_tenant", 0.35, format!("sent from a Microsoft 365 tenant's default domain {}", short(from_domain, 80))));
+            out.push(Signal::new(
+                "sender_cloud_tenant",
+                0.35,
+                format!("sent from a Microsoft 365 tenant's default domain {}", short(from_domain, 80)),
+            ));
         }
     }
     if let Some(l) = i.reply_to.split('@').next().filter(|_| i.reply_to.contains('@'))
@@ -718,7 +1008,11 @@ fn message_traits(i: &Input<'_>, from_domain: &str, from_org: &str, out: &mut Ve
             if ddns.is_none() && traits::is_dynamic_dns(host) {
                 ddns = Some(host.to_string());
             }
-            if carries.is_none() && org_of(host) != from_org && !traits::is_list_management(&l.href, &l.text) && i.recipients.iter().any(|r| traits::carries_address(&l.href, r)) {
+            if carries.is_none()
+                && org_of(host) != from_org
+                && !traits::is_list_management(&l.href, &l.text)
+                && i.recipients.iter().any(|r| traits::carries_address(&l.href, r))
+            {
                 carries = Some(host.to_string());
             }
             if forms.is_none() && host == "docs.google.com" && l.href.to_ascii_lowercase().contains("/forms/") {
@@ -727,7 +1021,11 @@ fn message_traits(i: &Input<'_>, from_domain: &str, from_org: &str, out: &mut Ve
         }
     }
     if let Some(u) = cloud {
-        out.push(Signal::new("cloud_hosted_page", 0.45, format!("link to a page published on cloud storage or a serverless endpoint: {}", short(&u, 100))));
+        out.push(Signal::new(
+            "cloud_hosted_page",
+            0.45,
+            format!("link to a page published on cloud storage or a serverless endpoint: {}", short(&u, 100)),
+        ));
     }
     if let Some(r) = redirect {
         out.push(Signal::new("link_open_redirect", 0.35, format!("link bounces through an open redirector: {}", short(&r, 120))));
@@ -739,7 +1037,11 @@ fn message_traits(i: &Input<'_>, from_domain: &str, from_org: &str, out: &mut Ve
     // kit's login page with the victim's mailbox.
     let sign_in_lure = lure::lures(i.text).iter().any(|(c, _)| *c == "credentials" || *c == "it_admin");
     if let Some(h) = carries.filter(|_| sign_in_lure) {
-        out.push(Signal::new("link_carries_recipient", 0.15, format!("a link to {} carries the reader's own address (prefilled sign-in page)", short(&h, 80))));
+        out.push(Signal::new(
+            "link_carries_recipient",
+            0.15,
+            format!("a link to {} carries the reader's own address (prefilled sign-in page)", short(&h, 80)),
+        ));
     }
     if let Some(h) = forms {
         out.push(Signal::new("free_form_link", 0.3, format!("link to a free web form on {h}")));
@@ -767,14 +1069,25 @@ fn message_traits(i: &Input<'_>, from_domain: &str, from_org: &str, out: &mut Ve
             if !brand.is_empty() && contains_word(&fnorm, brand) {
                 let compact = brand.replace(' ', "");
                 if !forg.is_empty() && !labels.contains(&flabel.as_str()) && !flabel.contains(&compact) {
-                    out.push(Signal::new("forwarded_brand_impersonation", 0.45, format!("forwarded mail names {brand} but came from {}", short(&forg, 80))));
+                    out.push(Signal::new(
+                        "forwarded_brand_impersonation",
+                        0.45,
+                        format!("forwarded mail names {brand} but came from {}", short(&forg, 80)),
+                    ));
                 }
                 break;
             }
         }
         let flocal = faddr.split('@').next().unwrap_or_default();
-        if (flocal.len() <= 24 && flocal.chars().all(|c| c.is_ascii_alphanumeric()) && traits::looks_random(flocal)) || traits::looks_random(&flabel) || traits::subdomain_chain(&fdomain).is_some() {
-            out.push(Signal::new("forwarded_random_sender", 0.3, format!("forwarded mail came from the machine-made address {}", short(&faddr, 80))));
+        if (flocal.len() <= 24 && flocal.chars().all(|c| c.is_ascii_alphanumeric()) && traits::looks_random(flocal))
+            || traits::looks_random(&flabel)
+            || traits::subdomain_chain(&fdomain).is_some()
+        {
+            out.push(Signal::new(
+                "forwarded_random_sender",
+                0.3,
+                format!("forwarded mail came from the machine-made address {}", short(&faddr, 80)),
+            ));
         }
     }
 }

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// Extensions that are certainly not mail (expected-result JSON next to samples, reports…).
 const NOT_MAIL: &[&str] = &[
-    "json", "xml", "csv", "md", "toml", "yaml", "yml", "png", "jpg", "jpeg", "gif", "pdf", "zip", "gz", "zst", "tar", "py", "rs", "sh", "html", "htm",
+    "json", "xml", "csv", "md", "toml", "yaml", "yml", "png", "jpg", "jpeg", "gif", "pdf", "zip", "gz", "zst", "tar", "py", "rs", "sh",
+    "html", "htm",
 ];
 /// Directory nesting followed.
 const MAX_DEPTH: usize = 16;
@@ -63,7 +64,11 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()>
         } else if ft.is_file() {
             let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
             let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-            if name.starts_with('.') || NOT_MAIL.contains(&ext.as_str()) || name.eq_ignore_ascii_case("LICENSE.txt") || name.eq_ignore_ascii_case("COPYING") {
+            if name.starts_with('.')
+                || NOT_MAIL.contains(&ext.as_str())
+                || name.eq_ignore_ascii_case("LICENSE.txt")
+                || name.eq_ignore_ascii_case("COPYING")
+            {
                 continue;
             }
             out.push(p);
@@ -144,7 +149,8 @@ mod tests {
 
     #[test]
     fn mbox_split() {
-        let m = b"From a@b Mon Jan 1 00:00:00 2024\nSubject: one\n\nhi\n>From quoted\n\nFrom c@d Tue Jan 2 00:00:00 2024\nSubject: two\n\nyo\n";
+        let m =
+            b"From a@b Mon Jan 1 00:00:00 2024\nSubject: one\n\nhi\n>From quoted\n\nFrom c@d Tue Jan 2 00:00:00 2024\nSubject: two\n\nyo\n";
         let v = split_mbox(m, 100);
         assert_eq!(v.len(), 2);
         assert!(v[0].starts_with(b"Subject: one"));

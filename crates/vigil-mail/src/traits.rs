@@ -99,18 +99,61 @@ pub fn subdomain_chain(domain: &str) -> Option<usize> {
 /// Hosting for the "landing page" of a kit: cloud object storage and serverless endpoints,
 /// where anyone can publish an HTML page under the provider's reputable name.
 const CLOUD_PAGE_HOSTS: &[&str] = &[
-    "s3.amazonaws.com", "amazonaws.com", "storage.googleapis.com", "firebasestorage.googleapis.com", "blob.core.windows.net",
-    "web.core.windows.net", "cloudfunctions.net", "run.app", "appspot.com", "r2.dev", "r2.cloudflarestorage.com",
-    "digitaloceanspaces.com", "backblazeb2.com", "wasabisys.com", "cloudfront.net", "ipfs.io", "dweb.link",
-    "cloudflare-ipfs.com", "gateway.pinata.cloud", "ipfs.w3s.link", "nftstorage.link", "fleek.co", "4everland.io",
+    "s3.amazonaws.com",
+    "amazonaws.com",
+    "storage.googleapis.com",
+    "firebasestorage.googleapis.com",
+    "blob.core.windows.net",
+    "web.core.windows.net",
+    "cloudfunctions.net",
+    "run.app",
+    "appspot.com",
+    "r2.dev",
+    "r2.cloudflarestorage.com",
+    "digitaloceanspaces.com",
+    "backblazeb2.com",
+    "wasabisys.com",
+    "cloudfront.net",
+    "ipfs.io",
+    "dweb.link",
+    "cloudflare-ipfs.com",
+    "gateway.pinata.cloud",
+    "ipfs.w3s.link",
+    "nftstorage.link",
+    "fleek.co",
+    "4everland.io",
 ];
 
 /// Dynamic-DNS zones: anyone gets a name under them in a minute.
 const DYNAMIC_DNS: &[&str] = &[
-    "duckdns.org", "ddns.net", "hopto.org", "zapto.org", "sytes.net", "serveftp.com", "no-ip.org", "no-ip.biz", "noip.me",
-    "dynu.net", "freeddns.org", "dyndns.org", "dynv6.net", "myddns.me", "mooo.com", "afraid.org", "ddnsfree.com",
-    "servehttp.com", "myftp.org", "webhop.me", "3utilities.com", "bounceme.net", "freemyip.com", "ngrok.io", "ngrok-free.app",
-    "serveo.net", "loca.lt", "trycloudflare.com",
+    "duckdns.org",
+    "ddns.net",
+    "hopto.org",
+    "zapto.org",
+    "sytes.net",
+    "serveftp.com",
+    "no-ip.org",
+    "no-ip.biz",
+    "noip.me",
+    "dynu.net",
+    "freeddns.org",
+    "dyndns.org",
+    "dynv6.net",
+    "myddns.me",
+    "mooo.com",
+    "afraid.org",
+    "ddnsfree.com",
+    "servehttp.com",
+    "myftp.org",
+    "webhop.me",
+    "3utilities.com",
+    "bounceme.net",
+    "freemyip.com",
+    "ngrok.io",
+    "ngrok-free.app",
+    "serveo.net",
+    "loca.lt",
+    "trycloudflare.com",
 ];
 
 fn host_in(host: &str, list: &[&str]) -> bool {
@@ -182,7 +225,13 @@ fn embedded_target(lower: &str) -> Option<String> {
     }
     // translate.google.com/translate?u=host/path without a scheme.
     if let Some(p) = decoded.find("u=") {
-        let h: String = decoded.get(p + 2..).unwrap_or_default().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-').take(253).collect();
+        let h: String = decoded
+            .get(p + 2..)
+            .unwrap_or_default()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+            .take(253)
+            .collect();
         if h.contains('.') && !h.starts_with('.') {
             return Some(h);
         }
@@ -256,13 +305,44 @@ pub fn find_phone(text: &str) -> Option<String> {
 /// Words that turn a printed phone number into a callback lure: a charge or renewal the reader
 /// did not make, to be "cancelled" by calling.
 const CALLBACK_WORDS: &[&str] = &[
-    "call us", "call our", "please call", "helpline", "help line", "support desk", "customer support", "customer care",
-    "toll free", "toll-free", "billing department", "contact us at", "reach us at", "cancel", "dispute", "refund",
-    "致电", "拨打", "客服电话",
+    "call us",
+    "call our",
+    "please call",
+    "helpline",
+    "help line",
+    "support desk",
+    "customer support",
+    "customer care",
+    "toll free",
+    "toll-free",
+    "billing department",
+    "contact us at",
+    "reach us at",
+    "cancel",
+    "dispute",
+    "refund",
+    "致电",
+    "拨打",
+    "客服电话",
 ];
 const CHARGE_WORDS: &[&str] = &[
-    "charged", "will be charged", "renewal", "renewed", "auto-renew", "subscription", "membership", "invoice", "order",
-    "purchase", "transaction", "amount", "payment", "扣款", "续费", "订单", "发票",
+    "charged",
+    "will be charged",
+    "renewal",
+    "renewed",
+    "auto-renew",
+    "subscription",
+    "membership",
+    "invoice",
+    "order",
+    "purchase",
+    "transaction",
+    "amount",
+    "payment",
+    "扣款",
+    "续费",
+    "订单",
+    "发票",
 ];
 
 /// A callback lure: a phone number with "call to cancel" and "you were charged" wording.
@@ -279,9 +359,10 @@ pub fn callback_lure(text: &str) -> Option<String> {
 pub fn forwarded_sender(text: &str) -> Option<(String, String)> {
     let head: String = text.chars().take(8000).collect();
     let lower = head.to_lowercase();
-    let is_forward = ["forwarded message", "original message", "enviado:", "gesendet:", "verzonden:", "sent:", "envoyé :", "envoyé:", "发送时间"]
-        .iter()
-        .any(|k| lower.contains(k));
+    let is_forward =
+        ["forwarded message", "original message", "enviado:", "gesendet:", "verzonden:", "sent:", "envoyé :", "envoyé:", "发送时间"]
+            .iter()
+            .any(|k| lower.contains(k));
     if !is_forward {
         return None;
     }
@@ -293,7 +374,10 @@ pub fn forwarded_sender(text: &str) -> Option<(String, String)> {
         let Some(rest) = rest else { continue };
         let rest = rest.trim().trim_start_matches('*').trim();
         let (name, addr) = match (rest.find('<'), rest.rfind('>')) {
-            (Some(a), Some(b)) if a < b => (rest.get(..a).unwrap_or_default().trim().trim_matches('"').to_string(), rest.get(a + 1..b).unwrap_or_default().trim().to_string()),
+            (Some(a), Some(b)) if a < b => (
+                rest.get(..a).unwrap_or_default().trim().trim_matches('"').to_string(),
+                rest.get(a + 1..b).unwrap_or_default().trim().to_string(),
+            ),
             _ => (String::new(), rest.split_whitespace().find(|w| w.contains('@')).unwrap_or_default().to_string()),
         };
         let addr = addr.trim_start_matches("mailto:").trim().to_string();
@@ -325,7 +409,20 @@ mod tests {
         for r in ["lsrkpzwjhnjynfj", "wbekhdjoobaxohdsppxrjtmpxtsyrc", "JndLebIg", "r9pcx1dtc9j2", "TSgBsjqQ"] {
             assert!(looks_random(r), "{r}");
         }
-        for n in ["JohnSmithIT", "john.smith", "jm", "rssfeeds", "zzzzteana", "postmaster", "linux-kernel", "Christopher", "john1975", "webmaster", "MacDonald", "strengths"] {
+        for n in [
+            "JohnSmithIT",
+            "john.smith",
+            "jm",
+            "rssfeeds",
+            "zzzzteana",
+            "postmaster",
+            "linux-kernel",
+            "Christopher",
+            "john1975",
+            "webmaster",
+            "MacDonald",
+            "strengths",
+        ] {
             assert!(!looks_random(n), "{n}");
         }
     }
@@ -343,9 +440,18 @@ mod tests {
         assert!(cloud_page("https://us-central1-x.cloudfunctions.net/statement", "us-central1-x.cloudfunctions.net"));
         assert!(!cloud_page("https://s3.amazonaws.com/bucket/report.pdf", "s3.amazonaws.com"));
         assert!(!cloud_page("https://example.com/a.html", "example.com"));
-        assert_eq!(open_redirect("https://translate.google.com/translate?sl=auto&u=evil.example/x", "translate.google.com").as_deref(), Some("evil.example"));
-        assert_eq!(open_redirect("https://www.google.com/url?q=https%3A%2F%2Fbad.example%2Fp", "www.google.com").as_deref(), Some("bad.example"));
-        assert_eq!(open_redirect("https://x.r.us-east-1.awstrack.me/L0/https:%2F%2Fbaka.example%2Fs/1/", "x.r.us-east-1.awstrack.me").as_deref(), Some("baka.example"));
+        assert_eq!(
+            open_redirect("https://translate.google.com/translate?sl=auto&u=evil.example/x", "translate.google.com").as_deref(),
+            Some("evil.example")
+        );
+        assert_eq!(
+            open_redirect("https://www.google.com/url?q=https%3A%2F%2Fbad.example%2Fp", "www.google.com").as_deref(),
+            Some("bad.example")
+        );
+        assert_eq!(
+            open_redirect("https://x.r.us-east-1.awstrack.me/L0/https:%2F%2Fbaka.example%2Fs/1/", "x.r.us-east-1.awstrack.me").as_deref(),
+            Some("baka.example")
+        );
         assert!(open_redirect("https://www.google.com/search?q=rust", "www.google.com").is_none());
         assert!(is_dynamic_dns("login.duckdns.org"));
         assert!(!is_dynamic_dns("notduckdns.org"));

@@ -8,7 +8,8 @@ use vigil_mail::{Analyzer, MailConfig};
 fn analyzer() -> Analyzer {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("staff.csv");
-    std::fs::write(&csv, "name,email,role\nZhang Wei,zhang.wei@acmesoft.cn,System Administrator\nLi Na,li.na@acmesoft.cn,Accountant\n").unwrap();
+    std::fs::write(&csv, "name,email,role\nZhang Wei,zhang.wei@acmesoft.cn,System Administrator\nLi Na,li.na@acmesoft.cn,Accountant\n")
+        .unwrap();
     let cfg = MailConfig {
         own_domains: vec!["acmesoft.cn".into()],
         partner_domains: vec!["supplierco.com".into()],
@@ -220,7 +221,11 @@ fn scan_paths_reads_mbox_maildir_and_skips_non_mail() {
     std::fs::create_dir_all(dir.path().join("Maildir/tmp")).unwrap();
     std::fs::write(dir.path().join("Maildir/cur/1700000000.M1P1.host:2,S"), "From: a@b.example\r\nSubject: one\r\n\r\nhi").unwrap();
     std::fs::write(dir.path().join("Maildir/tmp/partial"), "From: a@b.example\r\n").unwrap();
-    std::fs::write(dir.path().join("box.mbox"), "From a@b Mon Jan  1 00:00:00 2024\nSubject: two\n\nx\n\nFrom c@d Mon Jan  1 00:00:00 2024\nSubject: three\n\ny\n").unwrap();
+    std::fs::write(
+        dir.path().join("box.mbox"),
+        "From a@b Mon Jan  1 00:00:00 2024\nSubject: two\n\nx\n\nFrom c@d Mon Jan  1 00:00:00 2024\nSubject: three\n\ny\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("notes.bin"), [0u8, 1, 2, 3]).unwrap();
     std::fs::write(dir.path().join("expected.json"), "{}").unwrap();
     let (mut verdicts, mut skipped) = (Vec::new(), 0);
@@ -252,7 +257,8 @@ fn site_file_mail_table() {
 fn hostile_many_parts_nested_zips_and_recipient_floods() {
     let a = Analyzer::new(MailConfig::default()).unwrap();
     // 20,000 sibling parts: only MAX_PARTS are examined, and a verdict comes back.
-    let mut m = String::from("From: a@b.example\r\nTo: c@d.example\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n");
+    let mut m =
+        String::from("From: a@b.example\r\nTo: c@d.example\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n");
     for i in 0..20_000 {
         m.push_str(&format!("--x\r\nContent-Type: application/octet-stream; name=\"f{i}.bin\"\r\n\r\nAAAA\r\n"));
     }
@@ -305,7 +311,9 @@ fn hostile_many_parts_nested_zips_and_recipient_floods() {
 }
 
 fn plain(from: &str, subject: &str, body: &str) -> String {
-    format!("From: {from}\r\nTo: user@corp.example\r\nSubject: {subject}\r\nMessage-ID: <1@x>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\n{body}")
+    format!(
+        "From: {from}\r\nTo: user@corp.example\r\nSubject: {subject}\r\nMessage-ID: <1@x>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\n{body}"
+    )
 }
 
 #[test]
@@ -320,7 +328,10 @@ fn callback_lure_flags_and_ordinary_signature_does_not() {
     assert!(v.to_finding("x.eml", None).attack.contains(&"T1566.004".to_string()));
     // A colleague's signature with a phone number is not a lure.
     let v = a
-        .analyze(plain("Jane Roe <jane@corp.example>", "Minutes", "Hi all,\r\nminutes attached.\r\n--\r\nJane Roe, +1 415 555 0133\r\n").as_bytes())
+        .analyze(
+            plain("Jane Roe <jane@corp.example>", "Minutes", "Hi all,\r\nminutes attached.\r\n--\r\nJane Roe, +1 415 555 0133\r\n")
+                .as_bytes(),
+        )
         .unwrap();
     assert!(!names(&v).contains(&"callback_phone_lure"), "{:?}", names(&v));
     assert!(!v.phishing);
@@ -333,7 +344,9 @@ fn link_traits_redirector_cloud_page_and_prefilled_address() {
         <a href=\"https://translate.google.com/translate?sl=auto&amp;u=login-portal.example/owa\">Keep password</a>\
         <a href=\"https://storage.googleapis.com/bkt/index.html#user@corp.example\">Review</a>\
         <a href=\"https://kit.example/?email=user@corp.example\">Sign in</a>";
-    let m = format!("From: IT Service <it@helpdesk-mail.example>\r\nTo: user@corp.example\r\nSubject: Password expiry\r\nContent-Type: text/html\r\n\r\n{html}");
+    let m = format!(
+        "From: IT Service <it@helpdesk-mail.example>\r\nTo: user@corp.example\r\nSubject: Password expiry\r\nContent-Type: text/html\r\n\r\n{html}"
+    );
     let v = a.analyze(m.as_bytes()).unwrap();
     for s in ["link_open_redirect", "cloud_hosted_page", "link_carries_recipient"] {
         assert!(names(&v).contains(&s), "{s} missing: {:?}", names(&v));

@@ -68,7 +68,11 @@ fn phishing_pot_detection_and_ham_false_positives() {
                 if v.phishing {
                     ham_fp += 1;
                     if debug() {
-                        println!("FP {:.3} {file} {:?}", v.score, v.signals.iter().map(|s| (s.name, s.weight, s.detail.clone())).collect::<Vec<_>>());
+                        println!(
+                            "FP {:.3} {file} {:?}",
+                            v.score,
+                            v.signals.iter().map(|s| (s.name, s.weight, s.detail.clone())).collect::<Vec<_>>()
+                        );
                     }
                 }
             }

@@ -114,8 +114,16 @@ const BODY: &str = "From: Release Bot <release@sender.example>\r\nTo: admin@ours
 
 fn signed_message(pkcs8: &[u8], ip: &str) -> String {
     let key = Ed25519Key::from_pkcs8_der(pkcs8).unwrap();
-    let sig = DkimSigner::from_key(key).domain("sender.example").selector("s1").headers(["From", "To", "Subject", "Date", "Message-ID"]).sign(BODY.as_bytes()).unwrap();
-    format!("Return-Path: <bounce@sender.example>\r\nReceived: from mail.sender.example (mail.sender.example [{ip}]) by mx.ours.example\r\n{}{BODY}", sig.to_header())
+    let sig = DkimSigner::from_key(key)
+        .domain("sender.example")
+        .selector("s1")
+        .headers(["From", "To", "Subject", "Date", "Message-ID"])
+        .sign(BODY.as_bytes())
+        .unwrap();
+    format!(
+        "Return-Path: <bounce@sender.example>\r\nReceived: from mail.sender.example (mail.sender.example [{ip}]) by mx.ours.example\r\n{}{BODY}",
+        sig.to_header()
+    )
 }
 
 fn records(public_key: &[u8]) -> HashMap<String, Vec<String>> {
@@ -204,7 +212,12 @@ fn corpus_dkim_and_arc_samples_verify_live() {
     let Some(auth) = data_dir() else { return };
     let mut checked = 0;
     for sub in ["dkim", "arc"] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(auth.join(sub)).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "txt")).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(auth.join(sub))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+            .collect();
         files.sort();
         for f in files {
             let text = std::fs::read_to_string(&f).unwrap();
@@ -219,7 +232,11 @@ fn corpus_dkim_and_arc_samples_verify_live() {
             let live = LiveAuth::new(&dns.addr, Duration::from_secs(2), Duration::from_secs(10)).unwrap();
             let raw = msg.replace('\n', "\r\n");
             let o = live.verify(raw.as_bytes());
-            println!("{}: {:?}", f.display(), o.signatures.iter().map(|s| (s.method, s.domain.clone(), s.result.clone())).collect::<Vec<_>>());
+            println!(
+                "{}: {:?}",
+                f.display(),
+                o.signatures.iter().map(|s| (s.method, s.domain.clone(), s.result.clone())).collect::<Vec<_>>()
+            );
             if sub == "dkim" {
                 let last = o.signatures.iter().rfind(|s| s.method == "dkim").expect("a DKIM result");
                 assert!(last.result == "pass" || last.reason.to_ascii_lowercase().contains("expired"), "{}: {last:?}", f.display());

@@ -508,7 +508,26 @@ impl SmbFile {
         [Some(self.name.as_str()), self.renamed_to.as_deref()].into_iter().flatten().filter_map(ext).any(|e| {
             matches!(
                 e.as_str(),
-                "exe" | "dll" | "sys" | "scr" | "com" | "cpl" | "ocx" | "msi" | "bat" | "cmd" | "ps1" | "psm1" | "vbs" | "vbe" | "js" | "jse" | "wsf" | "wsh" | "hta" | "lnk"
+                "exe"
+                    | "dll"
+                    | "sys"
+                    | "scr"
+                    | "com"
+                    | "cpl"
+                    | "ocx"
+                    | "msi"
+                    | "bat"
+                    | "cmd"
+                    | "ps1"
+                    | "psm1"
+                    | "vbs"
+                    | "vbe"
+                    | "js"
+                    | "jse"
+                    | "wsf"
+                    | "wsh"
+                    | "hta"
+                    | "lnk"
             )
         })
     }

@@ -37,9 +37,7 @@ impl Timestamp {
         Timestamp(self.0.saturating_add((s * 1e9) as i64))
     }
     pub fn to_utc(self) -> DateTime<Utc> {
-        Utc.timestamp_opt(self.secs(), self.subsec_nanos())
-            .single()
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        Utc.timestamp_opt(self.secs(), self.subsec_nanos()).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
     /// RFC 3339 with an explicit offset, in the given zone offset.
     pub fn to_offset(self, off: FixedOffset) -> DateTime<FixedOffset> {

@@ -1,10 +1,10 @@
 //! Throughput of the protocol parsers through `AppSession`, on real traffic from the shared
 //! corpus (each flow's payload replayed from memory), and of the JA4 computation alone.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::path::{Path, PathBuf};
 use vigil_capture::{CaptureFile, Decoder};
-use vigil_model::{Timestamp, PROTO_TCP, PROTO_UDP};
+use vigil_model::{PROTO_TCP, PROTO_UDP, Timestamp};
 use vigil_proto::AppSession;
 
 /// (proto, orig_p, resp_p, [(from_orig, payload)]) for every flow of a capture, in order.

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use vigil_model::{CertMeta, Timestamp};
 use x509_parser::der_parser::oid::Oid;
 use x509_parser::extensions::GeneralName;
-use x509_parser::objects::{oid2abbrev, oid2sn, oid_registry};
+use x509_parser::objects::{oid_registry, oid2abbrev, oid2sn};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Name;

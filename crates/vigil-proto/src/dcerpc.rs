@@ -223,7 +223,12 @@ fn operations(interface: &str) -> &'static [(u16, &'static str)] {
             (60, "CreateWowService"),
         ],
         "atsvc" => &[(0, "NetrJobAdd"), (1, "NetrJobDel"), (2, "NetrJobEnum"), (3, "NetrJobGetInfo")],
-        "sasec" => &[(0, "SASetAccountInformation"), (1, "SASetNSAccountInformation"), (2, "SAGetNSAccountInformation"), (3, "SAGetAccountInformation")],
+        "sasec" => &[
+            (0, "SASetAccountInformation"),
+            (1, "SASetNSAccountInformation"),
+            (2, "SAGetNSAccountInformation"),
+            (3, "SAGetAccountInformation"),
+        ],
         "ITaskSchedulerService" => &[
             (0, "SchRpcHighestVersion"),
             (1, "SchRpcRegisterTask"),
@@ -335,7 +340,9 @@ fn operations(interface: &str) -> &'static [(u16, &'static str)] {
         "epmapper" => &[(0, "ept_insert"), (1, "ept_delete"), (2, "ept_lookup"), (3, "ept_map"), (4, "ept_lookup_handle_free")],
         "IRemoteSCMActivator" => &[(3, "RemoteGetClassObject"), (4, "RemoteCreateInstance")],
         "IActivation" => &[(0, "RemoteActivation")],
-        "IOXIDResolver" => &[(0, "ResolveOxid"), (1, "SimplePing"), (2, "ComplexPing"), (3, "ServerAlive"), (4, "ResolveOxid2"), (5, "ServerAlive2")],
+        "IOXIDResolver" => {
+            &[(0, "ResolveOxid"), (1, "SimplePing"), (2, "ComplexPing"), (3, "ServerAlive"), (4, "ResolveOxid2"), (5, "ServerAlive2")]
+        }
         "IRemUnknown" | "IRemUnknown2" => &[(3, "RemQueryInterface"), (4, "RemAddRef"), (5, "RemRelease"), (6, "RemQueryInterface2")],
         "IWbemLevel1Login" => &[(3, "EstablishPosition"), (4, "RequestChallenge"), (5, "WBEMLogin"), (6, "NTLMLogin")],
         "IWbemServices" => &[
@@ -460,7 +467,9 @@ impl DceRpcConn {
 
     fn on_pdu(&mut self, h: &PduHeader, pdu: &[u8], ts: Timestamp, out: &mut DceRpcMeta) {
         let body = pdu.get(HEADER_LEN..).unwrap_or(&[]);
-        let u16_at = |b: &[u8], o: usize| b.get(o..o + 2).map(|s| if h.little { u16::from_le_bytes([s[0], s[1]]) } else { u16::from_be_bytes([s[0], s[1]]) });
+        let u16_at = |b: &[u8], o: usize| {
+            b.get(o..o + 2).map(|s| if h.little { u16::from_le_bytes([s[0], s[1]]) } else { u16::from_be_bytes([s[0], s[1]]) })
+        };
         match h.ptype {
             PTYPE_REQUEST => {
                 if h.flags & PFC_FIRST_FRAG == 0 {
@@ -476,7 +485,9 @@ impl DceRpcConn {
                 }
                 let _ = h.flags & PFC_OBJECT_UUID; // the object UUID only shifts the stub
                 let ctx = self.contexts.iter().find(|c| c.id == ctx_id);
-                let name = ctx.and_then(|c| c.name).or_else(|| if ctx.is_none() { self.pipe.as_deref().and_then(interface_for_pipe) } else { None });
+                let name = ctx
+                    .and_then(|c| c.name)
+                    .or_else(|| if ctx.is_none() { self.pipe.as_deref().and_then(interface_for_pipe) } else { None });
                 let interface = match (name, ctx) {
                     (Some(n), _) => n.to_string(),
                     (None, Some(c)) => c.uuid.clone(),
@@ -544,7 +555,14 @@ impl DceRpcConn {
     }
 }
 
-fn record_bind(out: &mut DceRpcMeta, pipe: &Option<String>, ts: Timestamp, uuid: String, version: String, name: Option<&'static str>) -> Option<usize> {
+fn record_bind(
+    out: &mut DceRpcMeta,
+    pipe: &Option<String>,
+    ts: Timestamp,
+    uuid: String,
+    version: String,
+    name: Option<&'static str>,
+) -> Option<usize> {
     if let Some(ix) = out.binds.iter().position(|b| b.uuid == uuid && b.version == version && &b.named_pipe == pipe) {
         return Some(ix);
     }
@@ -672,7 +690,14 @@ pub(crate) mod tests {
         let mut c = DceRpcConn::new(None);
         let mut m = DceRpcMeta::default();
         let ts = Timestamp::from_secs(1);
-        let client: Vec<u8> = [bind(2, &[(0, SVCCTL, 2), (1, SVCCTL, 2)]), request(3, 0, 15, 40), request(4, 0, 12, 300), request(5, 0, 19, 20), request(6, 0, 12, 20)].concat();
+        let client: Vec<u8> = [
+            bind(2, &[(0, SVCCTL, 2), (1, SVCCTL, 2)]),
+            request(3, 0, 15, 40),
+            request(4, 0, 12, 300),
+            request(5, 0, 19, 20),
+            request(6, 0, 12, 20),
+        ]
+        .concat();
         for b in client.chunks(1) {
             c.feed(true, ts, b, &mut m);
         }

@@ -294,7 +294,8 @@ pub fn decode_netbios_name(name: &str) -> String {
     if b.len() != 32 || !b.iter().all(|c| (b'a'..=b'p').contains(&c.to_ascii_lowercase())) {
         return name.to_string();
     }
-    let bytes: Vec<u8> = b.chunks_exact(2).map(|p| ((p[0].to_ascii_lowercase() - b'a') << 4) | (p[1].to_ascii_lowercase() - b'a')).collect();
+    let bytes: Vec<u8> =
+        b.chunks_exact(2).map(|p| ((p[0].to_ascii_lowercase() - b'a') << 4) | (p[1].to_ascii_lowercase() - b'a')).collect();
     // The 16th byte is the service suffix; the name is space padded.
     let base: String = bytes[..15].iter().map(|&c| if c.is_ascii_graphic() || c == b' ' { c as char } else { '?' }).collect();
     let base = base.trim_end().to_string();

@@ -245,7 +245,8 @@ mod tests {
                 .collect();
             m.feed(&data);
             let n = m.bytes() as f64;
-            let direct: f64 = m.counts.as_deref().unwrap().iter().filter(|&&c| c > 0).map(|&c| -(c as f64 / n) * (c as f64 / n).log2()).sum();
+            let direct: f64 =
+                m.counts.as_deref().unwrap().iter().filter(|&&c| c > 0).map(|&c| -(c as f64 / n) * (c as f64 / n).log2()).sum();
             assert!((m.entropy().unwrap() as f64 - direct).abs() < 1e-5, "cap {cap}");
         }
     }

@@ -1,7 +1,7 @@
 //! TLS client and server fingerprints: JA4 (client, FoxIO's BSD-licensed specification), JA3
 //! and JA3S (Salesforce). GREASE values are ignored everywhere, as both specifications say.
 
-use crate::tls::{is_grease, ClientHello, ServerHello, EXT_ALPN, EXT_SERVER_NAME};
+use crate::tls::{ClientHello, EXT_ALPN, EXT_SERVER_NAME, ServerHello, is_grease};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
@@ -247,12 +247,11 @@ mod tests {
         let ch = ClientHello {
             legacy_version: 0x0303,
             cipher_suites: vec![
-                0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d,
-                0x002f, 0x0035,
+                0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
             ],
             extensions: vec![
-                0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012, 0x002b, 0xff01,
-                0x000b, 0x000a, 0x0015,
+                0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012, 0x002b, 0xff01, 0x000b, 0x000a,
+                0x0015,
             ],
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             signature_algorithms: vec![0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601],
@@ -316,12 +315,7 @@ mod tests {
     #[test]
     fn ja3s_string_matches_suricata_example() {
         // Suricata-verify tls-ja3s expects "771,49199,65281-0-11-16-23" → 5d79edf64e03689ff559a54e9d9487bc.
-        let sh = ServerHello {
-            legacy_version: 771,
-            cipher: 49199,
-            extensions: vec![65281, 0, 11, 16, 23],
-            ..Default::default()
-        };
+        let sh = ServerHello { legacy_version: 771, cipher: 49199, extensions: vec![65281, 0, 11, 16, 23], ..Default::default() };
         assert_eq!(ja3s(&sh), ("771,49199,65281-0-11-16-23".to_string(), "5d79edf64e03689ff559a54e9d9487bc".to_string()));
     }
 }

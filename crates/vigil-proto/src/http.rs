@@ -120,11 +120,7 @@ pub fn parse_request_line(line: &[u8]) -> Option<(String, String, String)> {
     if !(v.starts_with(b"1.") || v == b"0.9") || uri.is_empty() || uri.contains(&b' ') {
         return None;
     }
-    Some((
-        String::from_utf8_lossy(method).into_owned(),
-        clip(&unescape_uri(uri)),
-        String::from_utf8_lossy(v).into_owned(),
-    ))
+    Some((String::from_utf8_lossy(method).into_owned(), clip(&unescape_uri(uri)), String::from_utf8_lossy(v).into_owned()))
 }
 
 /// Parses a complete request head (request line and headers, up to the blank line).
@@ -517,7 +513,8 @@ mod tests {
 
     #[test]
     fn request_and_response_heads() {
-        let r = parse_request_head(b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8\r\nReferer: http://x/\r\n\r\n").unwrap();
+        let r =
+            parse_request_head(b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8\r\nReferer: http://x/\r\n\r\n").unwrap();
         assert_eq!((r.method.as_str(), r.uri.as_str(), r.version.as_str()), ("GET", "/a?b=c", "1.1"));
         assert_eq!(header(&r.headers, "HOST"), Some("example.com"));
         let s = parse_response_head(b"HTTP/1.1 404 Not Found\r\nServer: nginx\r\n\r\n").unwrap();

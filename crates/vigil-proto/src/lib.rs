@@ -32,5 +32,5 @@ pub mod ssh;
 pub mod tls;
 pub mod tunnel;
 
-pub use fingerprint::{ja3, ja3s, ja4, TlsTransport};
+pub use fingerprint::{TlsTransport, ja3, ja3s, ja4};
 pub use session::AppSession;

@@ -2,17 +2,17 @@
 //! application protocol from content (ports only break ties for DNS), buffers the first bytes of
 //! each direction until it can decide (bounded), then replays them into the chosen parser.
 
-use crate::dcerpc::{looks_like_dcerpc, DceRpcConn};
-use crate::dns::{dns_candidate, looks_like_dns, DnsMessage, DnsTracker};
-use crate::smb::{find_frame, looks_like_smb, SmbConn};
+use crate::dcerpc::{DceRpcConn, looks_like_dcerpc};
+use crate::dns::{DnsMessage, DnsTracker, dns_candidate, looks_like_dns};
 use crate::entropy::EntropyMeter;
-use crate::http::{detect_request, HttpConn};
-use crate::quic::{looks_like_quic_initial, QuicConn};
-use crate::socks::{detect_greeting, Socks};
-use crate::tunnel::{detect_rdp, detect_starttls, Prefix, RdpPrefix, StartTls, TextProto};
+use crate::http::{HttpConn, detect_request};
+use crate::quic::{QuicConn, looks_like_quic_initial};
+use crate::smb::{SmbConn, find_frame, looks_like_smb};
+use crate::socks::{Socks, detect_greeting};
 use crate::ssh::SshConn;
-use crate::tls::{looks_like_sslv2_hello, looks_like_tls_record, TlsConn};
-use vigil_model::{AppMeta, DceRpcMeta, Timestamp, PROTO_TCP, PROTO_UDP};
+use crate::tls::{TlsConn, looks_like_sslv2_hello, looks_like_tls_record};
+use crate::tunnel::{Prefix, RdpPrefix, StartTls, TextProto, detect_rdp, detect_starttls};
+use vigil_model::{AppMeta, DceRpcMeta, PROTO_TCP, PROTO_UDP, Timestamp};
 
 /// Bytes of each side examined for entropy.
 const ENTROPY_BYTES: u32 = 4096;
@@ -754,20 +754,31 @@ mod tests {
             ),
             (PROTO_TCP, 22, b"SSH-2.0-a\r\n\x00\x00\x00\x0c\x04\x14abcdefghij".to_vec(), b"SSH-2.0-b\r\n".to_vec()),
             (PROTO_TCP, 1080, vec![5, 1, 0, 5, 1, 0, 3, 1, b'h', 0, 80], vec![5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
-            (PROTO_UDP, 443, {
-                let mut q = vec![0xc3, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0x44, 0x9e];
-                q.extend(std::iter::repeat_n(0x5a, 1200));
-                q
-            }, vec![0xc0, 0, 0, 0, 1, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0x40, 0x20, 1, 2, 3]),
+            (
+                PROTO_UDP,
+                443,
+                {
+                    let mut q = vec![0xc3, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0x44, 0x9e];
+                    q.extend(std::iter::repeat_n(0x5a, 1200));
+                    q
+                },
+                vec![0xc0, 0, 0, 0, 1, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0x40, 0x20, 1, 2, 3],
+            ),
             {
                 let conv = crate::smb::tests::psexec_conversation();
-                let side = |client: bool| conv.iter().filter(|(c, _)| *c == client).flat_map(|(_, m)| m.iter().copied().take(3000)).collect::<Vec<u8>>();
+                let side = |client: bool| {
+                    conv.iter().filter(|(c, _)| *c == client).flat_map(|(_, m)| m.iter().copied().take(3000)).collect::<Vec<u8>>()
+                };
                 (PROTO_TCP, 445, side(true), side(false))
             },
             (
                 PROTO_TCP,
                 49155,
-                [crate::dcerpc::tests::bind(2, &[(0, "367abb81-9844-35f1-ad32-98f038001003", 2)]), crate::dcerpc::tests::request(3, 0, 12, 64)].concat(),
+                [
+                    crate::dcerpc::tests::bind(2, &[(0, "367abb81-9844-35f1-ad32-98f038001003", 2)]),
+                    crate::dcerpc::tests::request(3, 0, 12, 64),
+                ]
+                .concat(),
                 crate::dcerpc::tests::bind_ack(2, &[0]),
             ),
         ];

@@ -15,7 +15,7 @@
 //! header parses. Every table is capped; bytes that are not SMB lose the framing, and parsing
 //! resumes at the next NetBIOS header followed by an SMB signature.
 
-use crate::dcerpc::{looks_like_dcerpc, DceRpcConn};
+use crate::dcerpc::{DceRpcConn, looks_like_dcerpc};
 use std::collections::HashMap;
 use vigil_model::{DceRpcMeta, SmbFile, SmbMeta, SmbTree, Timestamp};
 
@@ -164,7 +164,8 @@ fn dialect_name(d: u16) -> Option<&'static str> {
 fn well_known_pipe(name: &str) -> bool {
     let n = name.trim_start_matches('\\').to_ascii_lowercase();
     let n = n.strip_prefix("pipe\\").unwrap_or(&n);
-    crate::dcerpc::interface_for_pipe(n).is_some() || matches!(n, "browser" | "ntsvcs" | "protected_storage" | "psexesvc" | "scerpc" | "plugplay")
+    crate::dcerpc::interface_for_pipe(n).is_some()
+        || matches!(n, "browser" | "ntsvcs" | "protected_storage" | "psexesvc" | "scerpc" | "plugplay")
 }
 
 /// One direction's message framing.
@@ -473,7 +474,17 @@ impl SmbConn {
 
     /// A successful open: merges into the file list and registers the handle.
     #[allow(clippy::too_many_arguments)]
-    fn opened(&mut self, ts: Timestamp, fid: u128, tree: Option<String>, pipe_tree: bool, name: String, disposition: u32, action: Option<u32>, delete: bool) {
+    fn opened(
+        &mut self,
+        ts: Timestamp,
+        fid: u128,
+        tree: Option<String>,
+        pipe_tree: bool,
+        name: String,
+        disposition: u32,
+        action: Option<u32>,
+        delete: bool,
+    ) {
         let pipe = pipe_tree || (tree.is_none() && well_known_pipe(&name));
         let pos = self.meta.files.iter().position(|f| f.tree == tree && f.name.eq_ignore_ascii_case(&name));
         let file = match pos {
@@ -604,7 +615,9 @@ impl SmbConn {
                 self.malformed = self.malformed.saturating_add(1);
                 return;
             }
-            let (Some(status), Some(cmd), Some(flags), Some(next), Some(mid)) = (u32le(h, 8), u16le(h, 12), u32le(h, 16), u32le(h, 20), u64le(h, 24)) else {
+            let (Some(status), Some(cmd), Some(flags), Some(next), Some(mid)) =
+                (u32le(h, 8), u16le(h, 12), u32le(h, 16), u32le(h, 20), u64le(h, 24))
+            else {
                 self.malformed = self.malformed.saturating_add(1);
                 return;
             };
@@ -660,7 +673,10 @@ impl SmbConn {
                 }
             }
             (5, false) => {
-                let (Some(disp), Some(opts), Some(o), Some(l)) = (u32le(m, B + 36), u32le(m, B + 40), u16le(m, B + 44), u16le(m, B + 46)) else { return };
+                let (Some(disp), Some(opts), Some(o), Some(l)) = (u32le(m, B + 36), u32le(m, B + 40), u16le(m, B + 44), u16le(m, B + 46))
+                else {
+                    return;
+                };
                 let name = utf16(part(m, usize::from(o), usize::from(l)));
                 let (tree, pipe_tree) = self.tree_path(tree);
                 self.remember(mid, Pending::Create { tree, pipe_tree, name, disposition: disp, delete: opts & DELETE_ON_CLOSE != 0 });
@@ -700,7 +716,10 @@ impl SmbConn {
                 self.transfer(ts, fid, true, u64::from(len), data);
             }
             (11, false) => {
-                let (Some(code), Some(fid), Some(o), Some(len)) = (u32le(m, B + 4), u128le(m, B + 8), u32le(m, B + 24), u32le(m, B + 28)) else { return };
+                let (Some(code), Some(fid), Some(o), Some(len)) = (u32le(m, B + 4), u128le(m, B + 8), u32le(m, B + 24), u32le(m, B + 28))
+                else {
+                    return;
+                };
                 if code == FSCTL_PIPE_TRANSCEIVE {
                     let data = part(m, o as usize, len as usize);
                     self.transfer(ts, fid, true, u64::from(len), data);
@@ -717,7 +736,11 @@ impl SmbConn {
                 self.transfer(ts, fid, false, u64::from(len), data);
             }
             (17, false) => {
-                let (Some(&kind), Some(&class), Some(len), Some(o), Some(fid)) = (m.get(B + 2), m.get(B + 3), u32le(m, B + 4), u16le(m, B + 8), u128le(m, B + 16)) else { return };
+                let (Some(&kind), Some(&class), Some(len), Some(o), Some(fid)) =
+                    (m.get(B + 2), m.get(B + 3), u32le(m, B + 4), u16le(m, B + 8), u128le(m, B + 16))
+                else {
+                    return;
+                };
                 if kind != 1 {
                     return; // not file information
                 }
@@ -1149,7 +1172,10 @@ pub(crate) mod tests {
         let (m, rpc) = conn.finish();
         let m = m.unwrap();
         let f = &m.files[0];
-        assert_eq!((f.tree.as_deref(), f.name.as_str(), f.action.as_deref()), (Some("\\\\admin-pc\\c$"), "temp\\mimikatz.exe", Some("created")));
+        assert_eq!(
+            (f.tree.as_deref(), f.name.as_str(), f.action.as_deref()),
+            (Some("\\\\admin-pc\\c$"), "temp\\mimikatz.exe", Some("created"))
+        );
         assert_eq!(f.bytes_written, 70_000);
         assert!(!f.pipe && m.files[1].pipe);
         assert_eq!(m.trees[0].share_type.as_deref(), Some("disk"));

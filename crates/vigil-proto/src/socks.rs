@@ -107,11 +107,7 @@ impl Socks {
                         let base = 9 + e;
                         // SOCKS4a: address 0.0.0.x (x ≠ 0) is followed by a host name.
                         let a4 = b.get(4..7) == Some(&[0u8, 0, 0][..]) && b.get(7).is_some_and(|&x| x != 0);
-                        if !a4 {
-                            Some(base)
-                        } else {
-                            b.get(base..).and_then(|h| h.iter().position(|&x| x == 0)).map(|h| base + h + 1)
-                        }
+                        if !a4 { Some(base) } else { b.get(base..).and_then(|h| h.iter().position(|&x| x == 0)).map(|h| base + h + 1) }
                     });
                     (n.flatten(), true)
                 }

@@ -2,8 +2,8 @@
 //! side (SSH_MSG_KEXINIT, RFC 4253 §7.1), HASSH / HASSH-server fingerprints and the algorithms
 //! the two sides will agree on (the first client choice the server also offers).
 
-use crate::reader::Reader;
 use crate::fingerprint::md5_hex;
+use crate::reader::Reader;
 use vigil_model::SshMeta;
 
 /// Longest banner line accepted (RFC 4253 allows 255 bytes).
@@ -63,7 +63,6 @@ fn join_lists(lists: [&str; 4]) -> String {
     }
     out
 }
-
 
 /// Parses a KEXINIT payload (message type byte first).
 pub fn parse_kexinit(payload: &[u8]) -> Result<KexInit, SshError> {
@@ -398,7 +397,10 @@ mod tests {
         let hs = "curve25519-sha256,diffie-hellman-group14-sha256;chacha20-poly1305@openssh.com,aes128-ctr;umac-64-etm@openssh.com,hmac-sha2-256;none,zlib@openssh.com";
         assert_eq!(m.hassh_algorithms.as_deref(), Some(hs));
         assert_eq!(m.hassh.as_deref(), Some(md5_hex(hs).as_str()));
-        assert_eq!(m.hassh_server_algorithms.as_deref(), Some("diffie-hellman-group14-sha256,curve25519-sha256;aes128-ctr,aes256-ctr;hmac-sha2-256;none"));
+        assert_eq!(
+            m.hassh_server_algorithms.as_deref(),
+            Some("diffie-hellman-group14-sha256,curve25519-sha256;aes128-ctr,aes256-ctr;hmac-sha2-256;none")
+        );
         assert_eq!(m.kex_alg.as_deref(), Some("curve25519-sha256"));
         assert_eq!(m.cipher_alg.as_deref(), Some("aes128-ctr"));
         assert_eq!(m.mac_alg.as_deref(), Some("hmac-sha2-256"));

@@ -4,8 +4,8 @@
 //! bounded buffers and fills [`TlsMeta`].
 
 use crate::cert::parse_certificate_cached;
-use crate::fingerprint::{ja3, ja3s, ja4, TlsTransport};
-use crate::reader::{u16_list, Reader};
+use crate::fingerprint::{TlsTransport, ja3, ja3s, ja4};
+use crate::reader::{Reader, u16_list};
 use sha2::{Digest, Sha256};
 use vigil_model::TlsMeta;
 
@@ -20,8 +20,8 @@ const MAX_MESSAGES: u32 = 64;
 
 /// The ServerHello.random value that marks a HelloRetryRequest (RFC 8446 §4.1.3).
 const HRR_RANDOM: [u8; 32] = [
-    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11,
-    0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb,
+    0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
 /// Pseudo record type for an SSLv2-format ClientHello.
@@ -84,12 +84,7 @@ pub struct ClientHello {
 impl ClientHello {
     /// Highest version offered: supported_versions (ignoring GREASE), else the legacy field.
     pub fn max_version(&self) -> u16 {
-        self.supported_versions
-            .iter()
-            .copied()
-            .filter(|v| !is_grease(*v))
-            .max()
-            .unwrap_or(self.legacy_version)
+        self.supported_versions.iter().copied().filter(|v| !is_grease(*v)).max().unwrap_or(self.legacy_version)
     }
 }
 

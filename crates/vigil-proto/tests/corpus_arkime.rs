@@ -59,13 +59,22 @@ fn arkime_tls_sessions_agree() {
                 .collect();
             // The leaf's SANs and self-signed verdict against the Arkime entry of the same serial.
             let leaf_cert = got.and_then(|t| t.cert.as_ref());
-            let arkime_leaf = b.get("cert").and_then(Value::as_array).into_iter().flatten().find(|c| {
-                c.get("serial").and_then(Value::as_str).map(norm) == leaf_cert.map(|l| norm(&l.serial))
-            });
+            let arkime_leaf = b
+                .get("cert")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|c| c.get("serial").and_then(Value::as_str).map(norm) == leaf_cert.map(|l| norm(&l.serial)));
             if let (Some(a), Some(l)) = (arkime_leaf, leaf_cert) {
-                let names = |k: &str| a.get(k).and_then(Value::as_array).map(|v| v.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>());
+                let names = |k: &str| {
+                    a.get(k).and_then(Value::as_array).map(|v| v.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>())
+                };
                 if let Some(alt) = names("alt") {
-                    cmp("leaf SAN DNS names", Some(alt.join(",")), Some(l.san_dns.iter().map(|n| n.to_ascii_lowercase()).collect::<Vec<_>>().join(",")));
+                    cmp(
+                        "leaf SAN DNS names",
+                        Some(alt.join(",")),
+                        Some(l.san_dns.iter().map(|n| n.to_ascii_lowercase()).collect::<Vec<_>>().join(",")),
+                    );
                 }
                 let self_signed = names("issuerCN").is_some() && names("issuerCN") == names("subjectCN");
                 cmp("leaf self-signed", Some(self_signed.to_string()), Some(l.self_signed.to_string()));

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{analyse, shared_data, Flow};
+use common::{Flow, analyse, shared_data};
 use std::path::Path;
 use vigil_model::{DceRpcMeta, SmbMeta};
 
@@ -40,7 +40,10 @@ fn suricata_verify_smb_and_dcerpc_traces() {
     let at = &smb(&f).files[0];
     assert_eq!((at.name.as_str(), at.disposition.as_deref(), at.pipe), ("atsvc", Some("FILE_OPEN"), true));
     let b = &rpc(&f).binds[0];
-    assert_eq!((b.uuid.as_str(), b.version.as_str(), b.interface.as_deref(), b.accepted), ("1ff70682-0a51-30e8-076d-740be8cee98b", "1.0", Some("atsvc"), Some(true)));
+    assert_eq!(
+        (b.uuid.as_str(), b.version.as_str(), b.interface.as_deref(), b.accepted),
+        ("1ff70682-0a51-30e8-076d-740be8cee98b", "1.0", Some("atsvc"), Some(true))
+    );
     assert_eq!(ops(&f), vec![("atsvc".into(), "NetrJobAdd".into(), 1)]);
 
     // dcerpc-dce-iface-01: svcctl straight over TCP to 49155 (test.yaml: CloseServiceHandle ×6,
@@ -49,7 +52,14 @@ fn suricata_verify_smb_and_dcerpc_traces() {
     assert_eq!(f.service.as_deref(), Some("dce_rpc"));
     assert!(f.meta.smb.is_none());
     assert_eq!(rpc(&f).binds[0].uuid, "367abb81-9844-35f1-ad32-98f038001003");
-    for (op, n) in [("CloseServiceHandle", 6), ("OpenServiceW", 3), ("OpenSCManagerW", 2), ("CreateServiceWOW64W", 1), ("StartServiceW", 1), ("DeleteService", 1)] {
+    for (op, n) in [
+        ("CloseServiceHandle", 6),
+        ("OpenServiceW", 3),
+        ("OpenSCManagerW", 2),
+        ("CreateServiceWOW64W", 1),
+        ("StartServiceW", 1),
+        ("DeleteService", 1),
+    ] {
         assert!(has_op(&f, "svcctl", op, n), "{op} ×{n}: {:?}", ops(&f));
     }
 
@@ -66,7 +76,11 @@ fn suricata_verify_smb_and_dcerpc_traces() {
     // svcctl pipe and PsExec's own pipes; the binary is later opened for deletion.
     let all = analyse(&data.join("pcaps/suricata-verify/smb2-07/20171220_smb_psexec_add_user.pcap"));
     let files: Vec<_> = all.iter().filter_map(|f| f.meta.smb.as_deref()).flat_map(|m| m.files.iter()).collect();
-    assert!(files.iter().any(|x| x.name == "PSEXESVC.exe" && x.disposition.as_deref() == Some("FILE_OVERWRITE_IF") && x.bytes_written == 145_568));
+    assert!(
+        files
+            .iter()
+            .any(|x| x.name == "PSEXESVC.exe" && x.disposition.as_deref() == Some("FILE_OVERWRITE_IF") && x.bytes_written == 145_568)
+    );
     assert!(files.iter().any(|x| x.name == "PSEXESVC.exe" && x.deleted));
     assert!(files.iter().any(|x| x.name == "PSEXESVC-VICTIM-PC-2412-stderr" && x.pipe));
 

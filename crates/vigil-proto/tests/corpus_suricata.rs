@@ -60,11 +60,7 @@ const KNOWN: [(&str, &str, &str); 3] = [
         "Suricata appends '_' to the extension string of a hello without signature algorithms; the JA4 specification does not",
     ),
     ("dns-over-http2-post", "dns.queries[0].rrname", "DNS over HTTP/2 needs an HTTP/2 parser, which Vigil does not have"),
-    (
-        "*",
-        "http.protocol",
-        "Suricata logs the request's HTTP version; Vigil follows Zeek's http.log, which keeps the response's",
-    ),
+    ("*", "http.protocol", "Suricata logs the request's HTTP version; Vigil follows Zeek's http.log, which keeps the response's"),
 ];
 
 fn unquote(s: &str) -> String {
@@ -262,8 +258,8 @@ fn suricata_verify_expectations() {
                 } else if let Some((_, _, why)) = known {
                     // A JA4 disagreement must still agree on the parts the dispute is not about.
                     let ab = want.get(..23).unwrap_or(want);
-                    let partial = field != "tls.ja4"
-                        || flows.iter().any(|f| values(f, &c.event, field).iter().any(|g| g.get(..23) == Some(ab)));
+                    let partial =
+                        field != "tls.ja4" || flows.iter().any(|f| values(f, &c.event, field).iter().any(|g| g.get(..23) == Some(ab)));
                     if partial {
                         known_seen.push(format!("{}: {field} = {want}: {why}", c.test));
                     } else {

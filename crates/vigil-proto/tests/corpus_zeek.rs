@@ -107,8 +107,7 @@ fn zeek_baselines_agree() {
         let mut cols = line.split('\t');
         let (Some(dir), Some(traces)) = (cols.next(), cols.next()) else { continue };
         let exp = root.join("expected").join(dir);
-        let flows: Vec<Flow> =
-            traces.split(',').map(|tr| root.join(tr)).filter(|p| p.exists()).flat_map(|p| common::analyse(&p)).collect();
+        let flows: Vec<Flow> = traces.split(',').map(|tr| root.join(tr)).filter(|p| p.exists()).flat_map(|p| common::analyse(&p)).collect();
         if flows.is_empty() {
             continue;
         }
@@ -138,7 +137,11 @@ fn zeek_baselines_agree() {
             let w = format!("{dir} dns {tp:?} {}", g("query"));
             t.cmp(&format!("{w} qtype"), &g("qtype"), &opt(d.qtype));
             t.cmp(&format!("{w} rcode"), &g("rcode"), &opt(d.rcode));
-            t.cmp(&format!("{w} flags"), &format!("{}{}{}{}", g("AA"), g("TC"), g("RD"), g("RA")), &format!("{}{}{}{}", tf(d.aa), tf(d.tc), tf(d.rd), tf(d.ra)));
+            t.cmp(
+                &format!("{w} flags"),
+                &format!("{}{}{}{}", g("AA"), g("TC"), g("RD"), g("RA")),
+                &format!("{}{}{}{}", tf(d.aa), tf(d.tc), tf(d.rd), tf(d.ra)),
+            );
             t.cmp(&format!("{w} Z"), &g("Z"), &d.z.to_string());
             t.cmp(&format!("{w} answers"), &g("answers"), &list(&d.answers));
             t.cmp(&format!("{w} rejected"), &g("rejected"), &tf(d.rejected));
@@ -247,7 +250,10 @@ fn zeek_baselines_agree() {
             }
         }
     }
-    println!("Zeek baselines: {}/{} fields agree ({} rows for connections not in the shipped traces)", t.agreed, t.compared, rows_without_flow);
+    println!(
+        "Zeek baselines: {}/{} fields agree ({} rows for connections not in the shipped traces)",
+        t.agreed, t.compared, rows_without_flow
+    );
     for d in &t.diffs {
         println!("  differs: {d}");
     }

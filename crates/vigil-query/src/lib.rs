@@ -164,8 +164,7 @@ impl Hunt {
 
         let root = data_dir.join("archive").join("conn");
         if root.is_dir() {
-            let root = std::fs::canonicalize(&root)
-                .map_err(|e| QueryError::Archive { path: root.clone(), msg: e.to_string() })?;
+            let root = std::fs::canonicalize(&root).map_err(|e| QueryError::Archive { path: root.clone(), msg: e.to_string() })?;
             let url = format!("file://{}/", root.display());
             let opts = ListingOptions::new(Arc::new(ParquetFormat::default()))
                 .with_file_extension(".parquet")

@@ -5,7 +5,9 @@
 
 use crate::QueryResult;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type};
+use datafusion::arrow::datatypes::{
+    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use std::io::{self, Write};
 
@@ -25,15 +27,10 @@ fn rows(r: &QueryResult) -> io::Result<Vec<Vec<Option<String>>>> {
     let opts = fmt_opts();
     let mut out = Vec::with_capacity(r.num_rows());
     for b in &r.batches {
-        let fmts: Vec<ArrayFormatter> = b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts)).collect::<Result<_, _>>().map_err(to_io)?;
+        let fmts: Vec<ArrayFormatter> =
+            b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts)).collect::<Result<_, _>>().map_err(to_io)?;
         for i in 0..b.num_rows() {
-            out.push(
-                b.columns()
-                    .iter()
-                    .zip(&fmts)
-                    .map(|(c, f)| if c.is_null(i) { None } else { Some(f.value(i).to_string()) })
-                    .collect(),
-            );
+            out.push(b.columns().iter().zip(&fmts).map(|(c, f)| if c.is_null(i) { None } else { Some(f.value(i).to_string()) }).collect());
         }
     }
     Ok(out)
@@ -53,10 +50,8 @@ fn cut(s: &str, max: usize) -> String {
 pub fn write_table(out: &mut dyn Write, r: &QueryResult, escape: &dyn Fn(&str) -> String) -> io::Result<()> {
     let headers: Vec<String> = r.schema.fields().iter().map(|f| cut(&escape(f.name()), MAX_CELL)).collect();
     let numeric: Vec<bool> = r.schema.fields().iter().map(|f| f.data_type().is_numeric()).collect();
-    let body: Vec<Vec<String>> = rows(r)?
-        .into_iter()
-        .map(|row| row.into_iter().map(|v| cut(&escape(v.as_deref().unwrap_or("")), MAX_CELL)).collect())
-        .collect();
+    let body: Vec<Vec<String>> =
+        rows(r)?.into_iter().map(|row| row.into_iter().map(|v| cut(&escape(v.as_deref().unwrap_or("")), MAX_CELL)).collect()).collect();
     let mut width: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &body {
         for (w, v) in width.iter_mut().zip(row) {
@@ -100,11 +95,7 @@ pub fn csv_field(v: &str, is_text: bool) -> String {
         s.push('\'');
     }
     s.push_str(v);
-    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
 pub fn write_csv(out: &mut dyn Write, r: &QueryResult) -> io::Result<()> {
@@ -112,11 +103,7 @@ pub fn write_csv(out: &mut dyn Write, r: &QueryResult) -> io::Result<()> {
     let header: Vec<String> = r.schema.fields().iter().map(|f| csv_field(f.name(), true)).collect();
     write!(out, "{}\r\n", header.join(","))?;
     for row in rows(r)? {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&text)
-            .map(|(v, t)| v.as_deref().map(|v| csv_field(v, *t)).unwrap_or_default())
-            .collect();
+        let cells: Vec<String> = row.iter().zip(&text).map(|(v, t)| v.as_deref().map(|v| csv_field(v, *t)).unwrap_or_default()).collect();
         write!(out, "{}\r\n", cells.join(","))?;
     }
     Ok(())
@@ -144,7 +131,9 @@ fn json_value(col: &ArrayRef, i: usize, f: &ArrayFormatter) -> serde_json::Value
         DataType::UInt16 => int!(UInt16Type),
         DataType::UInt32 => int!(UInt32Type),
         DataType::UInt64 => int!(UInt64Type),
-        DataType::Float32 => serde_json::Number::from_f64(f64::from(col.as_primitive::<Float32Type>().value(i))).map_or(Value::Null, Value::Number),
+        DataType::Float32 => {
+            serde_json::Number::from_f64(f64::from(col.as_primitive::<Float32Type>().value(i))).map_or(Value::Null, Value::Number)
+        }
         DataType::Float64 => serde_json::Number::from_f64(col.as_primitive::<Float64Type>().value(i)).map_or(Value::Null, Value::Number),
         _ => Value::String(f.value(i).to_string()),
     }
@@ -153,7 +142,8 @@ fn json_value(col: &ArrayRef, i: usize, f: &ArrayFormatter) -> serde_json::Value
 fn json_rows(r: &QueryResult, each: &mut dyn FnMut(serde_json::Value) -> io::Result<()>) -> io::Result<()> {
     let opts = fmt_opts();
     for b in &r.batches {
-        let fmts: Vec<ArrayFormatter> = b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts)).collect::<Result<_, _>>().map_err(to_io)?;
+        let fmts: Vec<ArrayFormatter> =
+            b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts)).collect::<Result<_, _>>().map_err(to_io)?;
         for i in 0..b.num_rows() {
             let mut obj = serde_json::Map::new();
             for ((field, col), f) in b.schema().fields().iter().zip(b.columns()).zip(&fmts) {

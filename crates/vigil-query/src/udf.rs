@@ -25,20 +25,15 @@ fn apply(args: &[ColumnarValue], f: &dyn Fn(&ArrayRef) -> DfResult<ArrayRef>) ->
     let arrays = ColumnarValue::values_to_arrays(args)?;
     let first = arrays.first().ok_or_else(|| DataFusionError::Plan("function needs one argument".into()))?;
     let out = f(first)?;
-    if all_scalar {
-        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-    } else {
-        Ok(ColumnarValue::Array(out))
-    }
+    if all_scalar { Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)) } else { Ok(ColumnarValue::Array(out)) }
 }
 
 /// Feeds `emit` the answer of `lookup` for each address string of the column, in row order,
 /// with a per-batch cache (and a shortcut for a run of the same address); unparsable text and
 /// NULL give NULL.
 fn per_ip<T: Copy>(a: &ArrayRef, lookup: &dyn Fn(IpAddr) -> Option<T>, mut emit: impl FnMut(Option<T>)) -> DfResult<()> {
-    let strings = a
-        .as_string_opt::<i32>()
-        .ok_or_else(|| DataFusionError::Plan(format!("expected an address as text, got {}", a.data_type())))?;
+    let strings =
+        a.as_string_opt::<i32>().ok_or_else(|| DataFusionError::Plan(format!("expected an address as text, got {}", a.data_type())))?;
     let mut cache: HashMap<&str, Option<T>> = HashMap::with_capacity(strings.len().min(4096));
     let mut last: Option<(&str, Option<T>)> = None;
     for v in strings.iter() {
@@ -61,7 +56,13 @@ fn per_ip<T: Copy>(a: &ArrayRef, lookup: &dyn Fn(IpAddr) -> Option<T>, mut emit:
 
 /// Registers a function of one address given as text; `f` answers a whole column.
 fn ip_function(ctx: &SessionContext, name: &str, ret: DataType, f: impl Fn(&ArrayRef) -> DfResult<ArrayRef> + Send + Sync + 'static) {
-    ctx.register_udf(create_udf(name, vec![DataType::Utf8], ret, Volatility::Immutable, Arc::new(move |args: &[ColumnarValue]| apply(args, &f))));
+    ctx.register_udf(create_udf(
+        name,
+        vec![DataType::Utf8],
+        ret,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| apply(args, &f)),
+    ));
 }
 
 pub fn register(ctx: &SessionContext, site: Arc<Context>) {
@@ -97,9 +98,9 @@ pub fn register(ctx: &SessionContext, site: Arc<Context>) {
         Volatility::Immutable,
         Arc::new(move |args: &[ColumnarValue]| {
             apply(args, &|a| {
-                let ts = a.as_primitive_opt::<TimestampNanosecondType>().ok_or_else(|| {
-                    DataFusionError::Plan(format!("local_hour expects a timestamp, got {}", a.data_type()))
-                })?;
+                let ts = a
+                    .as_primitive_opt::<TimestampNanosecondType>()
+                    .ok_or_else(|| DataFusionError::Plan(format!("local_hour expects a timestamp, got {}", a.data_type())))?;
                 // Every zone offset is a whole number of quarter hours, so the local hour is
                 // constant over a UTC quarter hour; an archive part is sorted by time, so
                 // remembering the last quarter hour answers almost every row.

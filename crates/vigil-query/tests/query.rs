@@ -86,10 +86,7 @@ fn counts_partitions_and_filters_agree_with_the_records() {
     // Column filters and string functions.
     let https_out = conns.iter().filter(|c| c.resp_p == 443 && !c.resp_h.to_string().starts_with("10.")).count();
     assert_eq!(one(&h, "SELECT count(*) FROM conn WHERE resp_p = 443 AND resp_h NOT LIKE '10.%'"), https_out as i64);
-    let re = conns
-        .iter()
-        .filter(|c| c.server_name().is_some_and(|s| s.starts_with("api") && s.ends_with(".cn")))
-        .count();
+    let re = conns.iter().filter(|c| c.server_name().is_some_and(|s| s.starts_with("api") && s.ends_with(".cn"))).count();
     assert!(re > 0);
     assert_eq!(one(&h, r"SELECT count(*) FROM conn WHERE regexp_like(server_name, '^api[0-9]+\.cn$')"), re as i64);
     let bytes: u64 = conns.iter().filter_map(|c| c.resp_bytes).sum();
@@ -122,11 +119,8 @@ fn top_talkers_to_foreign_countries_at_night() {
     want.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
     want.truncate(10);
     assert_eq!(want.len(), 10, "the generated night traffic reaches foreign countries");
-    let got: Vec<((String, String), (i64, i64))> = strings(&r, 0)
-        .into_iter()
-        .zip(strings(&r, 1))
-        .zip(ints(&r, 2).into_iter().zip(ints(&r, 3)))
-        .collect();
+    let got: Vec<((String, String), (i64, i64))> =
+        strings(&r, 0).into_iter().zip(strings(&r, 1)).zip(ints(&r, 2).into_iter().zip(ints(&r, 3))).collect();
     assert_eq!(got, want);
     assert!(got.iter().all(|((_, cc), _)| cc != "CN"), "home country is not foreign");
 }
@@ -158,21 +152,23 @@ fn all_connections_of_one_host_and_findings_join() {
     drop(store);
 
     let h = Hunt::open(dir.path(), site()).expect("open");
-    let r = h
-        .sql(&format!("SELECT ts, resp_h, resp_p FROM conn WHERE orig_h = '{host}' OR resp_h = '{host}' ORDER BY ts"))
-        .expect("query");
+    let r = h.sql(&format!("SELECT ts, resp_h, resp_p FROM conn WHERE orig_h = '{host}' OR resp_h = '{host}' ORDER BY ts")).expect("query");
     assert_eq!(r.num_rows(), mine.len());
     let got = strings(&r, 1);
     let want: Vec<String> = mine.iter().map(|c| c.resp_h.to_string()).collect();
     assert_eq!(got, want);
 
     let r = h
-        .sql("SELECT f.kind, f.severity_rank, f.first_seen, count(c.ts) AS n FROM findings f JOIN conn c ON c.orig_h = f.src
-              WHERE c.ts BETWEEN f.first_seen AND f.last_seen GROUP BY f.kind, f.severity_rank, f.first_seen")
+        .sql(
+            "SELECT f.kind, f.severity_rank, f.first_seen, count(c.ts) AS n FROM findings f JOIN conn c ON c.orig_h = f.src
+              WHERE c.ts BETWEEN f.first_seen AND f.last_seen GROUP BY f.kind, f.severity_rank, f.first_seen",
+        )
         .expect("join");
     let in_window = conns
         .iter()
-        .filter(|c| c.orig_h.to_string() == host && c.ts.0 >= (START - 7 * 3600) * 1_000_000_000 && c.ts.0 <= (START + 17 * 3600) * 1_000_000_000)
+        .filter(|c| {
+            c.orig_h.to_string() == host && c.ts.0 >= (START - 7 * 3600) * 1_000_000_000 && c.ts.0 <= (START + 17 * 3600) * 1_000_000_000
+        })
         .count();
     assert_eq!(strings(&r, 0), vec!["beacon".to_string()]);
     assert_eq!(ints(&r, 1), vec![vigil_model::Severity::High as i64]);

@@ -125,7 +125,14 @@ fn update_checks(p: &mut Planner<'_>, h: usize, from: i64, to: i64) {
         let wu = p.svc.windows_update.clone();
         for t in periodic(p, from, to, 8 * 3600, 1) {
             let miss = p.rng.gen_bool(0.2);
-            let t = p.lookup(t, h, &wu.name, dns::TYPE_A, vec![dns::Answer::Cname("ctldl.windowsupdate.com.delivery.microsoft.com".into()), dns::Answer::A(wu.ip)], miss);
+            let t = p.lookup(
+                t,
+                h,
+                &wu.name,
+                dns::TYPE_A,
+                vec![dns::Answer::Cname("ctldl.windowsupdate.com.delivery.microsoft.com".into()), dns::Answer::A(wu.ip)],
+                miss,
+            );
             let f = p.flow_out(h, &wu, 80);
             let status = if p.rng.gen_bool(0.8) { 304 } else { 200 };
             let resp_body = if status == 200 { 6_184 } else { 0 };
@@ -186,7 +193,23 @@ fn workday(p: &mut Planner<'_>, h: usize, day: u32, admin: bool) {
         let t = when(p);
         let f = p.flow_in(h, oa, 80);
         let resp_body = p.rng.gen_range(3_000..40_000);
-        p.push(t, f, Outcome::Closed, App::Http { method: "GET", path: "/oa/index.jsp".into(), host: "oa01.jhri.example.cn".into(), ua: CHROME_UA, req_body: 0, status: 200, resp_body, ctype: "text/html; charset=utf-8", server_sw: "Apache-Coyote/1.1", rate: 20e6 });
+        p.push(
+            t,
+            f,
+            Outcome::Closed,
+            App::Http {
+                method: "GET",
+                path: "/oa/index.jsp".into(),
+                host: "oa01.jhri.example.cn".into(),
+                ua: CHROME_UA,
+                req_body: 0,
+                status: 200,
+                resp_body,
+                ctype: "text/html; charset=utf-8",
+                server_sw: "Apache-Coyote/1.1",
+                rate: 20e6,
+            },
+        );
     }
     let apps = [p.site.find("erp01"), p.site.find("lims01"), p.site.find("rnd-git01")];
     for _ in 0..p.rng.gen_range(0..3) {
@@ -225,7 +248,10 @@ fn admin_work(p: &mut Planner<'_>, h: usize, arrive: i64, span: i64) {
     let linux: Vec<usize> = p.site.servers().into_iter().filter(|&s| !p.host(s).windows && p.host(s).role != Role::Firewall).collect();
     for _ in 0..p.rng.gen_range(2..7) {
         let t = arrive + p.rng.gen_range(0..span);
-        let s = { let i = p.rng.gen_range(0..linux.len()); linux[i] };
+        let s = {
+            let i = p.rng.gen_range(0..linux.len());
+            linux[i]
+        };
         let f = p.flow_in(h, s, 22);
         let nr = p.rng.gen_range(3..12);
         let ex = p.rounds(nr, (100, 2_000), (200, 30_000), (1_000_000, 60_000_000));
@@ -233,7 +259,10 @@ fn admin_work(p: &mut Planner<'_>, h: usize, arrive: i64, span: i64) {
     }
     if p.rng.gen_bool(0.3) {
         let wins: Vec<usize> = p.site.servers().into_iter().filter(|&s| p.host(s).windows).collect();
-        let s = { let i = p.rng.gen_range(0..wins.len()); wins[i] };
+        let s = {
+            let i = p.rng.gen_range(0..wins.len());
+            wins[i]
+        };
         let t = arrive + p.rng.gen_range(0..span);
         let ex = p.rounds(6, (500, 5_000), (5_000, 200_000), (1_000_000, 30_000_000));
         p.tls_in(t, h, s, 3389, ClientProfile::Schannel, ex, Prelude::Rdp);
@@ -270,8 +299,15 @@ fn server_day(p: &mut Planner<'_>, h: usize, day: u32) {
         for t in periodic(p, from, to, 300, 5) {
             let mut f = p.flow_in(h, mon, 514);
             f.c.port = 514;
-            let stamp = chrono::DateTime::from_timestamp(t / US + crate::world::UTC_OFFSET_S, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S+08:00");
-            let payload = format!("<134>1 {stamp} {name} system - - - heartbeat: sessions={} cpu={}%", p.rng.gen_range(0..40), p.rng.gen_range(2..30)).into_bytes();
+            let stamp = chrono::DateTime::from_timestamp(t / US + crate::world::UTC_OFFSET_S, 0)
+                .unwrap_or_default()
+                .format("%Y-%m-%dT%H:%M:%S+08:00");
+            let payload = format!(
+                "<134>1 {stamp} {name} system - - - heartbeat: sessions={} cpu={}%",
+                p.rng.gen_range(0..40),
+                p.rng.gen_range(2..30)
+            )
+            .into_bytes();
             p.push(t, f, Outcome::Closed, App::Datagram { payload });
         }
         return;
@@ -293,7 +329,7 @@ fn server_day(p: &mut Planner<'_>, h: usize, day: u32) {
             for _ in 0..p.rng.gen_range(10..30) {
                 let t = p.at_rand(day, 0.0, 24.0);
                 let svc = p.svc;
-        let peer = svc.mail_peers[p.rng.gen_range(0..svc.mail_peers.len())].clone();
+                let peer = svc.mail_peers[p.rng.gen_range(0..svc.mail_peers.len())].clone();
                 p.lookup(t, h, &peer.name, dns::TYPE_A, vec![dns::Answer::A(peer.ip)], true);
             }
         }
@@ -318,7 +354,23 @@ fn monitoring(p: &mut Planner<'_>, day: u32) {
         for t in periodic(p, from, to, 1800, 0) {
             let f = p.flow_in(mon, s, 80);
             let host = format!("{name}.jhri.example.cn");
-            p.push(t, f, Outcome::Closed, App::Http { method: "GET", path: "/healthz".into(), host, ua: "Zabbix", req_body: 0, status: 200, resp_body: 15, ctype: "application/json", server_sw: "nginx", rate: 20e6 });
+            p.push(
+                t,
+                f,
+                Outcome::Closed,
+                App::Http {
+                    method: "GET",
+                    path: "/healthz".into(),
+                    host,
+                    ua: "Zabbix",
+                    req_body: 0,
+                    status: 200,
+                    resp_body: 15,
+                    ctype: "application/json",
+                    server_sw: "nginx",
+                    rate: 20e6,
+                },
+            );
         }
     }
 }
@@ -357,11 +409,35 @@ fn mail_flow(p: &mut Planner<'_>, day: u32, work: bool) {
         let ext_user = format!("contact@{}", peer.name.trim_start_matches("mx1.").trim_start_matches("mx2."));
         if i < n_in {
             let f = p.flow_from_outside(peer.ip, peer.country, mail, 25);
-            p.push(t, f, Outcome::Closed, App::Smtp { server_name: "mail01.jhri.example.cn".into(), client_name: peer.name.clone(), from: ext_user, to: user, subject: "Project update", body_len });
+            p.push(
+                t,
+                f,
+                Outcome::Closed,
+                App::Smtp {
+                    server_name: "mail01.jhri.example.cn".into(),
+                    client_name: peer.name.clone(),
+                    from: ext_user,
+                    to: user,
+                    subject: "Project update",
+                    body_len,
+                },
+            );
         } else {
             let mut f = p.flow_out(mail, &peer, 25);
             f.near_client = true;
-            p.push(t, f, Outcome::Closed, App::Smtp { server_name: peer.name.clone(), client_name: "mail01.jhri.example.cn".into(), from: user, to: ext_user, subject: "Re: Project update", body_len });
+            p.push(
+                t,
+                f,
+                Outcome::Closed,
+                App::Smtp {
+                    server_name: peer.name.clone(),
+                    client_name: "mail01.jhri.example.cn".into(),
+                    from: user,
+                    to: ext_user,
+                    subject: "Re: Project update",
+                    body_len,
+                },
+            );
         }
     }
 }
@@ -383,7 +459,12 @@ fn vpn_users(p: &mut Planner<'_>, day: u32, work: bool) {
         let server = p.server_spec(&name, false, ("GeoTrust CN RSA CA G1", "DigiCert Inc"), false, None, None);
         let nr = p.rng.gen_range(10..40);
         let ex = p.rounds(nr, (500, 40_000), (2_000, 400_000), (5_000_000, 60_000_000));
-        p.push(t, f, Outcome::Closed, App::Tls { profile: ClientProfile::Schannel, sni: name, server, exchanges: ex, prelude: Prelude::None, rate: 2e6 });
+        p.push(
+            t,
+            f,
+            Outcome::Closed,
+            App::Tls { profile: ClientProfile::Schannel, sni: name, server, exchanges: ex, prelude: Prelude::None, rate: 2e6 },
+        );
     }
 }
 

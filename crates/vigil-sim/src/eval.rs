@@ -107,9 +107,7 @@ fn matches_same_kind(f: &Finding, t: &TruthItem, slack: Duration) -> bool {
 }
 
 fn matches_related(f: &Finding, t: &TruthItem, slack: Duration) -> bool {
-    related(f.kind, t.kind)
-        && (names(f, &t.key_host) || t.path.iter().any(|h| bare(h) == bare(&f.src)))
-        && overlaps(f, t, slack)
+    related(f.kind, t.kind) && (names(f, &t.key_host) || t.path.iter().any(|h| bare(h) == bare(&f.src))) && overlaps(f, t, slack)
 }
 
 /// Scores `findings` against `truth` with the default slack.
@@ -120,7 +118,9 @@ pub fn score(truth: &[TruthItem], findings: &[Finding]) -> EvalReport {
 pub fn score_with_slack(truth: &[TruthItem], findings: &[Finding], slack: Duration) -> EvalReport {
     let mut per: BTreeMap<FindingKind, KindScore> = BTreeMap::new();
     let entry = |per: &mut BTreeMap<FindingKind, KindScore>, k: FindingKind| {
-        per.entry(k).or_insert(KindScore { kind: k, truth_items: 0, found: 0, recall: 1.0, findings: 0, true_positives: 0, precision: 1.0 }).kind
+        per.entry(k)
+            .or_insert(KindScore { kind: k, truth_items: 0, found: 0, recall: 1.0, findings: 0, true_positives: 0, precision: 1.0 })
+            .kind
     };
     let mut misses = Vec::new();
     let mut found_total = 0;
@@ -136,7 +136,12 @@ pub fn score_with_slack(truth: &[TruthItem], findings: &[Finding], slack: Durati
         if found {
             found_total += 1;
         } else {
-            misses.push(Miss { storyline: t.storyline.clone(), kind: t.kind, key_host: t.key_host.clone(), first_seen: t.first_seen.to_rfc3339() });
+            misses.push(Miss {
+                storyline: t.storyline.clone(),
+                kind: t.kind,
+                key_host: t.key_host.clone(),
+                first_seen: t.first_seen.to_rfc3339(),
+            });
         }
     }
     let mut fps = Vec::new();
@@ -154,7 +159,13 @@ pub fn score_with_slack(truth: &[TruthItem], findings: &[Finding], slack: Durati
         if tp {
             tp_total += 1;
         } else {
-            fps.push(FalsePositive { id: f.id.clone(), kind: f.kind, severity: f.severity, src: f.src.clone(), summary: f.summary.clone() });
+            fps.push(FalsePositive {
+                id: f.id.clone(),
+                kind: f.kind,
+                severity: f.severity,
+                src: f.src.clone(),
+                summary: f.summary.clone(),
+            });
         }
     }
     let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
@@ -184,7 +195,8 @@ impl EvalReport {
     pub fn to_table(&self) -> String {
         use std::fmt::Write as _;
         let mut s = String::new();
-        let _ = writeln!(s, "{:<24} {:>6} {:>6} {:>7}   {:>8} {:>4} {:>9}", "kind", "truth", "found", "recall", "findings", "tp", "precision");
+        let _ =
+            writeln!(s, "{:<24} {:>6} {:>6} {:>7}   {:>8} {:>4} {:>9}", "kind", "truth", "found", "recall", "findings", "tp", "precision");
         for k in &self.per_kind {
             let _ = writeln!(
                 s,
@@ -229,7 +241,16 @@ mod tests {
     }
 
     fn item(kind: FindingKind, host: &str, a: &str, z: &str) -> TruthItem {
-        TruthItem { storyline: kind.as_str().into(), kind, key_host: host.into(), dst: vec!["203.0.113.5".into()], path: vec![], first_seen: t(a), last_seen: t(z), description: String::new() }
+        TruthItem {
+            storyline: kind.as_str().into(),
+            kind,
+            key_host: host.into(),
+            dst: vec!["203.0.113.5".into()],
+            path: vec![],
+            first_seen: t(a),
+            last_seen: t(z),
+            description: String::new(),
+        }
     }
 
     fn finding(kind: FindingKind, sev: Severity, src: &str, dst: &[&str], a: &str, z: &str) -> Finding {
@@ -258,15 +279,43 @@ mod tests {
         ];
         let findings = vec![
             // Found: right kind, right host (in src), overlapping.
-            finding(FindingKind::Beacon, Severity::High, "10.1.0.30", &["203.0.113.5"], "2026-03-02T12:00:00+08:00", "2026-03-02T13:00:00+08:00"),
+            finding(
+                FindingKind::Beacon,
+                Severity::High,
+                "10.1.0.30",
+                &["203.0.113.5"],
+                "2026-03-02T12:00:00+08:00",
+                "2026-03-02T13:00:00+08:00",
+            ),
             // Right kind, right host, but days away: not a match, and a false positive.
             finding(FindingKind::Beacon, Severity::Medium, "10.1.0.30", &[], "2026-03-08T12:00:00+08:00", "2026-03-08T13:00:00+08:00"),
             // Exfiltration found through dst naming with a name suffix.
-            finding(FindingKind::Exfiltration, Severity::Critical, "203.0.113.5", &["10.20.1.31 (db02)"], "2026-03-04T02:10:00+08:00", "2026-03-04T02:30:00+08:00"),
+            finding(
+                FindingKind::Exfiltration,
+                Severity::Critical,
+                "203.0.113.5",
+                &["10.20.1.31 (db02)"],
+                "2026-03-04T02:10:00+08:00",
+                "2026-03-04T02:30:00+08:00",
+            ),
             // Related kind: long_connection on the exfil host is not a false positive.
-            finding(FindingKind::LongConnection, Severity::Medium, "10.20.1.31", &[], "2026-03-04T02:10:00+08:00", "2026-03-04T02:30:00+08:00"),
+            finding(
+                FindingKind::LongConnection,
+                Severity::Medium,
+                "10.20.1.31",
+                &[],
+                "2026-03-04T02:10:00+08:00",
+                "2026-03-04T02:30:00+08:00",
+            ),
             // Related kind naming only the item's destination (a popular server): a false positive.
-            finding(FindingKind::LongConnection, Severity::Medium, "10.30.1.9", &["203.0.113.5"], "2026-03-04T02:10:00+08:00", "2026-03-04T02:30:00+08:00"),
+            finding(
+                FindingKind::LongConnection,
+                Severity::Medium,
+                "10.30.1.9",
+                &["203.0.113.5"],
+                "2026-03-04T02:10:00+08:00",
+                "2026-03-04T02:30:00+08:00",
+            ),
             // Low severity false alarm: ignored for precision.
             finding(FindingKind::DnsTunnel, Severity::Low, "10.30.1.22", &[], "2026-03-04T02:10:00+08:00", "2026-03-04T02:30:00+08:00"),
         ];
@@ -295,10 +344,31 @@ mod tests {
         let f = vec![
             // The exfiltration host waking at night for the upload, the pivot waking for the
             // attacker's episode: the same evidence seen as dormancy.
-            finding(FindingKind::DormantDevice, Severity::Medium, "10.20.1.31", &[], "2026-03-09T02:30:00+08:00", "2026-03-09T02:40:00+08:00"),
-            finding(FindingKind::DormantDevice, Severity::Medium, "10.40.0.11", &[], "2026-03-09T14:39:00+08:00", "2026-03-09T14:40:00+08:00"),
+            finding(
+                FindingKind::DormantDevice,
+                Severity::Medium,
+                "10.20.1.31",
+                &[],
+                "2026-03-09T02:30:00+08:00",
+                "2026-03-09T02:40:00+08:00",
+            ),
+            finding(
+                FindingKind::DormantDevice,
+                Severity::Medium,
+                "10.40.0.11",
+                &[],
+                "2026-03-09T14:39:00+08:00",
+                "2026-03-09T14:40:00+08:00",
+            ),
             // The same host waking days after its storyline ended is a false positive.
-            finding(FindingKind::DormantDevice, Severity::Medium, "10.20.1.31", &[], "2026-03-20T09:00:00+08:00", "2026-03-20T09:10:00+08:00"),
+            finding(
+                FindingKind::DormantDevice,
+                Severity::Medium,
+                "10.20.1.31",
+                &[],
+                "2026-03-20T09:00:00+08:00",
+                "2026-03-20T09:10:00+08:00",
+            ),
         ];
         let r = score(&truth, &f);
         assert_eq!(r.true_positives, 2);
@@ -309,7 +379,14 @@ mod tests {
     #[test]
     fn slack_widens_windows() {
         let truth = vec![item(FindingKind::DnsTunnel, "10.30.1.5", "2026-03-02T10:00:00+08:00", "2026-03-02T11:00:00+08:00")];
-        let f = vec![finding(FindingKind::DnsTunnel, Severity::High, "10.30.1.5", &[], "2026-03-02T12:30:00+08:00", "2026-03-02T13:00:00+08:00")];
+        let f = vec![finding(
+            FindingKind::DnsTunnel,
+            Severity::High,
+            "10.30.1.5",
+            &[],
+            "2026-03-02T12:30:00+08:00",
+            "2026-03-02T13:00:00+08:00",
+        )];
         assert_eq!(score(&truth, &f).found, 1);
         assert_eq!(score_with_slack(&truth, &f, Duration::minutes(30)).found, 0);
     }

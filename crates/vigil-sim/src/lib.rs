@@ -158,7 +158,13 @@ impl Scenario {
         let mut store: Vec<Option<tcp::Pkt>> = Vec::new();
         let mut free: Vec<usize> = Vec::new();
         let mut seq: u64 = 0;
-        let emit = |w: &mut pcap::PcapWriter<W>, heap: &mut BinaryHeap<Reverse<(i64, u64, u32, usize)>>, store: &mut Vec<Option<tcp::Pkt>>, free: &mut Vec<usize>, until: i64, windows: &mut Vec<Option<(i64, i64)>>| -> std::io::Result<()> {
+        let emit = |w: &mut pcap::PcapWriter<W>,
+                    heap: &mut BinaryHeap<Reverse<(i64, u64, u32, usize)>>,
+                    store: &mut Vec<Option<tcp::Pkt>>,
+                    free: &mut Vec<usize>,
+                    until: i64,
+                    windows: &mut Vec<Option<(i64, i64)>>|
+         -> std::io::Result<()> {
             while let Some(Reverse((ts, _, tag, slot))) = heap.peek().copied() {
                 if ts >= until {
                     break;

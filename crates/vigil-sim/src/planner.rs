@@ -30,7 +30,18 @@ pub struct Planner<'a> {
 
 impl<'a> Planner<'a> {
     pub fn new(site: &'a SiteModel, svc: &'a Services, rng: ChaCha8Rng, start_us: i64, days: u32) -> Self {
-        Planner { site, svc, rng, specs: Vec::new(), start_us, end_us: start_us + days as i64 * 86_400 * US, days, tag: 0, tags: Vec::new(), decommission: Vec::new() }
+        Planner {
+            site,
+            svc,
+            rng,
+            specs: Vec::new(),
+            start_us,
+            end_us: start_us + days as i64 * 86_400 * US,
+            days,
+            tag: 0,
+            tags: Vec::new(),
+            decommission: Vec::new(),
+        }
     }
 
     /// µs of local time `hour` (fractional) on capture day `day`.
@@ -106,7 +117,12 @@ impl<'a> Planner<'a> {
             f.c.port = self.rng.gen_range(1_024..65_000);
             let id = self.rng.r#gen();
             let ud = up.rtt_us + self.rng.gen_range(500..20_000);
-            self.push(t + 200, f, Outcome::Closed, App::Dns { id, qname: name.to_string(), qtype, answers: answers.clone(), rcode, delay_us: ud });
+            self.push(
+                t + 200,
+                f,
+                Outcome::Closed,
+                App::Dns { id, qname: name.to_string(), qtype, answers: answers.clone(), rcode, delay_us: ud },
+            );
             delay += ud + 400;
         }
         let mut f = self.flow_in(client, resolver, 53);
@@ -116,7 +132,15 @@ impl<'a> Planner<'a> {
         t + delay + 200
     }
 
-    pub fn server_spec(&self, name: &str, e_tls13: bool, issuer: (&str, &str), self_signed: bool, alpn: Option<&str>, country: Option<&str>) -> Box<tls::ServerSpec> {
+    pub fn server_spec(
+        &self,
+        name: &str,
+        e_tls13: bool,
+        issuer: (&str, &str),
+        self_signed: bool,
+        alpn: Option<&str>,
+        country: Option<&str>,
+    ) -> Box<tls::ServerSpec> {
         Box::new(tls::ServerSpec {
             name: name.to_string(),
             tls13: e_tls13,
@@ -130,7 +154,16 @@ impl<'a> Planner<'a> {
 
     /// DNS lookup then a TLS session to an external service on 443.
     #[allow(clippy::too_many_arguments)]
-    pub fn tls_out(&mut self, t: i64, client: usize, e: &Ext, profile: tls::ClientProfile, exchanges: Vec<(u64, u64, i64)>, rate: f64, resolve: bool) {
+    pub fn tls_out(
+        &mut self,
+        t: i64,
+        client: usize,
+        e: &Ext,
+        profile: tls::ClientProfile,
+        exchanges: Vec<(u64, u64, i64)>,
+        rate: f64,
+        resolve: bool,
+    ) {
         let mut t = t;
         if resolve {
             let miss = self.rng.gen_bool(0.35);
@@ -143,7 +176,16 @@ impl<'a> Planner<'a> {
 
     /// A TLS session between internal hosts (web apps, webmail, admin consoles, databases).
     #[allow(clippy::too_many_arguments)]
-    pub fn tls_in(&mut self, t: i64, client: usize, server: usize, port: u16, profile: tls::ClientProfile, exchanges: Vec<(u64, u64, i64)>, prelude: Prelude) {
+    pub fn tls_in(
+        &mut self,
+        t: i64,
+        client: usize,
+        server: usize,
+        port: u16,
+        profile: tls::ClientProfile,
+        exchanges: Vec<(u64, u64, i64)>,
+        prelude: Prelude,
+    ) {
         let name = format!("{}.{}", self.host(server).name, crate::world::DOMAIN);
         let flow = self.flow_in(client, server, port);
         let spec = self.server_spec(&name, false, ("JHRI Internal CA", "Jinghai Research Institute"), false, Some("http/1.1"), None);
@@ -156,7 +198,11 @@ impl<'a> Planner<'a> {
             t,
             flow,
             Outcome::Closed,
-            App::Ssh { client_banner: "SSH-2.0-OpenSSH_for_Windows_9.5", server_banner: "SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10", exchanges },
+            App::Ssh {
+                client_banner: "SSH-2.0-OpenSSH_for_Windows_9.5",
+                server_banner: "SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10",
+                exchanges,
+            },
         );
     }
 

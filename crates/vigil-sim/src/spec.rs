@@ -260,7 +260,11 @@ pub fn render(spec: &Spec) -> Vec<Pkt> {
             let neg = b64(&smb::ntlm_negotiate());
             let chal = b64(&smb::ntlm_challenge("JHRI", host, &mut rng));
             let auth = b64(&smb::ntlm_authenticate("JHRI", user, workstation, &mut rng));
-            let env = text::wsman_envelope(host, "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create", &format!("{:08X}-6A4F-4C1B-9E2D-{:012X}", rng.next_u32(), rng.next_u64() & 0xffff_ffff_ffff));
+            let env = text::wsman_envelope(
+                host,
+                "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create",
+                &format!("{:08X}-6A4F-4C1B-9E2D-{:012X}", rng.next_u32(), rng.next_u64() & 0xffff_ffff_ffff),
+            );
             let post = |auth: &str, body: &[u8]| {
                 let mut v = format!(
                     "POST /wsman HTTP/1.1\r\nConnection: Keep-Alive\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nAuthorization: Negotiate {auth}\r\nUser-Agent: {ua}\r\nContent-Length: {}\r\nHost: {host}:5985\r\n\r\n",
@@ -297,7 +301,10 @@ pub fn render(spec: &Spec) -> Vec<Pkt> {
             let req = misc::ntp_request(t0);
             let t1 = t0 + lat_s;
             let rep = misc::ntp_reply(t0, t1, [10, 20, 1, 1]);
-            vec![Pkt::full(t0, wire::udp_frame(&f.c, &f.s, rng.r#gen(), &req)), Pkt::full(t1, wire::udp_frame(&f.s, &f.c, rng.r#gen(), &rep))]
+            vec![
+                Pkt::full(t0, wire::udp_frame(&f.c, &f.s, rng.r#gen(), &req)),
+                Pkt::full(t1, wire::udp_frame(&f.s, &f.c, rng.r#gen(), &rep)),
+            ]
         }
         App::Ping { count } => {
             let ident: u16 = rng.r#gen();
@@ -350,7 +357,9 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")]
+        {
             assert_eq!(b64(i.as_bytes()), o);
         }
     }

@@ -26,8 +26,18 @@ pub struct Draft {
 }
 
 /// All storyline names, in planting order.
-pub const STORYLINES: [&str; 10] =
-    ["beacon", "inbound_scan", "springboard", "exfiltration", "dormant_device", "lateral_movement", "dns_tunnel", "foreign_admin_access", "unmanaged_device", "dga"];
+pub const STORYLINES: [&str; 10] = [
+    "beacon",
+    "inbound_scan",
+    "springboard",
+    "exfiltration",
+    "dormant_device",
+    "lateral_movement",
+    "dns_tunnel",
+    "foreign_admin_access",
+    "unmanaged_device",
+    "dga",
+];
 
 struct Stage<'p, 'a> {
     p: &'p mut Planner<'a>,
@@ -62,7 +72,13 @@ fn c2_name(p: &mut Planner<'_>) -> String {
     let a = ["update", "cdn", "static", "api", "sync", "telemetry", "img", "assets"];
     let b = ["msoft", "officecloud", "edgesvc", "secure-dl", "cloudfront-cache", "winsvc", "netcheck"];
     let tld = ["com", "net", "org", "info", "top", "xyz"];
-    format!("{}.{}{}.{}", a[p.rng.gen_range(0..a.len())], b[p.rng.gen_range(0..b.len())], p.rng.gen_range(2..99), tld[p.rng.gen_range(0..tld.len())])
+    format!(
+        "{}.{}{}.{}",
+        a[p.rng.gen_range(0..a.len())],
+        b[p.rng.gen_range(0..b.len())],
+        p.rng.gen_range(2..99),
+        tld[p.rng.gen_range(0..tld.len())]
+    )
 }
 
 fn hostile(p: &mut Planner<'_>) -> &'static str {
@@ -70,7 +86,14 @@ fn hostile(p: &mut Planner<'_>) -> &'static str {
 }
 
 fn ext_at(ip: Ipv4Addr, cc: &'static str, name: &str, p: &mut Planner<'_>) -> crate::world::Ext {
-    crate::world::Ext { ip, name: name.to_string(), country: cc, tls13: false, issuer: ("R11", "Let's Encrypt"), rtt_us: crate::world::rtt_for(cc, &mut p.rng) }
+    crate::world::Ext {
+        ip,
+        name: name.to_string(),
+        country: cc,
+        tls13: false,
+        issuer: ("R11", "Let's Encrypt"),
+        rtt_us: crate::world::rtt_for(cc, &mut p.rng),
+    }
 }
 
 /// Plants every storyline that fits in the capture's length; returns the truth drafts, the
@@ -130,7 +153,14 @@ fn beacon(st: &mut Stage<'_, '_>) {
         jitter * 100.0,
         if sleeps_at_night { "quiet 00:00–07:00" } else { "day and night" }
     );
-    let d = Draft { storyline: "beacon", kind: FindingKind::Beacon, key_host: st.ip(host), dst: vec![c2.to_string()], path: vec![], description: desc };
+    let d = Draft {
+        storyline: "beacon",
+        kind: FindingKind::Beacon,
+        key_host: st.ip(host),
+        dst: vec![c2.to_string()],
+        path: vec![],
+        description: desc,
+    };
     st.begin(vec![d]);
     let p = &mut *st.p;
     let e = ext_at(c2, cc, &name, p);
@@ -149,7 +179,19 @@ fn beacon(st: &mut Stage<'_, '_>) {
             let u = (up as f64 * p.rng.gen_range(0.85..1.15)) as u64;
             let dn = (down as f64 * p.rng.gen_range(0.85..1.15)) as u64;
             let sni = if use_sni { name.clone() } else { String::new() };
-            p.push(at, f, Outcome::Closed, App::Tls { profile: ClientProfile::Implant, sni, server: server.clone(), exchanges: vec![(u, dn, 0)], prelude: Prelude::None, rate: 1e6 });
+            p.push(
+                at,
+                f,
+                Outcome::Closed,
+                App::Tls {
+                    profile: ClientProfile::Implant,
+                    sni,
+                    server: server.clone(),
+                    exchanges: vec![(u, dn, 0)],
+                    prelude: Prelude::None,
+                    rate: 1e6,
+                },
+            );
         }
         let j = p.rng.gen_range(-jitter..=jitter);
         t += (period * (1.0 + j) * US as f64) as i64;
@@ -158,7 +200,8 @@ fn beacon(st: &mut Stage<'_, '_>) {
 }
 
 /// Ports a mapping platform probes.
-const SCAN_PORTS: [u16; 24] = [21, 22, 23, 25, 53, 80, 110, 143, 443, 445, 993, 1433, 1521, 3306, 3389, 5432, 5900, 6379, 7001, 7071, 8080, 8443, 9200, 27017];
+const SCAN_PORTS: [u16; 24] =
+    [21, 22, 23, 25, 53, 80, 110, 143, 443, 445, 993, 1433, 1521, 3306, 3389, 5432, 5900, 6379, 7001, 7071, 8080, 8443, 9200, 27017];
 
 fn open_ports(role: Role, windows: bool) -> &'static [u16] {
     match role {
@@ -216,10 +259,18 @@ fn inbound_scan(st: &mut Stage<'_, '_>) {
     let mut dst: Vec<String> = vec![p.host(vpn).ip.to_string()];
     dst.extend(targets.iter().filter(|t| t.1.is_some()).map(|t| t.0.to_string()));
     dst.dedup();
-    st.begin(vec![Draft { storyline: "inbound_scan", kind: FindingKind::InboundScan, key_host: scanner.to_string(), dst, path: vec![], description: desc }]);
+    st.begin(vec![Draft {
+        storyline: "inbound_scan",
+        kind: FindingKind::InboundScan,
+        key_host: scanner.to_string(),
+        dst,
+        path: vec![],
+        description: desc,
+    }]);
     let p = &mut *st.p;
     let n = (targets.len() * ports.len()) as i64;
-    let mut probes: Vec<(Ipv4Addr, Option<usize>, u16)> = targets.iter().flat_map(|&(ip, h)| ports.iter().map(move |&pt| (ip, h, pt))).collect();
+    let mut probes: Vec<(Ipv4Addr, Option<usize>, u16)> =
+        targets.iter().flat_map(|&(ip, h)| ports.iter().map(move |&pt| (ip, h, pt))).collect();
     probes.shuffle(&mut p.rng);
     let sport = p.rng.gen_range(40_000..60_000);
     for (i, (ip, h, port)) in probes.into_iter().enumerate() {
@@ -228,7 +279,13 @@ fn inbound_scan(st: &mut Stage<'_, '_>) {
             Some(h) => {
                 let host = p.host(h);
                 let open = open_ports(host.role, host.windows).contains(&port);
-                let o = if open { Outcome::HalfOpen } else if p.rng.gen_bool(0.3) { Outcome::Refused } else { Outcome::Unanswered };
+                let o = if open {
+                    Outcome::HalfOpen
+                } else if p.rng.gen_bool(0.3) {
+                    Outcome::Refused
+                } else {
+                    Outcome::Unanswered
+                };
                 (host.ep(port), o)
             }
             None => (Endpoint { mac: crate::world::ROUTER_MAC, ip, port, ttl: 64 }, Outcome::Unanswered),
@@ -243,7 +300,12 @@ fn inbound_scan(st: &mut Stage<'_, '_>) {
     let server = p.server_spec("vpn.jhri.example.cn", false, ("GeoTrust CN RSA CA G1", "DigiCert Inc"), false, None, None);
     let rounds = session_len.max(2);
     let ex = p.rounds(rounds, (1_000, 30_000), (5_000, 300_000), (30 * US, 90 * US));
-    p.push(t, f, Outcome::Closed, App::Tls { profile: ClientProfile::OpenSsl, sni: String::new(), server, exchanges: ex, prelude: Prelude::None, rate: 1e6 });
+    p.push(
+        t,
+        f,
+        Outcome::Closed,
+        App::Tls { profile: ClientProfile::OpenSsl, sni: String::new(), server, exchanges: ex, prelude: Prelude::None, rate: 1e6 },
+    );
     st.end();
 }
 
@@ -270,7 +332,14 @@ fn springboard(st: &mut Stage<'_, '_>, test: usize) {
         days.len()
     );
     let path = vec![outside.to_string(), st.ip(edge), st.ip(test), st.ip(core)];
-    st.begin(vec![Draft { storyline: "springboard", kind: FindingKind::Springboard, key_host: st.ip(test), dst: vec![st.ip(core)], path, description: desc }]);
+    st.begin(vec![Draft {
+        storyline: "springboard",
+        kind: FindingKind::Springboard,
+        key_host: st.ip(test),
+        dst: vec![st.ip(core)],
+        path,
+        description: desc,
+    }]);
     let p = &mut *st.p;
     for day in days {
         let evening = p.rng.gen_bool(0.6);
@@ -289,7 +358,19 @@ fn springboard(st: &mut Stage<'_, '_>, test: usize) {
             p.ssh(t0, f, ex);
         } else {
             let server = p.server_spec("vpn.jhri.example.cn", false, ("GeoTrust CN RSA CA G1", "DigiCert Inc"), false, None, None);
-            p.push(t0, f, Outcome::Closed, App::Tls { profile: ClientProfile::OpenSsl, sni: "vpn.jhri.example.cn".into(), server, exchanges: ex, prelude: Prelude::None, rate: 1e6 });
+            p.push(
+                t0,
+                f,
+                Outcome::Closed,
+                App::Tls {
+                    profile: ClientProfile::OpenSsl,
+                    sni: "vpn.jhri.example.cn".into(),
+                    server,
+                    exchanges: ex,
+                    prelude: Prelude::None,
+                    rate: 1e6,
+                },
+            );
         }
         // Edge → test device.
         let t1 = t0 + d1;
@@ -313,7 +394,12 @@ fn springboard(st: &mut Stage<'_, '_>, test: usize) {
                 let f = p.flow_in(test, core, 445);
                 let sn = p.host(core).name.to_uppercase();
                 let ws = p.host(test).name.to_uppercase();
-                p.push(t2, f, Outcome::Closed, App::Smb { server_name: sn, share: "C$", user: "administrator".into(), workstation: ws, auth_ok: true });
+                p.push(
+                    t2,
+                    f,
+                    Outcome::Closed,
+                    App::Smb { server_name: sn, share: "C$", user: "administrator".into(), workstation: ws, auth_ok: true },
+                );
             }
             _ => {
                 let f = p.flow_in(test, core, 22);
@@ -354,11 +440,25 @@ fn exfiltration(st: &mut Stage<'_, '_>) {
     let dst: Vec<String> = plan.iter().map(|x| x.2.to_string()).collect();
     let list: Vec<String> = plan.iter().map(|(_, cc, ip, mb)| format!("{mb} MB to {ip} ({cc})")).collect();
     let desc = format!("{} uploads at 02:00–05:00 on {} nights: {}", p.host(host).name, plan.len(), list.join(", "));
-    let mut items = vec![Draft { storyline: "exfiltration", kind: FindingKind::Exfiltration, key_host: st.ip(host), dst: dst.clone(), path: vec![], description: desc.clone() }];
+    let mut items = vec![Draft {
+        storyline: "exfiltration",
+        kind: FindingKind::Exfiltration,
+        key_host: st.ip(host),
+        dst: dst.clone(),
+        path: vec![],
+        description: desc.clone(),
+    }];
     // Rotation needs at least three destinations (as `rotating_destinations` documents): a
     // second address on a second night is a change of server, not a pattern.
     if plan.len() >= 3 {
-        items.push(Draft { storyline: "exfiltration", kind: FindingKind::RotatingDestinations, key_host: st.ip(host), dst, path: vec![], description: desc });
+        items.push(Draft {
+            storyline: "exfiltration",
+            kind: FindingKind::RotatingDestinations,
+            key_host: st.ip(host),
+            dst,
+            path: vec![],
+            description: desc,
+        });
     }
     st.begin(items);
     let p = &mut *st.p;
@@ -367,14 +467,28 @@ fn exfiltration(st: &mut Stage<'_, '_>) {
         let t = p.at_rand(d, 2.0, 4.5);
         let name = match sni_mode {
             0 => String::new(),
-            _ => format!("s{}.{}", p.rng.gen_range(10..99), ["storage-sync.net", "cloud-drive.info", "fileshare.top"][p.rng.gen_range(0..3)]),
+            _ => {
+                format!("s{}.{}", p.rng.gen_range(10..99), ["storage-sync.net", "cloud-drive.info", "fileshare.top"][p.rng.gen_range(0..3)])
+            }
         };
         let e = ext_at(ip, cc, &name, p);
         let f = p.flow_out(host, &e, 443);
-        let server = p.server_spec(if name.is_empty() { "localhost" } else { &name }, true, ("R11", "Let's Encrypt"), name.is_empty(), None, Some(cc));
+        let server = p.server_spec(
+            if name.is_empty() { "localhost" } else { &name },
+            true,
+            ("R11", "Let's Encrypt"),
+            name.is_empty(),
+            None,
+            Some(cc),
+        );
         let rate = p.rng.gen_range(6e5..2e6);
         let profile = if p.rng.gen_bool(0.5) { ClientProfile::OpenSsl } else { ClientProfile::Implant };
-        p.push(t, f, Outcome::Closed, App::Tls { profile, sni: name, server, exchanges: vec![(mb * 1_000_000, 4_000, 0)], prelude: Prelude::None, rate });
+        p.push(
+            t,
+            f,
+            Outcome::Closed,
+            App::Tls { profile, sni: name, server, exchanges: vec![(mb * 1_000_000, 4_000, 0)], prelude: Prelude::None, rate },
+        );
     }
     st.end();
 }
@@ -403,10 +517,22 @@ fn dormant(st: &mut Stage<'_, '_>) {
     }
     touched.sort();
     touched.dedup();
-    let desc = format!("{} is silent (ARP/DHCP only) from day 1 for {} days, then from day {wake} initiates sessions to {} servers and the Internet", p.host(host).name, wake - 1, touched.len());
+    let desc = format!(
+        "{} is silent (ARP/DHCP only) from day 1 for {} days, then from day {wake} initiates sessions to {} servers and the Internet",
+        p.host(host).name,
+        wake - 1,
+        touched.len()
+    );
     st.quiet.dormant.push((host, 1, p.days));
     let dst = touched.iter().map(|&h| st.ip(h)).collect();
-    st.begin(vec![Draft { storyline: "dormant_device", kind: FindingKind::DormantDevice, key_host: st.ip(host), dst, path: vec![], description: desc }]);
+    st.begin(vec![Draft {
+        storyline: "dormant_device",
+        kind: FindingKind::DormantDevice,
+        key_host: st.ip(host),
+        dst,
+        path: vec![],
+        description: desc,
+    }]);
     let p = &mut *st.p;
     let span = (p.end_us - wake_t).max(US);
     for (i, &s) in touched.iter().enumerate() {
@@ -415,7 +541,12 @@ fn dormant(st: &mut Stage<'_, '_>) {
         if srv.windows {
             let f = p.flow_in(host, s, 445);
             let (sn, ws) = (srv.name.to_uppercase(), p.host(host).name.to_uppercase());
-            p.push(t, f, Outcome::Closed, App::Smb { server_name: sn, share: "IPC$", user: "svc_backup".into(), workstation: ws, auth_ok: true });
+            p.push(
+                t,
+                f,
+                Outcome::Closed,
+                App::Smb { server_name: sn, share: "IPC$", user: "svc_backup".into(), workstation: ws, auth_ok: true },
+            );
         } else {
             let ex = p.rounds(3, (300, 3_000), (2_000, 200_000), (US, 10 * US));
             p.tls_in(t, host, s, 443, ClientProfile::OpenSsl, ex, Prelude::None);
@@ -428,7 +559,19 @@ fn dormant(st: &mut Stage<'_, '_>) {
         let t = wake_t + p.rng.gen_range(0..span);
         let f = p.flow_out(host, &e, 443);
         let server = p.server_spec("localhost", false, ("", ""), true, None, Some(cc));
-        p.push(t, f, Outcome::Closed, App::Tls { profile: ClientProfile::Implant, sni: String::new(), server, exchanges: vec![(2_000, 30_000, 0)], prelude: Prelude::None, rate: 1e6 });
+        p.push(
+            t,
+            f,
+            Outcome::Closed,
+            App::Tls {
+                profile: ClientProfile::Implant,
+                sni: String::new(),
+                server,
+                exchanges: vec![(2_000, 30_000, 0)],
+                prelude: Prelude::None,
+                rate: 1e6,
+            },
+        );
     }
     st.end();
 }
@@ -445,14 +588,33 @@ fn lateral(st: &mut Stage<'_, '_>) {
     let dur = p.rng.gen_range(15..90) as i64 * 60 * US;
     let n = p.rng.gen_range(10..40);
     let dormant: Vec<usize> = st.quiet.dormant.iter().map(|d| d.0).collect();
-    let mut pool: Vec<usize> = p.site.workstations().into_iter().chain(p.site.servers()).filter(|&h| h != ws && p.host(h).zone != Zone::Edge && !dormant.contains(&h)).collect();
+    let mut pool: Vec<usize> = p
+        .site
+        .workstations()
+        .into_iter()
+        .chain(p.site.servers())
+        .filter(|&h| h != ws && p.host(h).zone != Zone::Edge && !dormant.contains(&h))
+        .collect();
     pool.shuffle(&mut p.rng);
     pool.truncate(n);
     let fail_rate = p.rng.gen_range(0.15..0.35);
-    let desc = format!("{} fans out to {} hosts over {} min (SMB/WinRM/RDP/SSH, ~{:.0}% failing)", p.host(ws).name, pool.len(), dur / 60 / US, fail_rate * 100.0);
+    let desc = format!(
+        "{} fans out to {} hosts over {} min (SMB/WinRM/RDP/SSH, ~{:.0}% failing)",
+        p.host(ws).name,
+        pool.len(),
+        dur / 60 / US,
+        fail_rate * 100.0
+    );
     let dst = pool.iter().map(|&h| st.ip(h)).collect();
     let path = vec![st.ip(ws)];
-    st.begin(vec![Draft { storyline: "lateral_movement", kind: FindingKind::LateralMovement, key_host: st.ip(ws), dst, path, description: desc }]);
+    st.begin(vec![Draft {
+        storyline: "lateral_movement",
+        kind: FindingKind::LateralMovement,
+        key_host: st.ip(ws),
+        dst,
+        path,
+        description: desc,
+    }]);
     let p = &mut *st.p;
     let k = pool.len() as i64;
     for (i, &h) in pool.iter().enumerate() {
@@ -465,7 +627,12 @@ fn lateral(st: &mut Stage<'_, '_>) {
                 0 => {
                     let f = p.flow_in(ws, h, 445);
                     let outcome = if fail && p.rng.gen_bool(0.5) { Outcome::Refused } else { Outcome::Closed };
-                    p.push(t, f, outcome, App::Smb { server_name: sn, share: "ADMIN$", user: "administrator".into(), workstation: wsn, auth_ok: !fail });
+                    p.push(
+                        t,
+                        f,
+                        outcome,
+                        App::Smb { server_name: sn, share: "ADMIN$", user: "administrator".into(), workstation: wsn, auth_ok: !fail },
+                    );
                 }
                 1 => {
                     let f = p.flow_in(ws, h, 5985);
@@ -525,9 +692,20 @@ fn dns_tunnel(st: &mut Stage<'_, '_>) {
     let t0 = p.at_rand(day, 0.0, 20.0);
     let hours = p.rng.gen_range(1.0..4.0);
     let resolver = p.site.find("dns01");
-    let desc = format!("{} sends {n} {} queries with encoded subdomains of {domain} over {hours:.1} h via dns01", p.host(ws).name, if null { "NULL" } else { "TXT" });
+    let desc = format!(
+        "{} sends {n} {} queries with encoded subdomains of {domain} over {hours:.1} h via dns01",
+        p.host(ws).name,
+        if null { "NULL" } else { "TXT" }
+    );
     let dst = vec![domain.clone(), st.ip(resolver)];
-    st.begin(vec![Draft { storyline: "dns_tunnel", kind: FindingKind::DnsTunnel, key_host: st.ip(ws), dst, path: vec![], description: desc }]);
+    st.begin(vec![Draft {
+        storyline: "dns_tunnel",
+        kind: FindingKind::DnsTunnel,
+        key_host: st.ip(ws),
+        dst,
+        path: vec![],
+        description: desc,
+    }]);
     let p = &mut *st.p;
     let span = (hours * 3600.0) as i64 * US;
     for i in 0..n {
@@ -572,8 +750,19 @@ fn dga(st: &mut Stage<'_, '_>) {
     let gap = p.rng.gen_range(60..=300) * US;
     let cc = hostile(p);
     let c2 = geo::random_ip(cc, &mut p.rng);
-    let desc = format!("{} runs a domain-generation algorithm: {bursts} bursts of {per} lookups of {len}-letter .{tld} names every {} s through dns01, all NXDOMAIN but the last, which resolves to {c2} ({cc}); one HTTPS session follows", p.host(ws).name, gap / US);
-    st.begin(vec![Draft { storyline: "dga", kind: FindingKind::DnsTunnel, key_host: st.ip(ws), dst: vec![c2.to_string()], path: vec![], description: desc }]);
+    let desc = format!(
+        "{} runs a domain-generation algorithm: {bursts} bursts of {per} lookups of {len}-letter .{tld} names every {} s through dns01, all NXDOMAIN but the last, which resolves to {c2} ({cc}); one HTTPS session follows",
+        p.host(ws).name,
+        gap / US
+    );
+    st.begin(vec![Draft {
+        storyline: "dga",
+        kind: FindingKind::DnsTunnel,
+        key_host: st.ip(ws),
+        dst: vec![c2.to_string()],
+        path: vec![],
+        description: desc,
+    }]);
     let p = &mut *st.p;
     for b in 0..bursts {
         let mut t = t0 + b * gap;
@@ -585,7 +774,19 @@ fn dga(st: &mut Stage<'_, '_>) {
                 let e = ext_at(c2, cc, &name, p);
                 let f = p.flow_out(ws, &e, 443);
                 let server = p.server_spec(&name, true, ("R11", "Let's Encrypt"), false, None, Some(cc));
-                p.push(done + 5_000, f, Outcome::Closed, App::Tls { profile: ClientProfile::Implant, sni: name, server, exchanges: vec![(2_000, 15_000, 0)], prelude: Prelude::None, rate: 1e6 });
+                p.push(
+                    done + 5_000,
+                    f,
+                    Outcome::Closed,
+                    App::Tls {
+                        profile: ClientProfile::Implant,
+                        sni: name,
+                        server,
+                        exchanges: vec![(2_000, 15_000, 0)],
+                        prelude: Prelude::None,
+                        rate: 1e6,
+                    },
+                );
             } else {
                 p.lookup(t, ws, &name, dns::TYPE_A, Vec::new(), true);
             }
@@ -602,7 +803,14 @@ fn foreign_admin(st: &mut Stage<'_, '_>) {
     let sessions = p.rng.gen_range(1..=4);
     let weekend: Vec<u32> = (0..p.days).filter(|&d| !p.is_workday(d)).collect();
     let desc = format!("stolen admin credentials: {ip} ({cc}) logs in to mail01's admin console (7071/tcp) {sessions} time(s) off-hours");
-    st.begin(vec![Draft { storyline: "foreign_admin_access", kind: FindingKind::ForeignAdminAccess, key_host: st.ip(mail), dst: vec![ip.to_string()], path: vec![], description: desc }]);
+    st.begin(vec![Draft {
+        storyline: "foreign_admin_access",
+        kind: FindingKind::ForeignAdminAccess,
+        key_host: st.ip(mail),
+        dst: vec![ip.to_string()],
+        path: vec![],
+        description: desc,
+    }]);
     let p = &mut *st.p;
     for _ in 0..sessions {
         let t = if !weekend.is_empty() && p.rng.gen_bool(0.3) {
@@ -613,10 +821,23 @@ fn foreign_admin(st: &mut Stage<'_, '_>) {
             p.at_rand(d, 0.5, 5.5)
         };
         let f = p.flow_from_outside(ip, cc, mail, 7071);
-        let server = p.server_spec("mail.jhri.example.cn", false, ("JHRI Internal CA", "Jinghai Research Institute"), false, Some("http/1.1"), None);
+        let server =
+            p.server_spec("mail.jhri.example.cn", false, ("JHRI Internal CA", "Jinghai Research Institute"), false, Some("http/1.1"), None);
         let nr = p.rng.gen_range(4..15);
         let ex = p.rounds(nr, (400, 4_000), (2_000, 120_000), (2 * US, 40 * US));
-        p.push(t, f, Outcome::Closed, App::Tls { profile: ClientProfile::Chrome, sni: "mail.jhri.example.cn".into(), server, exchanges: ex, prelude: Prelude::None, rate: 1e6 });
+        p.push(
+            t,
+            f,
+            Outcome::Closed,
+            App::Tls {
+                profile: ClientProfile::Chrome,
+                sni: "mail.jhri.example.cn".into(),
+                server,
+                exchanges: ex,
+                prelude: Prelude::None,
+                rate: 1e6,
+            },
+        );
     }
     st.end();
 }
@@ -628,9 +849,19 @@ fn unmanaged(st: &mut Stage<'_, '_>, test: usize) {
     let first_day = p.rng.gen_range(0..p.days.max(1));
     let targets = [p.site.find("fs01"), p.site.find("db01"), p.site.find("rnd-git01"), p.site.find("hrdb01")];
     let n = p.rng.gen_range(5..16);
-    let desc = format!("{} was due for decommissioning on {date} yet from day {first_day} reaches {n} times into the core zone", p.host(test).name);
+    let desc = format!(
+        "{} was due for decommissioning on {date} yet from day {first_day} reaches {n} times into the core zone",
+        p.host(test).name
+    );
     let dst = targets.iter().map(|&h| st.ip(h)).collect();
-    st.begin(vec![Draft { storyline: "unmanaged_device", kind: FindingKind::UnmanagedDevice, key_host: st.ip(test), dst, path: vec![], description: desc }]);
+    st.begin(vec![Draft {
+        storyline: "unmanaged_device",
+        kind: FindingKind::UnmanagedDevice,
+        key_host: st.ip(test),
+        dst,
+        path: vec![],
+        description: desc,
+    }]);
     st.p.decommission.push((test, date));
     let p = &mut *st.p;
     let from = p.at(first_day, 0.0);
@@ -643,7 +874,12 @@ fn unmanaged(st: &mut Stage<'_, '_>, test: usize) {
             Role::FileServer => {
                 let f = p.flow_in(test, s, 445);
                 let (sn, ws) = (srv.name.to_uppercase(), p.host(test).name.to_uppercase());
-                p.push(t, f, Outcome::Closed, App::Smb { server_name: sn, share: "IPC$", user: "qa_test".into(), workstation: ws, auth_ok: true });
+                p.push(
+                    t,
+                    f,
+                    Outcome::Closed,
+                    App::Smb { server_name: sn, share: "IPC$", user: "qa_test".into(), workstation: ws, auth_ok: true },
+                );
             }
             Role::DbServer => {
                 let ex = p.rounds(3, (200, 2_000), (2_000, 300_000), (US, 5 * US));

@@ -127,18 +127,19 @@ pub fn render(plan: &TcpPlan, rng: &mut ChaCha8Rng) -> Vec<Pkt> {
     let (lat_c, lat_s) = if plan.near_client { (near(), plan.rtt_us.max(1)) } else { (plan.rtt_us.max(1), near()) };
     let mut t = plan.start_us;
 
-    let push = |out: &mut Vec<Pkt>, ts: i64, from: &mut Side, to: &Side, ack: u32, flags: u8, opts: &[u8], payload: &[u8], wire_len: usize| {
-        from.ip_id = from.ip_id.wrapping_add(1);
-        let win = if flags & TCP_SYN != 0 {
-            SYN_WINDOW
-        } else {
-            from.scaled_since = Some(from.scaled_since.map_or(ts, |x| x.min(ts)));
-            from.window
+    let push =
+        |out: &mut Vec<Pkt>, ts: i64, from: &mut Side, to: &Side, ack: u32, flags: u8, opts: &[u8], payload: &[u8], wire_len: usize| {
+            from.ip_id = from.ip_id.wrapping_add(1);
+            let win = if flags & TCP_SYN != 0 {
+                SYN_WINDOW
+            } else {
+                from.scaled_since = Some(from.scaled_since.map_or(ts, |x| x.min(ts)));
+                from.window
+            };
+            let data = wire::tcp_frame_snapped(&from.ep, &to.ep, from.ip_id, from.seq, ack, flags, win, opts, payload, wire_len);
+            let orig_len = (data.len() - payload.len() + wire_len) as u32;
+            out.push(Pkt { ts_us: ts, data, orig_len });
         };
-        let data = wire::tcp_frame_snapped(&from.ep, &to.ep, from.ip_id, from.seq, ack, flags, win, opts, payload, wire_len);
-        let orig_len = (data.len() - payload.len() + wire_len) as u32;
-        out.push(Pkt { ts_us: ts, data, orig_len });
-    };
 
     // Handshake.
     push(&mut out, t, &mut c, &s, 0, TCP_SYN, &SYN_OPTIONS, &[], 0);

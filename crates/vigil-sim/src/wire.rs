@@ -90,7 +90,17 @@ fn ipv4(out: &mut Vec<u8>, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, ttl: u8, id:
 
 /// A TCP segment in an Ethernet frame. `options` must be a multiple of 4 bytes long.
 #[allow(clippy::too_many_arguments)]
-pub fn tcp_frame(from: &Endpoint, to: &Endpoint, ip_id: u16, seq: u32, ack: u32, flags: u8, window: u16, options: &[u8], payload: &[u8]) -> Vec<u8> {
+pub fn tcp_frame(
+    from: &Endpoint,
+    to: &Endpoint,
+    ip_id: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    window: u16,
+    options: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
     tcp_frame_snapped(from, to, ip_id, seq, ack, flags, window, options, payload, payload.len())
 }
 
@@ -98,7 +108,18 @@ pub fn tcp_frame(from: &Endpoint, to: &Endpoint, ip_id: u16, seq: u32, ack: u32,
 /// first `payload.len()` are stored (a short snap length). Lengths describe the wire; the
 /// checksum is that of the segment with the unstored bytes taken as zero.
 #[allow(clippy::too_many_arguments)]
-pub fn tcp_frame_snapped(from: &Endpoint, to: &Endpoint, ip_id: u16, seq: u32, ack: u32, flags: u8, window: u16, options: &[u8], payload: &[u8], wire_len: usize) -> Vec<u8> {
+pub fn tcp_frame_snapped(
+    from: &Endpoint,
+    to: &Endpoint,
+    ip_id: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    window: u16,
+    options: &[u8],
+    payload: &[u8],
+    wire_len: usize,
+) -> Vec<u8> {
     debug_assert!(options.len().is_multiple_of(4) && options.len() <= 40);
     debug_assert!(wire_len >= payload.len());
     let tcp_len = TCP_HDR + options.len() + wire_len;

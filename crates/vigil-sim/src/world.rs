@@ -231,12 +231,31 @@ impl Services {
         for (cc, n) in [("CN", 6), ("US", 2), ("DE", 1), ("JP", 1)] {
             for i in 0..n {
                 let ip = geo::random_ip(cc, rng);
-                mail_peers.push(Ext { ip, name: format!("mx{}.mail-{}.example", i + 1, cc.to_lowercase()), country: cc, tls13: false, issuer: LETSENCRYPT, rtt_us: rtt_for(cc, rng) });
+                mail_peers.push(Ext {
+                    ip,
+                    name: format!("mx{}.mail-{}.example", i + 1, cc.to_lowercase()),
+                    country: cc,
+                    tls13: false,
+                    issuer: LETSENCRYPT,
+                    rtt_us: rtt_for(cc, rng),
+                });
             }
         }
         let visitors_cn = (0..40).map(|_| geo::random_ip("CN", rng)).collect();
         let visitors_foreign = (0..12).map(|_| geo::random_ip(["US", "DE", "JP", "GB", "FR", "SG"][rng.gen_range(0..6)], rng)).collect();
-        Services { domestic_web, foreign_web, foreign_cdn, ntp, windows_update, av_update, backup, upstream_dns, mail_peers, visitors_cn, visitors_foreign }
+        Services {
+            domestic_web,
+            foreign_web,
+            foreign_cdn,
+            ntp,
+            windows_update,
+            av_update,
+            backup,
+            upstream_dns,
+            mail_peers,
+            visitors_cn,
+            visitors_foreign,
+        }
     }
 }
 
@@ -343,7 +362,8 @@ impl SiteModel {
         let _ = writeln!(s, "work_hours = \"08:30-18:00\"");
         let _ = writeln!(s, "work_days = [\"Mon\", \"Tue\", \"Wed\", \"Thu\", \"Fri\"]");
         for z in [Zone::Edge, Zone::Dmz, Zone::Core, Zone::Office, Zone::Test] {
-            let _ = writeln!(s, "\n[[site.zone]]\nname = \"{}\"\nnetworks = [\"{}\"]\ncritical = {}", z.name(), z.network(), z == Zone::Core);
+            let _ =
+                writeln!(s, "\n[[site.zone]]\nname = \"{}\"\nnetworks = [\"{}\"]\ncritical = {}", z.name(), z.network(), z == Zone::Core);
         }
         let _ = writeln!(s, "\n[inventory]\nfile = \"assets.csv\"\n\n[allow]\ndomains = [\"{BACKUP_DOMAIN}\"]\nnetworks = []");
         s
@@ -384,7 +404,8 @@ mod tests {
     fn services_geolocate_to_their_stated_country() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let s = Services::new(&mut rng);
-        let all = s.domestic_web.iter().chain(&s.foreign_web).chain(&s.foreign_cdn).chain(&s.ntp).chain(&s.upstream_dns).chain(&s.mail_peers);
+        let all =
+            s.domestic_web.iter().chain(&s.foreign_web).chain(&s.foreign_cdn).chain(&s.ntp).chain(&s.upstream_dns).chain(&s.mail_peers);
         for e in all.chain([&s.windows_update, &s.av_update, &s.backup]) {
             assert_eq!(geo::country_of(e.ip), Some(e.country), "{} {}", e.name, e.ip);
         }

@@ -162,7 +162,11 @@ fn truth_is_consistent_with_the_capture() {
                 assert!(seen.contains(h), "{}: {h} is in the capture", t.storyline);
             } else {
                 let needle = dns_name_bytes(h);
-                assert!(recs.iter().any(|r| r.data.windows(needle.len()).any(|w| w == needle.as_slice())), "{}: name {h} is queried", t.storyline);
+                assert!(
+                    recs.iter().any(|r| r.data.windows(needle.len()).any(|w| w == needle.as_slice())),
+                    "{}: name {h} is queried",
+                    t.storyline
+                );
             }
         }
         // Internal key hosts are internal; the scanner is not.
@@ -172,7 +176,8 @@ fn truth_is_consistent_with_the_capture() {
         let a = t.first_seen.timestamp_micros();
         let hosts: BTreeSet<&String> = std::iter::once(&t.key_host).chain(&t.dst).chain(&t.path).collect();
         assert!(
-            recs.iter().any(|r| r.ts_us == a && ips(r).is_some_and(|(x, y)| hosts.contains(&x.to_string()) || hosts.contains(&y.to_string()))),
+            recs.iter()
+                .any(|r| r.ts_us == a && ips(r).is_some_and(|(x, y)| hosts.contains(&x.to_string()) || hosts.contains(&y.to_string()))),
             "{}: first packet at {} involves its hosts",
             t.storyline,
             t.first_seen
@@ -218,7 +223,8 @@ fn site_file_and_inventory_describe_the_site() {
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert!(rows.len() >= 60 && rows.iter().all(|r| r.len() == 7));
     let start = s.truth.start.date_naive();
-    let expired: Vec<&Vec<&str>> = rows.iter().filter(|r| !r[5].is_empty() && chrono::NaiveDate::parse_from_str(r[5], "%Y-%m-%d").unwrap() < start).collect();
+    let expired: Vec<&Vec<&str>> =
+        rows.iter().filter(|r| !r[5].is_empty() && chrono::NaiveDate::parse_from_str(r[5], "%Y-%m-%d").unwrap() < start).collect();
     assert_eq!(expired.len(), 1, "one test device past its decommission date");
     assert_eq!(expired[0][4], "test");
     let unmanaged = s.truth.items.iter().find(|t| t.kind == FindingKind::UnmanagedDevice).unwrap();

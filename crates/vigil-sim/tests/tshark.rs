@@ -31,7 +31,21 @@ fn tshark_decodes_every_packet_cleanly() {
 
         // One pass: the protocol stack of every frame and the severities of its expert items.
         let out = Command::new(bin)
-            .args(["-n", "-r", file, "-T", "fields", "-E", "separator=|", "-e", "frame.number", "-e", "frame.protocols", "-e", "_ws.expert.severity"])
+            .args([
+                "-n",
+                "-r",
+                file,
+                "-T",
+                "fields",
+                "-E",
+                "separator=|",
+                "-e",
+                "frame.number",
+                "-e",
+                "frame.protocols",
+                "-e",
+                "_ws.expert.severity",
+            ])
             .output()
             .unwrap();
         assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -50,7 +64,11 @@ fn tshark_decodes_every_packet_cleanly() {
                 seen.insert(p.to_string());
             }
         }
-        assert!(bad.is_empty(), "seed {seed}: malformed or erroneous frames:\n{}", bad.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
+        assert!(
+            bad.is_empty(),
+            "seed {seed}: malformed or erroneous frames:\n{}",
+            bad.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+        );
         for p in ["arp", "icmp", "dhcp", "ntp", "dns", "tls", "x509sat", "http", "ssh", "smb2", "ntlmssp", "tpkt", "smtp", "pgsql"] {
             assert!(seen.contains(p), "seed {seed}: tshark recognised {p} (saw {seen:?})");
         }

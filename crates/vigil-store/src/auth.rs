@@ -79,9 +79,7 @@ impl Store {
     /// Disables an account and ends its sessions; its API tokens stop working too.
     pub fn disable_user(&mut self, name: &str) -> Result<bool, StoreError> {
         let n = self.conn.execute("UPDATE app_user SET disabled = 1 WHERE name = ?1", [name]).map_err(self.err())?;
-        self.conn
-            .execute("DELETE FROM session WHERE user_id IN (SELECT id FROM app_user WHERE name = ?1)", [name])
-            .map_err(self.err())?;
+        self.conn.execute("DELETE FROM session WHERE user_id IN (SELECT id FROM app_user WHERE name = ?1)", [name]).map_err(self.err())?;
         Ok(n == 1)
     }
 
@@ -135,14 +133,18 @@ impl Store {
         let u = self
             .conn
             .query_row(
-                &format!("SELECT {USER_COLS} FROM api_token t JOIN app_user u ON u.id = t.user_id WHERE t.token_hash = ?1 AND u.disabled = 0"),
+                &format!(
+                    "SELECT {USER_COLS} FROM api_token t JOIN app_user u ON u.id = t.user_id WHERE t.token_hash = ?1 AND u.disabled = 0"
+                ),
                 [token_hash],
                 user_row,
             )
             .optional()
             .map_err(self.err())?;
         if u.is_some() {
-            self.conn.execute("UPDATE api_token SET last_used = ?2 WHERE token_hash = ?1", params![token_hash, now()]).map_err(self.err())?;
+            self.conn
+                .execute("UPDATE api_token SET last_used = ?2 WHERE token_hash = ?1", params![token_hash, now()])
+                .map_err(self.err())?;
         }
         Ok(u)
     }

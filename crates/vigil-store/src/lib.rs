@@ -319,8 +319,11 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (id, body, status, assignee, notes, times_seen) = row.map_err(self.err())?;
-            let finding: Finding = serde_json::from_str(&body)
-                .map_err(|err| StoreError::Corrupt { path: self.path.clone(), id: id.clone(), msg: err.to_string() })?;
+            let finding: Finding = serde_json::from_str(&body).map_err(|err| StoreError::Corrupt {
+                path: self.path.clone(),
+                id: id.clone(),
+                msg: err.to_string(),
+            })?;
             if min_severity.is_some_and(|m| finding.severity < m) {
                 continue;
             }
@@ -368,11 +371,8 @@ impl Store {
     }
 
     pub fn get_state(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let v: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM state WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(self.err())?;
+        let v: Option<String> =
+            self.conn.query_row("SELECT value FROM state WHERE key = ?1", [key], |r| r.get(0)).optional().map_err(self.err())?;
         Ok(v.and_then(|s| serde_json::from_str(&s).ok()))
     }
 }
@@ -494,7 +494,11 @@ mod tests {
     #[test]
     fn a_corrupt_database_file_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("vigil.db"), b"this is not sqlite, it is garbage garbage garbage garbage garbage garbage garbage garbage garbage garbage").unwrap();
+        std::fs::write(
+            dir.path().join("vigil.db"),
+            b"this is not sqlite, it is garbage garbage garbage garbage garbage garbage garbage garbage garbage garbage",
+        )
+        .unwrap();
         let e = Store::open(dir.path()).err().expect("garbage must be refused").to_string();
         assert!(e.contains("vigil.db"), "{e}");
     }

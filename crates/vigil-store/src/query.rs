@@ -61,7 +61,15 @@ fn none_if_empty(s: &Option<String>) -> Option<&str> {
 }
 
 impl Store {
-    fn stored(&self, id: String, body: String, status: String, assignee: Option<String>, notes: Option<String>, times_seen: i64) -> Result<StoredFinding, StoreError> {
+    fn stored(
+        &self,
+        id: String,
+        body: String,
+        status: String,
+        assignee: Option<String>,
+        notes: Option<String>,
+        times_seen: i64,
+    ) -> Result<StoredFinding, StoreError> {
         let finding: Finding =
             serde_json::from_str(&body).map_err(|err| StoreError::Corrupt { path: self.path.clone(), id, msg: err.to_string() })?;
         Ok(StoredFinding { finding, status, assignee, notes, times_seen })
@@ -88,7 +96,11 @@ impl Store {
              AND (?4 IS NULL OR src = ?4) AND (?5 IS NULL OR body LIKE ?5 ESCAPE '\\' OR notes LIKE ?5 ESCAPE '\\' OR assignee LIKE ?5 ESCAPE '\\')";
         let text = none_if_empty(&q.text).map(like_pattern);
         let args = params![none_if_empty(&q.kind), none_if_empty(&q.severity), none_if_empty(&q.status), none_if_empty(&q.src), text];
-        let total: i64 = self.conn.prepare_cached(&format!("SELECT count(*) FROM finding {WHERE}")).and_then(|mut s| s.query_row(args, |r| r.get(0))).map_err(self.err())?;
+        let total: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) FROM finding {WHERE}"))
+            .and_then(|mut s| s.query_row(args, |r| r.get(0)))
+            .map_err(self.err())?;
         let mut st = self
             .conn
             .prepare_cached(&format!(

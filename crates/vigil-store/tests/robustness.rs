@@ -125,11 +125,7 @@ impl Tmpfs {
     }
 
     fn remount_ro(&self) -> bool {
-        std::process::Command::new("mount")
-            .args(["-o", "remount,ro"])
-            .arg(&self.path)
-            .status()
-            .is_ok_and(|s| s.success())
+        std::process::Command::new("mount").args(["-o", "remount,ro"]).arg(&self.path).status().is_ok_and(|s| s.success())
     }
 }
 

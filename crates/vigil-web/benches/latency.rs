@@ -29,7 +29,11 @@ fn findings(n: usize) -> Vec<Finding> {
                 score,
                 src: host.clone(),
                 dst: vec![dst.clone(), format!("c{i}.example.net")],
-                path: if matches!(kind, FindingKind::Springboard | FindingKind::LateralMovement) { vec![dst.clone(), host.clone(), "10.9.9.9".into()] } else { vec![] },
+                path: if matches!(kind, FindingKind::Springboard | FindingKind::LateralMovement) {
+                    vec![dst.clone(), host.clone(), "10.9.9.9".into()]
+                } else {
+                    vec![]
+                },
                 first_seen: first,
                 last_seen: first + chrono::Duration::seconds(rng.gen_range(60..7 * 86_400)),
                 attack: vec!["T1071.001".into()],
@@ -91,7 +95,12 @@ fn main() {
     for r in &routes {
         let mut times: Vec<Duration> = Vec::with_capacity(reps);
         for _ in 0..reps {
-            let req = Request::builder().method(Method::GET).uri(r).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+            let req = Request::builder()
+                .method(Method::GET)
+                .uri(r)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
             let t = Instant::now();
             let status = rt.block_on(async {
                 let resp = app.clone().oneshot(req).await.unwrap();
@@ -105,6 +114,12 @@ fn main() {
         times.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let p = |q: f64| times[((times.len() as f64 * q).ceil() as usize).saturating_sub(1).min(times.len() - 1)];
-        println!("| `{}` | {:.1} | {:.1} | {:.1} |", r.replace(&beacon, "{id}").replace(&host, "{ip}"), ms(p(0.5)), ms(p(0.95)), ms(*times.last().unwrap()));
+        println!(
+            "| `{}` | {:.1} | {:.1} | {:.1} |",
+            r.replace(&beacon, "{id}").replace(&host, "{ip}"),
+            ms(p(0.5)),
+            ms(p(0.95)),
+            ms(*times.last().unwrap())
+        );
     }
 }

@@ -68,7 +68,12 @@ pub async fn finding(State(st): State<AppState>, Path(id): Path<String>) -> Resu
     Ok(Json(v))
 }
 
-pub async fn triage(State(st): State<AppState>, Extension(p): Extension<Principal>, Path(id): Path<String>, Json(t): Json<TriageForm>) -> Result<Json<Value>, AppError> {
+pub async fn triage(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(t): Json<TriageForm>,
+) -> Result<Json<Value>, AppError> {
     apply_triage(&st, &p, id.clone(), t).await?;
     finding(State(st), Path(id)).await
 }

@@ -34,7 +34,8 @@ pub fn hbars(title: &str, rows: &[(String, f64, &'static str)], href: Option<&dy
     let (w, row_h, label_w) = (520.0, 22.0, 190.0);
     let h = row_h * rows.len() as f64 + 8.0;
     let max = rows.iter().map(|r| r.1).fold(0.0f64, f64::max).max(1e-9);
-    let mut m = html!("<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\"><title>{}</title>", w, h, w, h, title);
+    let mut m =
+        html!("<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\"><title>{}</title>", w, h, w, h, title);
     for (i, (label, v, colour)) in rows.iter().enumerate() {
         let y = 4.0 + i as f64 * row_h;
         let bw = ((w - label_w - 60.0) * v / max).max(1.0);
@@ -46,7 +47,15 @@ pub fn hbars(title: &str, rows: &[(String, f64, &'static str)], href: Option<&dy
         m.push(lab);
         m.push(html!(
             "<rect x=\"{}\" y=\"{}\" width=\"{:.1}\" height=\"{}\" fill=\"{}\" data-tip=\"{}: {}\"><title>{}: {}</title></rect>",
-            label_w, y + 2.0, bw, row_h - 6.0, colour, label, v, label, v
+            label_w,
+            y + 2.0,
+            bw,
+            row_h - 6.0,
+            colour,
+            label,
+            v,
+            label,
+            v
         ));
         m.push(html!("<text x=\"{:.1}\" y=\"{}\" class=\"val\">{}</text>", label_w + bw + 4.0, y + 15.0, v));
         if href.is_some() {
@@ -66,8 +75,16 @@ pub fn stacked(title: &str, cols: &[String], series: &[(String, &'static str)], 
     let totals: Vec<f64> = (0..cols.len()).map(|c| values.iter().map(|s| s.get(c).copied().unwrap_or(0.0)).sum()).collect();
     let max = totals.iter().copied().fold(0.0f64, f64::max).max(1.0);
     let bw = ((w - pad_l) / cols.len() as f64).max(1.0);
-    let mut m = html!("<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\"><title>{}</title>", w, h, w, h, title);
-    m.push(html!("<text x=\"2\" y=\"12\" class=\"val\">{}</text><line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"axis\"/>", max, pad_l, h - pad_b, w, h - pad_b));
+    let mut m =
+        html!("<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\"><title>{}</title>", w, h, w, h, title);
+    m.push(html!(
+        "<text x=\"2\" y=\"12\" class=\"val\">{}</text><line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"axis\"/>",
+        max,
+        pad_l,
+        h - pad_b,
+        w,
+        h - pad_b
+    ));
     let step = (cols.len() / 8).max(1);
     for (c, col) in cols.iter().enumerate() {
         let x = pad_l + c as f64 * bw;
@@ -90,7 +107,15 @@ pub fn stacked(title: &str, cols: &[String], series: &[(String, &'static str)], 
     }
     let mut lx = pad_l;
     for (name, colour) in series {
-        m.push(html!("<rect x=\"{:.1}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{}\" class=\"tick\">{}</text>", lx, h - 12.0, colour, lx + 13.0, h - 3.0, crate::html::clip(name, 22)));
+        m.push(html!(
+            "<rect x=\"{:.1}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{}\" class=\"tick\">{}</text>",
+            lx,
+            h - 12.0,
+            colour,
+            lx + 13.0,
+            h - 3.0,
+            crate::html::clip(name, 22)
+        ));
         lx += 16.0 + 7.0 * crate::html::clip(name, 22).chars().count() as f64;
     }
     m.push_lit("</svg>");
@@ -106,13 +131,19 @@ pub fn heatmap(title: &str, rows: &[String], cols: &[String], values: &[Vec<f64>
     let w = label_w + cell * cols.len() as f64 + 4.0;
     let h = top + cell * rows.len() as f64 + 4.0;
     let max = values.iter().flatten().copied().fold(0.0f64, f64::max).max(1e-9);
-    let mut m = html!("<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\"><title>{}</title>", w, h, w, h, title);
+    let mut m =
+        html!("<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\"><title>{}</title>", w, h, w, h, title);
     for (c, col) in cols.iter().enumerate() {
         m.push(html!("<text x=\"{:.1}\" y=\"12\" class=\"tick\">{}</text>", label_w + c as f64 * cell + 3.0, crate::html::clip(col, 3)));
     }
     for (r, row) in rows.iter().enumerate() {
         let y = top + r as f64 * cell;
-        m.push(html!("<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" class=\"lbl\">{}</text>", label_w - 6.0, y + 15.0, crate::html::clip(row, 14)));
+        m.push(html!(
+            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" class=\"lbl\">{}</text>",
+            label_w - 6.0,
+            y + 15.0,
+            crate::html::clip(row, 14)
+        ));
         for (c, col) in cols.iter().enumerate() {
             let v = values.get(r).and_then(|x| x.get(c)).copied().unwrap_or(0.0);
             let a = if v > 0.0 { 0.15 + 0.85 * v / max } else { 0.0 };
@@ -157,15 +188,26 @@ pub fn timeline(title: &str, start: i64, end: i64, events: &[i64], spans: &[(i64
     let (w, h, pad) = (640.0, 70.0, 10.0);
     let span = (end - start).max(1) as f64;
     let x = |t: i64| pad + (w - 2.0 * pad) * ((t - start) as f64 / span).clamp(0.0, 1.0);
-    let mut m = html!("<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\"><title>{}</title>", w, h, w, h, title);
+    let mut m =
+        html!("<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\"><title>{}</title>", w, h, w, h, title);
     m.push(html!("<line x1=\"{}\" y1=\"35\" x2=\"{}\" y2=\"35\" class=\"axis\"/>", pad, w - pad));
     for (a, b) in spans {
-        m.push(html!("<rect x=\"{:.1}\" y=\"22\" width=\"{:.1}\" height=\"26\" fill=\"#3b7dd8\" fill-opacity=\"0.25\"/>", x(*a), (x(*b) - x(*a)).max(1.0)));
+        m.push(html!(
+            "<rect x=\"{:.1}\" y=\"22\" width=\"{:.1}\" height=\"26\" fill=\"#3b7dd8\" fill-opacity=\"0.25\"/>",
+            x(*a),
+            (x(*b) - x(*a)).max(1.0)
+        ));
     }
     for t in events.iter().take(5000) {
         m.push(html!("<line x1=\"{:.1}\" y1=\"24\" x2=\"{:.1}\" y2=\"46\" stroke=\"#b3001b\" stroke-width=\"1\"/>", x(*t), x(*t)));
     }
-    m.push(html!("<text x=\"{}\" y=\"64\" class=\"tick\">{}</text><text x=\"{}\" y=\"64\" text-anchor=\"end\" class=\"tick\">{}</text>", pad, labels.0, w - pad, labels.1));
+    m.push(html!(
+        "<text x=\"{}\" y=\"64\" class=\"tick\">{}</text><text x=\"{}\" y=\"64\" text-anchor=\"end\" class=\"tick\">{}</text>",
+        pad,
+        labels.0,
+        w - pad,
+        labels.1
+    ));
     m.push_lit("</svg>");
     m
 }
@@ -182,14 +224,26 @@ pub fn interval_profile(mode: Option<f64>, median: Option<f64>, mad: Option<f64>
     let lo = (centre - 4.0 * spread).max(0.0);
     let hi = centre + 4.0 * spread;
     let x = |v: f64| pad + (w - 2.0 * pad) * ((v - lo) / (hi - lo).max(1e-9)).clamp(0.0, 1.0);
-    let mut m = html!("<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\"><title>Interval profile</title>", w, h, w, h);
+    let mut m = html!(
+        "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\"><title>Interval profile</title>",
+        w,
+        h,
+        w,
+        h
+    );
     m.push(html!("<line x1=\"{}\" y1=\"60\" x2=\"{}\" y2=\"60\" class=\"axis\"/>", pad, w - pad));
     if let (Some(md), Some(dev)) = (median, mad) {
         m.push(html!("<rect x=\"{:.1}\" y=\"14\" width=\"{:.1}\" height=\"46\" fill=\"#3b7dd8\" fill-opacity=\"0.2\" data-tip=\"median ± MAD\"><title>median ± MAD: {:.1} ± {:.1} s</title></rect>", x(md - dev), (x(md + dev) - x(md - dev)).max(1.0), md, dev));
     }
     if let Some(mo) = mode {
         let hgt = 10.0 + 36.0 * mode_share.unwrap_or(0.5).clamp(0.0, 1.0);
-        m.push(html!("<rect x=\"{:.1}\" y=\"{:.1}\" width=\"6\" height=\"{:.1}\" fill=\"#b3001b\"><title>mode {:.1} s</title></rect>", x(mo) - 3.0, 60.0 - hgt, hgt, mo));
+        m.push(html!(
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"6\" height=\"{:.1}\" fill=\"#b3001b\"><title>mode {:.1} s</title></rect>",
+            x(mo) - 3.0,
+            60.0 - hgt,
+            hgt,
+            mo
+        ));
     }
     if let Some(md) = median {
         m.push(html!("<line x1=\"{:.1}\" y1=\"10\" x2=\"{:.1}\" y2=\"60\" stroke=\"#222\" stroke-dasharray=\"4 3\"/>", x(md), x(md)));
@@ -211,19 +265,41 @@ pub fn chain(nodes: &[(String, String)], hops: &[String]) -> Markup {
     let (bw, gap, h) = (150.0, 70.0, 110.0);
     let n = nodes.len().min(12);
     let w = n as f64 * bw + (n.saturating_sub(1)) as f64 * gap + 10.0;
-    let mut m = html!("<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\"><title>Chain across zones</title>", w, h, w, h);
+    let mut m = html!(
+        "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\"><title>Chain across zones</title>",
+        w,
+        h,
+        w,
+        h
+    );
     m.push_lit("<defs><marker id=\"arr\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#444\"/></marker></defs>");
     for (i, (host, zone)) in nodes.iter().take(n).enumerate() {
         let x = 5.0 + i as f64 * (bw + gap);
         let colour = if zone.is_empty() || zone == "outside" || zone == "external" { "#fbe3e4" } else { "#e3eefb" };
         m.push(html!("<rect x=\"{:.1}\" y=\"20\" width=\"{}\" height=\"44\" rx=\"6\" fill=\"{}\" stroke=\"#444\"/>", x, bw, colour));
-        m.push(html!("<text x=\"{:.1}\" y=\"46\" text-anchor=\"middle\" class=\"lbl\">{}</text>", x + bw / 2.0, crate::html::clip(host, 20)));
-        m.push(html!("<text x=\"{:.1}\" y=\"82\" text-anchor=\"middle\" class=\"tick\">zone: {}</text>", x + bw / 2.0, crate::html::clip(if zone.is_empty() { "?" } else { zone }, 18)));
+        m.push(html!(
+            "<text x=\"{:.1}\" y=\"46\" text-anchor=\"middle\" class=\"lbl\">{}</text>",
+            x + bw / 2.0,
+            crate::html::clip(host, 20)
+        ));
+        m.push(html!(
+            "<text x=\"{:.1}\" y=\"82\" text-anchor=\"middle\" class=\"tick\">zone: {}</text>",
+            x + bw / 2.0,
+            crate::html::clip(if zone.is_empty() { "?" } else { zone }, 18)
+        ));
         if i + 1 < n {
             let x1 = x + bw;
-            m.push(html!("<line x1=\"{:.1}\" y1=\"42\" x2=\"{:.1}\" y2=\"42\" stroke=\"#444\" marker-end=\"url(#arr)\"/>", x1 + 2.0, x1 + gap - 2.0));
+            m.push(html!(
+                "<line x1=\"{:.1}\" y1=\"42\" x2=\"{:.1}\" y2=\"42\" stroke=\"#444\" marker-end=\"url(#arr)\"/>",
+                x1 + 2.0,
+                x1 + gap - 2.0
+            ));
             if let Some(l) = hops.get(i) {
-                m.push(html!("<text x=\"{:.1}\" y=\"14\" text-anchor=\"middle\" class=\"tick\">{}</text>", x1 + gap / 2.0, crate::html::clip(l, 16)));
+                m.push(html!(
+                    "<text x=\"{:.1}\" y=\"14\" text-anchor=\"middle\" class=\"tick\">{}</text>",
+                    x1 + gap / 2.0,
+                    crate::html::clip(l, 16)
+                ));
             }
         }
     }

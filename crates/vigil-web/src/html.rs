@@ -74,7 +74,9 @@ impl<T: Display> Display for Esc<T> {
                         '"' => self.0.write_str("&quot;")?,
                         '\'' => self.0.write_str("&#39;")?,
                         '\n' | '\t' => self.0.write_char(ch)?,
-                        c if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => self.0.write_char('\u{fffd}')?,
+                        c if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+                            self.0.write_char('\u{fffd}')?
+                        }
                         c => self.0.write_char(c)?,
                     }
                 }

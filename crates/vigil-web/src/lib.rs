@@ -172,7 +172,10 @@ impl IntoResponse for AppError {
 impl AppState {
     /// State over an opened store. `secure_cookies` when served over TLS.
     pub fn new(store: Store, secure_cookies: bool) -> AppState {
-        AppState(Arc::new(Inner { store: Mutex::new(store), secure_cookies, throttle: auth::Throttle::default(),
+        AppState(Arc::new(Inner {
+            store: Mutex::new(store),
+            secure_cookies,
+            throttle: auth::Throttle::default(),
             session_ttl_s: 12 * 3600,
             overview_cache: Mutex::new(None),
             hosts_cache: Mutex::new(None),
@@ -275,16 +278,8 @@ pub const MAX_BODY: usize = 256 * 1024;
 async fn guard(State(st): State<AppState>, matched: Option<MatchedPath>, req: Request, next: Next) -> Response {
     let path = matched.as_ref().map(|m| m.as_str().to_string()).unwrap_or_default();
     let method = req.method().clone();
-    let need = ROUTES
-        .iter()
-        .find(|r| r.path == path && r.method == method.as_str())
-        .map(|r| r.access)
-        .unwrap_or(Access::Viewer);
-    let mut resp = if need == Access::Public {
-        next.run(req).await
-    } else {
-        authorised(st, &path, need, req, next).await
-    };
+    let need = ROUTES.iter().find(|r| r.path == path && r.method == method.as_str()).map(|r| r.access).unwrap_or(Access::Viewer);
+    let mut resp = if need == Access::Public { next.run(req).await } else { authorised(st, &path, need, req, next).await };
     let h = resp.headers_mut();
     let csp = if path.ends_with("/report.html") {
         // The report is one self-contained file: inline styles, no script at all.
@@ -311,7 +306,9 @@ async fn authorised(st: AppState, path: &str, need: Access, req: Request, next: 
         .map(|t| auth::token_hash(t.trim()));
     let session = cookie(req.headers(), st.session_cookie_name()).map(auth::token_hash);
     let principal = match (bearer, session) {
-        (Some(h), _) => st.db(move |s| s.api_token_user(&h)).await.map(|u| u.map(|user| Principal { user, csrf: None, session_hash: None })),
+        (Some(h), _) => {
+            st.db(move |s| s.api_token_user(&h)).await.map(|u| u.map(|user| Principal { user, csrf: None, session_hash: None }))
+        }
         (None, Some(h)) => {
             let now = now_s();
             st.db(move |s| Ok(s.session(&h, now)?.map(|se| Principal { user: se.user, csrf: Some(se.csrf), session_hash: Some(h) }))).await
@@ -342,11 +339,7 @@ async fn authorised(st: AppState, path: &str, need: Access, req: Request, next: 
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-            let from_form = if is_form {
-                form_field(&bytes, "csrf")
-            } else {
-                None
-            };
+            let from_form = if is_form { form_field(&bytes, "csrf") } else { None };
             let ok = from_header.or(from_form).is_some_and(|t| auth::ct_eq(&t, &expected));
             if !ok {
                 return AppError(StatusCode::FORBIDDEN, "missing or wrong CSRF token".into()).into_response();
@@ -426,7 +419,9 @@ pub async fn run_server(
     let addr = listener.local_addr().map_err(|source| WebError::Listen { addr: ([0, 0, 0, 0], 0).into(), source })?;
     match tls {
         Some(acc) => tls::serve_tls(listener, acc, app(state), shutdown).await,
-        None => axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await.map_err(|source| WebError::Listen { addr, source }),
+        None => {
+            axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await.map_err(|source| WebError::Listen { addr, source })
+        }
     }
 }
 

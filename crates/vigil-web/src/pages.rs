@@ -3,10 +3,10 @@
 
 use crate::html::{Markup, clip};
 use crate::{AppError, AppState, Principal, auth, charts, cookie, now_s, report};
+use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Extension;
 use serde::{Deserialize, Serialize};
 use vigil_model::{Finding, FindingKind};
 use vigil_store::StoredFinding;
@@ -20,13 +20,19 @@ pub fn url_enc(s: &str) -> String {
 }
 
 fn layout(title: &str, p: Option<&Principal>, active: &str, body: Markup) -> Html<String> {
-    let mut m = Markup::lit("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">");
+    let mut m = Markup::lit(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">",
+    );
     m.push(html!("<title>{} · Vigil</title>", title));
     m.push_lit("<link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/static/app.css\"><script src=\"/static/app.js\" defer></script></head><body>");
     if let Some(p) = p {
         m.push_lit("<nav class=\"top\"><span class=\"brand\">Vigil</span>");
-        let mut items: Vec<(&str, &'static str, &'static str)> =
-            vec![("overview", "/", "Overview"), ("findings", "/findings", "Findings"), ("hosts", "/hosts", "Hosts"), ("exposure", "/exposure", "Exposure &amp; creds")];
+        let mut items: Vec<(&str, &'static str, &'static str)> = vec![
+            ("overview", "/", "Overview"),
+            ("findings", "/findings", "Findings"),
+            ("hosts", "/hosts", "Hosts"),
+            ("exposure", "/exposure", "Exposure &amp; creds"),
+        ];
         if p.can(crate::Access::Admin) {
             items.push(("audit", "/audit", "Audit"));
         }
@@ -51,11 +57,13 @@ fn layout(title: &str, p: Option<&Principal>, active: &str, body: Markup) -> Htm
 }
 
 pub async fn css() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], include_str!("../assets/app.css")).into_response()
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], include_str!("../assets/app.css"))
+        .into_response()
 }
 
 pub async fn js() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], include_str!("../assets/app.js")).into_response()
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], include_str!("../assets/app.js"))
+        .into_response()
 }
 
 fn login_page(error: Option<&str>, status: StatusCode) -> Response {
@@ -203,7 +211,8 @@ pub async fn overview(State(st): State<AppState>, Extension(p): Extension<Princi
     let rows: Vec<(String, f64, &'static str)> = o.by_kind.iter().map(|k| (k.0.clone(), k.1 as f64, charts::palette(&k.0))).collect();
     b.push(charts::hbars("Findings by kind", &rows, Some(&|k: &str| format!("/findings?kind={}", url_enc(k)))));
     b.push_lit("</section><section><h2>Top hosts</h2>");
-    let rows: Vec<(String, f64, &'static str)> = o.top_hosts.iter().map(|h| (h.host.clone(), h.findings as f64, charts::severity_colour(&h.max_severity))).collect();
+    let rows: Vec<(String, f64, &'static str)> =
+        o.top_hosts.iter().map(|h| (h.host.clone(), h.findings as f64, charts::severity_colour(&h.max_severity))).collect();
     b.push(charts::hbars("Top hosts (bar colour: worst severity)", &rows, Some(&|h: &str| format!("/hosts/{}", url_enc(h)))));
     b.push_lit("</section><section><h2>Foreign destinations by hour (site time)</h2>");
     let mut countries: Vec<String> = o.country_hours.iter().map(|c| c.0.clone()).collect();
@@ -271,7 +280,9 @@ fn select(name: &str, options: &[&str], current: Option<&str>) -> Markup {
 }
 
 pub fn findings_table(rows: &[StoredFinding]) -> Markup {
-    let mut b = Markup::lit("<table class=\"findings\"><thead><tr><th>Severity</th><th>Score</th><th>Kind</th><th>Host</th><th>Summary</th><th>First seen</th><th>Status</th><th>Assignee</th></tr></thead><tbody>");
+    let mut b = Markup::lit(
+        "<table class=\"findings\"><thead><tr><th>Severity</th><th>Score</th><th>Kind</th><th>Host</th><th>Summary</th><th>First seen</th><th>Status</th><th>Assignee</th></tr></thead><tbody>",
+    );
     for sf in rows {
         let f = &sf.finding;
         b.push_lit("<tr><td>");
@@ -293,11 +304,18 @@ pub fn findings_table(rows: &[StoredFinding]) -> Markup {
     b
 }
 
-pub async fn findings(State(st): State<AppState>, Extension(p): Extension<Principal>, Query(lp): Query<ListParams>) -> Result<Html<String>, AppError> {
+pub async fn findings(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(lp): Query<ListParams>,
+) -> Result<Html<String>, AppError> {
     let q = lp.query(PAGE_SIZE);
     let (total, rows) = st.db(move |s| s.query_findings(&q)).await?;
     let kinds: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
-    let mut b = html!("<h1>Findings</h1><form method=\"get\" action=\"/findings\" class=\"filters\"><input type=\"search\" name=\"q\" id=\"f-q\" placeholder=\"search text, hosts, names\" value=\"{}\">", lp.q.as_deref().unwrap_or(""));
+    let mut b = html!(
+        "<h1>Findings</h1><form method=\"get\" action=\"/findings\" class=\"filters\"><input type=\"search\" name=\"q\" id=\"f-q\" placeholder=\"search text, hosts, names\" value=\"{}\">",
+        lp.q.as_deref().unwrap_or("")
+    );
     b.push(select("kind", &kinds, lp.kind.as_deref()));
     b.push(select("severity", &charts::SEVERITIES, lp.severity.as_deref()));
     b.push(select("status", &vigil_store::STATUSES, lp.status.as_deref()));
@@ -320,10 +338,18 @@ pub async fn findings(State(st): State<AppState>, Extension(p): Extension<Princi
 }
 
 /// A finding, earlier findings of the same host and kind, and its audit trail.
-pub(crate) async fn load_finding(st: &AppState, id: String) -> Result<(StoredFinding, Vec<Finding>, Vec<vigil_store::auth::AuditEntry>), AppError> {
+pub(crate) async fn load_finding(
+    st: &AppState,
+    id: String,
+) -> Result<(StoredFinding, Vec<Finding>, Vec<vigil_store::auth::AuditEntry>), AppError> {
     st.db(move |s| {
         let Some(sf) = s.finding(&id)? else { return Ok(None) };
-        let q = FindingQuery { kind: Some(sf.finding.kind.as_str().to_string()), src: Some(sf.finding.src.clone()), limit: 200, ..Default::default() };
+        let q = FindingQuery {
+            kind: Some(sf.finding.kind.as_str().to_string()),
+            src: Some(sf.finding.src.clone()),
+            limit: 200,
+            ..Default::default()
+        };
         let hist: Vec<Finding> = s.query_findings(&q)?.1.into_iter().map(|x| x.finding).filter(|f| f.id != id).collect();
         let audit = s.audit_log(Some(&id), 200)?;
         Ok(Some((sf, hist, audit)))
@@ -332,12 +358,22 @@ pub(crate) async fn load_finding(st: &AppState, id: String) -> Result<(StoredFin
     .ok_or_else(|| AppError(StatusCode::NOT_FOUND, "no such finding".into()))
 }
 
-pub async fn finding(State(st): State<AppState>, Extension(p): Extension<Principal>, Path(id): Path<String>) -> Result<Html<String>, AppError> {
+pub async fn finding(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, AppError> {
     let (sf, hist, audit) = load_finding(&st, id).await?;
     let f = &sf.finding;
-    let mut b = html!("<p class=\"crumbs\"><a href=\"/findings?kind={}\">{}</a> › {}</p><h1>", f.kind.as_str(), kind_label(f.kind.as_str()), f.id);
+    let mut b =
+        html!("<p class=\"crumbs\"><a href=\"/findings?kind={}\">{}</a> › {}</p><h1>", f.kind.as_str(), kind_label(f.kind.as_str()), f.id);
     b.push(sev_badge(f.severity.as_str()));
-    b.push(html!(" {} on {}</h1><p class=\"summary wrap\" id=\"summary\">{}</p>", kind_label(f.kind.as_str()), clip(&f.src, 200), f.summary));
+    b.push(html!(
+        " {} on {}</h1><p class=\"summary wrap\" id=\"summary\">{}</p>",
+        kind_label(f.kind.as_str()),
+        clip(&f.src, 200),
+        f.summary
+    ));
     b.push(html!(
         "<p class=\"actions\"><a class=\"button\" id=\"export-report\" href=\"/findings/{}/report.html\">Export HTML report</a> <a class=\"button\" id=\"export-stix\" href=\"/findings/{}/stix\">Export STIX 2.1</a></p>",
         url_enc(&f.id),
@@ -381,14 +417,24 @@ pub async fn finding(State(st): State<AppState>, Extension(p): Extension<Princip
     } else {
         b.push_lit("<table><thead><tr><th>When</th><th>Who</th><th>Action</th><th>Detail</th></tr></thead><tbody>");
         for a in &audit {
-            b.push(html!("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"wrap\">{}</td></tr>", a.ts, a.user, a.action, clip(&a.detail, 2000)));
+            b.push(html!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"wrap\">{}</td></tr>",
+                a.ts,
+                a.user,
+                a.action,
+                clip(&a.detail, 2000)
+            ));
         }
         b.push_lit("</tbody></table>");
     }
     b.push_lit("</section>");
     if !hist.is_empty() {
         b.push_lit("<section><h2>Same host, same kind</h2>");
-        let rows: Vec<StoredFinding> = hist.iter().take(20).map(|f| StoredFinding { finding: f.clone(), status: String::new(), assignee: None, notes: None, times_seen: 1 }).collect();
+        let rows: Vec<StoredFinding> = hist
+            .iter()
+            .take(20)
+            .map(|f| StoredFinding { finding: f.clone(), status: String::new(), assignee: None, notes: None, times_seen: 1 })
+            .collect();
         b.push(findings_table(&rows));
         b.push_lit("</section>");
     }
@@ -432,12 +478,21 @@ pub(crate) async fn apply_triage(st: &AppState, p: &Principal, id: String, t: Tr
     if found { Ok(()) } else { Err(AppError(StatusCode::NOT_FOUND, "no such finding".into())) }
 }
 
-pub async fn triage(State(st): State<AppState>, Extension(p): Extension<Principal>, Path(id): Path<String>, Form(t): Form<TriageForm>) -> Result<Response, AppError> {
+pub async fn triage(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    Form(t): Form<TriageForm>,
+) -> Result<Response, AppError> {
     apply_triage(&st, &p, id.clone(), t).await?;
     Ok(Redirect::to(&format!("/findings/{}", url_enc(&id))).into_response())
 }
 
-pub async fn report_html(State(st): State<AppState>, Extension(p): Extension<Principal>, Path(id): Path<String>) -> Result<Response, AppError> {
+pub async fn report_html(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
     let (sf, hist, audit) = load_finding(&st, id).await?;
     let name = p.user.name.clone();
     let fid = sf.finding.id.clone();
@@ -492,10 +547,8 @@ pub(crate) async fn host_rows(st: &AppState) -> Result<std::sync::Arc<Vec<HostRo
 
 async fn compute_host_rows(st: &AppState) -> Result<Vec<HostRow>, AppError> {
     let (inv, hosts) = st.db(|s| Ok((s.get_state("inventory")?, s.top_hosts(100_000)?))).await?;
-    let assets: Vec<vigil_enrich::Asset> = inv
-        .and_then(|v| v.get("assets").cloned())
-        .and_then(|a| serde_json::from_value(a).ok())
-        .unwrap_or_default();
+    let assets: Vec<vigil_enrich::Asset> =
+        inv.and_then(|v| v.get("assets").cloned()).and_then(|a| serde_json::from_value(a).ok()).unwrap_or_default();
     let mut rows: std::collections::BTreeMap<String, HostRow> = std::collections::BTreeMap::new();
     for a in assets {
         let ip = a.ip.to_string();
@@ -506,7 +559,12 @@ async fn compute_host_rows(st: &AppState) -> Result<Vec<HostRow>, AppError> {
                 names: a.names.iter().take(20).map(|n| n.name.clone()).collect(),
                 os_hints: a.os_hints.iter().take(10).cloned().collect(),
                 device_hints: a.device_hints.iter().take(10).cloned().collect(),
-                services: a.services.iter().take(50).map(|s| format!("{}/{}{}", s.port, s.proto, s.app.as_ref().map(|x| format!(" {x}")).unwrap_or_default())).collect(),
+                services: a
+                    .services
+                    .iter()
+                    .take(50)
+                    .map(|s| format!("{}/{}{}", s.port, s.proto, s.app.as_ref().map(|x| format!(" {x}")).unwrap_or_default()))
+                    .collect(),
                 first_seen: a.first_seen.map(ts_string),
                 last_seen: a.last_seen.map(ts_string),
                 initiated: a.initiated,
@@ -539,7 +597,10 @@ async fn compute_host_rows(st: &AppState) -> Result<Vec<HostRow>, AppError> {
 
 pub async fn hosts(State(st): State<AppState>, Extension(p): Extension<Principal>) -> Result<Html<String>, AppError> {
     let rows = host_rows(&st).await?;
-    let mut b = html!("<h1>Hosts and assets</h1><p class=\"muted\">{} hosts: the inventory learnt from traffic (and the CMDB), joined with findings.</p>", rows.len());
+    let mut b = html!(
+        "<h1>Hosts and assets</h1><p class=\"muted\">{} hosts: the inventory learnt from traffic (and the CMDB), joined with findings.</p>",
+        rows.len()
+    );
     b.push_lit("<table class=\"hosts\"><thead><tr><th>Address</th><th>Names</th><th>OS / device</th><th>Services</th><th>First seen</th><th>Last seen</th><th>Owner</th><th>Findings</th></tr></thead><tbody>");
     for h in rows.iter().take(2000) {
         b.push(html!(
@@ -566,7 +627,11 @@ pub async fn hosts(State(st): State<AppState>, Extension(p): Extension<Principal
     Ok(layout("Hosts", Some(&p), "hosts", b))
 }
 
-pub async fn host(State(st): State<AppState>, Extension(p): Extension<Principal>, Path(ip): Path<String>) -> Result<Html<String>, AppError> {
+pub async fn host(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(ip): Path<String>,
+) -> Result<Html<String>, AppError> {
     let rows = host_rows(&st).await?;
     let h = rows.iter().find(|h| h.ip == ip).cloned().ok_or_else(|| AppError(StatusCode::NOT_FOUND, "no such host".into()))?;
     let q = FindingQuery { src: Some(ip.clone()), limit: 500, ..Default::default() };
@@ -598,7 +663,8 @@ pub async fn host(State(st): State<AppState>, Extension(p): Extension<Principal>
 }
 
 /// Kinds shown on the exposure page: our attack surface, credential hygiene and phishing.
-pub const EXPOSURE_KINDS: [FindingKind; 4] = [FindingKind::VulnerableService, FindingKind::ExposedService, FindingKind::CredentialExposure, FindingKind::Phishing];
+pub const EXPOSURE_KINDS: [FindingKind; 4] =
+    [FindingKind::VulnerableService, FindingKind::ExposedService, FindingKind::CredentialExposure, FindingKind::Phishing];
 
 pub async fn exposure(State(st): State<AppState>, Extension(p): Extension<Principal>) -> Result<Html<String>, AppError> {
     let mut b = Markup::lit("<h1>Exposure, credentials and phishing</h1>");
@@ -609,7 +675,9 @@ pub async fn exposure(State(st): State<AppState>, Extension(p): Extension<Princi
         if rows.is_empty() {
             b.push_lit("<p class=\"muted\">None recorded.</p>");
         } else {
-            b.push_lit("<table><thead><tr><th>Severity</th><th>Subject</th><th>Where</th><th>Summary</th><th>Status</th></tr></thead><tbody>");
+            b.push_lit(
+                "<table><thead><tr><th>Severity</th><th>Subject</th><th>Where</th><th>Summary</th><th>Status</th></tr></thead><tbody>",
+            );
             for sf in &rows {
                 let f = &sf.finding;
                 let ev = &f.evidence;
@@ -639,7 +707,8 @@ pub async fn exposure(State(st): State<AppState>, Extension(p): Extension<Princi
 
 pub async fn audit(State(st): State<AppState>, Extension(p): Extension<Principal>) -> Result<Html<String>, AppError> {
     let (log, users) = st.db(|s| Ok((s.audit_log(None, 500)?, s.users()?))).await?;
-    let mut b = Markup::lit("<h1>Audit log</h1><h2>Accounts</h2><table><thead><tr><th>User</th><th>Role</th><th>State</th></tr></thead><tbody>");
+    let mut b =
+        Markup::lit("<h1>Audit log</h1><h2>Accounts</h2><table><thead><tr><th>User</th><th>Role</th><th>State</th></tr></thead><tbody>");
     for u in &users {
         b.push(html!("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", u.name, u.role, if u.disabled { "disabled" } else { "active" }));
     }

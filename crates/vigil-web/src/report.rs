@@ -182,7 +182,12 @@ fn chain_of(f: &Finding) -> (Vec<(String, String)>, Vec<String>) {
             let hop = hops.iter().find(|h| h.get("from").and_then(Value::as_str) == w.first().map(String::as_str));
             match hop {
                 Some(h) => {
-                    let svc = h.get("service").and_then(Value::as_str).map(str::to_string).or_else(|| h.get("port").map(|p| p.to_string())).unwrap_or_default();
+                    let svc = h
+                        .get("service")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .or_else(|| h.get("port").map(|p| p.to_string()))
+                        .unwrap_or_default();
                     match h.get("delay_s").and_then(Value::as_f64) {
                         Some(d) if d > 0.0 => format!("{svc} +{d:.0}s"),
                         _ => svc,
@@ -281,9 +286,17 @@ pub fn report_html(sf: &StoredFinding, history: &[Finding], audit: &[AuditEntry]
     b.push(evidence_table(&f.evidence));
     b.push_lit("</section>");
     if !audit.is_empty() {
-        b.push_lit("<section><h2>Triage history</h2><table><thead><tr><th>When</th><th>Who</th><th>Action</th><th>Detail</th></tr></thead><tbody>");
+        b.push_lit(
+            "<section><h2>Triage history</h2><table><thead><tr><th>When</th><th>Who</th><th>Action</th><th>Detail</th></tr></thead><tbody>",
+        );
         for a in audit {
-            b.push(html!("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"wrap\">{}</td></tr>", a.ts, a.user, a.action, clip(&a.detail, 2000)));
+            b.push(html!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"wrap\">{}</td></tr>",
+                a.ts,
+                a.user,
+                a.action,
+                clip(&a.detail, 2000)
+            ));
         }
         b.push_lit("</tbody></table></section>");
     }
@@ -291,7 +304,9 @@ pub fn report_html(sf: &StoredFinding, history: &[Finding], audit: &[AuditEntry]
         "<section><h2>Raw finding</h2><pre class=\"wrap\">{}</pre></section>",
         clip(&serde_json::to_string_pretty(f).unwrap_or_default(), 300_000)
     ));
-    let mut doc = Markup::lit("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>");
+    let mut doc = Markup::lit(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>",
+    );
     doc.push(html!("Vigil incident report {}", f.id));
     doc.push_lit("</title><style>");
     doc.push_lit(include_str!("../assets/app.css"));
@@ -304,7 +319,12 @@ pub fn report_html(sf: &StoredFinding, history: &[Finding], audit: &[AuditEntry]
 /// The HTML report of a finding straight from a store (for `vigil report`); `None` if unknown.
 pub fn report_for(s: &vigil_store::Store, id: &str, by: &str) -> Result<Option<String>, vigil_store::StoreError> {
     let Some(sf) = s.finding(id)? else { return Ok(None) };
-    let q = vigil_store::query::FindingQuery { kind: Some(sf.finding.kind.as_str().to_string()), src: Some(sf.finding.src.clone()), limit: 200, ..Default::default() };
+    let q = vigil_store::query::FindingQuery {
+        kind: Some(sf.finding.kind.as_str().to_string()),
+        src: Some(sf.finding.src.clone()),
+        limit: 200,
+        ..Default::default()
+    };
     let hist: Vec<Finding> = s.query_findings(&q)?.1.into_iter().map(|x| x.finding).filter(|f| f.id != id).collect();
     let audit = s.audit_log(Some(id), 200)?;
     Ok(Some(report_html(&sf, &hist, &audit, by)))

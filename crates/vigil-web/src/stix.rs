@@ -27,13 +27,20 @@ fn uuid5(name: &str) -> String {
 
 fn is_domain(s: &str) -> bool {
     let ok_chars = s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    ok_chars && s.len() <= 253 && s.contains('.') && !s.starts_with('.') && s.split('.').all(|l| !l.is_empty() && l.len() <= 63) && s.parse::<IpAddr>().is_err()
+    ok_chars
+        && s.len() <= 253
+        && s.contains('.')
+        && !s.starts_with('.')
+        && s.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+        && s.parse::<IpAddr>().is_err()
 }
 
 fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v) => v.is_private() || v.is_loopback() || v.is_link_local() || v.is_unspecified() || v.is_broadcast(),
-        IpAddr::V6(v) => v.is_loopback() || v.is_unspecified() || (v.segments()[0] & 0xfe00) == 0xfc00 || (v.segments()[0] & 0xffc0) == 0xfe80,
+        IpAddr::V6(v) => {
+            v.is_loopback() || v.is_unspecified() || (v.segments()[0] & 0xfe00) == 0xfc00 || (v.segments()[0] & 0xffc0) == 0xfe80
+        }
     }
 }
 
@@ -77,11 +84,7 @@ pub fn bundle(f: &Finding, org: &str) -> Value {
         "created": created, "modified": created, "name": org, "identity_class": "organization",
     })];
     let mut refs: Vec<String> = vec![identity_id.clone()];
-    let kill_chain: Vec<Value> = f
-        .attack
-        .iter()
-        .map(|t| json!({"source_name": "mitre-attack", "external_id": t}))
-        .collect();
+    let kill_chain: Vec<Value> = f.attack.iter().map(|t| json!({"source_name": "mitre-attack", "external_id": t})).collect();
     for (ty, value) in indicators(f) {
         let sco_id = format!("{ty}--{}", uuid5(&json!({"value": value}).to_string()));
         // Quotes and backslashes are escaped inside STIX pattern string literals.

@@ -35,7 +35,12 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, WebError> {
 }
 
 /// Serves `app` over TLS until `shutdown` completes.
-pub async fn serve_tls(listener: tokio::net::TcpListener, acc: TlsAcceptor, app: Router, shutdown: impl std::future::Future<Output = ()>) -> Result<(), WebError> {
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acc: TlsAcceptor,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), WebError> {
     tokio::pin!(shutdown);
     loop {
         let (tcp, _) = tokio::select! {

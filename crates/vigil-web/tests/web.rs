@@ -9,7 +9,7 @@ use chrono::{FixedOffset, TimeZone};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use tower::ServiceExt as _;
-use vigil_model::{Conn, Finding, FindingKind, HttpTxn, Severity, TlsMeta, Timestamp};
+use vigil_model::{Conn, Finding, FindingKind, HttpTxn, Severity, Timestamp, TlsMeta};
 use vigil_store::Store;
 use vigil_web::{Access, AppState, ROUTES, app, auth};
 
@@ -59,7 +59,8 @@ fn detector_findings() -> Vec<Finding> {
         c.app.http.push(HttpTxn { ts, host: Some(hostile("host")), user_agent: Some(hostile("ua")), ..Default::default() });
         conns.push(c);
     }
-    let site = vigil_enrich::Site::parse("[site]\nname = \"test\"\ninternal = [\"10.0.0.0/8\"]\n", std::path::Path::new("site.toml")).unwrap();
+    let site =
+        vigil_enrich::Site::parse("[site]\nname = \"test\"\ninternal = [\"10.0.0.0/8\"]\n", std::path::Path::new("site.toml")).unwrap();
     let ctx = vigil_enrich::Context::new(site);
     vigil_detect::run_all(&conns, &ctx)
 }
@@ -185,9 +186,17 @@ async fn login(app: &Router, user: &str, pw: &str) -> (String, String) {
     let lt = set_cookie(&form, "vigil_login").expect("login cookie");
     assert_eq!(hidden_csrf(&form.body), lt);
     let body = format!("username={}&password={}&csrf={}", user, pw, lt);
-    let r = send(app, Method::POST, "/login", &[("cookie", &format!("vigil_login={lt}"))], Some(("application/x-www-form-urlencoded", body))).await;
+    let r =
+        send(app, Method::POST, "/login", &[("cookie", &format!("vigil_login={lt}"))], Some(("application/x-www-form-urlencoded", body)))
+            .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let raw = r.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).find(|v| v.starts_with("vigil_session=")).unwrap();
+    let raw = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("vigil_session="))
+        .unwrap();
     assert!(raw.contains("HttpOnly") && raw.contains("SameSite=Strict"), "{raw}");
     let sess = set_cookie(&r, "vigil_session").unwrap();
     let cookie = format!("vigil_session={sess}");
@@ -201,7 +210,9 @@ fn concrete(path: &str, w: &World) -> String {
 }
 
 fn pages_enc(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 fn method(m: &str) -> Method {
@@ -229,7 +240,14 @@ async fn every_route_refuses_an_unauthenticated_request() {
     }
     assert!(checked >= 60, "{checked}");
     // Nothing was changed by the refused POSTs.
-    let r = send(&w.app, Method::GET, &format!("/api/findings/{}", w.beacon_id), &[("authorization", &format!("Bearer {}", w.token_viewer))], None).await;
+    let r = send(
+        &w.app,
+        Method::GET,
+        &format!("/api/findings/{}", w.beacon_id),
+        &[("authorization", &format!("Bearer {}", w.token_viewer))],
+        None,
+    )
+    .await;
     assert_eq!(serde_json::from_str::<Value>(&r.body).unwrap()["triage"]["status"], "new");
     // The public routes really are only the login form and the static assets.
     let public: Vec<&str> = ROUTES.iter().filter(|r| r.access == Access::Public).map(|r| r.path).collect();
@@ -296,10 +314,18 @@ async fn csrf_token_is_required_and_checked_on_state_changes() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // An API token is not sent by browsers on their own, so it needs no CSRF token.
     let body = ("application/json", json!({"status": "false_positive", "notes": "lab host"}).to_string());
-    let r = send(&w.app, Method::POST, &format!("{api}/triage"), &[("authorization", &format!("Bearer {}", w.token_analyst))], Some(body)).await;
+    let r = send(&w.app, Method::POST, &format!("{api}/triage"), &[("authorization", &format!("Bearer {}", w.token_analyst))], Some(body))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(serde_json::from_str::<Value>(&r.body).unwrap()["triage"]["status"], "false_positive");
-    let r = send(&w.app, Method::POST, &format!("{api}/triage"), &[("authorization", &format!("Bearer {}", w.token_analyst))], Some(("application/json", json!({"status": "deleted"}).to_string()))).await;
+    let r = send(
+        &w.app,
+        Method::POST,
+        &format!("{api}/triage"),
+        &[("authorization", &format!("Bearer {}", w.token_analyst))],
+        Some(("application/json", json!({"status": "deleted"}).to_string())),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -311,7 +337,9 @@ async fn logout_invalidates_the_session_on_the_server() {
     // Logout needs the CSRF token too (a foreign page must not log users out).
     let r = send(&w.app, Method::POST, "/logout", &[("cookie", &cookie)], Some(("application/x-www-form-urlencoded", String::new()))).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = send(&w.app, Method::POST, "/logout", &[("cookie", &cookie)], Some(("application/x-www-form-urlencoded", format!("csrf={csrf}")))).await;
+    let r =
+        send(&w.app, Method::POST, "/logout", &[("cookie", &cookie)], Some(("application/x-www-form-urlencoded", format!("csrf={csrf}"))))
+            .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(r.headers.get_all(header::SET_COOKIE).iter().any(|v| v.to_str().unwrap().contains("Max-Age=0")));
     // The old cookie, replayed, is dead.
@@ -337,7 +365,14 @@ async fn roles_are_enforced() {
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let bearer = |t: &str| format!("Bearer {t}");
-    let r = send(&w.app, Method::POST, &format!("/api/findings/{}/triage", w.beacon_id), &[("authorization", &bearer(&w.token_viewer))], Some(("application/json", "{\"status\":\"resolved\"}".into()))).await;
+    let r = send(
+        &w.app,
+        Method::POST,
+        &format!("/api/findings/{}/triage", w.beacon_id),
+        &[("authorization", &bearer(&w.token_viewer))],
+        Some(("application/json", "{\"status\":\"resolved\"}".into())),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     for tok in [&w.token_viewer, &w.token_analyst] {
         assert_eq!(send(&w.app, Method::GET, "/api/audit", &[("authorization", &bearer(tok))], None).await.status, StatusCode::FORBIDDEN);
@@ -364,8 +399,12 @@ async fn hostile_strings_render_inert_everywhere() {
     let w = world();
     let (cookie, _) = login(&w.app, "adam", "pw-of-").await;
     let auth = [("cookie", cookie.as_str())];
-    let mut pages: Vec<String> = vec!["/".into(), "/findings".into(), "/findings?q=%3Cscript%3E".into(), "/hosts".into(), "/exposure".into(), "/audit".into()];
-    let all: Value = serde_json::from_str(&send(&w.app, Method::GET, "/api/findings?limit=1000", &[("authorization", &format!("Bearer {}", w.token_admin))], None).await.body).unwrap();
+    let mut pages: Vec<String> =
+        vec!["/".into(), "/findings".into(), "/findings?q=%3Cscript%3E".into(), "/hosts".into(), "/exposure".into(), "/audit".into()];
+    let all: Value = serde_json::from_str(
+        &send(&w.app, Method::GET, "/api/findings?limit=1000", &[("authorization", &format!("Bearer {}", w.token_admin))], None).await.body,
+    )
+    .unwrap();
     let items = all["findings"].as_array().unwrap();
     assert!(items.len() >= 4);
     for it in items {
@@ -410,7 +449,14 @@ async fn hostile_strings_render_inert_everywhere() {
         }
     }
     // The API returns the hostile text as data, exactly, in JSON with nosniff.
-    let r = send(&w.app, Method::GET, &format!("/api/findings/{}", pages_enc(&w.hostile_id)), &[("authorization", &format!("Bearer {}", w.token_admin))], None).await;
+    let r = send(
+        &w.app,
+        Method::GET,
+        &format!("/api/findings/{}", pages_enc(&w.hostile_id)),
+        &[("authorization", &format!("Bearer {}", w.token_admin))],
+        None,
+    )
+    .await;
     assert!(r.headers.get(header::CONTENT_TYPE).unwrap().to_str().unwrap().starts_with("application/json"));
     assert_eq!(r.headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
     let v: Value = serde_json::from_str(&r.body).unwrap();
@@ -423,7 +469,11 @@ fn assert_no_external_refs(doc: &str) {
     for attr in ["src=", "href=", "url(", "@import"] {
         for (i, _) in doc.match_indices(attr) {
             let rest = doc[i + attr.len()..].trim_start_matches(['"', '\'', '(']);
-            assert!(!rest.starts_with("http") && !rest.starts_with("//"), "external reference at {i}: {}", &doc[i..(i + 60).min(doc.len())]);
+            assert!(
+                !rest.starts_with("http") && !rest.starts_with("//"),
+                "external reference at {i}: {}",
+                &doc[i..(i + 60).min(doc.len())]
+            );
         }
     }
     assert!(!doc.contains("<link") && !doc.contains("<iframe") && !doc.contains("<object"));
@@ -439,7 +489,8 @@ async fn beacon_report_and_stix_carry_the_evidence() {
     assert!(rep.body.contains("Call intervals") && rep.body.contains("Connection timeline"), "beacon charts");
     assert!(rep.body.contains("<style>") && rep.body.contains("<svg"));
     assert!(rep.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap().starts_with("default-src 'none'"));
-    let stix: Value = serde_json::from_str(&send(&w.app, Method::GET, &format!("/api/findings/{}/stix", w.beacon_id), &h, None).await.body).unwrap();
+    let stix: Value =
+        serde_json::from_str(&send(&w.app, Method::GET, &format!("/api/findings/{}/stix", w.beacon_id), &h, None).await.body).unwrap();
     assert_eq!(stix["type"], "bundle");
     let objs = stix["objects"].as_array().unwrap();
     let types: Vec<&str> = objs.iter().map(|o| o["type"].as_str().unwrap()).collect();
@@ -529,7 +580,10 @@ async fn openapi_lists_every_route_and_the_server_answers_as_documented() {
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
     let paths = spec["paths"].as_object().unwrap();
     for route in ROUTES {
-        let op = paths.get(route.path).and_then(|p| p.get(route.method.to_ascii_lowercase())).unwrap_or_else(|| panic!("{} {} not in openapi.json", route.method, route.path));
+        let op = paths
+            .get(route.path)
+            .and_then(|p| p.get(route.method.to_ascii_lowercase()))
+            .unwrap_or_else(|| panic!("{} {} not in openapi.json", route.method, route.path));
         assert_eq!(op["security"].as_array().unwrap().is_empty(), route.access == Access::Public, "{} security", route.path);
     }
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
@@ -543,7 +597,12 @@ async fn openapi_lists_every_route_and_the_server_answers_as_documented() {
         let op = &paths[route.path]["get"];
         let doc = op["responses"].get(&code).unwrap_or_else(|| panic!("{uri}: status {code} undocumented"));
         let ct = resp.headers.get(header::CONTENT_TYPE).unwrap().to_str().unwrap().to_string();
-        let (_, media) = doc["content"].as_object().unwrap().iter().find(|(k, _)| ct.starts_with(k.as_str())).unwrap_or_else(|| panic!("{uri}: content type {ct} undocumented"));
+        let (_, media) = doc["content"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| ct.starts_with(k.as_str()))
+            .unwrap_or_else(|| panic!("{uri}: content type {ct} undocumented"));
         let body: Value = serde_json::from_str(&resp.body).unwrap();
         validate(&body, &media["schema"], &spec, &uri).unwrap();
         validated += 1;
@@ -552,7 +611,13 @@ async fn openapi_lists_every_route_and_the_server_answers_as_documented() {
     // Error responses too.
     let resp = send(&w.app, Method::GET, "/api/findings/nope", &h, None).await;
     assert_eq!(resp.status, StatusCode::NOT_FOUND);
-    validate(&serde_json::from_str(&resp.body).unwrap(), &paths["/api/findings/{id}"]["get"]["responses"]["404"]["content"]["application/json"]["schema"], &spec, "404").unwrap();
+    validate(
+        &serde_json::from_str(&resp.body).unwrap(),
+        &paths["/api/findings/{id}"]["get"]["responses"]["404"]["content"]["application/json"]["schema"],
+        &spec,
+        "404",
+    )
+    .unwrap();
     // The validator itself rejects a wrong shape.
     assert!(validate(&json!({"total": 1}), &json!({"$ref": "#/components/schemas/FindingList"}), &spec, "x").is_err());
 }
@@ -604,7 +669,8 @@ fn the_real_server_answers_over_tcp() {
         s.read_to_string(&mut out).unwrap();
         out
     };
-    let out = ask(format!("GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n", w.token_analyst));
+    let out =
+        ask(format!("GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n", w.token_analyst));
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     assert!(out.contains("\"role\":\"analyst\""));
     let out = ask("GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".into());
@@ -625,7 +691,21 @@ fn https_with_a_certificate_serves_secure_cookies() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let ok = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -659,9 +739,15 @@ fn https_with_a_certificate_serves_secure_cookies() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let line = text.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie: __host-vigil_session=")).unwrap_or_else(|| panic!("{text}"));
+    let line =
+        text.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie: __host-vigil_session=")).unwrap_or_else(|| panic!("{text}"));
     assert!(line.contains("; Secure") && line.contains("HttpOnly") && line.contains("SameSite=Strict"), "{line}");
-    let out = std::process::Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "--cacert"]).arg(&cert).arg(format!("https://{addr}/api/me")).output().unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "--cacert"])
+        .arg(&cert)
+        .arg(format!("https://{addr}/api/me"))
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
     // Plain HTTP to the TLS port gets no page.
     let out = std::process::Command::new("curl").args(["-s", "--max-time", "5"]).arg(format!("http://{addr}/login")).output().unwrap();

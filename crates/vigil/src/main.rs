@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "vigil", version, about = "Counter-espionage network defence: find beacons, exfiltration, springboards and exposed credentials")]
+#[command(
+    name = "vigil",
+    version,
+    about = "Counter-espionage network defence: find beacons, exfiltration, springboards and exposed credentials"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

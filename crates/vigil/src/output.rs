@@ -151,11 +151,8 @@ pub fn write_html(out: &mut dyn Write, findings: &[Finding], title: &str) -> std
         n = findings.len()
     )?;
     for f in findings {
-        let path = if f.path.is_empty() {
-            String::new()
-        } else {
-            format!("<br><small>path: {}</small>", html_escape(&f.path.join(" → ")))
-        };
+        let path =
+            if f.path.is_empty() { String::new() } else { format!("<br><small>path: {}</small>", html_escape(&f.path.join(" → "))) };
         write!(
             out,
             "<tr><td class=\"{s}\">{s}</td><td>{sc:.2}</td><td>{k}</td><td>{src}</td><td>{sum}{path}</td><td>{a}<br>{b}</td><td><pre>{ev}</pre></td></tr>",

@@ -65,16 +65,27 @@ fn browser_logs_in_acknowledges_a_beacon_and_exports_its_report() {
 
     // The password goes through standard input, never the command line.
     let password = "browser-test-password";
-    let mut add = Command::new(vigil).args(["user", "add", "duty", "--role", "analyst", "--password-stdin", "--data"]).arg(&data).stdin(Stdio::piped()).spawn().unwrap();
+    let mut add = Command::new(vigil)
+        .args(["user", "add", "duty", "--role", "analyst", "--password-stdin", "--data"])
+        .arg(&data)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
     add.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
     assert!(add.wait().unwrap().success());
 
-    let mut child = Command::new(vigil).args(["serve", "--listen", "127.0.0.1:0", "--data"]).arg(&data).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        Command::new(vigil).args(["serve", "--listen", "127.0.0.1:0", "--data"]).arg(&data).stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let server = Server(child);
     let mut line = String::new();
     BufReader::new(stderr).read_line(&mut line).unwrap();
-    let url = line.split("http://").nth(1).and_then(|s| s.split('/').next()).map(|hp| format!("http://{hp}")).unwrap_or_else(|| panic!("no address in {line:?}"));
+    let url = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .map(|hp| format!("http://{hp}"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
 
     let shots = root().join("docs/screenshots");
     let started = Instant::now();

@@ -62,16 +62,8 @@ fn hunt_jsonl_follows_the_contract_and_is_idempotent_in_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let s = scenario(&dir.path().join("sim"), 5);
     let data = dir.path().join("data");
-    let run = || {
-        vigil()
-            .args(["hunt", "--format", "jsonl", "--site"])
-            .arg(&s.site_file)
-            .arg("--data")
-            .arg(&data)
-            .arg(&s.pcap)
-            .output()
-            .unwrap()
-    };
+    let run =
+        || vigil().args(["hunt", "--format", "jsonl", "--site"]).arg(&s.site_file).arg("--data").arg(&data).arg(&s.pcap).output().unwrap();
     let a = run();
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     // Every line is a finding with every contract field.
@@ -169,7 +161,11 @@ fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
                 let rel = p.strip_prefix(root).unwrap().display().to_string();
                 let mut bytes = std::fs::read(&p).unwrap();
                 if rel.ends_with(".log") {
-                    let text = String::from_utf8_lossy(&bytes).lines().filter(|l| !l.starts_with("#open") && !l.starts_with("#close")).collect::<Vec<_>>().join("\n");
+                    let text = String::from_utf8_lossy(&bytes)
+                        .lines()
+                        .filter(|l| !l.starts_with("#open") && !l.starts_with("#close"))
+                        .collect::<Vec<_>>()
+                        .join("\n");
                     bytes = text.into_bytes();
                 }
                 out.insert(rel, bytes);

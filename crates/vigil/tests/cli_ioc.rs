@@ -33,10 +33,14 @@ fn write_logs(dir: &Path) {
     let mut ssl = String::from(SSL_HEADER);
     for (i, (uid, dst, sni, ja4, fuid)) in sessions.iter().enumerate() {
         let ts = t0 + i as f64 * 60.0;
-        conn.push_str(&format!("{ts:.6}\t{uid}\t10.1.1.5\t5{i}000\t{dst}\t443\ttcp\tssl\t2.5\t900\t4200\tSF\t-\t-\t0\tShADadFf\t8\t1300\t8\t4600\t-\n"));
+        conn.push_str(&format!(
+            "{ts:.6}\t{uid}\t10.1.1.5\t5{i}000\t{dst}\t443\ttcp\tssl\t2.5\t900\t4200\tSF\t-\t-\t0\tShADadFf\t8\t1300\t8\t4600\t-\n"
+        ));
         ssl.push_str(&format!("{ts:.6}\t{uid}\t10.1.1.5\t5{i}000\t{dst}\t443\tTLSv12\tTLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\tx25519\t{sni}\tF\t-\th2\tT\t{fuid}\t-\tCN={sni}\tCN=Some CA\t{ja4}\n"));
     }
-    let x509 = format!("{X509_HEADER}{t0:.6}\tF4\t3\t01AB\tCN=files.vendor.example\tCN=Some CA\t1690000000.000000\t1790000000.000000\trsa\t2048\t{CERT_SHA1}\n");
+    let x509 = format!(
+        "{X509_HEADER}{t0:.6}\tF4\t3\t01AB\tCN=files.vendor.example\tCN=Some CA\t1690000000.000000\t1790000000.000000\trsa\t2048\t{CERT_SHA1}\n"
+    );
     std::fs::write(dir.join("conn.log"), conn).unwrap();
     std::fs::write(dir.join("ssl.log"), ssl).unwrap();
     std::fs::write(dir.join("x509.log"), x509).unwrap();
@@ -57,12 +61,24 @@ fn hunt_matches_indicators_from_the_command_line_and_the_site_file() {
     // Plain lines, defanged, with comments: a network and a domain (matches its subdomains).
     std::fs::write(dir.path().join("plain.txt"), "# watch list\n198.51.100.0/24\nevil-updates[.]example\n").unwrap();
     // CSV with a header: a JA4 and a certificate SHA-1 (colon-separated, upper case).
-    let sha1_colons: String = CERT_SHA1.to_uppercase().as_bytes().chunks(2).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(":");
-    std::fs::write(dir.path().join("feed.csv"), format!("indicator,type,description\n{JA4},ja4,loader fingerprint\n{sha1_colons},x509-fingerprint-sha1,C2 certificate\n")).unwrap();
+    let sha1_colons: String =
+        CERT_SHA1.to_uppercase().as_bytes().chunks(2).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(":");
+    std::fs::write(
+        dir.path().join("feed.csv"),
+        format!("indicator,type,description\n{JA4},ja4,loader fingerprint\n{sha1_colons},x509-fingerprint-sha1,C2 certificate\n"),
+    )
+    .unwrap();
     let site = dir.path().join("site.toml");
     std::fs::write(&site, "[site]\ninternal = [\"10.0.0.0/8\"]\n\n[ioc]\nfiles = [\"plain.txt\"]\n").unwrap();
 
-    let out = vigil().args(["hunt", "--no-store", "--format", "jsonl", "--site"]).arg(&site).arg("--ioc").arg(dir.path().join("feed.csv")).arg(&logs).output().unwrap();
+    let out = vigil()
+        .args(["hunt", "--no-store", "--format", "jsonl", "--site"])
+        .arg(&site)
+        .arg("--ioc")
+        .arg(dir.path().join("feed.csv"))
+        .arg(&logs)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let f: Vec<Finding> = parse_jsonl(&out.stdout).into_iter().filter(|x| x.kind == FindingKind::IocMatch).collect();
     for x in &f {
@@ -90,7 +106,8 @@ fn hunt_matches_indicators_from_the_command_line_and_the_site_file() {
     // STIX 2.1 bundles load through the same option.
     let stix = r#"{"type":"bundle","id":"bundle--1","objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--1","pattern_type":"stix","pattern":"[ipv4-addr:value = '192.0.2.44']","valid_from":"2024-01-01T00:00:00Z"}]}"#;
     std::fs::write(dir.path().join("bundle.json"), stix).unwrap();
-    let out = vigil().args(["hunt", "--no-store", "--format", "jsonl", "--ioc"]).arg(dir.path().join("bundle.json")).arg(&logs).output().unwrap();
+    let out =
+        vigil().args(["hunt", "--no-store", "--format", "jsonl", "--ioc"]).arg(dir.path().join("bundle.json")).arg(&logs).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let f: Vec<Finding> = parse_jsonl(&out.stdout).into_iter().filter(|x| x.kind == FindingKind::IocMatch).collect();
     assert_eq!(f.len(), 1, "{f:#?}");

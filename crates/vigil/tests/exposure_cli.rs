@@ -88,15 +88,33 @@ fn scan_with_vulns_gives_findings_and_a_patch_list_with_kev_first() {
     let ssh = Fake::start("127.60.0.1", b"SSH-2.0-OpenSSH_8.5p1\r\n", nothing);
     let nginx = Fake::start("127.60.0.2", b"", |_| http("nginx/1.20.0"));
     let apache = Fake::start("127.60.0.3", b"", |_| http("Apache/2.4.49 (Unix)"));
-    let exim = Fake::start("127.60.0.4", b"220 mx.example.cn ESMTP Exim 4.89 Thu, 26 Nov 2026 10:00:00 +0000\r\n", |_| b"221 bye\r\n".to_vec());
+    let exim =
+        Fake::start("127.60.0.4", b"220 mx.example.cn ESMTP Exim 4.89 Thu, 26 Nov 2026 10:00:00 +0000\r\n", |_| b"221 bye\r\n".to_vec());
     let redis = Fake::start("127.60.0.5", b"", |req| {
-        if req.starts_with(b"INFO") { b"$50\r\n# Server\r\nredis_version:7.2.4\r\nredis_mode:standalone\r\n\r\n".to_vec() } else { b"-ERR unknown command\r\n".to_vec() }
+        if req.starts_with(b"INFO") {
+            b"$50\r\n# Server\r\nredis_version:7.2.4\r\nredis_mode:standalone\r\n\r\n".to_vec()
+        } else {
+            b"-ERR unknown command\r\n".to_vec()
+        }
     });
     let dir = tempfile::tempdir().unwrap();
     let scope = scope_file(dir.path(), &[&ssh, &nginx, &apache, &exim, &redis]);
     let patch = dir.path().join("patch.json");
     let out = vigil()
-        .args(["exposure", "scan", "--scan-type", "connect", "--rate", "0", "--banner-wait-ms", "400", "--read-timeout-ms", "1500", "--format", "jsonl"])
+        .args([
+            "exposure",
+            "scan",
+            "--scan-type",
+            "connect",
+            "--rate",
+            "0",
+            "--banner-wait-ms",
+            "400",
+            "--read-timeout-ms",
+            "1500",
+            "--format",
+            "jsonl",
+        ])
         .arg("--scope")
         .arg(&scope)
         .arg("--vulns")
@@ -115,7 +133,8 @@ fn scan_with_vulns_gives_findings_and_a_patch_list_with_kev_first() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("connect scan of 5 address/port pairs") && err.contains("5 open"), "{err}");
-    let findings: Vec<Finding> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let findings: Vec<Finding> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
     let vulnerable: Vec<&Finding> = findings.iter().filter(|f| f.kind == FindingKind::VulnerableService).collect();
     let cves_of = |ip: &str| -> Vec<String> {
         vulnerable
@@ -130,7 +149,8 @@ fn scan_with_vulns_gives_findings_and_a_patch_list_with_kev_first() {
     assert!(cves_of("127.60.0.3").contains(&"CVE-2021-41773".to_string()));
     assert!(cves_of("127.60.0.4").contains(&"CVE-2019-10149".to_string()));
     assert!(cves_of("127.60.0.5").is_empty(), "no CVE data for Redis 7.2.4 in the corpus");
-    let redis_exposed = findings.iter().find(|f| f.kind == FindingKind::ExposedService && f.src == "127.60.0.5").expect("redis is an exposed database");
+    let redis_exposed =
+        findings.iter().find(|f| f.kind == FindingKind::ExposedService && f.src == "127.60.0.5").expect("redis is an exposed database");
     assert!(redis_exposed.summary.contains("without authentication"), "{}", redis_exposed.summary);
     assert!(findings.iter().any(|f| f.kind == FindingKind::ExposedService && f.src == "127.60.0.1"), "SSH is remote access");
     // Findings are ranked, KEV-backed ones on top.
@@ -141,7 +161,8 @@ fn scan_with_vulns_gives_findings_and_a_patch_list_with_kev_first() {
     let list: serde_json::Value = serde_json::from_slice(&std::fs::read(&patch).unwrap()).unwrap();
     let items = list.as_array().unwrap();
     assert_eq!(items.len(), 4, "{list:#}");
-    let order: Vec<(String, bool)> = items.iter().map(|i| (i["ip"].as_str().unwrap_or("").to_string(), i["kev"].as_bool().unwrap())).collect();
+    let order: Vec<(String, bool)> =
+        items.iter().map(|i| (i["ip"].as_str().unwrap_or("").to_string(), i["kev"].as_bool().unwrap())).collect();
     assert!(order[0].1 && order[1].1 && !order[2].1 && !order[3].1, "KEV entries first: {order:?}");
     let kev_ips: Vec<&str> = order[..2].iter().map(|(ip, _)| ip.as_str()).collect();
     assert!(kev_ips.contains(&"127.60.0.3") && kev_ips.contains(&"127.60.0.4"), "{order:?}");

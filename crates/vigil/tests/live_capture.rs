@@ -44,11 +44,7 @@ fn data_dir() -> PathBuf {
 
 fn run(args: &[&str]) -> Result<(), String> {
     let out = Command::new(args[0]).args(&args[1..]).stdin(Stdio::null()).output().map_err(|e| format!("{}: {e}", args[0]))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("{} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
-    }
+    if out.status.success() { Ok(()) } else { Err(format!("{} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())) }
 }
 
 /// Two namespaces joined by a veth pair; both go away on drop (deleting a namespace deletes
@@ -188,7 +184,11 @@ fn live_capture_matches_offline_engine() {
         assert_eq!(got.len(), want.len(), "{name}: number of connections");
         let (w, g) = (summarise(&want), summarise(&got));
         for (k, v) in &w {
-            assert_eq!(g.get(k), Some(v), "{name}: {k:?} [conns, orig pkts, orig IP bytes, resp pkts, resp IP bytes, orig bytes, resp bytes]");
+            assert_eq!(
+                g.get(k),
+                Some(v),
+                "{name}: {k:?} [conns, orig pkts, orig IP bytes, resp pkts, resp IP bytes, orig bytes, resp bytes]"
+            );
         }
         assert_eq!(w.len(), g.len(), "{name}: 5-tuples");
         println!("{name}: {frames} frames, {} connections, {} 5-tuples: live equals offline", got.len(), w.len());

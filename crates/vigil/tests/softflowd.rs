@@ -146,7 +146,13 @@ fn softflowd_exports_match_offline_engine() {
             for k in got.keys().filter(|k| !want.contains_key(k)) {
                 differ.push(format!("{k:?}: only from softflowd {:?}", got[k]));
             }
-            assert!(differ.is_empty(), "{name} v{version}: {} of {} endpoint pairs differ:\n{}", differ.len(), want.len(), differ.join("\n"));
+            assert!(
+                differ.is_empty(),
+                "{name} v{version}: {} of {} endpoint pairs differ:\n{}",
+                differ.len(),
+                want.len(),
+                differ.join("\n")
+            );
             println!(
                 "{name} v{version}: {} endpoint pairs ({padded} with Ethernet padding counted by softflowd), {} records -> {} conns (engine {}): packets and IP bytes agree",
                 want.len(),

@@ -20,14 +20,7 @@ fn scenario(dir: &Path, seed: u64) -> vigil_sim::Scenario {
 }
 
 fn hunt(s: &vigil_sim::Scenario, data: &Path) -> std::process::Output {
-    vigil()
-        .args(["hunt", "--format", "jsonl", "--site"])
-        .arg(&s.site_file)
-        .arg("--data")
-        .arg(data)
-        .arg(&s.pcap)
-        .output()
-        .unwrap()
+    vigil().args(["hunt", "--format", "jsonl", "--site"]).arg(&s.site_file).arg("--data").arg(data).arg(&s.pcap).output().unwrap()
 }
 
 fn query(data: &Path, site: &Path, format: &str, sql: &str) -> String {
@@ -72,10 +65,8 @@ fn query_over_a_hunted_capture_agrees_with_the_zeek_logs() {
          GROUP BY orig_h ORDER BY n DESC, orig_h LIMIT 5",
     );
     let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
-    let got: Vec<(String, i64, i64)> = rows
-        .iter()
-        .map(|r| (r["orig_h"].as_str().unwrap().to_string(), r["n"].as_i64().unwrap(), r["sent"].as_i64().unwrap()))
-        .collect();
+    let got: Vec<(String, i64, i64)> =
+        rows.iter().map(|r| (r["orig_h"].as_str().unwrap().to_string(), r["n"].as_i64().unwrap(), r["sent"].as_i64().unwrap())).collect();
     assert_eq!(got, want);
     let count: Vec<serde_json::Value> =
         query(&data, &s.site_file, "jsonl", "SELECT count(*) AS n FROM conn").lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -30,12 +30,7 @@ pub struct FragConfig {
 
 impl Default for FragConfig {
     fn default() -> Self {
-        FragConfig {
-            max_datagrams: 4096,
-            max_bytes: 32 << 20,
-            max_fragments_per_datagram: 256,
-            timeout_ns: 60 * 1_000_000_000,
-        }
+        FragConfig { max_datagrams: 4096, max_bytes: 32 << 20, max_fragments_per_datagram: 256, timeout_ns: 60 * 1_000_000_000 }
     }
 }
 
@@ -92,13 +87,7 @@ pub(crate) struct FragTable {
 
 impl FragTable {
     pub(crate) fn new(cfg: FragConfig) -> Self {
-        FragTable {
-            cfg,
-            map: HashMap::new(),
-            order: VecDeque::new(),
-            bytes: 0,
-            next_gen: 0,
-        }
+        FragTable { cfg, map: HashMap::new(), order: VecDeque::new(), bytes: 0, next_gen: 0 }
     }
 
     /// Datagrams currently held.
@@ -120,11 +109,7 @@ impl FragTable {
     /// Drops the oldest live datagram; false when none is left.
     fn evict_oldest(&mut self, stats: &mut DecodeStats) -> bool {
         while let Some((generation, key)) = self.order.pop_front() {
-            if self
-                .map
-                .get(&key)
-                .is_some_and(|d| d.generation == generation)
-            {
+            if self.map.get(&key).is_some_and(|d| d.generation == generation) {
                 self.remove(&key);
                 stats.frag_evicted += 1;
                 return true;
@@ -153,9 +138,7 @@ impl FragTable {
         // Completed datagrams leave stale entries behind; compact so the queue stays bounded.
         if self.order.len() > 2 * self.cfg.max_datagrams.max(16) {
             let map = &self.map;
-            self.order.retain(|(generation, key)| {
-                map.get(key).is_some_and(|d| d.generation == *generation)
-            });
+            self.order.retain(|(generation, key)| map.get(key).is_some_and(|d| d.generation == *generation));
         }
     }
 
@@ -166,14 +149,7 @@ impl FragTable {
     }
 
     /// Adds one fragment (the IP packet `ip` with fragment facts `frag`, inside `buf`).
-    pub(crate) fn insert(
-        &mut self,
-        now: i64,
-        buf: &[u8],
-        ip: &IpInfo,
-        frag: &FragInfo,
-        stats: &mut DecodeStats,
-    ) -> FragOutcome {
+    pub(crate) fn insert(&mut self, now: i64, buf: &[u8], ip: &IpInfo, frag: &FragInfo, stats: &mut DecodeStats) -> FragOutcome {
         stats.fragments += 1;
         self.expire(now, stats);
         let start = frag.offset;
@@ -192,12 +168,7 @@ impl FragTable {
             stats.frag_dropped += 1;
             return FragOutcome::Dropped;
         }
-        let key = Key {
-            src: ip.src,
-            dst: ip.dst,
-            id: frag.id,
-            proto: if ip.v6 { 0 } else { ip.proto },
-        };
+        let key = Key { src: ip.src, dst: ip.dst, id: frag.id, proto: if ip.v6 { 0 } else { ip.proto } };
         if !self.map.contains_key(&key) {
             while self.map.len() >= self.cfg.max_datagrams.max(1) {
                 if !self.evict_oldest(stats) {
@@ -225,11 +196,7 @@ impl FragTable {
         }
         // Make room for the bytes this fragment may add, evicting older datagrams.
         let growth = self.map.get(&key).map_or(0, |d| {
-            let hdr = if start == 0 && d.header.is_empty() {
-                frag.unfrag_end.saturating_sub(ip.off)
-            } else {
-                0
-            };
+            let hdr = if start == 0 && d.header.is_empty() { frag.unfrag_end.saturating_sub(ip.off) } else { 0 };
             (end as usize).saturating_sub(d.data.len()) + hdr
         });
         while self.bytes + growth > self.cfg.max_bytes {
@@ -357,15 +324,13 @@ fn rebuild(d: Datagram) -> Option<Vec<u8>> {
             return None;
         }
         *out.get_mut(d.nh_rel)? = d.next_proto;
-        out.get_mut(4..6)?
-            .copy_from_slice(&(plen as u16).to_be_bytes());
+        out.get_mut(4..6)?.copy_from_slice(&(plen as u16).to_be_bytes());
     } else {
         let tl = out.len() + total;
         if tl > MAX_DATAGRAM as usize {
             return None;
         }
-        out.get_mut(2..4)?
-            .copy_from_slice(&(tl as u16).to_be_bytes());
+        out.get_mut(2..4)?.copy_from_slice(&(tl as u16).to_be_bytes());
         // Keep DF, clear MF and the offset.
         let ff = u16::from_be_bytes([*out.get(6)?, *out.get(7)?]) & 0x4000;
         out.get_mut(6..8)?.copy_from_slice(&ff.to_be_bytes());

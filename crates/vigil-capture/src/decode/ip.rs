@@ -45,12 +45,7 @@ pub(crate) struct IpInfo {
 
 /// Parses the IP header at `off`; bytes past `limit` do not belong to this packet (they are the
 /// outer layer's trailer or padding). `version` is what the link layer announced, if anything.
-pub(crate) fn parse_ip(
-    buf: &[u8],
-    off: usize,
-    limit: usize,
-    version: Option<u8>,
-) -> Result<IpInfo, DecodeError> {
+pub(crate) fn parse_ip(buf: &[u8], off: usize, limit: usize, version: Option<u8>) -> Result<IpInfo, DecodeError> {
     let limit = limit.min(buf.len());
     let b0 = match buf.get(off) {
         Some(&b) if off < limit => b,
@@ -105,13 +100,7 @@ fn parse_v4(buf: &[u8], off: usize, limit: usize) -> Result<IpInfo, DecodeError>
         frag: None,
     };
     if more || frag_off != 0 {
-        info.frag = Some(FragInfo {
-            id,
-            offset: frag_off,
-            more,
-            unfrag_end: off + ihl,
-            nh_pos: off + 9,
-        });
+        info.frag = Some(FragInfo { id, offset: frag_off, more, unfrag_end: off + ihl, nh_pos: off + 9 });
     } else if info.proto == 51 {
         skip_ah(buf, &mut info)?;
     }
@@ -120,9 +109,7 @@ fn parse_v4(buf: &[u8], off: usize, limit: usize) -> Result<IpInfo, DecodeError>
 
 /// Steps over an IPv4 authentication header (its payload is plain, unlike ESP).
 fn skip_ah(buf: &[u8], info: &mut IpInfo) -> Result<(), DecodeError> {
-    let nh = u8_at(buf, info.l4_off)
-        .filter(|_| info.l4_off < info.l4_end)
-        .ok_or(DecodeError::Truncated("ah"))?;
+    let nh = u8_at(buf, info.l4_off).filter(|_| info.l4_off < info.l4_end).ok_or(DecodeError::Truncated("ah"))?;
     let len = (u8_at(buf, info.l4_off + 1).ok_or(DecodeError::Truncated("ah"))? as usize + 2) * 4;
     if info.l4_off + len > info.l4_end {
         return Err(DecodeError::Truncated("ah"));
@@ -143,11 +130,7 @@ fn parse_v6(buf: &[u8], off: usize, limit: usize) -> Result<IpInfo, DecodeError>
     // Payload length 0 with more than 64 KiB captured is a jumbogram or a BIG TCP offload: take
     // what was captured. Below that it really is empty (e.g. a Teredo bubble): any further bytes
     // are link-layer padding.
-    let total = if plen == 0 && captured > 40 + 0xffff {
-        captured
-    } else {
-        40 + plen
-    };
+    let total = if plen == 0 && captured > 40 + 0xffff { captured } else { 40 + plen };
     let end = off + total.min(captured);
     let mut src = [0u8; 16];
     src.copy_from_slice(&h[8..24]);
@@ -161,9 +144,7 @@ fn parse_v6(buf: &[u8], off: usize, limit: usize) -> Result<IpInfo, DecodeError>
     for _ in 0..MAX_EXT_HEADERS {
         match nh {
             0 | 43 | 60 | 135 | 139 | 140 | 51 => {
-                let next = u8_at(buf, cur)
-                    .filter(|_| cur + 2 <= end)
-                    .ok_or(DecodeError::Truncated("ipv6 ext"))?;
+                let next = u8_at(buf, cur).filter(|_| cur + 2 <= end).ok_or(DecodeError::Truncated("ipv6 ext"))?;
                 let l = u8_at(buf, cur + 1).ok_or(DecodeError::Truncated("ipv6 ext"))? as usize;
                 let len = if nh == 51 { (l + 2) * 4 } else { (l + 1) * 8 };
                 if cur + len > end {
@@ -189,13 +170,7 @@ fn parse_v6(buf: &[u8], off: usize, limit: usize) -> Result<IpInfo, DecodeError>
                     cur += 8;
                     continue;
                 }
-                frag = Some(FragInfo {
-                    id,
-                    offset,
-                    more,
-                    unfrag_end: cur,
-                    nh_pos,
-                });
+                frag = Some(FragInfo { id, offset, more, unfrag_end: cur, nh_pos });
                 nh = next;
                 cur += 8;
                 break;

@@ -75,22 +75,13 @@ pub(crate) fn link(buf: &[u8], lt: u32, l2: &mut L2Info) -> Result<L3, DecodeErr
     let first = match lt {
         ETHERNET => Step::Eth(0),
         RAW | RAW_BSD12 | RAW_BSD14 => {
-            return Ok(L3::Ip {
-                off: 0,
-                version: None,
-            });
+            return Ok(L3::Ip { off: 0, version: None });
         }
         IPV4 => {
-            return Ok(L3::Ip {
-                off: 0,
-                version: Some(4),
-            });
+            return Ok(L3::Ip { off: 0, version: Some(4) });
         }
         IPV6 => {
-            return Ok(L3::Ip {
-                off: 0,
-                version: Some(6),
-            });
+            return Ok(L3::Ip { off: 0, version: Some(6) });
         }
         NULL | LOOP => return null_loopback(buf),
         LINUX_SLL => {
@@ -142,17 +133,11 @@ pub(crate) fn link(buf: &[u8], lt: u32, l2: &mut L2Info) -> Result<L3, DecodeErr
             }
             return match dlt {
                 ETHERNET => walk(buf, Step::Eth(len), l2),
-                RAW | RAW_BSD12 | RAW_BSD14 => Ok(L3::Ip {
-                    off: len,
-                    version: None,
-                }),
+                RAW | RAW_BSD12 | RAW_BSD14 => Ok(L3::Ip { off: len, version: None }),
                 NULL | LOOP => {
                     let inner = buf.get(len..).unwrap_or(&[]);
                     Ok(match null_loopback(inner)? {
-                        L3::Ip { off, version } => L3::Ip {
-                            off: off + len,
-                            version,
-                        },
+                        L3::Ip { off, version } => L3::Ip { off: off + len, version },
                         L3::NotIp => L3::NotIp,
                     })
                 }
@@ -207,16 +192,10 @@ fn walk(buf: &[u8], mut step: Step, l2: &mut L2Info) -> Result<L3, DecodeError> 
             }
             Step::Type(off, et) => match et {
                 ET_IPV4 => {
-                    return Ok(L3::Ip {
-                        off,
-                        version: Some(4),
-                    });
+                    return Ok(L3::Ip { off, version: Some(4) });
                 }
                 ET_IPV6 => {
-                    return Ok(L3::Ip {
-                        off,
-                        version: Some(6),
-                    });
+                    return Ok(L3::Ip { off, version: Some(6) });
                 }
                 ET_VLAN | ET_QINQ | ET_QINQ_OLD1 | ET_QINQ_OLD2 | ET_QINQ_OLD3 => {
                     let tci = be16(buf, off).ok_or(DecodeError::Truncated("vlan"))?;
@@ -273,16 +252,10 @@ fn walk(buf: &[u8], mut step: Step, l2: &mut L2Info) -> Result<L3, DecodeError> 
                 let first = u8_at(buf, off).ok_or(DecodeError::Truncated("mpls"))?;
                 match first >> 4 {
                     4 => {
-                        return Ok(L3::Ip {
-                            off,
-                            version: Some(4),
-                        });
+                        return Ok(L3::Ip { off, version: Some(4) });
                     }
                     6 => {
-                        return Ok(L3::Ip {
-                            off,
-                            version: Some(6),
-                        });
+                        return Ok(L3::Ip { off, version: Some(6) });
                     }
                     0 => Step::Eth(off + 4),
                     _ => return Ok(L3::NotIp),
@@ -294,20 +267,10 @@ fn walk(buf: &[u8], mut step: Step, l2: &mut L2Info) -> Result<L3, DecodeError> 
                 }
                 let b0 = u8_at(buf, off).ok_or(DecodeError::Truncated("ppp"))?;
                 // Protocol-field compression: an odd first byte is a one-byte protocol.
-                let (proto, len) = if b0 & 1 == 1 {
-                    (b0 as u16, 1)
-                } else {
-                    (be16(buf, off).ok_or(DecodeError::Truncated("ppp"))?, 2)
-                };
+                let (proto, len) = if b0 & 1 == 1 { (b0 as u16, 1) } else { (be16(buf, off).ok_or(DecodeError::Truncated("ppp"))?, 2) };
                 return Ok(match proto {
-                    0x0021 => L3::Ip {
-                        off: off + len,
-                        version: Some(4),
-                    },
-                    0x0057 => L3::Ip {
-                        off: off + len,
-                        version: Some(6),
-                    },
+                    0x0021 => L3::Ip { off: off + len, version: Some(4) },
+                    0x0057 => L3::Ip { off: off + len, version: Some(6) },
                     _ => L3::NotIp,
                 });
             }
@@ -369,15 +332,9 @@ fn null_loopback(buf: &[u8]) -> Result<L3, DecodeError> {
     let le = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
     let fam = if le > 0xffff { le.swap_bytes() } else { le };
     Ok(match fam {
-        2 => L3::Ip {
-            off: 4,
-            version: Some(4),
-        },
+        2 => L3::Ip { off: 4, version: Some(4) },
         // AF_INET6 differs per OS: Linux 10, NetBSD/OpenBSD 24, FreeBSD 28, macOS 30.
-        10 | 24 | 28 | 30 => L3::Ip {
-            off: 4,
-            version: Some(6),
-        },
+        10 | 24 | 28 | 30 => L3::Ip { off: 4, version: Some(6) },
         _ => L3::NotIp,
     })
 }
@@ -406,10 +363,7 @@ fn nflog(buf: &[u8]) -> Result<L3, DecodeError> {
             if version.is_none() {
                 return Ok(L3::NotIp);
             }
-            return Ok(L3::Ip {
-                off: off + 4,
-                version,
-            });
+            return Ok(L3::Ip { off: off + 4, version });
         }
         off += len.div_ceil(4) * 4;
     }

@@ -185,10 +185,7 @@ pub struct DecoderConfig {
 
 impl Default for DecoderConfig {
     fn default() -> Self {
-        DecoderConfig {
-            frag: FragConfig::default(),
-            max_tunnel_depth: 4,
-        }
+        DecoderConfig { frag: FragConfig::default(), max_tunnel_depth: 4 }
     }
 }
 
@@ -216,10 +213,7 @@ impl Default for Decoder {
 
 impl std::fmt::Debug for Decoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Decoder")
-            .field("cfg", &self.cfg)
-            .field("stats", &self.stats)
-            .finish()
+        f.debug_struct("Decoder").field("cfg", &self.cfg).field("stats", &self.stats).finish()
     }
 }
 
@@ -307,11 +301,7 @@ fn parse_l4(buf: &[u8], ip: &IpInfo) -> Result<L4, DecodeError> {
             if avail < 2 {
                 return Err(DecodeError::Truncated("icmp"));
             }
-            plain(
-                8,
-                u8_at(b, o).unwrap_or(0) as u16,
-                u8_at(b, o + 1).unwrap_or(0) as u16,
-            )
+            plain(8, u8_at(b, o).unwrap_or(0) as u16, u8_at(b, o + 1).unwrap_or(0) as u16)
         }
         _ => plain(0, 0, 0),
     })
@@ -323,12 +313,7 @@ impl Decoder {
     }
 
     pub fn with_config(cfg: DecoderConfig) -> Self {
-        Decoder {
-            frags: FragTable::new(cfg.frag.clone()),
-            cfg,
-            stats: DecodeStats::default(),
-            out: Vec::new(),
-        }
+        Decoder { frags: FragTable::new(cfg.frag.clone()), cfg, stats: DecodeStats::default(), out: Vec::new() }
     }
 
     pub fn stats(&self) -> &DecodeStats {
@@ -356,18 +341,12 @@ impl Decoder {
 
     /// Decodes one frame. `Ok(None)` when the frame is not IP or is a fragment still waiting for
     /// the rest; both are counted.
-    pub fn decode<'a>(
-        &'a mut self,
-        frame: &RawFrame<'a>,
-    ) -> Result<Option<Packet<'a>>, DecodeError> {
+    pub fn decode<'a>(&'a mut self, frame: &RawFrame<'a>) -> Result<Option<Packet<'a>>, DecodeError> {
         Ok(self.decode_full(frame)?.map(|d| d.packet))
     }
 
     /// Like [`Decoder::decode`], with facts about the encapsulation that [`Packet`] leaves out.
-    pub fn decode_full<'a>(
-        &'a mut self,
-        frame: &RawFrame<'a>,
-    ) -> Result<Option<Decoded<'a>>, DecodeError> {
+    pub fn decode_full<'a>(&'a mut self, frame: &RawFrame<'a>) -> Result<Option<Decoded<'a>>, DecodeError> {
         self.stats.frames += 1;
         match self.decode_inner(frame) {
             Ok(Some(found)) => {
@@ -430,25 +409,14 @@ impl Decoder {
         for _ in 0..(2 * self.cfg.max_tunnel_depth as usize + 2) {
             if let Some(fr) = ip.frag {
                 let outcome = match src {
-                    Src::Frame => {
-                        self.frags
-                            .insert(frame.ts.0, frame.data, &ip, &fr, &mut self.stats)
-                    }
-                    Src::Reassembled => {
-                        self.frags
-                            .insert(frame.ts.0, &self.out, &ip, &fr, &mut self.stats)
-                    }
+                    Src::Frame => self.frags.insert(frame.ts.0, frame.data, &ip, &fr, &mut self.stats),
+                    Src::Reassembled => self.frags.insert(frame.ts.0, &self.out, &ip, &fr, &mut self.stats),
                 };
                 match outcome {
                     FragOutcome::Complete(pkt) => {
                         self.out = pkt;
                         src = Src::Reassembled;
-                        ip = parse_ip(
-                            &self.out,
-                            0,
-                            self.out.len(),
-                            Some(if ip.v6 { 6 } else { 4 }),
-                        )?;
+                        ip = parse_ip(&self.out, 0, self.out.len(), Some(if ip.v6 { 6 } else { 4 }))?;
                         if ip.frag.is_some() {
                             return Err(DecodeError::BadHeader("reassembled datagram"));
                         }
@@ -484,16 +452,7 @@ impl Decoder {
                 }
             }
             let l4 = parse_l4(buf, &ip)?;
-            return Ok(Some(Found {
-                src,
-                ip,
-                l4,
-                l2,
-                tunnel,
-                outer_ip_len,
-                outer_payload_len,
-                depth,
-            }));
+            return Ok(Some(Found { src, ip, l4, l2, tunnel, outer_ip_len, outer_payload_len, depth }));
         }
         Err(DecodeError::BadHeader("nesting"))
     }
@@ -543,11 +502,7 @@ pub struct CutHeader {
 /// when the frame is not IP; an error when the cut falls inside the IP header (or a link
 /// header before it), as there are then no addresses to report. A tunnel whose inner header
 /// was cut gives the outer packet.
-pub fn decode_cut(
-    buf: &[u8],
-    start: CutStart,
-    max_tunnel_depth: u8,
-) -> Result<Option<CutHeader>, DecodeError> {
+pub fn decode_cut(buf: &[u8], start: CutStart, max_tunnel_depth: u8) -> Result<Option<CutHeader>, DecodeError> {
     let mut l2 = L2Info::default();
     let l3 = match start {
         CutStart::Link(lt) => link::link(buf, lt, &mut l2)?,

@@ -41,14 +41,7 @@ pub(crate) fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     v
 }
 
-pub(crate) fn ipv4_frag(
-    src: [u8; 4],
-    dst: [u8; 4],
-    proto: u8,
-    id: u16,
-    ff: u16,
-    payload: &[u8],
-) -> Vec<u8> {
+pub(crate) fn ipv4_frag(src: [u8; 4], dst: [u8; 4], proto: u8, id: u16, ff: u16, payload: &[u8]) -> Vec<u8> {
     let mut v = vec![0x45, 0];
     v.extend(((20 + payload.len()) as u16).to_be_bytes());
     v.extend(id.to_be_bytes());
@@ -87,13 +80,7 @@ pub(crate) fn eth(et: u16, payload: &[u8]) -> Vec<u8> {
 }
 
 fn frame(lt: u32, data: &[u8]) -> RawFrame<'_> {
-    RawFrame {
-        ts: Timestamp(1_000_000_000),
-        linktype: lt,
-        data,
-        orig_len: data.len() as u32,
-        interface: 0,
-    }
+    RawFrame { ts: Timestamp(1_000_000_000), linktype: lt, data, orig_len: data.len() as u32, interface: 0 }
 }
 
 /// Owned summary of a packet: addresses, protocol, ports, payload, tunnel.
@@ -103,17 +90,7 @@ type Summary = (IpAddr, IpAddr, u8, u16, u16, Vec<u8>, Option<Tunnel>);
 fn dec(lt: u32, data: &[u8]) -> Result<Option<Summary>, DecodeError> {
     let mut d = Decoder::new();
     let f = frame(lt, data);
-    Ok(d.decode(&f)?.map(|p| {
-        (
-            p.src,
-            p.dst,
-            p.proto,
-            p.sport,
-            p.dport,
-            p.payload.to_vec(),
-            p.tunnel,
-        )
-    }))
+    Ok(d.decode(&f)?.map(|p| (p.src, p.dst, p.proto, p.sport, p.dport, p.payload.to_vec(), p.tunnel)))
 }
 
 fn v4(a: [u8; 4]) -> IpAddr {
@@ -125,22 +102,11 @@ fn v6(a: [u8; 16]) -> IpAddr {
 
 #[test]
 fn ethernet_ipv4_tcp() {
-    let pkt = eth(
-        0x0800,
-        &ipv4(
-            A4,
-            B4,
-            6,
-            &tcp(1234, 80, TcpHdr::SYN | TcpHdr::ACK, b"GET /"),
-        ),
-    );
+    let pkt = eth(0x0800, &ipv4(A4, B4, 6, &tcp(1234, 80, TcpHdr::SYN | TcpHdr::ACK, b"GET /")));
     let mut d = Decoder::new();
     let f = frame(linktype::ETHERNET, &pkt);
     let p = d.decode(&f).unwrap().unwrap();
-    assert_eq!(
-        (p.src, p.dst, p.proto, p.sport, p.dport),
-        (v4(A4), v4(B4), 6, 1234, 80)
-    );
+    assert_eq!((p.src, p.dst, p.proto, p.sport, p.dport), (v4(A4), v4(B4), 6, 1234, 80));
     assert_eq!(p.l2_src, Some(MAC_A));
     assert_eq!(p.l2_dst, Some(MAC_B));
     assert_eq!(p.ip_len, 20 + 24 + 5);
@@ -148,10 +114,7 @@ fn ethernet_ipv4_tcp() {
     assert_eq!(p.payload, b"GET /");
     assert_eq!(p.payload_len, 5);
     let t = p.tcp.unwrap();
-    assert_eq!(
-        (t.flags, t.seq, t.ack, t.window, t.header_len),
-        (0x12, 1000, 2000, 512, 24)
-    );
+    assert_eq!((t.flags, t.seq, t.ack, t.window, t.header_len), (0x12, 1000, 2000, 512, 24));
     assert_eq!(p.tunnel, None);
     let owned = OwnedPacket::from(&p);
     assert_eq!(owned.as_packet(), p);
@@ -177,10 +140,7 @@ fn ipv6_with_extension_headers() {
     let mut d = Decoder::new();
     let f = frame(linktype::ETHERNET, &pkt);
     let p = d.decode(&f).unwrap().unwrap();
-    assert_eq!(
-        (p.src, p.dst, p.proto, p.sport, p.dport),
-        (v6(a6()), v6(b6()), 17, 5000, 53)
-    );
+    assert_eq!((p.src, p.dst, p.proto, p.sport, p.dport), (v6(a6()), v6(b6()), 17, 5000, 53));
     assert_eq!(p.ip_len as usize, pkt.len() - 14);
     assert_eq!(p.payload_len, 5);
     assert_eq!(p.ttl, 33);
@@ -200,9 +160,7 @@ fn icmp_type_and_code_become_ports() {
 fn sctp_ports() {
     let mut sctp = vec![0x0b, 0xb8, 0x0b, 0xb9];
     sctp.extend([0u8; 8]);
-    let r = dec(linktype::RAW, &ipv4(A4, B4, 132, &sctp))
-        .unwrap()
-        .unwrap();
+    let r = dec(linktype::RAW, &ipv4(A4, B4, 132, &sctp)).unwrap().unwrap();
     assert_eq!((r.2, r.3, r.4), (132, 3000, 3001));
 }
 
@@ -320,43 +278,21 @@ fn sll_sll2_null_loop_nflog_ppp_chdlc() {
 #[test]
 fn unsupported_linktype_and_garbage_are_errors() {
     assert_eq!(dec(147, b"xx"), Err(DecodeError::UnsupportedLinktype(147)));
-    assert!(matches!(
-        dec(linktype::ETHERNET, &[0u8; 5]),
-        Err(DecodeError::Truncated(_))
-    ));
-    assert!(matches!(
-        dec(linktype::RAW, &[0x45, 0, 0]),
-        Err(DecodeError::Truncated(_))
-    ));
-    assert!(matches!(
-        dec(linktype::RAW, &[0x75; 40]),
-        Err(DecodeError::BadHeader(_))
-    ));
+    assert!(matches!(dec(linktype::ETHERNET, &[0u8; 5]), Err(DecodeError::Truncated(_))));
+    assert!(matches!(dec(linktype::RAW, &[0x45, 0, 0]), Err(DecodeError::Truncated(_))));
+    assert!(matches!(dec(linktype::RAW, &[0x75; 40]), Err(DecodeError::BadHeader(_))));
     // IHL below 5.
     let mut bad = ipv4(A4, B4, 6, &tcp(1, 2, 2, b""));
     bad[0] = 0x44;
-    assert!(matches!(
-        dec(linktype::RAW, &bad),
-        Err(DecodeError::BadHeader(_))
-    ));
+    assert!(matches!(dec(linktype::RAW, &bad), Err(DecodeError::BadHeader(_))));
     // TCP header cut short.
     let cut = ipv4(A4, B4, 6, &[0u8; 10]);
-    assert!(matches!(
-        dec(linktype::RAW, &cut),
-        Err(DecodeError::Truncated("tcp"))
-    ));
+    assert!(matches!(dec(linktype::RAW, &cut), Err(DecodeError::Truncated("tcp"))));
     let mut d = Decoder::new();
     for f in [frame(1, &[0u8; 3]), frame(300, b"")] {
         assert!(d.decode(&f).is_err());
     }
-    assert_eq!(
-        (
-            d.stats().truncated,
-            d.stats().unsupported_linktype,
-            d.stats().frames
-        ),
-        (1, 1, 2)
-    );
+    assert_eq!((d.stats().truncated, d.stats().unsupported_linktype, d.stats().frames), (1, 1, 2));
 }
 
 #[test]
@@ -380,26 +316,16 @@ fn ip_in_ip_6in4_4in6() {
     let mut d = Decoder::new();
     let f = frame(linktype::RAW, &outer);
     let full = d.decode_full(&f).unwrap().unwrap();
-    assert_eq!(
-        (full.tunnel_ip_len, full.tunnel_depth),
-        (Some(outer.len() as u32), 1)
-    );
+    assert_eq!((full.tunnel_ip_len, full.tunnel_depth), (Some(outer.len() as u32), 1));
     assert_eq!(full.packet.ip_len as usize, inner4.len());
     let t = r.6.unwrap();
-    assert_eq!(
-        (t.kind, t.src, t.dst, t.proto),
-        (TunnelKind::IpInIp, v4(A4), v4(B4), 4)
-    );
+    assert_eq!((t.kind, t.src, t.dst, t.proto), (TunnelKind::IpInIp, v4(A4), v4(B4), 4));
 
     let inner6 = ipv6(a6(), b6(), 6, &tcp(80, 81, 2, b""));
-    let r = dec(linktype::RAW, &ipv4(A4, B4, 41, &inner6))
-        .unwrap()
-        .unwrap();
+    let r = dec(linktype::RAW, &ipv4(A4, B4, 41, &inner6)).unwrap().unwrap();
     assert_eq!((r.0, r.6.unwrap().kind), (v6(a6()), TunnelKind::Ip6In4));
 
-    let r = dec(linktype::RAW, &ipv6(a6(), b6(), 4, &inner4))
-        .unwrap()
-        .unwrap();
+    let r = dec(linktype::RAW, &ipv6(a6(), b6(), 4, &inner4)).unwrap().unwrap();
     assert_eq!((r.0, r.6.unwrap().kind), (v4(B4), TunnelKind::Ip4In6));
 }
 
@@ -410,65 +336,30 @@ fn gre_variants() {
     let mut g = vec![0x30, 0x00, 0x08, 0x00, 0, 0, 0, 1, 0, 0, 0, 2];
     g.extend(&inner);
     let r = dec(linktype::RAW, &ipv4(A4, B4, 47, &g)).unwrap().unwrap();
-    assert_eq!(
-        (r.0, r.5.as_slice(), r.6.unwrap().kind),
-        (v4(B4), &b"gre"[..], TunnelKind::Gre)
-    );
+    assert_eq!((r.0, r.5.as_slice(), r.6.unwrap().kind), (v4(B4), &b"gre"[..], TunnelKind::Gre));
     // Checksum present, transparent Ethernet bridging.
     let mut g = vec![0x80, 0x00, 0x65, 0x58, 0, 0, 0, 0];
     g.extend(eth(0x0800, &inner));
-    assert_eq!(
-        dec(linktype::RAW, &ipv4(A4, B4, 47, &g))
-            .unwrap()
-            .unwrap()
-            .3,
-        9
-    );
+    assert_eq!(dec(linktype::RAW, &ipv4(A4, B4, 47, &g)).unwrap().unwrap().3, 9);
     // ERSPAN type II (sequence bit set, 8-byte ERSPAN header).
     let mut g = vec![0x10, 0x00, 0x88, 0xbe, 0, 0, 0, 5];
     g.extend([0x10, 0, 0, 1, 0, 0, 0, 0]);
     g.extend(eth(0x0800, &inner));
-    assert_eq!(
-        dec(linktype::RAW, &ipv4(A4, B4, 47, &g))
-            .unwrap()
-            .unwrap()
-            .3,
-        9
-    );
+    assert_eq!(dec(linktype::RAW, &ipv4(A4, B4, 47, &g)).unwrap().unwrap().3, 9);
     // ERSPAN type III with the platform subheader.
     let mut g = vec![0x10, 0x00, 0x22, 0xeb, 0, 0, 0, 5];
     g.extend([0x20, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
     g.extend([0u8; 8]);
     g.extend(eth(0x0800, &inner));
-    assert_eq!(
-        dec(linktype::RAW, &ipv4(A4, B4, 47, &g))
-            .unwrap()
-            .unwrap()
-            .3,
-        9
-    );
+    assert_eq!(dec(linktype::RAW, &ipv4(A4, B4, 47, &g)).unwrap().unwrap().3, 9);
     // PPTP enhanced GRE carrying PPP with address/control, with sequence and ack numbers.
-    let mut g = vec![
-        0x30, 0x81, 0x88, 0x0b, 0, 20, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0x03, 0x00, 0x21,
-    ];
+    let mut g = vec![0x30, 0x81, 0x88, 0x0b, 0, 20, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0x03, 0x00, 0x21];
     g.extend(&inner);
-    assert_eq!(
-        dec(linktype::RAW, &ipv4(A4, B4, 47, &g))
-            .unwrap()
-            .unwrap()
-            .3,
-        9
-    );
+    assert_eq!(dec(linktype::RAW, &ipv4(A4, B4, 47, &g)).unwrap().unwrap().3, 9);
     // PPTP with protocol-field compression and no address/control.
     let mut g = vec![0x20, 0x01, 0x88, 0x0b, 0, 20, 0, 1, 0x21];
     g.extend(&inner);
-    assert_eq!(
-        dec(linktype::RAW, &ipv4(A4, B4, 47, &g))
-            .unwrap()
-            .unwrap()
-            .3,
-        9
-    );
+    assert_eq!(dec(linktype::RAW, &ipv4(A4, B4, 47, &g)).unwrap().unwrap().3, 9);
     // GRE carrying something unknown: the outer packet is the innermost IP packet.
     let g = vec![0x00, 0x00, 0x88, 0x09, 1, 2, 3];
     let r = dec(linktype::RAW, &ipv4(A4, B4, 47, &g)).unwrap().unwrap();
@@ -480,53 +371,35 @@ fn udp_tunnels() {
     let inner = ipv4(B4, A4, 6, &tcp(443, 5555, 0x10, b"tls"));
     let mut vx = vec![0x08, 0, 0, 0, 0, 0, 0x64, 0];
     vx.extend(eth(0x0800, &inner));
-    let r = dec(linktype::RAW, &ipv4(A4, B4, 17, &udp(40000, 4789, &vx)))
-        .unwrap()
-        .unwrap();
+    let r = dec(linktype::RAW, &ipv4(A4, B4, 17, &udp(40000, 4789, &vx))).unwrap().unwrap();
     let t = r.6.unwrap();
-    assert_eq!(
-        (r.3, t.kind, t.sport, t.dport, t.proto),
-        (443, TunnelKind::Vxlan, 40000, 4789, 17)
-    );
+    assert_eq!((r.3, t.kind, t.sport, t.dport, t.proto), (443, TunnelKind::Vxlan, 40000, 4789, 17));
 
     let mut gn = vec![0x01, 0, 0x65, 0x58, 0, 0, 0x64, 0, 0, 0, 0, 0];
     gn.extend(eth(0x0800, &inner));
-    let r = dec(linktype::RAW, &ipv4(A4, B4, 17, &udp(40000, 6081, &gn)))
-        .unwrap()
-        .unwrap();
+    let r = dec(linktype::RAW, &ipv4(A4, B4, 17, &udp(40000, 6081, &gn))).unwrap().unwrap();
     assert_eq!((r.3, r.6.unwrap().kind), (443, TunnelKind::Geneve));
 
     let mut gtp = vec![0x32, 0xff];
     gtp.extend(((inner.len() + 4) as u16).to_be_bytes());
     gtp.extend([0, 0, 0, 1, 0, 1, 0, 0]);
     gtp.extend(&inner);
-    let r = dec(linktype::RAW, &ipv4(A4, B4, 17, &udp(2152, 2152, &gtp)))
-        .unwrap()
-        .unwrap();
+    let r = dec(linktype::RAW, &ipv4(A4, B4, 17, &udp(2152, 2152, &gtp))).unwrap().unwrap();
     assert_eq!((r.3, r.6.unwrap().kind), (443, TunnelKind::Gtp));
 
     let inner6 = ipv6(a6(), b6(), 17, &udp(1, 2, b"teredo"));
     let mut ter = vec![0, 0, 0x0d, 0x84, 1, 2, 3, 4]; // origin indication
     ter.extend(&inner6);
-    let r = dec(linktype::RAW, &ipv4(A4, B4, 17, &udp(3544, 50000, &ter)))
-        .unwrap()
-        .unwrap();
+    let r = dec(linktype::RAW, &ipv4(A4, B4, 17, &udp(3544, 50000, &ter))).unwrap().unwrap();
     assert_eq!((r.0, r.6.unwrap().kind), (v6(a6()), TunnelKind::Teredo));
 
     // Plain UDP on a tunnel port that is not a tunnel stays the outer packet.
-    let r = dec(
-        linktype::RAW,
-        &ipv4(A4, B4, 17, &udp(50000, 3544, b"hello world")),
-    )
-    .unwrap()
-    .unwrap();
+    let r = dec(linktype::RAW, &ipv4(A4, B4, 17, &udp(50000, 3544, b"hello world"))).unwrap().unwrap();
     assert_eq!((r.0, r.4, r.6), (v4(A4), 3544, None));
     // VXLAN carrying ARP: the outer UDP packet is reported.
     let mut vx_arp = vec![0x08, 0, 0, 0, 0, 0, 0x64, 0];
     vx_arp.extend(eth(0x0806, &[0u8; 28]));
-    let r = dec(linktype::RAW, &ipv4(A4, B4, 17, &udp(40000, 4789, &vx_arp)))
-        .unwrap()
-        .unwrap();
+    let r = dec(linktype::RAW, &ipv4(A4, B4, 17, &udp(40000, 4789, &vx_arp))).unwrap().unwrap();
     assert_eq!((r.2, r.4, r.6), (17, 4789, None));
 }
 
@@ -549,14 +422,7 @@ fn frags_v4(payload: &[u8], chunk: usize, id: u16) -> Vec<Vec<u8>> {
     while off < payload.len() {
         let end = (off + chunk).min(payload.len());
         let mf = if end < payload.len() { 0x2000 } else { 0 };
-        out.push(ipv4_frag(
-            A4,
-            B4,
-            17,
-            id,
-            mf | (off / 8) as u16,
-            &payload[off..end],
-        ));
+        out.push(ipv4_frag(A4, B4, 17, id, mf | (off / 8) as u16, &payload[off..end]));
         off = end;
     }
     out
@@ -583,10 +449,7 @@ fn ipv4_reassembly_in_any_order() {
         }
     }
     let s = d.stats();
-    assert_eq!(
-        (s.fragments, s.reassembled, s.fragments_pending),
-        (n as u64, 1, n as u64 - 1)
-    );
+    assert_eq!((s.fragments, s.reassembled, s.fragments_pending), (n as u64, 1, n as u64 - 1));
     assert_eq!(d.fragments_in_flight(), 0);
     assert_eq!(d.fragment_bytes(), 0);
 }
@@ -625,10 +488,7 @@ fn ipv6_reassembly_keeps_unfragmentable_headers() {
     assert!(d.decode(&frame(linktype::IPV6, &f1)).unwrap().is_none());
     let fr2 = frame(linktype::IPV6, &f2);
     let p = d.decode(&fr2).unwrap().unwrap();
-    assert_eq!(
-        (p.proto, p.sport, p.dport, p.payload_len),
-        (17, 7000, 53, 100)
-    );
+    assert_eq!((p.proto, p.sport, p.dport, p.payload_len), (17, 7000, 53, 100));
     assert_eq!(p.ip_len as usize, 40 + 8 + dgram.len());
 }
 
@@ -636,19 +496,14 @@ fn ipv6_reassembly_keeps_unfragmentable_headers() {
 fn ipv6_atomic_fragment_is_whole() {
     let mut p = vec![6, 0, 0, 0, 0, 0, 0, 1];
     p.extend(tcp(80, 1025, 0x10, b"hi"));
-    let r = dec(linktype::IPV6, &ipv6(a6(), b6(), 44, &p))
-        .unwrap()
-        .unwrap();
+    let r = dec(linktype::IPV6, &ipv6(a6(), b6(), 44, &p)).unwrap().unwrap();
     assert_eq!((r.2, r.3, r.5.as_slice()), (6, 80, &b"hi"[..]));
 }
 
 #[test]
 fn fragmented_tunnel_payload_is_reassembled_then_decapsulated() {
     let inner = ipv4(B4, A4, 6, &tcp(22, 2222, 0x18, &[1u8; 64]));
-    let frs = [
-        ipv4_frag(A4, B4, 4, 77, 0x2000, &inner[..48]),
-        ipv4_frag(A4, B4, 4, 77, 6, &inner[48..]),
-    ];
+    let frs = [ipv4_frag(A4, B4, 4, 77, 0x2000, &inner[..48]), ipv4_frag(A4, B4, 4, 77, 6, &inner[48..])];
     let mut d = Decoder::new();
     assert!(d.decode(&frame(linktype::RAW, &frs[0])).unwrap().is_none());
     let f = frame(linktype::RAW, &frs[1]);
@@ -659,34 +514,15 @@ fn fragmented_tunnel_payload_is_reassembled_then_decapsulated() {
 
 #[test]
 fn fragment_flood_stays_bounded() {
-    let cfg = DecoderConfig {
-        frag: FragConfig {
-            max_datagrams: 64,
-            max_bytes: 64 * 1024,
-            ..FragConfig::default()
-        },
-        ..DecoderConfig::default()
-    };
+    let cfg =
+        DecoderConfig { frag: FragConfig { max_datagrams: 64, max_bytes: 64 * 1024, ..FragConfig::default() }, ..DecoderConfig::default() };
     let mut d = Decoder::with_config(cfg);
     // 10,000 first fragments that never complete, plus far-offset fragments that try to make the
     // table allocate 64 KiB each.
     for i in 0..10_000u32 {
         let off = if i % 2 == 0 { 0x2000 } else { 0x2000 | 8000 };
-        let p = ipv4_frag(
-            A4,
-            [10, 1, (i >> 8) as u8, i as u8],
-            17,
-            i as u16,
-            off,
-            &[0u8; 16],
-        );
-        let f = RawFrame {
-            ts: Timestamp(i as i64),
-            linktype: linktype::RAW,
-            data: &p,
-            orig_len: 36,
-            interface: 0,
-        };
+        let p = ipv4_frag(A4, [10, 1, (i >> 8) as u8, i as u8], 17, i as u16, off, &[0u8; 16]);
+        let f = RawFrame { ts: Timestamp(i as i64), linktype: linktype::RAW, data: &p, orig_len: 36, interface: 0 };
         assert!(d.decode(&f).unwrap().is_none());
         assert!(d.fragments_in_flight() <= 64);
         assert!(d.fragment_bytes() <= 64 * 1024);
@@ -698,22 +534,10 @@ fn fragment_flood_stays_bounded() {
 fn fragments_time_out_in_event_time() {
     let mut d = Decoder::new();
     let p = ipv4_frag(A4, B4, 17, 1, 0x2000, &[0u8; 16]);
-    let f = RawFrame {
-        ts: Timestamp(0),
-        linktype: linktype::RAW,
-        data: &p,
-        orig_len: 36,
-        interface: 0,
-    };
+    let f = RawFrame { ts: Timestamp(0), linktype: linktype::RAW, data: &p, orig_len: 36, interface: 0 };
     assert!(d.decode(&f).unwrap().is_none());
     let q = ipv4_frag(A4, B4, 17, 2, 0x2000, &[0u8; 16]);
-    let g = RawFrame {
-        ts: Timestamp::from_secs(120),
-        linktype: linktype::RAW,
-        data: &q,
-        orig_len: 36,
-        interface: 0,
-    };
+    let g = RawFrame { ts: Timestamp::from_secs(120), linktype: linktype::RAW, data: &q, orig_len: 36, interface: 0 };
     assert!(d.decode(&g).unwrap().is_none());
     assert_eq!(d.stats().frag_timeouts, 1);
     assert_eq!(d.fragments_in_flight(), 1);
@@ -758,23 +582,16 @@ fn sample_frames() -> Vec<(u32, Vec<u8>)> {
         (linktype::RAW, ipv4(A4, B4, 4, &inner)),
         (linktype::RAW, ipv4(A4, B4, 41, &inner6)),
     ];
-    let mut g = vec![
-        0x30, 0x81, 0x88, 0x0b, 0, 20, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0x03, 0x00, 0x21,
-    ];
+    let mut g = vec![0x30, 0x81, 0x88, 0x0b, 0, 20, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0x03, 0x00, 0x21];
     g.extend(&inner);
     v.push((linktype::RAW, ipv4(A4, B4, 47, &g)));
-    let mut e3 = vec![
-        0x10, 0x00, 0x22, 0xeb, 0, 0, 0, 5, 0x20, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
-    ];
+    let mut e3 = vec![0x10, 0x00, 0x22, 0xeb, 0, 0, 0, 5, 0x20, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
     e3.extend([0u8; 8]);
     e3.extend(eth(0x0800, &inner));
     v.push((linktype::RAW, ipv4(A4, B4, 47, &e3)));
     let mut vx = vec![0x08, 0, 0, 0, 0, 0, 0x64, 0];
     vx.extend(eth(0x8100, &[&[0u8, 5, 0x08, 0x00][..], &inner].concat()));
-    v.push((
-        linktype::ETHERNET,
-        eth(0x0800, &ipv4(A4, B4, 17, &udp(1, 4789, &vx))),
-    ));
+    v.push((linktype::ETHERNET, eth(0x0800, &ipv4(A4, B4, 17, &udp(1, 4789, &vx)))));
     let mut gtp = vec![0x34, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x85, 1, 0, 0, 0];
     gtp.extend(&inner);
     v.push((linktype::RAW, ipv4(A4, B4, 17, &udp(2152, 2152, &gtp))));
@@ -785,29 +602,14 @@ fn sample_frames() -> Vec<(u32, Vec<u8>)> {
     gn.extend(eth(0x0800, &inner));
     v.push((linktype::RAW, ipv6(a6(), b6(), 17, &udp(1, 6081, &gn))));
     let mut mp = vec![0, 0x01, 0x01, 0x40, 0, 0, 0, 0];
-    mp.extend(eth(
-        0x8864,
-        &[&[0x11u8, 0, 0, 1, 0, 20, 0x00, 0x57][..], &inner6].concat(),
-    ));
+    mp.extend(eth(0x8864, &[&[0x11u8, 0, 0, 1, 0, 20, 0x00, 0x57][..], &inner6].concat()));
     v.push((linktype::ETHERNET, eth(0x8847, &mp)));
-    let mut ext = vec![
-        43, 0, 1, 4, 0, 0, 0, 0, 51, 0, 0, 0, 0, 0, 0, 0, 44, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    ];
+    let mut ext = vec![43, 0, 1, 4, 0, 0, 0, 0, 51, 0, 0, 0, 0, 0, 0, 0, 44, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     ext.extend([6, 0, 0, 1, 0, 0, 0, 9]);
     ext.extend(tcp(1, 2, 2, b"x"));
     v.push((linktype::IPV6, ipv6(a6(), b6(), 0, &ext)));
-    for (i, f) in frags_v4(&udp(7, 8, &[3u8; 300]), 96, 99)
-        .into_iter()
-        .enumerate()
-    {
-        v.push((
-            if i % 2 == 0 {
-                linktype::RAW
-            } else {
-                linktype::IPV4
-            },
-            f,
-        ));
+    for (i, f) in frags_v4(&udp(7, 8, &[3u8; 300]), 96, 99).into_iter().enumerate() {
+        v.push((if i % 2 == 0 { linktype::RAW } else { linktype::IPV4 }, f));
     }
     let mut nflog = vec![2, 0, 0, 0];
     nflog.extend(((inner.len() + 4) as u16).to_le_bytes());
@@ -824,16 +626,10 @@ fn sample_frames() -> Vec<(u32, Vec<u8>)> {
 #[test]
 fn mutated_frames_never_panic() {
     let samples = sample_frames();
-    let lts = [
-        0, 1, 9, 12, 50, 101, 104, 105, 108, 113, 127, 192, 228, 229, 239, 258, 276,
-    ];
+    let lts = [0, 1, 9, 12, 50, 101, 104, 105, 108, 113, 127, 192, 228, 229, 239, 258, 276];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut d = Decoder::with_config(DecoderConfig {
-        frag: FragConfig {
-            max_datagrams: 8,
-            max_bytes: 4096,
-            ..FragConfig::default()
-        },
+        frag: FragConfig { max_datagrams: 8, max_bytes: 4096, ..FragConfig::default() },
         ..DecoderConfig::default()
     });
     let mut decoded = 0u64;
@@ -858,18 +654,8 @@ fn mutated_frames_never_panic() {
                 }
             }
         }
-        let lt = if rng.below(8) == 0 {
-            lts[rng.below(lts.len())]
-        } else {
-            *lt
-        };
-        let f = RawFrame {
-            ts: Timestamp(round as i64 * 1000),
-            linktype: lt,
-            data: &data,
-            orig_len: 0,
-            interface: 0,
-        };
+        let lt = if rng.below(8) == 0 { lts[rng.below(lts.len())] } else { *lt };
+        let f = RawFrame { ts: Timestamp(round as i64 * 1000), linktype: lt, data: &data, orig_len: 0, interface: 0 };
         // The stateless reader never reads past the cut, and reads every header the decoder
         // reads (it asks less of the bytes).
         let cut = decode_cut(&data, CutStart::Link(lt), 4);
@@ -888,15 +674,7 @@ fn mutated_frames_never_panic() {
     }
     let s = d.stats();
     assert_eq!(s.frames, 40_000);
-    assert_eq!(
-        s.frames,
-        s.packets
-            + s.non_ip
-            + s.fragments_pending
-            + s.truncated
-            + s.bad_header
-            + s.unsupported_linktype
-    );
+    assert_eq!(s.frames, s.packets + s.non_ip + s.fragments_pending + s.truncated + s.bad_header + s.unsupported_linktype);
     // Mutations leave many frames intact enough to decode: the test exercises deep paths.
     assert!(decoded > 10_000, "{s:?}");
     assert_eq!(cut_missed, 0);
@@ -911,10 +689,7 @@ fn ipv6_empty_payload_ignores_ethernet_padding() {
     let mut d = Decoder::new();
     let f = frame(linktype::ETHERNET, &pkt);
     let out = d.decode(&f).unwrap().unwrap();
-    assert_eq!(
-        (out.proto, out.ip_len, out.payload_len, out.payload.len()),
-        (59, 40, 0, 0)
-    );
+    assert_eq!((out.proto, out.ip_len, out.payload_len, out.payload.len()), (59, 40, 0, 0));
 }
 
 #[test]
@@ -932,10 +707,7 @@ fn wifi_radiotap_ppi_pktap() {
     let mut d = Decoder::new();
     let f = frame(linktype::IEEE802_11, &wlan);
     let p = d.decode(&f).unwrap().unwrap();
-    assert_eq!(
-        (p.l2_src, p.l2_dst, p.sport, p.payload),
-        (Some(MAC_A), Some(MAC_B), 1, &b"air"[..])
-    );
+    assert_eq!((p.l2_src, p.l2_dst, p.sport, p.payload), (Some(MAC_A), Some(MAC_B), 1, &b"air"[..]));
 
     let mut rt = vec![0, 0, 8, 0, 0, 0, 0, 0];
     rt.extend(&wlan);
@@ -967,9 +739,7 @@ fn ipv4_authentication_header_is_skipped_esp_is_not() {
     let r = dec(linktype::RAW, &ipv4(A4, B4, 51, &ah)).unwrap().unwrap();
     assert_eq!((r.2, r.3, r.4, r.5.as_slice()), (6, 22, 40000, &b"ssh"[..]));
     let esp = [0u8, 0, 1, 0, 0, 0, 0, 7, 0xde, 0xad];
-    let r = dec(linktype::RAW, &ipv4(A4, B4, 50, &esp))
-        .unwrap()
-        .unwrap();
+    let r = dec(linktype::RAW, &ipv4(A4, B4, 50, &esp)).unwrap().unwrap();
     assert_eq!((r.2, r.3, r.4, r.5.len()), (50, 0, 0, esp.len()));
 }
 

@@ -54,14 +54,7 @@ pub(crate) struct Inner {
 impl Inner {
     /// The tunnel this inner packet was found in, with `outer`'s endpoints.
     pub(crate) fn tunnel(&self, outer: &IpInfo) -> Tunnel {
-        Tunnel {
-            kind: self.kind,
-            src: outer.src,
-            dst: outer.dst,
-            sport: self.sport,
-            dport: self.dport,
-            proto: outer.proto,
-        }
+        Tunnel { kind: self.kind, src: outer.src, dst: outer.dst, sport: self.sport, dport: self.dport, proto: outer.proto }
     }
 }
 
@@ -71,47 +64,17 @@ pub(crate) fn decapsulate(buf: &[u8], ip: &IpInfo) -> Option<Inner> {
     let buf = buf.get(..ip.l4_end)?;
     let off = ip.l4_off;
     let mk = |kind, l3: L3, sport, dport| match l3 {
-        L3::Ip { off, version } => Some(Inner {
-            kind,
-            off,
-            version,
-            sport,
-            dport,
-        }),
+        L3::Ip { off, version } => Some(Inner { kind, off, version, sport, dport }),
         L3::NotIp => None,
     };
     match ip.proto {
         4 => {
-            let kind = if ip.v6 {
-                TunnelKind::Ip4In6
-            } else {
-                TunnelKind::IpInIp
-            };
-            mk(
-                kind,
-                L3::Ip {
-                    off,
-                    version: Some(4),
-                },
-                0,
-                0,
-            )
+            let kind = if ip.v6 { TunnelKind::Ip4In6 } else { TunnelKind::IpInIp };
+            mk(kind, L3::Ip { off, version: Some(4) }, 0, 0)
         }
         41 => {
-            let kind = if ip.v6 {
-                TunnelKind::IpInIp
-            } else {
-                TunnelKind::Ip6In4
-            };
-            mk(
-                kind,
-                L3::Ip {
-                    off,
-                    version: Some(6),
-                },
-                0,
-                0,
-            )
+            let kind = if ip.v6 { TunnelKind::IpInIp } else { TunnelKind::Ip6In4 };
+            mk(kind, L3::Ip { off, version: Some(6) }, 0, 0)
         }
         47 => mk(TunnelKind::Gre, gre(buf, off)?, 0, 0),
         17 => {
@@ -128,10 +91,7 @@ pub(crate) fn decapsulate(buf: &[u8], ip: &IpInfo) -> Option<Inner> {
             } else if dport == UDP_GTPU || sport == UDP_GTPU {
                 (TunnelKind::Gtp, gtpu(buf, p)?)
             } else if dport == UDP_TEREDO || sport == UDP_TEREDO {
-                (
-                    TunnelKind::Teredo,
-                    teredo(buf, p, ip.l4_len.saturating_sub(8) as usize)?,
-                )
+                (TunnelKind::Teredo, teredo(buf, p, ip.l4_len.saturating_sub(8) as usize)?)
             } else {
                 return None;
             };
@@ -152,12 +112,7 @@ fn gre(buf: &[u8], off: usize) -> Option<L3> {
     let flags = be16(buf, off)?;
     let proto = be16(buf, off + 2)?;
     let version = flags & 0x7;
-    let (c, r, k, s) = (
-        flags & 0x8000 != 0,
-        flags & 0x4000 != 0,
-        flags & 0x2000 != 0,
-        flags & 0x1000 != 0,
-    );
+    let (c, r, k, s) = (flags & 0x8000 != 0, flags & 0x4000 != 0, flags & 0x2000 != 0, flags & 0x1000 != 0);
     let mut hl = 4usize;
     match version {
         0 => {
@@ -195,14 +150,8 @@ fn gre(buf: &[u8], off: usize) -> Option<L3> {
         return None;
     }
     match proto {
-        ET_IPV4 => Some(L3::Ip {
-            off: p,
-            version: Some(4),
-        }),
-        ET_IPV6 => Some(L3::Ip {
-            off: p,
-            version: Some(6),
-        }),
+        ET_IPV4 => Some(L3::Ip { off: p, version: Some(4) }),
+        ET_IPV6 => Some(L3::Ip { off: p, version: Some(6) }),
         ET_TEB => inner_ethernet(buf, p),
         // ERSPAN type II has an 8-byte header (and sets S); type I has none.
         0x88be => inner_ethernet(buf, if s { p + 8 } else { p }),
@@ -216,10 +165,7 @@ fn gre(buf: &[u8], off: usize) -> Option<L3> {
             }
             match (b10 >> 2) & 0x1f {
                 0 => inner_ethernet(buf, q),
-                2 => Some(L3::Ip {
-                    off: q,
-                    version: None,
-                }),
+                2 => Some(L3::Ip { off: q, version: None }),
                 _ => None,
             }
         }
@@ -254,14 +200,8 @@ fn geneve(buf: &[u8], p: usize) -> Option<L3> {
     }
     match be16(buf, p + 2)? {
         ET_TEB => inner_ethernet(buf, q),
-        ET_IPV4 => Some(L3::Ip {
-            off: q,
-            version: Some(4),
-        }),
-        ET_IPV6 => Some(L3::Ip {
-            off: q,
-            version: Some(6),
-        }),
+        ET_IPV4 => Some(L3::Ip { off: q, version: Some(4) }),
+        ET_IPV6 => Some(L3::Ip { off: q, version: Some(6) }),
         _ => None,
     }
 }
@@ -293,14 +233,8 @@ fn gtpu(buf: &[u8], p: usize) -> Option<L3> {
     }
     let first = u8_at(buf, q)?;
     match first >> 4 {
-        4 => Some(L3::Ip {
-            off: q,
-            version: Some(4),
-        }),
-        6 => Some(L3::Ip {
-            off: q,
-            version: Some(6),
-        }),
+        4 => Some(L3::Ip { off: q, version: Some(4) }),
+        6 => Some(L3::Ip { off: q, version: Some(6) }),
         _ => None,
     }
 }
@@ -327,8 +261,5 @@ fn teredo(buf: &[u8], p: usize, udp_payload_len: usize) -> Option<L3> {
     if q + 40 + plen != end {
         return None;
     }
-    Some(L3::Ip {
-        off: q,
-        version: Some(6),
-    })
+    Some(L3::Ip { off: q, version: Some(6) })
 }

@@ -353,7 +353,19 @@ impl Synth {
                 let q = self.name(k);
                 let qtype = if self.rng.chance(0.8) { 1 } else { 28 };
                 let ans = self.external(k).to_string();
-                c.app.dns.push(DnsTxn { ts, trans_id: self.rng.next() as u16, query: Some(q), qclass: Some(1), qtype: Some(qtype), rcode: Some(0), rd: true, ra: true, answers: vec![ans], ttls: vec![300.0], ..Default::default() });
+                c.app.dns.push(DnsTxn {
+                    ts,
+                    trans_id: self.rng.next() as u16,
+                    query: Some(q),
+                    qclass: Some(1),
+                    qtype: Some(qtype),
+                    rcode: Some(0),
+                    rd: true,
+                    ra: true,
+                    answers: vec![ans],
+                    ttls: vec![300.0],
+                    ..Default::default()
+                });
                 c
             }
             // Plain HTTP (updates, CRL/OCSP, old apps).
@@ -415,7 +427,12 @@ impl Synth {
                 c.orig_pkts = 200;
                 c.resp_pkts = 300;
                 if ssh {
-                    c.app.ssh = Some(Box::new(SshMeta { version: Some(2), client: Some("SSH-2.0-OpenSSH_9.6".into()), auth_success: Some(true), ..Default::default() }));
+                    c.app.ssh = Some(Box::new(SshMeta {
+                        version: Some(2),
+                        client: Some("SSH-2.0-OpenSSH_9.6".into()),
+                        auth_success: Some(true),
+                        ..Default::default()
+                    }));
                 }
                 c
             }
@@ -435,7 +452,12 @@ impl Synth {
                 c.resp_bytes = Some(5_000 + self.rng.below(80_000));
                 c.orig_pkts = 10;
                 c.resp_pkts = 20;
-                c.app.tls = Some(Box::new(TlsMeta { server_name: Some("www.bench-gmbh.de".into()), ja4: Some(JA4S[(self.rng.below(8)) as usize].into()), established: true, ..Default::default() }));
+                c.app.tls = Some(Box::new(TlsMeta {
+                    server_name: Some("www.bench-gmbh.de".into()),
+                    ja4: Some(JA4S[(self.rng.below(8)) as usize].into()),
+                    established: true,
+                    ..Default::default()
+                }));
                 c
             }
             // Internet background noise hitting the edge: unanswered probes from everywhere.
@@ -513,7 +535,12 @@ impl Synth {
                 c.orig_pkts = 6;
                 c.resp_pkts = 5;
                 let name = if i % 2 == 0 { Some(format!("upd{i}.cdn-telemetry.net")) } else { None };
-                c.app.tls = Some(Box::new(TlsMeta { server_name: name, ja4: Some("t13d190900_9dc949149365_97f8aa674fd9".into()), established: true, ..Default::default() }));
+                c.app.tls = Some(Box::new(TlsMeta {
+                    server_name: name,
+                    ja4: Some("t13d190900_9dc949149365_97f8aa674fd9".into()),
+                    established: true,
+                    ..Default::default()
+                }));
                 // 60 s to 15 min periods with 3 % jitter; odd beacons sleep outside 01:00–05:00 UTC.
                 let period = (60 + i64::from(i) * 37) * Timestamp::NANOS_PER_SEC;
                 let jitter = (self.rng.unit() - 0.5) * 0.06 * period as f64;
@@ -540,7 +567,11 @@ impl Synth {
                 c.resp_bytes = Some(2_000_000);
                 c.orig_pkts = 600_000;
                 c.resp_pkts = 300_000;
-                c.app.tls = Some(Box::new(TlsMeta { ja4: Some("t13d190900_9dc949149365_97f8aa674fd9".into()), established: true, ..Default::default() }));
+                c.app.tls = Some(Box::new(TlsMeta {
+                    ja4: Some("t13d190900_9dc949149365_97f8aa674fd9".into()),
+                    established: true,
+                    ..Default::default()
+                }));
                 // Again the next night.
                 self.schedule(ts + 86_400 * Timestamp::NANOS_PER_SEC, p);
                 c
@@ -580,7 +611,16 @@ impl Synth {
                 for _ in 0..52 {
                     label.push(b"abcdefghijklmnopqrstuvwxyz234567"[self.rng.below(32) as usize] as char);
                 }
-                c.app.dns.push(DnsTxn { ts: t, query: Some(format!("{label}.t.x9tun.net")), qtype: Some(16), rcode: Some(0), rd: true, ra: true, answers: vec!["TXT 80 c2VjcmV0".into()], ..Default::default() });
+                c.app.dns.push(DnsTxn {
+                    ts: t,
+                    query: Some(format!("{label}.t.x9tun.net")),
+                    qtype: Some(16),
+                    rcode: Some(0),
+                    rd: true,
+                    ra: true,
+                    answers: vec!["TXT 80 c2VjcmV0".into()],
+                    ..Default::default()
+                });
                 self.tunnel_n += 1;
                 if self.tunnel_n < 4_000 {
                     self.schedule(ts + 900_000_000, p);

@@ -34,7 +34,7 @@ use foldhash::{HashMap, HashMapExt, HashSet};
 use serde_json::json;
 use std::net::IpAddr;
 use vigil_enrich::Context;
-use vigil_model::{Conn, Finding, FindingKind, Severity, Timestamp, PROTO_UDP};
+use vigil_model::{Conn, Finding, FindingKind, PROTO_UDP, Severity, Timestamp};
 
 /// Minutes in the sliding window (a ring of per-minute buckets).
 const WINDOW_MIN: usize = 5;
@@ -141,20 +141,15 @@ struct Client {
 
 impl Client {
     fn new() -> Client {
-        Client {
-            names_seen: false,
-            ring: None,
-            queries: 0,
-            servers: Vec::new(),
-            warm_since: None,
-            contacts: Vec::new(),
-            best: None,
-        }
+        Client { names_seen: false, ring: None, queries: 0, servers: Vec::new(), warm_since: None, contacts: Vec::new(), best: None }
     }
 
     /// The buckets of the window ending at `minute`.
     fn buckets(&self, minute: i64) -> impl Iterator<Item = &Bucket> {
-        self.ring.iter().flat_map(|r| r.iter()).filter(move |b| b.queries > 0 && b.minute <= minute && minute.saturating_sub(b.minute) < WINDOW_MIN as i64)
+        self.ring
+            .iter()
+            .flat_map(|r| r.iter())
+            .filter(move |b| b.queries > 0 && b.minute <= minute && minute.saturating_sub(b.minute) < WINDOW_MIN as i64)
     }
 
     /// Queries in the window ending at `minute` (every query: five additions).
@@ -197,7 +192,15 @@ pub struct DnsFlowDetector {
 
 impl DnsFlowDetector {
     pub fn new(cfg: DnsFlowConfig, tuning: Tuning) -> Self {
-        DnsFlowDetector { cfg, tuning, clients: HashMap::new(), site_resolvers: HashSet::default(), warm: HashSet::default(), last_resolver: None, dropped: 0 }
+        DnsFlowDetector {
+            cfg,
+            tuning,
+            clients: HashMap::new(),
+            site_resolvers: HashSet::default(),
+            warm: HashSet::default(),
+            last_resolver: None,
+            dropped: 0,
+        }
     }
 
     fn observe_dns(&mut self, r: &Rec<'_>) {
@@ -401,7 +404,11 @@ impl Detector for DnsFlowDetector {
                 if contacted.is_empty() {
                     String::new()
                 } else {
-                    format!(", and during the burst it contacted {} outside addresses in {} different networks", contacted.len(), nets.len())
+                    format!(
+                        ", and during the burst it contacted {} outside addresses in {} different networks",
+                        contacted.len(),
+                        nets.len()
+                    )
                 }
             );
             let last_contact = contacted.iter().map(|x| x.1).max().unwrap_or(storm.last);
@@ -447,7 +454,8 @@ mod tests {
     use vigil_model::PROTO_UDP;
 
     fn flow(sent: u64, recv: u64, orig_pkts: u64, resp_pkts: u64) -> Conn {
-        let mut c = Conn::new(Timestamp::from_secs(1_700_000_000), "10.0.0.1".parse().unwrap(), 5353, "8.8.8.8".parse().unwrap(), 53, PROTO_UDP);
+        let mut c =
+            Conn::new(Timestamp::from_secs(1_700_000_000), "10.0.0.1".parse().unwrap(), 5353, "8.8.8.8".parse().unwrap(), 53, PROTO_UDP);
         c.orig_pkts = orig_pkts;
         c.resp_pkts = resp_pkts;
         c.orig_ip_bytes = sent;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use vigil_model::{Conn, ConnState, DnsTxn, HttpTxn, TlsMeta, Timestamp, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use vigil_model::{Conn, ConnState, DnsTxn, HttpTxn, PROTO_ICMP, PROTO_TCP, PROTO_UDP, Timestamp, TlsMeta};
 
 /// The shared data folder, or None (after printing why) when it is absent and not required.
 pub fn shared_data() -> Option<PathBuf> {
@@ -41,7 +41,9 @@ pub fn zeek_rows(path: &Path) -> Vec<HashMap<String, String>> {
                         let s = match v {
                             serde_json::Value::String(s) => s,
                             serde_json::Value::Bool(b) => (if b { "T" } else { "F" }).to_string(),
-                            serde_json::Value::Array(a) => a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).collect::<Vec<_>>().join(","),
+                            serde_json::Value::Array(a) => {
+                                a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).collect::<Vec<_>>().join(",")
+                            }
                             other => other.to_string(),
                         };
                         (k, s)
@@ -85,7 +87,10 @@ pub fn zeek_conns(dir: &Path, conn_file: &str) -> Vec<(Conn, HashMap<String, Str
     let mut ssl: HashMap<String, TlsMeta> = HashMap::new();
     for r in zeek_rows(&dir.join("ssl.log")) {
         if let Some(uid) = r.get("uid") {
-            ssl.insert(uid.clone(), TlsMeta { server_name: r.get("server_name").cloned(), ja4: r.get("ja4").cloned(), established: true, ..Default::default() });
+            ssl.insert(
+                uid.clone(),
+                TlsMeta { server_name: r.get("server_name").cloned(), ja4: r.get("ja4").cloned(), established: true, ..Default::default() },
+            );
         }
     }
     let mut dns: HashMap<String, Vec<DnsTxn>> = HashMap::new();
@@ -104,14 +109,24 @@ pub fn zeek_conns(dir: &Path, conn_file: &str) -> Vec<(Conn, HashMap<String, Str
     }
     let mut out = Vec::new();
     for r in zeek_rows(&dir.join(conn_file)) {
-        let (Some(o), Some(resp)) = (r.get("id.orig_h").and_then(|v| v.parse().ok()), r.get("id.resp_h").and_then(|v| v.parse().ok())) else { continue };
+        let (Some(o), Some(resp)) = (r.get("id.orig_h").and_then(|v| v.parse().ok()), r.get("id.resp_h").and_then(|v| v.parse().ok()))
+        else {
+            continue;
+        };
         let proto = match r.get("proto").map(String::as_str) {
             Some("tcp") => PROTO_TCP,
             Some("udp") => PROTO_UDP,
             Some("icmp") => PROTO_ICMP,
             _ => 0,
         };
-        let mut c = Conn::new(Timestamp::from_secs_f64(num(&r, "ts").unwrap_or(0.0)), o, num(&r, "id.orig_p").unwrap_or(0), resp, num(&r, "id.resp_p").unwrap_or(0), proto);
+        let mut c = Conn::new(
+            Timestamp::from_secs_f64(num(&r, "ts").unwrap_or(0.0)),
+            o,
+            num(&r, "id.orig_p").unwrap_or(0),
+            resp,
+            num(&r, "id.resp_p").unwrap_or(0),
+            proto,
+        );
         c.uid = r.get("uid").cloned().unwrap_or_default();
         c.service = r.get("service").cloned();
         c.duration = num(&r, "duration");

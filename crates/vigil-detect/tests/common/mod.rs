@@ -6,7 +6,7 @@ pub mod logs;
 use std::net::IpAddr;
 use std::path::Path;
 use vigil_enrich::{Context, Site};
-use vigil_model::{AppMeta, Conn, ConnState, DnsTxn, HttpTxn, TlsMeta, Timestamp, PROTO_TCP, PROTO_UDP};
+use vigil_model::{AppMeta, Conn, ConnState, DnsTxn, HttpTxn, PROTO_TCP, PROTO_UDP, Timestamp, TlsMeta};
 
 /// 2024-01-01 00:00:00 UTC (a Monday).
 pub const MON: i64 = 1_704_067_200;
@@ -110,10 +110,18 @@ pub fn shuffle_sort(mut v: Vec<Conn>) -> Vec<Conn> {
 pub fn geo_ctx() -> Context {
     use vigil_enrich::geo::{AsnEntry, AsnSource, CountrySource, Geo, RangeTable};
     let r = |a: [u8; 4]| u32::from(std::net::Ipv4Addr::from(a));
-    let nets = [([185, 10, 0, 0], *b"RU", 64500u32, "BadHost"), ([45, 33, 0, 0], *b"US", 63949, "Linode"), ([1, 192, 0, 0], *b"CN", 4134, "Chinanet"), ([116, 62, 0, 0], *b"CN", 37963, "Alibaba")];
+    let nets = [
+        ([185, 10, 0, 0], *b"RU", 64500u32, "BadHost"),
+        ([45, 33, 0, 0], *b"US", 63949, "Linode"),
+        ([1, 192, 0, 0], *b"CN", 4134, "Chinanet"),
+        ([116, 62, 0, 0], *b"CN", 37963, "Alibaba"),
+    ];
     let (ct, _) = RangeTable::build(nets.iter().map(|(a, cc, _, _)| (r(*a), r(*a) | 0xffff, *cc)).collect(), Vec::new());
-    let (at, _) = RangeTable::build(nets.iter().enumerate().map(|(i, (a, _, _, _))| (r(*a), r(*a) | 0xffff, i as u32)).collect(), Vec::new());
+    let (at, _) =
+        RangeTable::build(nets.iter().enumerate().map(|(i, (a, _, _, _))| (r(*a), r(*a) | 0xffff, i as u32)).collect(), Vec::new());
     let entries = nets.iter().map(|(_, _, asn, org)| AsnEntry { asn: *asn, org: Some(org.to_string()) }).collect();
-    let c = ctx("[site]\nhome_countries = [\"CN\"]\ninternal = [\"10.0.0.0/8\"]\ntimezone = \"Asia/Shanghai\"\nwork_hours = \"08:30-18:00\"\n\n[[site.zone]]\nname = \"core\"\nnetworks = [\"10.20.0.0/16\"]\ncritical = true\n");
+    let c = ctx(
+        "[site]\nhome_countries = [\"CN\"]\ninternal = [\"10.0.0.0/8\"]\ntimezone = \"Asia/Shanghai\"\nwork_hours = \"08:30-18:00\"\n\n[[site.zone]]\nname = \"core\"\nnetworks = [\"10.20.0.0/16\"]\ncritical = true\n",
+    );
     c.with_geo(Geo::new(vec![CountrySource::Table(ct)], vec![AsnSource::Table(at, entries)]))
 }

@@ -14,7 +14,9 @@ mod names;
 mod records;
 
 pub use names::{cipher_name, curve_name, tls_version_name};
-pub use records::{ConnLogs, conn_values, dce_rpc_values, dns_values, http_values, smb_files_values, smb_mapping_values, ssh_values, ssl_values};
+pub use records::{
+    ConnLogs, conn_values, dce_rpc_values, dns_values, http_values, smb_files_values, smb_mapping_values, ssh_values, ssl_values,
+};
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -649,8 +651,29 @@ mod tests {
     #[test]
     fn fmt6_fast_path_equals_the_formatter() {
         let mut vals = vec![
-            0.0, -0.0, 1e-9, 4.999_999e-7, 5e-7, 5.000_001e-7, 0.0078125, 0.5, 1.0, 0.1, 0.3, 2.675, 1e-300, 5e-324,
-            123_456.789_012_5, 8.796_093_022_208e12, 8.8e12, 1e15, 1e300, -1.5, -1e-9, f64::MAX, f64::MIN_POSITIVE,
+            0.0,
+            -0.0,
+            1e-9,
+            4.999_999e-7,
+            5e-7,
+            5.000_001e-7,
+            0.0078125,
+            0.5,
+            1.0,
+            0.1,
+            0.3,
+            2.675,
+            1e-300,
+            5e-324,
+            123_456.789_012_5,
+            8.796_093_022_208e12,
+            8.8e12,
+            1e15,
+            1e300,
+            -1.5,
+            -1e-9,
+            f64::MAX,
+            f64::MIN_POSITIVE,
         ];
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         for i in 0..40_000u64 {

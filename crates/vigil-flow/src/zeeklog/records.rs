@@ -294,7 +294,19 @@ impl ConnLogs {
     /// Prepares writing into `dir` (created if missing).
     pub fn create(dir: &Path, format: Format) -> io::Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
-        Ok(ConnLogs { dir: dir.to_path_buf(), format, conn: None, ssl: None, dns: None, http: None, ssh: None, smb_mapping: None, smb_files: None, dce_rpc: None, written: [0; 8] })
+        Ok(ConnLogs {
+            dir: dir.to_path_buf(),
+            format,
+            conn: None,
+            ssl: None,
+            dns: None,
+            http: None,
+            ssh: None,
+            smb_mapping: None,
+            smb_files: None,
+            dce_rpc: None,
+            written: [0; 8],
+        })
     }
 
     /// Writes the connection to conn.log and its application records to the other logs.
@@ -365,7 +377,8 @@ mod tests {
     use vigil_model::{SshMeta, Timestamp, TlsMeta};
 
     fn sample() -> Conn {
-        let mut c = Conn::new(Timestamp::from_secs(1_600_000_000), "10.0.0.1".parse().unwrap(), 40000, "93.184.216.34".parse().unwrap(), 443, 6);
+        let mut c =
+            Conn::new(Timestamp::from_secs(1_600_000_000), "10.0.0.1".parse().unwrap(), 40000, "93.184.216.34".parse().unwrap(), 443, 6);
         c.uid = "CtestUid1".into();
         c.community_id = "1:abc=".into();
         c.history = "ShADadFf".into();
@@ -384,9 +397,32 @@ mod tests {
             ja3: Some("ja3hash".into()),
             ..TlsMeta::default()
         }));
-        c.app.dns.push(DnsTxn { ts: c.ts, trans_id: 7, query: Some("a.example".into()), qclass: Some(1), qtype: Some(1), rcode: Some(0), answers: vec!["1.2.3.4".into()], ttls: vec![60.0], ..DnsTxn::default() });
-        c.app.http.push(HttpTxn { ts: c.ts, method: Some("GET".into()), host: Some("example.com".into()), uri: Some("/".into()), status_code: Some(200), ..HttpTxn::default() });
-        c.app.ssh = Some(Box::new(SshMeta { version: Some(2), client: Some("SSH-2.0-OpenSSH_8.9".into()), hassh: Some("h1".into()), hassh_server: Some("h2".into()), ..SshMeta::default() }));
+        c.app.dns.push(DnsTxn {
+            ts: c.ts,
+            trans_id: 7,
+            query: Some("a.example".into()),
+            qclass: Some(1),
+            qtype: Some(1),
+            rcode: Some(0),
+            answers: vec!["1.2.3.4".into()],
+            ttls: vec![60.0],
+            ..DnsTxn::default()
+        });
+        c.app.http.push(HttpTxn {
+            ts: c.ts,
+            method: Some("GET".into()),
+            host: Some("example.com".into()),
+            uri: Some("/".into()),
+            status_code: Some(200),
+            ..HttpTxn::default()
+        });
+        c.app.ssh = Some(Box::new(SshMeta {
+            version: Some(2),
+            client: Some("SSH-2.0-OpenSSH_8.9".into()),
+            hassh: Some("h1".into()),
+            hassh_server: Some("h2".into()),
+            ..SshMeta::default()
+        }));
         c
     }
 
@@ -412,11 +448,23 @@ mod tests {
         let mut c = sample();
         c.app.smb = Some(Box::new(SmbMeta {
             trees: vec![SmbTree { path: "\\\\dc1\\ADMIN$".into(), share_type: Some("disk".into()), ok: Some(true) }],
-            files: vec![SmbFile { tree: Some("\\\\dc1\\ADMIN$".into()), name: "PSEXESVC.exe".into(), bytes_written: 145_568, ..SmbFile::default() }],
+            files: vec![SmbFile {
+                tree: Some("\\\\dc1\\ADMIN$".into()),
+                name: "PSEXESVC.exe".into(),
+                bytes_written: 145_568,
+                ..SmbFile::default()
+            }],
             ..SmbMeta::default()
         }));
         c.app.dce_rpc = Some(Box::new(DceRpcMeta {
-            calls: vec![DceRpcCall { named_pipe: Some("svcctl".into()), interface: "svcctl".into(), opnum: 12, operation: Some("CreateServiceW".into()), count: 1, ..DceRpcCall::default() }],
+            calls: vec![DceRpcCall {
+                named_pipe: Some("svcctl".into()),
+                interface: "svcctl".into(),
+                opnum: 12,
+                operation: Some("CreateServiceW".into()),
+                count: 1,
+                ..DceRpcCall::default()
+            }],
             ..DceRpcMeta::default()
         }));
         let dir = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ use super::FlowRecord;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
-use vigil_model::{Timestamp, PROTO_ICMP, PROTO_ICMPV6};
+use vigil_model::{PROTO_ICMP, PROTO_ICMPV6, Timestamp};
 
 /// Decoder limits and behaviour.
 #[derive(Clone, Debug)]
@@ -493,12 +493,14 @@ impl Decoder {
         let (template, dom) = {
             let Some(d) = self.domains.get_mut(&key) else { return };
             if let Some(t) = d.templates.get(&tid)
-                && ttl > 0 && ctx.export_secs.saturating_sub(t.learnt_at) > ttl {
-                    if let Some(old) = d.templates.remove(&tid) {
-                        self.template_fields = self.template_fields.saturating_sub(old.fields.len());
-                    }
-                    self.stats.templates_expired += 1;
+                && ttl > 0
+                && ctx.export_secs.saturating_sub(t.learnt_at) > ttl
+            {
+                if let Some(old) = d.templates.remove(&tid) {
+                    self.template_fields = self.template_fields.saturating_sub(old.fields.len());
                 }
+                self.stats.templates_expired += 1;
+            }
             (d.templates.get(&tid).cloned(), DomainInfo { sampling: d.sampling, sys_init_ms: d.sys_init_ms })
         };
         let Some(t) = template else {
@@ -649,12 +651,14 @@ impl Decoder {
         };
         let mut start = v.start_ms.or(rel(v.start_up)).or(v.start_delta_us.map(|d| export_ms - (d / 1000) as i64));
         let mut end = v.end_ms.or(rel(v.end_up)).or(v.end_delta_us.map(|d| export_ms - (d / 1000) as i64));
-        if start.is_none() && end.is_none()
-            && let (Some(a), Some(b)) = (v.start_up, v.end_up) {
-                // IPFIX with uptime-relative times and no known boot time: anchor the end at export.
-                end = Some(export_ms);
-                start = Some(export_ms.saturating_sub(i64::try_from(b.saturating_sub(a)).unwrap_or(i64::MAX)));
-            }
+        if start.is_none()
+            && end.is_none()
+            && let (Some(a), Some(b)) = (v.start_up, v.end_up)
+        {
+            // IPFIX with uptime-relative times and no known boot time: anchor the end at export.
+            end = Some(export_ms);
+            start = Some(export_ms.saturating_sub(i64::try_from(b.saturating_sub(a)).unwrap_or(i64::MAX)));
+        }
         if let Some(obs) = v.observation_ms {
             start = start.or(Some(obs));
             end = end.or(Some(obs));

@@ -9,11 +9,11 @@ mod decode;
 pub mod sflow;
 mod stitch;
 
-pub use decode::{looks_like_export_packet, Decoder, DecoderConfig, DecoderStats};
+pub use decode::{Decoder, DecoderConfig, DecoderStats, looks_like_export_packet};
 pub use stitch::{ConnRec, FlowHasher, PairOut, Stitcher};
 
 use crate::stats::ImportStats;
-use crate::{input, pcap, Format, ImportError, ImportOptions};
+use crate::{Format, ImportError, ImportOptions, input, pcap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use vigil_model::{Conn, Timestamp};
@@ -93,7 +93,13 @@ fn copy_decoder_stats(d: &DecoderStats, before: &DecoderStats, stats: &mut Impor
 
 /// Counts a file read, or records why it was skipped; the error of a lone file is the
 /// import's.
-fn file_done(fmt: Format, f: &std::path::Path, single: bool, r: Result<(), ImportError>, stats: &mut ImportStats) -> Result<(), ImportError> {
+fn file_done(
+    fmt: Format,
+    f: &std::path::Path,
+    single: bool,
+    r: Result<(), ImportError>,
+    stats: &mut ImportStats,
+) -> Result<(), ImportError> {
     match r {
         Ok(()) => stats.file(fmt.as_str()),
         Err(e) if single => return Err(e),
@@ -106,7 +112,12 @@ fn file_done(fmt: Format, f: &std::path::Path, single: bool, r: Result<(), Impor
 
 /// Imports pcaps of sFlow v5 export traffic: every sample timed by its frame, summed per flow
 /// ([`sflow::SflowDecoder`], idle time the stitch window), then stitched as NetFlow records are.
-pub fn import_sflow_pcaps(files: &[PathBuf], opts: &ImportOptions, stats: &mut ImportStats, out: &mut dyn FnMut(Conn)) -> Result<(), ImportError> {
+pub fn import_sflow_pcaps(
+    files: &[PathBuf],
+    opts: &ImportOptions,
+    stats: &mut ImportStats,
+    out: &mut dyn FnMut(Conn),
+) -> Result<(), ImportError> {
     let mut dec = sflow::SflowDecoder::new(opts.stitch_window_secs, opts.max_pending_flows);
     let mut st = Stitcher::new(opts.stitch_window_secs, opts.max_pending_flows);
     let mut recs = Vec::new();

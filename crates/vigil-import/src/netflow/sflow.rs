@@ -92,7 +92,14 @@ impl SflowDecoder {
     /// `max_open` flows are open at once (beyond, the oldest are handed out early).
     pub fn new(idle_secs: f64, max_open: usize) -> Self {
         let idle_ns = if idle_secs.is_finite() && idle_secs > 0.0 { (idle_secs * 1e9) as i64 } else { 0 };
-        SflowDecoder { open: HashMap::new(), idle_ns, max_open: max_open.max(1), now: Timestamp::default(), swept: Timestamp::default(), stats: SflowStats::default() }
+        SflowDecoder {
+            open: HashMap::new(),
+            idle_ns,
+            max_open: max_open.max(1),
+            now: Timestamp::default(),
+            swept: Timestamp::default(),
+            stats: SflowStats::default(),
+        }
     }
 
     /// Decodes one datagram received (or captured) at `ts`; flows that went idle are appended
@@ -242,7 +249,11 @@ fn parse_flow_sample(body: &[u8], expanded: bool) -> Option<(u32, Option<Sampled
 /// addresses, ports and TCP flags.
 fn sampled_ip(v6: bool, d: &mut Rd<'_>) -> Option<Sampled> {
     let (len, proto) = (d.u32()?, d.u32()?);
-    let (src, dst) = if v6 { (IpAddr::from(d.array::<16>()?), IpAddr::from(d.array::<16>()?)) } else { (IpAddr::from(d.array::<4>()?), IpAddr::from(d.array::<4>()?)) };
+    let (src, dst) = if v6 {
+        (IpAddr::from(d.array::<16>()?), IpAddr::from(d.array::<16>()?))
+    } else {
+        (IpAddr::from(d.array::<4>()?), IpAddr::from(d.array::<4>()?))
+    };
     let (sport, dport, flags) = (d.u32()?, d.u32()?, d.u32()?);
     let proto = u8::try_from(proto).ok()?;
     // The ports as given (the format defines them for TCP and UDP only, 0 otherwise).
@@ -391,14 +402,20 @@ mod tests {
         d.decode(ts(110), &s(0x11), &mut out);
         assert_eq!(out.len(), 1);
         let f = &out[0];
-        assert_eq!((f.src, f.dst, f.sport, f.dport, f.proto), ("10.0.0.5".parse().unwrap(), "203.0.113.9".parse().unwrap(), 50_000, 443, PROTO_TCP));
+        assert_eq!(
+            (f.src, f.dst, f.sport, f.dport, f.proto),
+            ("10.0.0.5".parse().unwrap(), "203.0.113.9".parse().unwrap(), 50_000, 443, PROTO_TCP)
+        );
         // Bytes at the IP layer: the sampled header's total length (60), not the frame's.
         assert_eq!((f.packets, f.bytes, f.tcp_flags, f.sampling), (1024, 2 * 512 * 60, 0x12, 512));
         assert_eq!((f.start, f.end, f.vlan, f.src_mac), (ts(0), ts(10), Some(42), Some([2, 0, 0, 0, 0, 1])));
         d.finish(&mut out);
         assert_eq!(out.len(), 2);
         assert_eq!((out[1].start, out[1].packets, out[1].tcp_flags), (ts(110), 512, 0x11));
-        assert_eq!((d.stats.datagrams, d.stats.flow_samples, d.stats.counter_samples, d.stats.other_samples, d.stats.records, d.stats.malformed), (4, 3, 1, 1, 2, 0));
+        assert_eq!(
+            (d.stats.datagrams, d.stats.flow_samples, d.stats.counter_samples, d.stats.other_samples, d.stats.records, d.stats.malformed),
+            (4, 3, 1, 1, 2, 0)
+        );
     }
 
     #[test]
@@ -455,7 +472,11 @@ mod tests {
             d.finish(&mut out);
             assert_eq!(out.len(), 1, "case {i}: {:?}", d.stats);
             let f = &out[0];
-            assert_eq!((f.src, f.dst, f.sport, f.dport, f.proto), ("10.0.0.7".parse().unwrap(), "203.0.113.5".parse().unwrap(), 5353, 53, PROTO_UDP), "case {i}");
+            assert_eq!(
+                (f.src, f.dst, f.sport, f.dport, f.proto),
+                ("10.0.0.7".parse().unwrap(), "203.0.113.5".parse().unwrap(), 5353, 53, PROTO_UDP),
+                "case {i}"
+            );
             // The inner IP packet's length (328) times the rate.
             assert_eq!((f.packets, f.bytes), (100, 32_800), "case {i}");
         }

@@ -9,9 +9,9 @@
 //! `Conn`s.
 
 use super::FlowRecord;
+use crate::ImportOptions;
 use crate::stats::ImportStats;
 use crate::util::{community_id_text, conn_state_from_flags, history_letters, stable_uid_text};
-use crate::ImportOptions;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
@@ -175,7 +175,9 @@ impl Stitcher {
             // One probe for the reverse direction, whether it matches or not.
             let window = self.window_ns;
             let matched = match self.pending.entry(rev) {
-                Entry::Occupied(o) if (r.start.0 as i128 - o.get().1.start.0 as i128).abs() <= window as i128 || overlaps(&o.get().1, &r) => {
+                Entry::Occupied(o)
+                    if (r.start.0 as i128 - o.get().1.start.0 as i128).abs() <= window as i128 || overlaps(&o.get().1, &r) =>
+                {
                     Some(o.remove().1)
                 }
                 _ => None,

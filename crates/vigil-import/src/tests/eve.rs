@@ -1,6 +1,6 @@
+use crate::ImportOptions;
 use crate::eve::EveReader;
 use crate::stats::ImportStats;
-use crate::ImportOptions;
 use vigil_model::{Conn, Finding, FindingKind, Severity};
 
 fn run(lines: &[&str], opts: &ImportOptions) -> (ImportStats, Vec<Conn>, Vec<Finding>) {

@@ -1,7 +1,7 @@
 use super::mutations;
-use crate::netflow::{looks_like_export_packet, Decoder, DecoderConfig, FlowRecord, Stitcher};
-use crate::stats::ImportStats;
 use crate::ImportOptions;
+use crate::netflow::{Decoder, DecoderConfig, FlowRecord, Stitcher, looks_like_export_packet};
+use crate::stats::ImportStats;
 use std::net::{IpAddr, Ipv4Addr};
 use vigil_model::{ConnState, Timestamp};
 
@@ -99,7 +99,10 @@ fn ipfix(domain: u32, export: u32, sets: &[Vec<u8>]) -> Vec<u8> {
 #[test]
 fn v5_times_sampling_and_icmp() {
     // Record started 4 s before export (uptime 10 000, first 6 000), lasted 2 s; 1-in-10 sampling.
-    let p = v5(&[("10.0.0.1", "8.8.8.8", 40000, 53, 17, 2, 150, 6000, 8000, 0), ("10.0.0.1", "8.8.8.8", 0, 0x0800, 1, 1, 84, 9000, 9000, 0)], 10);
+    let p = v5(
+        &[("10.0.0.1", "8.8.8.8", 40000, 53, 17, 2, 150, 6000, 8000, 0), ("10.0.0.1", "8.8.8.8", 0, 0x0800, 1, 1, 84, 9000, 9000, 0)],
+        10,
+    );
     assert!(looks_like_export_packet(&p));
     let mut d = Decoder::new(DecoderConfig::default());
     let mut out = vec![];

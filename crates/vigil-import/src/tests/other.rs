@@ -1,6 +1,6 @@
 use super::mutations;
 use crate::stats::ImportStats;
-use crate::{argus, nfdump, pcap, sniff_bytes, util, Collector, CollectorConfig, Format, ImportOptions};
+use crate::{Collector, CollectorConfig, Format, ImportOptions, argus, nfdump, pcap, sniff_bytes, util};
 use std::collections::HashMap;
 use std::time::Duration;
 use vigil_model::ConnState;
@@ -22,11 +22,18 @@ fn argus_rows() {
     let hdr = "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,sTos,dTos,TotPkts,TotBytes,SrcBytes,SrcPkts,Label";
     let cols: HashMap<String, usize> = hdr.split(',').enumerate().map(|(i, n)| (n.to_string(), i)).collect();
     let o = ImportOptions::default();
-    let c = argus::conn_from_line(&cols, "2018/12/18 14:00:00.527012,0.699716,tcp,216.73.23.146,52798,   ->,147.32.81.58,445,S_RA,0,0,2,134,70,1,", ',', &o).unwrap();
+    let c = argus::conn_from_line(
+        &cols,
+        "2018/12/18 14:00:00.527012,0.699716,tcp,216.73.23.146,52798,   ->,147.32.81.58,445,S_RA,0,0,2,134,70,1,",
+        ',',
+        &o,
+    )
+    .unwrap();
     assert_eq!(c.conn_state, ConnState::REJ);
     assert_eq!((c.orig_pkts, c.resp_pkts, c.orig_ip_bytes, c.resp_ip_bytes), (1, 1, 70, 64));
     assert_eq!(c.ts.secs(), 1545141600);
-    let c = argus::conn_from_line(&cols, "2018/12/18 14:00:00,1,icmp,10.0.0.1,0x0008,  ->,10.0.0.2,0x0000,ECO,0,0,2,196,98,1,", ',', &o).unwrap();
+    let c = argus::conn_from_line(&cols, "2018/12/18 14:00:00,1,icmp,10.0.0.1,0x0008,  ->,10.0.0.2,0x0000,ECO,0,0,2,196,98,1,", ',', &o)
+        .unwrap();
     assert_eq!((c.orig_p, c.resp_p, c.conn_state), (8, 0, ConnState::SF));
     assert!(argus::conn_from_line(&cols, "2018/05/10 10:52:47,0,man,0,0,,0,0,STA,,,0,0,0,0,", ',', &o).is_err());
     assert!(argus::conn_from_line(&cols, "garbage", ',', &o).is_err());
@@ -337,10 +344,7 @@ fn line_reader_matches_a_plain_split_across_buffer_edges() {
         }
     }
     data.extend_from_slice(b"tail");
-    let want: Vec<String> = data
-        .split(|&b| b == b'\n')
-        .map(|l| String::from_utf8_lossy(l).trim_end_matches('\r').to_string())
-        .collect();
+    let want: Vec<String> = data.split(|&b| b == b'\n').map(|l| String::from_utf8_lossy(l).trim_end_matches('\r').to_string()).collect();
     for cap in [1usize, 2, 3, 7, 16, 64, 4096] {
         let r: Box<dyn std::io::BufRead + Send> = Box::new(BufReader::with_capacity(cap, std::io::Cursor::new(data.clone())));
         let mut got = Vec::new();

@@ -1,8 +1,8 @@
-use crate::zeek::{read_log, Joiner, LogKind};
-use crate::{import_path, sniff, Format, ImportOptions};
 use crate::stats::ImportStats;
+use crate::zeek::{Joiner, LogKind, read_log};
+use crate::{Format, ImportOptions, import_path, sniff};
 use std::io::Write;
-use vigil_model::{ConnState, Conn};
+use vigil_model::{Conn, ConnState};
 
 const CONN_HDR: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n";
 
@@ -96,7 +96,11 @@ fn directory_join_with_rotated_gz_logs() {
     let d = tempfile::tempdir().unwrap();
     let conn_fields = "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\n";
     gz(d.path(), "conn.2024-01-01-00-00-00.log.gz", &format!("{CONN_HDR}{conn_fields}1.0\tC1\t10.0.0.1\t1000\t1.1.1.1\t443\ttcp\tssl\n"));
-    write(d.path(), "conn.log", &format!("{CONN_HDR}{conn_fields}2.0\tC2\t10.0.0.1\t1001\t8.8.8.8\t53\tudp\tdns\n3.0\tC4\t10.0.0.1\t22\t10.0.0.9\t22\ttcp\t-\n"));
+    write(
+        d.path(),
+        "conn.log",
+        &format!("{CONN_HDR}{conn_fields}2.0\tC2\t10.0.0.1\t1001\t8.8.8.8\t53\tudp\tdns\n3.0\tC4\t10.0.0.1\t22\t10.0.0.9\t22\ttcp\t-\n"),
+    );
     write(
         d.path(),
         "ssl.log",
@@ -111,9 +115,17 @@ fn directory_join_with_rotated_gz_logs() {
         r#"{"_path":"x509","ts":1.0,"fingerprint":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","certificate.subject":"CN=example.com","certificate.issuer":"CN=example.com","san.dns":["example.com"]}
 "#,
     );
-    write(d.path(), "dns.log", r#"{"_path":"dns","ts":2.0,"uid":"C2","id.orig_h":"10.0.0.1","id.orig_p":1001,"id.resp_h":"8.8.8.8","id.resp_p":53,"proto":"udp","trans_id":7,"query":"example.com","qtype":1,"rcode":0,"answers":["1.2.3.4"],"TTLs":[60.0],"RD":true}
-"#);
-    write(d.path(), "ssh.log", "#separator \\x09\n#path\tssh\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tclient\tserver\tauth_success\thassh\thasshServer\n3.1\tC4\t10.0.0.1\t22\t10.0.0.9\t22\tSSH-2.0-OpenSSH_9.0\tSSH-2.0-dropbear\tT\tec7378c1a92f5a8dde7e8b7a1ddf33d1\tb12d2871a1189eff20364cf5333619ee\n");
+    write(
+        d.path(),
+        "dns.log",
+        r#"{"_path":"dns","ts":2.0,"uid":"C2","id.orig_h":"10.0.0.1","id.orig_p":1001,"id.resp_h":"8.8.8.8","id.resp_p":53,"proto":"udp","trans_id":7,"query":"example.com","qtype":1,"rcode":0,"answers":["1.2.3.4"],"TTLs":[60.0],"RD":true}
+"#,
+    );
+    write(
+        d.path(),
+        "ssh.log",
+        "#separator \\x09\n#path\tssh\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tclient\tserver\tauth_success\thassh\thasshServer\n3.1\tC4\t10.0.0.1\t22\t10.0.0.9\t22\tSSH-2.0-OpenSSH_9.0\tSSH-2.0-dropbear\tT\tec7378c1a92f5a8dde7e8b7a1ddf33d1\tb12d2871a1189eff20364cf5333619ee\n",
+    );
     let (s, v) = all(d.path());
     assert_eq!(v.len(), 4, "{s}");
     assert_eq!((s.app_joined, s.app_orphans), (3, 1));
@@ -162,7 +174,9 @@ fn hostile_lines_never_panic() {
     let d = tempfile::tempdir().unwrap();
     let mut body = String::from(CONN_HDR);
     body.push_str("#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n");
-    for junk in ["\\x", "\\xZZ", "\t\t\t\t\t\t\t\t\t\t", "1e400\tC\t::1\t1\t::2\t2\ttcp", "-1\tC\t1.1.1.1\t-5\t2.2.2.2\t2\ttcp", "\u{fffd}\u{0}"] {
+    for junk in
+        ["\\x", "\\xZZ", "\t\t\t\t\t\t\t\t\t\t", "1e400\tC\t::1\t1\t::2\t2\ttcp", "-1\tC\t1.1.1.1\t-5\t2.2.2.2\t2\ttcp", "\u{fffd}\u{0}"]
+    {
         body.push_str(junk);
         body.push('\n');
     }
@@ -181,10 +195,39 @@ fn fast_parsers_agree_with_the_general_ones() {
     // Addresses: every form the fast paths accept must parse to what std parses; forms they
     // refuse must be left to std (None), never mis-parsed.
     let addrs = [
-        "0.0.0.0", "255.255.255.255", "10.0.0.1", "192.168.1.114", "256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..2.3",
-        "1.2.3.4 ", "::", "::1", "1::", "fe80::5dd3:6bb3:7720:1e83", "ff02::1:3", "fd2d:ab8c:225:0:81d3:fd3e:7f62:aec8",
-        "2001:DB8::A:b", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "1::2::3", ":1:2", "1:2:", "12345::1",
-        "::ffff:1.2.3.4", "fe80::1%eth0", "1:2:3:4:5:6:7::", "::1:2:3:4:5:6:7", "1:2:3:4::5:6:7:8", "g::1", "", ":", ":::",
+        "0.0.0.0",
+        "255.255.255.255",
+        "10.0.0.1",
+        "192.168.1.114",
+        "256.1.1.1",
+        "1.2.3",
+        "1.2.3.4.5",
+        "01.2.3.4",
+        "1..2.3",
+        "1.2.3.4 ",
+        "::",
+        "::1",
+        "1::",
+        "fe80::5dd3:6bb3:7720:1e83",
+        "ff02::1:3",
+        "fd2d:ab8c:225:0:81d3:fd3e:7f62:aec8",
+        "2001:DB8::A:b",
+        "1:2:3:4:5:6:7:8",
+        "1:2:3:4:5:6:7:8:9",
+        "1:2:3:4:5:6:7",
+        "1::2::3",
+        ":1:2",
+        "1:2:",
+        "12345::1",
+        "::ffff:1.2.3.4",
+        "fe80::1%eth0",
+        "1:2:3:4:5:6:7::",
+        "::1:2:3:4:5:6:7",
+        "1:2:3:4::5:6:7:8",
+        "g::1",
+        "",
+        ":",
+        ":::",
     ];
     for a in addrs {
         let std: Option<IpAddr> = a.parse().ok();
@@ -217,10 +260,8 @@ fn fast_parsers_agree_with_the_general_ones() {
     // Decimals: bit-for-bit what the float parser gives, for Zeek's forms and random ones;
     // everything else left to it.
     let mut y: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut decimals: Vec<String> = ["0", "0.0", "3.000001", "0.003512", "123456789.012345", "999999999999999", "0.1", "2.675"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut decimals: Vec<String> =
+        ["0", "0.0", "3.000001", "0.003512", "123456789.012345", "999999999999999", "0.1", "2.675"].iter().map(|s| s.to_string()).collect();
     for _ in 0..20_000 {
         y ^= y << 13;
         y ^= y >> 7;
@@ -271,7 +312,14 @@ fn hdr(path: &str, fields: &str) -> String {
 fn smb_and_dce_rpc_logs_fill_the_dissected_metadata_of_their_conn() {
     let d = tempfile::tempdir().unwrap();
     let id = "10.0.0.5\t50000\t10.0.0.9\t445";
-    write(d.path(), "conn.log", &format!("{}1.0\tCsmb\t{id}\ttcp\tsmb,dce_rpc\tSF\n", hdr("conn", "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tconn_state")));
+    write(
+        d.path(),
+        "conn.log",
+        &format!(
+            "{}1.0\tCsmb\t{id}\ttcp\tsmb,dce_rpc\tSF\n",
+            hdr("conn", "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tconn_state")
+        ),
+    );
     write(
         d.path(),
         "smb_mapping.log",
@@ -315,7 +363,10 @@ fn smb_and_dce_rpc_logs_fill_the_dissected_metadata_of_their_conn() {
     // The open and the write of one file are one entry; the pipe has no tree.
     assert_eq!(smb.files.len(), 2, "{:?}", smb.files);
     let exe = &smb.files[0];
-    assert_eq!((exe.name.as_str(), exe.tree.as_deref(), exe.opens, exe.bytes_written, exe.pipe), ("Temp\\x.exe", Some("\\\\FS1\\ADMIN$"), 2, 73802, false));
+    assert_eq!(
+        (exe.name.as_str(), exe.tree.as_deref(), exe.opens, exe.bytes_written, exe.pipe),
+        ("Temp\\x.exe", Some("\\\\FS1\\ADMIN$"), 2, 73802, false)
+    );
     assert!(exe.is_executable());
     assert!(smb.files[1].pipe && smb.files[1].name == "svcctl");
     let rpc = c.app.dce_rpc.as_deref().expect("dce_rpc metadata");

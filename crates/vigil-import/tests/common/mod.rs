@@ -21,9 +21,7 @@ pub fn shared_data() -> Option<PathBuf> {
 
 /// Whether an external tool is on PATH; panics when absent and VIGIL_REQUIRE_TOOLS=1.
 pub fn tool(name: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false);
+    let found = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file())).unwrap_or(false);
     if !found {
         if std::env::var("VIGIL_REQUIRE_TOOLS").as_deref() == Ok("1") {
             panic!("{name} not on PATH and VIGIL_REQUIRE_TOOLS=1");

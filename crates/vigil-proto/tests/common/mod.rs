@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use vigil_capture::{CaptureFile, Decoder};
-use vigil_model::{AppMeta, Timestamp, PROTO_TCP, PROTO_UDP};
+use vigil_model::{AppMeta, PROTO_TCP, PROTO_UDP, Timestamp};
 use vigil_proto::AppSession;
 
 /// `VIGIL_SHARED_DATA`, else `<workspace>/../shared/data`; `None` (after printing why) when

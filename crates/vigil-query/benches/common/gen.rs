@@ -37,9 +37,7 @@ impl Gen {
     /// `start_secs`.
     pub fn new(seed: u64, n_hosts: usize, start_secs: i64, days: u32, records: u64) -> Gen {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let hosts = (0..n_hosts)
-            .map(|i| Ipv4Addr::new(10, 1 + (i / 60_000) as u8, ((i / 250) % 240) as u8, (i % 250 + 1) as u8))
-            .collect();
+        let hosts = (0..n_hosts).map(|i| Ipv4Addr::new(10, 1 + (i / 60_000) as u8, ((i / 250) % 240) as u8, (i % 250 + 1) as u8)).collect();
         let servers = vec![
             (Ipv4Addr::new(10, 0, 0, 53), 53, "dns"),
             (Ipv4Addr::new(10, 0, 0, 54), 53, "dns"),
@@ -53,7 +51,8 @@ impl Gen {
             (Ipv4Addr::new(10, 0, 4, 40), 123, "ntp"),
         ];
         // The outside world: mostly home-country (CN) and US addresses, then the rest.
-        let weights: &[(&str, usize)] = &[("CN", 45), ("US", 30), ("HK", 5), ("SG", 4), ("JP", 4), ("DE", 3), ("NL", 3), ("GB", 2), ("FR", 2), ("RU", 1), ("KR", 1)];
+        let weights: &[(&str, usize)] =
+            &[("CN", 45), ("US", 30), ("HK", 5), ("SG", 4), ("JP", 4), ("DE", 3), ("NL", 3), ("GB", 2), ("FR", 2), ("RU", 1), ("KR", 1)];
         let mut outside = Vec::new();
         for (cc, w) in weights {
             for _ in 0..w * 1000 {
@@ -143,7 +142,14 @@ impl Gen {
                 c.app.tls = Some(Box::new(TlsMeta {
                     server_name: Some(d),
                     version: Some(0x0304),
-                    ja4: Some(["t13d1516h2_8daaf6152771_02713d6af862", "t13d1517h2_8daaf6152771_b0da82dd1658", "t12d190800_d83cc789557e_7af1ed941c26"][skewed(rng, 3, 2)].to_string()),
+                    ja4: Some(
+                        [
+                            "t13d1516h2_8daaf6152771_02713d6af862",
+                            "t13d1517h2_8daaf6152771_b0da82dd1658",
+                            "t12d190800_d83cc789557e_7af1ed941c26",
+                        ][skewed(rng, 3, 2)]
+                        .to_string(),
+                    ),
                     ..Default::default()
                 }));
             }
@@ -153,7 +159,12 @@ impl Gen {
             }
             80 if !inside => {
                 let d = self.domains[skewed(rng, self.domains.len(), 4)].clone();
-                c.app.http.push(HttpTxn { ts, host: Some(d), user_agent: Some(UAS[skewed(rng, UAS.len(), 2)].to_string()), ..Default::default() });
+                c.app.http.push(HttpTxn {
+                    ts,
+                    host: Some(d),
+                    user_agent: Some(UAS[skewed(rng, UAS.len(), 2)].to_string()),
+                    ..Default::default()
+                });
             }
             _ => {}
         }

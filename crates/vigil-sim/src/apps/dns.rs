@@ -105,7 +105,8 @@ mod tests {
 
     #[test]
     fn response_with_cname_chain() {
-        let r = response(1, "a.example.com", TYPE_A, 0, &[Answer::Cname("b.cdn.example.net".into()), Answer::A(Ipv4Addr::new(1, 2, 3, 4))], 60);
+        let r =
+            response(1, "a.example.com", TYPE_A, 0, &[Answer::Cname("b.cdn.example.net".into()), Answer::A(Ipv4Addr::new(1, 2, 3, 4))], 60);
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 2);
         assert_eq!(&r[r.len() - 4..], &[1, 2, 3, 4]);
         let nx = response(2, "x.example.com", TYPE_A, 3, &[], 60);

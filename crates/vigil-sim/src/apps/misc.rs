@@ -38,7 +38,17 @@ pub enum DhcpType {
 
 /// A DHCP message (BOOTP with options), padded to the 300-byte BOOTP minimum.
 #[allow(clippy::too_many_arguments)]
-pub fn dhcp(kind: DhcpType, xid: u32, mac: [u8; 6], ciaddr: Ipv4Addr, yiaddr: Ipv4Addr, server: Ipv4Addr, hostname: &str, router: Ipv4Addr, dns: Ipv4Addr) -> Vec<u8> {
+pub fn dhcp(
+    kind: DhcpType,
+    xid: u32,
+    mac: [u8; 6],
+    ciaddr: Ipv4Addr,
+    yiaddr: Ipv4Addr,
+    server: Ipv4Addr,
+    hostname: &str,
+    router: Ipv4Addr,
+    dns: Ipv4Addr,
+) -> Vec<u8> {
     let reply = matches!(kind, DhcpType::Offer | DhcpType::Ack);
     let mut v = vec![if reply { 2 } else { 1 }, 1, 6, 0];
     v.extend_from_slice(&xid.to_be_bytes());
@@ -132,7 +142,17 @@ mod tests {
 
     #[test]
     fn dhcp_and_ntp_shapes() {
-        let d = dhcp(DhcpType::Discover, 7, [1; 6], Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, "ws-1", Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED);
+        let d = dhcp(
+            DhcpType::Discover,
+            7,
+            [1; 6],
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            "ws-1",
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+        );
         assert!(d.len() >= 300);
         assert_eq!(&d[236..240], &[0x63, 0x82, 0x53, 0x63]);
         assert_eq!(ntp_request(0).len(), 48);

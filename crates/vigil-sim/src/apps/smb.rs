@@ -120,7 +120,17 @@ pub fn ntlm_authenticate(domain: &str, user: &str, workstation: &str, rng: &mut 
 /// One SMB2 session start, as (from_client, NBSS-framed message) in order. `share` is the
 /// share name (`IPC$`, `ADMIN$`, `C$`); `auth_ok == false` ends at a logon failure.
 #[allow(clippy::too_many_arguments)]
-pub fn session_start(server_host: &str, server_ip: &str, share: &str, domain: &str, user: &str, workstation: &str, auth_ok: bool, filetime: u64, rng: &mut ChaCha8Rng) -> Vec<(bool, Vec<u8>)> {
+pub fn session_start(
+    server_host: &str,
+    server_ip: &str,
+    share: &str,
+    domain: &str,
+    user: &str,
+    workstation: &str,
+    auth_ok: bool,
+    filetime: u64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<(bool, Vec<u8>)> {
     let mut out = Vec::new();
     let mut guid = [0u8; 16];
     rng.fill_bytes(&mut guid);

@@ -28,7 +28,8 @@ pub fn http_date(unix: i64) -> String {
 
 /// A plausible HTML/JSON body of `n` bytes.
 pub fn filler_body(n: usize, json: bool) -> Vec<u8> {
-    let unit: &[u8] = if json { br#"{"status":"ok","items":[1,2,3],"ts":1700000000},"# } else { b"<div class=\"row\"><span>content</span></div>\n" };
+    let unit: &[u8] =
+        if json { br#"{"status":"ok","items":[1,2,3],"ts":1700000000},"# } else { b"<div class=\"row\"><span>content</span></div>\n" };
     let mut v = Vec::with_capacity(n);
     if json {
         v.push(b'[');
@@ -68,7 +69,15 @@ pub fn wsman_envelope(host: &str, action: &str, msg_id: &str) -> Vec<u8> {
 }
 
 /// The client and server lines of one SMTP delivery, as (from_client, bytes) in order.
-pub fn smtp_dialogue(server_name: &str, client_name: &str, from: &str, to: &str, subject: &str, body_len: usize, date: &str) -> Vec<(bool, Vec<u8>)> {
+pub fn smtp_dialogue(
+    server_name: &str,
+    client_name: &str,
+    from: &str,
+    to: &str,
+    subject: &str,
+    body_len: usize,
+    date: &str,
+) -> Vec<(bool, Vec<u8>)> {
     let mut msg = format!(
         "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nDate: {date}\r\nMessage-ID: <{id}@{client_name}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
         id = body_len.wrapping_mul(2_654_435_761) % 1_000_000_007,

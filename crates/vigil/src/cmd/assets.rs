@@ -100,14 +100,22 @@ mod tests {
         let site = dir.path().join("site.toml");
         std::fs::write(&site, "[inventory]\nfile = \"assets.csv\"\n").unwrap();
         let out = dir.path().join("out.csv");
-        run(Args { site: Some(site.clone()), format: Some(AssetFormat::Csv), output: Some(out.clone()), observed_only: false, inputs: vec![] }).unwrap();
+        run(Args {
+            site: Some(site.clone()),
+            format: Some(AssetFormat::Csv),
+            output: Some(out.clone()),
+            observed_only: false,
+            inputs: vec![],
+        })
+        .unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
         let row = text.lines().nth(1).unwrap();
         assert!(row.starts_with("10.1.2.3,'=cmd|"), "name cell defused: {row}");
         assert!(row.contains(",'@ops,,test,2024-01-31,"), "owner cell defused (role empty): {row}");
         assert!(!text.lines().any(|l| l.starts_with('=') || l.contains(",=") || l.contains(",@")), "{text}");
         let js = dir.path().join("out.json");
-        run(Args { site: Some(site), format: Some(AssetFormat::Json), output: Some(js.clone()), observed_only: false, inputs: vec![] }).unwrap();
+        run(Args { site: Some(site), format: Some(AssetFormat::Json), output: Some(js.clone()), observed_only: false, inputs: vec![] })
+            .unwrap();
         let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(js).unwrap()).unwrap();
         assert_eq!(v[0]["environment"], "test");
         assert_eq!(v[0]["privileged"], true);

@@ -3,10 +3,10 @@
 //! as `credential_exposure` findings, or as SARIF 2.1.0 for CI systems.
 
 use crate::output::{self, Format};
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use vigil_creds::{report, ScanOptions};
+use vigil_creds::{ScanOptions, report};
 use vigil_model::Severity;
 
 #[derive(clap::Args, Debug)]
@@ -112,7 +112,13 @@ fn host_name() -> String {
 /// The share (`\\server\share` or `//server/share`) a path lives on, if it is a UNC path.
 fn share_of(p: &Path) -> Option<String> {
     let s = p.to_string_lossy();
-    let sep = if s.starts_with("\\\\") { '\\' } else if s.starts_with("//") { '/' } else { return None };
+    let sep = if s.starts_with("\\\\") {
+        '\\'
+    } else if s.starts_with("//") {
+        '/'
+    } else {
+        return None;
+    };
     let parts: Vec<&str> = s.trim_start_matches(sep).split(sep).take(2).collect();
     (parts.len() == 2).then(|| format!("{sep}{sep}{}{sep}{}", parts[0], parts[1]))
 }
@@ -132,7 +138,8 @@ fn scan(a: ScanArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&a.min_confidence) {
         bail!("--min-confidence must be between 0 and 1");
     }
-    let opts = ScanOptions { max_file_bytes: a.max_file_bytes, threads: a.threads, min_confidence: a.min_confidence, ..ScanOptions::default() };
+    let opts =
+        ScanOptions { max_file_bytes: a.max_file_bytes, threads: a.threads, min_confidence: a.min_confidence, ..ScanOptions::default() };
     let wopts = vigil_creds::walk::WalkOptions { follow_links: a.follow_links };
     let rep = vigil_creds::walk::scan_paths_with(&a.paths, &opts, &wopts);
     let src = a.src.clone().or_else(|| a.paths.first().and_then(|p| share_of(p))).unwrap_or_else(host_name);
@@ -157,7 +164,11 @@ fn scan(a: ScanArgs) -> Result<()> {
     );
     drop(err);
 
-    let fmt = a.format.unwrap_or(if a.output.is_some() || !std::io::IsTerminal::is_terminal(&std::io::stdout()) { CredsFormat::Jsonl } else { CredsFormat::Table });
+    let fmt = a.format.unwrap_or(if a.output.is_some() || !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        CredsFormat::Jsonl
+    } else {
+        CredsFormat::Table
+    });
     let write = |w: &mut dyn Write| -> std::io::Result<()> {
         match fmt {
             CredsFormat::Sarif => {

@@ -75,11 +75,8 @@ pub fn run(mut args: Args) -> Result<()> {
     let inputs = vec![scenario.pcap.display().to_string()];
     crate::cmd::store_findings(&args.store, "demo", &inputs, &findings, &serde_json::to_value(&stats)?)?;
 
-    let shown: Vec<Finding> = if args.all {
-        findings.clone()
-    } else {
-        findings.iter().filter(|f| f.severity >= Severity::Medium).cloned().collect()
-    };
+    let shown: Vec<Finding> =
+        if args.all { findings.clone() } else { findings.iter().filter(|f| f.severity >= Severity::Medium).cloned().collect() };
     if chatty {
         eprintln!();
     }

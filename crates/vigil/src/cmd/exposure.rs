@@ -11,13 +11,13 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use vigil_exposure::Service;
 use vigil_exposure::probe::{ProbeConfig, TcpConnector};
 use vigil_exposure::recog::Recog;
 use vigil_exposure::report::{self, Placement};
 use vigil_exposure::scan::{self, ScanConfig, ScanMethod};
 use vigil_exposure::scope::{DEFAULT_PORTS, IpNet, Scope, SystemResolver};
 use vigil_exposure::vulndb::VulnDb;
-use vigil_exposure::Service;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -204,12 +204,16 @@ fn run_scan(a: ScanArgs) -> Result<()> {
     };
     let text = std::fs::read_to_string(&a.scope).with_context(|| format!("cannot read scope file {}", a.scope.display()))?;
     // Any error refuses the whole scope before a packet is sent.
-    let scope = Scope::parse(&text, &default_ports, &SystemResolver).with_context(|| format!("scope file {} refused", a.scope.display()))?;
+    let scope =
+        Scope::parse(&text, &default_ports, &SystemResolver).with_context(|| format!("scope file {} refused", a.scope.display()))?;
     let mut targets = scope.targets();
     if !a.only.is_empty() {
         let mut nets = Vec::new();
         for o in &a.only {
-            let net: IpNet = o.parse().or_else(|_| o.parse::<IpAddr>().map(IpNet::from)).with_context(|| format!("--only {o}: not an address or CIDR"))?;
+            let net: IpNet = o
+                .parse()
+                .or_else(|_| o.parse::<IpAddr>().map(IpNet::from))
+                .with_context(|| format!("--only {o}: not an address or CIDR"))?;
             if !scope.contains(net.network()) || !scope.contains(net.broadcast()) {
                 bail!("--only {o} is outside the scope file {}; refusing to scan it", a.scope.display());
             }

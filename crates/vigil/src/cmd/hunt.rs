@@ -128,10 +128,7 @@ pub fn read_inputs_sorted(
 fn read_into(inputs: &[PathBuf], site: &Site, progress: bool, sink: &mut dyn FnMut(Conn)) -> Result<(Vec<Finding>, HuntStats)> {
     let mut stats = HuntStats::default();
     let internal = site.internal_index().clone();
-    let opts = vigil_import::ImportOptions {
-        internal: Some(Box::new(move |ip| internal.contains(ip))),
-        ..Default::default()
-    };
+    let opts = vigil_import::ImportOptions { internal: Some(Box::new(move |ip| internal.contains(ip))), ..Default::default() };
     let mut findings = Vec::new();
     let mut engine = vigil_flow::Engine::new(vigil_flow::EngineConfig::default());
     if progress {

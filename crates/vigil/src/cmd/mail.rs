@@ -3,7 +3,7 @@
 //! `phishing` finding per message judged phishing, each with its score and reasons.
 
 use crate::output::{self, Format};
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use std::io::Write;
 use std::path::PathBuf;
 use vigil_mail::{Analyzer, MailConfig, Scanned};

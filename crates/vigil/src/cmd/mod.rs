@@ -3,8 +3,8 @@
 pub mod assets;
 pub mod conn;
 pub mod creds;
-pub mod eval;
 pub mod demo;
+pub mod eval;
 pub mod exposure;
 pub mod hunt;
 pub mod mail;
@@ -169,9 +169,7 @@ pub fn emit(findings: &[Finding], format: Option<Format>, output: Option<&Path>,
     match output {
         Some(p) => {
             let fmt = format.unwrap_or(Format::Jsonl);
-            let mut f = std::io::BufWriter::new(
-                std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-            );
+            let mut f = std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?);
             output::write_findings(&mut f, findings, fmt, title).with_context(|| format!("writing {}", p.display()))
         }
         None => {

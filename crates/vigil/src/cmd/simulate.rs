@@ -59,7 +59,15 @@ pub fn run(a: Args) -> Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
-    writeln!(out, "simulated {} hosts over {} days (seed {}): {} packets, {:.1} MB", s.truth.hosts, s.truth.days, s.truth.seed, s.packets, s.bytes as f64 / 1e6)?;
+    writeln!(
+        out,
+        "simulated {} hosts over {} days (seed {}): {} packets, {:.1} MB",
+        s.truth.hosts,
+        s.truth.days,
+        s.truth.seed,
+        s.packets,
+        s.bytes as f64 / 1e6
+    )?;
     for (what, p) in [("capture", &s.pcap), ("site", &s.site_file), ("inventory", &s.assets_file), ("truth", &s.truth_file)] {
         writeln!(out, "  {what:<10} {}", p.display())?;
     }

@@ -112,9 +112,8 @@ fn sinks(args: &Args) -> Result<Vec<SinkConfig>> {
         let text = std::fs::read_to_string(site).with_context(|| format!("cannot read site file {}", site.display()))?;
         let file: vigil_enrich::SiteFile = toml::from_str(&text).with_context(|| format!("site file {}", site.display()))?;
         for (i, t) in file.alert.into_iter().enumerate() {
-            let cfg: SinkConfig = toml::Value::Table(t)
-                .try_into()
-                .with_context(|| format!("site file {}: [[alert]] number {}", site.display(), i + 1))?;
+            let cfg: SinkConfig =
+                toml::Value::Table(t).try_into().with_context(|| format!("site file {}: [[alert]] number {}", site.display(), i + 1))?;
             v.push(cfg);
         }
     }
@@ -160,8 +159,7 @@ pub fn run(args: Args) -> Result<()> {
     let saved = store.get_state(ALERT_STATE)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
     let mut alerter = Alerter::new(AlertPolicy { min_severity: min_sev, ..AlertPolicy::default() }, sink_list).with_state(saved);
 
-    let mut done: BTreeMap<String, Done> =
-        store.get_state(CHECKPOINT)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    let mut done: BTreeMap<String, Done> = store.get_state(CHECKPOINT)?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
 
     // Restore the detector window from the archive, so a restart resumes where it stopped.
     let mut window: VecDeque<Conn> = VecDeque::new();
@@ -174,7 +172,10 @@ pub fn run(args: Args) -> Result<()> {
     let mut next_run: Option<i64> = window.back().map(|c| c.ts.secs().div_euclid(args.window) * args.window + args.window);
 
     let collector = match args.netflow {
-        Some(addr) => Some(vigil_import::Collector::bind(addr, vigil_import::collector::CollectorConfig::default()).with_context(|| format!("NetFlow collector on {addr}"))?),
+        Some(addr) => Some(
+            vigil_import::Collector::bind(addr, vigil_import::collector::CollectorConfig::default())
+                .with_context(|| format!("NetFlow collector on {addr}"))?,
+        ),
         None => None,
     };
     let mut live = match &args.interface {
@@ -281,7 +282,7 @@ pub fn run(args: Args) -> Result<()> {
             Finding::rank(&mut findings);
             // Keep each finding's strongest view: evidence that slid out of the lookback was
             // still seen (a re-evaluation over the tail of a beacon scores it lower).
-            store.upsert_findings_keeping(&findings, vigil_store::Keep::Strongest)?;
+            let kept = store.upsert_findings_keeping(&findings, vigil_store::Keep::Strongest)?;
             for f in &findings {
                 m.add_findings(f.kind.as_str(), 1);
             }
@@ -290,12 +291,13 @@ pub fn run(args: Args) -> Result<()> {
             store.put_state(ALERT_STATE, &serde_json::to_value(alerter.state())?)?;
             m.windows.fetch_add(1, Ordering::Relaxed);
             eprintln!(
-                "window: {} records, {} findings ({} new alerts, {} updated, {} repeats held back)",
+                "window: {} records, {} findings ({} new alerts, {} updated, {} repeats held back; {} kept at a stronger earlier view)",
                 window.len(),
                 findings.len(),
                 st.new,
                 st.updated,
-                st.suppressed
+                st.suppressed,
+                kept.held
             );
             if let Some(n) = newest.or_else(|| window.back().map(|c| c.ts.secs())) {
                 next_run = Some(n.div_euclid(args.window) * args.window + args.window);
@@ -335,7 +337,8 @@ fn list(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) {
         let Ok(ft) = e.file_type() else { continue };
         let p = e.path();
         // Sensors write into temporary names and rename when done; skip those in progress.
-        let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.ends_with(".tmp") || n.ends_with(".part"));
+        let hidden =
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.ends_with(".tmp") || n.ends_with(".part"));
         if hidden {
             continue;
         }
